@@ -1,0 +1,200 @@
+"""``xiaoer``: the operators' command line. It only dispatches to each service's own modules.
+
+xiaoer run                      the whole system on embedded defaults (what `make run` calls)
+xiaoer migrate [SERVICE ...]    apply each service's database migrations
+xiaoer seed [--file FILE]       load department units and routing rules (demo data by default)
+xiaoer serve|api|worker SERVICE one service: HTTP and workers, HTTP only, or workers only
+xiaoer token --role ROLE ...    mint a JWT with the configured signing key
+xiaoer sla due --from T ...     a deadline, computed by the notifier's own code
+xiaoer schemas [--check]        write (or check) the events' JSON Schemas in docs/schemas
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from shared.settings import SERVICES, Settings
+
+SCHEMAS_DIR = Path("docs/schemas")
+
+
+def service_main(name: str):
+    return importlib.import_module(f"services.{name}.main")
+
+
+# --- commands ---------------------------------------------------------------------------------
+def cmd_migrate(args, settings: Settings) -> None:
+    from shared import db
+
+    unknown = set(args.services) - set(SERVICES)
+    if unknown:
+        sys.exit(f"unknown service(s): {', '.join(sorted(unknown))}")
+    for name in args.services or SERVICES:
+        module = service_main(name)
+        db.upgrade(module.MIGRATIONS, settings.database_url(name))
+        print(f"{name}: migrated {settings.database_url(name)}")
+
+
+def cmd_seed(args, settings: Settings) -> None:
+    from services.router import registry
+    from shared import db
+
+    data = json.loads(Path(args.file).read_text()) if args.file else registry.demo_registry()
+
+    async def load() -> dict:
+        engine = db.create_engine(settings.router_database_url)
+        try:
+            async with db.session_factory(engine)() as session, session.begin():
+                return await registry.load_registry(session, data)
+        finally:
+            await engine.dispose()
+
+    counts = asyncio.run(load())
+    print(
+        f"seeded: {counts['units']} units, {counts['coverage']} coverage entries, {counts['rules']} new rule versions"
+    )
+
+
+def cmd_token(args, settings: Settings) -> None:
+    from shared.auth import mint_token
+
+    print(
+        mint_token(
+            settings,
+            role=args.role,
+            sub=args.sub,
+            name=args.name,
+            usccs=args.uscc,
+            unit=args.unit,
+            region=args.region,
+            ttl_seconds=args.ttl,
+        )
+    )
+
+
+def cmd_serve(args, settings: Settings) -> None:
+    import uvicorn
+
+    from shared.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    module = service_main(args.service)
+    runtime = module.build_runtime(settings)
+    if args.command == "worker":
+        asyncio.run(_run_workers(runtime))
+        return
+    app = module.build_app(runtime, workers=args.command == "serve")
+    uvicorn.run(app, host=settings.host, port=settings.port(args.service), log_config=None, access_log=False)
+
+
+async def _run_workers(runtime) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await runtime.start_workers()
+    await stop.wait()
+    await runtime.stop()
+
+
+def cmd_run(args, settings: Settings) -> None:
+    from services import devstack
+
+    devstack.run(settings)
+
+
+def cmd_sla_due(args, settings: Settings) -> None:
+    from shared.workcal import SHANGHAI, WorkingCalendar
+
+    start = datetime.fromisoformat(args.start)
+    if start.tzinfo is None:
+        sys.exit("--from needs a time zone offset, e.g. 2025-09-30T16:00:00+08:00")
+    calendar = WorkingCalendar()
+    if args.working_days is not None:
+        due = calendar.add_working_days(start, args.working_days)
+    elif args.working_hours is not None:
+        due = calendar.add_working_hours(start, args.working_hours)
+    else:
+        due = calendar.add_minutes(start, args.minutes)
+    print(due.astimezone(SHANGHAI).isoformat())
+    for year in sorted(calendar.fallback_years):
+        print(f"warning: no official schedule for {year}; weekends and fixed-date holidays only", file=sys.stderr)
+
+
+def cmd_schemas(args, settings: Settings) -> None:
+    from shared.events import json_schemas
+
+    stale = []
+    for ce_type, schema in json_schemas().items():
+        path = SCHEMAS_DIR / f"{ce_type}.json"
+        text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(path))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path}")
+    if stale:
+        sys.exit("out of date (run `xiaoer schemas`): " + ", ".join(stale))
+
+
+# --- parser -----------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xiaoer", description="店小二 operators' command line")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="start broker and all services on embedded defaults").set_defaults(func=cmd_run)
+
+    m = sub.add_parser("migrate", help="apply database migrations")
+    m.add_argument("services", nargs="*", help="intake, router and/or notifier; all if omitted")
+    m.set_defaults(func=cmd_migrate)
+
+    s = sub.add_parser("seed", help="load department units and routing rules")
+    s.add_argument("--file", help="a registry JSON file (units, coverage, rules); demo data if omitted")
+    s.set_defaults(func=cmd_seed)
+
+    for command in ("serve", "api", "worker"):
+        c = sub.add_parser(command, help=f"run one service ({command})")
+        c.add_argument("service", choices=SERVICES)
+        c.set_defaults(func=cmd_serve)
+
+    t = sub.add_parser("token", help="mint a JWT")
+    t.add_argument("--role", required=True, choices=["enterprise", "liaison", "department", "supervisor", "admin"])
+    t.add_argument("--uscc", action="append", help="enterprise: one; liaison: one or more")
+    t.add_argument("--unit", help="department unit code, e.g. 440112.tax")
+    t.add_argument("--region", help="supervisor or admin region code, e.g. 440112")
+    t.add_argument("--sub", help="subject (user id); generated if omitted")
+    t.add_argument("--name")
+    t.add_argument("--ttl", type=int, help="seconds")
+    t.set_defaults(func=cmd_token)
+
+    sla = sub.add_parser("sla", help="SLA arithmetic").add_subparsers(dest="sla_command", required=True)
+    d = sla.add_parser("due", help="print a deadline in ISO 8601 (+08:00)")
+    d.add_argument("--from", dest="start", required=True, help="an ISO 8601 instant with offset")
+    amount = d.add_mutually_exclusive_group(required=True)
+    amount.add_argument("--working-days", type=int)
+    amount.add_argument("--working-hours", type=float)
+    amount.add_argument("--minutes", type=float)
+    d.set_defaults(func=cmd_sla_due)
+
+    sc = sub.add_parser("schemas", help="write the events' JSON Schemas to docs/schemas")
+    sc.add_argument("--check", action="store_true", help="fail if the files are out of date")
+    sc.set_defaults(func=cmd_schemas)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args, Settings())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Assembles intake: its runtime (database, outbox relay, consumer) and its HTTP app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from shared import events
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from shared.web import create_app
+
+from . import api, worker
+from .models import Base
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build_runtime(settings: Settings) -> ServiceRuntime:
+    runtime = ServiceRuntime("intake", settings, Base.metadata, MIGRATIONS)
+    runtime.require_topics([events.REQUESTS_SUBMITTED, events.REQUESTS_UPDATES])
+    runtime.add_consumer(name="intake.read-model", topics=[events.WORKITEMS_EVENTS], handlers=worker.HANDLERS)
+    return runtime
+
+
+def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
+    app = create_app(
+        service="intake",
+        settings=runtime.settings,
+        title="xiaoer intake",
+        description=(
+            "提交企业诉求，查看各部门办理进度。"
+            "Submit enterprise requests and follow every department's progress."
+        ),
+        readiness=runtime.readiness(),
+        lifespan=runtime.lifespan(workers=workers),
+    )
+    app.state.runtime = runtime
+    app.include_router(api.router)
+    return app

@@ -1,0 +1,91 @@
+"""intake's tables. intake owns the requests as submitted; what departments do with them it
+learns only from ``workitems.events`` and keeps in a read model (work_item_views, timeline)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import NAMING_CONVENTION, BigIntPK, UTCDateTime, infrastructure_tables, utcnow
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+outbox, processed_events = infrastructure_tables(Base.metadata)
+
+
+class Request(Base):
+    __tablename__ = "requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reference_no: Mapped[str] = mapped_column(String(20), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    enterprise_uscc: Mapped[str] = mapped_column(String(18), index=True)
+    enterprise_name: Mapped[str] = mapped_column(String(200))
+    enterprise_region: Mapped[str] = mapped_column(String(6), index=True)
+    body: Mapped[dict[str, Any]] = mapped_column(comment="the request as submitted, validated")
+    submitted_by_role: Mapped[str] = mapped_column(String(20))
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReferenceCounter(Base):
+    """The last reference number handed out on each day (Asia/Shanghai)."""
+
+    __tablename__ = "reference_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class IdempotencyRecord(Base):
+    """The answer given to a ``POST`` with an ``Idempotency-Key``, replayed for retries."""
+
+    __tablename__ = "idempotency_records"
+
+    owner: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkItemView(Base):
+    """One department's share of a request as the enterprise sees it (read model)."""
+
+    __tablename__ = "work_item_views"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(100))
+    unit_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    item: Mapped[str] = mapped_column(String(40))
+    subject_uscc: Mapped[str] = mapped_column(String(18))
+    subject_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(30))
+    due_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TimelineEntry(Base):
+    __tablename__ = "timeline_entries"
+    __table_args__ = (Index("ix_timeline_entries_request_time", "request_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"))
+    occurred_at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(60))
+    work_item_id: Mapped[str | None] = mapped_column(String(36))
+    unit_code: Mapped[str | None] = mapped_column(String(100))
+    unit_name: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)

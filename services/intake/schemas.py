@@ -1,0 +1,148 @@
+"""intake's HTTP contract: what front ends send and what they get back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from shared import catalogue
+from shared.validation import USCC, MobileNumber, RegionCode, bilingual_error
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SubjectIn(Strict):
+    uscc: USCC
+    name: str = Field(min_length=2, max_length=100, examples=["广州明珞装备股份有限公司"])
+    region_code: RegionCode = Field(examples=["440112"])
+
+
+class ContactIn(Strict):
+    name: str = Field(min_length=1, max_length=50)
+    mobile: MobileNumber
+
+
+class RequestCreate(Strict):
+    type: str = Field(examples=["compliance_certificate"], description="a request type code from GET /v1/catalogue")
+    enterprise: SubjectIn
+    subjects: list[SubjectIn] = Field(
+        default=[], max_length=50, description="subsidiaries; the enterprise itself is always a subject"
+    )
+    items: list[str] = Field(
+        min_length=1,
+        max_length=30,
+        description="for compliance_certificate the department kinds; for other types one category",
+    )
+    period_months: int | None = Field(None, ge=1, le=120, description="period the certificate covers")
+    purpose: str | None = Field(None, description="a purpose code from GET /v1/catalogue")
+    description: str | None = Field(None, max_length=2000)
+    contact: ContactIn
+    attachments: list[str] = Field(default=[], max_length=20, description="ids from POST /v1/attachments")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in catalogue.REQUEST_TYPES:
+            raise bilingual_error("type_unknown", f"诉求类型不存在：{value}", f"Unknown request type: {value}")
+        return value
+
+    @field_validator("items")
+    @classmethod
+    def _known_items(cls, items: list[str], info: ValidationInfo) -> list[str]:
+        request_type = info.data.get("type")
+        if request_type is None:  # the type itself was refused; that error says enough
+            return items
+        allowed = catalogue.item_codes(request_type)
+        unknown = [item for item in items if item not in allowed]
+        if unknown:
+            raise bilingual_error(
+                "item_unknown",
+                f"事项不在该诉求类型的目录中：{', '.join(unknown)}",
+                f"Not in this request type's catalogue: {', '.join(unknown)}",
+            )
+        if len(set(items)) != len(items):
+            raise bilingual_error("item_duplicate", "事项重复", "Items are repeated")
+        if not catalogue.REQUEST_TYPES[request_type].multiple_items and len(items) != 1:
+            raise bilingual_error(
+                "item_single", "该诉求类型只能选择一个类别", "This request type takes exactly one category"
+            )
+        return items
+
+    @field_validator("purpose")
+    @classmethod
+    def _known_purpose(cls, value: str | None) -> str | None:
+        if value is not None and value not in {p.code for p in catalogue.PURPOSES}:
+            raise bilingual_error("purpose_unknown", f"用途不存在：{value}", f"Unknown purpose: {value}")
+        return value
+
+    @field_validator("subjects")
+    @classmethod
+    def _distinct_subjects(cls, subjects: list[SubjectIn], info: ValidationInfo) -> list[SubjectIn]:
+        usccs = [s.uscc for s in subjects]
+        enterprise = info.data.get("enterprise")
+        if len(set(usccs)) != len(usccs) or (enterprise is not None and enterprise.uscc in usccs):
+            raise bilingual_error(
+                "subject_duplicate",
+                "主体重复（企业本身无需再列入 subjects）",
+                "Subjects are repeated (the enterprise itself need not be listed)",
+            )
+        return subjects
+
+    @model_validator(mode="after")
+    def _certificate_needs_period(self) -> RequestCreate:
+        if self.type == catalogue.COMPLIANCE_CERTIFICATE and self.period_months is None:
+            self.period_months = 36  # the usual look-back for an IPO
+        return self
+
+
+class WorkItemOut(BaseModel):
+    id: str
+    unit_code: str
+    unit_name: str
+    kind: str
+    item: str
+    subject_uscc: str
+    subject_name: str
+    status: str
+    due_at: datetime | None
+    result: dict[str, Any] | None
+
+
+class TimelineEntryOut(BaseModel):
+    at: datetime
+    event: str
+    work_item_id: str | None
+    unit_code: str | None
+    unit_name: str | None
+    summary: str
+
+
+class RequestCreated(BaseModel):
+    id: str
+    reference_no: str
+    status: str
+    created_at: datetime
+
+
+class RequestOut(BaseModel):
+    id: str
+    reference_no: str
+    type: str
+    status: str
+    enterprise: dict[str, Any]
+    subjects: list[dict[str, Any]]
+    items: list[str]
+    period_months: int | None
+    purpose: str | None
+    description: str | None
+    contact: dict[str, Any] | None = Field(description="only shown to the enterprise and its liaison officers")
+    attachments: list[str]
+    submitted_by_role: str
+    created_at: datetime
+    expected_at: datetime | None = Field(description="when the last open work item is due")
+    work_items: list[WorkItemOut]
+    timeline: list[TimelineEntryOut]

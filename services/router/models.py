@@ -1,0 +1,100 @@
+"""router's tables: the department registry, the routing rules, and the work items."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import NAMING_CONVENTION, UTCDateTime, infrastructure_tables, utcnow
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+outbox, processed_events = infrastructure_tables(Base.metadata)
+
+
+class DepartmentUnit(Base):
+    """A government unit that handles work items, e.g. ``440112.tax`` 广州市黄埔区税务局."""
+
+    __tablename__ = "department_units"
+
+    unit_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    inbox_topic: Mapped[str] = mapped_column(String(249))
+    contacts: Mapped[list[Any]] = mapped_column(default=list)
+    supervising_office: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UnitCoverage(Base):
+    """Which unit of a kind serves a region. A unit covers its own region by default; others are
+    configured, e.g. 黄埔海关 (a customs district) covers several administrative districts."""
+
+    __tablename__ = "unit_coverage"
+    __table_args__ = (UniqueConstraint("kind", "region_code", name="uq_unit_coverage_kind_region"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    region_code: Mapped[str] = mapped_column(String(6))
+    unit_code: Mapped[str] = mapped_column(ForeignKey("department_units.unit_code"))
+
+
+class RoutingRule(Base):
+    """(request type, item) → department kind. Rules are never edited in place: a change adds a
+    new version and deactivates the old one, so every decision can name the rule that made it."""
+
+    __tablename__ = "routing_rules"
+    __table_args__ = (UniqueConstraint("request_type", "item", "version", name="uq_routing_rules_type_item_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_type: Mapped[str] = mapped_column(String(40))
+    item: Mapped[str] = mapped_column(String(40))
+    department_kind: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RoutedRequest(Base):
+    """router's copy of a request as submitted (the event body), for re-dispatch and withdrawal."""
+
+    __tablename__ = "routed_requests"
+
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reference_no: Mapped[str] = mapped_column(String(20))
+    request_type: Mapped[str] = mapped_column(String(40))
+    enterprise_uscc: Mapped[str] = mapped_column(String(18), index=True)
+    body: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkItem(Base):
+    __tablename__ = "work_items"
+    __table_args__ = (
+        # One work item per subject and item: the last guard against a doubled dispatch.
+        UniqueConstraint("request_id", "subject_uscc", "item", name="uq_work_items_request_subject_item"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("routed_requests.request_id"), index=True)
+    item: Mapped[str] = mapped_column(String(40))
+    department_kind: Mapped[str] = mapped_column(String(40))
+    unit_code: Mapped[str] = mapped_column(ForeignKey("department_units.unit_code"), index=True)
+    subject_uscc: Mapped[str] = mapped_column(String(18))
+    subject_name: Mapped[str] = mapped_column(String(200))
+    subject_region: Mapped[str] = mapped_column(String(6))
+    state: Mapped[str] = mapped_column(String(30), index=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rules.id"))
+    rule_version: Mapped[int | None]
+    routing_reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

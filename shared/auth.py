@@ -1,0 +1,119 @@
+"""JWT bearer tokens (PyJWT, HS256) and the roles that act in xiaoer.
+
+- ``enterprise``: enterprise staff, bound to one USCC.
+- ``liaison``: a liaison officer (驻企联络员), bound to the USCCs of the enterprises they serve.
+- ``department``: a department unit's clerk or system, bound to one unit code.
+- ``supervisor``: a supervising office (督办), bound to a region code; sees everything under it.
+- ``admin``: operators; bound to a region too when given one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Literal
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from shared.db import utcnow
+from shared.problems import Problem
+from shared.settings import Settings
+
+Role = Literal["enterprise", "liaison", "department", "supervisor", "admin"]
+ROLES: tuple[Role, ...] = ("enterprise", "liaison", "department", "supervisor", "admin")
+_ALGORITHM = "HS256"
+
+
+class Principal(BaseModel):
+    sub: str
+    role: Role
+    name: str | None = None
+    usccs: list[str] = []  # enterprise: exactly one; liaison: the enterprises served
+    unit: str | None = None  # department
+    region: str | None = None  # supervisor, admin
+
+    def may_act_for(self, uscc: str) -> bool:
+        return self.role in ("enterprise", "liaison") and uscc in self.usccs
+
+    def covers_region(self, region_code: str) -> bool:
+        """A supervisor or admin sees a region when it is theirs or lies under it (GB/T 2260
+        codes share their parent's leading digits: 440112 lies under 440100 and 440000)."""
+        if self.role not in ("supervisor", "admin"):
+            return False
+        if self.region is None:
+            return self.role == "admin"
+        prefix = self.region.rstrip("0")
+        return region_code.startswith(prefix)
+
+
+def mint_token(
+    settings: Settings,
+    *,
+    role: Role,
+    sub: str | None = None,
+    name: str | None = None,
+    usccs: list[str] | None = None,
+    unit: str | None = None,
+    region: str | None = None,
+    ttl_seconds: int | None = None,
+) -> str:
+    if role == "enterprise" and len(usccs or []) != 1:
+        raise ValueError("an enterprise token is bound to exactly one USCC")
+    if role == "liaison" and not usccs:
+        raise ValueError("a liaison token needs at least one USCC")
+    if role == "department" and not unit:
+        raise ValueError("a department token needs a unit code")
+    if role == "supervisor" and not region:
+        raise ValueError("a supervisor token needs a region code")
+    now = utcnow()
+    claims = {
+        "iss": settings.jwt_issuer,
+        "sub": sub or f"{role}:{uuid.uuid4().hex[:12]}",
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_seconds or settings.jwt_ttl_seconds),
+        "role": role,
+        "name": name,
+        "usccs": usccs or [],
+        "unit": unit,
+        "region": region,
+    }
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, settings.signing_key, _ALGORITHM)
+
+
+def decode_token(settings: Settings, token: str) -> Principal:
+    claims = jwt.decode(
+        token,
+        settings.signing_key,
+        algorithms=[_ALGORITHM],
+        issuer=settings.jwt_issuer,
+        options={"require": ["exp", "sub", "iss"]},
+    )
+    return Principal.model_validate(claims)
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT minted by `xiaoer token` or `POST /v1/auth/wechat`")
+
+
+def current_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Principal:
+    if credentials is None:
+        raise Problem(401, "unauthenticated", "需要登录凭证", "A bearer token is required")
+    try:
+        return decode_token(request.app.state.settings, credentials.credentials)
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise Problem(401, "invalid_token", "登录凭证无效或已过期", f"Invalid or expired token: {exc}") from exc
+
+
+def require_roles(*roles: Role):
+    """A dependency that lets only the given roles through (403 for the others)."""
+
+    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in roles:
+            raise Problem(403, "forbidden", "无权执行此操作", f"This action needs one of the roles: {', '.join(roles)}")
+        return principal
+
+    return dependency

@@ -1,0 +1,130 @@
+"""One service's moving parts, started and stopped together: its database engine, its outbox
+relay and its event consumers. The HTTP app and the background workers of a service share one
+runtime when they run in one process (``xiaoer serve``), or each has its own (``xiaoer api`` /
+``xiaoer worker``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from sqlalchemy import MetaData
+
+from shared import db, kafka
+from shared.events import dlq
+from shared.settings import Service, Settings
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(self, name: Service, settings: Settings, metadata: MetaData, migrations_dir: Path) -> None:
+        self.name = name
+        self.settings = settings
+        self.migrations_dir = migrations_dir
+        self.database_url = settings.database_url(name)
+        self.engine = db.create_engine(self.database_url)
+        self.sessions = db.session_factory(self.engine)
+        self.outbox = metadata.tables["outbox"]
+        self.processed = metadata.tables["processed_events"]
+        self.relay = kafka.OutboxRelay(
+            name=name,
+            sessions=self.sessions,
+            outbox=self.outbox,
+            bootstrap=settings.kafka_bootstrap_servers,
+            poll_seconds=settings.outbox_poll_seconds,
+            batch_size=settings.outbox_batch_size,
+        )
+        self.consumers: list[kafka.EventConsumer] = []
+        self.topics: set[str] = set()  # topics this service needs to exist at start
+        self._tasks: list[asyncio.Task] = []
+
+    def add_consumer(self, *, name: str, topics: list[str], handlers: dict[str, kafka.Handler]) -> kafka.EventConsumer:
+        consumer = kafka.EventConsumer(
+            name=name,
+            topics=topics,
+            group_id=f"{self.settings.kafka_group_prefix}.{name}",
+            bootstrap=self.settings.kafka_bootstrap_servers,
+            sessions=self.sessions,
+            processed=self.processed,
+            handlers=handlers,
+            max_attempts=self.settings.consumer_max_attempts,
+            after_commit=self.relay.notify,
+        )
+        self.consumers.append(consumer)
+        self.topics.update(topics)
+        self.topics.update(dlq(t) for t in topics)
+        return consumer
+
+    def require_topics(self, topics: Iterable[str]) -> None:
+        self.topics.update(topics)
+
+    async def migrate(self) -> None:
+        await db.upgrade_async(self.migrations_dir, self.database_url)
+
+    async def start_workers(self) -> None:
+        """Creates this service's topics, then starts the relay and the consumers."""
+        await self._ensure_topics_with_retry()
+        self._spawn(self.relay.run(), f"{self.name}.relay")
+        for consumer in self.consumers:
+            self._spawn(consumer.run(), consumer.name)
+
+    async def _ensure_topics_with_retry(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await kafka.ensure_topics(
+                    self.settings.kafka_bootstrap_servers,
+                    self.topics,
+                    self.settings.kafka_topic_partitions,
+                    self.settings.kafka_replication_factor,
+                )
+                return
+            except Exception as exc:  # the broker may still be starting (compose, make run)
+                log.warning("topics.broker_unavailable", service=self.name, error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    def _spawn(self, coroutine, name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        task.add_done_callback(self._report_crash)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _report_crash(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("worker.crashed", task=task.get_name(), error=repr(task.exception()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.engine.dispose()
+
+    async def check_database(self) -> None:
+        await db.ping(self.engine)
+
+    async def check_broker(self) -> None:
+        await kafka.ping(self.settings.kafka_bootstrap_servers)
+
+    def readiness(self) -> dict:
+        return {"database": self.check_database, "broker": self.check_broker}
+
+    def lifespan(self, *, workers: bool):
+        @asynccontextmanager
+        async def lifespan(_app):
+            if workers:
+                await self.start_workers()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return lifespan

@@ -1,0 +1,92 @@
+"""Settings for every service, read from ``XIAOER_*`` environment variables (or a ``.env`` file).
+
+Defaults describe the embedded developer setup (SQLite files under ``var/``, the Tansu broker on
+127.0.0.1:9092). Nothing secret has a production default: with ``XIAOER_ENV=production`` the
+service refuses to start without ``XIAOER_JWT_SECRET``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("intake", "router", "notifier")
+Service = Literal["intake", "router", "notifier"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XIAOER_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    var_dir: Path = Path("var")
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_partitions: int = Field(3, ge=1, description="partitions of each topic created at start")
+    kafka_replication_factor: int = Field(1, ge=1)
+    kafka_group_prefix: str = "xiaoer"
+    consumer_max_attempts: int = Field(
+        3, ge=1, description="tries of an unexpected handler error before the message goes to the DLQ"
+    )
+    outbox_poll_seconds: float = 0.5
+    outbox_batch_size: int = 200
+
+    # --- Databases: each service owns its own ------------------------------------------------
+    intake_database_url: str = "sqlite+aiosqlite:///var/intake.db"
+    router_database_url: str = "sqlite+aiosqlite:///var/router.db"
+    notifier_database_url: str = "sqlite+aiosqlite:///var/notifier.db"
+
+    # --- HTTP --------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    intake_port: int = 8000
+    router_port: int = 8001
+    notifier_port: int = 8002
+    intake_public_url: str | None = None
+    router_public_url: str | None = None
+    notifier_public_url: str | None = None
+
+    # --- Auth --------------------------------------------------------------------------------
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "xiaoer"
+    jwt_ttl_seconds: int = 8 * 3600
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.env == "production" and self.jwt_secret is None:
+            raise ValueError("XIAOER_JWT_SECRET must be set when XIAOER_ENV=production")
+        return self
+
+    def database_url(self, service: Service) -> str:
+        return getattr(self, f"{service}_database_url")
+
+    def port(self, service: Service) -> int:
+        return getattr(self, f"{service}_port")
+
+    def public_url(self, service: Service) -> str:
+        return getattr(self, f"{service}_public_url") or f"http://{self.host}:{self.port(service)}"
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The JWT signing key. In development an unset key is generated once and kept in
+        ``var/dev-jwt-secret`` so that tokens minted by ``xiaoer token`` work for every service."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.var_dir / "dev-jwt-secret"
+        if not path.exists():
+            # Three services may start at once: write aside, then link into place atomically.
+            path.parent.mkdir(parents=True, exist_ok=True)
+            scratch = path.with_name(f".{path.name}.{os.getpid()}")
+            scratch.write_text(secrets.token_urlsafe(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(scratch, path)
+            scratch.unlink()
+        return path.read_text().strip()

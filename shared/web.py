@@ -1,0 +1,115 @@
+"""What every service's HTTP app has: problem+json errors, request and trace ids in logs,
+Prometheus metrics, and the health endpoints ops teams probe."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from shared.problems import install_problem_handlers
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+HTTP_REQUESTS = Counter("xiaoer_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "xiaoer_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (``X-Request-ID``, taken from the caller when sent) and a trace
+    id (from a W3C ``traceparent`` header, or new), binds both to every log line written while
+    it runs, and records its latency by route template (never by raw path: ids would explode
+    the metric's cardinality)."""
+
+    def __init__(self, app, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        match = _TRACEPARENT.match(headers.get("traceparent", ""))
+        trace_id = match.group(1) if match else uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id, service=self.service)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(self.service, scope["method"], template, status_holder["status"]).inc()
+            HTTP_LATENCY.labels(self.service, scope["method"], template).observe(elapsed)
+            if template not in ("/metrics", "/healthz", "/readyz"):
+                log.info(
+                    "http.request",
+                    method=scope["method"],
+                    route=template,
+                    status=status_holder["status"],
+                    ms=round(elapsed * 1000, 1),
+                )
+            structlog.contextvars.clear_contextvars()
+
+
+def create_app(
+    *,
+    service: str,
+    settings: Settings,
+    title: str,
+    description: str,
+    readiness: dict[str, ReadinessCheck],
+    lifespan=None,
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=service)
+
+    @app.get("/healthz", tags=["operations"], summary="Alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", tags=["operations"], summary="Database and broker reachable")
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        ready = True
+        for name, check in readiness.items():
+            try:
+                await check()
+                checks[name] = "ok"
+            except Exception as exc:  # report every dependency, not just the first failure
+                checks[name] = f"error: {exc}"
+                ready = False
+        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

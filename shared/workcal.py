@@ -1,0 +1,160 @@
+"""Chinese working time: working days (Monday–Friday, minus official holidays, plus 调休 make-up
+days), business hours, and the deadline arithmetic of SLA clocks.
+
+Holidays and make-up days come from ``chinese-calendar`` (2004–2026), overridden by schedules an
+operator loads. For a year with neither, the calendar falls back to weekends plus the fixed-date
+holidays (01-01, 05-01, 10-01..03), remembers that it did, and never raises.
+
+Every computation happens in Asia/Shanghai whatever the machine's time zone; instants come in
+and go out as aware datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+import structlog
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+FIXED_DATE_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
+DEFAULT_WINDOWS = ((time(9), time(12)), (time(13), time(18)))
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    """One year's official schedule: holidays and make-up working days (调休)."""
+
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+
+
+def _aware(t: datetime) -> datetime:
+    if t.tzinfo is None:
+        raise ValueError("naive datetime: give instants with a time zone")
+    return t
+
+
+@dataclass
+class WorkingCalendar:
+    windows: tuple[tuple[time, time], ...] = DEFAULT_WINDOWS
+    schedules: dict[int, YearSchedule] = field(default_factory=dict)
+    fallback_years: set[int] = field(default_factory=set)  # years answered without a schedule
+
+    def __post_init__(self) -> None:
+        if not self.windows or any(start >= end for start, end in self.windows):
+            raise ValueError("business hours need at least one window, each starting before it ends")
+        if any(a[1] > b[0] for a, b in zip(self.windows, self.windows[1:], strict=False)):
+            raise ValueError("business-hour windows must be in order and must not overlap")
+
+    # --- days --------------------------------------------------------------------------------
+    def schedule_source(self, year: int) -> str:
+        if year in self.schedules:
+            return "loaded"
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+            return "chinese_calendar"
+        except NotImplementedError:
+            return "fallback"
+
+    def is_working_day(self, day: date) -> bool:
+        schedule = self.schedules.get(day.year)
+        if schedule is not None:
+            if day in schedule.workdays:
+                return True
+            return day.weekday() < 5 and day not in schedule.holidays
+        try:
+            return chinese_calendar.is_workday(day)
+        except NotImplementedError:
+            if day.year not in self.fallback_years:
+                self.fallback_years.add(day.year)
+                log.warning(
+                    "calendar.fallback",
+                    year=day.year,
+                    detail="no official schedule loaded: weekends and fixed-date holidays only",
+                )
+            return day.weekday() < 5 and (day.month, day.day) not in FIXED_DATE_HOLIDAYS
+
+    def next_working_day(self, day: date) -> date:
+        day += timedelta(days=1)
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return day
+
+    def close_of(self, day: date) -> datetime:
+        return datetime.combine(day, self.windows[-1][1], SHANGHAI).astimezone(UTC)
+
+    # --- deadline rules ------------------------------------------------------------------------
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """Close of business of the Nth working day after ``start``'s local date."""
+        if days < 1:
+            raise ValueError("working days must be at least 1")
+        day = _aware(start).astimezone(SHANGHAI).date()
+        for _ in range(days):
+            day = self.next_working_day(day)
+        return self.close_of(day)
+
+    def extend(self, due: datetime, days: int) -> datetime:
+        """An extension of E working days: close of the Eth working day after the old due date."""
+        return self.add_working_days(due, days)
+
+    def add_minutes(self, start: datetime, minutes: float) -> datetime:
+        """Calendar time (emergencies): every minute of every day counts."""
+        return (_aware(start) + timedelta(minutes=minutes)).astimezone(UTC)
+
+    def _intervals_from(self, start: datetime):
+        """Business-hour intervals (local, aware) from ``start`` onwards, clipped to start."""
+        local = _aware(start).astimezone(SHANGHAI)
+        day = local.date()
+        while True:
+            if self.is_working_day(day):
+                for opens, closes in self.windows:
+                    begin = datetime.combine(day, opens, SHANGHAI)
+                    end = datetime.combine(day, closes, SHANGHAI)
+                    if end <= local:
+                        continue
+                    yield max(begin, local), end
+            day += timedelta(days=1)
+
+    def add_working_time(self, start: datetime, amount: timedelta) -> datetime:
+        """The first instant at which ``amount`` of business time has passed since ``start``.
+        Outside business hours counting starts at the next opening; a deadline falling exactly
+        on a window's end is that end, not the next opening."""
+        if amount <= timedelta(0):
+            raise ValueError("working time must be positive")
+        remaining = amount
+        for begin, end in self._intervals_from(start):
+            if end - begin >= remaining:
+                return (begin + remaining).astimezone(UTC)
+            remaining -= end - begin
+        raise AssertionError("unreachable: the calendar has no end")
+
+    def add_working_hours(self, start: datetime, hours: float) -> datetime:
+        return self.add_working_time(start, timedelta(hours=hours))
+
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """Business time inside [start, end); zero when end is not after start."""
+        total = timedelta(0)
+        if end <= start:
+            return total
+        local_end = _aware(end).astimezone(SHANGHAI)
+        for begin, close in self._intervals_from(start):
+            if begin >= local_end:
+                break
+            total += min(close, local_end) - begin
+        return total
+
+    def is_business_time(self, instant: datetime) -> bool:
+        local = _aware(instant).astimezone(SHANGHAI)
+        if not self.is_working_day(local.date()):
+            return False
+        return any(opens <= local.time() < closes for opens, closes in self.windows)
+
+    def next_business_instant(self, instant: datetime) -> datetime:
+        """``instant`` itself inside business hours, else the next opening."""
+        begin, _ = next(self._intervals_from(instant))
+        return begin.astimezone(UTC)
