@@ -68,12 +68,12 @@ class ServiceRuntime:
 
     async def start_workers(self) -> None:
         """Creates this service's topics, then starts the relay and the consumers."""
-        await self._ensure_topics_with_retry()
+        await self.ensure_topics()
         self._spawn(self.relay.run(), f"{self.name}.relay")
         for consumer in self.consumers:
             self._spawn(consumer.run(), consumer.name)
 
-    async def _ensure_topics_with_retry(self) -> None:
+    async def ensure_topics(self) -> None:
         delay = 0.5
         while True:
             try:

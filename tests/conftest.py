@@ -1,0 +1,121 @@
+"""One embedded broker, one set of databases and one running system per test session.
+
+The three services run in this process on the session's event loop with their real workers
+(outbox relays, consumers) against a real Kafka-protocol broker (Tansu) and real databases:
+SQLite files, or PostgreSQL databases when ``XIAOER_TEST_DATABASE=postgres`` (the URL of a
+server to create them on comes from ``XIAOER_TEST_POSTGRES_URL``). HTTP goes through httpx's
+ASGI transport to the real FastAPI apps. Consumer groups take ~5 s to join on Tansu, so the
+system is started once and shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from services.intake import main as intake_main
+from services.notifier import main as notifier_main
+from services.router import main as router_main
+from services.router import registry
+from shared.auth import mint_token
+from shared.broker import EmbeddedBroker, free_port
+from shared.settings import SERVICES, Settings
+from tests.support import make_databases
+
+
+# --- broker and system ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("broker")
+    embedded = EmbeddedBroker(port=free_port(), log_path=log_dir / "broker.log")
+    embedded.start()
+    yield embedded
+    embedded.stop()
+
+
+def make_settings(var_dir: Path, bootstrap: str, urls: dict[str, str]) -> Settings:
+    return Settings(
+        _env_file=None,
+        var_dir=var_dir,
+        kafka_bootstrap_servers=bootstrap,
+        kafka_group_prefix=f"test-{uuid.uuid4().hex[:6]}",
+        kafka_topic_partitions=3,
+        outbox_poll_seconds=0.1,
+        consumer_max_attempts=2,
+        jwt_secret="test-signing-key-not-for-production",
+        log_json=False,
+        **{f"{name}_database_url": url for name, url in urls.items()},
+    )
+
+
+@dataclass
+class System:
+    settings: Settings
+    runtimes: dict
+    clients: dict[str, httpx.AsyncClient]
+
+    @property
+    def intake(self) -> httpx.AsyncClient:
+        return self.clients["intake"]
+
+    @property
+    def router(self) -> httpx.AsyncClient:
+        return self.clients["router"]
+
+    @property
+    def notifier(self) -> httpx.AsyncClient:
+        return self.clients["notifier"]
+
+    def token(self, role: str, **claims) -> str:
+        return mint_token(self.settings, role=role, **claims)
+
+    def auth(self, role: str, **claims) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, **claims)}"}
+
+
+BUILDERS = {"intake": intake_main, "router": router_main, "notifier": notifier_main}
+
+
+@pytest.fixture(scope="session")
+async def system(broker, tmp_path_factory):
+    var_dir = tmp_path_factory.mktemp("var")
+    databases = await make_databases(var_dir, list(SERVICES))
+    settings = make_settings(var_dir, broker.bootstrap, databases.urls)
+    runtimes = {name: BUILDERS[name].build_runtime(settings) for name in SERVICES}
+    for runtime in runtimes.values():
+        await runtime.migrate()
+    async with runtimes["router"].sessions() as session, session.begin():
+        await registry.load_registry(session, registry.demo_registry())
+    for runtime in runtimes.values():
+        await runtime.start_workers()
+    for runtime in runtimes.values():
+        for consumer in runtime.consumers:
+            await asyncio.wait_for(consumer.ready.wait(), timeout=30)
+    clients = {
+        name: httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=BUILDERS[name].build_app(runtime)), base_url=f"http://{name}"
+        )
+        for name, runtime in runtimes.items()
+    }
+    yield System(settings, runtimes, clients)
+    for client in clients.values():
+        await client.aclose()
+    for runtime in runtimes.values():
+        await runtime.stop()
+    for cleanup in databases.cleanup:
+        await cleanup()
+
+
+# --- plain Kafka clients, as a department's own system would use -----------------------------------
+@pytest.fixture(scope="session")
+async def producer(broker):
+    plain = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    await plain.start()
+    yield plain
+    await plain.stop()

@@ -1,0 +1,121 @@
+"""Helpers the tests share: known enterprises, polling, plain Kafka reads, test databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy.engine import make_url
+
+from shared.validation import make_uscc
+
+# Enterprises used across tests (valid USCCs with their check characters).
+MINGLUO = make_uscc("91440112MA59C5XK0")  # 广州明珞装备股份有限公司, 黄埔区
+MINGLUO_SH = make_uscc("91310115MA1H7A8K5")  # its subsidiary in 浦东新区
+MINGLUO_YY = make_uscc("91430624MA4L12340")  # its subsidiary in 湘阴县 (no demo units: falls back)
+OTHER_CO = make_uscc("91440112190353246")  # an unrelated enterprise in 黄埔区
+
+
+async def eventually(check: Callable, timeout: float = 15.0, interval: float = 0.05):
+    """Polls ``check`` (sync or async) until it returns a truthy value; fails after ``timeout``.
+    Waiting for an asynchronous outcome, not standing in for one: the assertion is the check."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+
+
+# --- databases ------------------------------------------------------------------------------------
+@dataclass
+class Databases:
+    urls: dict[str, str]
+    cleanup: list = field(default_factory=list)
+
+
+async def _create_postgres_databases(admin_url: str, names: list[str]) -> Databases:
+    url = make_url(admin_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    created = {}
+    for name in names:
+        db_name = f"xiaoer_test_{name}_{uuid.uuid4().hex[:8]}"
+        await connection.execute(f'CREATE DATABASE "{db_name}"')
+        created[name] = url.set(drivername="postgresql+asyncpg", database=db_name).render_as_string(hide_password=False)
+    await connection.close()
+
+    async def drop():
+        conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+        for sa_url in created.values():
+            await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(sa_url).database}" WITH (FORCE)')
+        await conn.close()
+
+    return Databases(created, [drop])
+
+
+def database_backend() -> str:
+    return os.environ.get("XIAOER_TEST_DATABASE", "sqlite")
+
+
+async def make_databases(tmp: Path, names: list[str]) -> Databases:
+    if database_backend() == "postgres":
+        admin = os.environ.get("XIAOER_TEST_POSTGRES_URL")
+        if not admin:
+            raise RuntimeError("XIAOER_TEST_DATABASE=postgres needs XIAOER_TEST_POSTGRES_URL")
+        return await _create_postgres_databases(admin, names)
+    return Databases({name: f"sqlite+aiosqlite:///{tmp}/{name}.db" for name in names})
+
+
+async def read_topic(bootstrap: str, topic: str, *, until: Callable[[list], bool], timeout: float = 15.0) -> list:
+    """Reads a topic from the beginning with a plain consumer (no group) until ``until(records)``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await eventually(lambda: consumer.partitions_for_topic(topic), timeout=timeout)
+        assigned = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        records: list = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+            if until(records):
+                return records
+        raise AssertionError(f"{topic}: wanted records not seen within {timeout} s; saw {len(records)}")
+    finally:
+        await consumer.stop()
+
+
+def header(record, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return value.decode()
+    return None
+
+
+def certificate_request(enterprise=MINGLUO, region="440112", subjects=(), items=("tax",), **extra) -> dict:
+    body = {
+        "type": "compliance_certificate",
+        "enterprise": {"uscc": enterprise, "name": "广州明珞装备股份有限公司", "region_code": region},
+        "subjects": list(subjects),
+        "items": list(items),
+        "period_months": 36,
+        "purpose": "ipo",
+        "description": "上市申报所需无违法违规证明",
+        "contact": {"name": "张三", "mobile": "13800138000"},
+    }
+    body.update(extra)
+    return body
