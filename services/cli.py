@@ -104,6 +104,26 @@ async def _run_workers(runtime) -> None:
     await runtime.stop()
 
 
+def cmd_check(args, settings: Settings) -> None:
+    """Exit 0 when the service's database and broker answer (health check for workers)."""
+    runtime = service_main(args.service).build_runtime(settings)
+
+    async def check() -> list[str]:
+        failures = []
+        for name, probe in runtime.readiness().items():
+            try:
+                await probe()
+            except Exception as exc:
+                failures.append(f"{name}: {exc}")
+        await runtime.engine.dispose()
+        return failures
+
+    failures = asyncio.run(check())
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    sys.exit(1 if failures else 0)
+
+
 def cmd_run(args, settings: Settings) -> None:
     from services import devstack
 
@@ -165,6 +185,10 @@ def parser() -> argparse.ArgumentParser:
         c = sub.add_parser(command, help=f"run one service ({command})")
         c.add_argument("service", choices=SERVICES)
         c.set_defaults(func=cmd_serve)
+
+    ck = sub.add_parser("check", help="exit 0 when a service's database and broker answer")
+    ck.add_argument("service", choices=SERVICES)
+    ck.set_defaults(func=cmd_check)
 
     t = sub.add_parser("token", help="mint a JWT")
     t.add_argument("--role", required=True, choices=["enterprise", "liaison", "department", "supervisor", "admin"])

@@ -61,8 +61,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:
-        if self.env == "production" and self.jwt_secret is None:
-            raise ValueError("XIAOER_JWT_SECRET must be set when XIAOER_ENV=production")
+        if self.env == "production":
+            if self.jwt_secret is None:
+                raise ValueError("XIAOER_JWT_SECRET must be set when XIAOER_ENV=production")
+            if len(self.jwt_secret.get_secret_value()) < 32:
+                raise ValueError("XIAOER_JWT_SECRET must have at least 32 characters (HS256)")
         return self
 
     def database_url(self, service: Service) -> str:

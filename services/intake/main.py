@@ -30,8 +30,7 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
         settings=runtime.settings,
         title="xiaoer intake",
         description=(
-            "提交企业诉求，查看各部门办理进度。"
-            "Submit enterprise requests and follow every department's progress."
+            "提交企业诉求，查看各部门办理进度。Submit enterprise requests and follow every department's progress."
         ),
         readiness=runtime.readiness(),
         lifespan=runtime.lifespan(workers=workers),

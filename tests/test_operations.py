@@ -1,0 +1,145 @@
+"""What ops teams rely on: health, readiness and metrics endpoints, authentication on every
+other endpoint, settings that refuse insecure production defaults, the compose file matching the
+code, and the events' published JSON Schemas matching the models."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jwt
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from services.cli import parser
+from shared.events import json_schemas
+from shared.settings import SERVICES, Settings
+from tests.support import MINGLUO
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_health_readiness_and_metrics(system, service):
+    client = system.clients[service]
+    assert (await client.get("/healthz")).json() == {"status": "ok", "service": service}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    await client.get("/healthz", headers={"X-Request-ID": "req-123"})
+    metrics = (await client.get("/metrics")).text
+    assert f'xiaoer_http_requests_total{{method="GET",route="/healthz",service="{service}",status="200"}}' in metrics
+
+
+async def test_request_id_is_echoed_and_generated(system):
+    echoed = await system.intake.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    generated = await system.intake.get("/healthz")
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path"),
+    [
+        ("intake", "GET", "/v1/requests/some-id"),
+        ("intake", "POST", "/v1/requests"),
+        ("router", "GET", "/v1/units"),
+        ("notifier", "GET", "/v1/sla/some-id"),
+    ],
+)
+async def test_endpoints_need_a_valid_token(system, service, method, path):
+    client = system.clients[service]
+    missing = await client.request(method, path)
+    assert missing.status_code == 401
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["code"] == "unauthenticated"
+
+    forged = jwt.encode({"sub": "x", "role": "admin", "iss": "xiaoer", "exp": 4102444800}, "a-wrong-key-that-is-long-enough-0123456789", "HS256")
+    bad = await client.request(method, path, headers={"Authorization": f"Bearer {forged}"})
+    assert bad.status_code == 401 and bad.json()["code"] == "invalid_token"
+
+    expired = system.token("admin", ttl_seconds=-10)
+    old = await client.request(method, path, headers={"Authorization": f"Bearer {expired}"})
+    assert old.status_code == 401
+
+
+async def test_errors_are_bilingual_problem_json(system):
+    headers = system.auth("enterprise", usccs=[MINGLUO])
+    zh = await system.intake.get("/v1/requests/nope", headers=headers)
+    en = await system.intake.get("/v1/requests/nope", headers={**headers, "Accept-Language": "en-US,en;q=0.9"})
+    assert zh.status_code == en.status_code == 404
+    assert zh.json()["title"] == "诉求不存在"
+    assert en.json()["title"] == "Request not found"
+
+
+def test_production_refuses_to_start_without_a_signing_key():
+    with pytest.raises(ValidationError, match="XIAOER_JWT_SECRET"):
+        Settings(_env_file=None, env="production")
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(_env_file=None, env="production", jwt_secret="short")
+    key = "k" * 32
+    assert Settings(_env_file=None, env="production", jwt_secret=key).signing_key == key
+
+
+def test_development_key_is_generated_once_and_kept(tmp_path):
+    first = Settings(_env_file=None, var_dir=tmp_path).signing_key
+    second = Settings(_env_file=None, var_dir=tmp_path).signing_key
+    assert first == second and len(first) >= 32
+
+
+def test_token_command_mints_a_token_the_services_accept(tmp_path):
+    env = {"XIAOER_JWT_SECRET": "a-cli-signing-key-of-enough-length-42", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", "token", "--role", "liaison", "--uscc", MINGLUO, "--uscc", "X"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=ROOT,
+    ).stdout.strip()
+    claims = jwt.decode(out, "a-cli-signing-key-of-enough-length-42", algorithms=["HS256"], issuer="xiaoer")
+    assert claims["role"] == "liaison" and claims["usccs"] == [MINGLUO, "X"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "services.cli", "token", "--role", "department"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert refused.returncode != 0 and "unit code" in refused.stderr
+
+
+def test_compose_file_names_only_what_the_code_has():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"kafka", "postgres", "migrate"} <= services.keys()
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller", "Kafka runs in KRaft mode"
+    known_settings = {f"XIAOER_{name.upper()}" for name in Settings.model_fields}
+    commands = parser()._subparsers._group_actions[0].choices
+    for name, service in services.items():
+        assert "healthcheck" in service or name == "migrate", f"{name} has no health check"
+        for variable in service.get("environment", {}):
+            if variable.startswith("XIAOER_"):
+                assert variable in known_settings, f"{name}: {variable} is not a setting"
+        if "command" in service:
+            command, *rest = service["command"]
+            assert command in commands, f"{name}: unknown xiaoer command {command}"
+            if rest:
+                assert rest[0] in SERVICES
+    for svc in SERVICES:
+        default_port = Settings.model_fields[f"{svc}_port"].default
+        assert services[svc]["ports"] == [f"{default_port}:{default_port}"]
+        assert services[svc]["command"] == ["api", svc]
+        assert services[f"{svc}-worker"]["command"] == ["worker", svc]
+    assert (ROOT / services["migrate"]["build"]["dockerfile"]).exists()
+
+
+def test_published_event_schemas_match_the_models():
+    for ce_type, schema in json_schemas().items():
+        path = ROOT / "docs" / "schemas" / f"{ce_type}.json"
+        assert path.exists(), f"run `xiaoer schemas`: {path} is missing"
+        assert json.loads(path.read_text()) == schema, f"run `xiaoer schemas`: {path} is stale"
