@@ -58,7 +58,11 @@ async def test_endpoints_need_a_valid_token(system, service, method, path):
     assert missing.headers["content-type"] == "application/problem+json"
     assert missing.json()["code"] == "unauthenticated"
 
-    forged = jwt.encode({"sub": "x", "role": "admin", "iss": "xiaoer", "exp": 4102444800}, "a-wrong-key-that-is-long-enough-0123456789", "HS256")
+    forged = jwt.encode(
+        {"sub": "x", "role": "admin", "iss": "xiaoer", "exp": 4102444800},
+        "a-wrong-key-that-is-long-enough-0123456789",
+        "HS256",
+    )
     bad = await client.request(method, path, headers={"Authorization": f"Bearer {forged}"})
     assert bad.status_code == 401 and bad.json()["code"] == "invalid_token"
 
