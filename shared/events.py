@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # --- Topics ---------------------------------------------------------------------------------
 REQUESTS_SUBMITTED = "requests.submitted"  # intake → router: new requests
 REQUESTS_UPDATES = "requests.updates"  # intake → router: withdrawals, supplements, ratings
+SLA_EVENTS = "sla.events"  # notifier → intake: deadlines of each work item
 DEPT_RESPONSES = "dept.responses"  # department systems → router: actions on work items
 WORKITEMS_EVENTS = "workitems.events"  # router → intake, notifier: every change of a work item
 NOTIFICATIONS = "notifications"  # notifier → anyone: every notification sent
@@ -112,10 +113,152 @@ class WorkItemEvent(Event):
 
 
 class WorkItemDispatched(WorkItemEvent):
+    """A unit was given the item: first routing, re-dispatch by a coordinator, or a transfer."""
+
     ce_type: ClassVar[str] = "cn.xiaoer.workitem.dispatched"
     rule_id: int | None = Field(description="the routing rule that chose the unit; null when manual")
     rule_version: int | None
     routing_reason: str
+    previous_unit_code: str | None = None
+
+
+class WorkItemAcknowledged(WorkItemEvent):
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.acknowledged"
+
+
+class WorkItemProgressed(WorkItemEvent):
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.progressed"
+
+
+class WorkItemSupplementRequested(WorkItemEvent):
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.supplement_requested"
+
+
+class WorkItemSupplemented(WorkItemEvent):
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.supplemented"
+    attachments: list[str] = []
+
+
+class Resolution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["issued", "not_issued", "answered"]
+    document_no: str | None = None
+    note: str | None = None
+    attachments: list[str] = []
+
+
+class WorkItemResolved(WorkItemEvent):
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.resolved"
+    resolution: Resolution
+
+
+class WorkItemReturned(WorkItemEvent):
+    """The unit said the item is not its job; it now waits at the coordinator (unit fields)."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.returned"
+    returned_by: str
+
+
+class WorkItemAssisted(WorkItemEvent):
+    """Assisting units (会办) were added, or one of them contributed (``contribution``)."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.assisted"
+    assisting_units: list[str]
+    contribution_by: str | None = None
+
+
+class WorkItemExtensionRequested(WorkItemEvent):
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.extension_requested"
+    extension_id: str
+    days: int
+
+
+class WorkItemExtensionDecided(WorkItemEvent):
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.extension_decided"
+    extension_id: str
+    days: int
+    approved: bool
+
+
+class WorkItemReopened(WorkItemEvent):
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.reopened"
+
+
+class WorkItemClosed(WorkItemEvent):
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.closed"
+    score: int | None = None
+
+
+class WorkItemCancelled(WorkItemEvent):
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.cancelled"
+
+
+# --- intake → router: what the enterprise does after submitting -------------------------------------
+class RequestWithdrawn(Event):
+    ce_type: ClassVar[str] = "cn.xiaoer.request.withdrawn"
+    request_id: str
+    reason: str | None = None
+    actor: Actor
+    occurred_at: datetime
+
+
+class SupplementProvided(Event):
+    """The enterprise's answer to a unit's 补正 request."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.request.supplement_provided"
+    request_id: str
+    work_item_id: str
+    text: str
+    attachments: list[str] = []
+    actor: Actor
+    occurred_at: datetime
+
+
+class RequestRated(Event):
+    ce_type: ClassVar[str] = "cn.xiaoer.request.rated"
+    request_id: str
+    score: int = Field(ge=1, le=5)
+    comment: str | None = None
+    reopen_work_item_ids: list[str] = Field(default=[], description="重办: items to reopen (scores 1–2)")
+    actor: Actor
+    occurred_at: datetime
+
+
+# --- notifier → intake ----------------------------------------------------------------------------
+class SlaUpdated(Event):
+    """A work item's deadlines after its clock started, paused, resumed or was extended."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.sla.updated"
+    work_item_id: str
+    request_id: str
+    acknowledge_due_at: datetime
+    resolve_due_at: datetime | None = Field(description="null while the clock is paused")
+    paused: bool = False
+
+
+# --- department systems → router ---------------------------------------------------------------------
+DepartmentActionName = Literal[
+    "acknowledge", "progress", "request-supplement", "resolve", "return", "transfer", "assist", "extension"
+]
+
+
+class DepartmentAction(Event):
+    """An action of a department system on one of its work items, the Kafka twin of
+    ``POST /v1/workitems/{id}/{action}``. ``unit_code`` is the acting unit; it must be the item's
+    unit (or an assisting unit, for ``progress``)."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.department.action"
+    work_item_id: str
+    unit_code: str
+    action: DepartmentActionName
+    note: str | None = Field(None, max_length=2000)
+    outcome: Literal["issued", "not_issued", "answered"] | None = None
+    document_no: str | None = Field(None, max_length=100)
+    attachments: list[str] = Field(default=[], max_length=20)
+    reason: str | None = Field(None, max_length=1000)
+    to_unit: str | None = None
+    units: list[str] = Field(default=[], max_length=10)
+    days: int | None = Field(None, ge=1, le=60)
 
 
 # --- router → a department unit's inbox -----------------------------------------------------------
@@ -136,10 +279,53 @@ class WorkItemAssigned(Event):
     description: str | None = None
     attachments: list[str] = []
     dispatched_at: datetime
+    acknowledge_within: str | None = Field(None, description="the acknowledge time limit, e.g. '1 working_days'")
 
+
+class WorkItemNotice(Event):
+    """News about an item the unit already holds: the enterprise's supplement arrived, the
+    request was withdrawn, or the item was reopened (重办) after a poor rating."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.notice"
+    work_item_id: str
+    request_id: str
+    reference_no: str
+    unit_code: str
+    notice: Literal["supplement_received", "withdrawn", "reopened", "transferred_away", "returned_away"]
+    text: str | None = None
+    attachments: list[str] = []
+    occurred_at: datetime
+
+
+WORK_ITEM_EVENTS: tuple[type[WorkItemEvent], ...] = (
+    WorkItemDispatched,
+    WorkItemAcknowledged,
+    WorkItemProgressed,
+    WorkItemSupplementRequested,
+    WorkItemSupplemented,
+    WorkItemResolved,
+    WorkItemReturned,
+    WorkItemAssisted,
+    WorkItemExtensionRequested,
+    WorkItemExtensionDecided,
+    WorkItemReopened,
+    WorkItemClosed,
+    WorkItemCancelled,
+)
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    model.ce_type: model for model in (RequestSubmitted, WorkItemDispatched, WorkItemAssigned)
+    model.ce_type: model
+    for model in (
+        RequestSubmitted,
+        RequestWithdrawn,
+        SupplementProvided,
+        RequestRated,
+        *WORK_ITEM_EVENTS,
+        WorkItemAssigned,
+        WorkItemNotice,
+        SlaUpdated,
+        DepartmentAction,
+    )
 }
 
 
