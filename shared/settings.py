@@ -54,6 +54,17 @@ class Settings(BaseSettings):
     router_public_url: str | None = None
     notifier_public_url: str | None = None
 
+    # --- Attachments (intake stores them; departments get signed, time-limited links) --------
+    attachments_dir: Path = Path("var/attachments")
+    attachment_max_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    attachment_types: list[str] = ["application/pdf", "application/ofd", "image/jpeg", "image/png"]
+    attachment_link_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
+
+    # --- WeChat mini-program login (code2session) ----------------------------------------------
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    wechat_appid: str | None = None
+    wechat_secret: SecretStr | None = None
+
     # --- Auth --------------------------------------------------------------------------------
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "xiaoer"

@@ -26,7 +26,7 @@ from services.router import registry
 from shared.auth import mint_token
 from shared.broker import EmbeddedBroker, free_port
 from shared.settings import SERVICES, Settings
-from tests.support import make_databases
+from tests.support import FakeWechat, make_databases
 
 
 # --- broker and system ----------------------------------------------------------------------------
@@ -39,7 +39,7 @@ def broker(tmp_path_factory):
     embedded.stop()
 
 
-def make_settings(var_dir: Path, bootstrap: str, urls: dict[str, str]) -> Settings:
+def make_settings(var_dir: Path, bootstrap: str, urls: dict[str, str], **extra) -> Settings:
     return Settings(
         _env_file=None,
         var_dir=var_dir,
@@ -50,7 +50,9 @@ def make_settings(var_dir: Path, bootstrap: str, urls: dict[str, str]) -> Settin
         consumer_max_attempts=2,
         jwt_secret="test-signing-key-not-for-production",
         log_json=False,
+        attachments_dir=var_dir / "attachments",
         **{f"{name}_database_url": url for name, url in urls.items()},
+        **extra,
     )
 
 
@@ -83,10 +85,24 @@ BUILDERS = {"intake": intake_main, "router": router_main, "notifier": notifier_m
 
 
 @pytest.fixture(scope="session")
-async def system(broker, tmp_path_factory):
+def fake_wechat():
+    server = FakeWechat()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def system(broker, fake_wechat, tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("var")
     databases = await make_databases(var_dir, list(SERVICES))
-    settings = make_settings(var_dir, broker.bootstrap, databases.urls)
+    settings = make_settings(
+        var_dir,
+        broker.bootstrap,
+        databases.urls,
+        wechat_api_base_url=fake_wechat.url,
+        wechat_appid="wx-test-app",
+        wechat_secret="wx-test-secret",
+    )
     runtimes = {name: BUILDERS[name].build_runtime(settings) for name in SERVICES}
     for runtime in runtimes.values():
         await runtime.migrate()

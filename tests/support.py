@@ -119,3 +119,50 @@ def certificate_request(enterprise=MINGLUO, region="440112", subjects=(), items=
     }
     body.update(extra)
     return body
+
+
+class FakeWechat:
+    """A real HTTP server on loopback standing in for WeChat's ``jscode2session``. Codes that
+    start with ``good-`` map to an openid; any other code is refused as WeChat refuses it."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json as json_module
+        import threading
+        from urllib.parse import parse_qs, urlparse
+
+        calls = self.calls = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                calls.append((url.path, query))
+                if url.path != "/sns/jscode2session" or query.get("appid") != "wx-test-app":
+                    body = {"errcode": 40013, "errmsg": "invalid appid"}
+                elif query.get("js_code", "").startswith("good-"):
+                    body = {"openid": "openid-" + query["js_code"][5:], "session_key": "sk"}
+                else:
+                    body = {"errcode": 40029, "errmsg": "invalid code"}
+                payload = json_module.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+PDF_BYTES = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -72,6 +72,7 @@ class WorkItemView(Base):
     subject_uscc: Mapped[str] = mapped_column(String(18))
     subject_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(30))
+    acknowledge_due_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -89,3 +90,57 @@ class TimelineEntry(Base):
     unit_code: Mapped[str | None] = mapped_column(String(100))
     unit_name: Mapped[str | None] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text)
+
+
+class Attachment(Base):
+    """An uploaded file. Content is stored once per SHA-256 under ``XIAOER_ATTACHMENTS_DIR``;
+    each upload gets its own id so owners and names stay apart."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rating(Base):
+    """The enterprise's rating (满意度评价) of a request, once all its items are resolved."""
+
+    __tablename__ = "ratings"
+
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    reopened: Mapped[list[Any]] = mapped_column(default=list)
+    rated_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WechatBinding(Base):
+    """A WeChat user (openid of our mini-program) bound to an enterprise or liaison identity."""
+
+    __tablename__ = "wechat_bindings"
+
+    openid: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sub: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(100))
+    usccs: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkItemDeadline(Base):
+    """Deadlines from the notifier (``sla.events``). Kept apart from work_item_views because
+    they arrive on another topic, possibly before the item's dispatch event."""
+
+    __tablename__ = "work_item_deadlines"
+
+    work_item_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(36), index=True)
+    acknowledge_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+    paused: Mapped[bool] = mapped_column(default=False)

@@ -39,7 +39,7 @@ class RequestCreate(Strict):
     )
     period_months: int | None = Field(None, ge=1, le=120, description="period the certificate covers")
     purpose: str | None = Field(None, description="a purpose code from GET /v1/catalogue")
-    description: str | None = Field(None, max_length=2000)
+    description: str | None = Field(None, max_length=2000, validate_default=True)
     contact: ContactIn
     attachments: list[str] = Field(default=[], max_length=20, description="ids from POST /v1/attachments")
 
@@ -92,6 +92,14 @@ class RequestCreate(Strict):
             )
         return subjects
 
+    @field_validator("description")
+    @classmethod
+    def _problems_are_described(cls, value: str | None, info: ValidationInfo) -> str | None:
+        request_type = info.data.get("type")
+        if request_type and request_type != catalogue.COMPLIANCE_CERTIFICATE and not value:
+            raise bilingual_error("description_required", "请描述遇到的问题", "Describe the problem")
+        return value
+
     @model_validator(mode="after")
     def _certificate_needs_period(self) -> RequestCreate:
         if self.type == catalogue.COMPLIANCE_CERTIFICATE and self.period_months is None:
@@ -108,6 +116,7 @@ class WorkItemOut(BaseModel):
     subject_uscc: str
     subject_name: str
     status: str
+    acknowledge_due_at: datetime | None
     due_at: datetime | None
     result: dict[str, Any] | None
 
@@ -146,3 +155,75 @@ class RequestOut(BaseModel):
     expected_at: datetime | None = Field(description="when the last open work item is due")
     work_items: list[WorkItemOut]
     timeline: list[TimelineEntryOut]
+
+
+class RequestSummary(BaseModel):
+    id: str
+    reference_no: str
+    type: str
+    status: str
+    enterprise_uscc: str
+    enterprise_name: str
+    created_at: datetime
+
+
+class RequestPage(BaseModel):
+    items: list[RequestSummary]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+class SupplementIn(Strict):
+    work_item_id: str = Field(max_length=36, description="the work item whose 补正 request this answers")
+    text: str = Field(min_length=1, max_length=2000)
+    attachments: list[str] = Field(default=[], max_length=20)
+
+
+class RatingIn(Strict):
+    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) … 5 (very satisfied)")
+    comment: str | None = Field(None, max_length=1000)
+    reopen: list[str] = Field(
+        default=[],
+        max_length=50,
+        validate_default=True,
+        description="work item ids to handle again (重办); required with a score of 1 or 2, refused otherwise",
+    )
+
+    @field_validator("reopen")
+    @classmethod
+    def _reopen_only_when_dissatisfied(cls, reopen: list[str], info: ValidationInfo) -> list[str]:
+        score = info.data.get("score")
+        if score is not None and score <= 2 and not reopen:
+            raise bilingual_error(
+                "reopen_required",
+                "评分为 1 或 2 时请指明需要重办的事项",
+                "With a score of 1 or 2, name the items to reopen",
+            )
+        if score is not None and score >= 3 and reopen:
+            raise bilingual_error(
+                "reopen_not_allowed", "只有评分为 1 或 2 时才能申请重办", "Only a score of 1 or 2 reopens items"
+            )
+        return reopen
+
+
+class WithdrawIn(Strict):
+    reason: str | None = Field(None, max_length=500)
+
+
+class AttachmentOut(BaseModel):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+class WechatLogin(Strict):
+    code: str = Field(min_length=1, max_length=200, description="wx.login() code from the mini-program")
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    role: str
+    usccs: list[str]

@@ -1,4 +1,4 @@
-"""intake's event handlers: ``workitems.events`` → the enterprise's read model."""
+"""intake's event handlers: work-item changes and SLA deadlines → the enterprise's read model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from . import service
 
 async def on_work_item_event(session: AsyncSession, received: ReceivedEvent) -> None:
     assert isinstance(received.data, events.WorkItemEvent)
-    await service.apply_work_item_event(session, received.data, received.type)
+    await service.apply_work_item_event(session, received.data)
 
 
-HANDLERS = {events.WorkItemDispatched.ce_type: on_work_item_event}
+async def on_sla_updated(session: AsyncSession, received: ReceivedEvent) -> None:
+    assert isinstance(received.data, events.SlaUpdated)
+    await service.apply_sla_update(session, received.data)
+
+
+HANDLERS = {
+    **{model.ce_type: on_work_item_event for model in events.WORK_ITEM_EVENTS},
+    events.SlaUpdated.ce_type: on_sla_updated,
+}

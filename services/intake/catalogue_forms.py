@@ -1,0 +1,106 @@
+"""The forms a front end renders for each request type, derived from the validation models so
+the limits shown are the limits enforced."""
+
+from __future__ import annotations
+
+import annotated_types
+from pydantic import BaseModel
+
+from shared import catalogue
+from shared.settings import Settings
+
+from .schemas import ContactIn, RequestCreate, SubjectIn
+
+_CONSTRAINTS = {
+    annotated_types.MinLen: ("min_length", "min_length"),
+    annotated_types.MaxLen: ("max_length", "max_length"),
+    annotated_types.Ge: ("ge", "minimum"),
+    annotated_types.Le: ("le", "maximum"),
+}
+
+
+def _limits(model: type[BaseModel], name: str) -> dict:
+    """The length and range limits pydantic enforces on one field."""
+    limits = {}
+    for meta in model.model_fields[name].metadata:
+        for constraint, (attr, key) in _CONSTRAINTS.items():
+            if isinstance(meta, constraint):
+                limits[key] = getattr(meta, attr)
+    return limits
+
+
+def _field(name: str, kind: str, zh: str, en: str, required: bool, **extra) -> dict:
+    return {"name": name, "type": kind, "label_zh": zh, "label_en": en, "required": required, **extra}
+
+
+def form_for(request_type: catalogue.RequestType, settings: Settings) -> list[dict]:
+    term = lambda t: {"code": t.code, "zh": t.zh, "en": t.en}  # noqa: E731
+    certificate = request_type.code == catalogue.COMPLIANCE_CERTIFICATE
+    fields = [
+        _field(
+            "enterprise.uscc",
+            "uscc",
+            "统一社会信用代码",
+            "Unified social credit code",
+            True,
+            min_length=18,
+            max_length=18,
+        ),
+        _field("enterprise.name", "string", "企业名称", "Enterprise name", True, **_limits(SubjectIn, "name")),
+        _field("enterprise.region_code", "region_code", "所在地区（GB/T 2260）", "Region (GB/T 2260)", True),
+    ]
+    if certificate:
+        fields.append(
+            _field(
+                "subjects",
+                "subject_list",
+                "子公司（其他地区）",
+                "Subsidiaries (other regions)",
+                False,
+                **_limits(RequestCreate, "subjects"),
+                item_fields=["uscc", "name", "region_code"],
+            )
+        )
+    fields.append(
+        _field(
+            "items",
+            "multi_select" if request_type.multiple_items else "select",
+            "开具部门" if certificate else "诉求类别",
+            "Departments" if certificate else "Category",
+            True,
+            options=[term(t) for t in request_type.items],
+            min_items=1,
+            max_items=_limits(RequestCreate, "items")["max_length"] if request_type.multiple_items else 1,
+        )
+    )
+    if certificate:
+        fields += [
+            _field(
+                "period_months",
+                "integer",
+                "证明期间（月）",
+                "Period covered (months)",
+                False,
+                default=36,
+                **_limits(RequestCreate, "period_months"),
+            ),
+            _field("purpose", "select", "用途", "Purpose", False, options=[term(p) for p in catalogue.PURPOSES]),
+        ]
+    fields += [
+        _field(
+            "description", "text", "情况说明", "Description", not certificate, **_limits(RequestCreate, "description")
+        ),
+        _field("contact.name", "string", "联系人", "Contact name", True, **_limits(ContactIn, "name")),
+        _field("contact.mobile", "mobile", "联系电话", "Mobile number", True, pattern=r"^1[3-9]\d{9}$"),
+        _field(
+            "attachments",
+            "attachments",
+            "附件",
+            "Attachments",
+            False,
+            **_limits(RequestCreate, "attachments"),
+            accept=settings.attachment_types,
+            max_bytes=settings.attachment_max_bytes,
+        ),
+    ]
+    return fields

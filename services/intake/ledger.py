@@ -1,0 +1,116 @@
+"""The 问题台账 (ledger): every request and work item in the caller's scope, as rows, exported as
+JSON, CSV (UTF-8 with BOM so Excel opens Chinese text) or XLSX."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import xlsxwriter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import catalogue, regions
+from shared.auth import Principal
+from shared.workcal import SHANGHAI
+
+from .models import Request, WorkItemView
+from .service import scope
+
+COLUMNS = (
+    ("reference_no", "受理编号"),
+    ("request_type", "诉求类型"),
+    ("request_status", "诉求状态"),
+    ("enterprise_uscc", "统一社会信用代码"),
+    ("enterprise_name", "企业名称"),
+    ("region", "所在地区"),
+    ("submitted_at", "提交时间"),
+    ("work_item_id", "工单编号"),
+    ("unit_code", "承办单位代码"),
+    ("unit_name", "承办单位"),
+    ("item", "事项"),
+    ("subject_name", "主体"),
+    ("work_item_status", "工单状态"),
+    ("due_at", "办理时限"),
+    ("outcome", "办理结果"),
+    ("document_no", "文号"),
+)
+
+
+def _local(value: datetime | None) -> str:
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+async def rows(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    type_: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    unit_code: str | None,
+) -> list[dict]:
+    query = scope(
+        principal, select(Request, WorkItemView).outerjoin(WorkItemView, WorkItemView.request_id == Request.id)
+    )
+    if status:
+        query = query.where(Request.status == status)
+    if type_:
+        query = query.where(Request.type == type_)
+    if created_from:
+        query = query.where(Request.created_at >= created_from)
+    if created_to:
+        query = query.where(Request.created_at < created_to)
+    if unit_code:
+        query = query.where(WorkItemView.unit_code == unit_code)
+    result = await session.execute(query.order_by(Request.created_at, Request.id, WorkItemView.unit_code))
+    out = []
+    for request, item in result.all():
+        request_type = catalogue.REQUEST_TYPES.get(request.type)
+        out.append(
+            {
+                "reference_no": request.reference_no,
+                "request_type": request_type.zh if request_type else request.type,
+                "request_status": request.status,
+                "enterprise_uscc": request.enterprise_uscc,
+                "enterprise_name": request.enterprise_name,
+                "region": regions.full_name(request.enterprise_region),
+                "submitted_at": _local(request.created_at),
+                "work_item_id": item.id if item else "",
+                "unit_code": item.unit_code if item else "",
+                "unit_name": item.unit_name if item else "",
+                "item": item.item if item else "",
+                "subject_name": item.subject_name if item else "",
+                "work_item_status": item.status if item else "",
+                "due_at": _local(item.due_at) if item else "",
+                "outcome": (item.result or {}).get("outcome", "") if item else "",
+                "document_no": (item.result or {}).get("document_no") or "" if item else "",
+            }
+        )
+    return out
+
+
+def to_csv(data: list[dict]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([zh for _, zh in COLUMNS])
+    for row in data:
+        writer.writerow([row[key] for key, _ in COLUMNS])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(data: list[dict]) -> bytes:
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = workbook.add_worksheet("问题台账")
+    bold = workbook.add_format({"bold": True})
+    for col, (_, zh) in enumerate(COLUMNS):
+        sheet.write(0, col, zh, bold)
+    for r, row in enumerate(data, start=1):
+        for col, (key, _) in enumerate(COLUMNS):
+            sheet.write_string(r, col, str(row[key]))
+    sheet.freeze_panes(1, 0)
+    workbook.close()
+    return buffer.getvalue()
