@@ -16,7 +16,7 @@ class Term:
     en: str
 
 
-# Department kinds that issue compliance certificates (守法证明), as listed in DOMAIN.md.
+# Department kinds that issue compliance certificates (守法证明): DOMAIN.md's seventeen and three more.
 CERTIFICATE_KINDS: tuple[Term, ...] = (
     Term("development_reform", "发展和改革局", "Development and Reform Bureau"),
     Term("commerce", "商务局", "Commerce Bureau"),
@@ -35,6 +35,10 @@ CERTIFICATE_KINDS: tuple[Term, ...] = (
     Term("statistics", "统计局", "Statistics Bureau"),
     Term("public_security", "公安局", "Public Security Bureau"),
     Term("urban_management", "城市管理和综合执法局", "Urban Management and Law Enforcement Bureau"),
+    # Beyond DOMAIN.md's list, three more offices that commonly issue 守法证明 for an IPO.
+    Term("transport", "交通运输局", "Transport Bureau"),
+    Term("health", "卫生健康局", "Health Commission"),
+    Term("water_affairs", "水务局", "Water Affairs Bureau"),
 )
 
 # Kinds that handle the other request categories but issue no certificates.

@@ -238,14 +238,15 @@ class SlaUpdated(Event):
 
 # --- department systems → router ---------------------------------------------------------------------
 DepartmentActionName = Literal[
-    "acknowledge", "progress", "request-supplement", "resolve", "return", "transfer", "assist", "extension"
+    "acknowledge", "progress", "request-supplement", "resolve", "return", "transfer", "assist", "extension", "dispatch"
 ]
 
 
 class DepartmentAction(Event):
     """An action of a department system on one of its work items, the Kafka twin of
     ``POST /v1/workitems/{id}/{action}``. ``unit_code`` is the acting unit; it must be the item's
-    unit (or an assisting unit, for ``progress``)."""
+    unit (or an assisting unit, for ``progress``) and match the event's ``ce_source``,
+    ``/departments/<unit_code>``."""
 
     ce_type: ClassVar[str] = "cn.xiaoer.department.action"
     work_item_id: str
@@ -277,9 +278,11 @@ class WorkItemAssigned(Event):
     period_months: int | None = None
     purpose: str | None = None
     description: str | None = None
-    attachments: list[str] = []
+    attachment_links: list[str] = Field(default=[], description="signed, time-limited download links")
+    role: Literal["lead", "assist"] = Field(
+        "lead", description="assist: a co-handling (会办) request from the lead unit"
+    )
     dispatched_at: datetime
-    acknowledge_within: str | None = Field(None, description="the acknowledge time limit, e.g. '1 working_days'")
 
 
 class WorkItemNotice(Event):
@@ -291,9 +294,13 @@ class WorkItemNotice(Event):
     request_id: str
     reference_no: str
     unit_code: str
-    notice: Literal["supplement_received", "withdrawn", "reopened", "transferred_away", "returned_away"]
+    notice: Literal[
+        "deadlines", "supplement_received", "withdrawn", "reopened", "transferred_away", "extension_decided"
+    ]
     text: str | None = None
-    attachments: list[str] = []
+    attachment_links: list[str] = []
+    acknowledge_due_at: datetime | None = None
+    resolve_due_at: datetime | None = None
     occurred_at: datetime
 
 

@@ -166,3 +166,29 @@ class FakeWechat:
 
 PDF_BYTES = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+async def read_topics(
+    bootstrap: str, topics: list[str], *, until: Callable[[list], bool], timeout: float = 20.0
+) -> list:
+    """Like ``read_topic`` for many topics at once, with one plain consumer."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        assigned = []
+        for topic in topics:
+            partitions = await eventually(lambda t=topic: consumer.partitions_for_topic(t), timeout=timeout)
+            assigned += [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        records: list = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+            if until(records):
+                return records
+        raise AssertionError(f"wanted records not seen within {timeout} s; saw {len(records)}")
+    finally:
+        await consumer.stop()

@@ -55,7 +55,7 @@ async def test_catalogue_describes_every_type_its_items_and_its_form(system):
     assert {"compliance_certificate", "consultation", "problem", "emergency"} <= types.keys()
     certificate = types["compliance_certificate"]
     kinds = {i["code"]: i for i in certificate["items"]}
-    assert len(kinds) == 17 and kinds["customs"]["zh"] == "海关" and kinds["tax"]["en"] == "Tax Bureau"
+    assert len(kinds) == 20 and kinds["customs"]["zh"] == "海关" and kinds["tax"]["en"] == "Tax Bureau"
     form = {f["name"]: f for f in certificate["form"]}
     assert form["enterprise.uscc"]["required"] is True
     assert form["description"]["max_length"] == 2000 and form["description"]["required"] is False

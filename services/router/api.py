@@ -1,16 +1,24 @@
-"""router's HTTP endpoints under ``/v1``."""
+"""router's HTTP endpoints under ``/v1``: department work queues and actions, supervisors'
+extension decisions, coordinators' dispatch, routing previews and the registry."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import events, kafka
 from shared.auth import Principal, require_roles
+from shared.problems import Problem
 
-from .models import DepartmentUnit
+from . import registry
+from .lifecycle import DEPARTMENT_ACTIONS, ActionInput, Lifecycle, allowed_moves, item_not_found
+from .models import DepartmentUnit, Extension, RoutedRequest, RoutingRule, UnitCoverage, WorkItem, WorkItemLog
+from .schemas import ActionIn, CoverageIn, DispatchIn, PreviewIn, RuleIn, UnitIn, WorkItemOut
+from .service import Registry, plan
 
 router = APIRouter(prefix="/v1")
 
@@ -21,22 +29,294 @@ async def db_session(request: Request):
 
 
 Session = Annotated[AsyncSession, Depends(db_session)]
+Department = Annotated[Principal, Depends(require_roles("department"))]
+Supervisor = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+Reader = Annotated[Principal, Depends(require_roles("department", "supervisor", "admin"))]
+
+
+def actor_of(principal: Principal) -> events.Actor:
+    return events.Actor(role=principal.role, id=principal.unit or principal.sub, name=principal.name)
+
+
+async def item_out(session: AsyncSession, item: WorkItem) -> WorkItemOut:
+    request = await session.get(RoutedRequest, item.request_id)
+    body = request.body
+    return WorkItemOut(
+        id=item.id,
+        request_id=item.request_id,
+        reference_no=request.reference_no,
+        request_type=request.request_type,
+        item=item.item,
+        department_kind=item.department_kind,
+        unit_code=item.unit_code,
+        subject_uscc=item.subject_uscc,
+        subject_name=item.subject_name,
+        subject_region=item.subject_region,
+        state=item.state,
+        allowed_actions=allowed_moves(item.state),
+        assisting_units=item.assisting_units or [],
+        resolution=item.resolution,
+        acknowledge_due_at=item.acknowledge_due_at,
+        resolve_due_at=item.resolve_due_at,
+        rule_id=item.rule_id,
+        rule_version=item.rule_version,
+        routing_reason=item.routing_reason,
+        description=body.get("description"),
+        period_months=body.get("period_months"),
+        purpose=body.get("purpose"),
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+
+
+def may_see(principal: Principal, item: WorkItem) -> bool:
+    if principal.role == "department":
+        return principal.unit == item.unit_code or principal.unit in (item.assisting_units or [])
+    return principal.covers_region(item.subject_region)
+
+
+async def load_item(session: AsyncSession, principal: Principal, item_id: str) -> WorkItem:
+    item = await session.get(WorkItem, item_id)
+    if item is None or not may_see(principal, item):
+        raise item_not_found()
+    return item
+
+
+# --- work queues and actions ------------------------------------------------------------------------
+@router.get(
+    "/workitems",
+    tags=["work items"],
+    response_model=list[WorkItemOut],
+    summary="The caller's unit's queue (a supervisor's: the region's), oldest first",
+)
+async def list_work_items(
+    session: Session,
+    principal: Reader,
+    state: Annotated[str | None, Query(max_length=30)] = None,
+    due_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[WorkItemOut]:
+    query = select(WorkItem)
+    if principal.role == "department":
+        unit = principal.unit or ""
+        query = query.where(
+            or_(WorkItem.unit_code == unit, cast(WorkItem.assisting_units, String).contains(f'"{unit}"'))
+        )
+    elif principal.region:
+        query = query.where(WorkItem.subject_region.startswith(principal.region.rstrip("0")))
+    if state:
+        query = query.where(WorkItem.state == state)
+    if due_before:
+        query = query.where(WorkItem.resolve_due_at < due_before)
+    items = await session.scalars(query.order_by(WorkItem.created_at, WorkItem.id).limit(limit))
+    return [await item_out(session, i) for i in items]
+
+
+@router.get("/workitems/{item_id}", tags=["work items"], summary="One work item, its history and extensions")
+async def get_work_item(item_id: str, session: Session, principal: Reader) -> dict:
+    item = await load_item(session, principal, item_id)
+    log = await session.scalars(select(WorkItemLog).where(WorkItemLog.work_item_id == item.id).order_by(WorkItemLog.id))
+    extensions = await session.scalars(select(Extension).where(Extension.work_item_id == item.id))
+    return {
+        **(await item_out(session, item)).model_dump(mode="json"),
+        "history": [
+            {
+                "action": e.action,
+                "from": e.from_state,
+                "to": e.to_state,
+                "unit_code": e.unit_code,
+                "actor": e.actor,
+                "note": e.note,
+                "at": e.at.isoformat(),
+            }
+            for e in log
+        ],
+        "extensions": [
+            {"id": x.id, "days": x.days, "reason": x.reason, "state": x.state, "decided_by": x.decided_by}
+            for x in extensions
+        ],
+    }
+
+
+@router.post(
+    "/workitems/{item_id}/dispatch",
+    tags=["work items"],
+    response_model=WorkItemOut,
+    summary="A coordinating office dispatches an item it holds to a unit of its choice",
+)
+async def dispatch(item_id: str, body: DispatchIn, request: Request, session: Session, principal: Department):
+    async with session.begin():
+        item = await session.get(WorkItem, item_id)
+        if item is None:
+            raise item_not_found()
+        lifecycle = Lifecycle(session, request.app.state.settings)
+        await lifecycle.dispatch(item, principal.unit, actor_of(principal), body.to_unit)
+        await lifecycle.flush()
+        out = await item_out(session, item)
+    request.app.state.runtime.relay.notify()
+    return out
+
+
+@router.post(
+    "/workitems/{item_id}/{action}",
+    tags=["work items"],
+    response_model=WorkItemOut,
+    summary="acknowledge · progress · request-supplement · resolve · return · transfer · assist · extension",
+)
+async def act(item_id: str, action: str, body: ActionIn, request: Request, session: Session, principal: Department):
+    if action not in DEPARTMENT_ACTIONS:
+        raise Problem(404, "unknown_action", f"未知操作：{action}", f"Unknown action: {action}")
+    async with session.begin():
+        item = await load_item(session, principal, item_id)
+        lifecycle = Lifecycle(session, request.app.state.settings)
+        await lifecycle.act(item, action, principal.unit, actor_of(principal), ActionInput(**body.model_dump()))
+        await lifecycle.flush()
+        out = await item_out(session, item)
+    request.app.state.runtime.relay.notify()
+    return out
+
+
+@router.post(
+    "/extensions/{extension_id}/{decision}",
+    tags=["work items"],
+    summary="A supervisor approves or denies an extension request",
+)
+async def decide_extension(extension_id: str, decision: str, request: Request, session: Session, principal: Supervisor):
+    if decision not in ("approve", "deny"):
+        raise Problem(404, "unknown_action", f"未知操作：{decision}", f"Unknown decision: {decision}")
+    async with session.begin():
+        extension = await session.get(Extension, extension_id)
+        item = await session.get(WorkItem, extension.work_item_id) if extension else None
+        if item is None or not principal.covers_region(item.subject_region):
+            raise Problem(404, "extension_not_found", "延期申请不存在", "Extension request not found")
+        lifecycle = Lifecycle(session, request.app.state.settings)
+        await lifecycle.decide_extension(extension, item, decision == "approve", actor_of(principal))
+        await lifecycle.flush()
+        result = {"id": extension.id, "state": extension.state, "days": extension.days, "work_item_id": item.id}
+    request.app.state.runtime.relay.notify()
+    return result
+
+
+# --- routing ---------------------------------------------------------------------------------------
+@router.post(
+    "/routing/preview", tags=["routing"], summary="The work items a request body would produce; creates nothing"
+)
+async def preview(
+    body: PreviewIn,
+    session: Session,
+    _principal: Annotated[
+        Principal, Depends(require_roles("enterprise", "liaison", "department", "supervisor", "admin"))
+    ],
+) -> dict:
+    submitted = events.RequestSubmitted.model_construct(
+        request_type=body.type,
+        enterprise=events.Subject(**body.enterprise.model_dump()),
+        subjects=[events.Subject(**body.enterprise.model_dump())]
+        + [events.Subject(**s.model_dump()) for s in body.subjects],
+        items=body.items,
+    )
+    decisions = plan(await Registry.load(session), submitted)
+    return {
+        "work_items": [
+            {
+                "subject_uscc": d.subject.uscc,
+                "subject_name": d.subject.name,
+                "item": d.item,
+                "department_kind": d.department_kind,
+                "unit_code": d.unit.unit_code,
+                "unit_name": d.unit.name,
+                "inbox_topic": d.unit.inbox_topic,
+                "rule_id": d.rule.id if d.rule else None,
+                "rule_version": d.rule.version if d.rule else None,
+                "reason": d.reason,
+            }
+            for d in decisions
+        ]
+    }
+
+
+@router.get("/rules", tags=["routing"], summary="Routing rules with their versions")
+async def list_rules(session: Session, _principal: Reader, include_inactive: bool = False) -> list[dict]:
+    query = select(RoutingRule).order_by(RoutingRule.request_type, RoutingRule.item, RoutingRule.version)
+    if not include_inactive:
+        query = query.where(RoutingRule.active.is_(True))
+    return [
+        {
+            "id": r.id,
+            "request_type": r.request_type,
+            "item": r.item,
+            "department_kind": r.department_kind,
+            "version": r.version,
+            "active": r.active,
+        }
+        for r in await session.scalars(query)
+    ]
+
+
+@router.post(
+    "/rules", status_code=201, tags=["routing"], summary="Make a kind the rule for (type, item), as a new version"
+)
+async def add_rule(body: RuleIn, session: Session, _principal: Admin) -> dict:
+    async with session.begin():
+        rule = await registry.add_rule_version(session, body.request_type, body.item, body.department_kind)
+    if rule is None:
+        raise Problem(409, "rule_unchanged", "该规则已是当前版本", "That is already the active rule")
+    return {"id": rule.id, "version": rule.version, "department_kind": rule.department_kind}
+
+
+# --- registry ------------------------------------------------------------------------------------------
+def unit_out(u: DepartmentUnit) -> dict:
+    return {
+        "unit_code": u.unit_code,
+        "name": u.name,
+        "kind": u.kind,
+        "region_code": u.region_code,
+        "inbox_topic": u.inbox_topic,
+        "contacts": u.contacts,
+        "supervising_office": u.supervising_office,
+        "active": u.active,
+    }
 
 
 @router.get("/units", tags=["departments"], summary="The department registry")
-async def list_units(
-    session: Session, _principal: Annotated[Principal, Depends(require_roles("admin", "supervisor", "department"))]
-) -> list[dict]:
-    units = await session.scalars(select(DepartmentUnit).order_by(DepartmentUnit.unit_code))
-    return [
-        {
-            "unit_code": u.unit_code,
-            "name": u.name,
-            "kind": u.kind,
-            "region_code": u.region_code,
-            "inbox_topic": u.inbox_topic,
-            "supervising_office": u.supervising_office,
-            "active": u.active,
-        }
-        for u in units
-    ]
+async def list_units(session: Session, _principal: Reader, region: str | None = None, kind: str | None = None) -> list:
+    query = select(DepartmentUnit).order_by(DepartmentUnit.unit_code)
+    if region:
+        query = query.where(DepartmentUnit.region_code == region)
+    if kind:
+        query = query.where(DepartmentUnit.kind == kind)
+    return [unit_out(u) for u in await session.scalars(query)]
+
+
+@router.put("/units/{unit_code}", tags=["departments"], summary="Create or update a unit; its inbox topic is created")
+async def put_unit(unit_code: str, body: UnitIn, request: Request, session: Session, _principal: Admin) -> dict:
+    if body.unit_code != unit_code:
+        raise Problem(422, "validation_failed", "路径与内容中的单位代码不一致", "unit_code differs from the path")
+    async with session.begin():
+        await registry.load_registry(session, {"units": [body.model_dump()]})
+        unit = await session.get(DepartmentUnit, unit_code)
+        out = unit_out(unit)
+    settings = request.app.state.settings
+    await kafka.ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [out["inbox_topic"]],
+        settings.kafka_topic_partitions,
+        settings.kafka_replication_factor,
+    )
+    return out
+
+
+@router.put("/coverage", tags=["departments"], summary="Which unit of a kind serves a region (e.g. a customs district)")
+async def put_coverage(body: CoverageIn, session: Session, _principal: Admin) -> dict:
+    async with session.begin():
+        if await session.get(DepartmentUnit, body.unit_code) is None:
+            raise Problem(422, "validation_failed", f"单位不存在：{body.unit_code}", f"Unknown unit: {body.unit_code}")
+        await registry.load_registry(session, {"coverage": [body.model_dump()]})
+    return body.model_dump()
+
+
+@router.get("/coverage", tags=["departments"], summary="Configured coverage")
+async def list_coverage(session: Session, _principal: Reader) -> list[dict]:
+    rows = await session.scalars(select(UnitCoverage).order_by(UnitCoverage.kind, UnitCoverage.region_code))
+    return [{"kind": c.kind, "region_code": c.region_code, "unit_code": c.unit_code} for c in rows]

@@ -28,7 +28,14 @@ class RouterRuntime(ServiceRuntime):
 def build_runtime(settings: Settings) -> ServiceRuntime:
     runtime = RouterRuntime("router", settings, Base.metadata, MIGRATIONS)
     runtime.require_topics([events.WORKITEMS_EVENTS])
-    runtime.add_consumer(name="router.dispatch", topics=[events.REQUESTS_SUBMITTED], handlers=worker.HANDLERS)
+    runtime.add_consumer(
+        name="router.dispatch", topics=[events.REQUESTS_SUBMITTED], handlers=worker.dispatch_handlers(settings)
+    )
+    runtime.add_consumer(
+        name="router.actions",
+        topics=[events.REQUESTS_UPDATES, events.DEPT_RESPONSES, events.SLA_EVENTS],
+        handlers=worker.action_handlers(settings),
+    )
     return runtime
 
 

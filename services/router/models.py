@@ -96,5 +96,41 @@ class WorkItem(Base):
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rules.id"))
     rule_version: Mapped[int | None]
     routing_reason: Mapped[str] = mapped_column(Text)
+    assisting_units: Mapped[list[Any]] = mapped_column(default=list)
+    resolution: Mapped[dict[str, Any] | None]
+    acknowledge_due_at: Mapped[datetime | None] = mapped_column(comment="from the notifier (sla.events)")
+    resolve_due_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Extension(Base):
+    """A unit's request for more time (延期), decided by a supervisor."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    work_item_id: Mapped[str] = mapped_column(ForeignKey("work_items.id"), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | approved | denied
+    requested_by: Mapped[str] = mapped_column(String(100))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+
+class WorkItemLog(Base):
+    """Every move of a work item: who did what, from which state to which, and why."""
+
+    __tablename__ = "work_item_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    work_item_id: Mapped[str] = mapped_column(ForeignKey("work_items.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(30))
+    to_state: Mapped[str] = mapped_column(String(30))
+    unit_code: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

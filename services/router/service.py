@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events, regions
 from shared.db import utcnow
-from shared.kafka import OutgoingMessage, add_to_outbox, encode
+from shared.kafka import OutgoingMessage, add_to_outbox
+from shared.settings import Settings
 
+from .lifecycle import assigned_message, changed_message
 from .models import DepartmentUnit, RoutedRequest, RoutingRule, UnitCoverage, WorkItem, outbox
 
 COORDINATOR = "coordinator"
@@ -59,7 +60,7 @@ class Registry:
                 return self.units[unit_code], code
         return None
 
-    def decide(self, request_type: str, subject: events.Subject, item: str) -> Decision:
+    def decide(self, request_type: str, subject: events.Subject, item: str, home_region: str) -> Decision:
         rule = self.rules.get((request_type, item))
         place = regions.full_name(subject.region_code)
         if rule is not None:
@@ -75,36 +76,44 @@ class Registry:
             missing = f"{place}及其上级均无 {rule.department_kind} 单位"
         else:
             missing = f"没有 {request_type}/{item} 的路由规则"
-        found = self.unit_for(COORDINATOR, subject.region_code)
-        if found is None:
-            raise LookupError(f"no coordinating office for region {subject.region_code}")
-        coordinator, _ = found
+        coordinator = coordinator_for(self, subject.region_code, home_region)
         kind = rule.department_kind if rule else COORDINATOR
         return Decision(subject, item, kind, coordinator, rule, f"{missing}，转 {coordinator.name} 人工分拨")
 
 
+def coordinator_for(registry: Registry, region_code: str, home_region: str) -> DepartmentUnit:
+    """The coordinating office for a region; for a region xiaoer has no office in (a subsidiary
+    far away), the one of the enterprise's own region, which then finds the right unit by hand."""
+    found = registry.unit_for(COORDINATOR, region_code) or registry.unit_for(COORDINATOR, home_region)
+    if found is None:
+        raise LookupError(f"no coordinating office for region {region_code} or {home_region}")
+    return found[0]
+
+
 def plan(registry: Registry, submitted: events.RequestSubmitted) -> list[Decision]:
+    home = submitted.enterprise.region_code
     return [
-        registry.decide(submitted.request_type, subject, item)
+        registry.decide(submitted.request_type, subject, item, home)
         for subject in submitted.subjects
         for item in submitted.items
     ]
 
 
-async def route_request(session: AsyncSession, submitted: events.RequestSubmitted) -> list[WorkItem]:
+async def route_request(
+    session: AsyncSession, settings: Settings, submitted: events.RequestSubmitted
+) -> list[WorkItem]:
     """Creates the work items of a newly submitted request and queues their events. A request
     already routed (the same event replayed under a new id) creates nothing."""
     if await session.get(RoutedRequest, submitted.request_id) is not None:
         return []
-    session.add(
-        RoutedRequest(
-            request_id=submitted.request_id,
-            reference_no=submitted.reference_no,
-            request_type=submitted.request_type,
-            enterprise_uscc=submitted.enterprise.uscc,
-            body=submitted.model_dump(mode="json"),
-        )
+    request = RoutedRequest(
+        request_id=submitted.request_id,
+        reference_no=submitted.reference_no,
+        request_type=submitted.request_type,
+        enterprise_uscc=submitted.enterprise.uscc,
+        body=submitted.model_dump(mode="json"),
     )
+    session.add(request)
     now = utcnow()
     registry = await Registry.load(session)
     items: list[WorkItem] = []
@@ -123,62 +132,27 @@ async def route_request(session: AsyncSession, submitted: events.RequestSubmitte
             rule_id=decision.rule.id if decision.rule else None,
             rule_version=decision.rule.version if decision.rule else None,
             routing_reason=decision.reason,
+            assisting_units=[],
             created_at=now,
             updated_at=now,
         )
         items.append(item)
-        messages += dispatch_messages(item, decision.unit, submitted, now)
+        messages.append(assigned_message(settings, item, decision.unit, request, now))
+        messages.append(
+            changed_message(
+                item,
+                decision.unit,
+                request,
+                events.WorkItemDispatched,
+                None,
+                None,
+                now,
+                rule_id=item.rule_id,
+                rule_version=item.rule_version,
+                routing_reason=item.routing_reason,
+            )
+        )
     session.add_all(items)
     await session.flush()
     await add_to_outbox(session, outbox, messages)
     return items
-
-
-def dispatch_messages(
-    item: WorkItem, unit: DepartmentUnit, submitted: events.RequestSubmitted, now: datetime
-) -> list[OutgoingMessage]:
-    subject = events.Subject(uscc=item.subject_uscc, name=item.subject_name, region_code=item.subject_region)
-    assigned = events.WorkItemAssigned(
-        work_item_id=item.id,
-        request_id=item.request_id,
-        reference_no=submitted.reference_no,
-        request_type=submitted.request_type,
-        item=item.item,
-        unit_code=unit.unit_code,
-        enterprise=submitted.enterprise,
-        subject=subject,
-        period_months=submitted.period_months,
-        purpose=submitted.purpose,
-        description=submitted.description,
-        attachments=submitted.attachments,
-        dispatched_at=now,
-    )
-    dispatched = events.WorkItemDispatched(
-        work_item_id=item.id,
-        request_id=item.request_id,
-        reference_no=submitted.reference_no,
-        request_type=submitted.request_type,
-        item=item.item,
-        department_kind=item.department_kind,
-        unit_code=unit.unit_code,
-        unit_name=unit.name,
-        region_code=unit.region_code,
-        subject_uscc=item.subject_uscc,
-        subject_name=item.subject_name,
-        state="dispatched",
-        occurred_at=now,
-        rule_id=item.rule_id,
-        rule_version=item.rule_version,
-        routing_reason=item.routing_reason,
-    )
-    return [
-        encode(assigned, topic=unit.inbox_topic, source=events.SOURCE_ROUTER, subject=item.id, key=item.id, time=now),
-        encode(
-            dispatched,
-            topic=events.WORKITEMS_EVENTS,
-            source=events.SOURCE_ROUTER,
-            subject=item.id,
-            key=item.request_id,
-            time=now,
-        ),
-    ]

@@ -1,18 +1,111 @@
-"""router's event handlers: new requests → work items."""
+"""router's event handlers: new requests → work items; the enterprise's updates, department
+systems' actions and the notifier's deadlines → the work-item life cycle."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import ReceivedEvent
+from shared.kafka import PoisonMessage, ReceivedEvent
+from shared.problems import Problem
+from shared.settings import Settings
 
 from . import service
+from .lifecycle import ActionInput, Lifecycle
+from .models import RoutedRequest, WorkItem
 
 
-async def on_request_submitted(session: AsyncSession, received: ReceivedEvent) -> None:
-    assert isinstance(received.data, events.RequestSubmitted)
-    await service.route_request(session, received.data)
+def department_source(unit_code: str) -> str:
+    return f"/departments/{unit_code}"
 
 
-HANDLERS = {events.RequestSubmitted.ce_type: on_request_submitted}
+def dispatch_handlers(settings: Settings) -> dict:
+    async def on_request_submitted(session: AsyncSession, received: ReceivedEvent) -> None:
+        await service.route_request(session, settings, received.data)
+
+    return {events.RequestSubmitted.ce_type: on_request_submitted}
+
+
+def action_handlers(settings: Settings) -> dict:
+    async def items_of(session: AsyncSession, request_id: str) -> list[WorkItem]:
+        return list(await session.scalars(select(WorkItem).where(WorkItem.request_id == request_id)))
+
+    async def on_withdrawn(session: AsyncSession, received: ReceivedEvent) -> None:
+        event: events.RequestWithdrawn = received.data
+        request = await session.get(RoutedRequest, event.request_id)
+        if request is None:
+            raise PoisonMessage(f"unknown request {event.request_id}")
+        request.status = "withdrawn"
+        lifecycle = Lifecycle(session, settings)
+        await lifecycle.withdraw(await items_of(session, event.request_id), event.actor, event.reason)
+        await lifecycle.flush()
+
+    async def on_supplement(session: AsyncSession, received: ReceivedEvent) -> None:
+        event: events.SupplementProvided = received.data
+        item = await session.get(WorkItem, event.work_item_id)
+        if item is None or item.request_id != event.request_id:
+            raise PoisonMessage(f"unknown work item {event.work_item_id} of request {event.request_id}")
+        lifecycle = Lifecycle(session, settings)
+        await lifecycle.supplemented(item, event.actor, event.text, event.attachments)
+        await lifecycle.flush()
+
+    async def on_rated(session: AsyncSession, received: ReceivedEvent) -> None:
+        event: events.RequestRated = received.data
+        lifecycle = Lifecycle(session, settings)
+        await lifecycle.rated(
+            await items_of(session, event.request_id), event.actor, event.score, set(event.reopen_work_item_ids)
+        )
+        await lifecycle.flush()
+
+    async def on_sla_updated(session: AsyncSession, received: ReceivedEvent) -> None:
+        event: events.SlaUpdated = received.data
+        item = await session.get(WorkItem, event.work_item_id)
+        if item is None:
+            return  # not routed by this router (another deployment's item)
+        lifecycle = Lifecycle(session, settings)
+        await lifecycle.deadlines(item, event)
+        await lifecycle.flush()
+
+    async def on_department_action(session: AsyncSession, received: ReceivedEvent) -> None:
+        action: events.DepartmentAction = received.data
+        if received.source != department_source(action.unit_code):
+            raise PoisonMessage(
+                f"ce_source {received.source!r} may not act for unit {action.unit_code!r} "
+                f"(expected {department_source(action.unit_code)!r})"
+            )
+        item = await session.get(WorkItem, action.work_item_id)
+        actor = events.Actor(role="department", id=action.unit_code)
+        lifecycle = Lifecycle(session, settings)
+        try:
+            if item is None:
+                raise Problem(404, "work_item_not_found", "工单不存在", "Work item not found")
+            if action.action == "dispatch":
+                await lifecycle.dispatch(item, action.unit_code, actor, action.to_unit)
+            else:
+                data = ActionInput(
+                    note=action.note,
+                    outcome=action.outcome,
+                    document_no=action.document_no,
+                    attachments=action.attachments,
+                    reason=action.reason,
+                    to_unit=action.to_unit,
+                    units=action.units,
+                    days=action.days,
+                )
+                await lifecycle.act(item, action.action, action.unit_code, actor, data)
+        except Problem as refused:
+            # The same refusal an HTTP caller gets, as the dead letter's reason.
+            details = "; ".join(f"{e.field}: {e.en}" for e in refused.errors)
+            raise PoisonMessage(
+                f"{refused.status} {refused.code}: {refused.en}" + (f" ({details})" if details else "")
+            ) from refused
+        await lifecycle.flush()
+
+    return {
+        events.RequestWithdrawn.ce_type: on_withdrawn,
+        events.SupplementProvided.ce_type: on_supplement,
+        events.RequestRated.ce_type: on_rated,
+        events.SlaUpdated.ce_type: on_sla_updated,
+        events.DepartmentAction.ce_type: on_department_action,
+    }

@@ -1,0 +1,506 @@
+"""The router: routing a full certificate bundle, previews, and the whole work-item life cycle
+over HTTP and over Kafka, including every refusal."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from sqlalchemy import func, select
+
+from services.router.models import WorkItem, WorkItemLog
+from shared import catalogue, events
+from shared.kafka import encode
+from tests.support import (
+    MINGLUO,
+    MINGLUO_SH,
+    certificate_request,
+    eventually,
+    header,
+    make_uscc,
+    read_topic,
+    read_topics,
+)
+
+PANYU_CO = make_uscc("91440113MA5D1234X")  # a subsidiary in 番禺区: no district units, falls back to the city
+SH = {"uscc": MINGLUO_SH, "name": "明珞(上海)科技有限公司", "region_code": "310115"}
+PANYU = {"uscc": PANYU_CO, "name": "明珞(番禺)制造有限公司", "region_code": "440113"}
+ALL_KINDS = tuple(t.code for t in catalogue.CERTIFICATE_KINDS)
+
+
+def enterprise(system):
+    return system.auth("enterprise", usccs=[MINGLUO], sub="router-tests-enterprise")
+
+
+def unit(system, code):
+    return system.auth("department", unit=code, sub=f"clerk-{code}")
+
+
+async def submit(system, **kwargs) -> dict:
+    response = await system.intake.post("/v1/requests", json=certificate_request(**kwargs), headers=enterprise(system))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def router_items(system, request_id: str, count: int) -> list[WorkItem]:
+    async def check():
+        async with system.runtimes["router"].sessions() as session:
+            rows = list(await session.scalars(select(WorkItem).where(WorkItem.request_id == request_id)))
+            return rows if len(rows) == count else None
+
+    return await eventually(check)
+
+
+async def item_of(system, request_id: str, unit_code: str) -> dict:
+    items = await router_items(system, request_id, 1)
+    assert items[0].unit_code == unit_code
+    return {"id": items[0].id}
+
+
+async def act(system, item_id, action, unit_code, **body):
+    return await system.router.post(f"/v1/workitems/{item_id}/{action}", json=body, headers=unit(system, unit_code))
+
+
+async def state_in_intake(system, request_id, item_id, wanted, unit_code=None):
+    async def check():
+        seen = (await system.intake.get(f"/v1/requests/{request_id}", headers=enterprise(system))).json()
+        item = next((i for i in seen["work_items"] if i["id"] == item_id), None)
+        if item is None or item["status"] != wanted or (unit_code and item["unit_code"] != unit_code):
+            return None
+        return seen
+
+    return await eventually(check)
+
+
+async def inbox(system, unit_code, until):
+    return await read_topic(system.settings.kafka_bootstrap_servers, events.dept_inbox(unit_code), until=until)
+
+
+def bodies(records, item_id):
+    return [
+        json.loads(r.value) | {"_type": header(r, "ce_type")} for r in records if header(r, "ce_subject") == item_id
+    ]
+
+
+# --- routing ---------------------------------------------------------------------------------------------
+async def test_twenty_item_bundle_for_three_regions_lands_each_item_on_its_units_topic(system):
+    assert len(ALL_KINDS) == 20
+    created = await submit(system, subjects=[SH, PANYU], items=ALL_KINDS)
+    items = await router_items(system, created["id"], 60)
+    region_of = {MINGLUO: "440112", MINGLUO_SH: "310115", PANYU_CO: "440100"}  # 番禺 falls back to 广州市
+    expected = {(uscc, f"{region}.{kind}") for uscc, region in region_of.items() for kind in ALL_KINDS}
+    assert {(i.subject_uscc, i.unit_code) for i in items} == expected
+    assert all(i.rule_id is not None and i.rule_version >= 1 for i in items)
+    panyu_tax = next(i for i in items if i.subject_uscc == PANYU_CO and i.item == "tax")
+    assert "上级 广州市" in panyu_tax.routing_reason
+
+    topics = sorted({events.dept_inbox(code) for _, code in expected})
+    wanted = {i.id for i in items}
+    records = await read_topics(
+        system.settings.kafka_bootstrap_servers,
+        topics,
+        until=lambda rs: wanted <= {header(r, "ce_subject") for r in rs},
+    )
+    mine = [r for r in records if header(r, "ce_subject") in wanted]
+    assert len(mine) == 60, "exactly one message per work item"
+    by_id = {i.id: i for i in items}
+    for record in mine:
+        assert record.topic == events.dept_inbox(by_id[header(record, "ce_subject")].unit_code)
+        assert json.loads(record.value)["unit_code"] == by_id[header(record, "ce_subject")].unit_code
+
+
+async def test_preview_shows_the_units_and_creates_nothing(system):
+    async with system.runtimes["router"].sessions() as session:
+        before = await session.scalar(select(func.count()).select_from(WorkItem))
+    body = certificate_request(subjects=[SH], items=("customs", "tax"))
+    body["enterprise"]["region_code"] = "440118"  # 增城区: customs by 黄埔海关's coverage, tax by the city
+    response = await system.router.post("/v1/routing/preview", json=body, headers=enterprise(system))
+    assert response.status_code == 200, response.text
+    units = {(w["subject_uscc"], w["item"]): w["unit_code"] for w in response.json()["work_items"]}
+    assert units == {
+        (MINGLUO, "customs"): "440112.customs",
+        (MINGLUO, "tax"): "440100.tax",
+        (MINGLUO_SH, "customs"): "310115.customs",
+        (MINGLUO_SH, "tax"): "310115.tax",
+    }
+    async with system.runtimes["router"].sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(WorkItem)) == before
+
+
+async def test_unmatched_items_go_to_a_coordinator(system):
+    xiangyin = {"uscc": make_uscc("91430624MA4L12340"), "name": "明珞(湘阴)有限公司", "region_code": "430624"}
+    response = await system.router.post(
+        "/v1/routing/preview", json=certificate_request(subjects=[xiangyin], items=["tax"]), headers=enterprise(system)
+    )
+    far = next(w for w in response.json()["work_items"] if w["subject_uscc"] == xiangyin["uscc"])
+    # 湘阴县 has no units and no coordinating office: the enterprise's own region's office takes it.
+    assert far["unit_code"] == "440112.coordinator"
+    assert "均无 tax 单位" in far["reason"] and "人工分拨" in far["reason"]
+    other = await system.router.post(
+        "/v1/routing/preview",
+        json=certificate_request(type="problem", items=["other"], description="其他问题"),
+        headers=enterprise(system),
+    )
+    assert other.json()["work_items"][0]["unit_code"] == "440112.coordinator"
+
+
+async def test_rules_are_versioned_and_decisions_name_their_version(system):
+    admin = system.auth("admin")
+    changed = await system.router.post(
+        "/v1/rules",
+        json={"request_type": "consultation", "item": "legal", "department_kind": "government_services"},
+        headers=admin,
+    )
+    assert changed.status_code == 201 and changed.json()["version"] == 2
+    same = await system.router.post(
+        "/v1/rules",
+        json={"request_type": "consultation", "item": "legal", "department_kind": "government_services"},
+        headers=admin,
+    )
+    assert same.status_code == 409
+    created = await submit(system, type="consultation", items=["legal"], description="合同纠纷咨询")
+    [item] = await router_items(system, created["id"], 1)
+    assert item.unit_code == "440112.government_services" and item.rule_version == 2
+    clerk = await system.router.post(
+        "/v1/rules",
+        json={"request_type": "x", "item": "y", "department_kind": "tax"},
+        headers=unit(system, "440112.tax"),
+    )
+    assert clerk.status_code == 403
+
+
+# --- life cycle over HTTP ------------------------------------------------------------------------------
+async def test_happy_path_acknowledge_progress_resolve_and_rate(system):
+    created = await submit(system, items=("tax",))
+    item = await item_of(system, created["id"], "440112.tax")
+    assert (await act(system, item["id"], "acknowledge", "440112.tax")).json()["state"] == "acknowledged"
+    assert (await act(system, item["id"], "progress", "440112.tax", note="核查中")).json()["state"] == "in_progress"
+    resolved = await act(
+        system, item["id"], "resolve", "440112.tax", outcome="issued", document_no="穗黄税证〔2026〕12号"
+    )
+    assert resolved.json()["state"] == "resolved"
+    seen = await state_in_intake(system, created["id"], item["id"], "resolved")
+    assert seen["status"] == "resolved"
+    assert seen["work_items"][0]["result"]["document_no"] == "穗黄税证〔2026〕12号"
+    assert [t["event"] for t in seen["timeline"]][-3:] == [
+        "workitem.acknowledged",
+        "workitem.progressed",
+        "workitem.resolved",
+    ]
+    rating = await system.intake.post(
+        f"/v1/requests/{created['id']}/rating", json={"score": 5}, headers=enterprise(system)
+    )
+    assert rating.status_code == 201
+    seen = await state_in_intake(system, created["id"], item["id"], "closed")
+    assert seen["status"] == "closed"
+
+
+async def test_low_rating_reopens_the_named_items(system):
+    created = await submit(system, items=("tax", "commerce"))
+    items = await router_items(system, created["id"], 2)
+    for i in items:
+        await act(system, i.id, "acknowledge", i.unit_code)
+        await act(system, i.id, "resolve", i.unit_code, outcome="not_issued", note="存在行政处罚记录")
+    tax = next(i for i in items if i.item == "tax")
+    commerce = next(i for i in items if i.item == "commerce")
+    await state_in_intake(system, created["id"], commerce.id, "resolved")
+    await state_in_intake(system, created["id"], tax.id, "resolved")
+    rated = await system.intake.post(
+        f"/v1/requests/{created['id']}/rating",
+        json={"score": 2, "reopen": [tax.id], "comment": "处罚已撤销"},
+        headers=enterprise(system),
+    )
+    assert rated.status_code == 201, rated.text
+    await state_in_intake(system, created["id"], tax.id, "in_progress")
+    seen = await state_in_intake(system, created["id"], commerce.id, "closed")
+    assert seen["status"] == "in_progress"
+    records = await inbox(
+        system, "440112.tax", lambda rs: any(b.get("notice") == "reopened" for b in bodies(rs, tax.id))
+    )
+    assert any(b.get("notice") == "reopened" for b in bodies(records, tax.id))
+
+
+async def test_return_goes_to_the_coordinator_who_dispatches_it_again(system):
+    created = await submit(system, items=("statistics",))
+    item = await item_of(system, created["id"], "440112.statistics")
+    returned = await act(system, item["id"], "return", "440112.statistics", reason="该企业不在本局统计范围")
+    assert returned.status_code == 200 and returned.json()["state"] == "returned"
+    assert returned.json()["unit_code"] == "440112.coordinator"
+    assert (await act(system, item["id"], "progress", "440112.statistics", note="x")).status_code == 404
+
+    coordinator = unit(system, "440112.coordinator")
+    queue = (await system.router.get("/v1/workitems", params={"state": "returned"}, headers=coordinator)).json()
+    assert item["id"] in [w["id"] for w in queue]
+    dispatched = await system.router.post(
+        f"/v1/workitems/{item['id']}/dispatch", json={"to_unit": "440100.statistics"}, headers=coordinator
+    )
+    assert dispatched.status_code == 200 and dispatched.json()["unit_code"] == "440100.statistics"
+    seen = await state_in_intake(system, created["id"], item["id"], "dispatched", unit_code="440100.statistics")
+    assert "workitem.returned" in [t["event"] for t in seen["timeline"]]
+    records = await inbox(system, "440100.statistics", lambda rs: bodies(rs, item["id"]))
+    assert bodies(records, item["id"])[0]["_type"] == events.WorkItemAssigned.ce_type
+    # Only a coordinator holding the item dispatches it.
+    again = await system.router.post(
+        f"/v1/workitems/{item['id']}/dispatch", json={"to_unit": "440112.tax"}, headers=coordinator
+    )
+    assert again.status_code == 404
+
+
+async def test_transfer_moves_the_item_and_tells_both_units(system):
+    created = await submit(system, items=("commerce",))
+    item = await item_of(system, created["id"], "440112.commerce")
+    await act(system, item["id"], "acknowledge", "440112.commerce")
+    moved = await act(system, item["id"], "transfer", "440112.commerce", to_unit="440100.commerce", reason="市级办理")
+    assert moved.json()["state"] == "dispatched" and moved.json()["unit_code"] == "440100.commerce"
+    new = await inbox(system, "440100.commerce", lambda rs: bodies(rs, item["id"]))
+    assert bodies(new, item["id"])[0]["_type"] == events.WorkItemAssigned.ce_type
+    old = await inbox(
+        system, "440112.commerce", lambda rs: any(b.get("notice") == "transferred_away" for b in bodies(rs, item["id"]))
+    )
+    assert any(b.get("notice") == "transferred_away" for b in bodies(old, item["id"]))
+    bad = await act(system, item["id"], "transfer", "440100.commerce", to_unit="440100.nowhere")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "to_unit"
+
+
+async def test_supplement_round_trip(system):
+    created = await submit(system, items=("market_regulation",))
+    item = await item_of(system, created["id"], "440112.market_regulation")
+    await act(system, item["id"], "acknowledge", "440112.market_regulation")
+    asked = await act(
+        system, item["id"], "request-supplement", "440112.market_regulation", note="请补充近三年营业执照副本"
+    )
+    assert asked.json()["state"] == "awaiting_supplement"
+    await state_in_intake(system, created["id"], item["id"], "awaiting_supplement")
+
+    upload = await system.intake.post(
+        "/v1/attachments",
+        files={"file": ("执照.pdf", b"%PDF-1.4 licence", "application/pdf")},
+        headers=enterprise(system),
+    )
+    answer = await system.intake.post(
+        f"/v1/requests/{created['id']}/supplements",
+        json={"work_item_id": item["id"], "text": "已上传执照副本", "attachments": [upload.json()["id"]]},
+        headers=enterprise(system),
+    )
+    assert answer.status_code == 202, answer.text
+    await state_in_intake(system, created["id"], item["id"], "in_progress")
+    records = await inbox(
+        system,
+        "440112.market_regulation",
+        lambda rs: any(b.get("notice") == "supplement_received" for b in bodies(rs, item["id"])),
+    )
+    notice = next(b for b in bodies(records, item["id"]) if b.get("notice") == "supplement_received")
+    assert notice["text"] == "已上传执照副本" and "/download?expires=" in notice["attachment_links"][0]
+
+
+async def test_co_handled_item_resolves_with_its_lead(system):
+    created = await submit(system, items=("ecology_environment",))
+    lead = "440112.ecology_environment"
+    item = await item_of(system, created["id"], lead)
+    await act(system, item["id"], "acknowledge", lead)
+    added = await act(
+        system, item["id"], "assist", lead, units=["440112.emergency_management"], note="请协助核查安全生产"
+    )
+    assert added.json()["assisting_units"] == ["440112.emergency_management"]
+    helper = "440112.emergency_management"
+    records = await inbox(system, helper, lambda rs: bodies(rs, item["id"]))
+    assert bodies(records, item["id"])[0]["role"] == "assist"
+    queue = (await system.router.get("/v1/workitems", headers=unit(system, helper))).json()
+    assert item["id"] in [w["id"] for w in queue]
+
+    contributed = await act(system, item["id"], "progress", helper, note="无安全生产违法记录")
+    assert contributed.status_code == 200
+    assert (await act(system, item["id"], "resolve", helper, outcome="answered", note="x")).status_code == 404
+    await act(system, item["id"], "resolve", lead, outcome="issued", document_no="穗黄环证〔2026〕3号")
+    seen = await state_in_intake(system, created["id"], item["id"], "resolved")
+    summaries = [t["summary"] for t in seen["timeline"]]
+    assert any("协办意见" in s and "无安全生产违法记录" in s for s in summaries)
+
+
+async def test_extensions_approved_and_denied_by_a_supervisor(system):
+    created = await submit(system, items=("housing_fund",))
+    code = "440112.housing_fund"
+    item = await item_of(system, created["id"], code)
+    await act(system, item["id"], "acknowledge", code)
+    asked = await act(system, item["id"], "extension", code, days=3, reason="需调取历史缴存记录")
+    assert asked.status_code == 200
+    detail = (await system.router.get(f"/v1/workitems/{item['id']}", headers=unit(system, code))).json()
+    [extension] = detail["extensions"]
+    assert extension["state"] == "pending"
+    twice = await act(system, item["id"], "extension", code, days=2, reason="再申请")
+    assert twice.status_code == 409 and twice.json()["code"] == "extension_pending"
+
+    elsewhere = system.auth("supervisor", region="310000")
+    assert (await system.router.post(f"/v1/extensions/{extension['id']}/approve", headers=elsewhere)).status_code == 404
+    assert (
+        await system.router.post(f"/v1/extensions/{extension['id']}/approve", headers=unit(system, code))
+    ).status_code == 403
+    supervisor = system.auth("supervisor", region="440100")
+    approved = await system.router.post(f"/v1/extensions/{extension['id']}/approve", headers=supervisor)
+    assert approved.status_code == 200 and approved.json()["state"] == "approved"
+    decided = await system.router.post(f"/v1/extensions/{extension['id']}/deny", headers=supervisor)
+    assert decided.status_code == 409
+
+    second = await act(system, item["id"], "extension", code, days=5, reason="仍需时间")
+    assert second.status_code == 200
+    detail = (await system.router.get(f"/v1/workitems/{item['id']}", headers=unit(system, code))).json()
+    pending = next(x for x in detail["extensions"] if x["state"] == "pending")
+    denied = await system.router.post(f"/v1/extensions/{pending['id']}/deny", headers=supervisor)
+    assert denied.json()["state"] == "denied"
+    seen = await eventually(lambda: _timeline_has(system, created["id"], "延期申请未获批准"))
+    assert any("已批准" in t["summary"] for t in seen["timeline"])
+
+
+async def _timeline_has(system, request_id, text):
+    seen = (await system.intake.get(f"/v1/requests/{request_id}", headers=enterprise(system))).json()
+    return seen if any(text in t["summary"] for t in seen["timeline"]) else None
+
+
+async def test_withdrawal_cancels_open_items_and_tells_the_units(system):
+    created = await submit(system, items=("tax", "customs"))
+    items = await router_items(system, created["id"], 2)
+    await act(system, items[0].id, "acknowledge", items[0].unit_code)
+    response = await system.intake.post(
+        f"/v1/requests/{created['id']}/withdraw", json={"reason": "上市计划推迟"}, headers=enterprise(system)
+    )
+    assert response.status_code == 202
+    for i in items:
+        await state_in_intake(system, created["id"], i.id, "cancelled")
+        records = await inbox(
+            system, i.unit_code, lambda rs, i=i: any(b.get("notice") == "withdrawn" for b in bodies(rs, i.id))
+        )
+        assert any(b.get("notice") == "withdrawn" for b in bodies(records, i.id))
+    seen = (await system.intake.get(f"/v1/requests/{created['id']}", headers=enterprise(system))).json()
+    assert seen["status"] == "withdrawn"
+    assert (await act(system, items[0].id, "progress", items[0].unit_code, note="x")).status_code == 409
+
+
+async def test_invalid_moves_and_foreign_units_are_refused_and_change_nothing(system):
+    created = await submit(system, items=("fire_rescue",))
+    code = "440112.fire_rescue"
+    item = await item_of(system, created["id"], code)
+
+    async def log_count():
+        async with system.runtimes["router"].sessions() as session:
+            return await session.scalar(
+                select(func.count()).select_from(WorkItemLog).where(WorkItemLog.work_item_id == item["id"])
+            )
+
+    before = await log_count()
+    early = await act(system, item["id"], "resolve", code, outcome="issued", document_no="1")
+    assert early.status_code == 409
+    assert early.json()["current_state"] == "dispatched"
+    assert set(early.json()["allowed_actions"]) == {"acknowledge", "return", "transfer"}
+    assert (await act(system, item["id"], "acknowledge", "440112.tax")).status_code == 404, "another unit's item"
+    assert (await act(system, item["id"], "fly", code)).status_code == 404
+    assert (await act(system, item["id"], "return", code)).json()["errors"][0]["field"] == "reason"
+    await act(system, item["id"], "acknowledge", code)
+    no_number = await act(system, item["id"], "resolve", code, outcome="issued")
+    assert no_number.status_code == 422 and no_number.json()["errors"][0]["field"] == "document_no"
+    again = await act(system, item["id"], "acknowledge", code)
+    assert again.status_code == 409 and again.json()["current_state"] == "acknowledged"
+    assert (await log_count()) == before + 1, "only the one valid move was recorded"
+    supervisor_acts = await system.router.post(
+        f"/v1/workitems/{item['id']}/progress", json={"note": "x"}, headers=system.auth("supervisor", region="440112")
+    )
+    assert supervisor_acts.status_code == 403
+
+
+# --- life cycle over Kafka ----------------------------------------------------------------------------
+async def send_action(system, producer, unit_code, source=None, **fields):
+    action = events.DepartmentAction(unit_code=unit_code, **fields)
+    message = encode(
+        action, topic=events.DEPT_RESPONSES, source=source or f"/departments/{unit_code}", key=fields["work_item_id"]
+    )
+    await producer.send_and_wait(
+        message.topic,
+        message.value,
+        key=message.key.encode(),
+        headers=[(k, v.encode()) for k, v in message.headers.items()],
+    )
+    return message.headers["ce_id"]
+
+
+async def test_department_systems_act_over_kafka_and_bad_actions_go_to_the_dlq(system, producer):
+    created = await submit(system, items=("medical_security",))
+    code = "440112.medical_security"
+    item = await item_of(system, created["id"], code)
+
+    await send_action(system, producer, code, work_item_id=item["id"], action="acknowledge")
+    await state_in_intake(system, created["id"], item["id"], "acknowledged")
+
+    forged = await send_action(
+        system,
+        producer,
+        code,
+        source="/departments/440112.tax",
+        work_item_id=item["id"],
+        action="resolve",
+        outcome="issued",
+        document_no="X",
+    )
+    foreign = await send_action(system, producer, "440112.tax", work_item_id=item["id"], action="progress", note="x")
+    invalid = await send_action(system, producer, code, work_item_id=item["id"], action="acknowledge")
+    incomplete = await send_action(system, producer, code, work_item_id=item["id"], action="resolve", outcome="issued")
+
+    await send_action(
+        system,
+        producer,
+        code,
+        work_item_id=item["id"],
+        action="resolve",
+        outcome="issued",
+        document_no="穗黄医保证〔2026〕8号",
+    )
+    seen = await state_in_intake(system, created["id"], item["id"], "resolved")
+    assert seen["work_items"][0]["result"]["document_no"] == "穗黄医保证〔2026〕8号"
+
+    wanted = {forged, foreign, invalid, incomplete}
+    dead = await read_topic(
+        system.settings.kafka_bootstrap_servers,
+        events.dlq(events.DEPT_RESPONSES),
+        until=lambda rs: wanted <= {header(r, "ce_id") for r in rs},
+    )
+    reasons = {header(r, "ce_id"): header(r, "x-error") for r in dead if header(r, "ce_id") in wanted}
+    assert "may not act for unit" in reasons[forged]
+    assert "404 work_item_not_found" in reasons[foreign]
+    assert "409 invalid_transition" in reasons[invalid]
+    assert "document_no" in reasons[incomplete]
+
+
+async def test_registry_admin_creates_units_with_their_topics(system):
+    admin = system.auth("admin")
+    code = f"440112.tax.{uuid.uuid4().hex[:6]}"
+    created = await system.router.put(
+        f"/v1/units/{code}",
+        headers=admin,
+        json={
+            "unit_code": code,
+            "name": "国家税务总局广州市黄埔区税务局第二税务所",
+            "kind": "tax",
+            "region_code": "440112",
+        },
+    )
+    assert created.status_code == 200, created.text
+    assert created.json()["inbox_topic"] == f"dept.{code}.inbox"
+    await read_topic(system.settings.kafka_bootstrap_servers, f"dept.{code}.inbox", until=lambda rs: True)
+    bad = await system.router.put(
+        f"/v1/units/{code}",
+        headers=admin,
+        json={"unit_code": code, "name": "x", "kind": "wizardry", "region_code": "440112"},
+    )
+    assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"name", "kind"}
+    coverage = await system.router.put(
+        "/v1/coverage", headers=admin, json={"kind": "customs", "region_code": "440115", "unit_code": "440112.customs"}
+    )
+    assert coverage.status_code == 200
+    preview = await system.router.post(
+        "/v1/routing/preview",
+        headers=admin,
+        json={
+            "type": "compliance_certificate",
+            "items": ["customs"],
+            "enterprise": {"uscc": MINGLUO, "name": "广州明珞装备股份有限公司", "region_code": "440115"},
+        },
+    )
+    assert preview.json()["work_items"][0]["unit_name"] == "黄埔海关"
