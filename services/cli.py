@@ -6,7 +6,7 @@ xiaoer seed [--file FILE]       load department units and routing rules (demo da
 xiaoer serve|api|worker SERVICE one service: HTTP and workers, HTTP only, or workers only
 xiaoer token --role ROLE ...    mint a JWT with the configured signing key
 xiaoer sla due --from T ...     a deadline, computed by the notifier's own code
-xiaoer schemas [--check]        write (or check) the events' JSON Schemas in docs/schemas
+xiaoer schemas [--check]        write (or check) docs/schemas/*.json and docs/asyncapi.yaml
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from shared.settings import SERVICES, Settings
 
 SCHEMAS_DIR = Path("docs/schemas")
+ASYNCAPI = Path("docs/asyncapi.yaml")
 
 
 def service_main(name: str):
@@ -149,12 +150,18 @@ def cmd_sla_due(args, settings: Settings) -> None:
 
 
 def cmd_schemas(args, settings: Settings) -> None:
+    """JSON Schemas of every event, and the AsyncAPI document built from them."""
+    import yaml
+
+    from shared.asyncapi import document
     from shared.events import json_schemas
 
     stale = []
-    for ce_type, schema in json_schemas().items():
-        path = SCHEMAS_DIR / f"{ce_type}.json"
-        text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    outputs = {
+        SCHEMAS_DIR / f"{t}.json": json.dumps(s, indent=2, ensure_ascii=False) + "\n" for t, s in json_schemas().items()
+    }
+    outputs[ASYNCAPI] = yaml.safe_dump(document(), allow_unicode=True, sort_keys=False, width=100)
+    for path, text in outputs.items():
         if args.check:
             if not path.exists() or path.read_text() != text:
                 stale.append(str(path))

@@ -344,3 +344,51 @@ def parse_event(ce_type: str, data: Any) -> Event:
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     return {ce_type: model.model_json_schema() for ce_type, model in EVENT_TYPES.items()}
+
+
+# --- Which messages travel on which topic (docs/asyncapi.yaml is generated from this) ---------------
+TOPICS: dict[str, dict[str, Any]] = {
+    REQUESTS_SUBMITTED: {
+        "description": "New requests, from intake to the router. Key: request id.",
+        "messages": [RequestSubmitted],
+        "from": "intake",
+        "to": ["router"],
+    },
+    REQUESTS_UPDATES: {
+        "description": "What an enterprise does after submitting: withdraw, answer a 补正, rate. Key: request id.",
+        "messages": [RequestWithdrawn, SupplementProvided, RequestRated],
+        "from": "intake",
+        "to": ["router"],
+    },
+    "dept.{unit_code}.inbox": {
+        "description": (
+            "One department unit's own work: new items (lead or assisting), deadlines, and news about items it "
+            "holds. Only that unit's items, with signed attachment links and no personal data it does not need. "
+            "Key: work item id."
+        ),
+        "messages": [WorkItemAssigned, WorkItemNotice],
+        "from": "router",
+        "to": ["department systems"],
+    },
+    DEPT_RESPONSES: {
+        "description": (
+            "Department systems' actions on their items, validated like the HTTP API. ce_source must be "
+            "/departments/<unit_code>. Refused actions go to dept.responses.dlq with the reason in x-error."
+        ),
+        "messages": [DepartmentAction],
+        "from": "department systems",
+        "to": ["router"],
+    },
+    WORKITEMS_EVENTS: {
+        "description": "Every change of every work item. Key: request id (per-request order).",
+        "messages": list(WORK_ITEM_EVENTS),
+        "from": "router",
+        "to": ["intake", "notifier"],
+    },
+    SLA_EVENTS: {
+        "description": "Deadlines of each work item when its clock starts, pauses, resumes or is extended.",
+        "messages": [SlaUpdated],
+        "from": "notifier",
+        "to": ["intake", "router"],
+    },
+}

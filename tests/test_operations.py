@@ -147,3 +147,31 @@ def test_published_event_schemas_match_the_models():
         path = ROOT / "docs" / "schemas" / f"{ce_type}.json"
         assert path.exists(), f"run `xiaoer schemas`: {path} is missing"
         assert json.loads(path.read_text()) == schema, f"run `xiaoer schemas`: {path} is stale"
+
+
+def test_asyncapi_document_agrees_with_the_event_schemas():
+    from shared import events
+
+    document = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
+    assert document["asyncapi"].startswith("3.")
+    messages = document["components"]["messages"]
+    by_type = {m["name"]: m for m in messages.values()}
+    assert set(by_type) == set(events.EVENT_TYPES), "every event type is described, and nothing else"
+    for ce_type, message in by_type.items():
+        published = json.loads((ROOT / "docs" / "schemas" / f"{ce_type}.json").read_text())
+        assert message["payload"] == published == events.EVENT_TYPES[ce_type].model_json_schema(), ce_type
+        assert "ce_id" in message["headers"]["required"]
+    addresses = {c["address"]: c for c in document["channels"].values()}
+    for topic in (
+        events.REQUESTS_SUBMITTED,
+        events.REQUESTS_UPDATES,
+        events.DEPT_RESPONSES,
+        events.WORKITEMS_EVENTS,
+        events.SLA_EVENTS,
+        "dept.{unit_code}.inbox",
+    ):
+        assert topic in addresses, topic
+    for topic, spec in events.TOPICS.items():
+        refs = {ref["$ref"].rsplit("/", 1)[1] for ref in addresses[topic]["messages"].values()}
+        assert {messages[r]["name"] for r in refs} == {m.ce_type for m in spec["messages"]}
+    assert "dept.responses.dlq" in addresses
