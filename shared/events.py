@@ -106,6 +106,7 @@ class WorkItemEvent(Event):
     region_code: str = Field(description="the unit's region")
     subject_uscc: str
     subject_name: str
+    enterprise_uscc: str | None = Field(None, description="the submitting enterprise (subjects may be subsidiaries)")
     state: WorkItemState
     occurred_at: datetime
     actor: Actor | None = None
@@ -182,6 +183,7 @@ class WorkItemExtensionDecided(WorkItemEvent):
 
 class WorkItemReopened(WorkItemEvent):
     ce_type: ClassVar[str] = "cn.xiaoer.workitem.reopened"
+    score: int | None = Field(None, description="the enterprise's rating that reopened it")
 
 
 class WorkItemClosed(WorkItemEvent):
@@ -234,6 +236,23 @@ class SlaUpdated(Event):
     acknowledge_due_at: datetime
     resolve_due_at: datetime | None = Field(description="null while the clock is paused")
     paused: bool = False
+
+
+# --- notifier → anyone ---------------------------------------------------------------------------------
+class NotificationSent(Event):
+    """A notification the notifier issued (reminder, 催办, 督办, 通报, progress news), for
+    dashboards and department systems that prefer to listen rather than be called."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.notification.sent"
+    notification_id: int
+    kind: str
+    work_item_id: str | None = None
+    recipient_kind: Literal["unit", "leadership", "supervisor", "enterprise"]
+    recipient_key: str
+    title: str
+    body: str
+    urgent: bool = False
+    occurred_at: datetime
 
 
 # --- department systems → router ---------------------------------------------------------------------
@@ -331,6 +350,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         WorkItemAssigned,
         WorkItemNotice,
         SlaUpdated,
+        NotificationSent,
         DepartmentAction,
     )
 }
@@ -390,5 +410,11 @@ TOPICS: dict[str, dict[str, Any]] = {
         "messages": [SlaUpdated],
         "from": "notifier",
         "to": ["intake", "router"],
+    },
+    NOTIFICATIONS: {
+        "description": "Every notification the notifier issues, whatever other channels carry it. Key: work item id.",
+        "messages": [NotificationSent],
+        "from": "notifier",
+        "to": ["dashboards", "department systems"],
     },
 }

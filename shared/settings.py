@@ -65,6 +65,21 @@ class Settings(BaseSettings):
     wechat_appid: str | None = None
     wechat_secret: SecretStr | None = None
 
+    # --- SLA clocks and notifications (notifier) -------------------------------------------------
+    business_hours: list[str] = Field(
+        ["09:00-12:00", "13:00-18:00"], description="working windows of a working day, Asia/Shanghai"
+    )
+    sla_pausing_states: list[str] = ["awaiting_supplement"]
+    scheduler_tick_seconds: float = 5.0
+    scheduler_batch_size: int = 500
+    notification_max_attempts: int = 5
+    notification_retry_seconds: float = 60.0  # doubled after each failed attempt
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "xiaoer@localhost"
+    webhook_secret: SecretStr | None = None
+    wechat_template_id: str = "xiaoer-progress"
+
     # --- Auth --------------------------------------------------------------------------------
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "xiaoer"

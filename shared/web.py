@@ -84,6 +84,7 @@ def create_app(
     title: str,
     description: str,
     readiness: dict[str, ReadinessCheck],
+    warnings: Callable[[], list[str]] | None = None,
     lifespan=None,
 ) -> FastAPI:
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
@@ -106,7 +107,10 @@ def create_app(
             except Exception as exc:  # report every dependency, not just the first failure
                 checks[name] = f"error: {exc}"
                 ready = False
-        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+        body = {"status": "ok" if ready else "unavailable", "checks": checks}
+        if warnings is not None:
+            body["warnings"] = warnings()  # degraded but serving: shown, not failing the probe
+        return JSONResponse(body, 200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics() -> Response:

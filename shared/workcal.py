@@ -33,6 +33,15 @@ class YearSchedule:
     workdays: frozenset[date]
 
 
+def parse_windows(specs: list[str]) -> tuple[tuple[time, time], ...]:
+    """["09:00-12:00", "13:00-18:00"] → ((09:00, 12:00), (13:00, 18:00))."""
+    windows = []
+    for spec in specs:
+        start, _, end = spec.partition("-")
+        windows.append((time.fromisoformat(start.strip()), time.fromisoformat(end.strip())))
+    return tuple(windows)
+
+
 def _aware(t: datetime) -> datetime:
     if t.tzinfo is None:
         raise ValueError("naive datetime: give instants with a time zone")
@@ -44,6 +53,14 @@ class WorkingCalendar:
     windows: tuple[tuple[time, time], ...] = DEFAULT_WINDOWS
     schedules: dict[int, YearSchedule] = field(default_factory=dict)
     fallback_years: set[int] = field(default_factory=set)  # years answered without a schedule
+
+    @property
+    def working_day_length(self) -> timedelta:
+        """Business time in one working day (8 h by default): the unit of "N working days late"."""
+        return sum(
+            (datetime.combine(date.min, end) - datetime.combine(date.min, start) for start, end in self.windows),
+            timedelta(0),
+        )
 
     def __post_init__(self) -> None:
         if not self.windows or any(start >= end for start, end in self.windows):

@@ -67,10 +67,14 @@ async def test_one_subsidiary_four_kinds_gives_eight_work_items_on_eight_topics(
             topic,
             until=lambda rs: any(header(r, "ce_subject") == item["id"] for r in rs),  # noqa: B023
         )
-        mine = [r for r in records if json.loads(r.value)["request_id"] == created["id"]]
+        mine = [
+            r
+            for r in records
+            if json.loads(r.value)["request_id"] == created["id"]
+            and header(r, "ce_type") == events.WorkItemAssigned.ce_type
+        ]
         assert len(mine) == 1, f"{topic} should carry exactly one item of this request"
         body = json.loads(mine[0].value)
-        assert header(mine[0], "ce_type") == events.WorkItemAssigned.ce_type
         assert header(mine[0], "ce_specversion") == "1.0"
         assert body["unit_code"] == item["unit_code"] and body["subject"]["uscc"] == item["subject_uscc"]
         assert "13800138000" not in mine[0].value.decode(), "departments get no contact mobile"
@@ -84,6 +88,27 @@ async def test_one_subsidiary_four_kinds_gives_eight_work_items_on_eight_topics(
             return n if n == 8 else None
 
     assert await eventually(sla_count) == 8
+
+    # Deadlines come back to the enterprise's view and to each unit's inbox.
+    async def all_due():
+        items = await work_items_in_intake(system, created["id"], 8)
+        return items if all(i["acknowledge_due_at"] and i["due_at"] for i in items) else None
+
+    assert await eventually(all_due)
+    tax = next(i for i in items if i["unit_code"] == "440112.tax")
+    records = await read_topic(
+        system.settings.kafka_bootstrap_servers,
+        events.dept_inbox("440112.tax"),
+        until=lambda rs: any(
+            header(r, "ce_subject") == tax["id"] and json.loads(r.value).get("notice") == "deadlines" for r in rs
+        ),
+    )
+    notice = next(
+        json.loads(r.value)
+        for r in records
+        if header(r, "ce_subject") == tax["id"] and json.loads(r.value).get("notice") == "deadlines"
+    )
+    assert notice["acknowledge_due_at"] and notice["resolve_due_at"]
 
 
 async def test_replayed_submission_creates_nothing_new(system, producer):

@@ -1,16 +1,26 @@
-"""notifier's HTTP endpoints under ``/v1``."""
+"""notifier's HTTP endpoints under ``/v1``: SLA clocks, overdue lists, statistics, the working
+calendar, SLA policies, recipients and the notification log."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal, current_principal
-from shared.problems import Problem
+from shared.auth import Principal, current_principal, require_roles
+from shared.db import utcnow
+from shared.problems import FieldError, Problem
+from shared.workcal import SHANGHAI
 
-from .models import SlaRecord
+from . import calendar as work_calendar
+from . import policies, stats
+from .clocks import open_records_overdue
+from .models import Notification, Recipient, SlaPolicy, SlaRecord
+from .scheduler import notification_out
 
 router = APIRouter(prefix="/v1")
 
@@ -21,12 +31,39 @@ async def db_session(request: Request):
 
 
 Session = Annotated[AsyncSession, Depends(db_session)]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+Overseer = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
+
+
+def region_of(principal: Principal, asked: str | None) -> str | None:
+    """The region a supervisor may look at: theirs, or a part of it."""
+    if asked and principal.region and not asked.startswith(principal.region.rstrip("0")):
+        raise Problem(404, "region_not_found", "无权查看该地区", "Not your region")
+    return asked or principal.region
+
+
+def record_out(r: SlaRecord) -> dict:
+    return {
+        "work_item_id": r.work_item_id,
+        "request_id": r.request_id,
+        "reference_no": r.reference_no,
+        "request_type": r.request_type,
+        "unit_code": r.unit_code,
+        "unit_name": r.unit_name,
+        "region_code": r.region_code,
+        "state": r.state,
+        "dispatched_at": r.dispatched_at,
+        "acknowledge_due_at": r.acknowledge_due_at,
+        "acknowledged_at": r.acknowledged_at,
+        "resolve_due_at": r.resolve_due_at,
+        "paused": r.paused_at is not None,
+        "resolved_at": r.resolved_at,
+        "policy": r.policy,
+    }
 
 
 @router.get("/sla/{work_item_id}", tags=["sla"], summary="One work item's SLA clocks")
-async def get_sla(
-    work_item_id: str, session: Session, principal: Annotated[Principal, Depends(current_principal)]
-) -> dict:
+async def get_sla(work_item_id: str, session: Session, principal: Annotated[Principal, Depends(current_principal)]):
     record = await session.get(SlaRecord, work_item_id)
     visible = record is not None and (
         (principal.role == "department" and principal.unit == record.unit_code)
@@ -34,12 +71,172 @@ async def get_sla(
     )
     if not visible:
         raise Problem(404, "sla_not_found", "没有该工单的时限记录", "No SLA record for this work item")
+    return record_out(record)
+
+
+@router.get("/overdue", tags=["sla"], summary="What is overdue now, oldest first")
+async def overdue(request: Request, session: Session, principal: Overseer, region: str | None = None) -> list[dict]:
+    region = region_of(principal, region)
+    now = utcnow()
+    calendar = request.app.state.runtime.calendar
+    rows = await open_records_overdue(session, now)
+    return [
+        {
+            **record_out(r),
+            "overdue_working_hours": round(
+                calendar.working_time_between(r.resolve_due_at, now).total_seconds() / 3600, 2
+            ),
+        }
+        for r in rows
+        if not region or r.region_code.startswith(region.rstrip("0"))
+    ]
+
+
+@router.get(
+    "/stats/units", tags=["statistics"], summary="Per unit, region and request type: 响应率, 解决率, 按时办结率, 满意率"
+)
+async def unit_stats(
+    request: Request,
+    session: Session,
+    principal: Overseer,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to", description="exclusive")] = None,
+    region: str | None = None,
+    format: Literal["json", "csv"] = "json",
+):
+    region = region_of(principal, region)
+    to_instant = lambda d: datetime.combine(d, datetime.min.time(), SHANGHAI) if d else None  # noqa: E731
+    records = await stats.records_in(session, to_instant(start), to_instant(end), region)
+    result = stats.grouped(records, request.app.state.runtime.calendar, utcnow())
+    if format == "csv":
+        return Response(
+            stats.units_csv(result["units"]),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="unit-stats.csv"'},
+        )
+    return result
+
+
+# --- calendar -------------------------------------------------------------------------------------------
+@router.put("/calendar/{year}", tags=["calendar"], summary="Load a year's official schedule (holidays, make-up days)")
+async def put_calendar(year: int, body: work_calendar.ScheduleIn, request: Request, session: Session, principal: Admin):
+    if not 2000 <= year <= 2100:
+        raise Problem(404, "year_not_found", "年份超出范围", "Year out of range")
+    try:
+        async with session.begin():
+            await work_calendar.store_schedule(session, year, body, principal.sub)
+    except ValueError as exc:
+        raise Problem(
+            422,
+            "validation_failed",
+            "提交的内容有误，请按提示修改",
+            "The request has invalid fields",
+            errors=[FieldError("holidays", "schedule_invalid", str(exc), str(exc))],
+        ) from exc
+    async with request.app.state.runtime.sessions() as reader:
+        await work_calendar.load_schedules(reader, request.app.state.runtime.calendar)
+    return {"year": year, "holidays": len(body.holidays), "workdays": len(body.workdays)}
+
+
+@router.get("/calendar/{year}", tags=["calendar"], summary="Working days of a year and where they come from")
+async def get_calendar(year: int, request: Request, _principal: Annotated[Principal, Depends(current_principal)]):
+    calendar = request.app.state.runtime.calendar
+    if not 2000 <= year <= 2100:
+        raise Problem(404, "year_not_found", "年份超出范围", "Year out of range")
+    days = [date.fromordinal(o) for o in range(date(year, 1, 1).toordinal(), date(year + 1, 1, 1).toordinal())]
     return {
-        "work_item_id": record.work_item_id,
-        "unit_code": record.unit_code,
-        "state": record.state,
-        "dispatched_at": record.dispatched_at,
-        "acknowledge_due_at": record.acknowledge_due_at,
-        "resolve_due_at": record.resolve_due_at,
-        "policy": record.policy,
+        "year": year,
+        "source": calendar.schedule_source(year),
+        "holidays": [d.isoformat() for d in days if d.weekday() < 5 and not calendar.is_working_day(d)],
+        "workdays": [d.isoformat() for d in days if d.weekday() >= 5 and calendar.is_working_day(d)],
     }
+
+
+# --- policies ------------------------------------------------------------------------------------------
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    acknowledge_amount: int = Field(ge=1, le=1000)
+    acknowledge_unit: Literal["working_days", "working_hours", "minutes"]
+    resolve_amount: int = Field(ge=1, le=1000)
+    resolve_unit: Literal["working_days", "working_hours", "minutes"]
+
+
+@router.get("/policies", tags=["sla"], summary="SLA policies: stored ones and the built-in defaults")
+async def list_policies(session: Session, _principal: Annotated[Principal, Depends(current_principal)]) -> dict:
+    stored = await session.scalars(select(SlaPolicy).order_by(SlaPolicy.request_type, SlaPolicy.department_kind))
+    return {
+        "defaults": {t: policies.as_dict(limits) for t, limits in policies.DEFAULT_LIMITS.items()},
+        "policies": [
+            {
+                "request_type": p.request_type,
+                "department_kind": p.department_kind,
+                **policies.as_dict(
+                    policies.Limits(p.acknowledge_amount, p.acknowledge_unit, p.resolve_amount, p.resolve_unit)
+                ),
+            }
+            for p in stored
+        ],
+    }
+
+
+@router.put(
+    "/policies/{request_type}/{department_kind}",
+    tags=["sla"],
+    summary="Set a policy (department_kind * for all); it applies to items dispatched from now on",
+)
+async def put_policy(request_type: str, department_kind: str, body: PolicyIn, session: Session, _principal: Admin):
+    async with session.begin():
+        policy = await session.scalar(
+            select(SlaPolicy).where(
+                SlaPolicy.request_type == request_type, SlaPolicy.department_kind == department_kind
+            )
+        )
+        if policy is None:
+            policy = SlaPolicy(request_type=request_type, department_kind=department_kind)
+            session.add(policy)
+        for field, value in body.model_dump().items():
+            setattr(policy, field, value)
+        policy.updated_at = utcnow()
+    return {"request_type": request_type, "department_kind": department_kind, **body.model_dump()}
+
+
+# --- recipients and notifications --------------------------------------------------------------------------
+class RecipientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["unit", "leadership", "supervisor", "enterprise"]
+    key: str = Field(min_length=1, max_length=100, description="unit code, region code or USCC")
+    channel: Literal["wechat", "email", "webhook"]
+    address: str = Field(min_length=3, max_length=500, description="openid, e-mail address or https URL")
+    name: str | None = Field(None, max_length=100)
+
+
+@router.post("/recipients", status_code=201, tags=["notifications"], summary="Register who is told, and how")
+async def add_recipient(body: RecipientIn, session: Session, _principal: Admin) -> dict:
+    async with session.begin():
+        existing = await session.scalar(
+            select(Recipient).where(
+                Recipient.kind == body.kind,
+                Recipient.key == body.key,
+                Recipient.channel == body.channel,
+                Recipient.address == body.address,
+            )
+        )
+        if existing is None:
+            session.add(Recipient(**body.model_dump()))
+    return body.model_dump()
+
+
+@router.get("/notifications", tags=["notifications"], summary="The notification log, newest first")
+async def list_notifications(
+    session: Session,
+    _principal: Overseer,
+    work_item_id: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict]:
+    query = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    if work_item_id:
+        query = query.where(Notification.work_item_id == work_item_id)
+    if status:
+        query = query.where(Notification.status == status)
+    return [notification_out(n) for n in await session.scalars(query)]

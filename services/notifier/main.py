@@ -1,4 +1,4 @@
-"""Assembles notifier: its runtime (database, outbox relay, consumer) and its HTTP app."""
+"""Assembles notifier: its runtime (database, outbox relay, consumer, scheduler) and its app."""
 
 from __future__ import annotations
 
@@ -10,25 +10,48 @@ from shared import events
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.web import create_app
-from shared.workcal import WorkingCalendar
+from shared.workcal import SHANGHAI
 
 from . import api, worker
+from .calendar import load_schedules, new_calendar, warnings
+from .channels import Channels
 from .models import Base
+from .scheduler import Scheduler
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build_runtime(settings: Settings) -> ServiceRuntime:
-    runtime = ServiceRuntime("notifier", settings, Base.metadata, MIGRATIONS)
-    runtime.calendar = WorkingCalendar()
-    runtime.require_topics([events.NOTIFICATIONS])
+class NotifierRuntime(ServiceRuntime):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("notifier", settings, Base.metadata, MIGRATIONS)
+        self.calendar = new_calendar(settings)
+        self.scheduler = Scheduler(self.sessions, self.calendar, settings, Channels(settings), self.relay.notify)
+
+    async def load_calendar(self) -> None:
+        async with self.sessions() as session:
+            await load_schedules(session, self.calendar)
+
+    async def start_workers(self) -> None:
+        await self.load_calendar()
+        await super().start_workers()
+        self._spawn(self.scheduler.run(), "notifier.scheduler")
+
+    def warnings(self) -> list[str]:
+        from shared.db import utcnow
+
+        return warnings(self.calendar, utcnow().astimezone(SHANGHAI).date())
+
+
+def build_runtime(settings: Settings) -> NotifierRuntime:
+    runtime = NotifierRuntime(settings)
+    runtime.require_topics([events.NOTIFICATIONS, events.SLA_EVENTS])
     runtime.add_consumer(
-        name="notifier.sla", topics=[events.WORKITEMS_EVENTS], handlers=worker.handlers(runtime.calendar)
+        name="notifier.sla", topics=[events.WORKITEMS_EVENTS], handlers=worker.handlers(runtime.calendar, settings)
     )
     return runtime
 
 
-def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
+def build_app(runtime: NotifierRuntime, *, workers: bool = False) -> FastAPI:
     app = create_app(
         service="notifier",
         settings=runtime.settings,
@@ -38,8 +61,12 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
             "SLA clocks in Chinese working days, reminders, escalation and statistics."
         ),
         readiness=runtime.readiness(),
+        warnings=runtime.warnings,
         lifespan=runtime.lifespan(workers=workers),
     )
     app.state.runtime = runtime
     app.include_router(api.router)
     return app
+
+
+__all__ = ["NotifierRuntime", "build_app", "build_runtime"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import NAMING_CONVENTION, UTCDateTime, infrastructure_tables, utcnow
+from shared.db import NAMING_CONVENTION, BigIntPK, UTCDateTime, infrastructure_tables, utcnow
 
 
 class Base(DeclarativeBase):
@@ -37,22 +37,106 @@ class SlaPolicy(Base):
 
 
 class SlaRecord(Base):
-    """The clocks of one work item."""
+    """The clocks of one work item. The acknowledge clock runs from dispatch; the resolve clock
+    from acknowledgement (签收 starts the handling clock), shown provisionally from the
+    acknowledge deadline until then. A pause keeps the working time left."""
 
     __tablename__ = "sla_records"
 
     work_item_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(36), index=True)
     reference_no: Mapped[str] = mapped_column(String(20))
-    request_type: Mapped[str] = mapped_column(String(40))
+    request_type: Mapped[str] = mapped_column(String(40), index=True)
     department_kind: Mapped[str] = mapped_column(String(40))
     unit_code: Mapped[str] = mapped_column(String(100), index=True)
     unit_name: Mapped[str] = mapped_column(String(200))
     region_code: Mapped[str] = mapped_column(String(6), index=True)
-    state: Mapped[str] = mapped_column(String(30))
-    dispatched_at: Mapped[datetime]
+    enterprise_uscc: Mapped[str | None] = mapped_column(String(18), index=True)
+    subject_name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(30), index=True)
+    dispatched_at: Mapped[datetime] = mapped_column(index=True)
     acknowledge_due_at: Mapped[datetime]
-    resolve_due_at: Mapped[datetime] = mapped_column(index=True)
     acknowledged_at: Mapped[datetime | None]
+    resolve_started_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    paused_at: Mapped[datetime | None]
+    remaining_seconds: Mapped[float | None] = mapped_column(comment="working time left when paused")
     resolved_at: Mapped[datetime | None]
+    resolved_on_time: Mapped[bool | None]
+    score: Mapped[int | None]
     policy: Mapped[dict[str, Any]] = mapped_column(comment="the policy as it was when the clock started")
+
+
+class SlaTimer(Base):
+    """One future moment at which the notifier must act: a reminder at 50 % or 80 % of the time,
+    the deadline (催办), escalation (督办), public notice (通报), an unacknowledged item, or the
+    follow-up (回访) after resolution. The scheduler reads only the rows that are due."""
+
+    __tablename__ = "sla_timers"
+    __table_args__ = (
+        Index(
+            "ix_sla_timers_pending_fire_at",
+            "fire_at",
+            postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
+            sqlite_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    work_item_id: Mapped[str] = mapped_column(ForeignKey("sla_records.work_item_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    fire_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+
+class Recipient(Base):
+    """Who is told what, and how: a unit's clerks, its leadership, a region's supervising office,
+    or an enterprise's users; by WeChat (openid), e-mail or signed webhook."""
+
+    __tablename__ = "recipients"
+    __table_args__ = (UniqueConstraint("kind", "key", "channel", "address", name="uq_recipients_kind_key_channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # unit | leadership | supervisor | enterprise
+    key: Mapped[str] = mapped_column(String(100), index=True)  # unit code, region code or USCC
+    channel: Mapped[str] = mapped_column(String(20))  # wechat | email | webhook
+    address: Mapped[str] = mapped_column(String(500))
+    name: Mapped[str | None] = mapped_column(String(100))
+
+
+class Notification(Base):
+    """One message to one recipient on one channel, with its outcome. ``dedupe_key`` makes its
+    creation happen once however many notifier instances see the same timer or event."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    work_item_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient_kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    urgent: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class CalendarYear(Base):
+    """An official schedule an operator loaded; it overrides chinese-calendar for its year."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holidays: Mapped[list[Any]] = mapped_column(default=list)
+    workdays: Mapped[list[Any]] = mapped_column(default=list, comment="调休 make-up working days")
+    loaded_by: Mapped[str] = mapped_column(String(100))
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,4 @@
-"""notifier's event handlers: work-item changes → SLA clocks."""
+"""notifier's event handlers: work-item changes → SLA clocks, timers and enterprise news."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
 from shared.kafka import ReceivedEvent
+from shared.settings import Settings
 from shared.workcal import WorkingCalendar
 
+from .clocks import Clocks
 
-def handlers(calendar: WorkingCalendar) -> dict:
-    from . import service
 
-    async def on_dispatched(session: AsyncSession, received: ReceivedEvent) -> None:
-        assert isinstance(received.data, events.WorkItemDispatched)
-        await service.start_clock(session, calendar, received.data)
+def handlers(calendar: WorkingCalendar, settings: Settings) -> dict:
+    async def on_work_item_event(session: AsyncSession, received: ReceivedEvent) -> None:
+        await Clocks(session, calendar, settings).apply(received.data, received.id)
 
-    return {events.WorkItemDispatched.ce_type: on_dispatched}
+    return {model.ce_type: on_work_item_event for model in events.WORK_ITEM_EVENTS}

@@ -320,7 +320,13 @@ class Lifecycle:
             if item.id in reopen:
                 item.resolution = None
                 await self._move(
-                    item, "reopen", "in_progress", actor, f"企业评价 {score} 分，申请重办", events.WorkItemReopened
+                    item,
+                    "reopen",
+                    "in_progress",
+                    actor,
+                    f"企业评价 {score} 分，申请重办",
+                    events.WorkItemReopened,
+                    score=score,
                 )
                 await self._notice(item, item.unit_code, "reopened", text=f"企业评价 {score} 分，申请重办")
             else:
@@ -423,6 +429,7 @@ def changed_message(item, unit, request, event_type, actor, note, now: datetime,
         region_code=unit.region_code,
         subject_uscc=item.subject_uscc,
         subject_name=item.subject_name,
+        enterprise_uscc=request.enterprise_uscc,
         state=item.state,
         occurred_at=now,
         actor=actor,

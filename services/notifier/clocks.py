@@ -1,0 +1,212 @@
+"""The SLA clocks of work items: what each work-item event does to them, and the timers they
+set. Every change of a deadline is published on ``sla.events`` for intake and the router."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import events
+from shared.kafka import add_to_outbox, encode
+from shared.settings import Settings
+from shared.workcal import SHANGHAI, WorkingCalendar
+
+from . import notify, policies
+from .models import SlaRecord, SlaTimer, outbox
+
+OPEN_STATES = {"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"}
+RESOLVE_TIMERS = ("remind_50", "remind_80", "due", "escalate", "public_notice")
+
+
+class Clocks:
+    def __init__(self, session: AsyncSession, calendar: WorkingCalendar, settings: Settings) -> None:
+        self.session = session
+        self.calendar = calendar
+        self.settings = settings
+
+    # --- timers ------------------------------------------------------------------------------------
+    def resolve_timer_plan(self, record: SlaRecord, start: datetime, due: datetime) -> list[tuple[str, datetime]]:
+        """Reminders at 50 % and 80 % of the time, 催办 at the deadline, 督办 one working day
+        after it, 通报 five working days after it. Calendar-minute policies count plain time."""
+        day = self.calendar.working_day_length
+        if record.policy.get("resolve_unit") == "minutes":
+            total = due - start
+            at = lambda fraction: start + total * fraction  # noqa: E731
+        else:
+            total = self.calendar.working_time_between(start, due)
+            at = lambda fraction: self.calendar.add_working_time(start, total * fraction) if total else due  # noqa: E731
+        return [
+            ("remind_50", at(0.5)),
+            ("remind_80", at(0.8)),
+            ("due", due),
+            ("escalate", self.calendar.add_working_time(due, day)),
+            ("public_notice", self.calendar.add_working_time(due, 5 * day)),
+        ]
+
+    async def cancel_timers(self, record: SlaRecord, now: datetime, kinds: tuple[str, ...] | None = None) -> None:
+        query = update(SlaTimer).where(
+            SlaTimer.work_item_id == record.work_item_id, SlaTimer.fired_at.is_(None), SlaTimer.cancelled_at.is_(None)
+        )
+        if kinds:
+            query = query.where(SlaTimer.kind.in_(kinds))
+        await self.session.execute(query.values(cancelled_at=now))
+
+    def add_timers(self, record: SlaRecord, plan: list[tuple[str, datetime]]) -> None:
+        for kind, fire_at in plan:
+            self.session.add(SlaTimer(work_item_id=record.work_item_id, kind=kind, fire_at=fire_at))
+
+    # --- moves -------------------------------------------------------------------------------------------
+    async def apply(self, event: events.WorkItemEvent, event_id: str) -> None:
+        record = await self.session.get(SlaRecord, event.work_item_id)
+        if isinstance(event, events.WorkItemDispatched):
+            record = await self.dispatched(record, event)
+        elif record is None:
+            return  # an item this notifier never saw dispatched (e.g. before it was deployed)
+        else:
+            await self._move(record, event)
+        record.state = event.state
+        record.unit_code, record.unit_name, record.region_code = event.unit_code, event.unit_name, event.region_code
+        await notify.for_event(self.session, record, event, event_id)
+        await self.publish(record, event.occurred_at)
+
+    async def dispatched(self, record: SlaRecord | None, event: events.WorkItemDispatched) -> SlaRecord:
+        """A unit received the item (first dispatch, re-dispatch or transfer): its acknowledge
+        clock starts now, and the resolve clock waits for its 签收."""
+        now = event.occurred_at
+        if record is None:
+            limits = await policies.limits_for(self.session, event.request_type, event.department_kind)
+            record = SlaRecord(
+                work_item_id=event.work_item_id,
+                request_id=event.request_id,
+                reference_no=event.reference_no,
+                request_type=event.request_type,
+                department_kind=event.department_kind,
+                unit_code=event.unit_code,
+                unit_name=event.unit_name,
+                region_code=event.region_code,
+                enterprise_uscc=event.enterprise_uscc,
+                subject_name=event.subject_name,
+                state=event.state,
+                dispatched_at=now,
+                policy=policies.as_dict(limits),
+            )
+            self.session.add(record)
+        else:
+            await self.cancel_timers(record, now)
+        limits = policies.Limits(**record.policy)
+        record.acknowledge_due_at = policies.due(self.calendar, now, limits.acknowledge_amount, limits.acknowledge_unit)
+        record.acknowledged_at = record.resolve_started_at = record.paused_at = record.remaining_seconds = None
+        # Until 签收, show the latest the work could be done: the resolve limit from the acknowledge deadline.
+        record.resolve_due_at = policies.due(
+            self.calendar, record.acknowledge_due_at, limits.resolve_amount, limits.resolve_unit
+        )
+        await self.session.flush()
+        self.add_timers(record, [("acknowledge_due", record.acknowledge_due_at)])
+        return record
+
+    async def _move(self, record: SlaRecord, event: events.WorkItemEvent) -> None:
+        now = event.occurred_at
+        limits = policies.Limits(**record.policy)
+        match event:
+            case events.WorkItemAcknowledged():
+                record.acknowledged_at = now
+                await self.start_resolve_clock(record, now, limits)
+            case events.WorkItemSupplementRequested() if event.state in self.settings.sla_pausing_states:
+                await self.pause(record, now)
+            case events.WorkItemSupplemented():
+                await self.resume(record, now)
+            case events.WorkItemResolved():
+                record.resolved_at = now
+                record.resolved_on_time = record.resolve_due_at is None or now <= record.resolve_due_at
+                await self.cancel_timers(record, now)
+                # 回访: the enterprise is asked to rate it the next working morning.
+                self.add_timers(record, [("follow_up", self._next_morning(now))])
+            case events.WorkItemReopened():
+                record.score = event.score  # the dissatisfied rating stays on the unit's record
+                record.resolved_at = record.resolved_on_time = None
+                await self.cancel_timers(record, now)
+                await self.start_resolve_clock(record, now, limits)
+            case events.WorkItemClosed():
+                record.score = event.score
+                await self.cancel_timers(record, now)
+            case events.WorkItemCancelled():
+                await self.cancel_timers(record, now)
+            case events.WorkItemReturned():
+                # At the coordinator: a fresh acknowledge clock for finding the right unit.
+                await self.cancel_timers(record, now)
+                record.acknowledge_due_at = policies.due(
+                    self.calendar, now, limits.acknowledge_amount, limits.acknowledge_unit
+                )
+                self.add_timers(record, [("acknowledge_due", record.acknowledge_due_at)])
+            case events.WorkItemExtensionDecided(approved=True, days=days) if record.resolve_due_at:
+                await self.cancel_timers(record, now, RESOLVE_TIMERS)
+                record.resolve_due_at = self.calendar.extend(record.resolve_due_at, days)
+                start = record.resolve_started_at or now
+                self.add_timers(
+                    record, [t for t in self.resolve_timer_plan(record, start, record.resolve_due_at) if t[1] > now]
+                )
+
+    async def start_resolve_clock(self, record: SlaRecord, start: datetime, limits: policies.Limits) -> None:
+        await self.cancel_timers(record, start)
+        record.resolve_started_at = start
+        record.resolve_due_at = policies.due(self.calendar, start, limits.resolve_amount, limits.resolve_unit)
+        self.add_timers(record, self.resolve_timer_plan(record, start, record.resolve_due_at))
+
+    async def pause(self, record: SlaRecord, now: datetime) -> None:
+        if record.paused_at is not None or record.resolve_due_at is None:
+            return
+        left = self.calendar.working_time_between(now, record.resolve_due_at)
+        record.paused_at = now
+        record.remaining_seconds = left.total_seconds()
+        await self.cancel_timers(record, now, RESOLVE_TIMERS)
+
+    async def resume(self, record: SlaRecord, now: datetime) -> None:
+        """The working time left at the pause counts again from now, in working hours."""
+        if record.paused_at is None:
+            return
+        left = timedelta(seconds=record.remaining_seconds or 0)
+        if left > timedelta(0):
+            record.resolve_due_at = self.calendar.add_working_time(now, left)
+        record.paused_at = record.remaining_seconds = None
+        start = record.resolve_started_at or now
+        self.add_timers(
+            record, [t for t in self.resolve_timer_plan(record, start, record.resolve_due_at) if t[1] > now]
+        )
+
+    def _next_morning(self, now: datetime) -> datetime:
+        day = self.calendar.next_working_day(now.astimezone(SHANGHAI).date())
+        return datetime.combine(day, self.calendar.windows[0][0], SHANGHAI).astimezone(UTC)
+
+    async def publish(self, record: SlaRecord, now: datetime) -> None:
+        update_event = events.SlaUpdated(
+            work_item_id=record.work_item_id,
+            request_id=record.request_id,
+            acknowledge_due_at=record.acknowledge_due_at,
+            resolve_due_at=None if record.paused_at else record.resolve_due_at,
+            paused=record.paused_at is not None,
+        )
+        await add_to_outbox(
+            self.session,
+            outbox,
+            [
+                encode(
+                    update_event,
+                    topic=events.SLA_EVENTS,
+                    source=events.SOURCE_NOTIFIER,
+                    subject=record.work_item_id,
+                    key=record.request_id,
+                    time=now,
+                )
+            ],
+        )
+
+
+async def open_records_overdue(session: AsyncSession, now: datetime) -> list[SlaRecord]:
+    rows = await session.scalars(
+        select(SlaRecord)
+        .where(SlaRecord.state.in_(OPEN_STATES), SlaRecord.paused_at.is_(None), SlaRecord.resolve_due_at < now)
+        .order_by(SlaRecord.resolve_due_at)
+    )
+    return list(rows)

@@ -1,0 +1,184 @@
+"""The notifier's clockwork. Each tick fires the timers that are due and delivers the
+notifications that are ready; both claim rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (on
+SQLite every write transaction is serialised), so two notifier instances never fire a timer or
+send a notification twice. ``now`` is a parameter: tests drive the clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import structlog
+from prometheus_client import Counter, Histogram
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import events
+from shared.db import utcnow
+from shared.kafka import add_to_outbox, encode
+from shared.settings import Settings
+from shared.workcal import WorkingCalendar
+
+from . import notify
+from .channels import Channels
+from .models import Notification, SlaRecord, SlaTimer, outbox
+
+log = structlog.get_logger(__name__)
+TIMERS_FIRED = Counter("xiaoer_sla_timers_fired_total", "SLA timers fired", ["kind"])
+NOTIFICATIONS = Counter("xiaoer_notifications_total", "Notification attempts", ["channel", "outcome"])
+TICK_SECONDS = Histogram("xiaoer_scheduler_tick_seconds", "Duration of one scheduler tick")
+
+
+def _locking(session: AsyncSession, query):
+    return query.with_for_update(skip_locked=True) if session.bind.dialect.name == "postgresql" else query
+
+
+class Scheduler:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        calendar: WorkingCalendar,
+        settings: Settings,
+        channels: Channels,
+        on_outbox=None,
+    ) -> None:
+        self.sessions = sessions
+        self.calendar = calendar
+        self.settings = settings
+        self.channels = channels
+        self.on_outbox = on_outbox or (lambda: None)
+
+    async def fire_due_timers(self, now: datetime) -> int:
+        """Turns every due timer into notifications, once. Costs what is due, not what is open:
+        the query walks the partial index on pending timers' fire_at."""
+        async with self.sessions() as session, session.begin():
+            query = (
+                select(SlaTimer)
+                .where(SlaTimer.fired_at.is_(None), SlaTimer.cancelled_at.is_(None), SlaTimer.fire_at <= now)
+                .order_by(SlaTimer.fire_at, SlaTimer.id)
+                .limit(self.settings.scheduler_batch_size)
+            )
+            timers = list(await session.scalars(_locking(session, query)))
+            for timer in timers:
+                timer.fired_at = now
+                record = await session.get(SlaRecord, timer.work_item_id)
+                if record is None or not notify.timer_still_applies(record, timer.kind):
+                    continue
+                TIMERS_FIRED.labels(timer.kind).inc()
+                await notify.create(
+                    session,
+                    self.calendar,
+                    record,
+                    timer.kind,
+                    notify.timer_messages(record, timer.kind),
+                    f"timer:{timer.id}",
+                    now,
+                )
+        return len(timers)
+
+    async def deliver(self, now: datetime) -> int:
+        """Sends ready notifications, all channels at once so a slow or failing one holds back
+        no other; failures are retried with doubling back-off, then marked failed."""
+        async with self.sessions() as session, session.begin():
+            query = (
+                select(Notification)
+                .where(Notification.status == "pending", Notification.next_attempt_at <= now)
+                .order_by(Notification.next_attempt_at, Notification.id)
+                .limit(self.settings.scheduler_batch_size)
+            )
+            ready = list(await session.scalars(_locking(session, query)))
+            outside = [n for n in ready if n.channel != "topic"]
+            outcomes = await asyncio.gather(*(self._attempt(n) for n in outside))
+            published = []
+            for notification, error in [
+                *zip(outside, outcomes, strict=True),
+                *((n, None) for n in ready if n.channel == "topic"),
+            ]:
+                notification.attempts += 1
+                if error is None:
+                    notification.status, notification.sent_at, notification.last_error = "sent", now, None
+                    if notification.channel == "topic":
+                        published.append(self._topic_message(notification, now))
+                else:
+                    notification.last_error = error
+                    if notification.attempts >= self.settings.notification_max_attempts:
+                        notification.status = "failed"
+                    else:
+                        delay = self.settings.notification_retry_seconds * 2 ** (notification.attempts - 1)
+                        notification.next_attempt_at = now + timedelta(seconds=delay)
+                NOTIFICATIONS.labels(notification.channel, "sent" if error is None else "failed").inc()
+            await add_to_outbox(session, outbox, published)
+        if published:
+            self.on_outbox()
+        return len(ready)
+
+    async def _attempt(self, notification: Notification) -> str | None:
+        try:
+            await self.channels.send(notification)
+            return None
+        except Exception as exc:  # any channel failure is recorded and retried, never raised
+            log.warning("notification.failed", id=notification.id, channel=notification.channel, error=str(exc))
+            return f"{type(exc).__name__}: {exc}"
+
+    @staticmethod
+    def _topic_message(notification: Notification, now: datetime):
+        audience, _, key = notification.address.partition(":")
+        sent = events.NotificationSent(
+            notification_id=notification.id,
+            kind=notification.kind,
+            work_item_id=notification.work_item_id,
+            recipient_kind=audience,
+            recipient_key=key,
+            title=notification.title,
+            body=notification.body,
+            urgent=notification.urgent,
+            occurred_at=now,
+        )
+        return encode(
+            sent,
+            topic=events.NOTIFICATIONS,
+            source=events.SOURCE_NOTIFIER,
+            subject=notification.work_item_id,
+            key=notification.work_item_id,
+            time=now,
+        )
+
+    async def tick(self, now: datetime | None = None) -> tuple[int, int]:
+        now = now or utcnow()
+        with TICK_SECONDS.time():
+            fired = await self.fire_due_timers(now)
+            sent = await self.deliver(now)
+        return fired, sent
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a database hiccup must not stop the clocks for good
+                log.error("scheduler.tick_failed", error=repr(exc))
+            await asyncio.sleep(self.settings.scheduler_tick_seconds)
+
+
+def notification_out(n: Notification) -> dict:
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "work_item_id": n.work_item_id,
+        "recipient_kind": n.recipient_kind,
+        "channel": n.channel,
+        "address": n.address,
+        "title": n.title,
+        "body": n.body,
+        "urgent": n.urgent,
+        "status": n.status,
+        "attempts": n.attempts,
+        "last_error": n.last_error,
+        "created_at": n.created_at.isoformat(),
+        "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+        "next_attempt_at": n.next_attempt_at.isoformat(),
+    }
+
+
+__all__ = ["Scheduler", "notification_out"]
