@@ -6,6 +6,7 @@ xiaoer seed [--file FILE]       load department units and routing rules (demo da
 xiaoer serve|api|worker SERVICE one service: HTTP and workers, HTTP only, or workers only
 xiaoer token --role ROLE ...    mint a JWT with the configured signing key
 xiaoer sla due --from T ...     a deadline, computed by the notifier's own code
+xiaoer calendar load FILE       load a year's official holidays and make-up days
 xiaoer schemas [--check]        write (or check) docs/schemas/*.json and docs/asyncapi.yaml
 """
 
@@ -43,24 +44,48 @@ def cmd_migrate(args, settings: Settings) -> None:
         print(f"{name}: migrated {settings.database_url(name)}")
 
 
-def cmd_seed(args, settings: Settings) -> None:
-    from services.router import registry
+async def _in_transaction(url: str, work):
     from shared import db
 
+    engine = db.create_engine(url)
+    try:
+        async with db.session_factory(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def cmd_seed(args, settings: Settings) -> None:
+    """The registry file feeds two services: the router's units and rules, the notifier's
+    recipients (each unit's contacts and the supervising offices)."""
+    from services.notifier import recipients
+    from services.router import registry
+
     data = json.loads(Path(args.file).read_text()) if args.file else registry.demo_registry()
-
-    async def load() -> dict:
-        engine = db.create_engine(settings.router_database_url)
-        try:
-            async with db.session_factory(engine)() as session, session.begin():
-                return await registry.load_registry(session, data)
-        finally:
-            await engine.dispose()
-
-    counts = asyncio.run(load())
-    print(
-        f"seeded: {counts['units']} units, {counts['coverage']} coverage entries, {counts['rules']} new rule versions"
+    counts = asyncio.run(_in_transaction(settings.router_database_url, lambda s: registry.load_registry(s, data)))
+    added = asyncio.run(
+        _in_transaction(settings.notifier_database_url, lambda s: recipients.load_from_registry(s, data))
     )
+    print(
+        f"seeded: {counts['units']} units, {counts['coverage']} coverage entries, "
+        f"{counts['rules']} new rule versions, {added} new recipients"
+    )
+
+
+def cmd_calendar_load(args, settings: Settings) -> None:
+    """Loads an official schedule: JSON or YAML with year, holidays and workdays (make-up days)."""
+    import yaml
+
+    from services.notifier.calendar import ScheduleIn, store_schedule
+
+    raw = yaml.safe_load(Path(args.file).read_text())
+    year = int(raw.pop("year"))
+    schedule = ScheduleIn.model_validate(raw)
+    try:
+        asyncio.run(_in_transaction(settings.notifier_database_url, lambda s: store_schedule(s, year, schedule, "cli")))
+    except ValueError as exc:
+        sys.exit(f"not loaded: {exc}")
+    print(f"{year}: {len(schedule.holidays)} holidays, {len(schedule.workdays)} make-up working days loaded")
 
 
 def cmd_token(args, settings: Settings) -> None:
@@ -215,6 +240,11 @@ def parser() -> argparse.ArgumentParser:
     amount.add_argument("--working-hours", type=float)
     amount.add_argument("--minutes", type=float)
     d.set_defaults(func=cmd_sla_due)
+
+    cal = sub.add_parser("calendar", help="working calendar").add_subparsers(dest="calendar_command", required=True)
+    cl = cal.add_parser("load", help="load a year's official holiday schedule (JSON or YAML)")
+    cl.add_argument("file")
+    cl.set_defaults(func=cmd_calendar_load)
 
     sc = sub.add_parser("schemas", help="write the events' JSON Schemas to docs/schemas")
     sc.add_argument("--check", action="store_true", help="fail if the files are out of date")

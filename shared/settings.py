@@ -70,6 +70,7 @@ class Settings(BaseSettings):
         ["09:00-12:00", "13:00-18:00"], description="working windows of a working day, Asia/Shanghai"
     )
     sla_pausing_states: list[str] = ["awaiting_supplement"]
+    scheduler_enabled: bool = True  # tests drive the scheduler's clock themselves
     scheduler_tick_seconds: float = 5.0
     scheduler_batch_size: int = 500
     notification_max_attempts: int = 5

@@ -26,7 +26,7 @@ from services.router import registry
 from shared.auth import mint_token
 from shared.broker import EmbeddedBroker, free_port
 from shared.settings import SERVICES, Settings
-from tests.support import FakeWechat, make_databases
+from tests.support import FakeWebhook, FakeWechat, SmtpSink, make_databases
 
 
 # --- broker and system ----------------------------------------------------------------------------
@@ -92,7 +92,21 @@ def fake_wechat():
 
 
 @pytest.fixture(scope="session")
-async def system(broker, fake_wechat, tmp_path_factory):
+def smtp():
+    server = SmtpSink()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def webhook():
+    server = FakeWebhook()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def system(broker, fake_wechat, smtp, tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("var")
     databases = await make_databases(var_dir, list(SERVICES))
     settings = make_settings(
@@ -102,6 +116,10 @@ async def system(broker, fake_wechat, tmp_path_factory):
         wechat_api_base_url=fake_wechat.url,
         wechat_appid="wx-test-app",
         wechat_secret="wx-test-secret",
+        smtp_port=smtp.port,
+        webhook_secret="webhook-secret-for-tests-0123456789",
+        scheduler_enabled=False,  # the tests drive the scheduler's clock
+        notification_retry_seconds=60,
     )
     runtimes = {name: BUILDERS[name].build_runtime(settings) for name in SERVICES}
     for runtime in runtimes.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -121,47 +122,117 @@ def certificate_request(enterprise=MINGLUO, region="440112", subjects=(), items=
     return body
 
 
-class FakeWechat:
-    """A real HTTP server on loopback standing in for WeChat's ``jscode2session``. Codes that
-    start with ``good-`` map to an openid; any other code is refused as WeChat refuses it."""
+class _FakeServer:
+    """A real HTTP server on loopback, in a thread, answering with ``self.answer``."""
 
     def __init__(self) -> None:
         import http.server
-        import json as json_module
         import threading
-        from urllib.parse import parse_qs, urlparse
 
-        calls = self.calls = []
+        outer = self
+        self.calls: list[tuple[str, str, dict, dict, bytes]] = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
+            def _handle(self):
+                from urllib.parse import parse_qs, urlparse
+
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                calls.append((url.path, query))
-                if url.path != "/sns/jscode2session" or query.get("appid") != "wx-test-app":
-                    body = {"errcode": 40013, "errmsg": "invalid appid"}
-                elif query.get("js_code", "").startswith("good-"):
-                    body = {"openid": "openid-" + query["js_code"][5:], "session_key": "sk"}
-                else:
-                    body = {"errcode": 40029, "errmsg": "invalid code"}
-                payload = json_module.dumps(body).encode()
-                self.send_response(200)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.calls.append((self.command, url.path, query, dict(self.headers), body))
+                status, payload = outer.answer(self.command, url.path, query, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(payload)
+                self.wfile.write(data)
+
+            do_GET = do_POST = _handle
 
             def log_message(self, *args):
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, method, path, query, body):
+        raise NotImplementedError
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class FakeWechat(_FakeServer):
+    """WeChat's jscode2session (codes starting ``good-`` map to an openid), cgi-bin/token and
+    subscribe-message send. ``expire_next_send`` makes the next send answer 42001 (token expired)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens_issued = 0
+        self.expire_next_send = False
+        self.sent: list[dict] = []
+
+    def answer(self, method, path, query, body):
+        if path == "/sns/jscode2session":
+            if query.get("appid") != "wx-test-app":
+                return 200, {"errcode": 40013, "errmsg": "invalid appid"}
+            if query.get("js_code", "").startswith("good-"):
+                return 200, {"openid": "openid-" + query["js_code"][5:], "session_key": "sk"}
+            return 200, {"errcode": 40029, "errmsg": "invalid code"}
+        if path == "/cgi-bin/token":
+            self.tokens_issued += 1
+            return 200, {"access_token": f"token-{self.tokens_issued}", "expires_in": 7200}
+        if path == "/cgi-bin/message/subscribe/send":
+            if query.get("access_token") != f"token-{self.tokens_issued}" or self.expire_next_send:
+                self.expire_next_send = False
+                return 200, {"errcode": 42001, "errmsg": "access_token expired"}
+            self.sent.append(json.loads(body))
+            return 200, {"errcode": 0, "errmsg": "ok"}
+        return 404, {"errcode": -1}
+
+
+class FakeWebhook(_FakeServer):
+    """A department system's webhook endpoint; ``failures`` answers 500 that many times first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    def answer(self, method, path, query, body):
+        if self.failures > 0:
+            self.failures -= 1
+            return 500, {"error": "busy"}
+        return 200, {"ok": True}
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on loopback that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                import email
+                import email.policy
+
+                sink.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+                return "250 OK"
+
+        from shared.broker import free_port
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
 
 
 PDF_BYTES = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"

@@ -387,7 +387,7 @@ async def test_wechat_login_binds_once_then_logs_in_with_the_code_alone(system, 
     token = later.json()["access_token"]
     listing = await system.intake.get("/v1/requests", headers={"Authorization": f"Bearer {token}"})
     assert listing.status_code == 200
-    path, query = fake_wechat.calls[-1]
+    _, path, query, _, _ = fake_wechat.calls[-1]
     assert path == "/sns/jscode2session" and query["js_code"] == "good-zhangsan" and query["secret"] == "wx-test-secret"
 
     refused = await system.intake.post("/v1/auth/wechat", json={"code": "expired"})

@@ -34,7 +34,8 @@ class NotifierRuntime(ServiceRuntime):
     async def start_workers(self) -> None:
         await self.load_calendar()
         await super().start_workers()
-        self._spawn(self.scheduler.run(), "notifier.scheduler")
+        if self.settings.scheduler_enabled:
+            self._spawn(self.scheduler.run(), "notifier.scheduler")
 
     def warnings(self) -> list[str]:
         from shared.db import utcnow

@@ -88,7 +88,7 @@ class Scheduler:
             )
             ready = list(await session.scalars(_locking(session, query)))
             outside = [n for n in ready if n.channel != "topic"]
-            outcomes = await asyncio.gather(*(self._attempt(n) for n in outside))
+            outcomes = await self._send_all(outside)
             published = []
             for notification, error in [
                 *zip(outside, outcomes, strict=True),
@@ -111,6 +111,21 @@ class Scheduler:
         if published:
             self.on_outbox()
         return len(ready)
+
+    async def _send_all(self, notifications: list[Notification]) -> list[str | None]:
+        """Recipients are served side by side (a slow mail server delays no webhook), and each
+        recipient's messages in the order they were created."""
+        by_recipient: dict[tuple[str, str], list[int]] = {}
+        for index, n in enumerate(notifications):
+            by_recipient.setdefault((n.channel, n.address), []).append(index)
+        outcomes: list[str | None] = [None] * len(notifications)
+
+        async def in_order(indexes: list[int]) -> None:
+            for index in indexes:
+                outcomes[index] = await self._attempt(notifications[index])
+
+        await asyncio.gather(*(in_order(indexes) for indexes in by_recipient.values()))
+        return outcomes
 
     async def _attempt(self, notification: Notification) -> str | None:
         try:

@@ -44,7 +44,10 @@ def demo_registry() -> dict[str, Any]:
                     "name": SPECIAL_NAMES.get((region_code, kind.code), f"{place}{kind.zh}"),
                     "kind": kind.code,
                     "region_code": region_code,
-                    "contacts": [{"role": "clerk", "email": f"{code}@example.gov.cn"}],
+                    "contacts": [
+                        {"role": "clerk", "email": f"{code}@example.gov.cn"},
+                        {"role": "leadership", "email": f"{code}.leader@example.gov.cn"},
+                    ],
                     "supervising_office": supervisor,
                 }
             )
@@ -54,7 +57,11 @@ def demo_registry() -> dict[str, Any]:
         for t in catalogue.REQUEST_TYPES.values()
         for item in t.items
     ]
-    return {"units": units, "coverage": coverage, "rules": rules}
+    supervisors = [
+        {"region_code": r, "email": f"dudao.{r}@example.gov.cn", "name": f"{regions.full_name(r)}人民政府督查室"}
+        for r in DEMO_REGIONS
+    ]
+    return {"units": units, "coverage": coverage, "rules": rules, "supervisors": supervisors}
 
 
 async def load_registry(session: AsyncSession, data: dict[str, Any]) -> dict[str, int]:

@@ -1,0 +1,439 @@
+"""The notifier on a controllable clock: work-item events with chosen times go over the real
+broker, and the test drives the scheduler's ``now``. Notifications reach a real SMTP server,
+a real webhook endpoint and a stand-in WeChat server on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from services.notifier import main as notifier_main
+from services.notifier.models import Notification, SlaRecord
+from shared import events
+from shared.kafka import encode
+from shared.workcal import SHANGHAI
+from tests.support import MINGLUO, eventually
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class Item:
+    """One synthetic work item of its own unit, moved by publishing the router's events."""
+
+    def __init__(self, system, producer, request_type="compliance_certificate", region="440112"):
+        self.system, self.producer = system, producer
+        self.id, self.request_id = str(uuid.uuid4()), str(uuid.uuid4())
+        self.unit = f"{region}.tax.t{uuid.uuid4().hex[:6]}"
+        self.region, self.request_type = region, request_type
+
+    async def send(self, model, when: str, state: str, **extra):
+        event = model(
+            work_item_id=self.id,
+            request_id=self.request_id,
+            reference_no="XE-20251103-000042",
+            request_type=self.request_type,
+            item="tax",
+            department_kind="tax",
+            unit_code=self.unit,
+            unit_name="测试税务所",
+            region_code=self.region,
+            subject_uscc=MINGLUO,
+            subject_name="广州明珞",
+            enterprise_uscc=MINGLUO,
+            state=state,
+            occurred_at=at(when),
+            **extra,
+        )
+        message = encode(event, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=self.request_id)
+        await self.producer.send_and_wait(
+            message.topic,
+            message.value,
+            key=message.key.encode(),
+            headers=[(k, v.encode()) for k, v in message.headers.items()],
+        )
+
+    async def dispatched(self, when: str):
+        await self.send(events.WorkItemDispatched, when, "dispatched", rule_id=1, rule_version=1, routing_reason="t")
+        return await self.record(lambda r: r is not None)
+
+    async def record(self, check=lambda r: True) -> SlaRecord:
+        async def look():
+            async with self.system.runtimes["notifier"].sessions() as session:
+                found = await session.get(SlaRecord, self.id)
+                return found if found is not None and check(found) else None
+
+        return await eventually(look)
+
+    async def notifications(self) -> list[Notification]:
+        async with self.system.runtimes["notifier"].sessions() as session:
+            rows = await session.scalars(
+                select(Notification).where(Notification.work_item_id == self.id).order_by(Notification.id)
+            )
+            return list(rows)
+
+    async def recipient(self, kind, channel, address, key=None):
+        response = await self.system.notifier.post(
+            "/v1/recipients",
+            headers=self.system.auth("admin"),
+            json={"kind": kind, "key": key or self.unit, "channel": channel, "address": address},
+        )
+        assert response.status_code == 201
+
+
+def scheduler(system):
+    return system.runtimes["notifier"].scheduler
+
+
+def local(instant: datetime) -> str:
+    return instant.astimezone(SHANGHAI).isoformat()
+
+
+async def test_clocks_follow_acknowledgement_and_fire_each_reminder_and_escalation_once(system, producer, smtp):
+    item = Item(system, producer)
+    await item.recipient("unit", "email", f"clerk.{item.unit}@example.gov.cn")
+    await item.recipient("leadership", "email", f"leader.{item.unit}@example.gov.cn")
+    await item.recipient("supervisor", "email", "dudao.test@example.gov.cn", key="440112")
+
+    record = await item.dispatched("2025-11-03T10:00:00+08:00")
+    assert local(record.acknowledge_due_at) == "2025-11-04T18:00:00+08:00"
+    assert local(record.resolve_due_at) == "2025-11-11T18:00:00+08:00", "provisional: from the acknowledge deadline"
+
+    await item.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
+    record = await item.record(lambda r: r.resolve_started_at is not None)
+    assert local(record.resolve_due_at) == "2025-11-10T18:00:00+08:00"
+
+    async def kinds():
+        return [(n.kind, n.recipient_kind, n.channel) for n in await item.notifications() if n.channel != "topic"]
+
+    run = scheduler(system)
+    await run.tick(at("2025-11-04T18:00:00+08:00"))  # the old acknowledge deadline: acknowledged, so silent
+    await run.tick(at("2025-11-06T09:59:00+08:00"))
+    assert await kinds() == []
+    # 46 working hours from 11-03 11:00; half of them have passed at 11-06 10:00.
+    await run.tick(at("2025-11-06T10:00:00+08:00"))
+    await run.tick(at("2025-11-06T10:00:00+08:00"))
+    assert await kinds() == [("remind_50", "unit", "email")]
+    await run.tick(at("2025-11-07T16:48:00+08:00"))  # 80 %
+    await run.tick(at("2025-11-10T18:00:00+08:00"))  # due: 催办 to the unit, news to the enterprise
+
+    # One working day late, at 18:00: 督办 is created, but officials are not disturbed after hours.
+    await run.fire_due_timers(at("2025-11-11T18:00:00+08:00"))
+    escalation = next(
+        n for n in await item.notifications() if n.kind == "escalate" and n.recipient_kind == "leadership"
+    )
+    assert local(escalation.next_attempt_at) == "2025-11-12T09:00:00+08:00"
+    leader = f"leader.{item.unit}@example.gov.cn"
+    await run.deliver(at("2025-11-11T18:00:00+08:00"))
+    assert [m["To"] for m in smtp.messages].count(leader) == 0
+    await run.deliver(at("2025-11-12T09:00:00+08:00"))
+    assert [m["To"] for m in smtp.messages].count(leader) == 1
+
+    await run.tick(at("2025-11-17T18:00:00+08:00"))  # five working days late: 通报
+    await run.tick(at("2025-11-17T18:00:00+08:00"))
+    await run.tick(at("2025-11-18T09:00:00+08:00"))
+    assert await kinds() == [
+        ("remind_50", "unit", "email"),
+        ("remind_80", "unit", "email"),
+        ("due", "unit", "email"),
+        ("escalate", "leadership", "email"),
+        ("escalate", "supervisor", "email"),
+        ("public_notice", "supervisor", "email"),
+    ]
+    topic = [n for n in await item.notifications() if n.channel == "topic"]
+    assert [n.kind for n in topic].count("due") == 2, "the enterprise's overdue notice goes on the topic too"
+    delivered = [m["To"] for m in smtp.messages]
+    assert delivered.count(f"clerk.{item.unit}@example.gov.cn") == 3
+    assert delivered.count(leader) == 1
+    assert all(n.status == "sent" for n in await item.notifications())
+    subjects = [m["Subject"] for m in smtp.messages if m["To"] == f"clerk.{item.unit}@example.gov.cn"]
+    assert subjects == ["【店小二】办理预警（50%）", "【店小二】办理预警（80%）", "【店小二】催办"]
+
+
+async def test_an_unacknowledged_item_is_chased_at_its_acknowledge_deadline(system, producer):
+    item = Item(system, producer)
+    await item.recipient("unit", "email", f"clerk.{item.unit}@example.gov.cn")
+    await item.dispatched("2025-11-03T10:00:00+08:00")
+    await scheduler(system).tick(at("2025-11-04T18:00:00+08:00"))
+    assert [n.kind for n in await item.notifications() if n.channel == "email"] == ["acknowledge_due"]
+
+
+async def test_two_notifier_instances_never_double_a_notification(system, producer, smtp):
+    item = Item(system, producer)
+    await item.recipient("unit", "email", f"clerk.{item.unit}@example.gov.cn")
+    await item.dispatched("2025-11-03T10:00:00+08:00")
+    await item.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
+    await item.record(lambda r: r.resolve_started_at is not None)
+
+    second = notifier_main.build_runtime(system.settings)  # another process on the same database
+    try:
+        import asyncio
+
+        now = at("2025-11-10T18:00:00+08:00")
+        first_run, second_run = scheduler(system), second.scheduler
+        await asyncio.gather(first_run.fire_due_timers(now), second_run.fire_due_timers(now))
+        await asyncio.gather(first_run.fire_due_timers(now), second_run.fire_due_timers(now))
+        emails = [n for n in await item.notifications() if n.channel == "email"]
+        assert sorted(n.kind for n in emails) == ["due", "remind_50", "remind_80"]
+        before = len(smtp.messages)
+        opening = at("2025-11-11T09:00:00+08:00")  # fired after hours: officials hear at the next opening
+        await asyncio.gather(first_run.deliver(opening), second_run.deliver(opening))
+        await asyncio.gather(first_run.deliver(opening), second_run.deliver(opening))
+        mine = [m for m in smtp.messages[before:] if m["To"] == f"clerk.{item.unit}@example.gov.cn"]
+        assert len(mine) == 3
+    finally:
+        await second.stop()
+
+
+async def test_pause_for_a_supplement_across_national_day_keeps_the_time_left(system, producer):
+    item = Item(system, producer)
+    await item.dispatched("2025-09-26T10:00:00+08:00")
+    await item.send(events.WorkItemAcknowledged, "2025-09-26T10:00:00+08:00", "acknowledged")
+    record = await item.record(lambda r: r.resolve_started_at is not None)
+    # 09-28 is a make-up Sunday: 28, 29, 30, then 10-09 and 10-10.
+    assert local(record.resolve_due_at) == "2025-10-10T18:00:00+08:00"
+
+    await item.send(events.WorkItemSupplementRequested, "2025-09-29T10:00:00+08:00", "awaiting_supplement")
+    record = await item.record(lambda r: r.paused_at is not None)
+    assert record.remaining_seconds == 31 * 3600  # 7 h on the 29th, 8 h on each of three days
+    await scheduler(system).tick(at("2025-10-10T18:00:00+08:00"))
+    assert [n for n in await item.notifications() if n.kind in ("remind_50", "remind_80", "due")] == []
+
+    await item.send(events.WorkItemSupplemented, "2025-10-13T09:00:00+08:00", "in_progress")
+    record = await item.record(lambda r: r.paused_at is None)
+    assert local(record.resolve_due_at) == "2025-10-16T17:00:00+08:00"
+
+
+async def test_an_approved_extension_moves_the_deadline(system, producer):
+    item = Item(system, producer)
+    await item.dispatched("2025-11-03T10:00:00+08:00")
+    await item.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
+    await item.record(lambda r: r.resolve_started_at is not None)
+    await item.send(
+        events.WorkItemExtensionDecided,
+        "2025-11-07T10:00:00+08:00",
+        "acknowledged",
+        extension_id="x",
+        days=3,
+        approved=False,
+    )
+    await item.send(
+        events.WorkItemExtensionDecided,
+        "2025-11-07T11:00:00+08:00",
+        "acknowledged",
+        extension_id="y",
+        days=3,
+        approved=True,
+    )
+    record = await item.record(lambda r: local(r.resolve_due_at) != "2025-11-10T18:00:00+08:00")
+    assert local(record.resolve_due_at) == "2025-11-13T18:00:00+08:00"
+
+
+async def test_one_failing_channel_holds_back_no_other_and_is_retried(system, producer, smtp, webhook):
+    item = Item(system, producer)
+    await item.recipient("unit", "email", f"clerk.{item.unit}@example.gov.cn")
+    await item.recipient("unit", "webhook", f"{webhook.url}/hooks/{item.unit}")
+    await item.dispatched("2025-11-03T10:00:00+08:00")
+    await scheduler(system).fire_due_timers(at("2025-11-04T18:00:00+08:00"))
+    now = at("2025-11-05T09:00:00+08:00")  # fired after hours: sent at the next opening
+
+    webhook.failures = 2
+    await scheduler(system).deliver(now)
+    by_channel = {n.channel: n for n in await item.notifications()}
+    assert by_channel["email"].status == "sent"
+    assert by_channel["webhook"].status == "pending" and by_channel["webhook"].attempts == 1
+    assert by_channel["webhook"].last_error == "DeliveryError: webhook answered 500"
+    await scheduler(system).deliver(now + timedelta(seconds=59))
+    assert {n.channel: n for n in await item.notifications()}["webhook"].attempts == 1, "backs off 60 s"
+    await scheduler(system).deliver(now + timedelta(seconds=60))
+    await scheduler(system).deliver(now + timedelta(seconds=180))
+    hook = {n.channel: n for n in await item.notifications()}["webhook"]
+    assert hook.status == "sent" and hook.attempts == 3
+
+    _, _, _, headers, body = [c for c in webhook.calls if c[1] == f"/hooks/{item.unit}"][-1]
+    expected = hmac.new(b"webhook-secret-for-tests-0123456789", body, hashlib.sha256).hexdigest()
+    assert headers["X-Xiaoer-Signature"] == f"sha256={expected}"
+    assert json.loads(body)["kind"] == "acknowledge_due"
+
+
+async def test_a_channel_that_keeps_failing_is_given_up_and_recorded(system, producer, webhook):
+    item = Item(system, producer)
+    await item.recipient("unit", "webhook", f"{webhook.url}/hooks/{item.unit}")
+    await item.dispatched("2025-11-03T10:00:00+08:00")
+    await scheduler(system).fire_due_timers(at("2025-11-04T18:00:00+08:00"))
+    now = at("2025-11-05T09:00:00+08:00")
+    webhook.failures = 1000
+    try:
+        for attempt in range(6):
+            await scheduler(system).deliver(now + timedelta(hours=attempt))
+    finally:
+        webhook.failures = 0
+    hook = next(n for n in await item.notifications() if n.channel == "webhook")
+    assert hook.status == "failed" and hook.attempts == 5
+    log = await system.notifier.get(
+        "/v1/notifications", params={"work_item_id": item.id, "status": "failed"}, headers=system.auth("admin")
+    )
+    assert [n["channel"] for n in log.json()] == ["webhook"]
+
+
+async def test_enterprise_hears_progress_on_wechat_with_a_cached_token(system, producer, fake_wechat):
+    item = Item(system, producer)
+    openid = f"openid-{uuid.uuid4().hex[:8]}"
+    await item.recipient("enterprise", "wechat", openid, key=MINGLUO)
+    await item.dispatched("2025-11-03T10:00:00+08:00")
+    await item.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
+    await item.send(
+        events.WorkItemSupplementRequested,
+        "2025-11-04T11:00:00+08:00",
+        "awaiting_supplement",
+        note="请补充社保缴纳证明",
+    )
+
+    async def both():
+        rows = [n for n in await item.notifications() if n.channel == "wechat"]
+        return rows if len(rows) == 2 else None
+
+    await eventually(both)
+    tokens_before = fake_wechat.tokens_issued
+    await scheduler(system).deliver(at("2025-11-04T11:00:00+08:00"))
+    mine = [m for m in fake_wechat.sent if m["touser"] == openid]
+    assert [m["data"]["thing1"]["value"] for m in mine] == ["已签收", "请补正材料"]
+    assert fake_wechat.tokens_issued - tokens_before <= 1, "one token serves many sends"
+
+    fake_wechat.expire_next_send = True
+    await item.send(
+        events.WorkItemResolved,
+        "2025-11-05T11:00:00+08:00",
+        "resolved",
+        resolution={"outcome": "issued", "document_no": "穗税证〔2025〕1号"},
+    )
+    await eventually(lambda: _count(item, "wechat", 3))
+    issued = fake_wechat.tokens_issued
+    await scheduler(system).deliver(at("2025-11-05T11:00:00+08:00"))
+    assert fake_wechat.tokens_issued == issued + 1, "an expired token is refreshed and the send retried"
+    assert [m["data"]["thing1"]["value"] for m in fake_wechat.sent if m["touser"] == openid][-1] == "已办结"
+    # 回访: the next working morning the enterprise is asked to rate it.
+    await scheduler(system).tick(at("2025-11-06T09:00:00+08:00"))
+    assert [n.kind for n in await item.notifications() if n.channel == "wechat"][-1] == "follow_up"
+
+
+async def _count(item, channel, wanted):
+    return len([n for n in await item.notifications() if n.channel == channel]) == wanted
+
+
+async def test_statistics_and_the_overdue_list(system, producer):
+    region = "310115"
+    good, late = Item(system, producer, region=region), Item(system, producer, region=region)
+    late.unit = good.unit
+    await good.dispatched("2025-11-03T10:00:00+08:00")
+    await late.dispatched("2025-11-03T10:30:00+08:00")
+    await good.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
+    await good.send(
+        events.WorkItemResolved,
+        "2025-11-04T11:00:00+08:00",
+        "resolved",
+        resolution={"outcome": "issued", "document_no": "1"},
+    )
+    await good.send(events.WorkItemClosed, "2025-11-05T11:00:00+08:00", "closed", score=5)
+    await good.record(lambda r: r.score == 5)
+
+    supervisor = system.auth("supervisor", region="310000")
+    response = await system.notifier.get(
+        "/v1/stats/units", params={"from": "2025-11-01", "to": "2025-12-01", "region": region}, headers=supervisor
+    )
+    assert response.status_code == 200
+    row = next(u for u in response.json()["units"] if u["unit_code"] == good.unit)
+    assert row["received"] == 2 and row["acknowledged_on_time"] == 1 and row["response_rate"] == 0.5
+    assert row["resolved"] == 1 and row["resolution_rate"] == 0.5 and row["on_time_rate"] == 1.0
+    assert row["median_handling_hours"] == 9.0  # 11-03 10:00 → 11-04 11:00 in working hours
+    assert row["open_now"] == 1 and row["overdue_now"] == 1
+    assert row["satisfaction_rate"] == 1.0
+    assert any(r["region_code"] == region for r in response.json()["regions"])
+
+    csv_text = (
+        await system.notifier.get("/v1/stats/units", params={"region": region, "format": "csv"}, headers=supervisor)
+    ).content.decode()
+    assert csv_text.startswith("\ufeffunit_code,unit_name,received") and good.unit in csv_text
+
+    overdue = (await system.notifier.get("/v1/overdue", params={"region": region}, headers=supervisor)).json()
+    ids = [o["work_item_id"] for o in overdue]
+    assert late.id in ids and good.id not in ids
+    assert [o["resolve_due_at"] for o in overdue] == sorted(o["resolve_due_at"] for o in overdue)
+
+    elsewhere = system.auth("supervisor", region="440000")
+    assert (
+        await system.notifier.get("/v1/stats/units", params={"region": region}, headers=elsewhere)
+    ).status_code == 404
+    clerk = system.auth("department", unit=good.unit)
+    assert (await system.notifier.get("/v1/stats/units", headers=clerk)).status_code == 403
+
+
+async def test_policy_changes_apply_to_new_items_only(system, producer):
+    before = Item(system, producer, request_type="consultation")
+    record = await before.dispatched("2025-11-03T10:00:00+08:00")
+    assert record.policy["resolve_amount"] == 3
+    changed = await system.notifier.put(
+        "/v1/policies/consultation/*",
+        headers=system.auth("admin"),
+        json={
+            "acknowledge_amount": 4,
+            "acknowledge_unit": "working_hours",
+            "resolve_amount": 2,
+            "resolve_unit": "working_days",
+        },
+    )
+    assert changed.status_code == 200
+    try:
+        after = Item(system, producer, request_type="consultation")
+        record = await after.dispatched("2025-11-03T10:00:00+08:00")
+        assert record.policy["resolve_amount"] == 2
+        assert local(record.acknowledge_due_at) == "2025-11-03T15:00:00+08:00"  # 10–12, 13–15
+        assert (await before.record()).policy["resolve_amount"] == 3
+    finally:
+        await system.notifier.put(
+            "/v1/policies/consultation/*",
+            headers=system.auth("admin"),
+            json={
+                "acknowledge_amount": 1,
+                "acknowledge_unit": "working_days",
+                "resolve_amount": 3,
+                "resolve_unit": "working_days",
+            },
+        )
+
+
+async def test_emergencies_are_acknowledged_in_thirty_calendar_minutes(system, producer):
+    item = Item(system, producer, request_type="emergency")
+    record = await item.dispatched("2025-10-01T23:50:00+08:00")  # a holiday night
+    assert local(record.acknowledge_due_at) == "2025-10-02T00:20:00+08:00"
+
+
+@pytest.mark.parametrize("year", [2027])
+async def test_a_year_without_a_schedule_shows_on_readyz_until_it_is_loaded(system, year):
+    ready = (await system.notifier.get("/readyz")).json()
+    assert ready["status"] == "ok"
+    assert any(str(year) in w for w in ready["warnings"])
+    metrics = (await system.notifier.get("/metrics")).text
+    assert f'xiaoer_calendar_schedule_missing{{year="{year}"}} 1.0' in metrics
+
+    admin = system.auth("admin")
+    wrong = await system.notifier.put(f"/v1/calendar/{year}", headers=admin, json={"holidays": ["2026-10-01"]})
+    assert wrong.status_code == 422
+    clerk = system.auth("department", unit="440112.tax")
+    assert (await system.notifier.put(f"/v1/calendar/{year}", headers=clerk, json={"holidays": []})).status_code == 403
+    loaded = await system.notifier.put(
+        f"/v1/calendar/{year}", headers=admin, json={"holidays": [f"{year}-01-01"], "workdays": []}
+    )
+    assert loaded.status_code == 200
+    assert not any(str(year) in w for w in (await system.notifier.get("/readyz")).json()["warnings"])
+    shown = (await system.notifier.get(f"/v1/calendar/{year}", headers=admin)).json()
+    assert shown["source"] == "loaded" and shown["holidays"] == [f"{year}-01-01"]
+    spring = (await system.notifier.get("/v1/calendar/2026", headers=admin)).json()
+    assert spring["source"] == "chinese_calendar" and "2026-02-14" in spring["workdays"]
