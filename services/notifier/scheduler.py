@@ -59,9 +59,18 @@ class Scheduler:
                 .limit(self.settings.scheduler_batch_size)
             )
             timers = list(await session.scalars(_locking(session, query)))
+            ids = {t.work_item_id for t in timers}
+            records = (
+                {
+                    r.work_item_id: r
+                    for r in await session.scalars(select(SlaRecord).where(SlaRecord.work_item_id.in_(ids)))
+                }
+                if ids
+                else {}
+            )
             for timer in timers:
                 timer.fired_at = now
-                record = await session.get(SlaRecord, timer.work_item_id)
+                record = records.get(timer.work_item_id)
                 if record is None or not notify.timer_still_applies(record, timer.kind):
                     continue
                 TIMERS_FIRED.labels(timer.kind).inc()
