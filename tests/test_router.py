@@ -504,3 +504,50 @@ async def test_registry_admin_creates_units_with_their_topics(system):
         },
     )
     assert preview.json()["work_items"][0]["unit_name"] == "黄埔海关"
+
+
+async def test_the_other_moves_over_kafka(system, producer):
+    created = await submit(system, items=("urban_management",))
+    first = "440112.urban_management"
+    item = await item_of(system, created["id"], first)
+    send = lambda unit_code, **fields: send_action(system, producer, unit_code, work_item_id=item["id"], **fields)  # noqa: E731
+
+    await send(first, action="acknowledge")
+    await send(first, action="request-supplement", note="请补充场地租赁合同")
+    await state_in_intake(system, created["id"], item["id"], "awaiting_supplement")
+    answer = await system.intake.post(
+        f"/v1/requests/{created['id']}/supplements",
+        json={"work_item_id": item["id"], "text": "合同已上传"},
+        headers=enterprise(system),
+    )
+    assert answer.status_code == 202
+    await state_in_intake(system, created["id"], item["id"], "in_progress")
+
+    await send(first, action="transfer", to_unit="440100.urban_management", reason="市级权限")
+    await state_in_intake(system, created["id"], item["id"], "dispatched", unit_code="440100.urban_management")
+    await send("440100.urban_management", action="return", reason="应由区级办理")
+    # Back to the coordinating office of the subject's own region, whoever returned it.
+    await state_in_intake(system, created["id"], item["id"], "returned", unit_code="440112.coordinator")
+    await send("440112.coordinator", action="dispatch", to_unit=first)
+    await state_in_intake(system, created["id"], item["id"], "dispatched", unit_code=first)
+
+    await send(first, action="acknowledge")
+    await send(first, action="extension", days=2, reason="需现场核查")
+    detail = await eventually(lambda: _pending_extension(system, item["id"], first))
+    assert detail["days"] == 2
+    history = (await system.router.get(f"/v1/workitems/{item['id']}", headers=unit(system, first))).json()["history"]
+    assert [h["action"] for h in history] == [
+        "acknowledge",
+        "request-supplement",
+        "supplemented",
+        "transfer",
+        "return",
+        "dispatch",
+        "acknowledge",
+        "extension",
+    ]
+
+
+async def _pending_extension(system, item_id, unit_code):
+    detail = (await system.router.get(f"/v1/workitems/{item_id}", headers=unit(system, unit_code))).json()
+    return next((x for x in detail.get("extensions", []) if x["state"] == "pending"), None)
