@@ -36,6 +36,17 @@ class Problem(Exception):
     headers: dict[str, str] | None = None
 
 
+def invalid_field(field: str, code: str, zh: str, en: str) -> Problem:
+    """The usual refusal of one bad field: 422 naming it, in both languages."""
+    return Problem(
+        422,
+        "validation_failed",
+        "提交的内容有误，请按提示修改",
+        "The request has invalid fields",
+        errors=[FieldError(field, code, zh, en)],
+    )
+
+
 def wants_english(request: Request) -> bool:
     first = request.headers.get("accept-language", "").split(",")[0].strip().lower()
     return first.startswith("en")

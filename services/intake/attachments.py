@@ -15,7 +15,7 @@ from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
-from shared.problems import FieldError, Problem
+from shared.problems import FieldError, Problem, invalid_field
 from shared.settings import Settings
 
 from .models import Attachment
@@ -71,13 +71,7 @@ async def store(settings: Settings, session: AsyncSession, principal: Principal,
                 digest.update(chunk)
                 await asyncio.to_thread(scratch_file.write, chunk)
         if size == 0:
-            raise Problem(
-                422,
-                "validation_failed",
-                "提交的内容有误，请按提示修改",
-                "The request has invalid fields",
-                errors=[FieldError("file", "empty", "附件为空", "The file is empty")],
-            )
+            raise invalid_field("file", "empty", "附件为空", "The file is empty")
         content_type = await asyncio.to_thread(sniff, scratch)
         if content_type is None or content_type not in settings.attachment_types:
             raise Problem(

@@ -20,7 +20,7 @@ from shared.auth import Principal
 from shared.db import utcnow
 from shared.kafka import add_to_outbox, encode
 from shared.logging import mask_mobile, mask_name
-from shared.problems import FieldError, Problem
+from shared.problems import FieldError, Problem, invalid_field
 
 from .models import (
     Attachment,
@@ -246,19 +246,11 @@ async def check_attachments(session: AsyncSession, principal: Principal, ids: Se
     )
     missing = [i for i in ids if i not in found]
     if missing:
-        raise Problem(
-            422,
-            "validation_failed",
-            "提交的内容有误，请按提示修改",
-            "The request has invalid fields",
-            errors=[
-                FieldError(
-                    field,
-                    "attachment_unknown",
-                    f"附件不存在或不是您上传的：{', '.join(missing)}",
-                    f"No such attachment of yours: {', '.join(missing)}",
-                )
-            ],
+        raise invalid_field(
+            field,
+            "attachment_unknown",
+            f"附件不存在或不是您上传的：{', '.join(missing)}",
+            f"No such attachment of yours: {', '.join(missing)}",
         )
 
 
@@ -274,16 +266,8 @@ async def supplement(session: AsyncSession, principal: Principal, request: Reque
     owner_only(principal, request)
     item = await session.get(WorkItemView, body.work_item_id)
     if item is None or item.request_id != request.id:
-        raise Problem(
-            422,
-            "validation_failed",
-            "提交的内容有误，请按提示修改",
-            "The request has invalid fields",
-            errors=[
-                FieldError(
-                    "work_item_id", "work_item_unknown", "该诉求下没有这个工单", "No such work item in this request"
-                )
-            ],
+        raise invalid_field(
+            "work_item_id", "work_item_unknown", "该诉求下没有这个工单", "No such work item in this request"
         )
     if item.status != "awaiting_supplement":
         raise conflict(
@@ -332,19 +316,11 @@ async def rate(session: AsyncSession, principal: Principal, request: Request, bo
     resolved = {i.id for i in items if i.status == "resolved"}
     unknown = [i for i in body.reopen if i not in resolved]
     if unknown:
-        raise Problem(
-            422,
-            "validation_failed",
-            "提交的内容有误，请按提示修改",
-            "The request has invalid fields",
-            errors=[
-                FieldError(
-                    "reopen",
-                    "work_item_not_resolved",
-                    f"这些工单不属于该诉求或未办结：{', '.join(unknown)}",
-                    f"Not resolved work items of this request: {', '.join(unknown)}",
-                )
-            ],
+        raise invalid_field(
+            "reopen",
+            "work_item_not_resolved",
+            f"这些工单不属于该诉求或未办结：{', '.join(unknown)}",
+            f"Not resolved work items of this request: {', '.join(unknown)}",
         )
     now = utcnow()
     rating = Rating(
@@ -427,13 +403,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         created, request_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         return datetime.fromisoformat(created), request_id
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            422,
-            "validation_failed",
-            "提交的内容有误，请按提示修改",
-            "The request has invalid fields",
-            errors=[FieldError("cursor", "cursor_invalid", "翻页游标无效", "Invalid cursor")],
-        ) from exc
+        raise invalid_field("cursor", "cursor_invalid", "翻页游标无效", "Invalid cursor") from exc
 
 
 async def list_requests(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, current_principal, require_roles
 from shared.db import utcnow
-from shared.problems import FieldError, Problem
+from shared.problems import Problem, invalid_field
 from shared.workcal import SHANGHAI
 
 from . import calendar as work_calendar
@@ -126,13 +126,7 @@ async def put_calendar(year: int, body: work_calendar.ScheduleIn, request: Reque
         async with session.begin():
             await work_calendar.store_schedule(session, year, body, principal.sub)
     except ValueError as exc:
-        raise Problem(
-            422,
-            "validation_failed",
-            "提交的内容有误，请按提示修改",
-            "The request has invalid fields",
-            errors=[FieldError("holidays", "schedule_invalid", str(exc), str(exc))],
-        ) from exc
+        raise invalid_field("holidays", "schedule_invalid", str(exc), str(exc)) from exc
     async with request.app.state.runtime.sessions() as reader:
         await work_calendar.load_schedules(reader, request.app.state.runtime.calendar)
     return {"year": year, "holidays": len(body.holidays), "workdays": len(body.workdays)}

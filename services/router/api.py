@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events, kafka
 from shared.auth import Principal, require_roles
-from shared.problems import Problem
+from shared.problems import Problem, invalid_field
 
 from . import registry
 from .lifecycle import DEPARTMENT_ACTIONS, ActionInput, Lifecycle, allowed_moves, item_not_found
@@ -292,7 +292,9 @@ async def list_units(session: Session, _principal: Reader, region: str | None = 
 @router.put("/units/{unit_code}", tags=["departments"], summary="Create or update a unit; its inbox topic is created")
 async def put_unit(unit_code: str, body: UnitIn, request: Request, session: Session, _principal: Admin) -> dict:
     if body.unit_code != unit_code:
-        raise Problem(422, "validation_failed", "路径与内容中的单位代码不一致", "unit_code differs from the path")
+        raise invalid_field(
+            "unit_code", "unit_code_mismatch", "路径与内容中的单位代码不一致", "unit_code differs from the path"
+        )
     async with session.begin():
         await registry.load_registry(session, {"units": [body.model_dump()]})
         unit = await session.get(DepartmentUnit, unit_code)
@@ -311,7 +313,9 @@ async def put_unit(unit_code: str, body: UnitIn, request: Request, session: Sess
 async def put_coverage(body: CoverageIn, session: Session, _principal: Admin) -> dict:
     async with session.begin():
         if await session.get(DepartmentUnit, body.unit_code) is None:
-            raise Problem(422, "validation_failed", f"单位不存在：{body.unit_code}", f"Unknown unit: {body.unit_code}")
+            raise invalid_field(
+                "unit_code", "unit_unknown", f"单位不存在：{body.unit_code}", f"Unknown unit: {body.unit_code}"
+            )
         await registry.load_registry(session, {"coverage": [body.model_dump()]})
     return body.model_dump()
 

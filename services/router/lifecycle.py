@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events
 from shared.db import utcnow
 from shared.kafka import OutgoingMessage, add_to_outbox, encode
-from shared.problems import FieldError, Problem
+from shared.problems import Problem, invalid_field
 from shared.settings import Settings
 from shared.signing import attachment_link
 
@@ -78,13 +78,7 @@ def invalid_move(item: WorkItem, action: str) -> Problem:
 
 
 def missing(field: str, zh: str, en: str) -> Problem:
-    return Problem(
-        422,
-        "validation_failed",
-        "提交的内容有误，请按提示修改",
-        "The request has invalid fields",
-        errors=[FieldError(field, "missing", zh, en)],
-    )
+    return invalid_field(field, "missing", zh, en)
 
 
 class Lifecycle:
@@ -133,19 +127,11 @@ class Lifecycle:
 
     async def _resolve(self, item, actor, data):
         if data.outcome not in ("issued", "not_issued", "answered"):
-            raise Problem(
-                422,
-                "validation_failed",
-                "提交的内容有误，请按提示修改",
-                "The request has invalid fields",
-                errors=[
-                    FieldError(
-                        "outcome",
-                        "outcome_invalid",
-                        "办理结果须为 issued、not_issued 或 answered",
-                        "outcome must be issued, not_issued or answered",
-                    )
-                ],
+            raise invalid_field(
+                "outcome",
+                "outcome_invalid",
+                "办理结果须为 issued、not_issued 或 answered",
+                "outcome must be issued, not_issued or answered",
             )
         if data.outcome == "issued" and not data.document_no:
             raise missing("document_no", "出具证明时请填写文号", "An issued certificate needs its document number")
@@ -391,19 +377,11 @@ class Lifecycle:
             raise missing(field, "请选择目标单位", "Name the target unit")
         unit = await self.session.get(DepartmentUnit, code)
         if unit is None or not unit.active or unit.unit_code == item.unit_code:
-            raise Problem(
-                422,
-                "validation_failed",
-                "提交的内容有误，请按提示修改",
-                "The request has invalid fields",
-                errors=[
-                    FieldError(
-                        field,
-                        "unit_invalid",
-                        f"单位不存在、已停用或为当前承办单位：{code}",
-                        f"Unknown, inactive or current unit: {code}",
-                    )
-                ],
+            raise invalid_field(
+                field,
+                "unit_invalid",
+                f"单位不存在、已停用或为当前承办单位：{code}",
+                f"Unknown, inactive or current unit: {code}",
             )
         return unit
 
