@@ -80,24 +80,7 @@ async def make_databases(tmp: Path, names: list[str]) -> Databases:
 
 async def read_topic(bootstrap: str, topic: str, *, until: Callable[[list], bool], timeout: float = 15.0) -> list:
     """Reads a topic from the beginning with a plain consumer (no group) until ``until(records)``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = await eventually(lambda: consumer.partitions_for_topic(topic), timeout=timeout)
-        assigned = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        records: list = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for partition_records in batch.values():
-                records.extend(partition_records)
-            if until(records):
-                return records
-        raise AssertionError(f"{topic}: wanted records not seen within {timeout} s; saw {len(records)}")
-    finally:
-        await consumer.stop()
+    return await read_topics(bootstrap, [topic], until=until, timeout=timeout)
 
 
 def header(record, name: str) -> str | None:

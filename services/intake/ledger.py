@@ -16,7 +16,7 @@ from shared.auth import Principal
 from shared.workcal import SHANGHAI
 
 from .models import Request, WorkItemView
-from .service import scope
+from .service import filtered, scope
 
 COLUMNS = (
     ("reference_no", "受理编号"),
@@ -52,17 +52,8 @@ async def rows(
     created_to: datetime | None,
     unit_code: str | None,
 ) -> list[dict]:
-    query = scope(
-        principal, select(Request, WorkItemView).outerjoin(WorkItemView, WorkItemView.request_id == Request.id)
-    )
-    if status:
-        query = query.where(Request.status == status)
-    if type_:
-        query = query.where(Request.type == type_)
-    if created_from:
-        query = query.where(Request.created_at >= created_from)
-    if created_to:
-        query = query.where(Request.created_at < created_to)
+    joined = select(Request, WorkItemView).outerjoin(WorkItemView, WorkItemView.request_id == Request.id)
+    query = filtered(scope(principal, joined), status, type_, created_from, created_to)
     if unit_code:
         query = query.where(WorkItemView.unit_code == unit_code)
     result = await session.execute(query.order_by(Request.created_at, Request.id, WorkItemView.unit_code))

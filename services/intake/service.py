@@ -394,6 +394,21 @@ def scope(principal: Principal, query: Select) -> Select:
     return query.where(False)
 
 
+def filtered(
+    query: Select, status: str | None, type_: str | None, created_from: datetime | None, created_to: datetime | None
+) -> Select:
+    """The filters the request list and the ledger share."""
+    if status:
+        query = query.where(Request.status == status)
+    if type_:
+        query = query.where(Request.type == type_)
+    if created_from:
+        query = query.where(Request.created_at >= created_from)
+    if created_to:
+        query = query.where(Request.created_at < created_to)
+    return query
+
+
 def encode_cursor(request: Request) -> str:
     return base64.urlsafe_b64encode(f"{request.created_at.isoformat()}|{request.id}".encode()).decode()
 
@@ -417,15 +432,7 @@ async def list_requests(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Request], str | None]:
-    query = scope(principal, select(Request))
-    if status:
-        query = query.where(Request.status == status)
-    if type_:
-        query = query.where(Request.type == type_)
-    if created_from:
-        query = query.where(Request.created_at >= created_from)
-    if created_to:
-        query = query.where(Request.created_at < created_to)
+    query = filtered(scope(principal, select(Request)), status, type_, created_from, created_to)
     if cursor:
         created, request_id = decode_cursor(cursor)
         query = query.where(

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from shared import catalogue
 from shared.validation import USCC, RegionCode, bilingual_error
+
+
+def _known_kind(value: str) -> str:
+    if value not in catalogue.DEPARTMENT_KINDS:
+        raise bilingual_error("kind_unknown", f"部门类别不存在：{value}", f"Unknown department kind: {value}")
+    return value
+
+
+DepartmentKind = Annotated[str, AfterValidator(_known_kind)]
 
 
 class Strict(BaseModel):
@@ -62,22 +71,15 @@ class PreviewIn(Strict):
 class UnitIn(Strict):
     unit_code: str = Field(pattern=r"^\d{6}\.[a-z_]+(\.[a-z0-9_]+)?$", examples=["440112.tax"])
     name: str = Field(min_length=2, max_length=200)
-    kind: str
+    kind: DepartmentKind
     region_code: RegionCode
     contacts: list[dict[str, Any]] = Field(default=[], max_length=20)
     supervising_office: str | None = Field(None, max_length=200)
     active: bool = True
 
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        if value not in catalogue.DEPARTMENT_KINDS:
-            raise bilingual_error("kind_unknown", f"部门类别不存在：{value}", f"Unknown department kind: {value}")
-        return value
-
 
 class CoverageIn(Strict):
-    kind: str
+    kind: DepartmentKind
     region_code: RegionCode
     unit_code: str
 
@@ -85,14 +87,7 @@ class CoverageIn(Strict):
 class RuleIn(Strict):
     request_type: str
     item: str
-    department_kind: str
-
-    @field_validator("department_kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        if value not in catalogue.DEPARTMENT_KINDS:
-            raise bilingual_error("kind_unknown", f"部门类别不存在：{value}", f"Unknown department kind: {value}")
-        return value
+    department_kind: DepartmentKind
 
 
 class WorkItemOut(BaseModel):
