@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 REQUESTS_SUBMITTED = "requests.submitted"  # intake → router: new requests
 REQUESTS_UPDATES = "requests.updates"  # intake → router: withdrawals, supplements, ratings
 SLA_EVENTS = "sla.events"  # notifier → intake: deadlines of each work item
+USERS_EVENTS = "users.events"  # intake → notifier: how enterprise users can be reached
 DEPT_RESPONSES = "dept.responses"  # department systems → router: actions on work items
 WORKITEMS_EVENTS = "workitems.events"  # router → intake, notifier: every change of a work item
 NOTIFICATIONS = "notifications"  # notifier → anyone: every notification sent
@@ -226,6 +227,18 @@ class RequestRated(Event):
     occurred_at: datetime
 
 
+# --- intake → notifier ------------------------------------------------------------------------------
+class WechatUserBound(Event):
+    """An enterprise user or liaison officer bound their WeChat account: they can now receive
+    subscribe messages about these enterprises' requests."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.user.wechat_bound"
+    openid: str
+    role: Literal["enterprise", "liaison"]
+    usccs: list[str]
+    occurred_at: datetime
+
+
 # --- notifier → intake ----------------------------------------------------------------------------
 class SlaUpdated(Event):
     """A work item's deadlines after its clock started, paused, resumed or was extended."""
@@ -351,6 +364,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         WorkItemNotice,
         SlaUpdated,
         NotificationSent,
+        WechatUserBound,
         DepartmentAction,
     )
 }
@@ -410,6 +424,12 @@ TOPICS: dict[str, dict[str, Any]] = {
         "messages": [SlaUpdated],
         "from": "notifier",
         "to": ["intake", "router"],
+    },
+    USERS_EVENTS: {
+        "description": "How enterprise users can be reached (their WeChat openid, once bound). Key: openid.",
+        "messages": [WechatUserBound],
+        "from": "intake",
+        "to": ["notifier"],
     },
     NOTIFICATIONS: {
         "description": "Every notification the notifier issues, whatever other channels carry it. Key: work item id.",

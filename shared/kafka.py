@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -327,17 +328,33 @@ class EventConsumer:
         await self._producer.start()
         try:
             while True:
-                batch = await consumer.getmany(timeout_ms=500)
-                if consumer.assignment():
-                    self.ready.set()
-                for partition, records in batch.items():
-                    for record in records:
-                        await self._handle_with_retries(record)
-                    # Commit only what has been applied (or dead-lettered).
-                    await consumer.commit({partition: records[-1].offset + 1})
+                try:
+                    await self._poll_once(consumer)
+                except KafkaError as exc:  # broker away or group in flux: keep the consumer alive
+                    log.warning("consumer.kafka_error", consumer=self.name, error=repr(exc))
+                    await asyncio.sleep(1)
         finally:
             await consumer.stop()
             await self._producer.stop()
+
+    async def _poll_once(self, consumer: AIOKafkaConsumer) -> None:
+        batch = await consumer.getmany(timeout_ms=500)
+        if consumer.assignment():
+            self.ready.set()
+        for partition, records in batch.items():
+            if partition not in consumer.assignment():
+                continue  # revoked by a rebalance: its new owner reads these again
+            for record in records:
+                await self._handle_with_retries(record)
+            # Commit only what has been applied (or dead-lettered).
+            try:
+                await consumer.commit({partition: records[-1].offset + 1})
+            except (CommitFailedError, IllegalStateError) as exc:
+                # The partition moved during the batch. Its new owner re-reads from the last
+                # committed offset; processed_events makes that redelivery change nothing.
+                log.info(
+                    "consumer.commit_skipped_rebalance", consumer=self.name, partition=str(partition), error=repr(exc)
+                )
 
     async def _handle_with_retries(self, record: ConsumerRecord) -> None:
         for attempt in range(1, self.max_attempts + 1):

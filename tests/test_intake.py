@@ -11,6 +11,7 @@ import uuid
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
 from tests.support import (
     MINGLUO,
@@ -389,6 +390,18 @@ async def test_wechat_login_binds_once_then_logs_in_with_the_code_alone(system, 
     assert listing.status_code == 200
     _, path, query, _, _ = fake_wechat.calls[-1]
     assert path == "/sns/jscode2session" and query["js_code"] == "good-zhangsan" and query["secret"] == "wx-test-secret"
+
+    # The notifier learns how to reach this user, for progress messages on WeChat.
+    from services.notifier.models import Recipient
+
+    async def registered():
+        async with system.runtimes["notifier"].sessions() as session:
+            return await session.scalar(
+                select(Recipient).where(Recipient.address == "openid-zhangsan", Recipient.key == MINGLUO)
+            )
+
+    recipient = await eventually(registered)
+    assert (recipient.kind, recipient.channel) == ("enterprise", "wechat")
 
     refused = await system.intake.post("/v1/auth/wechat", json={"code": "expired"})
     assert refused.status_code == 401 and refused.json()["errors"][0]["field"] == "code"

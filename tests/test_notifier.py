@@ -111,7 +111,7 @@ async def test_clocks_follow_acknowledgement_and_fire_each_reminder_and_escalati
     assert local(record.resolve_due_at) == "2025-11-10T18:00:00+08:00"
 
     async def kinds():
-        return [(n.kind, n.recipient_kind, n.channel) for n in await item.notifications() if n.channel != "topic"]
+        return [(n.kind, n.recipient_kind, n.channel) for n in await item.notifications() if n.channel == "email"]
 
     run = scheduler(system)
     await run.tick(at("2025-11-04T18:00:00+08:00"))  # the old acknowledge deadline: acknowledged, so silent
@@ -297,7 +297,7 @@ async def test_enterprise_hears_progress_on_wechat_with_a_cached_token(system, p
     )
 
     async def both():
-        rows = [n for n in await item.notifications() if n.channel == "wechat"]
+        rows = [n for n in await item.notifications() if n.address == openid]
         return rows if len(rows) == 2 else None
 
     await eventually(both)
@@ -314,18 +314,18 @@ async def test_enterprise_hears_progress_on_wechat_with_a_cached_token(system, p
         "resolved",
         resolution={"outcome": "issued", "document_no": "穗税证〔2025〕1号"},
     )
-    await eventually(lambda: _count(item, "wechat", 3))
+    await eventually(lambda: _count(item, openid, 3))
     issued = fake_wechat.tokens_issued
     await scheduler(system).deliver(at("2025-11-05T11:00:00+08:00"))
     assert fake_wechat.tokens_issued == issued + 1, "an expired token is refreshed and the send retried"
     assert [m["data"]["thing1"]["value"] for m in fake_wechat.sent if m["touser"] == openid][-1] == "已办结"
     # 回访: the next working morning the enterprise is asked to rate it.
     await scheduler(system).tick(at("2025-11-06T09:00:00+08:00"))
-    assert [n.kind for n in await item.notifications() if n.channel == "wechat"][-1] == "follow_up"
+    assert [n.kind for n in await item.notifications() if n.address == openid][-1] == "follow_up"
 
 
-async def _count(item, channel, wanted):
-    return len([n for n in await item.notifications() if n.channel == channel]) == wanted
+async def _count(item, address, wanted):
+    return len([n for n in await item.notifications() if n.address == address]) == wanted
 
 
 async def test_statistics_and_the_overdue_list(system, producer):

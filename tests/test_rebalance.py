@@ -39,8 +39,8 @@ async def test_rebalance_neither_loses_nor_doubles_work(system):
     await second.start_workers()
     try:
         ids += await submit_many(10)  # while the group rebalances onto two members
-        dispatch = next(c for c in second.consumers if c.name == "router.dispatch")
-        await asyncio.wait_for(dispatch.ready.wait(), timeout=30)
+        for consumer in second.consumers:  # both groups now have two members
+            await asyncio.wait_for(consumer.ready.wait(), timeout=30)
         ids += await submit_many(10)
     finally:
         await second.stop()  # and back to one member
@@ -48,6 +48,19 @@ async def test_rebalance_neither_loses_nor_doubles_work(system):
 
     counts = await eventually(lambda: _all_routed(routed, ids), timeout=60)
     assert set(counts) == set(ids) and set(counts.values()) == {2}, "two work items per request, no more, no less"
+
+    # The router's other group (enterprise updates, department actions) came through the
+    # rebalances too: withdrawals of requests on every partition are still applied.
+    for request_id in ids[-6:]:
+        response = await system.intake.post(f"/v1/requests/{request_id}/withdraw", json={}, headers=headers)
+        assert response.status_code == 202
+
+    async def all_cancelled():
+        async with system.runtimes["router"].sessions() as session:
+            states = set(await session.scalars(select(WorkItem.state).where(WorkItem.request_id.in_(ids[-6:]))))
+        return states == {"cancelled"}
+
+    assert await eventually(all_cancelled, timeout=60)
 
 
 async def _all_routed(routed, ids):

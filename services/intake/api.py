@@ -347,4 +347,5 @@ async def wechat_login(
             raise Problem(401, "invalid_token", "登录凭证无效或已过期", "Invalid or expired token") from exc
     async with session.begin():
         token, binding = await wechat.login(settings, session, body.code, binder)
+    request.app.state.runtime.relay.notify()
     return TokenOut(access_token=token, role=binding.role, usccs=binding.usccs)

@@ -19,7 +19,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
     runtime = ServiceRuntime("intake", settings, Base.metadata, MIGRATIONS)
-    runtime.require_topics([events.REQUESTS_SUBMITTED, events.REQUESTS_UPDATES])
+    runtime.require_topics([events.REQUESTS_SUBMITTED, events.REQUESTS_UPDATES, events.USERS_EVENTS])
     runtime.add_consumer(
         name="intake.read-model", topics=[events.WORKITEMS_EVENTS, events.SLA_EVENTS], handlers=worker.HANDLERS
     )

@@ -6,11 +6,14 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import events
 from shared.auth import Principal, mint_token
+from shared.db import utcnow
+from shared.kafka import add_to_outbox, encode
 from shared.problems import FieldError, Problem
 from shared.settings import Settings
 
-from .models import WechatBinding
+from .models import WechatBinding, outbox
 
 
 async def code_to_openid(settings: Settings, code: str) -> str:
@@ -63,5 +66,10 @@ async def login(
             usccs=list(binding_principal.usccs),
         )
         session.add(binding)
+        bound = events.WechatUserBound(openid=openid, role=binding.role, usccs=binding.usccs, occurred_at=utcnow())
+        # The notifier learns the openid from this, to send progress as subscribe messages.
+        await add_to_outbox(
+            session, outbox, [encode(bound, topic=events.USERS_EVENTS, source=events.SOURCE_INTAKE, key=openid)]
+        )
     token = mint_token(settings, role=binding.role, sub=binding.sub, name=binding.name, usccs=binding.usccs)
     return token, binding

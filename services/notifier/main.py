@@ -47,7 +47,9 @@ def build_runtime(settings: Settings) -> NotifierRuntime:
     runtime = NotifierRuntime(settings)
     runtime.require_topics([events.NOTIFICATIONS, events.SLA_EVENTS])
     runtime.add_consumer(
-        name="notifier.sla", topics=[events.WORKITEMS_EVENTS], handlers=worker.handlers(runtime.calendar, settings)
+        name="notifier.sla",
+        topics=[events.WORKITEMS_EVENTS, events.USERS_EVENTS],
+        handlers=worker.handlers(runtime.calendar, settings),
     )
     return runtime
 

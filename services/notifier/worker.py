@@ -9,6 +9,7 @@ from shared.kafka import ReceivedEvent
 from shared.settings import Settings
 from shared.workcal import WorkingCalendar
 
+from . import recipients
 from .clocks import Clocks
 
 
@@ -16,4 +17,12 @@ def handlers(calendar: WorkingCalendar, settings: Settings) -> dict:
     async def on_work_item_event(session: AsyncSession, received: ReceivedEvent) -> None:
         await Clocks(session, calendar, settings).apply(received.data, received.id)
 
-    return {model.ce_type: on_work_item_event for model in events.WORK_ITEM_EVENTS}
+    async def on_wechat_bound(session: AsyncSession, received: ReceivedEvent) -> None:
+        bound: events.WechatUserBound = received.data
+        for uscc in bound.usccs:
+            await recipients.add(session, "enterprise", uscc, "wechat", bound.openid, None)
+
+    return {
+        **{model.ce_type: on_work_item_event for model in events.WORK_ITEM_EVENTS},
+        events.WechatUserBound.ce_type: on_wechat_bound,
+    }
