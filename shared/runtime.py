@@ -114,8 +114,15 @@ class ServiceRuntime:
     async def check_broker(self) -> None:
         await kafka.ping(self.settings.kafka_bootstrap_servers)
 
+    async def check_workers(self) -> None:
+        """Fails when a relay, consumer or scheduler started here has stopped: the HTTP side
+        would otherwise look healthy while nothing moves."""
+        dead = [t.get_name() for t in self._tasks if t.done()]
+        if dead:
+            raise RuntimeError(f"stopped: {', '.join(dead)}")
+
     def readiness(self) -> dict:
-        return {"database": self.check_database, "broker": self.check_broker}
+        return {"database": self.check_database, "broker": self.check_broker, "workers": self.check_workers}
 
     def lifespan(self, *, workers: bool):
         @asynccontextmanager

@@ -4,12 +4,14 @@ code, and the events' published JSON Schemas matching the models."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 import yaml
@@ -29,10 +31,34 @@ async def test_health_readiness_and_metrics(system, service):
     assert (await client.get("/healthz")).json() == {"status": "ok", "service": service}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "workers": "ok"}
     await client.get("/healthz", headers={"X-Request-ID": "req-123"})
     metrics = (await client.get("/metrics")).text
     assert f'xiaoer_http_requests_total{{method="GET",route="/healthz",service="{service}",status="200"}}' in metrics
+
+
+async def test_readiness_fails_when_a_worker_has_stopped(system, tmp_path):
+    from services.intake import main as intake_main
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        tmp_path, system.settings.kafka_bootstrap_servers, {"intake": f"sqlite+aiosqlite:///{tmp_path}/intake.db"}
+    )
+    runtime = intake_main.build_runtime(settings)
+    runtime.consumers.clear()
+    await runtime.migrate()
+    await runtime.start_workers()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_main.build_app(runtime)), base_url="http://i")
+    try:
+        assert (await client.get("/readyz")).json()["checks"]["workers"] == "ok"
+        relay = runtime._tasks[0]
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and "intake.relay" in ready.json()["checks"]["workers"]
+    finally:
+        await client.aclose()
+        await runtime.stop()
 
 
 async def test_request_id_is_echoed_and_generated(system):
