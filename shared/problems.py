@@ -97,6 +97,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "date_from_datetime_parsing": ("不是有效的日期", "Is not a valid date"),
     "uuid_parsing": ("不是有效的编号", "Is not a valid id"),
     "json_invalid": ("请求体不是有效的 JSON", "The body is not valid JSON"),
+    "timezone_aware": (
+        "时间须带时区，如 2025-11-03T09:00:00+08:00",
+        "Must include a time zone, e.g. 2025-11-03T09:00:00+08:00",
+    ),
     "value_error": ("取值无效", "Invalid value"),
 }
 

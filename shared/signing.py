@@ -29,4 +29,5 @@ def attachment_link(settings: Settings, attachment_id: str, now: float | None = 
 def link_is_valid(settings: Settings, attachment_id: str, expires: int, given: str, now: float | None = None) -> bool:
     if expires < (time.time() if now is None else now):
         return False
-    return hmac.compare_digest(signature(settings, attachment_id, expires), given)
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a link is anyone's to mangle.
+    return hmac.compare_digest(signature(settings, attachment_id, expires).encode(), given.encode())

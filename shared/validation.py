@@ -5,9 +5,10 @@ the error context, which ``shared.problems`` shows to the caller."""
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, AwareDatetime
 from pydantic_core import PydanticCustomError
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc as stdnum_uscc
@@ -58,3 +59,21 @@ RegionCode = Annotated[str, AfterValidator(_check_region)]
 def make_uscc(first17: str) -> str:
     """Completes 17 characters with their check character (demo data and tests)."""
     return first17 + stdnum_uscc.calc_check_digit(first17)
+
+
+def _instant_in_range(value: datetime) -> datetime:
+    if not 2000 <= value.year <= 2100:
+        raise bilingual_error("instant_out_of_range", "时间须在 2000 至 2100 年之间", "Must lie between 2000 and 2100")
+    return value
+
+
+def _day_in_range(value: date) -> date:
+    if not 2000 <= value.year <= 2100:
+        raise bilingual_error("date_out_of_range", "日期须在 2000 至 2100 年之间", "Must lie between 2000 and 2100")
+    return value
+
+
+# Query parameters: an instant must say its time zone (2025-11-03T09:00:00+08:00), and both kinds
+# stay within years the calendar and the databases handle.
+Instant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]
+Day = Annotated[date, AfterValidator(_day_in_range)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
@@ -15,6 +14,7 @@ from shared import catalogue
 from shared.auth import Principal, current_principal, decode_token, require_roles
 from shared.problems import Problem
 from shared.signing import link_is_valid
+from shared.validation import Instant
 
 from . import attachments, ledger, service, wechat
 from .catalogue_forms import form_for
@@ -109,8 +109,8 @@ async def list_requests(
     principal: Caller,
     status: Annotated[str | None, Query(max_length=30)] = None,
     type: Annotated[str | None, Query(max_length=40)] = None,
-    created_from: Annotated[datetime | None, Query(alias="from")] = None,
-    created_to: Annotated[datetime | None, Query(alias="to")] = None,
+    created_from: Annotated[Instant | None, Query(alias="from")] = None,
+    created_to: Annotated[Instant | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> RequestPage:
@@ -264,7 +264,7 @@ async def download_signed(
     request: Request,
     session: Session,
     expires: Annotated[int, Query()],
-    signature: Annotated[str, Query(max_length=128)],
+    signature: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
 ) -> FileResponse:
     if not link_is_valid(request.app.state.settings, attachment_id, expires, signature):
         raise Problem(403, "link_invalid", "下载链接无效或已过期", "The download link is invalid or has expired")
@@ -287,8 +287,8 @@ async def get_ledger(
     format: Literal["json", "csv", "xlsx"] = "json",
     status: Annotated[str | None, Query(max_length=30)] = None,
     type: Annotated[str | None, Query(max_length=40)] = None,
-    created_from: Annotated[datetime | None, Query(alias="from")] = None,
-    created_to: Annotated[datetime | None, Query(alias="to")] = None,
+    created_from: Annotated[Instant | None, Query(alias="from")] = None,
+    created_to: Annotated[Instant | None, Query(alias="to")] = None,
     unit_code: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     if principal.role == "department" and not (principal.unit or "").endswith(".coordinator"):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, current_principal, require_roles
 from shared.db import utcnow
 from shared.problems import Problem, invalid_field
+from shared.validation import Day
 from shared.workcal import SHANGHAI
 
 from . import calendar as work_calendar
@@ -99,8 +100,8 @@ async def unit_stats(
     request: Request,
     session: Session,
     principal: Overseer,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to", description="exclusive")] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to", description="exclusive")] = None,
     region: str | None = None,
     format: Literal["json", "csv"] = "json",
 ):

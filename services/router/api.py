@@ -3,7 +3,6 @@ extension decisions, coordinators' dispatch, routing previews and the registry."
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events, kafka
 from shared.auth import Principal, require_roles
 from shared.problems import Problem, invalid_field
+from shared.validation import Instant
 
 from . import registry
 from .lifecycle import DEPARTMENT_ACTIONS, ActionInput, Lifecycle, allowed_moves, item_not_found
@@ -94,7 +94,7 @@ async def list_work_items(
     session: Session,
     principal: Reader,
     state: Annotated[str | None, Query(max_length=30)] = None,
-    due_before: datetime | None = None,
+    due_before: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[WorkItemOut]:
     query = select(WorkItem)
