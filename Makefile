@@ -34,9 +34,10 @@ lint: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/xiaoer schemas
 
-## Benchmarks (see docs/benchmarks.md); needs PostgreSQL (XIAOER_BENCH_POSTGRES_URL).
+## Benchmarks (see docs/benchmarks.md); PostgreSQL from XIAOER_BENCH_POSTGRES_URL (default: local).
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/scheduler.py
 
 ## The production stack with Docker Compose (Apache Kafka in KRaft mode, PostgreSQL).
 up:
