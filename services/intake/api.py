@@ -127,18 +127,7 @@ async def list_requests(
         limit=limit,
     )
     return RequestPage(
-        items=[
-            RequestSummary(
-                id=r.id,
-                reference_no=r.reference_no,
-                type=r.type,
-                status=r.status,
-                enterprise_uscc=r.enterprise_uscc,
-                enterprise_name=r.enterprise_name,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ],
+        items=[RequestSummary.model_validate(r, from_attributes=True) for r in rows],
         next_cursor=next_cursor,
     )
 
