@@ -437,3 +437,27 @@ async def test_a_year_without_a_schedule_shows_on_readyz_until_it_is_loaded(syst
     assert shown["source"] == "loaded" and shown["holidays"] == [f"{year}-01-01"]
     spring = (await system.notifier.get("/v1/calendar/2026", headers=admin)).json()
     assert spring["source"] == "chinese_calendar" and "2026-02-14" in spring["workdays"]
+
+
+async def test_a_reminder_fires_once_even_when_an_extension_moves_the_deadline(system, producer):
+    item = Item(system, producer)
+    await item.recipient("unit", "email", f"clerk.{item.unit}@example.gov.cn")
+    await item.dispatched("2025-11-03T10:00:00+08:00")
+    await item.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
+    await item.record(lambda r: r.resolve_started_at is not None)
+    await scheduler(system).fire_due_timers(at("2025-11-06T10:00:00+08:00"))  # 50 % of 46 h
+
+    # Five more working days: 50 % of the new 86 h would fall on 11-10 14:00, after this moment.
+    await item.send(
+        events.WorkItemExtensionDecided,
+        "2025-11-07T11:00:00+08:00",
+        "acknowledged",
+        extension_id="e",
+        days=5,
+        approved=True,
+    )
+    record = await item.record(lambda r: local(r.resolve_due_at) == "2025-11-17T18:00:00+08:00")
+    assert record is not None
+    await scheduler(system).fire_due_timers(at("2025-11-17T18:00:00+08:00"))
+    kinds = [n.kind for n in await item.notifications() if n.channel == "email"]
+    assert kinds == ["remind_50", "remind_80", "due"]

@@ -143,10 +143,7 @@ class Clocks:
             case events.WorkItemExtensionDecided(approved=True, days=days) if record.resolve_due_at:
                 await self.cancel_timers(record, now, RESOLVE_TIMERS)
                 record.resolve_due_at = self.calendar.extend(record.resolve_due_at, days)
-                start = record.resolve_started_at or now
-                self.add_timers(
-                    record, [t for t in self.resolve_timer_plan(record, start, record.resolve_due_at) if t[1] > now]
-                )
+                await self.replan(record, now)
 
     async def start_resolve_clock(self, record: SlaRecord, start: datetime, limits: policies.Limits) -> None:
         await self.cancel_timers(record, start)
@@ -170,10 +167,23 @@ class Clocks:
         if left > timedelta(0):
             record.resolve_due_at = self.calendar.add_working_time(now, left)
         record.paused_at = record.remaining_seconds = None
+        await self.replan(record, now)
+
+    async def replan(self, record: SlaRecord, now: datetime) -> None:
+        """Timers for a moved deadline: those still ahead, and none of a kind that already fired
+        on this resolve clock (a reminder fires once, however often the deadline moves)."""
         start = record.resolve_started_at or now
-        self.add_timers(
-            record, [t for t in self.resolve_timer_plan(record, start, record.resolve_due_at) if t[1] > now]
+        fired = set(
+            await self.session.scalars(
+                select(SlaTimer.kind).where(
+                    SlaTimer.work_item_id == record.work_item_id,
+                    SlaTimer.fired_at.is_not(None),
+                    SlaTimer.fire_at >= start,
+                )
+            )
         )
+        plan = self.resolve_timer_plan(record, start, record.resolve_due_at)
+        self.add_timers(record, [(kind, at) for kind, at in plan if at > now and kind not in fired])
 
     def _next_morning(self, now: datetime) -> datetime:
         day = self.calendar.next_working_day(now.astimezone(SHANGHAI).date())
