@@ -461,3 +461,39 @@ async def test_a_reminder_fires_once_even_when_an_extension_moves_the_deadline(s
     await scheduler(system).fire_due_timers(at("2025-11-17T18:00:00+08:00"))
     kinds = [n.kind for n in await item.notifications() if n.channel == "email"]
     assert kinds == ["remind_50", "remind_80", "due"]
+
+
+VALID_POLICY = {
+    "acknowledge_amount": 1,
+    "acknowledge_unit": "working_days",
+    "resolve_amount": 1,
+    "resolve_unit": "working_days",
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "field"),
+    [
+        (
+            "/v1/recipients",
+            {"kind": "unit", "key": "440112.tax", "channel": "email", "address": "not-an-email"},
+            422,
+            "address",
+        ),
+        (
+            "/v1/recipients",
+            {"kind": "unit", "key": "440112.tax", "channel": "webhook", "address": "ftp://x.cn/h"},
+            422,
+            "address",
+        ),
+        ("/v1/policies/wishes/*", VALID_POLICY, 404, None),
+        ("/v1/policies/consultation/wizardry", VALID_POLICY, 404, None),
+        ("/v1/policies/consultation/*", {**VALID_POLICY, "resolve_unit": "fortnights"}, 422, "resolve_unit"),
+    ],
+)
+async def test_admin_input_is_checked(system, path, body, status, field):
+    method = system.notifier.post if path == "/v1/recipients" else system.notifier.put
+    response = await method(path, json=body, headers=system.auth("admin"))
+    assert response.status_code == status, response.text
+    if field:
+        assert response.json()["errors"][0]["field"] == field

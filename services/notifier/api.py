@@ -3,18 +3,20 @@ calendar, SLA policies, recipients and the notification log."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import catalogue
 from shared.auth import Principal, current_principal, require_roles
 from shared.db import utcnow
 from shared.problems import Problem, invalid_field
-from shared.validation import Day
+from shared.validation import Day, bilingual_error
 from shared.workcal import SHANGHAI
 
 from . import calendar as work_calendar
@@ -24,6 +26,7 @@ from .models import Notification, Recipient, SlaPolicy, SlaRecord
 from .scheduler import notification_out
 
 router = APIRouter(prefix="/v1")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 async def db_session(request: Request):
@@ -180,6 +183,14 @@ async def list_policies(session: Session, _principal: Annotated[Principal, Depen
     summary="Set a policy (department_kind * for all); it applies to items dispatched from now on",
 )
 async def put_policy(request_type: str, department_kind: str, body: PolicyIn, session: Session, _principal: Admin):
+    if request_type not in catalogue.REQUEST_TYPES:
+        raise Problem(
+            404, "request_type_not_found", f"诉求类型不存在：{request_type}", f"Unknown request type: {request_type}"
+        )
+    if department_kind != "*" and department_kind not in catalogue.DEPARTMENT_KINDS:
+        raise Problem(
+            404, "kind_not_found", f"部门类别不存在：{department_kind}", f"Unknown department kind: {department_kind}"
+        )
     async with session.begin():
         policy = await session.scalar(
             select(SlaPolicy).where(
@@ -203,6 +214,16 @@ class RecipientIn(BaseModel):
     channel: Literal["wechat", "email", "webhook"]
     address: str = Field(min_length=3, max_length=500, description="openid, e-mail address or https URL")
     name: str | None = Field(None, max_length=100)
+
+    @field_validator("address")
+    @classmethod
+    def _address_fits_channel(cls, address: str, info: ValidationInfo) -> str:
+        channel = info.data.get("channel")
+        if channel == "email" and not EMAIL.match(address):
+            raise bilingual_error("email_invalid", "邮箱地址格式不正确", "Not an e-mail address")
+        if channel == "webhook" and not address.startswith(("https://", "http://")):
+            raise bilingual_error("url_invalid", "回调地址须为 http(s) URL", "A webhook address is an http(s) URL")
+        return address
 
 
 @router.post("/recipients", status_code=201, tags=["notifications"], summary="Register who is told, and how")
