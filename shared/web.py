@@ -7,11 +7,13 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import structlog
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.problems import install_problem_handlers
 from shared.settings import Settings
@@ -28,6 +30,15 @@ HTTP_LATENCY = Histogram(
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+async def _db_session(request: Request):
+    async with request.app.state.runtime.sessions() as session:
+        yield session
+
+
+# A database session of the service handling the request, for one request.
+DbSession = Annotated[AsyncSession, Depends(_db_session)]
 
 
 class RequestContextMiddleware:

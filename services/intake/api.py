@@ -15,6 +15,7 @@ from shared.auth import Principal, current_principal, decode_token, require_role
 from shared.problems import Problem
 from shared.signing import link_is_valid
 from shared.validation import Instant
+from shared.web import DbSession
 
 from . import attachments, ledger, service, wechat
 from .catalogue_forms import form_for
@@ -38,12 +39,7 @@ from .schemas import (
 router = APIRouter(prefix="/v1")
 
 
-async def db_session(request: Request):
-    async with request.app.state.runtime.sessions() as session:
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(db_session)]
+Session = DbSession
 Caller = Annotated[Principal, Depends(current_principal)]
 Submitter = Annotated[Principal, Depends(require_roles("enterprise", "liaison"))]
 

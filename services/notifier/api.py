@@ -10,13 +10,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue
 from shared.auth import Principal, current_principal, require_roles
 from shared.db import utcnow
 from shared.problems import Problem, invalid_field
 from shared.validation import Day, bilingual_error
+from shared.web import DbSession
 from shared.workcal import SHANGHAI
 
 from . import calendar as work_calendar
@@ -29,12 +29,7 @@ router = APIRouter(prefix="/v1")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-async def db_session(request: Request):
-    async with request.app.state.runtime.sessions() as session:
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(db_session)]
+Session = DbSession
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Overseer = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
 

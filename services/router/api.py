@@ -13,6 +13,7 @@ from shared import events, kafka
 from shared.auth import Principal, require_roles
 from shared.problems import Problem, invalid_field
 from shared.validation import Instant
+from shared.web import DbSession
 
 from . import registry
 from .lifecycle import DEPARTMENT_ACTIONS, ActionInput, Lifecycle, allowed_moves, item_not_found
@@ -23,12 +24,7 @@ from .service import Registry, plan
 router = APIRouter(prefix="/v1")
 
 
-async def db_session(request: Request):
-    async with request.app.state.runtime.sessions() as session:
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(db_session)]
+Session = DbSession
 Department = Annotated[Principal, Depends(require_roles("department"))]
 Supervisor = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
