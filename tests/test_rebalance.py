@@ -11,6 +11,10 @@ from services.router import main as router_main
 from services.router.models import WorkItem
 from tests.support import MINGLUO, certificate_request, eventually
 
+# Tansu, the test broker, once took over a minute to settle a group after a member left (seen in
+# one run of many); the test is about what is routed, not how fast the group settles.
+REBALANCE_WAIT = 180
+
 
 async def test_rebalance_neither_loses_nor_doubles_work(system):
     headers = system.auth("enterprise", usccs=[MINGLUO], sub="rebalance-tests")
@@ -40,13 +44,13 @@ async def test_rebalance_neither_loses_nor_doubles_work(system):
     try:
         ids += await submit_many(10)  # while the group rebalances onto two members
         for consumer in second.consumers:  # both groups now have two members
-            await asyncio.wait_for(consumer.ready.wait(), timeout=30)
+            await asyncio.wait_for(consumer.ready.wait(), timeout=REBALANCE_WAIT)
         ids += await submit_many(10)
     finally:
         await second.stop()  # and back to one member
     ids += await submit_many(10)
 
-    counts = await eventually(lambda: _all_routed(routed, ids), timeout=60)
+    counts = await eventually(lambda: _all_routed(routed, ids), timeout=REBALANCE_WAIT)
     assert set(counts) == set(ids) and set(counts.values()) == {2}, "two work items per request, no more, no less"
 
     # The router's other group (enterprise updates, department actions) came through the
@@ -60,7 +64,7 @@ async def test_rebalance_neither_loses_nor_doubles_work(system):
             states = set(await session.scalars(select(WorkItem.state).where(WorkItem.request_id.in_(ids[-6:]))))
         return states == {"cancelled"}
 
-    assert await eventually(all_cancelled, timeout=60)
+    assert await eventually(all_cancelled, timeout=REBALANCE_WAIT)
 
 
 async def _all_routed(routed, ids):
