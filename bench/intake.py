@@ -30,8 +30,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from services.devstack import EmbeddedBroker, free_port  # noqa: E402
 from shared.auth import mint_token  # noqa: E402
-from shared.broker import EmbeddedBroker, free_port  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from shared.validation import make_uscc  # noqa: E402
 

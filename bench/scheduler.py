@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from services.notifier import main as notifier_main  # noqa: E402
-from shared.settings import Settings  # noqa: E402
 
 POLICY = json.dumps(
     {"acknowledge_amount": 1, "acknowledge_unit": "working_days", "resolve_amount": 5, "resolve_unit": "working_days"}
@@ -99,7 +98,9 @@ async def measure(admin, open_items: int, due: int, rounds: int) -> dict:
     await conn.execute(f'CREATE DATABASE "{db_name}"')
     await conn.close()
     url = admin.set(drivername="postgresql+asyncpg", database=db_name).render_as_string(hide_password=False)
-    settings = Settings(_env_file=None, notifier_database_url=url, scheduler_batch_size=max(due, 500))
+    settings = notifier_main.load_settings(
+        _env_file=None, notifier_database_url=url, scheduler_batch_size=max(due, 500)
+    )
     runtime = notifier_main.build_runtime(settings)
     try:
         await runtime.migrate()

@@ -31,6 +31,11 @@ def service_main(name: str):
     return importlib.import_module(f"services.{name}.main")
 
 
+def service_settings(name: str) -> Settings:
+    """One service's settings: those every service shares plus its own."""
+    return service_main(name).load_settings()
+
+
 # --- commands ---------------------------------------------------------------------------------
 def cmd_migrate(args, settings: Settings) -> None:
     from shared import db
@@ -39,9 +44,9 @@ def cmd_migrate(args, settings: Settings) -> None:
     if unknown:
         sys.exit(f"unknown service(s): {', '.join(sorted(unknown))}")
     for name in args.services or SERVICES:
-        module = service_main(name)
-        db.upgrade(module.MIGRATIONS, settings.database_url(name))
-        print(f"{name}: migrated {settings.database_url(name)}")
+        url = service_settings(name).database_url
+        db.upgrade(service_main(name).MIGRATIONS, url)
+        print(f"{name}: migrated {url}")
 
 
 async def _in_transaction(url: str, work):
@@ -62,9 +67,11 @@ def cmd_seed(args, settings: Settings) -> None:
     from services.router import registry
 
     data = json.loads(Path(args.file).read_text()) if args.file else registry.demo_registry()
-    counts = asyncio.run(_in_transaction(settings.router_database_url, lambda s: registry.load_registry(s, data)))
+    counts = asyncio.run(
+        _in_transaction(service_settings("router").database_url, lambda s: registry.load_registry(s, data))
+    )
     added = asyncio.run(
-        _in_transaction(settings.notifier_database_url, lambda s: recipients.load_from_registry(s, data))
+        _in_transaction(service_settings("notifier").database_url, lambda s: recipients.load_from_registry(s, data))
     )
     print(
         f"seeded: {counts['units']} units, {counts['coverage']} coverage entries, "
@@ -82,7 +89,11 @@ def cmd_calendar_load(args, settings: Settings) -> None:
     year = int(raw.pop("year"))
     schedule = ScheduleIn.model_validate(raw)
     try:
-        asyncio.run(_in_transaction(settings.notifier_database_url, lambda s: store_schedule(s, year, schedule, "cli")))
+        asyncio.run(
+            _in_transaction(
+                service_settings("notifier").database_url, lambda s: store_schedule(s, year, schedule, "cli")
+            )
+        )
     except ValueError as exc:
         sys.exit(f"not loaded: {exc}")
     print(f"{year}: {len(schedule.holidays)} holidays, {len(schedule.workdays)} make-up working days loaded")
@@ -110,6 +121,7 @@ def cmd_serve(args, settings: Settings) -> None:
 
     from shared.logging import configure_logging
 
+    settings = service_settings(args.service)
     configure_logging(settings.log_level, settings.log_json)
     module = service_main(args.service)
     runtime = module.build_runtime(settings)
@@ -132,7 +144,7 @@ async def _run_workers(runtime) -> None:
 
 def cmd_check(args, settings: Settings) -> None:
     """Exit 0 when the service's database and broker answer (health check for workers)."""
-    runtime = service_main(args.service).build_runtime(settings)
+    runtime = service_main(args.service).build_runtime(service_settings(args.service))
 
     async def check() -> list[str]:
         failures = []
@@ -157,7 +169,8 @@ def cmd_run(args, settings: Settings) -> None:
 
 
 def cmd_sla_due(args, settings: Settings) -> None:
-    from shared.workcal import SHANGHAI, WorkingCalendar
+    from services.notifier.workcal import WorkingCalendar
+    from shared.clock import SHANGHAI
 
     start = datetime.fromisoformat(args.start)
     if start.tzinfo is None:

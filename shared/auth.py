@@ -17,13 +17,14 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, false, true
 
-from shared.db import utcnow
+from shared import regions
+from shared.clock import utcnow
 from shared.problems import Problem
 from shared.settings import Settings
 
 Role = Literal["enterprise", "liaison", "department", "supervisor", "admin"]
-ROLES: tuple[Role, ...] = ("enterprise", "liaison", "department", "supervisor", "admin")
 _ALGORITHM = "HS256"
 
 
@@ -38,15 +39,24 @@ class Principal(BaseModel):
     def may_act_for(self, uscc: str) -> bool:
         return self.role in ("enterprise", "liaison") and uscc in self.usccs
 
+    @property
+    def is_national(self) -> bool:
+        """An admin bound to no region oversees the whole country."""
+        return self.role == "admin" and self.region is None
+
     def covers_region(self, region_code: str) -> bool:
-        """A supervisor or admin sees a region when it is theirs or lies under it (GB/T 2260
-        codes share their parent's leading digits: 440112 lies under 440100 and 440000)."""
+        """A supervisor or admin sees a region when it is theirs or lies under it in GB/T 2260."""
         if self.role not in ("supervisor", "admin"):
             return False
-        if self.region is None:
-            return self.role == "admin"
-        prefix = self.region.rstrip("0")
-        return region_code.startswith(prefix)
+        return self.is_national or (self.region is not None and regions.covers(self.region, region_code))
+
+    def region_clause(self, column: ColumnElement[str]) -> ColumnElement[bool]:
+        """The SQL twin of :meth:`covers_region` for a column holding region codes."""
+        if self.is_national:
+            return true()
+        if self.role not in ("supervisor", "admin") or self.region is None:
+            return false()
+        return regions.within(column, self.region)
 
 
 def mint_token(

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -29,6 +31,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.clock import utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -40,10 +45,6 @@ NAMING_CONVENTION = {
 
 # SQLite has no 64-bit autoincrement type; BIGINT only autoincrements there as INTEGER.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -91,6 +92,19 @@ def infrastructure_tables(metadata: MetaData) -> tuple[Table, Table]:
         UniqueConstraint("consumer", "event_id", name="uq_processed_events_consumer_event"),
     )
     return outbox, processed
+
+
+def service_base() -> type[DeclarativeBase]:
+    """A new declarative base for one service's own database: its own metadata with the naming
+    convention (so migrations name constraints alike on SQLite and PostgreSQL), UTC instants,
+    JSON for dicts and lists, and the outbox and processed_events tables."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(naming_convention=NAMING_CONVENTION)
+        type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+    infrastructure_tables(Base.metadata)
+    return Base
 
 
 def is_sqlite(url: str) -> bool:

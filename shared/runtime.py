@@ -26,7 +26,7 @@ class ServiceRuntime:
         self.name = name
         self.settings = settings
         self.migrations_dir = migrations_dir
-        self.database_url = settings.database_url(name)
+        self.database_url = settings.database_url
         self.engine = db.create_engine(self.database_url)
         self.sessions = db.session_factory(self.engine)
         self.outbox = metadata.tables["outbox"]

@@ -1,4 +1,5 @@
-"""Settings for every service, read from ``XIAOER_*`` environment variables (or a ``.env`` file).
+"""Settings every service shares, read from ``XIAOER_*`` environment variables (or a ``.env``
+file). Each service extends them with its own in ``services/<name>/settings.py``.
 
 Defaults describe the embedded developer setup (SQLite files under ``var/``, the Tansu broker on
 127.0.0.1:9092). Nothing secret has a production default: with ``XIAOER_ENV=production`` the
@@ -40,12 +41,8 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 0.5
     outbox_batch_size: int = 200
 
-    # --- Databases: each service owns its own ------------------------------------------------
-    intake_database_url: str = "sqlite+aiosqlite:///var/intake.db"
-    router_database_url: str = "sqlite+aiosqlite:///var/router.db"
-    notifier_database_url: str = "sqlite+aiosqlite:///var/notifier.db"
-
-    # --- HTTP --------------------------------------------------------------------------------
+    # --- HTTP: where each service listens and is reached (the services call each other's APIs,
+    # and links handed out must point at the right one) ----------------------------------------
     host: str = "127.0.0.1"
     intake_port: int = 8000
     router_port: int = 8001
@@ -54,32 +51,10 @@ class Settings(BaseSettings):
     router_public_url: str | None = None
     notifier_public_url: str | None = None
 
-    # --- Attachments (intake stores them; departments get signed, time-limited links) --------
-    attachments_dir: Path = Path("var/attachments")
-    attachment_max_bytes: int = Field(20 * 1024 * 1024, ge=1)
-    attachment_types: list[str] = ["application/pdf", "application/ofd", "image/jpeg", "image/png"]
-    attachment_link_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
-
-    # --- WeChat mini-program login (code2session) ----------------------------------------------
+    # --- WeChat: intake logs enterprise users in, the notifier sends them messages --------------
     wechat_api_base_url: str = "https://api.weixin.qq.com"
     wechat_appid: str | None = None
     wechat_secret: SecretStr | None = None
-
-    # --- SLA clocks and notifications (notifier) -------------------------------------------------
-    business_hours: list[str] = Field(
-        ["09:00-12:00", "13:00-18:00"], description="working windows of a working day, Asia/Shanghai"
-    )
-    sla_pausing_states: list[str] = ["awaiting_supplement"]
-    scheduler_enabled: bool = True  # tests drive the scheduler's clock themselves
-    scheduler_tick_seconds: float = 5.0
-    scheduler_batch_size: int = 500
-    notification_max_attempts: int = 5
-    notification_retry_seconds: float = 60.0  # doubled after each failed attempt
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    smtp_from: str = "xiaoer@localhost"
-    webhook_secret: SecretStr | None = None
-    wechat_template_id: str = "xiaoer-progress"
 
     # --- Auth --------------------------------------------------------------------------------
     jwt_secret: SecretStr | None = None
@@ -95,8 +70,10 @@ class Settings(BaseSettings):
                 raise ValueError("XIAOER_JWT_SECRET must have at least 32 characters (HS256)")
         return self
 
-    def database_url(self, service: Service) -> str:
-        return getattr(self, f"{service}_database_url")
+    @property
+    def database_url(self) -> str:
+        """The database of the service these settings are for (each service's own class says)."""
+        raise NotImplementedError("only a service's own settings name its database")
 
     def port(self, service: Service) -> int:
         return getattr(self, f"{service}_port")

@@ -10,13 +10,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.problems import install_problem_handlers
-from shared.settings import Settings
+from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
 
@@ -89,19 +89,23 @@ class RequestContextMiddleware:
 
 
 def create_app(
+    runtime: ServiceRuntime,
     *,
-    service: str,
-    settings: Settings,
     title: str,
     description: str,
-    readiness: dict[str, ReadinessCheck],
+    routers: list[APIRouter],
+    workers: bool = False,
     warnings: Callable[[], list[str]] | None = None,
-    lifespan=None,
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
+    """A service's HTTP app: its routers, problem+json errors, request ids, metrics and probes.
+    With ``workers`` the runtime's relay and consumers run in the app's lifespan too."""
+    service = runtime.name
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=runtime.lifespan(workers=workers))
+    app.state.settings = runtime.settings
+    app.state.runtime = runtime
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=service)
+    readiness = runtime.readiness()
 
     @app.get("/healthz", tags=["operations"], summary="Alive")
     async def healthz() -> dict[str, str]:
@@ -127,4 +131,6 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    for router in routers:
+        app.include_router(router)
     return app

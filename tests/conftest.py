@@ -19,14 +19,16 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from services.devstack import EmbeddedBroker, free_port
 from services.intake import main as intake_main
 from services.notifier import main as notifier_main
 from services.router import main as router_main
 from services.router import registry
 from shared.auth import mint_token
-from shared.broker import EmbeddedBroker, free_port
 from shared.settings import SERVICES, Settings
 from tests.support import FakeWebhook, FakeWechat, SmtpSink, make_databases
+
+BUILDERS = {"intake": intake_main, "router": router_main, "notifier": notifier_main}
 
 
 # --- broker and system ----------------------------------------------------------------------------
@@ -39,8 +41,9 @@ def broker(tmp_path_factory):
     embedded.stop()
 
 
-def make_settings(var_dir: Path, bootstrap: str, urls: dict[str, str], **extra) -> Settings:
-    return Settings(
+def settings_fields(var_dir: Path, bootstrap: str, urls: dict[str, str], **extra) -> dict:
+    """What the tests set, for every service alike (each takes the fields it knows)."""
+    return dict(
         _env_file=None,
         var_dir=var_dir,
         kafka_bootstrap_servers=bootstrap,
@@ -54,6 +57,10 @@ def make_settings(var_dir: Path, bootstrap: str, urls: dict[str, str], **extra) 
         **{f"{name}_database_url": url for name, url in urls.items()},
         **extra,
     )
+
+
+def make_settings(service: str, var_dir: Path, bootstrap: str, urls: dict[str, str], **extra) -> Settings:
+    return BUILDERS[service].load_settings(**settings_fields(var_dir, bootstrap, urls, **extra))
 
 
 @dataclass
@@ -81,9 +88,6 @@ class System:
         return {"Authorization": f"Bearer {self.token(role, **claims)}"}
 
 
-BUILDERS = {"intake": intake_main, "router": router_main, "notifier": notifier_main}
-
-
 @pytest.fixture(scope="session")
 def fake_wechat():
     server = FakeWechat()
@@ -109,7 +113,7 @@ def webhook():
 async def system(broker, fake_wechat, smtp, tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("var")
     databases = await make_databases(var_dir, list(SERVICES))
-    settings = make_settings(
+    fields = settings_fields(
         var_dir,
         broker.bootstrap,
         databases.urls,
@@ -121,7 +125,8 @@ async def system(broker, fake_wechat, smtp, tmp_path_factory):
         scheduler_enabled=False,  # the tests drive the scheduler's clock
         notification_retry_seconds=60,
     )
-    runtimes = {name: BUILDERS[name].build_runtime(settings) for name in SERVICES}
+    runtimes = {name: BUILDERS[name].build_runtime(BUILDERS[name].load_settings(**fields)) for name in SERVICES}
+    settings = Settings(**fields)  # what every service shares: the signing key, the broker
     for runtime in runtimes.values():
         await runtime.migrate()
     async with runtimes["router"].sessions() as session, session.begin():

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import httpx
 
+from services.devstack import EmbeddedBroker, free_port
 from services.intake import main as intake_main
 from shared import events
-from shared.broker import EmbeddedBroker, free_port
 from tests.conftest import make_settings
 from tests.support import MINGLUO, certificate_request, header, make_databases, read_topic
 
@@ -17,7 +17,7 @@ async def test_post_answers_201_with_the_broker_down_and_the_event_arrives_after
     broker = EmbeddedBroker(port=free_port(), log_path=tmp_path / "broker.log")
     broker.start()
     databases = await make_databases(tmp_path, ["intake"])
-    settings = make_settings(tmp_path, broker.bootstrap, databases.urls)
+    settings = make_settings("intake", tmp_path, broker.bootstrap, databases.urls)
     runtime = intake_main.build_runtime(settings)
     runtime.consumers.clear()  # only the relay matters here; no group join to wait for
     await runtime.migrate()

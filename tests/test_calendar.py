@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.workcal import SHANGHAI, WorkingCalendar, YearSchedule
+from services.notifier.workcal import WorkingCalendar, YearSchedule
+from shared.clock import SHANGHAI
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,7 +118,7 @@ def test_a_loaded_schedule_overrides_the_fallback(calendar):
 
 
 def test_several_windows_are_settings():
-    from shared.workcal import parse_windows
+    from services.notifier.workcal import parse_windows
 
     short = WorkingCalendar(windows=parse_windows(["08:30-12:00", "14:30-17:30"]))
     assert short.working_day_length == timedelta(hours=6, minutes=30)

@@ -326,14 +326,16 @@ async def test_attachments_refused_by_size_and_content(system, name, content, st
 
 
 async def test_png_and_signed_links(system):
+    from services.router.messages import signed_links
     from shared.signing import attachment_link
 
+    router_settings = system.runtimes["router"].settings
     upload = (
         await system.intake.post(
             "/v1/attachments", files={"file": ("photo.png", PNG_BYTES, "image/png")}, headers=enterprise(system)
         )
     ).json()
-    link = attachment_link(system.settings, upload["id"])
+    [link] = signed_links(router_settings, [upload["id"]])  # as the router hands it to a department
     path = link.split("://", 1)[1].split("/", 1)[1]
     assert (await system.intake.get("/" + path)).content == PNG_BYTES, "no token needed with a signed link"
     tampered = "/" + path.replace("signature=", "signature=0")[:-1]
@@ -342,7 +344,10 @@ async def test_png_and_signed_links(system):
         f"/v1/attachments/{upload['id']}/download", params={"expires": 4102444800, "signature": "\x7f\xf2é" * 10}
     )
     assert mangled.status_code == 422 and mangled.json()["errors"][0]["field"] == "signature"
-    expired = attachment_link(system.settings, upload["id"], now=0).split("://", 1)[1].split("/", 1)[1]
+    expired = attachment_link(
+        router_settings.signing_key, router_settings.attachment_download_base, upload["id"], 60, now=0
+    )
+    expired = expired.split("://", 1)[1].split("/", 1)[1]
     assert (await system.intake.get("/" + expired)).status_code == 403
 
 

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from services.notifier import main as notifier_main
 from services.notifier.models import Notification, SlaRecord
 from shared import events
+from shared.clock import SHANGHAI
 from shared.kafka import encode
-from shared.workcal import SHANGHAI
 from tests.support import MINGLUO, eventually
 
 
@@ -172,7 +172,7 @@ async def test_two_notifier_instances_never_double_a_notification(system, produc
     await item.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
     await item.record(lambda r: r.resolve_started_at is not None)
 
-    second = notifier_main.build_runtime(system.settings)  # another process on the same database
+    second = notifier_main.build_runtime(system.runtimes["notifier"].settings)  # another process on the same database
     try:
         import asyncio
 

@@ -38,7 +38,7 @@ async def test_rebalance_neither_loses_nor_doubles_work(system):
             )
             return dict(rows.all())
 
-    second = router_main.build_runtime(system.settings)  # same database, same consumer groups
+    second = router_main.build_runtime(system.runtimes["router"].settings)  # same database, same consumer groups
     ids = await submit_many(10)
     await second.start_workers()
     try:

@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue
 from shared.auth import Principal, current_principal, decode_token, require_roles
+from shared.events import OPEN_STATES
 from shared.problems import Problem
 from shared.signing import link_is_valid
 from shared.validation import Instant
 from shared.web import DbSession
 
-from . import attachments, ledger, service, wechat
+from . import access, attachments, ledger, listing, read_model, submissions, timeline, wechat
 from .catalogue_forms import form_for
 from .models import Attachment
 from .schemas import (
@@ -81,16 +82,16 @@ async def submit_request(
     principal: Caller,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RequestCreated:
-    service.authorize_submission(principal, body)
+    access.authorize_submission(principal, body)
     try:
         async with session.begin():
-            created, is_new = await service.create_request(session, principal, body, idempotency_key)
+            created, is_new = await submissions.create_request(session, principal, body, idempotency_key)
     except IntegrityError:
         if not idempotency_key:
             raise
         # A concurrent retry with the same key won the race: answer as it did.
         async with session.begin():
-            created, is_new = await service.create_request(session, principal, body, idempotency_key)
+            created, is_new = await submissions.create_request(session, principal, body, idempotency_key)
     if is_new:
         request.app.state.runtime.relay.notify()
     response.headers["Location"] = f"/v1/requests/{created.id}"
@@ -110,9 +111,9 @@ async def list_requests(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> RequestPage:
-    if principal.role == "department" and not (principal.unit or "").endswith(".coordinator"):
+    if not access.may_keep_ledger(principal):
         raise Problem(403, "forbidden", "部门请使用工单接口", "Departments use the work-item API")
-    rows, next_cursor = await service.list_requests(
+    rows, next_cursor = await listing.list_requests(
         session,
         principal,
         status=status,
@@ -130,11 +131,11 @@ async def list_requests(
 
 @router.get("/requests/{request_id}", tags=["requests"], response_model=RequestOut, summary="One request's progress")
 async def get_request(request_id: str, session: Session, principal: Caller) -> RequestOut:
-    req = await service.load_request(session, principal, request_id)
-    items = await service.work_items_of(session, req.id)
-    timeline = await service.timeline_of(session, req.id)
+    req = await access.load_request(session, principal, request_id)
+    items = await read_model.work_items_of(session, req.id)
+    entries = await timeline.timeline_of(session, req.id)
     body = req.body
-    open_dues = [i.due_at for i in items if i.status in service.OPEN_STATES and i.due_at is not None]
+    open_dues = [i.due_at for i in items if i.status in OPEN_STATES and i.due_at is not None]
     return RequestOut(
         id=req.id,
         reference_no=req.reference_no,
@@ -146,7 +147,7 @@ async def get_request(request_id: str, session: Session, principal: Caller) -> R
         period_months=body.get("period_months"),
         purpose=body.get("purpose"),
         description=body.get("description"),
-        contact=body.get("contact") if service.is_owner(principal, req) else None,
+        contact=body.get("contact") if access.is_owner(principal, req) else None,
         attachments=body.get("attachments", []),
         submitted_by_role=req.submitted_by_role,
         created_at=req.created_at,
@@ -161,14 +162,14 @@ async def get_request(request_id: str, session: Session, principal: Caller) -> R
                 unit_name=t.unit_name,
                 summary=t.summary,
             )
-            for t in timeline
+            for t in entries
         ],
     )
 
 
 async def _act(request: Request, session: AsyncSession, principal: Principal, request_id: str, action, body) -> None:
     async with session.begin():
-        req = await service.load_request(session, principal, request_id)
+        req = await access.load_request(session, principal, request_id)
         await action(session, principal, req, body)
     request.app.state.runtime.relay.notify()
 
@@ -182,7 +183,7 @@ async def _act(request: Request, session: AsyncSession, principal: Principal, re
 async def post_supplement(
     request_id: str, body: SupplementIn, request: Request, session: Session, principal: Submitter
 ):
-    await _act(request, session, principal, request_id, service.supplement, body)
+    await _act(request, session, principal, request_id, submissions.supplement, body)
     return {"status": "sent"}
 
 
@@ -193,7 +194,7 @@ async def post_supplement(
     summary="Rate the result once all items are resolved; 1 or 2 reopens the named items (重办)",
 )
 async def post_rating(request_id: str, body: RatingIn, request: Request, session: Session, principal: Submitter):
-    await _act(request, session, principal, request_id, service.rate, body)
+    await _act(request, session, principal, request_id, submissions.rate, body)
     return {"score": body.score, "reopened": body.reopen}
 
 
@@ -206,7 +207,7 @@ async def post_rating(request_id: str, body: RatingIn, request: Request, session
 async def post_withdraw(
     request_id: str, request: Request, session: Session, principal: Submitter, body: WithdrawIn | None = None
 ):
-    await _act(request, session, principal, request_id, service.withdraw, body or WithdrawIn())
+    await _act(request, session, principal, request_id, submissions.withdraw, body or WithdrawIn())
     return {"status": "withdrawn"}
 
 
@@ -251,7 +252,7 @@ async def download_signed(
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
 ) -> FileResponse:
-    if not link_is_valid(request.app.state.settings, attachment_id, expires, signature):
+    if not link_is_valid(request.app.state.settings.signing_key, attachment_id, expires, signature):
         raise Problem(403, "link_invalid", "下载链接无效或已过期", "The download link is invalid or has expired")
     found = await session.get(Attachment, attachment_id)
     if found is None:
@@ -276,7 +277,7 @@ async def get_ledger(
     created_to: Annotated[Instant | None, Query(alias="to")] = None,
     unit_code: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
-    if principal.role == "department" and not (principal.unit or "").endswith(".coordinator"):
+    if not access.may_keep_ledger(principal):
         raise Problem(
             403,
             "forbidden",

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
 from shared.problems import FieldError, Problem, invalid_field
-from shared.settings import Settings
 
 from .models import Attachment
+from .settings import IntakeSettings
 
 _MAGIC = (
     ("application/pdf", b"%PDF-"),
@@ -46,7 +46,7 @@ def sniff(path: Path) -> str | None:
     return None
 
 
-def too_large(settings: Settings) -> Problem:
+def too_large(settings: IntakeSettings) -> Problem:
     limit_mb = settings.attachment_max_bytes / (1024 * 1024)
     return Problem(
         413,
@@ -57,7 +57,9 @@ def too_large(settings: Settings) -> Problem:
     )
 
 
-async def store(settings: Settings, session: AsyncSession, principal: Principal, upload: UploadFile) -> Attachment:
+async def store(
+    settings: IntakeSettings, session: AsyncSession, principal: Principal, upload: UploadFile
+) -> Attachment:
     settings.attachments_dir.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
     handle, scratch_name = tempfile.mkstemp(dir=settings.attachments_dir, prefix=".upload-")
@@ -106,5 +108,5 @@ def _keep(scratch: Path, target: Path) -> None:
         shutil.move(scratch, target)
 
 
-def content_path(settings: Settings, sha256: str) -> Path:
+def content_path(settings: IntakeSettings, sha256: str) -> Path:
     return settings.attachments_dir / sha256[:2] / sha256

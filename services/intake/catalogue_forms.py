@@ -7,9 +7,9 @@ import annotated_types
 from pydantic import BaseModel
 
 from shared import catalogue
-from shared.settings import Settings
 
 from .schemas import ContactIn, RequestCreate, SubjectIn
+from .settings import IntakeSettings
 
 _CONSTRAINTS = {
     annotated_types.MinLen: ("min_length", "min_length"),
@@ -33,7 +33,7 @@ def _field(name: str, kind: str, zh: str, en: str, required: bool, **extra) -> d
     return {"name": name, "type": kind, "label_zh": zh, "label_en": en, "required": required, **extra}
 
 
-def form_for(request_type: catalogue.RequestType, settings: Settings) -> list[dict]:
+def form_for(request_type: catalogue.RequestType, settings: IntakeSettings) -> list[dict]:
     term = lambda t: {"code": t.code, "zh": t.zh, "en": t.en}  # noqa: E731
     certificate = request_type.code == catalogue.COMPLIANCE_CERTIFICATE
     fields = [

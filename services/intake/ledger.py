@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, regions
 from shared.auth import Principal
-from shared.workcal import SHANGHAI
+from shared.clock import SHANGHAI
 
+from .access import visible
+from .listing import filtered
 from .models import Request, WorkItemView
-from .service import filtered, scope
 
 COLUMNS = (
     ("reference_no", "受理编号"),
@@ -53,7 +54,7 @@ async def rows(
     unit_code: str | None,
 ) -> list[dict]:
     joined = select(Request, WorkItemView).outerjoin(WorkItemView, WorkItemView.request_id == Request.id)
-    query = filtered(scope(principal, joined), status, type_, created_from, created_to)
+    query = filtered(visible(principal, joined), status, type_, created_from, created_to)
     if unit_code:
         query = query.where(WorkItemView.unit_code == unit_code)
     result = await session.execute(query.order_by(Request.created_at, Request.id, WorkItemView.unit_code))

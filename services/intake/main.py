@@ -8,16 +8,21 @@ from fastapi import FastAPI
 
 from shared import events
 from shared.runtime import ServiceRuntime
-from shared.settings import Settings
 from shared.web import create_app
 
 from . import api, worker
 from .models import Base
+from .settings import IntakeSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build_runtime(settings: Settings) -> ServiceRuntime:
+def load_settings(**overrides) -> IntakeSettings:
+    """intake's settings from the environment (``XIAOER_*``), with ``overrides`` on top."""
+    return IntakeSettings(**overrides)
+
+
+def build_runtime(settings: IntakeSettings) -> ServiceRuntime:
     runtime = ServiceRuntime("intake", settings, Base.metadata, MIGRATIONS)
     runtime.require_topics([events.REQUESTS_SUBMITTED, events.REQUESTS_UPDATES, events.USERS_EVENTS])
     runtime.add_consumer(
@@ -27,16 +32,12 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
 
 
 def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
-    app = create_app(
-        service="intake",
-        settings=runtime.settings,
+    return create_app(
+        runtime,
         title="xiaoer intake",
         description=(
             "提交企业诉求，查看各部门办理进度。Submit enterprise requests and follow every department's progress."
         ),
-        readiness=runtime.readiness(),
-        lifespan=runtime.lifespan(workers=workers),
+        routers=[api.router],
+        workers=workers,
     )
-    app.state.runtime = runtime
-    app.include_router(api.router)
-    return app

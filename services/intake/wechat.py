@@ -8,15 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
 from shared.auth import Principal, mint_token
-from shared.db import utcnow
-from shared.kafka import add_to_outbox, encode
+from shared.clock import utcnow
 from shared.problems import FieldError, Problem
-from shared.settings import Settings
 
-from .models import WechatBinding, outbox
+from . import messages
+from .models import WechatBinding
+from .settings import IntakeSettings
 
 
-async def code_to_openid(settings: Settings, code: str) -> str:
+async def code_to_openid(settings: IntakeSettings, code: str) -> str:
     if not settings.wechat_appid or settings.wechat_secret is None:
         raise Problem(503, "wechat_not_configured", "未配置微信登录", "WeChat login is not configured")
     params = {
@@ -44,7 +44,7 @@ async def code_to_openid(settings: Settings, code: str) -> str:
 
 
 async def login(
-    settings: Settings, session: AsyncSession, code: str, binding_principal: Principal | None
+    settings: IntakeSettings, session: AsyncSession, code: str, binding_principal: Principal | None
 ) -> tuple[str, WechatBinding]:
     """Returns a token for the identity bound to this WeChat user. The first login binds: it
     comes with the enterprise's or liaison officer's existing token."""
@@ -68,8 +68,6 @@ async def login(
         session.add(binding)
         bound = events.WechatUserBound(openid=openid, role=binding.role, usccs=binding.usccs, occurred_at=utcnow())
         # The notifier learns the openid from this, to send progress as subscribe messages.
-        await add_to_outbox(
-            session, outbox, [encode(bound, topic=events.USERS_EVENTS, source=events.SOURCE_INTAKE, key=openid)]
-        )
+        await messages.wechat_user_bound(session, bound)
     token = mint_token(settings, role=binding.role, sub=binding.sub, name=binding.name, usccs=binding.usccs)
     return token, binding

@@ -7,17 +7,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events
 from shared.kafka import ReceivedEvent
 
-from . import service
+from . import read_model
 
 
 async def on_work_item_event(session: AsyncSession, received: ReceivedEvent) -> None:
     assert isinstance(received.data, events.WorkItemEvent)
-    await service.apply_work_item_event(session, received.data)
+    await read_model.apply_work_item_event(session, received.data)
 
 
 async def on_sla_updated(session: AsyncSession, received: ReceivedEvent) -> None:
     assert isinstance(received.data, events.SlaUpdated)
-    await service.apply_sla_update(session, received.data)
+    await read_model.apply_sla_update(session, received.data)
 
 
 HANDLERS = {

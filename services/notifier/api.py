@@ -11,17 +11,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import select
 
-from shared import catalogue
+from shared import catalogue, regions
 from shared.auth import Principal, current_principal, require_roles
-from shared.db import utcnow
+from shared.clock import SHANGHAI, utcnow
 from shared.problems import Problem, invalid_field
 from shared.validation import Day, bilingual_error
 from shared.web import DbSession
-from shared.workcal import SHANGHAI
 
 from . import calendar as work_calendar
 from . import policies, stats
-from .clocks import open_records_overdue
 from .models import Notification, Recipient, SlaPolicy, SlaRecord
 from .scheduler import notification_out
 
@@ -35,8 +33,8 @@ Overseer = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
 
 
 def region_of(principal: Principal, asked: str | None) -> str | None:
-    """The region a supervisor may look at: theirs, or a part of it."""
-    if asked and principal.region and not asked.startswith(principal.region.rstrip("0")):
+    """The region a supervisor or admin looks at: theirs, or a part of it (None: the country)."""
+    if asked and not principal.covers_region(asked):
         raise Problem(404, "region_not_found", "无权查看该地区", "Not your region")
     return asked or principal.region
 
@@ -78,16 +76,17 @@ async def overdue(request: Request, session: Session, principal: Overseer, regio
     region = region_of(principal, region)
     now = utcnow()
     calendar = request.app.state.runtime.calendar
-    rows = await open_records_overdue(session, now)
+    query = select(SlaRecord).where(SlaRecord.is_overdue(now)).order_by(SlaRecord.current_due_at)
+    if region:
+        query = query.where(regions.within(SlaRecord.region_code, region))
     return [
         {
             **record_out(r),
             "overdue_working_hours": round(
-                calendar.working_time_between(r.resolve_due_at, now).total_seconds() / 3600, 2
+                calendar.working_time_between(r.current_due_at, now).total_seconds() / 3600, 2
             ),
         }
-        for r in rows
-        if not region or r.region_code.startswith(region.rstrip("0"))
+        for r in await session.scalars(query)
     ]
 
 
@@ -149,9 +148,9 @@ async def get_calendar(year: int, request: Request, _principal: Annotated[Princi
 class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     acknowledge_amount: int = Field(ge=1, le=1000)
-    acknowledge_unit: Literal["working_days", "working_hours", "minutes"]
+    acknowledge_unit: policies.TimeUnit
     resolve_amount: int = Field(ge=1, le=1000)
-    resolve_unit: Literal["working_days", "working_hours", "minutes"]
+    resolve_unit: policies.TimeUnit
 
 
 @router.get("/policies", tags=["sla"], summary="SLA policies: stored ones and the built-in defaults")
@@ -240,12 +239,18 @@ async def add_recipient(body: RecipientIn, session: Session, _principal: Admin) 
 @router.get("/notifications", tags=["notifications"], summary="The notification log, newest first")
 async def list_notifications(
     session: Session,
-    _principal: Overseer,
+    principal: Overseer,
     work_item_id: str | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict]:
-    query = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    query = (
+        select(Notification)
+        .join(SlaRecord, SlaRecord.work_item_id == Notification.work_item_id)
+        .where(principal.region_clause(SlaRecord.region_code))
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
     if work_item_id:
         query = query.where(Notification.work_item_id == work_item_id)
     if status:

@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.settings import Settings
 from shared.validation import bilingual_error
-from shared.workcal import WorkingCalendar, YearSchedule, parse_windows
 
 from .models import CalendarYear
+from .settings import NotifierSettings
+from .workcal import WorkingCalendar, YearSchedule, parse_windows
 
 SCHEDULE_MISSING = Gauge(
     "xiaoer_calendar_schedule_missing",
@@ -45,7 +45,7 @@ def check_year(year: int, schedule: ScheduleIn) -> None:
         raise ValueError(f"both holiday and working day: {', '.join(map(str, sorted(both)))}")
 
 
-def new_calendar(settings: Settings) -> WorkingCalendar:
+def new_calendar(settings: NotifierSettings) -> WorkingCalendar:
     return WorkingCalendar(windows=parse_windows(settings.business_hours))
 
 

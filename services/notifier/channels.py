@@ -13,9 +13,8 @@ from email.message import EmailMessage
 
 import httpx
 
-from shared.settings import Settings
-
 from .models import Notification
+from .settings import NotifierSettings
 
 TOKEN_EXPIRED = {40001, 40014, 42001}
 
@@ -25,7 +24,7 @@ class DeliveryError(Exception):
 
 
 class Channels:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: NotifierSettings) -> None:
         self.settings = settings
         self._token: str | None = None
         self._token_expires = 0.0

@@ -9,19 +9,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import add_to_outbox, encode
-from shared.settings import Settings
-from shared.workcal import SHANGHAI, WorkingCalendar
+from shared.clock import SHANGHAI
 
-from . import notify, policies
-from .models import SlaRecord, SlaTimer, outbox
+from . import messages, notify, policies
+from .models import SlaRecord, SlaTimer
+from .settings import NotifierSettings
+from .workcal import WorkingCalendar
 
-OPEN_STATES = {"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"}
 RESOLVE_TIMERS = ("remind_50", "remind_80", "due", "escalate", "public_notice")
 
 
 class Clocks:
-    def __init__(self, session: AsyncSession, calendar: WorkingCalendar, settings: Settings) -> None:
+    def __init__(self, session: AsyncSession, calendar: WorkingCalendar, settings: NotifierSettings) -> None:
         self.session = session
         self.calendar = calendar
         self.settings = settings
@@ -69,7 +68,7 @@ class Clocks:
         record.state = event.state
         record.unit_code, record.unit_name, record.region_code = event.unit_code, event.unit_name, event.region_code
         await notify.for_event(self.session, record, event, event_id)
-        await self.publish(record, event.occurred_at)
+        await messages.deadlines_changed(self.session, record, event.occurred_at)
 
     async def dispatched(self, record: SlaRecord | None, event: events.WorkItemDispatched) -> SlaRecord:
         """A unit received the item (first dispatch, re-dispatch or transfer): its acknowledge
@@ -188,35 +187,3 @@ class Clocks:
     def _next_morning(self, now: datetime) -> datetime:
         day = self.calendar.next_working_day(now.astimezone(SHANGHAI).date())
         return datetime.combine(day, self.calendar.windows[0][0], SHANGHAI).astimezone(UTC)
-
-    async def publish(self, record: SlaRecord, now: datetime) -> None:
-        update_event = events.SlaUpdated(
-            work_item_id=record.work_item_id,
-            request_id=record.request_id,
-            acknowledge_due_at=record.acknowledge_due_at,
-            resolve_due_at=None if record.paused_at else record.resolve_due_at,
-            paused=record.paused_at is not None,
-        )
-        await add_to_outbox(
-            self.session,
-            outbox,
-            [
-                encode(
-                    update_event,
-                    topic=events.SLA_EVENTS,
-                    source=events.SOURCE_NOTIFIER,
-                    subject=record.work_item_id,
-                    key=record.request_id,
-                    time=now,
-                )
-            ],
-        )
-
-
-async def open_records_overdue(session: AsyncSession, now: datetime) -> list[SlaRecord]:
-    rows = await session.scalars(
-        select(SlaRecord)
-        .where(SlaRecord.state.in_(OPEN_STATES), SlaRecord.paused_at.is_(None), SlaRecord.resolve_due_at < now)
-        .order_by(SlaRecord.resolve_due_at)
-    )
-    return list(rows)

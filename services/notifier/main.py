@@ -7,22 +7,27 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from shared import events
+from shared.clock import SHANGHAI, utcnow
 from shared.runtime import ServiceRuntime
-from shared.settings import Settings
 from shared.web import create_app
-from shared.workcal import SHANGHAI
 
 from . import api, worker
 from .calendar import load_schedules, new_calendar, warnings
 from .channels import Channels
 from .models import Base
 from .scheduler import Scheduler
+from .settings import NotifierSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def load_settings(**overrides) -> NotifierSettings:
+    """notifier's settings from the environment (``XIAOER_*``), with ``overrides`` on top."""
+    return NotifierSettings(**overrides)
+
+
 class NotifierRuntime(ServiceRuntime):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: NotifierSettings) -> None:
         super().__init__("notifier", settings, Base.metadata, MIGRATIONS)
         self.calendar = new_calendar(settings)
         self.scheduler = Scheduler(self.sessions, self.calendar, settings, Channels(settings), self.relay.notify)
@@ -38,12 +43,10 @@ class NotifierRuntime(ServiceRuntime):
             self._spawn(self.scheduler.run(), "notifier.scheduler")
 
     def warnings(self) -> list[str]:
-        from shared.db import utcnow
-
         return warnings(self.calendar, utcnow().astimezone(SHANGHAI).date())
 
 
-def build_runtime(settings: Settings) -> NotifierRuntime:
+def build_runtime(settings: NotifierSettings) -> NotifierRuntime:
     runtime = NotifierRuntime(settings)
     runtime.require_topics([events.NOTIFICATIONS, events.SLA_EVENTS])
     runtime.add_consumer(
@@ -54,22 +57,18 @@ def build_runtime(settings: Settings) -> NotifierRuntime:
     return runtime
 
 
-def build_app(runtime: NotifierRuntime, *, workers: bool = False) -> FastAPI:
-    app = create_app(
-        service="notifier",
-        settings=runtime.settings,
+def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
+    return create_app(
+        runtime,
         title="xiaoer notifier",
         description=(
             "按中国工作日计时、催办、督办与统计。"
             "SLA clocks in Chinese working days, reminders, escalation and statistics."
         ),
-        readiness=runtime.readiness(),
+        routers=[api.router],
+        workers=workers,
         warnings=runtime.warnings,
-        lifespan=runtime.lifespan(workers=workers),
     )
-    app.state.runtime = runtime
-    app.include_router(api.router)
-    return app
 
 
 __all__ = ["NotifierRuntime", "build_app", "build_runtime"]

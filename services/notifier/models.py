@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, case, text
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
+from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import NAMING_CONVENTION, BigIntPK, UTCDateTime, infrastructure_tables, utcnow
+from shared.clock import utcnow
+from shared.db import BigIntPK, service_base
+from shared.events import OPEN_STATES
 
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
-
-
-outbox, processed_events = infrastructure_tables(Base.metadata)
+Base = service_base()
+outbox = Base.metadata.tables["outbox"]
 
 
 class SlaPolicy(Base):
@@ -65,6 +63,27 @@ class SlaRecord(Base):
     resolved_on_time: Mapped[bool | None]
     score: Mapped[int | None]
     policy: Mapped[dict[str, Any]] = mapped_column(comment="the policy as it was when the clock started")
+
+    # "Overdue", the one definition, in Python and in SQL alike: an open, unpaused item past the
+    # deadline that counts now — signing for it (签收) until it is signed, then resolving it.
+    @hybrid_property
+    def current_due_at(self) -> datetime | None:
+        return self.acknowledge_due_at if self.acknowledged_at is None else self.resolve_due_at
+
+    @current_due_at.inplace.expression
+    @classmethod
+    def _current_due_at(cls) -> ColumnElement[datetime | None]:
+        return case((cls.acknowledged_at.is_(None), cls.acknowledge_due_at), else_=cls.resolve_due_at)
+
+    @hybrid_method
+    def is_overdue(self, now: datetime) -> bool:
+        due = self.current_due_at
+        return self.state in OPEN_STATES and self.paused_at is None and due is not None and due < now
+
+    @is_overdue.inplace.expression
+    @classmethod
+    def _is_overdue(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(cls.state.in_(OPEN_STATES), cls.paused_at.is_(None), cls.current_due_at < now)
 
 
 class SlaTimer(Base):

@@ -11,10 +11,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events, regions
-from shared.db import utcnow
-from shared.workcal import SHANGHAI, WorkingCalendar
+from shared.clock import SHANGHAI, utcnow
 
 from .models import Notification, Recipient, SlaRecord
+from .workcal import WorkingCalendar
 
 OFFICIALS = ("unit", "leadership", "supervisor")
 

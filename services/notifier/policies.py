@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.workcal import WorkingCalendar
-
 from .models import SlaPolicy
+from .workcal import WorkingCalendar
 
-UNITS = ("working_days", "working_hours", "minutes")
+TimeUnit = Literal["working_days", "working_hours", "minutes"]
 
 
 @dataclass(frozen=True)
 class Limits:
     acknowledge_amount: int
-    acknowledge_unit: str
+    acknowledge_unit: TimeUnit
     resolve_amount: int
-    resolve_unit: str
+    resolve_unit: TimeUnit
 
 
 # Acknowledge (签收) within 1 working day; resolve certificates in 5 working days, consultations in

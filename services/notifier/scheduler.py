@@ -13,15 +13,13 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared import events
-from shared.db import utcnow
-from shared.kafka import add_to_outbox, encode
-from shared.settings import Settings
-from shared.workcal import WorkingCalendar
+from shared.clock import utcnow
 
-from . import notify
+from . import messages, notify
 from .channels import Channels
-from .models import Notification, SlaRecord, SlaTimer, outbox
+from .models import Notification, SlaRecord, SlaTimer
+from .settings import NotifierSettings
+from .workcal import WorkingCalendar
 
 log = structlog.get_logger(__name__)
 TIMERS_FIRED = Counter("xiaoer_sla_timers_fired_total", "SLA timers fired", ["kind"])
@@ -38,7 +36,7 @@ class Scheduler:
         self,
         sessions: async_sessionmaker[AsyncSession],
         calendar: WorkingCalendar,
-        settings: Settings,
+        settings: NotifierSettings,
         channels: Channels,
         on_outbox=None,
     ) -> None:
@@ -107,7 +105,7 @@ class Scheduler:
                 if error is None:
                     notification.status, notification.sent_at, notification.last_error = "sent", now, None
                     if notification.channel == "topic":
-                        published.append(self._topic_message(notification, now))
+                        published.append(notification)
                 else:
                     notification.last_error = error
                     if notification.attempts >= self.settings.notification_max_attempts:
@@ -116,7 +114,7 @@ class Scheduler:
                         delay = self.settings.notification_retry_seconds * 2 ** (notification.attempts - 1)
                         notification.next_attempt_at = now + timedelta(seconds=delay)
                 NOTIFICATIONS.labels(notification.channel, "sent" if error is None else "failed").inc()
-            await add_to_outbox(session, outbox, published)
+            await messages.notifications_published(session, published, now)
         if published:
             self.on_outbox()
         return len(ready)
@@ -143,29 +141,6 @@ class Scheduler:
         except Exception as exc:  # any channel failure is recorded and retried, never raised
             log.warning("notification.failed", id=notification.id, channel=notification.channel, error=str(exc))
             return f"{type(exc).__name__}: {exc}"
-
-    @staticmethod
-    def _topic_message(notification: Notification, now: datetime):
-        audience, _, key = notification.address.partition(":")
-        sent = events.NotificationSent(
-            notification_id=notification.id,
-            kind=notification.kind,
-            work_item_id=notification.work_item_id,
-            recipient_kind=audience,
-            recipient_key=key,
-            title=notification.title,
-            body=notification.body,
-            urgent=notification.urgent,
-            occurred_at=now,
-        )
-        return encode(
-            sent,
-            topic=events.NOTIFICATIONS,
-            source=events.SOURCE_NOTIFIER,
-            subject=notification.work_item_id,
-            key=notification.work_item_id,
-            time=now,
-        )
 
     async def tick(self, now: datetime | None = None) -> tuple[int, int]:
         now = now or utcnow()

@@ -12,10 +12,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.workcal import WorkingCalendar
+from shared import regions
+from shared.events import OPEN_STATES
 
-from .clocks import OPEN_STATES
 from .models import SlaRecord
+from .workcal import WorkingCalendar
 
 FIELDS = (
     "received",
@@ -37,14 +38,6 @@ FIELDS = (
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
-
-
-def is_overdue(record: SlaRecord, now: datetime) -> bool:
-    if record.state not in OPEN_STATES or record.paused_at is not None:
-        return False
-    if record.acknowledged_at is None:
-        return record.acknowledge_due_at < now
-    return record.resolve_due_at is not None and record.resolve_due_at < now
 
 
 def summarize(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime) -> dict:
@@ -71,7 +64,7 @@ def summarize(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime
         if len(hours) >= 2
         else (round(hours[0], 2) if hours else None),
         "open_now": sum(1 for r in records if r.state in OPEN_STATES),
-        "overdue_now": sum(1 for r in records if is_overdue(r, now)),
+        "overdue_now": sum(1 for r in records if r.is_overdue(now)),
         "rated": len(rated),
         "satisfied": satisfied,
         "satisfaction_rate": _rate(satisfied, len(rated)),
@@ -87,7 +80,7 @@ async def records_in(
     if end:
         query = query.where(SlaRecord.dispatched_at < end)
     if region:
-        query = query.where(SlaRecord.region_code.startswith(region.rstrip("0")))
+        query = query.where(regions.within(SlaRecord.region_code, region))
     return list(await session.scalars(query))
 
 

@@ -6,14 +6,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
 from shared.kafka import ReceivedEvent
-from shared.settings import Settings
-from shared.workcal import WorkingCalendar
 
 from . import recipients
 from .clocks import Clocks
+from .settings import NotifierSettings
+from .workcal import WorkingCalendar
 
 
-def handlers(calendar: WorkingCalendar, settings: Settings) -> dict:
+def handlers(calendar: WorkingCalendar, settings: NotifierSettings) -> dict:
     async def on_work_item_event(session: AsyncSession, received: ReceivedEvent) -> None:
         await Clocks(session, calendar, settings).apply(received.data, received.id)
 

@@ -15,11 +15,11 @@ from shared.problems import Problem, invalid_field
 from shared.validation import Instant
 from shared.web import DbSession
 
-from . import registry
-from .lifecycle import DEPARTMENT_ACTIONS, ActionInput, Lifecycle, allowed_moves, item_not_found
+from . import registry, transitions
+from .lifecycle import ActionInput, Lifecycle, item_not_found
 from .models import DepartmentUnit, Extension, RoutedRequest, RoutingRule, UnitCoverage, WorkItem, WorkItemLog
+from .routing import Registry, plan
 from .schemas import ActionIn, CoverageIn, DispatchIn, PreviewIn, RuleIn, UnitIn, WorkItemOut
-from .service import Registry, plan
 
 router = APIRouter(prefix="/v1")
 
@@ -50,7 +50,7 @@ async def item_out(session: AsyncSession, item: WorkItem) -> WorkItemOut:
         subject_name=item.subject_name,
         subject_region=item.subject_region,
         state=item.state,
-        allowed_actions=allowed_moves(item.state),
+        allowed_actions=transitions.allowed_actions(item.state),
         assisting_units=item.assisting_units or [],
         resolution=item.resolution,
         acknowledge_due_at=item.acknowledge_due_at,
@@ -99,8 +99,8 @@ async def list_work_items(
         query = query.where(
             or_(WorkItem.unit_code == unit, cast(WorkItem.assisting_units, String).contains(f'"{unit}"'))
         )
-    elif principal.region:
-        query = query.where(WorkItem.subject_region.startswith(principal.region.rstrip("0")))
+    else:
+        query = query.where(principal.region_clause(WorkItem.subject_region))
     if state:
         query = query.where(WorkItem.state == state)
     if due_before:
@@ -161,7 +161,7 @@ async def dispatch(item_id: str, body: DispatchIn, request: Request, session: Se
     summary="acknowledge · progress · request-supplement · resolve · return · transfer · assist · extension",
 )
 async def act(item_id: str, action: str, body: ActionIn, request: Request, session: Session, principal: Department):
-    if action not in DEPARTMENT_ACTIONS:
+    if action not in transitions.UNIT_ACTIONS:
         raise Problem(404, "unknown_action", f"未知操作：{action}", f"Unknown action: {action}")
     async with session.begin():
         item = await load_item(session, principal, item_id)

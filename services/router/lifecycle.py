@@ -1,52 +1,25 @@
-"""The work-item life cycle: which moves are allowed from which state, who may make them, and
-what each move records and publishes. HTTP (``api.py``) and Kafka (``worker.py``) both come here,
-so a department gets the same answer whichever way it acts.
-
-    dispatched ─acknowledge→ acknowledged ─progress→ in_progress ─resolve→ resolved ─rating→ closed
-        │  └──────return──────┘ → returned (at the coordinator) ─dispatch→ dispatched    │
-        │                 request-supplement → awaiting_supplement ─enterprise answers→ in_progress
-        └ transfer (from dispatched, acknowledged, in_progress) → dispatched at another unit
-    assist, extension: no change of state;  withdrawal: every open item → cancelled;
-    a rating of 1–2 reopens the named resolved items → in_progress (重办)
-"""
+"""Applying moves to work items: what each move changes, records and announces. Which move is
+allowed when, by whom and with what is the transition table's (``transitions.py``); HTTP
+(``api.py``) and Kafka (``worker.py``) both come here, so a department gets the same answer
+whichever way it acts."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.db import utcnow
-from shared.kafka import OutgoingMessage, add_to_outbox, encode
+from shared.clock import utcnow
+from shared.kafka import OutgoingMessage
 from shared.problems import Problem, invalid_field
-from shared.settings import Settings
-from shared.signing import attachment_link
 
-from .models import DepartmentUnit, Extension, RoutedRequest, WorkItem, WorkItemLog, outbox
-
-OPEN_STATES = {"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"}
-
-# action → the states it may start from
-MOVES: dict[str, frozenset[str]] = {
-    "acknowledge": frozenset({"dispatched"}),
-    "progress": frozenset({"acknowledged", "in_progress"}),
-    "request-supplement": frozenset({"acknowledged", "in_progress"}),
-    "resolve": frozenset({"acknowledged", "in_progress"}),
-    "return": frozenset({"dispatched", "acknowledged"}),
-    "transfer": frozenset({"dispatched", "acknowledged", "in_progress"}),
-    "assist": frozenset({"acknowledged", "in_progress"}),
-    "extension": frozenset({"acknowledged", "in_progress", "awaiting_supplement"}),
-    "dispatch": frozenset({"returned", "dispatched"}),
-}
-DEPARTMENT_ACTIONS = tuple(a for a in MOVES if a != "dispatch")
-
-
-def allowed_moves(state: str) -> list[str]:
-    return [action for action, starts in MOVES.items() if state in starts and action != "dispatch"]
+from . import messages, transitions
+from .models import DepartmentUnit, Extension, RoutedRequest, WorkItem, WorkItemLog
+from .routing import Registry, coordinator_for
+from .settings import RouterSettings
 
 
 @dataclass
@@ -67,66 +40,60 @@ def item_not_found() -> Problem:
     return Problem(404, "work_item_not_found", "工单不存在", "Work item not found")
 
 
-def invalid_move(item: WorkItem, action: str) -> Problem:
-    return Problem(
-        409,
-        "invalid_transition",
-        f"当前状态“{item.state}”下不能执行“{action}”",
-        f"'{action}' is not allowed while the work item is '{item.state}'",
-        extra={"current_state": item.state, "allowed_actions": allowed_moves(item.state)},
-    )
-
-
-def missing(field: str, zh: str, en: str) -> Problem:
-    return invalid_field(field, "missing", zh, en)
+OUTCOMES = ("issued", "not_issued", "answered")
 
 
 class Lifecycle:
     """Applies moves to work items inside the caller's transaction and queues their events."""
 
-    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+    def __init__(self, session: AsyncSession, settings: RouterSettings) -> None:
         self.session = session
         self.settings = settings
         self.messages: list[OutgoingMessage] = []
         self.now = utcnow()
+        self._unit_moves = {
+            "acknowledge": self._acknowledge,
+            "progress": self._progress,
+            "request-supplement": self._request_supplement,
+            "resolve": self._resolve,
+            "return": self._return,
+            "transfer": self._transfer,
+            "assist": self._assist,
+            "extension": self._extension,
+        }
 
     async def flush(self) -> None:
-        await self.session.flush()
-        await add_to_outbox(self.session, outbox, self.messages)
+        """Adds the events of every move made so far to the outbox, in one statement."""
+        await messages.emit(self.session, self.messages)
         self.messages = []
 
     # --- department actions ---------------------------------------------------------------------
     async def act(self, item: WorkItem, action: str, acting_unit: str, actor: events.Actor, data: ActionInput) -> None:
-        if action not in MOVES:
-            raise Problem(404, "unknown_action", f"未知操作：{action}", f"Unknown action: {action}")
+        move = transitions.department_move(action)
         is_lead = item.unit_code == acting_unit
         is_assistant = acting_unit in (item.assisting_units or [])
-        if not is_lead and not (is_assistant and action == "progress"):
+        if not is_lead and not (is_assistant and action == transitions.CONTRIBUTION):
             raise item_not_found()  # another unit's item: its existence is not theirs to know
         if is_assistant and not is_lead:
             return await self._contribute(item, acting_unit, actor, data)
-        if item.state not in MOVES[action]:
-            raise invalid_move(item, action)
-        handler = getattr(self, "_" + action.replace("-", "_"))
-        await handler(item, actor, data)
+        if move.by == "coordinator":
+            return await self.dispatch(item, acting_unit, actor, data.to_unit)
+        transitions.check(move, item.state, asdict(data))
+        await self._unit_moves[action](item, actor, data)
 
     async def _acknowledge(self, item, actor, data):
         await self._move(item, "acknowledge", "acknowledged", actor, data.note, events.WorkItemAcknowledged)
 
     async def _progress(self, item, actor, data):
-        if not data.note:
-            raise missing("note", "请填写办理进展", "Describe the progress")
         await self._move(item, "progress", "in_progress", actor, data.note, events.WorkItemProgressed)
 
     async def _request_supplement(self, item, actor, data):
-        if not data.note:
-            raise missing("note", "请说明需要补正的材料", "Say what the enterprise must supply")
         await self._move(
             item, "request-supplement", "awaiting_supplement", actor, data.note, events.WorkItemSupplementRequested
         )
 
     async def _resolve(self, item, actor, data):
-        if data.outcome not in ("issued", "not_issued", "answered"):
+        if data.outcome not in OUTCOMES:
             raise invalid_field(
                 "outcome",
                 "outcome_invalid",
@@ -134,21 +101,21 @@ class Lifecycle:
                 "outcome must be issued, not_issued or answered",
             )
         if data.outcome == "issued" and not data.document_no:
-            raise missing("document_no", "出具证明时请填写文号", "An issued certificate needs its document number")
+            raise invalid_field(
+                "document_no", "missing", "出具证明时请填写文号", "An issued certificate needs its document number"
+            )
         if data.outcome in ("not_issued", "answered") and not data.note:
-            raise missing("note", "请填写不予出具的理由或答复内容", "Give the reason or the answer")
+            raise invalid_field("note", "missing", "请填写不予出具的理由或答复内容", "Give the reason or the answer")
         resolution = events.Resolution(
             outcome=data.outcome,
             document_no=data.document_no,
             note=data.note,
-            attachments=[attachment_link(self.settings, a) for a in data.attachments or []],
+            attachments=messages.signed_links(self.settings, data.attachments or []),
         )
         item.resolution = resolution.model_dump(mode="json")
         await self._move(item, "resolve", "resolved", actor, data.note, events.WorkItemResolved, resolution=resolution)
 
     async def _return(self, item, actor, data):
-        if not data.reason:
-            raise missing("reason", "退回须说明理由", "A return needs a reason")
         coordinator = await self._coordinator_for(item)
         returned_by = item.unit_code
         await self._leave(item, "return", "returned", coordinator, actor, data.reason)
@@ -178,8 +145,7 @@ class Lifecycle:
         holder = await self.session.get(DepartmentUnit, item.unit_code)
         if item.unit_code != coordinator_unit or holder is None or holder.kind != "coordinator":
             raise item_not_found()
-        if item.state not in MOVES["dispatch"]:
-            raise invalid_move(item, "dispatch")
+        transitions.check(transitions.MOVES["dispatch"], item.state, {"to_unit": to_unit})
         target = await self._target_unit(item, to_unit, "to_unit")
         item.routing_reason = f"{holder.name}人工分拨至 {target.name}"
         await self._leave(item, "dispatch", "dispatched", target, actor, item.routing_reason)
@@ -197,8 +163,6 @@ class Lifecycle:
         await self._assign(item, target)
 
     async def _assist(self, item, actor, data):
-        if not data.units:
-            raise missing("units", "请选择协办单位", "Name the assisting units")
         new = []
         for code in data.units:
             unit = await self._target_unit(item, code, "units")
@@ -212,7 +176,7 @@ class Lifecycle:
 
     async def _contribute(self, item, acting_unit, actor, data):
         if not data.note:
-            raise missing("note", "请填写协办意见", "Give your contribution")
+            raise invalid_field("note", "missing", "请填写协办意见", "Give your contribution")
         self._log(item, "assist-contribution", item.state, actor, data.note, unit_code=acting_unit)
         await self._changed(
             item,
@@ -225,10 +189,6 @@ class Lifecycle:
         )
 
     async def _extension(self, item, actor, data):
-        if not data.days:
-            raise missing("days", "请填写延期的工作日数", "Give the number of working days")
-        if not data.reason:
-            raise missing("reason", "请说明延期理由", "Give the reason for the extension")
         if item.resolve_due_at is not None and self.now >= item.resolve_due_at:
             raise Problem(
                 409,
@@ -285,14 +245,14 @@ class Lifecycle:
     # --- what the enterprise does (requests.updates) ----------------------------------------------
     async def withdraw(self, items: list[WorkItem], actor: events.Actor, reason: str | None) -> None:
         for item in items:
-            if item.state in OPEN_STATES:
+            if item.state in transitions.MOVES["withdraw"].starts:
                 await self._move(item, "withdraw", "cancelled", actor, reason, events.WorkItemCancelled)
                 await self._notice(item, item.unit_code, "withdrawn", text=reason)
 
     async def supplemented(self, item: WorkItem, actor: events.Actor, text: str, attachment_ids: list[str]) -> bool:
-        if item.state != "awaiting_supplement":
+        if item.state not in transitions.MOVES["supplemented"].starts:
             return False
-        links = [attachment_link(self.settings, a) for a in attachment_ids]
+        links = messages.signed_links(self.settings, attachment_ids)
         await self._move(
             item, "supplemented", "in_progress", actor, text, events.WorkItemSupplemented, attachments=links
         )
@@ -301,7 +261,7 @@ class Lifecycle:
 
     async def rated(self, items: list[WorkItem], actor: events.Actor, score: int, reopen: set[str]) -> None:
         for item in items:
-            if item.state != "resolved":
+            if item.state not in transitions.MOVES["close"].starts:
                 continue
             if item.id in reopen:
                 item.resolution = None
@@ -360,21 +320,21 @@ class Lifecycle:
     async def _changed(self, item: WorkItem, unit: DepartmentUnit | None, event_type, actor, note, **extra) -> None:
         unit = unit or await self.session.get(DepartmentUnit, item.unit_code)
         request = await self.session.get(RoutedRequest, item.request_id)
-        self.messages.append(changed_message(item, unit, request, event_type, actor, note, self.now, **extra))
+        self.messages.append(messages.changed(item, unit, request, event_type, actor, note, self.now, **extra))
 
     async def _notice(self, item: WorkItem, unit_code: str, notice: str, **extra) -> None:
         unit = await self.session.get(DepartmentUnit, unit_code)
         request = await self.session.get(RoutedRequest, item.request_id)
-        self.messages.append(notice_message(item, unit, request, notice, self.now, **extra))
+        self.messages.append(messages.notice(item, unit, request, notice, self.now, **extra))
 
     async def _assign(self, item: WorkItem, unit: DepartmentUnit, role: str = "lead") -> None:
         request = await self.session.get(RoutedRequest, item.request_id)
-        self.messages.append(assigned_message(self.settings, item, unit, request, self.now, role))
+        self.messages.append(messages.assigned(self.settings, item, unit, request, self.now, role))
 
     # --- lookups ---------------------------------------------------------------------------------------
     async def _target_unit(self, item: WorkItem, code: str | None, field: str) -> DepartmentUnit:
         if not code:
-            raise missing(field, "请选择目标单位", "Name the target unit")
+            raise invalid_field(field, "missing", "请选择目标单位", "Name the target unit")
         unit = await self.session.get(DepartmentUnit, code)
         if unit is None or not unit.active or unit.unit_code == item.unit_code:
             raise invalid_field(
@@ -386,74 +346,6 @@ class Lifecycle:
         return unit
 
     async def _coordinator_for(self, item: WorkItem) -> DepartmentUnit:
-        from .service import Registry, coordinator_for
-
         registry = await Registry.load(self.session)
         request = await self.session.get(RoutedRequest, item.request_id)
         return coordinator_for(registry, item.subject_region, request.body["enterprise"]["region_code"])
-
-
-# --- messages ------------------------------------------------------------------------------------------
-def changed_message(item, unit, request, event_type, actor, note, now: datetime, **extra) -> OutgoingMessage:
-    event = event_type(
-        work_item_id=item.id,
-        request_id=item.request_id,
-        reference_no=request.reference_no,
-        request_type=request.request_type,
-        item=item.item,
-        department_kind=item.department_kind,
-        unit_code=unit.unit_code,
-        unit_name=unit.name,
-        region_code=unit.region_code,
-        subject_uscc=item.subject_uscc,
-        subject_name=item.subject_name,
-        enterprise_uscc=request.enterprise_uscc,
-        state=item.state,
-        occurred_at=now,
-        actor=actor,
-        note=note,
-        **extra,
-    )
-    return encode(
-        event,
-        topic=events.WORKITEMS_EVENTS,
-        source=events.SOURCE_ROUTER,
-        subject=item.id,
-        key=item.request_id,
-        time=now,
-    )
-
-
-def assigned_message(settings, item, unit, request, now: datetime, role: str = "lead") -> OutgoingMessage:
-    submitted = events.RequestSubmitted.model_validate(request.body)
-    subject = events.Subject(uscc=item.subject_uscc, name=item.subject_name, region_code=item.subject_region)
-    assigned = events.WorkItemAssigned(
-        work_item_id=item.id,
-        request_id=item.request_id,
-        reference_no=submitted.reference_no,
-        request_type=submitted.request_type,
-        item=item.item,
-        unit_code=unit.unit_code,
-        enterprise=submitted.enterprise,
-        subject=subject,
-        period_months=submitted.period_months,
-        purpose=submitted.purpose,
-        description=submitted.description,
-        attachment_links=[attachment_link(settings, a) for a in submitted.attachments],
-        role=role,
-        dispatched_at=now,
-    )
-    return encode(assigned, topic=unit.inbox_topic, source=events.SOURCE_ROUTER, subject=item.id, key=item.id, time=now)
-
-
-def notice_message(item, unit, request, notice: str, now: datetime, **extra) -> OutgoingMessage:
-    body = events.WorkItemNotice(
-        work_item_id=item.id,
-        request_id=item.request_id,
-        reference_no=request.reference_no,
-        unit_code=unit.unit_code,
-        notice=notice,
-        occurred_at=now,
-        **extra,
-    )
-    return encode(body, topic=unit.inbox_topic, source=events.SOURCE_ROUTER, subject=item.id, key=item.id, time=now)

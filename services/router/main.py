@@ -8,13 +8,18 @@ from fastapi import FastAPI
 
 from shared import events
 from shared.runtime import ServiceRuntime
-from shared.settings import Settings
 from shared.web import create_app
 
 from . import api, registry, worker
 from .models import Base
+from .settings import RouterSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def load_settings(**overrides) -> RouterSettings:
+    """router's settings from the environment (``XIAOER_*``), with ``overrides`` on top."""
+    return RouterSettings(**overrides)
 
 
 class RouterRuntime(ServiceRuntime):
@@ -25,7 +30,7 @@ class RouterRuntime(ServiceRuntime):
         await super().start_workers()
 
 
-def build_runtime(settings: Settings) -> ServiceRuntime:
+def build_runtime(settings: RouterSettings) -> ServiceRuntime:
     runtime = RouterRuntime("router", settings, Base.metadata, MIGRATIONS)
     runtime.require_topics([events.WORKITEMS_EVENTS])
     runtime.add_consumer(
@@ -40,14 +45,10 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
 
 
 def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
-    app = create_app(
-        service="router",
-        settings=runtime.settings,
+    return create_app(
+        runtime,
         title="xiaoer router",
         description="派单与工单办理。Routing rules, department units and the work-item life cycle.",
-        readiness=runtime.readiness(),
-        lifespan=runtime.lifespan(workers=workers),
+        routers=[api.router],
+        workers=workers,
     )
-    app.state.runtime = runtime
-    app.include_router(api.router)
-    return app

@@ -5,18 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import NAMING_CONVENTION, UTCDateTime, infrastructure_tables, utcnow
+from shared.clock import utcnow
+from shared.db import service_base
 
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
-
-
-outbox, processed_events = infrastructure_tables(Base.metadata)
+Base = service_base()
+outbox = Base.metadata.tables["outbox"]
 
 
 class DepartmentUnit(Base):

@@ -9,25 +9,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events
 from shared.kafka import PoisonMessage, ReceivedEvent
 from shared.problems import Problem
-from shared.settings import Settings
 
-from . import service
+from . import routing
 from .lifecycle import ActionInput, Lifecycle
 from .models import RoutedRequest, WorkItem
+from .settings import RouterSettings
 
 
 def department_source(unit_code: str) -> str:
     return f"/departments/{unit_code}"
 
 
-def dispatch_handlers(settings: Settings) -> dict:
+def dispatch_handlers(settings: RouterSettings) -> dict:
     async def on_request_submitted(session: AsyncSession, received: ReceivedEvent) -> None:
-        await service.route_request(session, settings, received.data)
+        await routing.route_request(session, settings, received.data)
 
     return {events.RequestSubmitted.ce_type: on_request_submitted}
 
 
-def action_handlers(settings: Settings) -> dict:
+def action_handlers(settings: RouterSettings) -> dict:
     async def items_of(session: AsyncSession, request_id: str) -> list[WorkItem]:
         return list(await session.scalars(select(WorkItem).where(WorkItem.request_id == request_id)))
 
@@ -80,20 +80,17 @@ def action_handlers(settings: Settings) -> dict:
         try:
             if item is None:
                 raise Problem(404, "work_item_not_found", "工单不存在", "Work item not found")
-            if action.action == "dispatch":
-                await lifecycle.dispatch(item, action.unit_code, actor, action.to_unit)
-            else:
-                data = ActionInput(
-                    note=action.note,
-                    outcome=action.outcome,
-                    document_no=action.document_no,
-                    attachments=action.attachments,
-                    reason=action.reason,
-                    to_unit=action.to_unit,
-                    units=action.units,
-                    days=action.days,
-                )
-                await lifecycle.act(item, action.action, action.unit_code, actor, data)
+            data = ActionInput(
+                note=action.note,
+                outcome=action.outcome,
+                document_no=action.document_no,
+                attachments=action.attachments,
+                reason=action.reason,
+                to_unit=action.to_unit,
+                units=action.units,
+                days=action.days,
+            )
+            await lifecycle.act(item, action.action, action.unit_code, actor, data)
         except Problem as refused:
             # The same refusal an HTTP caller gets, as the dead letter's reason.
             details = "; ".join(f"{e.field}: {e.en}" for e in refused.errors)

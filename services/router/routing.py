@@ -1,5 +1,5 @@
-"""router's domain logic: choosing the unit for each (subject, item), creating work items and
-the events that announce them."""
+"""Routing: choosing the unit for each (subject, item) of a request, and creating the work items
+with the events that announce them."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events, regions
-from shared.db import utcnow
-from shared.kafka import OutgoingMessage, add_to_outbox
-from shared.settings import Settings
+from shared.clock import utcnow
 
-from .lifecycle import assigned_message, changed_message
-from .models import DepartmentUnit, RoutedRequest, RoutingRule, UnitCoverage, WorkItem, outbox
+from . import messages
+from .models import DepartmentUnit, RoutedRequest, RoutingRule, UnitCoverage, WorkItem
+from .settings import RouterSettings
 
 COORDINATOR = "coordinator"
 
@@ -100,7 +99,7 @@ def plan(registry: Registry, submitted: events.RequestSubmitted) -> list[Decisio
 
 
 async def route_request(
-    session: AsyncSession, settings: Settings, submitted: events.RequestSubmitted
+    session: AsyncSession, settings: RouterSettings, submitted: events.RequestSubmitted
 ) -> list[WorkItem]:
     """Creates the work items of a newly submitted request and queues their events. A request
     already routed (the same event replayed under a new id) creates nothing."""
@@ -117,7 +116,7 @@ async def route_request(
     now = utcnow()
     registry = await Registry.load(session)
     items: list[WorkItem] = []
-    messages: list[OutgoingMessage] = []
+    outgoing = []
     for decision in plan(registry, submitted):
         item = WorkItem(
             id=str(uuid.uuid4()),
@@ -137,9 +136,9 @@ async def route_request(
             updated_at=now,
         )
         items.append(item)
-        messages.append(assigned_message(settings, item, decision.unit, request, now))
-        messages.append(
-            changed_message(
+        outgoing.append(messages.assigned(settings, item, decision.unit, request, now))
+        outgoing.append(
+            messages.changed(
                 item,
                 decision.unit,
                 request,
@@ -153,6 +152,5 @@ async def route_request(
             )
         )
     session.add_all(items)
-    await session.flush()
-    await add_to_outbox(session, outbox, messages)
+    await messages.emit(session, outgoing)
     return items

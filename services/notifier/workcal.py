@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import structlog
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from shared.clock import SHANGHAI
+
 FIXED_DATE_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
 DEFAULT_WINDOWS = ((time(9), time(12)), (time(13), time(18)))
 

@@ -1,0 +1,95 @@
+"""Who may see and do what with a request. Every endpoint that reads or acts on a request asks
+here, and every list filters through :func:`visible`, so the rules live in one place.
+
+- enterprise and liaison: the requests of the enterprises their token is bound to;
+- supervisor and admin: the requests of enterprises in their region (by the GB/T 2260 hierarchy);
+- a region's coordinating office (``<region>.coordinator``): its region's requests, for the ledger;
+- other department units work through the router's work items and see no requests here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, false
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import regions
+from shared.auth import Principal
+from shared.problems import FieldError, Problem
+
+from .models import Request
+from .schemas import RequestCreate
+
+
+def not_found() -> Problem:
+    # Someone else's request answers exactly like a missing one, so ids reveal nothing.
+    return Problem(404, "request_not_found", "诉求不存在", "Request not found")
+
+
+def coordinator_region(principal: Principal) -> str | None:
+    """The region of a coordinating office's token (``440112.coordinator`` → 440112)."""
+    unit = principal.unit or ""
+    if principal.role == "department" and unit.endswith(".coordinator"):
+        return unit.split(".")[0]
+    return None
+
+
+def is_owner(principal: Principal, request: Request) -> bool:
+    return principal.may_act_for(request.enterprise_uscc)
+
+
+def may_read(principal: Principal, request: Request) -> bool:
+    return is_owner(principal, request) or principal.covers_region(request.enterprise_region)
+
+
+def visible(principal: Principal, query: Select) -> Select:
+    """``query`` narrowed to the requests this caller may see."""
+    if principal.role in ("enterprise", "liaison"):
+        return query.where(Request.enterprise_uscc.in_(principal.usccs))
+    if principal.role in ("supervisor", "admin"):
+        return query.where(principal.region_clause(Request.enterprise_region))
+    region = coordinator_region(principal)
+    if region is not None:
+        return query.where(regions.within(Request.enterprise_region, region))
+    return query.where(false())
+
+
+def may_keep_ledger(principal: Principal) -> bool:
+    """The ledger and the request list are for enterprises, liaison officers, supervisors, admins
+    and coordinating offices; other units use the work-item API."""
+    return principal.role != "department" or coordinator_region(principal) is not None
+
+
+async def load_request(session: AsyncSession, principal: Principal, request_id: str) -> Request:
+    request = await session.get(Request, request_id)
+    if request is None or not may_read(principal, request):
+        raise not_found()
+    return request
+
+
+def owner_only(principal: Principal, request: Request) -> None:
+    """Acting on a request (supplement, rating, withdrawal) is for its enterprise and liaison
+    officers; supervisors may read it but answer for nobody."""
+    if not is_owner(principal, request):
+        raise not_found()
+
+
+def authorize_submission(principal: Principal, body: RequestCreate) -> None:
+    if principal.role not in ("enterprise", "liaison"):
+        raise Problem(
+            403, "forbidden", "只有企业或驻企联络员可以提交诉求", "Only enterprises and liaison officers submit"
+        )
+    if not principal.may_act_for(body.enterprise.uscc):
+        raise Problem(
+            403,
+            "not_your_enterprise",
+            "无权代表该企业提交诉求",
+            "You may not submit for this enterprise",
+            errors=[
+                FieldError(
+                    "enterprise.uscc",
+                    "not_your_enterprise",
+                    "登录凭证未绑定该统一社会信用代码",
+                    "Your token is not bound to this USCC",
+                )
+            ],
+        )

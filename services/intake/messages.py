@@ -1,0 +1,46 @@
+"""Every event intake emits, each added to its outbox in the caller's transaction. Call sites say
+what happened; how it is encoded lives here.
+
+- ``requests.submitted``: a new request, keyed by request id (the router routes it).
+- ``requests.updates``: what the enterprise does afterwards (withdraw, supplement, rate), keyed by
+  request id so the router sees one request's commands in order.
+- ``users.events``: a WeChat user bound to an account, keyed by openid (the notifier reaches them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import events
+from shared.kafka import Outbox
+
+from .models import outbox
+
+OUTBOX = Outbox(outbox, events.SOURCE_INTAKE)
+
+
+async def request_submitted(session: AsyncSession, submitted: events.RequestSubmitted) -> None:
+    await OUTBOX.emit(
+        session,
+        submitted,
+        topic=events.REQUESTS_SUBMITTED,
+        key=submitted.request_id,
+        subject=submitted.request_id,
+        time=submitted.submitted_at,
+    )
+
+
+async def request_updated(
+    session: AsyncSession,
+    update: events.RequestWithdrawn | events.SupplementProvided | events.RequestRated,
+    now: datetime,
+) -> None:
+    await OUTBOX.emit(
+        session, update, topic=events.REQUESTS_UPDATES, key=update.request_id, subject=update.request_id, time=now
+    )
+
+
+async def wechat_user_bound(session: AsyncSession, bound: events.WechatUserBound) -> None:
+    await OUTBOX.emit(session, bound, topic=events.USERS_EVENTS, key=bound.openid, time=bound.occurred_at)

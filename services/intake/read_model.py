@@ -1,0 +1,96 @@
+"""intake's read model of the departments' work: each work item's state, unit, result and
+deadlines, folded from ``workitems.events`` and ``sla.events``, and the request status they add
+up to. The enterprise's timeline grows with every event (``timeline.py`` says how it reads)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import events
+from shared.clock import utcnow
+
+from . import timeline
+from .models import Request, WorkItemDeadline, WorkItemView
+
+
+async def work_items_of(session: AsyncSession, request_id: str) -> list[WorkItemView]:
+    rows = await session.scalars(
+        select(WorkItemView).where(WorkItemView.request_id == request_id).order_by(WorkItemView.unit_code)
+    )
+    return list(rows)
+
+
+def overall_status(request: Request, items: list[WorkItemView]) -> str:
+    """A request's status as its work items show it."""
+    if request.status == "withdrawn" or not items:
+        return request.status
+    states = {item.status for item in items}
+    if states <= {"closed", "cancelled"}:
+        return "closed"
+    if states <= {"resolved", "closed", "cancelled"}:
+        return "resolved"
+    if states <= {"dispatched", "returned"}:
+        return "dispatched"
+    return "in_progress"
+
+
+async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEvent) -> None:
+    request = await session.get(Request, event.request_id)
+    if request is None:
+        # Not ours (another intake's database) or not yet known: nothing to show it on.
+        return
+    view = await session.get(WorkItemView, event.work_item_id)
+    if view is None:
+        deadline = await session.get(WorkItemDeadline, event.work_item_id)
+        view = WorkItemView(
+            id=event.work_item_id,
+            request_id=event.request_id,
+            kind=event.department_kind,
+            item=event.item,
+            subject_uscc=event.subject_uscc,
+            subject_name=event.subject_name,
+            result=None,
+            acknowledge_due_at=deadline.acknowledge_due_at if deadline else None,
+            due_at=deadline.resolve_due_at if deadline else None,
+        )
+        session.add(view)
+    view.unit_code, view.unit_name, view.kind, view.status = (
+        event.unit_code,
+        event.unit_name,
+        event.department_kind,
+        event.state,
+    )
+    if isinstance(event, events.WorkItemResolved):
+        view.result = event.resolution.model_dump(mode="json")
+    elif isinstance(event, events.WorkItemReopened):
+        view.result = None
+    view.updated_at = utcnow()
+    timeline.record(
+        session,
+        event.request_id,
+        event.occurred_at,
+        event.ce_type.removeprefix("cn.xiaoer."),
+        timeline.summary(event),
+        view,
+    )
+    await session.flush()
+    if request.status != "withdrawn":
+        request.status = overall_status(request, await work_items_of(session, request.id))
+    request.updated_at = utcnow()
+
+
+async def apply_sla_update(session: AsyncSession, event: events.SlaUpdated) -> None:
+    deadline = await session.get(WorkItemDeadline, event.work_item_id)
+    if deadline is None:
+        deadline = WorkItemDeadline(work_item_id=event.work_item_id, request_id=event.request_id)
+        session.add(deadline)
+    deadline.acknowledge_due_at = event.acknowledge_due_at
+    deadline.resolve_due_at = event.resolve_due_at
+    deadline.paused = event.paused
+    view = await session.get(WorkItemView, event.work_item_id)
+    if view is not None:  # else the dispatch event, when it comes, picks the deadlines up
+        view.acknowledge_due_at = event.acknowledge_due_at
+        view.due_at = event.resolve_due_at
+
+

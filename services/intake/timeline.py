@@ -1,0 +1,88 @@
+"""The enterprise's timeline of a request: one entry per thing that happened, in words a person
+reads (Chinese first), with the unit and subject it concerns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import events
+
+from .models import TimelineEntry, WorkItemView
+
+
+def record(
+    session: AsyncSession,
+    request_id: str,
+    at: datetime,
+    event: str,
+    summary: str,
+    item: WorkItemView | None = None,
+) -> None:
+    """Adds one entry to a request's timeline, about ``item`` when it concerns one unit's work."""
+    session.add(
+        TimelineEntry(
+            request_id=request_id,
+            occurred_at=at,
+            event=event,
+            work_item_id=item.id if item else None,
+            unit_code=item.unit_code if item else None,
+            unit_name=item.unit_name if item else None,
+            summary=summary,
+        )
+    )
+
+
+async def timeline_of(session: AsyncSession, request_id: str) -> list[TimelineEntry]:
+    rows = await session.scalars(
+        select(TimelineEntry)
+        .where(TimelineEntry.request_id == request_id)
+        .order_by(TimelineEntry.occurred_at, TimelineEntry.id)
+    )
+    return list(rows)
+
+
+OUTCOMES = {"issued": "出具证明", "not_issued": "不予出具", "answered": "已答复"}
+
+
+def summary(event: events.WorkItemEvent) -> str:
+    unit, subject = event.unit_name, event.subject_name
+    match event:
+        case events.WorkItemDispatched(previous_unit_code=str()):
+            text = f"已转派至{unit}（{subject}）"
+        case events.WorkItemDispatched():
+            text = f"已派单至{unit}（{subject}）"
+        case events.WorkItemAcknowledged():
+            text = f"{unit}已签收（{subject}）"
+        case events.WorkItemProgressed():
+            text = f"{unit}办理中（{subject}）"
+        case events.WorkItemSupplementRequested():
+            text = f"{unit}要求补正材料（{subject}）"
+        case events.WorkItemSupplemented():
+            text = f"{unit}已收到补正材料（{subject}）"
+        case events.WorkItemResolved(resolution=resolution):
+            number = f"，文号 {resolution.document_no}" if resolution.document_no else ""
+            text = f"{unit}已办结：{OUTCOMES[resolution.outcome]}{number}（{subject}）"
+        case events.WorkItemReturned():
+            text = f"部门退回，由{unit}重新分拨（{subject}）"
+        case events.WorkItemAssisted(contribution_by=str(by)):
+            text = f"协办单位 {by} 提交协办意见（{subject}）"
+        case events.WorkItemAssisted(assisting_units=units):
+            text = f"{unit}邀请协办：{', '.join(units)}（{subject}）"
+        case events.WorkItemExtensionRequested(days=days):
+            text = f"{unit}申请延期 {days} 个工作日（{subject}）"
+        case events.WorkItemExtensionDecided(approved=True, days=days):
+            text = f"延期 {days} 个工作日已批准（{unit}，{subject}）"
+        case events.WorkItemExtensionDecided():
+            text = f"延期申请未获批准（{unit}，{subject}）"
+        case events.WorkItemReopened():
+            text = f"{unit}重新办理（{subject}）"
+        case events.WorkItemClosed():
+            text = f"{unit}事项已关闭（{subject}）"
+        case events.WorkItemCancelled():
+            text = f"{unit}事项已撤销（{subject}）"
+        case _:
+            text = f"{unit}：{event.state}（{subject}）"
+    return f"{text}：{event.note}" if event.note else text

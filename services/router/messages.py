@@ -1,0 +1,116 @@
+"""Every event the router emits, each built from the router's rows and added to its outbox in the
+caller's transaction. Call sites say what happened; how it is encoded lives here.
+
+- ``workitems.events``: every change of a work item, keyed by request (intake's timeline and the
+  notifier's clocks read one request's items in order).
+- ``dept.<unit>.inbox``: what a unit must act on (``WorkItemAssigned``) and what it should know
+  (``WorkItemNotice``), keyed by work item.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import events
+from shared.kafka import Outbox, OutgoingMessage
+from shared.signing import attachment_link
+
+from .models import DepartmentUnit, RoutedRequest, WorkItem, outbox
+from .settings import RouterSettings
+
+OUTBOX = Outbox(outbox, events.SOURCE_ROUTER)
+
+
+def changed(
+    item: WorkItem,
+    unit: DepartmentUnit,
+    request: RoutedRequest,
+    event_type: type[events.WorkItemEvent],
+    actor: events.Actor | None,
+    note: str | None,
+    now: datetime,
+    **extra: Any,
+) -> OutgoingMessage:
+    """A ``workitems.events`` message describing the item as it now stands at ``unit``."""
+    event = event_type(
+        work_item_id=item.id,
+        request_id=item.request_id,
+        reference_no=request.reference_no,
+        request_type=request.request_type,
+        item=item.item,
+        department_kind=item.department_kind,
+        unit_code=unit.unit_code,
+        unit_name=unit.name,
+        region_code=unit.region_code,
+        subject_uscc=item.subject_uscc,
+        subject_name=item.subject_name,
+        enterprise_uscc=request.enterprise_uscc,
+        state=item.state,
+        occurred_at=now,
+        actor=actor,
+        note=note,
+        **extra,
+    )
+    return OUTBOX.message(event, topic=events.WORKITEMS_EVENTS, key=item.request_id, subject=item.id, time=now)
+
+
+def signed_links(settings: RouterSettings, attachment_ids: list[str]) -> list[str]:
+    return [
+        attachment_link(
+            settings.signing_key, settings.attachment_download_base, a, settings.attachment_link_ttl_seconds
+        )
+        for a in attachment_ids
+    ]
+
+
+def assigned(
+    settings: RouterSettings,
+    item: WorkItem,
+    unit: DepartmentUnit,
+    request: RoutedRequest,
+    now: datetime,
+    role: str = "lead",
+) -> OutgoingMessage:
+    """What a unit needs to work the item, on its own inbox topic."""
+    submitted = events.RequestSubmitted.model_validate(request.body)
+    subject = events.Subject(uscc=item.subject_uscc, name=item.subject_name, region_code=item.subject_region)
+    body = events.WorkItemAssigned(
+        work_item_id=item.id,
+        request_id=item.request_id,
+        reference_no=submitted.reference_no,
+        request_type=submitted.request_type,
+        item=item.item,
+        unit_code=unit.unit_code,
+        enterprise=submitted.enterprise,
+        subject=subject,
+        period_months=submitted.period_months,
+        purpose=submitted.purpose,
+        description=submitted.description,
+        attachment_links=signed_links(settings, submitted.attachments),
+        role=role,
+        dispatched_at=now,
+    )
+    return OUTBOX.message(body, topic=unit.inbox_topic, key=item.id, subject=item.id, time=now)
+
+
+def notice(
+    item: WorkItem, unit: DepartmentUnit, request: RoutedRequest, kind: str, now: datetime, **extra: Any
+) -> OutgoingMessage:
+    """Something a unit should know about an item it holds or held (a transfer, a withdrawal…)."""
+    body = events.WorkItemNotice(
+        work_item_id=item.id,
+        request_id=item.request_id,
+        reference_no=request.reference_no,
+        unit_code=unit.unit_code,
+        notice=kind,
+        occurred_at=now,
+        **extra,
+    )
+    return OUTBOX.message(body, topic=unit.inbox_topic, key=item.id, subject=item.id, time=now)
+
+
+async def emit(session: AsyncSession, messages: list[OutgoingMessage]) -> None:
+    await OUTBOX.emit_all(session, messages)
