@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -37,6 +38,20 @@ async def eventually(check: Callable, timeout: float = 15.0, interval: float = 0
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+
+
+def first_year_without_official_schedule() -> int:
+    """The first year from now that ``chinese-calendar`` has no State Council schedule for (2027
+    with version 1.11; later when a new version ships one), so tests never pin a year."""
+    import chinese_calendar
+
+    year = date.today().year
+    while True:
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+        except NotImplementedError:
+            return year
+        year += 1
 
 
 # --- databases ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 
 from services.notifier.workcal import WorkingCalendar, YearSchedule
 from shared.clock import SHANGHAI
+from tests.support import first_year_without_official_schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,21 +101,35 @@ def test_extension_counts_from_the_old_due_date(calendar):
     assert local(calendar.extend(old_due, 2)) == "2025-10-10T18:00:00+08:00"
 
 
+UNSCHEDULED = first_year_without_official_schedule()
+
+
+def close_of_day(day: date) -> str:
+    return datetime(day.year, day.month, day.day, 18, tzinfo=SHANGHAI).isoformat()
+
+
 def test_a_deadline_crossing_into_a_year_without_a_schedule_falls_back_and_says_so(calendar):
-    due = calendar.add_working_days(at("2026-12-30T10:00:00+08:00"), 3)
-    # 12-31, then 2027-01-01 is a fixed-date holiday, then the weekend: 01-04 and 01-05.
-    assert local(due) == "2027-01-05T18:00:00+08:00"
-    assert calendar.fallback_years == {2027}
-    assert calendar.schedule_source(2027) == "fallback"
+    start = datetime(UNSCHEDULED - 1, 12, 31, 10, tzinfo=SHANGHAI)
+    # The fallback: Monday to Friday, minus the fixed-date holidays (01-01 among them).
+    fallback_days = [
+        d
+        for d in (date(UNSCHEDULED, 1, 1) + timedelta(days=n) for n in range(14))
+        if d.weekday() < 5 and (d.month, d.day) != (1, 1)
+    ]
+    assert local(calendar.add_working_days(start, 3)) == close_of_day(fallback_days[2])
+    assert calendar.fallback_years == {UNSCHEDULED}
+    assert calendar.schedule_source(UNSCHEDULED) == "fallback"
 
 
 def test_a_loaded_schedule_overrides_the_fallback(calendar):
-    calendar.schedules[2027] = YearSchedule(
-        holidays=frozenset({date(2027, 1, 1), date(2027, 1, 4)}), workdays=frozenset({date(2027, 1, 2)})
-    )
-    due = calendar.add_working_days(at("2026-12-31T10:00:00+08:00"), 2)
-    assert local(due) == "2027-01-05T18:00:00+08:00"  # 01-02 (a make-up Saturday) and 01-05
-    assert calendar.schedule_source(2027) == "loaded" and 2027 not in calendar.fallback_years
+    first_week = [date(UNSCHEDULED, 1, 1) + timedelta(days=n) for n in range(7)]
+    saturday = next(d for d in first_week if d.weekday() == 5)
+    weekdays = [d for d in first_week if d.weekday() < 5]
+    # Every weekday of the first week but the last is a holiday; its Saturday is a make-up day.
+    calendar.schedules[UNSCHEDULED] = YearSchedule(holidays=frozenset(weekdays[:-1]), workdays=frozenset({saturday}))
+    due = calendar.add_working_days(datetime(UNSCHEDULED - 1, 12, 31, 10, tzinfo=SHANGHAI), 2)
+    assert local(due) == close_of_day(max(saturday, weekdays[-1]))
+    assert calendar.schedule_source(UNSCHEDULED) == "loaded" and UNSCHEDULED not in calendar.fallback_years
 
 
 def test_several_windows_are_settings():

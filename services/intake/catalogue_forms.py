@@ -33,9 +33,22 @@ def _field(name: str, kind: str, zh: str, en: str, required: bool, **extra) -> d
     return {"name": name, "type": kind, "label_zh": zh, "label_en": en, "required": required, **extra}
 
 
+def _term(t) -> dict:
+    return {"code": t.code, "zh": t.zh, "en": t.en}
+
+
 def form_for(request_type: catalogue.RequestType, settings: IntakeSettings) -> list[dict]:
-    term = lambda t: {"code": t.code, "zh": t.zh, "en": t.en}  # noqa: E731
+    """The fields a front end shows for ``request_type``, in order, with the limits the API checks."""
     certificate = request_type.code == catalogue.COMPLIANCE_CERTIFICATE
+    return [
+        *_subject_fields(certificate),
+        _items_field(request_type, certificate),
+        *(_certificate_fields() if certificate else []),
+        *_closing_fields(certificate, settings),
+    ]
+
+
+def _subject_fields(certificate: bool) -> list[dict]:
     fields = [
         _field(
             "enterprise.uscc",
@@ -61,32 +74,39 @@ def form_for(request_type: catalogue.RequestType, settings: IntakeSettings) -> l
                 item_fields=["uscc", "name", "region_code"],
             )
         )
-    fields.append(
-        _field(
-            "items",
-            "multi_select" if request_type.multiple_items else "select",
-            "开具部门" if certificate else "诉求类别",
-            "Departments" if certificate else "Category",
-            True,
-            options=[term(t) for t in request_type.items],
-            min_items=1,
-            max_items=_limits(RequestCreate, "items")["max_length"] if request_type.multiple_items else 1,
-        )
+    return fields
+
+
+def _items_field(request_type: catalogue.RequestType, certificate: bool) -> dict:
+    return _field(
+        "items",
+        "multi_select" if request_type.multiple_items else "select",
+        "开具部门" if certificate else "诉求类别",
+        "Departments" if certificate else "Category",
+        True,
+        options=[_term(t) for t in request_type.items],
+        min_items=1,
+        max_items=_limits(RequestCreate, "items")["max_length"] if request_type.multiple_items else 1,
     )
-    if certificate:
-        fields += [
-            _field(
-                "period_months",
-                "integer",
-                "证明期间（月）",
-                "Period covered (months)",
-                False,
-                default=36,
-                **_limits(RequestCreate, "period_months"),
-            ),
-            _field("purpose", "select", "用途", "Purpose", False, options=[term(p) for p in catalogue.PURPOSES]),
-        ]
-    fields += [
+
+
+def _certificate_fields() -> list[dict]:
+    return [
+        _field(
+            "period_months",
+            "integer",
+            "证明期间（月）",
+            "Period covered (months)",
+            False,
+            default=36,
+            **_limits(RequestCreate, "period_months"),
+        ),
+        _field("purpose", "select", "用途", "Purpose", False, options=[_term(p) for p in catalogue.PURPOSES]),
+    ]
+
+
+def _closing_fields(certificate: bool, settings: IntakeSettings) -> list[dict]:
+    return [
         _field(
             "description", "text", "情况说明", "Description", not certificate, **_limits(RequestCreate, "description")
         ),
@@ -103,4 +123,3 @@ def form_for(request_type: catalogue.RequestType, settings: IntakeSettings) -> l
             max_bytes=settings.attachment_max_bytes,
         ),
     ]
-    return fields
