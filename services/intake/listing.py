@@ -62,5 +62,3 @@ async def list_requests(
     rows = list(await session.scalars(query.order_by(Request.created_at.desc(), Request.id.desc()).limit(limit + 1)))
     page, more = rows[:limit], len(rows) > limit
     return page, encode_cursor(page[-1]) if more else None
-
-

@@ -92,5 +92,3 @@ async def apply_sla_update(session: AsyncSession, event: events.SlaUpdated) -> N
     if view is not None:  # else the dispatch event, when it comes, picks the deadlines up
         view.acknowledge_due_at = event.acknowledge_due_at
         view.due_at = event.resolve_due_at
-
-

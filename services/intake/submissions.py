@@ -243,5 +243,3 @@ async def withdraw(session: AsyncSession, principal: Principal, request: Request
     summary = "企业已撤回诉求" + (f"：{body.reason}" if body.reason else "")
     timeline.record(session, request.id, now, "request.withdrawn", summary)
     await messages.request_updated(session, event, now)
-
-
