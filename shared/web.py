@@ -12,6 +12,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,7 +101,10 @@ def create_app(
     """A service's HTTP app: its routers, problem+json errors, request ids, metrics and probes.
     With ``workers`` the runtime's relay and consumers run in the app's lifespan too."""
     service = runtime.name
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=runtime.lifespan(workers=workers))
+    # Swagger UI and ReDoc from files in the fastapi-offline package: intranets have no CDN.
+    app = FastAPIOffline(
+        title=title, description=description, version="0.1.0", lifespan=runtime.lifespan(workers=workers)
+    )
     app.state.settings = runtime.settings
     app.state.runtime = runtime
     install_problem_handlers(app)

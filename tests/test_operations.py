@@ -233,3 +233,15 @@ async def test_odd_query_parameters_are_clear_422s_not_500s(system, service, pat
     assert {"field": field, "code": code} in [
         {"field": e["field"], "code": e["code"]} for e in response.json()["errors"]
     ]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_api_docs_load_nothing_from_the_internet(system, service, page):
+    client = system.clients[service]
+    html = (await client.get(page)).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets, "the page names its scripts and styles"
+    for asset in assets:
+        assert asset.startswith("/"), f"{asset} is not served by the service itself"
+        assert (await client.get(asset)).status_code == 200, asset
