@@ -15,6 +15,9 @@ class Term:
     zh: str
     en: str
 
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "zh": self.zh, "en": self.en}
+
 
 # Department kinds that issue compliance certificates (守法证明): DOMAIN.md's seventeen and three more.
 CERTIFICATE_KINDS: tuple[Term, ...] = (

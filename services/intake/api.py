@@ -45,24 +45,22 @@ Caller = Annotated[Principal, Depends(current_principal)]
 Submitter = Annotated[Principal, Depends(require_roles("enterprise", "liaison"))]
 
 
-def _term(t) -> dict:
-    return {"code": t.code, "zh": t.zh, "en": t.en}
-
-
 @router.get("/catalogue", tags=["catalogue"], summary="Request types, their items and the form fields of each")
 async def get_catalogue(request: Request) -> dict:
     settings = request.app.state.settings
     return {
         "request_types": [
             {
-                **_term(t),
-                "items": [_term(i) for i in t.items],
+                "code": t.code,
+                "zh": t.zh,
+                "en": t.en,
+                "items": [i.as_dict() for i in t.items],
                 "multiple_items": t.multiple_items,
                 "form": form_for(t, settings),
             }
             for t in catalogue.REQUEST_TYPES.values()
         ],
-        "purposes": [_term(p) for p in catalogue.PURPOSES],
+        "purposes": [p.as_dict() for p in catalogue.PURPOSES],
     }
 
 

@@ -33,10 +33,6 @@ def _field(name: str, kind: str, zh: str, en: str, required: bool, **extra) -> d
     return {"name": name, "type": kind, "label_zh": zh, "label_en": en, "required": required, **extra}
 
 
-def _term(t) -> dict:
-    return {"code": t.code, "zh": t.zh, "en": t.en}
-
-
 def form_for(request_type: catalogue.RequestType, settings: IntakeSettings) -> list[dict]:
     """The fields a front end shows for ``request_type``, in order, with the limits the API checks."""
     certificate = request_type.code == catalogue.COMPLIANCE_CERTIFICATE
@@ -84,7 +80,7 @@ def _items_field(request_type: catalogue.RequestType, certificate: bool) -> dict
         "开具部门" if certificate else "诉求类别",
         "Departments" if certificate else "Category",
         True,
-        options=[_term(t) for t in request_type.items],
+        options=[t.as_dict() for t in request_type.items],
         min_items=1,
         max_items=_limits(RequestCreate, "items")["max_length"] if request_type.multiple_items else 1,
     )
@@ -101,7 +97,7 @@ def _certificate_fields() -> list[dict]:
             default=36,
             **_limits(RequestCreate, "period_months"),
         ),
-        _field("purpose", "select", "用途", "Purpose", False, options=[_term(p) for p in catalogue.PURPOSES]),
+        _field("purpose", "select", "用途", "Purpose", False, options=[p.as_dict() for p in catalogue.PURPOSES]),
     ]
 
 
