@@ -82,15 +82,13 @@ class Lifecycle:
         await self._unit_moves[action](item, actor, data)
 
     async def _acknowledge(self, item, actor, data):
-        await self._move(item, "acknowledge", "acknowledged", actor, data.note, events.WorkItemAcknowledged)
+        await self._move(item, "acknowledge", actor, data.note, events.WorkItemAcknowledged)
 
     async def _progress(self, item, actor, data):
-        await self._move(item, "progress", "in_progress", actor, data.note, events.WorkItemProgressed)
+        await self._move(item, "progress", actor, data.note, events.WorkItemProgressed)
 
     async def _request_supplement(self, item, actor, data):
-        await self._move(
-            item, "request-supplement", "awaiting_supplement", actor, data.note, events.WorkItemSupplementRequested
-        )
+        await self._move(item, "request-supplement", actor, data.note, events.WorkItemSupplementRequested)
 
     async def _resolve(self, item, actor, data):
         if data.outcome not in OUTCOMES:
@@ -113,19 +111,19 @@ class Lifecycle:
             attachments=messages.signed_links(self.settings, data.attachments or []),
         )
         item.resolution = resolution.model_dump(mode="json")
-        await self._move(item, "resolve", "resolved", actor, data.note, events.WorkItemResolved, resolution=resolution)
+        await self._move(item, "resolve", actor, data.note, events.WorkItemResolved, resolution=resolution)
 
     async def _return(self, item, actor, data):
         coordinator = await self._coordinator_for(item)
         returned_by = item.unit_code
-        await self._leave(item, "return", "returned", coordinator, actor, data.reason)
+        await self._leave(item, "return", coordinator, actor, data.reason)
         await self._changed(item, coordinator, events.WorkItemReturned, actor, data.reason, returned_by=returned_by)
         await self._assign(item, coordinator)
 
     async def _transfer(self, item, actor, data):
         target = await self._target_unit(item, data.to_unit, "to_unit")
         previous = item.unit_code
-        await self._leave(item, "transfer", "dispatched", target, actor, data.reason or data.note)
+        await self._leave(item, "transfer", target, actor, data.reason or data.note)
         await self._changed(
             item,
             target,
@@ -148,7 +146,7 @@ class Lifecycle:
         transitions.check(transitions.MOVES["dispatch"], item.state, {"to_unit": to_unit})
         target = await self._target_unit(item, to_unit, "to_unit")
         item.routing_reason = f"{holder.name}人工分拨至 {target.name}"
-        await self._leave(item, "dispatch", "dispatched", target, actor, item.routing_reason)
+        await self._leave(item, "dispatch", target, actor, item.routing_reason)
         await self._changed(
             item,
             target,
@@ -246,16 +244,14 @@ class Lifecycle:
     async def withdraw(self, items: list[WorkItem], actor: events.Actor, reason: str | None) -> None:
         for item in items:
             if item.state in transitions.MOVES["withdraw"].starts:
-                await self._move(item, "withdraw", "cancelled", actor, reason, events.WorkItemCancelled)
+                await self._move(item, "withdraw", actor, reason, events.WorkItemCancelled)
                 await self._notice(item, item.unit_code, "withdrawn", text=reason)
 
     async def supplemented(self, item: WorkItem, actor: events.Actor, text: str, attachment_ids: list[str]) -> bool:
         if item.state not in transitions.MOVES["supplemented"].starts:
             return False
         links = messages.signed_links(self.settings, attachment_ids)
-        await self._move(
-            item, "supplemented", "in_progress", actor, text, events.WorkItemSupplemented, attachments=links
-        )
+        await self._move(item, "supplemented", actor, text, events.WorkItemSupplemented, attachments=links)
         await self._notice(item, item.unit_code, "supplement_received", text=text, attachment_links=links)
         return True
 
@@ -268,7 +264,6 @@ class Lifecycle:
                 await self._move(
                     item,
                     "reopen",
-                    "in_progress",
                     actor,
                     f"企业评价 {score} 分，申请重办",
                     events.WorkItemReopened,
@@ -276,7 +271,7 @@ class Lifecycle:
                 )
                 await self._notice(item, item.unit_code, "reopened", text=f"企业评价 {score} 分，申请重办")
             else:
-                await self._move(item, "close", "closed", actor, None, events.WorkItemClosed, score=score)
+                await self._move(item, "close", actor, None, events.WorkItemClosed, score=score)
 
     async def deadlines(self, item: WorkItem, update: events.SlaUpdated) -> None:
         item.acknowledge_due_at = update.acknowledge_due_at
@@ -290,13 +285,17 @@ class Lifecycle:
         )
 
     # --- mechanics ------------------------------------------------------------------------------------
-    async def _move(self, item, action, to_state, actor, note, event_type, **extra) -> None:
+    async def _move(self, item, action, actor, note, event_type, **extra) -> None:
+        """The item moves to the state the transition table names for ``action``."""
+        to_state = transitions.MOVES[action].to
         self._log(item, action, to_state, actor, note)
         item.state = to_state
         item.updated_at = self.now
         await self._changed(item, None, event_type, actor, note, **extra)
 
-    async def _leave(self, item, action, to_state, unit: DepartmentUnit, actor, note) -> None:
+    async def _leave(self, item, action, unit: DepartmentUnit, actor, note) -> None:
+        """The item leaves its unit for ``unit`` (return, transfer, dispatch), in the table's state."""
+        to_state = transitions.MOVES[action].to
         self._log(item, action, to_state, actor, note)
         item.unit_code = unit.unit_code
         item.state = to_state
