@@ -104,24 +104,24 @@ async def test_clocks_follow_acknowledgement_and_fire_each_reminder_and_escalati
 
     record = await item.dispatched("2025-11-03T10:00:00+08:00")
     assert local(record.acknowledge_due_at) == "2025-11-04T18:00:00+08:00"
-    assert local(record.resolve_due_at) == "2025-11-11T18:00:00+08:00", "provisional: from the acknowledge deadline"
+    assert local(record.resolve_due_at) == "2025-11-10T18:00:00+08:00", "five working days from dispatch"
 
     await item.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
-    record = await item.record(lambda r: r.resolve_started_at is not None)
-    assert local(record.resolve_due_at) == "2025-11-10T18:00:00+08:00"
+    record = await item.record(lambda r: r.acknowledged_at is not None)
+    assert local(record.resolve_due_at) == "2025-11-10T18:00:00+08:00", "签收 does not move the deadline"
 
     async def kinds():
         return [(n.kind, n.recipient_kind, n.channel) for n in await item.notifications() if n.channel == "email"]
 
     run = scheduler(system)
     await run.tick(at("2025-11-04T18:00:00+08:00"))  # the old acknowledge deadline: acknowledged, so silent
-    await run.tick(at("2025-11-06T09:59:00+08:00"))
+    await run.tick(at("2025-11-06T09:29:00+08:00"))
     assert await kinds() == []
-    # 46 working hours from 11-03 11:00; half of them have passed at 11-06 10:00.
-    await run.tick(at("2025-11-06T10:00:00+08:00"))
-    await run.tick(at("2025-11-06T10:00:00+08:00"))
+    # 47 working hours from dispatch at 11-03 10:00; half of them have passed at 11-06 09:30.
+    await run.tick(at("2025-11-06T09:30:00+08:00"))
+    await run.tick(at("2025-11-06T09:30:00+08:00"))
     assert await kinds() == [("remind_50", "unit", "email")]
-    await run.tick(at("2025-11-07T16:48:00+08:00"))  # 80 %
+    await run.tick(at("2025-11-07T16:36:00+08:00"))  # 80 %
     await run.tick(at("2025-11-10T18:00:00+08:00"))  # due: 催办 to the unit, news to the enterprise
 
     # One working day late, at 18:00: 督办 is created, but officials are not disturbed after hours.
@@ -157,12 +157,63 @@ async def test_clocks_follow_acknowledgement_and_fire_each_reminder_and_escalati
     assert subjects == ["【店小二】办理预警（50%）", "【店小二】办理预警（80%）", "【店小二】催办"]
 
 
-async def test_an_unacknowledged_item_is_chased_at_its_acknowledge_deadline(system, producer):
-    item = Item(system, producer)
+async def test_an_item_nobody_signs_for_is_chased_escalated_and_noticed_once_each(system, producer):
+    region = "440113"  # a district of its own, so no other test's supervisors are told
+    item = Item(system, producer, region=region)
     await item.recipient("unit", "email", f"clerk.{item.unit}@example.gov.cn")
-    await item.dispatched("2025-11-03T10:00:00+08:00")
-    await scheduler(system).tick(at("2025-11-04T18:00:00+08:00"))
-    assert [n.kind for n in await item.notifications() if n.channel == "email"] == ["acknowledge_due"]
+    await item.recipient("leadership", "email", f"leader.{item.unit}@example.gov.cn")
+    await item.recipient("supervisor", "email", f"dudao.{region}@example.gov.cn", key=region)
+    record = await item.dispatched("2025-11-03T10:00:00+08:00")
+    assert local(record.acknowledge_due_at) == "2025-11-04T18:00:00+08:00"
+
+    run = scheduler(system)
+    for moment in (
+        "2025-11-04T17:59:00+08:00",
+        "2025-11-04T18:00:00+08:00",  # the acknowledge deadline: 催办
+        "2025-11-05T18:00:00+08:00",  # one working day later: 督办
+        "2025-11-05T18:00:00+08:00",
+        "2025-11-11T18:00:00+08:00",  # five working days later: 通报
+        "2025-11-20T09:00:00+08:00",
+    ):
+        await run.fire_due_timers(at(moment))
+    told = [(n.kind, n.recipient_kind) for n in await item.notifications() if n.channel == "email"]
+    chase = [(k, who) for k, who in told if k.startswith("acknowledge_")]
+    assert chase == [
+        ("acknowledge_due", "unit"),
+        ("acknowledge_due", "supervisor"),
+        ("acknowledge_escalate", "unit"),
+        ("acknowledge_escalate", "leadership"),
+        ("acknowledge_escalate", "supervisor"),
+        ("acknowledge_public_notice", "unit"),
+        ("acknowledge_public_notice", "supervisor"),
+    ]
+    assert not [k for k, _ in told if k in ("remind_50", "remind_80", "due", "escalate")], "chased for 签收 instead"
+
+    # The supervisor sees the chase in the item's notification log and its timer plan.
+    supervisor = system.auth("supervisor", region=region)
+    log = (await system.notifier.get("/v1/notifications", params={"work_item_id": item.id}, headers=supervisor)).json()
+    assert {n["kind"] for n in log} >= {"acknowledge_due", "acknowledge_escalate", "acknowledge_public_notice"}
+    plan = (await system.notifier.get(f"/v1/sla/{item.id}", headers=supervisor)).json()["timers"]
+    escalation = next(t for t in plan if t["kind"] == "acknowledge_escalate")
+    assert escalation == {**escalation, "name": "签收督办", "status": "fired", "fire_at": "2025-11-05T18:00:00+08:00"}
+
+
+async def test_a_late_signature_keeps_the_deadline_and_counts_as_late(system, producer):
+    item = Item(system, producer, region="440114")
+    record = await item.dispatched("2025-11-03T10:00:00+08:00")
+    due = local(record.resolve_due_at)
+    await item.send(events.WorkItemAcknowledged, "2025-11-07T10:00:00+08:00", "acknowledged")  # day 4 of 5
+    record = await item.record(lambda r: r.acknowledged_at is not None)
+    assert local(record.resolve_due_at) == due == "2025-11-10T18:00:00+08:00"
+    stats = (
+        await system.notifier.get(
+            "/v1/stats/units",
+            params={"from": "2025-11-01", "to": "2025-12-01", "region": "440114"},
+            headers=system.auth("supervisor", region="440114"),
+        )
+    ).json()
+    [unit] = [u for u in stats["units"] if u["unit_code"] == item.unit]
+    assert unit["acknowledged_late"] == 1 and unit["acknowledged_on_time"] == 0 and unit["response_rate"] == 0
 
 
 async def test_two_notifier_instances_never_double_a_notification(system, producer, smtp):
@@ -170,7 +221,7 @@ async def test_two_notifier_instances_never_double_a_notification(system, produc
     await item.recipient("unit", "email", f"clerk.{item.unit}@example.gov.cn")
     await item.dispatched("2025-11-03T10:00:00+08:00")
     await item.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
-    await item.record(lambda r: r.resolve_started_at is not None)
+    await item.record(lambda r: r.acknowledged_at is not None)
 
     second = notifier_main.build_runtime(system.runtimes["notifier"].settings)  # another process on the same database
     try:
@@ -196,7 +247,7 @@ async def test_pause_for_a_supplement_across_national_day_keeps_the_time_left(sy
     item = Item(system, producer)
     await item.dispatched("2025-09-26T10:00:00+08:00")
     await item.send(events.WorkItemAcknowledged, "2025-09-26T10:00:00+08:00", "acknowledged")
-    record = await item.record(lambda r: r.resolve_started_at is not None)
+    record = await item.record(lambda r: r.acknowledged_at is not None)
     # 09-28 is a make-up Sunday: 28, 29, 30, then 10-09 and 10-10.
     assert local(record.resolve_due_at) == "2025-10-10T18:00:00+08:00"
 
@@ -215,7 +266,7 @@ async def test_an_approved_extension_moves_the_deadline(system, producer):
     item = Item(system, producer)
     await item.dispatched("2025-11-03T10:00:00+08:00")
     await item.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
-    await item.record(lambda r: r.resolve_started_at is not None)
+    await item.record(lambda r: r.acknowledged_at is not None)
     await item.send(
         events.WorkItemExtensionDecided,
         "2025-11-07T10:00:00+08:00",
@@ -446,7 +497,7 @@ async def test_a_reminder_fires_once_even_when_an_extension_moves_the_deadline(s
     await item.recipient("unit", "email", f"clerk.{item.unit}@example.gov.cn")
     await item.dispatched("2025-11-03T10:00:00+08:00")
     await item.send(events.WorkItemAcknowledged, "2025-11-03T11:00:00+08:00", "acknowledged")
-    record = await item.record(lambda r: r.resolve_started_at is not None)
+    record = await item.record(lambda r: r.acknowledged_at is not None)
     await scheduler(system).fire_due_timers(at("2025-11-06T10:00:00+08:00"))  # 50 % of 46 h
 
     # Five more working days: 50 % of the new 86 h would fall on 11-10 14:00, after this moment.

@@ -19,8 +19,8 @@ from shared.validation import Day, bilingual_error
 from shared.web import DbSession
 
 from . import calendar as work_calendar
-from . import policies, stats
-from .models import Notification, Recipient, SlaPolicy, SlaRecord
+from . import notify, policies, stats
+from .models import Notification, Recipient, SlaPolicy, SlaRecord, SlaTimer
 from .scheduler import notification_out
 
 router = APIRouter(prefix="/v1")
@@ -68,7 +68,21 @@ async def get_sla(work_item_id: str, session: Session, principal: Annotated[Prin
     )
     if not visible:
         raise Problem(404, "sla_not_found", "没有该工单的时限记录", "No SLA record for this work item")
-    return record_out(record)
+    timers = await session.scalars(
+        select(SlaTimer).where(SlaTimer.work_item_id == work_item_id).order_by(SlaTimer.fire_at, SlaTimer.id)
+    )
+    return {**record_out(record), "timers": [timer_out(t) for t in timers]}
+
+
+def timer_out(timer: SlaTimer) -> dict:
+    """One step of an item's timer plan, e.g. 督办 due 2026-12-03 09:00, as a supervisor reads it."""
+    status = "fired" if timer.fired_at else "cancelled" if timer.cancelled_at else "pending"
+    return {
+        "kind": timer.kind,
+        "name": notify.TIMER_NAMES.get(timer.kind, timer.kind),
+        "fire_at": timer.fire_at.astimezone(SHANGHAI).isoformat(),
+        "status": status,
+    }
 
 
 @router.get("/overdue", tags=["sla"], summary="What is overdue now, oldest first")

@@ -17,6 +17,9 @@ from .settings import NotifierSettings
 from .workcal import WorkingCalendar
 
 RESOLVE_TIMERS = ("remind_50", "remind_80", "due", "escalate", "public_notice")
+# An item nobody signs for escalates like an overdue one: 催办 at the acknowledge deadline, 督办
+# one working day later, 通报 five working days later.
+ACKNOWLEDGE_TIMERS = ("acknowledge_due", "acknowledge_escalate", "acknowledge_public_notice")
 
 
 class Clocks:
@@ -42,6 +45,14 @@ class Clocks:
             ("due", due),
             ("escalate", self.calendar.add_working_time(due, day)),
             ("public_notice", self.calendar.add_working_time(due, 5 * day)),
+        ]
+
+    def acknowledge_timer_plan(self, due: datetime) -> list[tuple[str, datetime]]:
+        day = self.calendar.working_day_length
+        return [
+            ("acknowledge_due", due),
+            ("acknowledge_escalate", self.calendar.add_working_time(due, day)),
+            ("acknowledge_public_notice", self.calendar.add_working_time(due, 5 * day)),
         ]
 
     async def cancel_timers(self, record: SlaRecord, now: datetime, kinds: tuple[str, ...] | None = None) -> None:
@@ -71,8 +82,9 @@ class Clocks:
         await messages.deadlines_changed(self.session, record, event.occurred_at)
 
     async def dispatched(self, record: SlaRecord | None, event: events.WorkItemDispatched) -> SlaRecord:
-        """A unit received the item (first dispatch, re-dispatch or transfer): its acknowledge
-        clock starts now, and the resolve clock waits for its 签收."""
+        """A unit received the item (first dispatch, re-dispatch or transfer): both its clocks
+        start now. The handling time limit counts from dispatch (派单), as in 12345 systems, so a
+        late 签收 buys no time; only a new dispatch restarts it (the router's history says why)."""
         now = event.occurred_at
         if record is None:
             limits = await policies.limits_for(self.session, event.request_type, event.department_kind)
@@ -96,13 +108,15 @@ class Clocks:
             await self.cancel_timers(record, now)
         limits = policies.Limits(**record.policy)
         record.acknowledge_due_at = policies.due(self.calendar, now, limits.acknowledge_amount, limits.acknowledge_unit)
-        record.acknowledged_at = record.resolve_started_at = record.paused_at = record.remaining_seconds = None
-        # Until 签收, show the latest the work could be done: the resolve limit from the acknowledge deadline.
-        record.resolve_due_at = policies.due(
-            self.calendar, record.acknowledge_due_at, limits.resolve_amount, limits.resolve_unit
-        )
+        record.acknowledged_at = record.paused_at = record.remaining_seconds = None
+        record.resolve_started_at = now
+        record.resolve_due_at = policies.due(self.calendar, now, limits.resolve_amount, limits.resolve_unit)
         await self.session.flush()
-        self.add_timers(record, [("acknowledge_due", record.acknowledge_due_at)])
+        self.add_timers(
+            record,
+            self.acknowledge_timer_plan(record.acknowledge_due_at)
+            + self.resolve_timer_plan(record, now, record.resolve_due_at),
+        )
         return record
 
     async def _move(self, record: SlaRecord, event: events.WorkItemEvent) -> None:
@@ -110,8 +124,9 @@ class Clocks:
         limits = policies.Limits(**record.policy)
         match event:
             case events.WorkItemAcknowledged():
+                # Signed for: the chase for 签收 stops; the handling clock runs on from dispatch.
                 record.acknowledged_at = now
-                await self.start_resolve_clock(record, now, limits)
+                await self.cancel_timers(record, now, ACKNOWLEDGE_TIMERS)
             case events.WorkItemSupplementRequested() if event.state in self.settings.sla_pausing_states:
                 await self.pause(record, now)
             case events.WorkItemSupplemented():
@@ -135,10 +150,11 @@ class Clocks:
             case events.WorkItemReturned():
                 # At the coordinator: a fresh acknowledge clock for finding the right unit.
                 await self.cancel_timers(record, now)
+                record.acknowledged_at = None
                 record.acknowledge_due_at = policies.due(
                     self.calendar, now, limits.acknowledge_amount, limits.acknowledge_unit
                 )
-                self.add_timers(record, [("acknowledge_due", record.acknowledge_due_at)])
+                self.add_timers(record, self.acknowledge_timer_plan(record.acknowledge_due_at))
             case events.WorkItemExtensionDecided(approved=True, days=days) if record.resolve_due_at:
                 await self.cancel_timers(record, now, RESOLVE_TIMERS)
                 record.resolve_due_at = self.calendar.extend(record.resolve_due_at, days)

@@ -29,7 +29,21 @@ def timer_messages(record: SlaRecord, kind: str) -> list[tuple[str, str, str]]:
     due = _local(record.resolve_due_at)
     return {
         "acknowledge_due": [
-            ("unit", "签收超时", f"工单 {item} 未在时限 {_local(record.acknowledge_due_at)} 前签收，请立即签收")
+            ("unit", "签收催办", f"工单 {item} 未在时限 {_local(record.acknowledge_due_at)} 前签收，请立即签收"),
+            (
+                "supervisor",
+                "签收催办",
+                f"{record.unit_name}的工单 {item} 未在时限 {_local(record.acknowledge_due_at)} 前签收",
+            ),
+        ],
+        "acknowledge_escalate": [
+            ("unit", "签收督办", f"工单 {item} 超过签收时限一个工作日仍未签收，已督办"),
+            ("leadership", "签收督办", f"{record.unit_name}的工单 {item} 超过签收时限一个工作日仍未签收，请督促签收"),
+            ("supervisor", "签收督办", f"{record.unit_name}的工单 {item} 超过签收时限一个工作日仍未签收"),
+        ],
+        "acknowledge_public_notice": [
+            ("unit", "签收通报", f"工单 {item} 超过签收时限五个工作日仍未签收，已通报"),
+            ("supervisor", "通报", f"{record.unit_name}的工单 {item} 超过签收时限五个工作日仍未签收，建议通报"),
         ],
         "remind_50": [("unit", "办理预警（50%）", f"工单 {item} 已用去一半办理时间，办理时限 {due}")],
         "remind_80": [("unit", "办理预警（80%）", f"工单 {item} 已用去 80% 办理时间，办理时限 {due}")],
@@ -48,8 +62,24 @@ def timer_messages(record: SlaRecord, kind: str) -> list[tuple[str, str, str]]:
     }[kind]
 
 
+# What each timer is called where a person reads it (the notification log, a timer plan).
+TIMER_NAMES = {
+    "acknowledge_due": "签收催办",
+    "acknowledge_escalate": "签收督办",
+    "acknowledge_public_notice": "签收通报",
+    "remind_50": "办理预警（50%）",
+    "remind_80": "办理预警（80%）",
+    "due": "催办",
+    "escalate": "督办",
+    "public_notice": "通报",
+    "follow_up": "回访",
+}
+
+
 def timer_still_applies(record: SlaRecord, kind: str) -> bool:
-    if kind == "acknowledge_due":
+    """A timer fires only while its cause lasts: the chase for 签收 while nobody has signed, the
+    handling reminders and escalations once someone has (an unsigned item is chased for its 签收)."""
+    if kind.startswith("acknowledge_"):
         return record.state in ("dispatched", "returned")
     if kind == "follow_up":
         return record.state == "resolved"

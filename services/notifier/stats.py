@@ -21,6 +21,7 @@ from .workcal import WorkingCalendar
 FIELDS = (
     "received",
     "acknowledged_on_time",
+    "acknowledged_late",
     "response_rate",
     "resolved",
     "resolution_rate",
@@ -54,6 +55,8 @@ def summarize(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime
     return {
         "received": len(records),
         "acknowledged_on_time": acknowledged,
+        # 签收 after its deadline: recorded as late (签收及时率 counts it out), never as more time.
+        "acknowledged_late": sum(1 for r in records if r.acknowledged_at and r.acknowledged_at > r.acknowledge_due_at),
         "response_rate": _rate(acknowledged, len(records)),
         "resolved": len(resolved),
         "resolution_rate": _rate(len(resolved), len(records)),
