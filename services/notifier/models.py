@@ -35,9 +35,9 @@ class SlaPolicy(Base):
 
 
 class SlaRecord(Base):
-    """The clocks of one work item. The acknowledge clock runs from dispatch; the resolve clock
-    from acknowledgement (签收 starts the handling clock), shown provisionally from the
-    acknowledge deadline until then. A pause keeps the working time left."""
+    """The clocks of one work item. Both run from dispatch (派单): the acknowledge clock until
+    签收, the handling clock until resolution; a late 签收 buys no time. A pause keeps the
+    working time left."""
 
     __tablename__ = "sla_records"
 
