@@ -460,6 +460,30 @@ async def test_policy_changes_apply_to_new_items_only(system, producer):
         )
 
 
+async def test_a_regions_admin_sets_policies_for_its_region_only(system, producer):
+    policy = {
+        "acknowledge_amount": 2,
+        "acknowledge_unit": "working_hours",
+        "resolve_amount": 7,
+        "resolve_unit": "working_days",
+    }
+    district_admin = system.auth("admin", region="310110")
+    for region in ("310115", "310000", "*"):  # a neighbour, its municipality, the whole country
+        refused = await system.notifier.put(
+            "/v1/policies/problem/tax", params={"region": region}, json=policy, headers=district_admin
+        )
+        assert refused.status_code == 403 and refused.json()["code"] == "region_forbidden", region
+    stored = (await system.notifier.get("/v1/policies", headers=district_admin)).json()["policies"]
+    assert not [p for p in stored if p["request_type"] == "problem" and p["department_kind"] == "tax"]
+
+    own = await system.notifier.put("/v1/policies/problem/tax", json=policy, headers=district_admin)
+    assert own.status_code == 200 and own.json()["region_code"] == "310110"
+    inside = Item(system, producer, request_type="problem", region="310110")
+    outside = Item(system, producer, request_type="problem", region="310115")
+    assert (await inside.dispatched("2025-11-03T10:00:00+08:00")).policy["resolve_amount"] == 7
+    assert (await outside.dispatched("2025-11-03T10:00:00+08:00")).policy["resolve_amount"] == 15, "the default"
+
+
 async def test_emergencies_are_acknowledged_in_thirty_calendar_minutes(system, producer):
     item = Item(system, producer, request_type="emergency")
     record = await item.dispatched("2025-10-01T23:50:00+08:00")  # a holiday night

@@ -169,13 +169,16 @@ class PolicyIn(BaseModel):
 
 @router.get("/policies", tags=["sla"], summary="SLA policies: stored ones and the built-in defaults")
 async def list_policies(session: Session, _principal: Annotated[Principal, Depends(current_principal)]) -> dict:
-    stored = await session.scalars(select(SlaPolicy).order_by(SlaPolicy.request_type, SlaPolicy.department_kind))
+    stored = await session.scalars(
+        select(SlaPolicy).order_by(SlaPolicy.region_code, SlaPolicy.request_type, SlaPolicy.department_kind)
+    )
     return {
         "defaults": {t: policies.as_dict(limits) for t, limits in policies.DEFAULT_LIMITS.items()},
         "policies": [
             {
                 "request_type": p.request_type,
                 "department_kind": p.department_kind,
+                "region_code": p.region_code,
                 **policies.as_dict(
                     policies.Limits(p.acknowledge_amount, p.acknowledge_unit, p.resolve_amount, p.resolve_unit)
                 ),
@@ -185,12 +188,38 @@ async def list_policies(session: Session, _principal: Annotated[Principal, Depen
     }
 
 
+def administered_region(principal: Principal, asked: str | None) -> str:
+    """The region an admin changes settings for: the one asked (``*`` nationwide), else its own.
+    A region's admin administers its region and what lies under it; nationwide needs a national admin."""
+    region = asked or principal.region or policies.NATIONWIDE
+    allowed = principal.is_national or (region != policies.NATIONWIDE and principal.covers_region(region))
+    if not allowed:
+        raise Problem(
+            403,
+            "region_forbidden",
+            f"无权修改该地区的设置：{'全国' if region == policies.NATIONWIDE else regions.full_name(region)}",
+            f"You may not change settings for {'the whole country' if region == policies.NATIONWIDE else region}",
+        )
+    return region
+
+
 @router.put(
     "/policies/{request_type}/{department_kind}",
     tags=["sla"],
-    summary="Set a policy (department_kind * for all); it applies to items dispatched from now on",
+    summary=(
+        "Set a policy (department_kind * for all) for a region (its admin's by default; * nationwide, for a "
+        "national admin); it applies to items dispatched from now on"
+    ),
 )
-async def put_policy(request_type: str, department_kind: str, body: PolicyIn, session: Session, _principal: Admin):
+async def put_policy(
+    request_type: str,
+    department_kind: str,
+    body: PolicyIn,
+    session: Session,
+    principal: Admin,
+    region: Annotated[str | None, Query(pattern=r"^(\*|\d{6})$")] = None,
+):
+    region_code = administered_region(principal, region)
     if request_type not in catalogue.REQUEST_TYPES:
         raise Problem(
             404, "request_type_not_found", f"诉求类型不存在：{request_type}", f"Unknown request type: {request_type}"
@@ -202,16 +231,23 @@ async def put_policy(request_type: str, department_kind: str, body: PolicyIn, se
     async with session.begin():
         policy = await session.scalar(
             select(SlaPolicy).where(
-                SlaPolicy.request_type == request_type, SlaPolicy.department_kind == department_kind
+                SlaPolicy.request_type == request_type,
+                SlaPolicy.department_kind == department_kind,
+                SlaPolicy.region_code == region_code,
             )
         )
         if policy is None:
-            policy = SlaPolicy(request_type=request_type, department_kind=department_kind)
+            policy = SlaPolicy(request_type=request_type, department_kind=department_kind, region_code=region_code)
             session.add(policy)
         for field, value in body.model_dump().items():
             setattr(policy, field, value)
         policy.updated_at = utcnow()
-    return {"request_type": request_type, "department_kind": department_kind, **body.model_dump()}
+    return {
+        "request_type": request_type,
+        "department_kind": department_kind,
+        "region_code": region_code,
+        **body.model_dump(),
+    }
 
 
 # --- recipients and notifications --------------------------------------------------------------------------

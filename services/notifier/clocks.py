@@ -87,7 +87,9 @@ class Clocks:
         late 签收 buys no time; only a new dispatch restarts it (the router's history says why)."""
         now = event.occurred_at
         if record is None:
-            limits = await policies.limits_for(self.session, event.request_type, event.department_kind)
+            limits = await policies.limits_for(
+                self.session, event.request_type, event.department_kind, event.region_code
+            )
             record = SlaRecord(
                 work_item_id=event.work_item_id,
                 request_id=event.request_id,

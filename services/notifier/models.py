@@ -22,11 +22,16 @@ class SlaPolicy(Base):
     ``working_days``, ``working_hours`` or ``minutes`` (calendar minutes, for emergencies)."""
 
     __tablename__ = "sla_policies"
-    __table_args__ = (UniqueConstraint("request_type", "department_kind", name="uq_sla_policies_type_kind"),)
+    __table_args__ = (
+        UniqueConstraint("request_type", "department_kind", "region_code", name="uq_sla_policies_type_kind_region"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     request_type: Mapped[str] = mapped_column(String(40))
     department_kind: Mapped[str] = mapped_column(String(40), default="*")
+    region_code: Mapped[str] = mapped_column(
+        String(6), default="*", server_default="*", comment="GB/T 2260 code the policy applies under; * nationwide"
+    )
     acknowledge_amount: Mapped[int]
     acknowledge_unit: Mapped[str] = mapped_column(String(20))
     resolve_amount: Mapped[int]

@@ -9,6 +9,8 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import regions
+
 from .models import SlaPolicy
 from .workcal import WorkingCalendar
 
@@ -34,16 +36,24 @@ DEFAULT_LIMITS: dict[str, Limits] = {
 FALLBACK_LIMITS = Limits(1, "working_days", 15, "working_days")
 
 
-async def limits_for(session: AsyncSession, request_type: str, department_kind: str) -> Limits:
-    """The most specific policy: (type, kind), then (type, *), then the built-in defaults."""
+NATIONWIDE = "*"
+
+
+async def limits_for(session: AsyncSession, request_type: str, department_kind: str, region_code: str) -> Limits:
+    """The most specific policy for an item of ``department_kind`` handled in ``region_code``: the
+    nearest region's (district, then city, then province, then nationwide), and within one region
+    the kind's own before the type's (``*``); the built-in defaults when none is stored."""
+    places = [*regions.lineage(region_code), NATIONWIDE]
     rows = list(
         await session.scalars(
             select(SlaPolicy).where(
-                SlaPolicy.request_type == request_type, SlaPolicy.department_kind.in_([department_kind, "*"])
+                SlaPolicy.request_type == request_type,
+                SlaPolicy.department_kind.in_([department_kind, "*"]),
+                SlaPolicy.region_code.in_(places),
             )
         )
     )
-    rows.sort(key=lambda p: p.department_kind == "*")
+    rows.sort(key=lambda p: (places.index(p.region_code), p.department_kind == "*"))
     if rows:
         p = rows[0]
         return Limits(p.acknowledge_amount, p.acknowledge_unit, p.resolve_amount, p.resolve_unit)
