@@ -169,13 +169,20 @@ def cmd_run(args, settings: Settings) -> None:
 
 
 def cmd_sla_due(args, settings: Settings) -> None:
-    from services.notifier.workcal import WorkingCalendar
+    """A deadline computed as the notifier computes it: its business hours and the schedules
+    operators loaded into its database (when that database answers)."""
+    from services.notifier import calendar as work_calendar
     from shared.clock import SHANGHAI
 
     start = datetime.fromisoformat(args.start)
     if start.tzinfo is None:
         sys.exit("--from needs a time zone offset, e.g. 2025-09-30T16:00:00+08:00")
-    calendar = WorkingCalendar()
+    notifier_settings = service_settings("notifier")
+    calendar = work_calendar.new_calendar(notifier_settings)
+    try:
+        asyncio.run(_in_transaction(notifier_settings.database_url, lambda s: work_calendar.refresh(s, calendar)))
+    except Exception as exc:  # no database yet (never migrated): chinese-calendar alone, said aloud
+        print(f"warning: loaded schedules not read ({type(exc).__name__}); chinese-calendar only", file=sys.stderr)
     if args.working_days is not None:
         due = calendar.add_working_days(start, args.working_days)
     elif args.working_hours is not None:

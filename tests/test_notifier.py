@@ -4,11 +4,16 @@ a real webhook endpoint and a stand-in WeChat server on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +24,8 @@ from shared import events
 from shared.clock import SHANGHAI
 from shared.kafka import encode
 from tests.support import MINGLUO, eventually, first_year_without_official_schedule
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def at(text: str) -> datetime:
@@ -575,3 +582,34 @@ async def test_admin_input_is_checked(system, path, body, status, field):
     assert response.status_code == status, response.text
     if field:
         assert response.json()["errors"][0]["field"] == field
+
+
+async def test_a_schedule_loaded_by_another_process_changes_the_next_deadline_without_a_restart(
+    system, producer, tmp_path
+):
+    year = first_year_without_official_schedule()
+    weekdays = [d for d in (date(year, 1, 1) + timedelta(days=n) for n in range(7)) if d.weekday() < 5]
+    # The official schedule (as an operator would load it): the first week is off but its last weekday.
+    schedule = tmp_path / f"{year}.yaml"
+    schedule.write_text(f"year: {year}\nholidays: [{', '.join(map(str, weekdays[:-1]))}]\nworkdays: []\n")
+    env = {**os.environ, "XIAOER_NOTIFIER_DATABASE_URL": system.runtimes["notifier"].database_url}
+
+    def xiaoer(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+        )
+        return done.stdout.strip()
+
+    await asyncio.to_thread(xiaoer, "calendar", "load", str(schedule))
+    expected = datetime.combine(weekdays[-1], time(18), SHANGHAI).isoformat()
+
+    item = Item(system, producer)  # the running notifier was not told: it must read the schedule itself
+    record = await item.dispatched(f"{year - 1}-12-31T10:00:00+08:00")
+    assert local(record.acknowledge_due_at) == expected
+    # `xiaoer sla due` computes with the same schedules and business hours.
+    assert (
+        await asyncio.to_thread(
+            xiaoer, "sla", "due", "--from", f"{year - 1}-12-31T10:00:00+08:00", "--working-days", "1"
+        )
+        == expected
+    )

@@ -90,6 +90,7 @@ async def overdue(request: Request, session: Session, principal: Overseer, regio
     region = region_of(principal, region)
     now = utcnow()
     calendar = request.app.state.runtime.calendar
+    await work_calendar.refresh(session, calendar)
     query = select(SlaRecord).where(SlaRecord.is_overdue(now)).order_by(SlaRecord.current_due_at)
     if region:
         query = query.where(regions.within(SlaRecord.region_code, region))
@@ -119,6 +120,7 @@ async def unit_stats(
     region = region_of(principal, region)
     to_instant = lambda d: datetime.combine(d, datetime.min.time(), SHANGHAI) if d else None  # noqa: E731
     records = await stats.records_in(session, to_instant(start), to_instant(end), region)
+    await work_calendar.refresh(session, request.app.state.runtime.calendar)
     result = stats.grouped(records, request.app.state.runtime.calendar, utcnow())
     if format == "csv":
         return Response(
@@ -140,13 +142,16 @@ async def put_calendar(year: int, body: work_calendar.ScheduleIn, request: Reque
     except ValueError as exc:
         raise invalid_field("holidays", "schedule_invalid", str(exc), str(exc)) from exc
     async with request.app.state.runtime.sessions() as reader:
-        await work_calendar.load_schedules(reader, request.app.state.runtime.calendar)
+        await work_calendar.refresh(reader, request.app.state.runtime.calendar)
     return {"year": year, "holidays": len(body.holidays), "workdays": len(body.workdays)}
 
 
 @router.get("/calendar/{year}", tags=["calendar"], summary="Working days of a year and where they come from")
-async def get_calendar(year: int, request: Request, _principal: Annotated[Principal, Depends(current_principal)]):
+async def get_calendar(
+    year: int, request: Request, session: Session, _principal: Annotated[Principal, Depends(current_principal)]
+):
     calendar = request.app.state.runtime.calendar
+    await work_calendar.refresh(session, calendar)
     if not 2000 <= year <= 2100:
         raise Problem(404, "year_not_found", "年份超出范围", "Year out of range")
     days = [date.fromordinal(o) for o in range(date(year, 1, 1).toordinal(), date(year + 1, 1, 1).toordinal())]

@@ -7,9 +7,10 @@ from datetime import date
 
 from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.clock import utcnow
 from shared.validation import bilingual_error
 
 from .models import CalendarYear
@@ -62,6 +63,17 @@ async def load_schedules(session: AsyncSession, calendar: WorkingCalendar) -> No
     calendar.fallback_years -= set(calendar.schedules)
 
 
+async def refresh(session: AsyncSession, calendar: WorkingCalendar) -> None:
+    """Reloads the operator-loaded schedules when they changed since this process last read them,
+    so a schedule loaded through the API, the CLI or another replica takes effect in every process
+    that computes deadlines, without a restart. One small query; called before deadlines are due."""
+    count, latest = (await session.execute(select(func.count(), func.max(CalendarYear.loaded_at)))).one()
+    version = (count, latest)
+    if version != calendar.loaded_version:
+        await load_schedules(session, calendar)
+        calendar.loaded_version = version
+
+
 async def store_schedule(session: AsyncSession, year: int, schedule: ScheduleIn, loaded_by: str) -> CalendarYear:
     check_year(year, schedule)
     row = await session.get(CalendarYear, year)
@@ -71,6 +83,7 @@ async def store_schedule(session: AsyncSession, year: int, schedule: ScheduleIn,
     row.holidays = [d.isoformat() for d in schedule.holidays]
     row.workdays = [d.isoformat() for d in schedule.workdays]
     row.loaded_by = loaded_by
+    row.loaded_at = utcnow()
     return row
 
 

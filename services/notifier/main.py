@@ -12,7 +12,7 @@ from shared.runtime import ServiceRuntime
 from shared.web import create_app
 
 from . import api, worker
-from .calendar import load_schedules, new_calendar, warnings
+from .calendar import new_calendar, refresh, warnings
 from .channels import Channels
 from .models import Base
 from .scheduler import Scheduler
@@ -34,7 +34,7 @@ class NotifierRuntime(ServiceRuntime):
 
     async def load_calendar(self) -> None:
         async with self.sessions() as session:
-            await load_schedules(session, self.calendar)
+            await refresh(session, self.calendar)
 
     async def start_workers(self) -> None:
         await self.load_calendar()

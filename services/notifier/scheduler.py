@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import utcnow
 
+from . import calendar as work_calendar
 from . import messages, notify
 from .channels import Channels
 from .models import Notification, SlaRecord, SlaTimer
@@ -50,6 +51,7 @@ class Scheduler:
         """Turns every due timer into notifications, once. Costs what is due, not what is open:
         the query walks the partial index on pending timers' fire_at."""
         async with self.sessions() as session, session.begin():
+            await work_calendar.refresh(session, self.calendar)  # officials' business hours, holidays
             query = (
                 select(SlaTimer)
                 .where(SlaTimer.fired_at.is_(None), SlaTimer.cancelled_at.is_(None), SlaTimer.fire_at <= now)

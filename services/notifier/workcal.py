@@ -53,6 +53,7 @@ class WorkingCalendar:
     windows: tuple[tuple[time, time], ...] = DEFAULT_WINDOWS
     schedules: dict[int, YearSchedule] = field(default_factory=dict)
     fallback_years: set[int] = field(default_factory=set)  # years answered without a schedule
+    loaded_version: tuple | None = None  # which operator-loaded schedules it holds (calendar.refresh)
 
     @property
     def working_day_length(self) -> timedelta:

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events
 from shared.kafka import ReceivedEvent
 
+from . import calendar as work_calendar
 from . import recipients
 from .clocks import Clocks
 from .settings import NotifierSettings
@@ -15,6 +16,7 @@ from .workcal import WorkingCalendar
 
 def handlers(calendar: WorkingCalendar, settings: NotifierSettings) -> dict:
     async def on_work_item_event(session: AsyncSession, received: ReceivedEvent) -> None:
+        await work_calendar.refresh(session, calendar)
         await Clocks(session, calendar, settings).apply(received.data, received.id)
 
     async def on_wechat_bound(session: AsyncSession, received: ReceivedEvent) -> None:
