@@ -7,14 +7,18 @@ Delivery guarantees, end to end:
   marks rows sent, so a broker outage delays events but never loses them.
 - ``EventConsumer`` records each handled ``ce_id`` in the same transaction as the state change it
   made, and commits offsets only after that transaction, so a redelivered event changes nothing.
-- A message that cannot be decoded or applied goes to ``<topic>.dlq`` with the error in the
-  ``x-error`` header, and the consumer goes on with the next one.
+- A message that can never be applied (not a CloudEvent, unknown type, bad body, or refused by a
+  handler with ``PoisonMessage``) goes to ``<topic>.dlq`` with the error in the ``x-error``
+  header, and the consumer goes on with the next one. Any other failure is transient: the
+  consumer keeps its place, backs off and retries the same record, and reports itself stalled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,13 +26,13 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +47,12 @@ _JSON = JSONFormat()
 
 EVENTS_CONSUMED = Counter("xiaoer_events_consumed_total", "Events handled", ["consumer", "outcome"])
 EVENTS_PUBLISHED = Counter("xiaoer_events_published_total", "Events published by the outbox relay", ["topic"])
+CONSUMER_TRANSIENT_FAILURES = Counter(
+    "xiaoer_consumer_transient_failures_total", "Records retried after a transient failure", ["consumer"]
+)
+CONSUMER_STALLED = Gauge(
+    "xiaoer_consumer_stalled", "1 while a consumer retries a record after a transient failure", ["consumer"]
+)
 
 
 # --- CloudEvents ------------------------------------------------------------------------------
@@ -295,12 +305,24 @@ class OutboxRelay:
 Handler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]]
 
 
+class NotYetKnown(Exception):
+    """The event refers to something this service has not seen yet, which another topic (read by
+    another consumer, so in no guaranteed order) will bring: retried like any transient failure,
+    never dead-lettered."""
+
+
 class EventConsumer:
     """Consumes topics in a consumer group and applies each event exactly once to the database.
 
     ``handlers`` maps ``ce_type`` to a coroutine run inside the transaction that also records the
     event id; types with no handler are recorded and skipped (a consumer reads only what it
     needs). Offsets are committed after the batch's transactions, never before.
+
+    Failures come in two kinds. A ``PoisonMessage`` (from ``decode`` or a handler) can never be
+    applied: it goes to the DLQ and the consumer goes on. Anything else (database or broker away,
+    timeouts, deadlocks, ``NotYetKnown``) is transient: the consumer seeks back to the first record
+    not yet applied, backs off and tries that record again until it goes through, reporting itself
+    stalled (``stalled``, ``last_error``, the ``xiaoer_consumer_stalled`` gauge) meanwhile.
     """
 
     def __init__(
@@ -313,8 +335,9 @@ class EventConsumer:
         sessions: async_sessionmaker[AsyncSession],
         processed: Table,
         handlers: dict[str, Handler],
-        max_attempts: int = 3,
         after_commit: Callable[[], None] | None = None,
+        initial_backoff: float = 0.2,
+        max_backoff: float = 10.0,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -323,11 +346,26 @@ class EventConsumer:
         self.sessions = sessions
         self.processed = processed
         self.handlers = handlers
-        self.max_attempts = max_attempts
         self.after_commit = after_commit
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
         self.ready = asyncio.Event()  # set once partitions are assigned
+        self.stalled = False  # True from a transient failure until the record it hit is applied
+        self.last_error: str | None = None
+        self._stuck_at: tuple[TopicPartition, int] | None = None  # the record that failed, if known
+        self._failures = 0  # consecutive transient failures: the backoff's exponent
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        CONSUMER_STALLED.labels(name).set(0)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.stalled
+
+    async def committed(self, partition: TopicPartition) -> int | None:
+        """The group's committed offset of ``partition`` (None before anything is committed)."""
+        assert self._consumer is not None, "the consumer is not running"
+        return await self._consumer.committed(partition)
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -346,10 +384,12 @@ class EventConsumer:
             while True:
                 try:
                     await self._poll_once(consumer)
-                except KafkaError as exc:  # broker away or group in flux: keep the consumer alive
-                    log.warning("consumer.kafka_error", consumer=self.name, error=repr(exc))
-                    await asyncio.sleep(1)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # whatever it is, the task lives on: back off, try again
+                    await self._back_off(exc)
         finally:
+            CONSUMER_STALLED.labels(self.name).set(0)
             await consumer.stop()
             await self._producer.stop()
 
@@ -357,45 +397,88 @@ class EventConsumer:
         batch = await consumer.getmany(timeout_ms=500)
         if consumer.assignment():
             self.ready.set()
-        for partition, records in batch.items():
-            if partition not in consumer.assignment():
-                continue  # revoked by a rebalance: its new owner reads these again
-            for record in records:
-                await self._handle_with_retries(record)
-            # Commit only what has been applied (or dead-lettered).
-            try:
-                await consumer.commit({partition: records[-1].offset + 1})
-            except (CommitFailedError, IllegalStateError) as exc:
-                # The partition moved during the batch. Its new owner re-reads from the last
-                # committed offset; processed_events makes that redelivery change nothing.
-                log.info(
-                    "consumer.commit_skipped_rebalance", consumer=self.name, partition=str(partition), error=repr(exc)
-                )
+        # Where each partition must be read from again if this batch stops early: its first
+        # record not yet applied (or dead-lettered). getmany has already moved the fetch positions
+        # past the whole batch, so without a seek back the rest would be skipped for good.
+        resume_at = {tp: records[0].offset for tp, records in batch.items()}
+        try:
+            for tp, records in batch.items():
+                if tp not in consumer.assignment():
+                    del resume_at[tp]
+                    continue  # revoked by a rebalance: its new owner reads these again
+                for record in records:
+                    await self._apply(record)
+                    resume_at[tp] = record.offset + 1
+                await self._commit(consumer, tp, resume_at.pop(tp))
+        except Exception:
+            # Partitions are handled in order: the first one left is where it failed.
+            self._stuck_at = next(iter(resume_at.items()), None)
+            await self._keep_place(consumer, resume_at, batch)
+            raise
+        self._note_progress(consumer, batch)
 
-    async def _handle_with_retries(self, record: ConsumerRecord) -> None:
-        for attempt in range(1, self.max_attempts + 1):
+    async def _apply(self, record: ConsumerRecord) -> None:
+        """Applies one record or dead-letters it if it is poison; any other error propagates."""
+        try:
+            outcome = await self.handle(record)
+        except PoisonMessage as exc:
+            await self._dead_letter(record, str(exc))  # if this send fails, that is transient too
+            outcome = "dead_letter"
+        EVENTS_CONSUMED.labels(self.name, outcome).inc()
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        try:
+            await consumer.commit({tp: offset})
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The partition moved during the batch. Its new owner re-reads from the last
+            # committed offset; processed_events makes that redelivery change nothing.
+            log.info("consumer.commit_skipped_rebalance", consumer=self.name, partition=str(tp), error=repr(exc))
+
+    async def _keep_place(self, consumer: AIOKafkaConsumer, resume_at: dict[TopicPartition, int], batch: dict) -> None:
+        """After a failure: commit what the failing partition did apply (so dead letters are not
+        sent twice), and seek every unfinished partition back to its first unapplied record."""
+        for tp, offset in resume_at.items():
+            if offset > batch[tp][0].offset:
+                with contextlib.suppress(Exception):  # best effort: re-reading is harmless anyway
+                    await consumer.commit({tp: offset})
             try:
-                outcome = await self.handle(record)
-                EVENTS_CONSUMED.labels(self.name, outcome).inc()
-                return
-            except PoisonMessage as exc:
-                await self._dead_letter(record, str(exc))
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "consumer.handler_failed",
-                    consumer=self.name,
-                    attempt=attempt,
-                    error=repr(exc),
-                    topic=record.topic,
-                    offset=record.offset,
-                )
-                if attempt == self.max_attempts:
-                    await self._dead_letter(record, f"{type(exc).__name__}: {exc}")
-                    return
-                await asyncio.sleep(0.2 * 2**attempt)
+                consumer.seek(tp, offset)
+            except IllegalStateError:
+                pass  # no longer ours: its new owner starts from the last committed offset
+
+    async def _back_off(self, exc: Exception) -> None:
+        self._failures += 1
+        delay = min(self.max_backoff, self.initial_backoff * 2 ** (self._failures - 1))
+        delay *= random.uniform(0.5, 1.0)  # jitter: instances hit by one outage do not retry in step
+        self.stalled = True
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        CONSUMER_STALLED.labels(self.name).set(1)
+        CONSUMER_TRANSIENT_FAILURES.labels(self.name).inc()
+        log.warning(
+            "consumer.transient_failure",
+            consumer=self.name,
+            partition=f"{self._stuck_at[0].topic}-{self._stuck_at[0].partition}" if self._stuck_at else None,
+            offset=self._stuck_at[1] if self._stuck_at else None,
+            failures=self._failures,
+            error=self.last_error,
+            retry_in=round(delay, 2),
+        )
+        await asyncio.sleep(delay)
+
+    def _note_progress(self, consumer: AIOKafkaConsumer, batch: dict) -> None:
+        """A batch went through. The consumer has recovered once the record it was stuck on has
+        been applied: its partition came back in a batch, or is no longer this consumer's."""
+        if not self.stalled:
+            return
+        stuck = self._stuck_at[0] if self._stuck_at else None
+        if stuck is not None and stuck in consumer.assignment() and stuck not in batch:
+            return  # not read again yet (the broker may be away too)
+        log.info("consumer.recovered", consumer=self.name, failures=self._failures)
+        self.stalled = False
+        self.last_error = None
+        self._stuck_at = None
+        self._failures = 0
+        CONSUMER_STALLED.labels(self.name).set(0)
 
     async def handle(self, record: ConsumerRecord) -> str:
         received = decode(record)
@@ -426,7 +509,6 @@ class EventConsumer:
 
     async def _dead_letter(self, record: ConsumerRecord, error: str) -> None:
         log.error("consumer.dead_letter", consumer=self.name, topic=record.topic, offset=record.offset, error=error)
-        EVENTS_CONSUMED.labels(self.name, "dead_letter").inc()
         headers = [
             *list(record.headers or ()),
             ("x-error", error[:4000].encode()),
@@ -437,8 +519,6 @@ class EventConsumer:
         ]
         assert self._producer is not None
         await self._producer.send_and_wait(dlq(record.topic), record.value, key=record.key, headers=headers)
-
-
 
 
 async def ping(bootstrap: str) -> None:

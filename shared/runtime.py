@@ -52,7 +52,6 @@ class ServiceRuntime:
             sessions=self.sessions,
             processed=self.processed,
             handlers=handlers,
-            max_attempts=self.settings.consumer_max_attempts,
             after_commit=self.relay.notify,
         )
         self.consumers.append(consumer)
@@ -89,6 +88,11 @@ class ServiceRuntime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
 
+    @property
+    def worker_tasks(self) -> list[asyncio.Task]:
+        """The relay, consumer and scheduler tasks started in this process, in start order."""
+        return list(self._tasks)
+
     def _spawn(self, coroutine, name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
         task.add_done_callback(self._report_crash)
@@ -115,11 +119,16 @@ class ServiceRuntime:
         await kafka.ping(self.settings.kafka_bootstrap_servers)
 
     async def check_workers(self) -> None:
-        """Fails when a relay, consumer or scheduler started here has stopped: the HTTP side
-        would otherwise look healthy while nothing moves."""
+        """Fails when a relay, consumer or scheduler started here has stopped, or a consumer is
+        stuck retrying a record (its database away, say): the HTTP side would otherwise look
+        healthy while nothing moves."""
+        problems = []
         dead = [t.get_name() for t in self._tasks if t.done()]
         if dead:
-            raise RuntimeError(f"stopped: {', '.join(dead)}")
+            problems.append(f"stopped: {', '.join(dead)}")
+        problems += [f"stalled: {c.name} ({c.last_error})" for c in self.consumers if c.stalled]
+        if problems:
+            raise RuntimeError("; ".join(problems))
 
     def readiness(self) -> dict:
         return {"database": self.check_database, "broker": self.check_broker, "workers": self.check_workers}

@@ -35,9 +35,6 @@ class Settings(BaseSettings):
     kafka_topic_partitions: int = Field(3, ge=1, description="partitions of each topic created at start")
     kafka_replication_factor: int = Field(1, ge=1)
     kafka_group_prefix: str = "xiaoer"
-    consumer_max_attempts: int = Field(
-        3, ge=1, description="tries of an unexpected handler error before the message goes to the DLQ"
-    )
     outbox_poll_seconds: float = 0.5
     outbox_batch_size: int = 200
 

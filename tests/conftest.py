@@ -50,7 +50,6 @@ def settings_fields(var_dir: Path, bootstrap: str, urls: dict[str, str], **extra
         kafka_group_prefix=f"test-{uuid.uuid4().hex[:6]}",
         kafka_topic_partitions=3,
         outbox_poll_seconds=0.1,
-        consumer_max_attempts=2,
         jwt_secret="test-signing-key-not-for-production",
         log_json=False,
         attachments_dir=var_dir / "attachments",

@@ -57,7 +57,7 @@ async def test_readiness_fails_when_a_worker_has_stopped(system, tmp_path):
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_main.build_app(runtime)), base_url="http://i")
     try:
         assert (await client.get("/readyz")).json()["checks"]["workers"] == "ok"
-        relay = runtime._tasks[0]
+        relay = next(t for t in runtime.worker_tasks if t.get_name() == "intake.relay")
         relay.cancel()
         await asyncio.gather(relay, return_exceptions=True)
         ready = await client.get("/readyz")

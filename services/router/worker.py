@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import PoisonMessage, ReceivedEvent
+from shared.kafka import NotYetKnown, PoisonMessage, ReceivedEvent
 from shared.problems import Problem
 
 from . import routing
@@ -35,7 +35,9 @@ def action_handlers(settings: RouterSettings) -> dict:
         event: events.RequestWithdrawn = received.data
         request = await session.get(RoutedRequest, event.request_id)
         if request is None:
-            raise PoisonMessage(f"unknown request {event.request_id}")
+            # requests.updates and requests.submitted are read by separate consumers: the
+            # submission may simply not be routed yet. Retried until it is.
+            raise NotYetKnown(f"request {event.request_id} not routed yet")
         request.status = "withdrawn"
         lifecycle = Lifecycle(session, settings)
         await lifecycle.withdraw(await items_of(session, event.request_id), event.actor, event.reason)
@@ -44,8 +46,11 @@ def action_handlers(settings: RouterSettings) -> dict:
     async def on_supplement(session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.SupplementProvided = received.data
         item = await session.get(WorkItem, event.work_item_id)
-        if item is None or item.request_id != event.request_id:
-            raise PoisonMessage(f"unknown work item {event.work_item_id} of request {event.request_id}")
+        if item is None:
+            # As for a withdrawal: the submission that creates the item may not be routed yet.
+            raise NotYetKnown(f"work item {event.work_item_id} of request {event.request_id} not routed yet")
+        if item.request_id != event.request_id:
+            raise PoisonMessage(f"work item {event.work_item_id} is not of request {event.request_id}")
         lifecycle = Lifecycle(session, settings)
         await lifecycle.supplemented(item, event.actor, event.text, event.attachments)
         await lifecycle.flush()

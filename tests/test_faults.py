@@ -1,0 +1,308 @@
+"""Faults a consumer must ride out without losing or dead-lettering anything: its database away
+for a while, one record failing in the middle of a batch, a withdrawal arriving before the
+submission it withdraws. Only a message that can never be applied goes to the DLQ.
+
+The first three tests run a consumer of their own, in a runtime of their own, on a fresh topic
+of the real broker and a real database (SQLite or PostgreSQL, as the suite runs). Its database
+"outage" refuses every new connection (as an unreachable host does) while it lasts; the engine
+keeps no pool, so no connection outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import REGISTRY
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, insert, select
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from services.router.models import RoutedRequest, WorkItem
+from shared import db, events
+from shared.kafka import encode
+from shared.runtime import ServiceRuntime
+from tests.conftest import make_settings
+from tests.support import MINGLUO, certificate_request, eventually, header, make_databases, read_topic
+
+METADATA = MetaData()
+db.infrastructure_tables(METADATA)  # outbox and processed_events, as every service has
+APPLIED = Table(
+    "applied",
+    METADATA,
+    Column("id", db.BigIntPK, primary_key=True, autoincrement=True),  # the order things were applied in
+    Column("event_id", String(200), nullable=False),
+    Column("seq", Integer, nullable=False),
+)
+
+pytestmark = pytest.mark.faults
+
+
+class Outage:
+    """Refuses new database connections while ``down``."""
+
+    def __init__(self, engine) -> None:
+        self.down = False
+        event.listen(engine.sync_engine, "do_connect", self._connect)
+
+    def _connect(self, dialect, connection_record, cargs, cparams):
+        if self.down:
+            raise ConnectionRefusedError(111, "Connection refused (the test's database outage)")
+
+
+@dataclass
+class Harness:
+    runtime: ServiceRuntime
+    topic: str
+    outage: Outage
+    bootstrap: str
+
+    @property
+    def consumer(self):
+        return self.runtime.consumers[0]
+
+    async def produce(self, producer, seqs, key: str | None = None) -> dict[int, tuple[int, int]]:
+        """One RequestWithdrawn per seq (the type does not matter here); seq → (partition, offset)."""
+        placed = {}
+        for seq in seqs:
+            message = encode(
+                events.RequestWithdrawn(
+                    request_id=f"r-{seq}",
+                    reason=str(seq),
+                    actor=events.Actor(role="enterprise", id=MINGLUO),
+                    occurred_at=datetime.now(UTC),
+                ),
+                topic=self.topic,
+                source="/tests/faults",
+            )
+            sent = await producer.send_and_wait(
+                self.topic,
+                message.value,
+                key=(key or f"k{seq}").encode(),
+                headers=[(k, v.encode()) for k, v in message.headers.items()],
+            )
+            placed[seq] = (sent.partition, sent.offset)
+        return placed
+
+    async def applied(self) -> list[tuple[str, int]]:
+        """(event id, seq) in the order applied, read past the outage with an engine of its own."""
+        engine = db.create_engine(self.runtime.database_url)
+        try:
+            async with engine.connect() as conn:
+                return [
+                    tuple(r)
+                    for r in await conn.execute(select(APPLIED.c.event_id, APPLIED.c.seq).order_by(APPLIED.c.id))
+                ]
+        finally:
+            await engine.dispose()
+
+
+@asynccontextmanager
+async def own_consumer(broker, tmp_path, handler):
+    """A runtime with one consumer of a fresh topic, applying ``handler``, behind an ``Outage``."""
+    tag = uuid.uuid4().hex[:8]
+    topic = f"faults.{tag}"
+    databases = await make_databases(tmp_path, ["router"])
+    url = databases.urls["router"]
+    setup = db.create_engine(url)
+    async with setup.begin() as conn:
+        await conn.run_sync(METADATA.create_all)
+    await setup.dispose()
+
+    settings = make_settings("router", tmp_path, broker.bootstrap, databases.urls)
+    runtime = ServiceRuntime("router", settings, METADATA, migrations_dir=tmp_path)
+    await runtime.engine.dispose()
+    # No pool: every transaction opens a connection, so an outage reaches each one.
+    if db.is_sqlite(url):
+        runtime.engine = db.create_engine(url, poolclass=NullPool)
+    else:
+        runtime.engine = create_async_engine(url, poolclass=NullPool)
+    runtime.sessions = db.session_factory(runtime.engine)
+    outage = Outage(runtime.engine)
+    runtime.add_consumer(name=f"faults.{tag}", topics=[topic], handlers={events.RequestWithdrawn.ce_type: handler})
+    runtime.consumers[0].max_backoff = 1.0  # the production cap is 10 s; keep the test short
+    await runtime.start_workers()
+    try:
+        await asyncio.wait_for(runtime.consumers[0].ready.wait(), timeout=30)
+        yield Harness(runtime, topic, outage, broker.bootstrap)
+    finally:
+        await runtime.stop()
+        for cleanup in databases.cleanup:
+            await cleanup()
+
+
+async def record_applied(session, received) -> None:
+    await session.execute(insert(APPLIED).values(event_id=received.id, seq=int(received.data.reason)))
+
+
+async def topic_size(bootstrap: str, topic: str) -> int:
+    """How many messages a topic holds (end minus beginning offsets over its partitions)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        numbers = await eventually(lambda: consumer.partitions_for_topic(topic))
+        partitions = [TopicPartition(topic, p) for p in numbers]
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        return sum(ends[tp] - starts[tp] for tp in partitions)
+    finally:
+        await consumer.stop()
+
+
+async def readiness(runtime) -> str:
+    """What /readyz shows under "workers"."""
+    try:
+        await runtime.check_workers()
+        return "ok"
+    except Exception as exc:
+        return f"error: {exc}"
+
+
+def metric(name: str, consumer: str) -> float:
+    return REGISTRY.get_sample_value(name, {"consumer": consumer}) or 0
+
+
+# --- the tests ----------------------------------------------------------------------------------------
+async def test_a_database_outage_loses_nothing_and_dead_letters_nothing(broker, producer, tmp_path):
+    count = 60
+    async with own_consumer(broker, tmp_path, record_applied) as h:
+        name = h.consumer.name
+        assert await readiness(h.runtime) == "ok"
+        h.outage.down = True
+        await h.produce(producer, range(count))
+
+        await eventually(lambda: h.consumer.stalled)
+        during = await readiness(h.runtime)
+        assert during.startswith("error") and name in during and "ConnectionRefusedError" in during
+        assert metric("xiaoer_consumer_stalled", name) == 1
+        # Let it back off a few times against the dead database (the outage lasts "a while").
+        await eventually(lambda: metric("xiaoer_consumer_transient_failures_total", name) >= 5, timeout=30)
+        assert await h.applied() == []
+
+        h.outage.down = False
+        back = time.monotonic()
+        rows = await eventually(lambda: _all(h.applied, count), timeout=30)
+        recovery = time.monotonic() - back
+        await eventually(lambda: not h.consumer.stalled)
+        assert await readiness(h.runtime) == "ok" and metric("xiaoer_consumer_stalled", name) == 0
+
+        assert sorted(seq for _, seq in rows) == list(range(count)), "every message applied exactly once"
+        assert len({event_id for event_id, _ in rows}) == count
+        dead = await topic_size(h.bootstrap, events.dlq(h.topic))
+        assert dead == 0
+        print(
+            f"\n[db outage] messages={count} applied={len(rows)} dead_letters={dead} "
+            f"retries={metric('xiaoer_consumer_transient_failures_total', name):.0f} "
+            f"recovery_after_db_back={recovery:.2f}s readyz_during='{during[:80]}'"
+        )
+
+
+async def test_a_record_failing_mid_batch_holds_its_place(broker, producer, tmp_path):
+    count, bad = 30, 12
+    release = asyncio.Event()
+    attempts = 0
+
+    async def flaky(session, received) -> None:
+        nonlocal attempts
+        if int(received.data.reason) == bad and not release.is_set():
+            attempts += 1
+            raise ConnectionResetError("connection reset by peer (the test's flaky dependency)")
+        await record_applied(session, received)
+
+    async with own_consumer(broker, tmp_path, flaky) as h:
+        # One key, so one partition and one fetched batch with the failing record in its middle.
+        placed = await h.produce(producer, range(count), key="one-partition")
+        partition, bad_offset = placed[bad]
+        tp = TopicPartition(h.topic, partition)
+
+        await eventually(lambda: attempts >= 3, timeout=30)
+        assert h.consumer.stalled
+        assert [seq for _, seq in await h.applied()] == list(range(bad)), "nothing after it applied ahead of it"
+        committed = await h.consumer.committed(tp)
+        assert committed is None or committed <= bad_offset, "the committed offset never passes it"
+
+        release.set()
+        rows = await eventually(lambda: _all(h.applied, count), timeout=30)
+        assert [seq for _, seq in rows] == list(range(count)), "all applied, in order, exactly once"
+        await eventually(lambda: not h.consumer.stalled)
+        final = await eventually(lambda: _committed(h, tp, bad_offset))
+        dead = await topic_size(h.bootstrap, events.dlq(h.topic))
+        assert dead == 0
+        print(
+            f"\n[mid-batch failure] messages={count} failing_seq={bad} attempts={attempts} "
+            f"committed_while_stuck={committed} (failing offset {bad_offset}) final_committed={final} "
+            f"applied={len(rows)} dead_letters={dead}"
+        )
+
+
+async def test_a_malformed_message_goes_to_the_dlq_and_the_next_is_applied(broker, producer, tmp_path):
+    async with own_consumer(broker, tmp_path, record_applied) as h:
+        garbage = await producer.send_and_wait(h.topic, b"not a cloud event", key=b"same")
+        await h.produce(producer, [1], key="same")
+        rows = await eventually(lambda: _all(h.applied, 1))
+        dead = await read_topic(h.bootstrap, events.dlq(h.topic), until=lambda rs: len(rs) >= 1)
+        assert len(dead) == 1 and "ce_id or ce_type header missing" in header(dead[0], "x-error")
+        assert header(dead[0], "x-original-offset") == str(garbage.offset)
+        assert not h.consumer.stalled
+        print(
+            f"\n[malformed] dead_letters={len(dead)} x-error={header(dead[0], 'x-error')!r} applied_after={len(rows)}"
+        )
+
+
+async def test_withdrawals_right_after_submission_are_all_applied(system):
+    rounds = 30
+    headers = system.auth("enterprise", usccs=[MINGLUO], sub="faults-tests")
+    updates_dlq = events.dlq(events.REQUESTS_UPDATES)
+    bootstrap = system.settings.kafka_bootstrap_servers
+    dead_before = await topic_size(bootstrap, updates_dlq)
+    retries_before = metric("xiaoer_consumer_transient_failures_total", "router.actions")
+    started = time.monotonic()
+
+    ids = []
+    for _ in range(rounds):
+        created = await system.intake.post("/v1/requests", json=certificate_request(), headers=headers)
+        assert created.status_code == 201, created.text
+        request_id = created.json()["id"]
+        withdrawn = await system.intake.post(f"/v1/requests/{request_id}/withdraw", json={}, headers=headers)
+        assert withdrawn.status_code == 202, withdrawn.text
+        ids.append(request_id)
+
+    async def all_cancelled():
+        async with system.runtimes["router"].sessions() as session:
+            withdrawn = await session.scalar(
+                select(func.count())
+                .select_from(RoutedRequest)
+                .where(RoutedRequest.request_id.in_(ids), RoutedRequest.status == "withdrawn")
+            )
+            states = (
+                await session.execute(select(WorkItem.request_id, WorkItem.state).where(WorkItem.request_id.in_(ids)))
+            ).all()
+        if withdrawn == rounds and {r for r, _ in states} == set(ids) and {s for _, s in states} == {"cancelled"}:
+            return len(states)
+        return None
+
+    items = await eventually(all_cancelled, timeout=60)
+    elapsed = time.monotonic() - started
+    dead = await topic_size(bootstrap, updates_dlq) - dead_before
+    assert dead == 0
+    retries = metric("xiaoer_consumer_transient_failures_total", "router.actions") - retries_before
+    print(
+        f"\n[submit-then-withdraw] requests={rounds} work_items_cancelled={items} dead_letters={dead} "
+        f"not_yet_known_retries={retries:.0f} all_applied_in={elapsed:.2f}s"
+    )
+
+
+async def _all(read, count: int):
+    rows = await read()
+    return rows if len(rows) >= count else None
+
+
+async def _committed(h: Harness, tp: TopicPartition, past: int):
+    committed = await h.consumer.committed(tp)
+    return committed if committed is not None and committed > past else None
