@@ -94,7 +94,11 @@ async def submit_request(
         request.app.state.runtime.relay.notify()
     response.headers["Location"] = f"/v1/requests/{created.id}"
     return RequestCreated(
-        id=created.id, reference_no=created.reference_no, status=created.status, created_at=created.created_at
+        # A replay answers as the first POST did, even if the request has moved on since.
+        id=created.id,
+        reference_no=created.reference_no,
+        status=submissions.SUBMITTED,
+        created_at=created.created_at,
     )
 
 

@@ -25,6 +25,8 @@ from .models import Attachment, IdempotencyRecord, Rating, ReferenceCounter, Req
 from .read_model import work_items_of
 from .schemas import RatingIn, RequestCreate, SupplementIn, WithdrawIn
 
+SUBMITTED = "submitted"  # a new request's status, until the departments' work moves it
+
 
 async def next_reference_no(session: AsyncSession, now: datetime) -> str:
     """``XE-YYYYMMDD-NNNNNN``: unique, and increasing within a (Shanghai) day."""
@@ -82,7 +84,7 @@ async def create_request(
         id=str(uuid.uuid4()),
         reference_no=await next_reference_no(session, now),
         type=body.type,
-        status="submitted",
+        status=SUBMITTED,
         enterprise_uscc=body.enterprise.uscc,
         enterprise_name=body.enterprise.name,
         enterprise_region=body.enterprise.region_code,

@@ -27,11 +27,23 @@ def dispatch_handlers(settings: RouterSettings) -> dict:
     return {events.RequestSubmitted.ce_type: on_request_submitted}
 
 
-def action_handlers(settings: RouterSettings) -> dict:
-    async def items_of(session: AsyncSession, request_id: str) -> list[WorkItem]:
-        return list(await session.scalars(select(WorkItem).where(WorkItem.request_id == request_id)))
+class ActionHandlers:
+    """What the router does with the enterprise's updates, the notifier's deadlines and the
+    department systems' actions: each moves work items through the life cycle."""
 
-    async def on_withdrawn(session: AsyncSession, received: ReceivedEvent) -> None:
+    def __init__(self, settings: RouterSettings) -> None:
+        self.settings = settings
+
+    def as_dict(self) -> dict:
+        return {
+            events.RequestWithdrawn.ce_type: self.on_withdrawn,
+            events.SupplementProvided.ce_type: self.on_supplement,
+            events.RequestRated.ce_type: self.on_rated,
+            events.SlaUpdated.ce_type: self.on_sla_updated,
+            events.DepartmentAction.ce_type: self.on_department_action,
+        }
+
+    async def on_withdrawn(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.RequestWithdrawn = received.data
         request = await session.get(RoutedRequest, event.request_id)
         if request is None:
@@ -39,11 +51,11 @@ def action_handlers(settings: RouterSettings) -> dict:
             # submission may simply not be routed yet. Retried until it is.
             raise NotYetKnown(f"request {event.request_id} not routed yet")
         request.status = "withdrawn"
-        lifecycle = Lifecycle(session, settings)
-        await lifecycle.withdraw(await items_of(session, event.request_id), event.actor, event.reason)
+        lifecycle = Lifecycle(session, self.settings)
+        await lifecycle.withdraw(await _items_of(session, event.request_id), event.actor, event.reason)
         await lifecycle.flush()
 
-    async def on_supplement(session: AsyncSession, received: ReceivedEvent) -> None:
+    async def on_supplement(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.SupplementProvided = received.data
         item = await session.get(WorkItem, event.work_item_id)
         if item is None:
@@ -51,28 +63,28 @@ def action_handlers(settings: RouterSettings) -> dict:
             raise NotYetKnown(f"work item {event.work_item_id} of request {event.request_id} not routed yet")
         if item.request_id != event.request_id:
             raise PoisonMessage(f"work item {event.work_item_id} is not of request {event.request_id}")
-        lifecycle = Lifecycle(session, settings)
+        lifecycle = Lifecycle(session, self.settings)
         await lifecycle.supplemented(item, event.actor, event.text, event.attachments)
         await lifecycle.flush()
 
-    async def on_rated(session: AsyncSession, received: ReceivedEvent) -> None:
+    async def on_rated(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.RequestRated = received.data
-        lifecycle = Lifecycle(session, settings)
+        lifecycle = Lifecycle(session, self.settings)
         await lifecycle.rated(
-            await items_of(session, event.request_id), event.actor, event.score, set(event.reopen_work_item_ids)
+            await _items_of(session, event.request_id), event.actor, event.score, set(event.reopen_work_item_ids)
         )
         await lifecycle.flush()
 
-    async def on_sla_updated(session: AsyncSession, received: ReceivedEvent) -> None:
+    async def on_sla_updated(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.SlaUpdated = received.data
         item = await session.get(WorkItem, event.work_item_id)
         if item is None:
             return  # not routed by this router (another deployment's item)
-        lifecycle = Lifecycle(session, settings)
+        lifecycle = Lifecycle(session, self.settings)
         await lifecycle.deadlines(item, event)
         await lifecycle.flush()
 
-    async def on_department_action(session: AsyncSession, received: ReceivedEvent) -> None:
+    async def on_department_action(self, session: AsyncSession, received: ReceivedEvent) -> None:
         action: events.DepartmentAction = received.data
         if received.source != department_source(action.unit_code):
             raise PoisonMessage(
@@ -81,7 +93,7 @@ def action_handlers(settings: RouterSettings) -> dict:
             )
         item = await session.get(WorkItem, action.work_item_id)
         actor = events.Actor(role="department", id=action.unit_code)
-        lifecycle = Lifecycle(session, settings)
+        lifecycle = Lifecycle(session, self.settings)
         try:
             if item is None:
                 raise Problem(404, "work_item_not_found", "工单不存在", "Work item not found")
@@ -104,10 +116,10 @@ def action_handlers(settings: RouterSettings) -> dict:
             ) from refused
         await lifecycle.flush()
 
-    return {
-        events.RequestWithdrawn.ce_type: on_withdrawn,
-        events.SupplementProvided.ce_type: on_supplement,
-        events.RequestRated.ce_type: on_rated,
-        events.SlaUpdated.ce_type: on_sla_updated,
-        events.DepartmentAction.ce_type: on_department_action,
-    }
+
+async def _items_of(session: AsyncSession, request_id: str) -> list[WorkItem]:
+    return list(await session.scalars(select(WorkItem).where(WorkItem.request_id == request_id)))
+
+
+def action_handlers(settings: RouterSettings) -> dict:
+    return ActionHandlers(settings).as_dict()
