@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc as stdnum_uscc
 
-from shared import regions
+from shared import catalogue, regions
 
 
 def bilingual_error(code: str, zh: str, en: str) -> PydanticCustomError:
@@ -51,7 +51,14 @@ def _check_region(value: str) -> str:
     return value
 
 
+def _check_request_type(value: str) -> str:
+    if value not in catalogue.REQUEST_TYPES:
+        raise bilingual_error("type_unknown", f"诉求类型不存在：{value}", f"Unknown request type: {value}")
+    return value
+
+
 USCC = Annotated[str, AfterValidator(_check_uscc)]
+RequestTypeCode = Annotated[str, AfterValidator(_check_request_type)]
 MobileNumber = Annotated[str, AfterValidator(_check_mobile)]
 RegionCode = Annotated[str, AfterValidator(_check_region)]
 

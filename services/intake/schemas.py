@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared import catalogue
-from shared.validation import USCC, MobileNumber, RegionCode, bilingual_error
+from shared.validation import USCC, MobileNumber, RegionCode, RequestTypeCode, bilingual_error
 
 
 class Strict(BaseModel):
@@ -27,7 +27,9 @@ class ContactIn(Strict):
 
 
 class RequestCreate(Strict):
-    type: str = Field(examples=["compliance_certificate"], description="a request type code from GET /v1/catalogue")
+    type: RequestTypeCode = Field(
+        examples=["compliance_certificate"], description="a request type code from GET /v1/catalogue"
+    )
     enterprise: SubjectIn
     subjects: list[SubjectIn] = Field(
         default=[], max_length=50, description="subsidiaries; the enterprise itself is always a subject"
@@ -42,13 +44,6 @@ class RequestCreate(Strict):
     description: str | None = Field(None, max_length=2000, validate_default=True)
     contact: ContactIn
     attachments: list[str] = Field(default=[], max_length=20, description="ids from POST /v1/attachments")
-
-    @field_validator("type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        if value not in catalogue.REQUEST_TYPES:
-            raise bilingual_error("type_unknown", f"诉求类型不存在：{value}", f"Unknown request type: {value}")
-        return value
 
     @field_validator("items")
     @classmethod

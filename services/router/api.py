@@ -135,6 +135,20 @@ async def get_work_item(item_id: str, session: Session, principal: Reader) -> di
     }
 
 
+async def apply_move(
+    request: Request, session: AsyncSession, principal: Principal, item_id: str, action: str, data: ActionInput
+) -> WorkItemOut:
+    """One department move on one item, in one transaction; the relay is woken for its events."""
+    async with session.begin():
+        item = await load_item(session, principal, item_id)
+        lifecycle = Lifecycle(session, request.app.state.settings)
+        await lifecycle.act(item, action, principal.unit, actor_of(principal), data)
+        await lifecycle.flush()
+        out = await item_out(session, item)
+    request.app.state.runtime.relay.notify()
+    return out
+
+
 @router.post(
     "/workitems/{item_id}/dispatch",
     tags=["work items"],
@@ -142,16 +156,7 @@ async def get_work_item(item_id: str, session: Session, principal: Reader) -> di
     summary="A coordinating office dispatches an item it holds to a unit of its choice",
 )
 async def dispatch(item_id: str, body: DispatchIn, request: Request, session: Session, principal: Department):
-    async with session.begin():
-        item = await session.get(WorkItem, item_id)
-        if item is None:
-            raise item_not_found()
-        lifecycle = Lifecycle(session, request.app.state.settings)
-        await lifecycle.dispatch(item, principal.unit, actor_of(principal), body.to_unit)
-        await lifecycle.flush()
-        out = await item_out(session, item)
-    request.app.state.runtime.relay.notify()
-    return out
+    return await apply_move(request, session, principal, item_id, "dispatch", ActionInput(to_unit=body.to_unit))
 
 
 @router.post(
@@ -163,14 +168,7 @@ async def dispatch(item_id: str, body: DispatchIn, request: Request, session: Se
 async def act(item_id: str, action: str, body: ActionIn, request: Request, session: Session, principal: Department):
     if action not in transitions.UNIT_ACTIONS:
         raise Problem(404, "unknown_action", f"未知操作：{action}", f"Unknown action: {action}")
-    async with session.begin():
-        item = await load_item(session, principal, item_id)
-        lifecycle = Lifecycle(session, request.app.state.settings)
-        await lifecycle.act(item, action, principal.unit, actor_of(principal), ActionInput(**body.model_dump()))
-        await lifecycle.flush()
-        out = await item_out(session, item)
-    request.app.state.runtime.relay.notify()
-    return out
+    return await apply_move(request, session, principal, item_id, action, ActionInput(**body.model_dump()))
 
 
 @router.post(

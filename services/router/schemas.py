@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared import catalogue
-from shared.validation import USCC, RegionCode, bilingual_error
+from shared.validation import USCC, RegionCode, RequestTypeCode, bilingual_error
 
 
 def _known_kind(value: str) -> str:
@@ -55,17 +55,10 @@ class PreviewIn(Strict):
     accepted and ignored, so a front end can preview with the very body it will submit)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-    type: str
+    type: RequestTypeCode
     enterprise: PreviewSubject
     subjects: list[PreviewSubject] = Field(default=[], max_length=50)
     items: list[str] = Field(min_length=1, max_length=30)
-
-    @field_validator("type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        if value not in catalogue.REQUEST_TYPES:
-            raise bilingual_error("type_unknown", f"诉求类型不存在：{value}", f"Unknown request type: {value}")
-        return value
 
 
 class UnitIn(Strict):
