@@ -154,6 +154,10 @@ class WorkItemSupplemented(WorkItemEvent):
     attachments: list[str] = []
 
 
+# A unit's result, and how a person reads it.
+OUTCOME_NAMES: dict[str, str] = {"issued": "出具证明", "not_issued": "不予出具", "answered": "已答复"}
+
+
 class Resolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["issued", "not_issued", "answered"]

@@ -44,9 +44,6 @@ async def timeline_of(session: AsyncSession, request_id: str) -> list[TimelineEn
     return list(rows)
 
 
-OUTCOMES = {"issued": "出具证明", "not_issued": "不予出具", "answered": "已答复"}
-
-
 def summary(event: events.WorkItemEvent) -> str:
     unit, subject = event.unit_name, event.subject_name
     match event:
@@ -64,7 +61,7 @@ def summary(event: events.WorkItemEvent) -> str:
             text = f"{unit}已收到补正材料（{subject}）"
         case events.WorkItemResolved(resolution=resolution):
             number = f"，文号 {resolution.document_no}" if resolution.document_no else ""
-            text = f"{unit}已办结：{OUTCOMES[resolution.outcome]}{number}（{subject}）"
+            text = f"{unit}已办结：{events.OUTCOME_NAMES[resolution.outcome]}{number}（{subject}）"
         case events.WorkItemReturned():
             text = f"部门退回，由{unit}重新分拨（{subject}）"
         case events.WorkItemAssisted(contribution_by=str(by)):

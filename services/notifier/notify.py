@@ -101,7 +101,7 @@ def event_messages(record: SlaRecord, event: events.WorkItemEvent) -> list[tuple
         case events.WorkItemSupplementRequested():
             return [("enterprise", "请补正材料", f"{record.unit_name}需要您补充材料（{item}）：{event.note or ''}")]
         case events.WorkItemResolved(resolution=resolution):
-            outcome = {"issued": "已出具证明", "not_issued": "不予出具", "answered": "已答复"}[resolution.outcome]
+            outcome = events.OUTCOME_NAMES[resolution.outcome]
             return [("enterprise", "已办结", f"{record.unit_name}已办结您的诉求 {item}：{outcome}")]
     return []
 

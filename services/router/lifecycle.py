@@ -40,9 +40,6 @@ def item_not_found() -> Problem:
     return Problem(404, "work_item_not_found", "工单不存在", "Work item not found")
 
 
-OUTCOMES = ("issued", "not_issued", "answered")
-
-
 class Lifecycle:
     """Applies moves to work items inside the caller's transaction and queues their events."""
 
@@ -91,7 +88,7 @@ class Lifecycle:
         await self._move(item, "request-supplement", actor, data.note, events.WorkItemSupplementRequested)
 
     async def _resolve(self, item, actor, data):
-        if data.outcome not in OUTCOMES:
+        if data.outcome not in events.OUTCOME_NAMES:
             raise invalid_field(
                 "outcome",
                 "outcome_invalid",
