@@ -41,17 +41,14 @@ async def eventually(check: Callable, timeout: float = 15.0, interval: float = 0
 
 
 def first_year_without_official_schedule() -> int:
-    """The first year from now that ``chinese-calendar`` has no State Council schedule for (2027
-    with version 1.11; later when a new version ships one), so tests never pin a year."""
-    import chinese_calendar
+    """The first year from now with no State Council schedule in chinese-calendar (2027 with
+    version 1.11; later when a new version ships one), so tests never pin a year."""
+    from services.notifier.workcal import WorkingCalendar
 
-    year = date.today().year
-    while True:
-        try:
-            chinese_calendar.is_workday(date(year, 6, 1))
-        except NotImplementedError:
-            return year
+    calendar, year = WorkingCalendar(), date.today().year
+    while calendar.schedule_source(year) != "fallback":
         year += 1
+    return year
 
 
 # --- databases ------------------------------------------------------------------------------------
