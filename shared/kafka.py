@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import hashlib
 import json
+import os
 import random
+import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -34,12 +39,11 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.clock import utcnow
-from shared.db import is_sqlite
 from shared.events import EVENT_TYPES, Event, dlq
 
 log = structlog.get_logger(__name__)
@@ -49,6 +53,9 @@ EVENTS_CONSUMED = Counter("xiaoer_events_consumed_total", "Events handled", ["co
 EVENTS_PUBLISHED = Counter("xiaoer_events_published_total", "Events published by the outbox relay", ["topic"])
 CONSUMER_TRANSIENT_FAILURES = Counter(
     "xiaoer_consumer_transient_failures_total", "Records retried after a transient failure", ["consumer"]
+)
+OUTBOX_RELAY_ACTIVE = Gauge(
+    "xiaoer_outbox_relay_active", "1 while this relay holds its outbox's lease and publishes it", ["relay"]
 )
 CONSUMER_STALLED = Gauge(
     "xiaoer_consumer_stalled", "1 while a consumer retries a record after a transient failure", ["consumer"]
@@ -131,18 +138,77 @@ def decode(record: ConsumerRecord) -> ReceivedEvent:
 
 
 # --- Topics -----------------------------------------------------------------------------------
+class TopicKeeper:
+    """Creates the topics that are missing, with the configured partitions, before anything uses
+    them. A client that asks the broker for one named topic's metadata (a producer about to send,
+    a consumer subscribed by name) makes a broker with auto-creation create it with the broker's
+    own default partition count (Tansu: 4), which silently changes which partition a key lands
+    on. So topics are listed with an all-topics metadata request (which creates nothing) and
+    created here; consumers subscribe by pattern for the same reason."""
+
+    def __init__(self, bootstrap: str, partitions: int, replication: int = 1) -> None:
+        self.bootstrap = bootstrap
+        self.partitions = partitions
+        self.replication = replication
+        self._admin: AIOKafkaAdminClient | None = None
+        self._warned: set[str] = set()
+
+    async def ensure(self, topics: Iterable[str]) -> list[str]:
+        """Creates those of ``topics`` the broker does not have; returns their names."""
+        wanted = set(topics)
+        if not wanted:
+            return []
+        try:
+            admin = await self._admin_client()
+            existing = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics() if not t["error_code"]}
+            missing = sorted(wanted - set(existing))
+            if missing:
+                # A topic created meanwhile by another process answers TOPIC_ALREADY_EXISTS: fine.
+                await admin.create_topics([NewTopic(t, self.partitions, self.replication) for t in missing])
+                log.info("topics.created", topics=missing, partitions=self.partitions)
+        except BaseException:
+            await self.close()
+            raise
+        for topic in sorted(wanted & set(existing)):
+            if existing[topic] != self.partitions and topic not in self._warned:
+                self._warned.add(topic)
+                log.warning(
+                    "topics.partitions_differ", topic=topic, partitions=existing[topic], configured=self.partitions
+                )
+        return missing
+
+    async def _admin_client(self) -> AIOKafkaAdminClient:
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
+            try:
+                await admin.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await admin.close()
+                raise
+            self._admin = admin
+        return self._admin
+
+    async def close(self) -> None:
+        if self._admin is not None:
+            admin, self._admin = self._admin, None
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+
 async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication: int = 1) -> None:
     """Creates the topics that do not exist yet; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    keeper = TopicKeeper(bootstrap, partitions, replication)
     try:
-        existing = set(await admin.list_topics())
-        missing = sorted(set(topics) - existing)
-        if missing:
-            await admin.create_topics([NewTopic(t, partitions, replication) for t in missing])
-            log.info("topics.created", topics=missing)
+        await keeper.ensure(topics)
     finally:
-        await admin.close()
+        await keeper.close()
+
+
+def subscription_pattern(topics: Iterable[str]) -> str:
+    """A regular expression matching exactly ``topics``: a pattern subscription reads all-topics
+    metadata, so a missing topic is not auto-created by the consumer at the broker's defaults."""
+    return "^(?:" + "|".join(re.escape(t) for t in sorted(set(topics))) + ")$"
 
 
 def new_producer(bootstrap: str) -> AIOKafkaProducer:
@@ -200,9 +266,122 @@ class Outbox:
             await session.execute(insert(self.table), rows)
 
 
+class OutboxLease:
+    """The right to publish one outbox: only its holder relays (see ``OutboxRelay``)."""
+
+    async def acquire(self) -> bool:
+        """Takes the lease if it is free, without waiting; True while this relay holds it."""
+        raise NotImplementedError
+
+    def connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """The connection the holder works on."""
+        raise NotImplementedError
+
+    async def release(self) -> None:
+        raise NotImplementedError
+
+
+class PostgresLease(OutboxLease):
+    """A session-level advisory lock on a connection of its own, which the holder also does all
+    its outbox work on. The server drops the lock when that session ends, so a relay whose
+    process dies (or whose connection breaks) hands over at once, and a relay that lost its
+    session cannot go on working: its next statement fails with the connection."""
+
+    def __init__(self, engine: AsyncEngine, key: int) -> None:
+        self.engine = engine
+        self.key = key
+        self.held = False
+        self._conn: AsyncConnection | None = None
+
+    async def acquire(self) -> bool:
+        if self.held:
+            return True
+        try:
+            if self._conn is None:
+                self._conn = await self.engine.connect()
+            self.held = bool(await self._conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}))
+            await self._conn.commit()  # the lock is the session's: it outlives the transaction
+        except BaseException:
+            await self.release()
+            raise
+        return self.held
+
+    @contextlib.asynccontextmanager
+    async def connection(self):
+        assert self.held and self._conn is not None, "work only while holding the lease"
+        yield self._conn
+
+    async def release(self) -> None:
+        conn, self._conn, self.held = self._conn, None, False
+        if conn is not None:
+            # Invalidate rather than return it to a pool: the lock would stay with the pooled session.
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
+class FileLease(OutboxLease):
+    """SQLite: an exclusive ``flock`` on a file beside the database, released by the kernel when
+    the holder closes it or its process dies. SQLite is for one host; this keeps two relays
+    (two processes, or two in one process) from racing over one outbox there too."""
+
+    def __init__(self, engine: AsyncEngine, path: str) -> None:
+        self.engine = engine
+        self.path = path
+        self._fd: int | None = None
+
+    async def acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    @contextlib.asynccontextmanager
+    async def connection(self):
+        assert self._fd is not None, "work only while holding the lease"
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the file releases the lock
+
+
+def outbox_lease(engine: AsyncEngine, relay: str, table: str) -> OutboxLease:
+    """The lease for ``relay``'s outbox in the database ``engine`` points at."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:"):
+            raise ValueError("an outbox relay needs a SQLite file, not an in-memory database")
+        return FileLease(engine, f"{database}.{table}.relay-lock")
+    digest = hashlib.sha256(f"xiaoer.outbox-relay:{relay}:{table}".encode()).digest()
+    return PostgresLease(engine, int.from_bytes(digest[:8], "big", signed=True))
+
+
 class OutboxRelay:
-    """Publishes outbox rows in id order and marks them sent. Several relays may run against one
-    PostgreSQL database: rows are claimed with ``FOR UPDATE SKIP LOCKED``."""
+    """Publishes outbox rows in id order and marks them sent.
+
+    One relay per outbox is active at a time: the holder of the outbox's lease (a PostgreSQL
+    advisory lock, or a file lock beside a SQLite database). Any other relay of the same service
+    is a standby that tries to take the lease every ``standby_seconds``. A relay that fails gives
+    the lease up after stopping its producer, and every holder starts from the lowest unsent id,
+    so each key's rows reach Kafka in id order; a row published twice around a hand-over (sent by
+    the old holder, not yet marked) is a duplicate with the same ``ce_id``, which consumers
+    ignore, and never comes before a later row of its key.
+
+    Before each batch the relay creates the batch's topics that the broker lacks (a broker that
+    came back empty), with the configured partitions. Sent rows are kept for ``retention`` (so
+    ``xiaoer outbox republish`` can send a time range again), then pruned by the active relay.
+    """
 
     def __init__(
         self,
@@ -213,6 +392,12 @@ class OutboxRelay:
         bootstrap: str,
         poll_seconds: float,
         batch_size: int,
+        partitions: int = 3,
+        replication: int = 1,
+        standby_seconds: float = 1.0,
+        retention: timedelta = timedelta(days=7),
+        prune_every: float = 600.0,
+        producer_factory: Callable[[str], AIOKafkaProducer] | None = None,
     ) -> None:
         self.name = name
         self.sessions = sessions
@@ -220,8 +405,17 @@ class OutboxRelay:
         self.bootstrap = bootstrap
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
+        self.standby_seconds = standby_seconds
+        self.retention = retention
+        self.prune_every = prune_every
+        self.producer_factory = producer_factory or new_producer
+        self.topics = TopicKeeper(bootstrap, partitions, replication)
         self.wakeup = asyncio.Event()
+        self.active = False  # holds the lease: the one relay publishing this outbox
         self._producer: AIOKafkaProducer | None = None
+        self._lease: OutboxLease | None = None
+        self._pruned_at = 0.0
+        OUTBOX_RELAY_ACTIVE.labels(name).set(0)
 
     def notify(self) -> None:
         """Called after a commit that added outbox rows, so they go out without waiting a poll."""
@@ -232,34 +426,61 @@ class OutboxRelay:
         try:
             while True:
                 try:
-                    sent = await self.relay_once()
-                    backoff = self.poll_seconds
+                    if await self._lead():
+                        sent = await self.relay_once()
+                        await self._prune_now_and_then()
+                        wait = backoff = self.poll_seconds
+                    else:
+                        sent, wait = 0, self.standby_seconds
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # broker or database away: keep the rows, try again later
-                    log.warning("outbox.relay_failed", relay=self.name, error=str(exc))
-                    await self._drop_producer()
+                    log.warning("outbox.relay_failed", relay=self.name, error=f"{type(exc).__name__}: {exc}")
+                    await self._resign()
                     sent = 0
-                    backoff = min(backoff * 2, 10.0)
+                    wait = backoff = min(backoff * 2, 10.0)
                 if sent < self.batch_size:
                     self.wakeup.clear()
                     try:
-                        await asyncio.wait_for(self.wakeup.wait(), timeout=backoff)
+                        await asyncio.wait_for(self.wakeup.wait(), timeout=wait)
                     except TimeoutError:
                         pass
         finally:
-            await self._drop_producer()
+            await self._resign()
+            await self.topics.close()
+
+    async def _lead(self) -> bool:
+        if self._lease is None:
+            engine = self.sessions.kw["bind"]
+            self._lease = outbox_lease(engine, self.name, self.outbox.name)
+        active = await self._lease.acquire()
+        if active != self.active:
+            log.info("outbox.relay_active" if active else "outbox.relay_standby", relay=self.name)
+            OUTBOX_RELAY_ACTIVE.labels(self.name).set(1 if active else 0)
+        self.active = active
+        return active
+
+    async def _resign(self) -> None:
+        """Stops the producer (so nothing of ours is still in flight), then frees the lease."""
+        await self._drop_producer()
+        if self._lease is not None:
+            await self._lease.release()
+        if self.active:
+            log.info("outbox.relay_standby", relay=self.name)
+        self.active = False
+        OUTBOX_RELAY_ACTIVE.labels(self.name).set(0)
 
     async def relay_once(self) -> int:
+        """Publishes the lowest unsent rows (one batch) and marks them sent; the lease's holder only."""
         producer = await self._get_producer()
-        async with self.sessions() as session, session.begin():
-            query = select(self.outbox).where(self.outbox.c.sent_at.is_(None)).order_by(self.outbox.c.id)
-            query = query.limit(self.batch_size)
-            if not is_sqlite(str(session.bind.url)):
-                query = query.with_for_update(skip_locked=True)
-            rows = (await session.execute(query)).mappings().all()
+        assert self._lease is not None
+        async with self._lease.connection() as conn:
+            async with conn.begin():
+                query = select(self.outbox).where(self.outbox.c.sent_at.is_(None)).order_by(self.outbox.c.id)
+                rows = (await conn.execute(query.limit(self.batch_size))).mappings().all()
             if not rows:
                 return 0
+            await self.topics.ensure({row["topic"] for row in rows})
             # Send the whole batch, then wait for every acknowledgement; per-key order holds
             # because one producer sends to one partition per key in order.
             futures = []
@@ -274,16 +495,30 @@ class OutboxRelay:
                     )
                 )
             await asyncio.gather(*futures)
-            await session.execute(
-                update(self.outbox).where(self.outbox.c.id.in_([row["id"] for row in rows])).values(sent_at=utcnow())
-            )
+            async with conn.begin():
+                ids = [row["id"] for row in rows]
+                await conn.execute(update(self.outbox).where(self.outbox.c.id.in_(ids)).values(sent_at=utcnow()))
         for row in rows:
             EVENTS_PUBLISHED.labels(row["topic"]).inc()
         return len(rows)
 
+    async def _prune_now_and_then(self) -> None:
+        """Deletes rows sent longer than ``retention`` ago, a chunk at a time, every ``prune_every`` s."""
+        now = time.monotonic()
+        if now - self._pruned_at < self.prune_every:
+            return
+        self._pruned_at = now
+        assert self._lease is not None
+        cutoff = utcnow() - self.retention
+        async with self._lease.connection() as conn, conn.begin():
+            old = select(self.outbox.c.id).where(self.outbox.c.sent_at < cutoff).limit(10_000)
+            pruned = (await conn.execute(delete(self.outbox).where(self.outbox.c.id.in_(old)))).rowcount
+        if pruned:
+            log.info("outbox.pruned", relay=self.name, rows=pruned, sent_before=cutoff.isoformat())
+
     async def _get_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = new_producer(self.bootstrap)
+            producer = self.producer_factory(self.bootstrap)
             try:
                 await producer.start()
             except BaseException:
@@ -338,6 +573,10 @@ class EventConsumer:
         after_commit: Callable[[], None] | None = None,
         initial_backoff: float = 0.2,
         max_backoff: float = 10.0,
+        partitions: int = 3,
+        replication: int = 1,
+        metadata_max_age_ms: int = 5_000,
+        assignment_grace: float = 15.0,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -349,6 +588,9 @@ class EventConsumer:
         self.after_commit = after_commit
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
+        self.metadata_max_age_ms = metadata_max_age_ms  # how soon new or re-created topics are seen
+        self.assignment_grace = assignment_grace  # a rebalance may leave it without partitions this long
+        self.topic_keeper = TopicKeeper(bootstrap, partitions, replication)  # for its DLQ topics
         self.ready = asyncio.Event()  # set once partitions are assigned
         self.stalled = False  # True from a transient failure until the record it hit is applied
         self.last_error: str | None = None
@@ -356,6 +598,7 @@ class EventConsumer:
         self._failures = 0  # consecutive transient failures: the backoff's exponent
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._covered_at = time.monotonic()  # last seen owning a partition of every topic it reads
         CONSUMER_STALLED.labels(name).set(0)
 
     @property
@@ -367,36 +610,83 @@ class EventConsumer:
         assert self._consumer is not None, "the consumer is not running"
         return await self._consumer.committed(partition)
 
-    async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            *self.topics,
-            bootstrap_servers=self.bootstrap,
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=200,
+    def assignment_problem(self) -> str | None:
+        """Why this consumer reads less than it should, or None: it never joined its group, or for
+        longer than ``assignment_grace`` it has owned no partition of a topic it reads (the topic
+        missing on the broker, or the group not settled). Runs with more members than a topic has
+        partitions leave some without one: run at most as many as the topics' partitions."""
+        consumer = self._consumer
+        if consumer is None or not self.ready.is_set():
+            return "not joined to its group yet"
+        owned = {tp.topic for tp in consumer.assignment()}
+        unowned = [t for t in self.topics if t not in owned]
+        if not unowned or time.monotonic() - self._covered_at < self.assignment_grace:
+            return None
+        absent = [t for t in unowned if t not in consumer.subscription()]
+        return f"owns no partition of {', '.join(unowned)}" + (
+            f" (not on the broker: {', '.join(absent)})" if absent else ""
         )
-        self._consumer = consumer
-        self._producer = new_producer(self.bootstrap)
-        await consumer.start()
-        await self._producer.start()
+
+    async def run(self) -> None:
         try:
             while True:
+                consumer = await self._connect()
                 try:
-                    await self._poll_once(consumer)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # whatever it is, the task lives on: back off, try again
-                    await self._back_off(exc)
+                    while True:
+                        try:
+                            await self._poll_once(consumer)
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception as exc:  # whatever it is, the task lives on: back off, try again
+                            await self._back_off(exc)
+                finally:
+                    await self._disconnect()
         finally:
             CONSUMER_STALLED.labels(self.name).set(0)
-            await consumer.stop()
-            await self._producer.stop()
+            await self.topic_keeper.close()
+
+    async def _connect(self) -> AIOKafkaConsumer:
+        """Starts a consumer and the DLQ producer, retrying with back-off while the broker is
+        away (at start-up too): the task never ends for that, it reports itself stalled."""
+        while True:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=200,
+                metadata_max_age_ms=self.metadata_max_age_ms,
+            )
+            self._consumer, self._producer = consumer, new_producer(self.bootstrap)
+            try:
+                await consumer.start()
+                # By pattern, not by name: see TopicKeeper. Re-created topics and added partitions
+                # are seen at the next metadata refresh and rebalance the group.
+                consumer.subscribe(pattern=subscription_pattern(self.topics))
+                await self._producer.start()
+                self._covered_at = time.monotonic()
+                return consumer
+            except asyncio.CancelledError:
+                await self._disconnect()
+                raise
+            except Exception as exc:
+                await self._disconnect()
+                await self._back_off(exc)
+
+    async def _disconnect(self) -> None:
+        consumer, producer = self._consumer, self._producer
+        self._consumer = self._producer = None
+        for client in (consumer, producer):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.stop()
 
     async def _poll_once(self, consumer: AIOKafkaConsumer) -> None:
         batch = await consumer.getmany(timeout_ms=500)
         if consumer.assignment():
             self.ready.set()
+        if {tp.topic for tp in consumer.assignment()} >= set(self.topics):
+            self._covered_at = time.monotonic()
         # Where each partition must be read from again if this batch stops early: its first
         # record not yet applied (or dead-lettered). getmany has already moved the fetch positions
         # past the whole batch, so without a seek back the rest would be skipped for good.
@@ -518,6 +808,7 @@ class EventConsumer:
             ("x-consumer", self.name.encode()),
         ]
         assert self._producer is not None
+        await self.topic_keeper.ensure([dlq(record.topic)])  # never auto-created at the broker's defaults
         await self._producer.send_and_wait(dlq(record.topic), record.value, key=record.key, headers=headers)
 
 

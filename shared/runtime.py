@@ -38,7 +38,13 @@ class ServiceRuntime:
             bootstrap=settings.kafka_bootstrap_servers,
             poll_seconds=settings.outbox_poll_seconds,
             batch_size=settings.outbox_batch_size,
+            partitions=settings.kafka_topic_partitions,
+            replication=settings.kafka_replication_factor,
         )
+        self.topic_keeper = kafka.TopicKeeper(
+            settings.kafka_bootstrap_servers, settings.kafka_topic_partitions, settings.kafka_replication_factor
+        )
+        self.topic_check_seconds = 5.0  # how soon topics lost with the broker are created again
         self.consumers: list[kafka.EventConsumer] = []
         self.topics: set[str] = set()  # topics this service needs to exist at start
         self._tasks: list[asyncio.Task] = []
@@ -53,6 +59,8 @@ class ServiceRuntime:
             processed=self.processed,
             handlers=handlers,
             after_commit=self.relay.notify,
+            partitions=self.settings.kafka_topic_partitions,
+            replication=self.settings.kafka_replication_factor,
         )
         self.consumers.append(consumer)
         self.topics.update(topics)
@@ -66,11 +74,28 @@ class ServiceRuntime:
         await db.upgrade_async(self.migrations_dir, self.database_url)
 
     async def start_workers(self) -> None:
-        """Creates this service's topics, then starts the relay and the consumers."""
+        """Creates this service's topics, then starts the relay, the consumers and the task that
+        keeps the topics there (a broker restarted empty has none)."""
         await self.ensure_topics()
         self._spawn(self.relay.run(), f"{self.name}.relay")
         for consumer in self.consumers:
             self._spawn(consumer.run(), consumer.name)
+        self._spawn(self.keep_topics(), f"{self.name}.topics")
+
+    async def keep_topics(self) -> None:
+        """Every ``topic_check_seconds``: creates the service's topics the broker lacks, with the
+        configured partitions, so that consumers (which subscribe by pattern) find them again."""
+        try:
+            while True:
+                await asyncio.sleep(self.topic_check_seconds)
+                try:
+                    created = await self.topic_keeper.ensure(self.topics)
+                    if created:
+                        log.warning("topics.recreated", service=self.name, topics=created)
+                except Exception as exc:  # broker away: the consumers and /readyz say so already
+                    log.info("topics.check_failed", service=self.name, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            await self.topic_keeper.close()
 
     async def ensure_topics(self) -> None:
         delay = 0.5
@@ -119,16 +144,22 @@ class ServiceRuntime:
         await kafka.ping(self.settings.kafka_bootstrap_servers)
 
     async def check_workers(self) -> None:
-        """Fails when a relay, consumer or scheduler started here has stopped, or a consumer is
-        stuck retrying a record (its database away, say): the HTTP side would otherwise look
-        healthy while nothing moves."""
+        """Fails when a relay, consumer or scheduler started here has stopped, a consumer is
+        stuck retrying a record (its database away, say), or a consumer owns no partition of a
+        topic it reads (not joined yet, or the topic gone with a broker that restarted empty):
+        the HTTP side would otherwise look healthy while nothing moves."""
         problems = []
         dead = [t.get_name() for t in self._tasks if t.done()]
         if dead:
             problems.append(f"stopped: {', '.join(dead)}")
         problems += [f"stalled: {c.name} ({c.last_error})" for c in self.consumers if c.stalled]
+        running = [c for c in self.consumers if not c.stalled and self._running(c.name)]
+        problems += [f"unassigned: {c.name} ({p})" for c in running if (p := c.assignment_problem())]
         if problems:
             raise RuntimeError("; ".join(problems))
+
+    def _running(self, task_name: str) -> bool:
+        return any(t.get_name() == task_name and not t.done() for t in self._tasks)
 
     def readiness(self) -> dict:
         return {"database": self.check_database, "broker": self.check_broker, "workers": self.check_workers}
