@@ -8,6 +8,8 @@ xiaoer token --role ROLE ...    mint a JWT with the configured signing key
 xiaoer sla due --from T ...     a deadline, computed by the notifier's own code
 xiaoer calendar load FILE       load a year's official holidays and make-up days
 xiaoer schemas [--check]        write (or check) docs/schemas/*.json and docs/asyncapi.yaml
+xiaoer dlq list|show|replay     dead letters: list them, show one, send chosen ones back
+xiaoer outbox republish ...     have a service's relay publish a time range of its outbox again
 """
 
 from __future__ import annotations
@@ -218,6 +220,71 @@ def cmd_schemas(args, settings: Settings) -> None:
         sys.exit("out of date (run `xiaoer schemas`): " + ", ".join(stale))
 
 
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone offset, e.g. 2026-11-23T09:00:00+08:00")
+    return value
+
+
+def _dead_letter_filter(args):
+    from services.operator_kafka import DeadLetterFilter
+
+    return DeadLetterFilter(
+        topic=args.topic, ce_type=args.ce_type, since=args.since, refs=tuple(getattr(args, "refs", None) or ())
+    )
+
+
+def cmd_dlq_list(args, settings: Settings) -> None:
+    from services.operator_kafka import dead_letters
+
+    letters = asyncio.run(dead_letters(settings.kafka_bootstrap_servers, _dead_letter_filter(args)))
+    for letter in letters:
+        if args.json:
+            print(json.dumps(letter.summary(), ensure_ascii=False))
+        else:
+            error = (letter.error or "").replace("\n", " ")
+            print(
+                f"{letter.ref}  {letter.timestamp:%Y-%m-%dT%H:%M:%SZ}  {letter.ce_type}  {letter.ce_id}  {error[:100]}"
+            )
+    print(f"{len(letters)} dead letter(s)", file=sys.stderr)
+
+
+def cmd_dlq_show(args, settings: Settings) -> None:
+    from services.operator_kafka import dead_letters
+
+    letters = asyncio.run(dead_letters(settings.kafka_bootstrap_servers, _dead_letter_filter(args)))
+    if not letters:
+        sys.exit(f"no dead letter {' '.join(args.refs)}")
+    for letter in letters:
+        print(json.dumps(letter.details(), ensure_ascii=False, indent=2))
+
+
+def cmd_dlq_replay(args, settings: Settings) -> None:
+    from services.operator_kafka import dead_letters, replay
+
+    selection = _dead_letter_filter(args)
+    if not (args.refs or args.topic or args.ce_type or args.since or args.all):
+        sys.exit("say which dead letters: REF or ce_id arguments, --topic, --type, --since, or --all")
+    bootstrap = settings.kafka_bootstrap_servers
+    letters = asyncio.run(dead_letters(bootstrap, selection))
+    for letter in letters:
+        print(f"{'would replay' if args.dry_run else 'replay'} {letter.ref} → {letter.original_topic} ({letter.ce_id})")
+    if not args.dry_run:
+        sent = asyncio.run(
+            replay(bootstrap, letters, settings.kafka_topic_partitions, settings.kafka_replication_factor)
+        )
+        print(f"{sent} dead letter(s) sent back to their topics", file=sys.stderr)
+
+
+def cmd_outbox_republish(args, settings: Settings) -> None:
+    from services.operator_kafka import republish
+
+    url = service_settings(args.service).database_url
+    count = asyncio.run(republish(url, args.since, args.until, args.topic))
+    print(f"{args.service}: {count} outbox row(s) marked for publishing again; its running relay sends them")
+
+
 # --- parser -----------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xiaoer", description="店小二 operators' command line")
@@ -266,10 +333,41 @@ def parser() -> argparse.ArgumentParser:
     cl.add_argument("file")
     cl.set_defaults(func=cmd_calendar_load)
 
+    _dlq_parser(sub)
+    ob = sub.add_parser("outbox", help="a service's outbox").add_subparsers(dest="outbox_command", required=True)
+    rp = ob.add_parser("republish", help="publish the outbox rows created in a time range again")
+    rp.add_argument("--service", required=True, choices=SERVICES)
+    rp.add_argument("--since", required=True, type=_instant, help="ISO 8601 with offset")
+    rp.add_argument("--until", type=_instant, help="ISO 8601 with offset; now if omitted")
+    rp.add_argument("--topic", help="only rows for this topic")
+    rp.set_defaults(func=cmd_outbox_republish)
+
     sc = sub.add_parser("schemas", help="write the events' JSON Schemas to docs/schemas")
     sc.add_argument("--check", action="store_true", help="fail if the files are out of date")
     sc.set_defaults(func=cmd_schemas)
     return p
+
+
+def _dlq_parser(sub) -> None:
+    dlq = sub.add_parser("dlq", help="dead-letter topics").add_subparsers(dest="dlq_command", required=True)
+    for name, func, helptext in (
+        ("list", cmd_dlq_list, "list dead letters (all <topic>.dlq topics unless filtered)"),
+        ("show", cmd_dlq_show, "show dead letters in full: headers, key, body"),
+        ("replay", cmd_dlq_replay, "send dead letters back to their original topic (consumers dedupe by ce_id)"),
+    ):
+        c = dlq.add_parser(name, help=helptext)
+        if name == "show":
+            c.add_argument("refs", nargs="+", metavar="REF", help="<dlq topic>:<partition>:<offset>, or a ce_id")
+        elif name == "replay":
+            c.add_argument("refs", nargs="*", metavar="REF", help="<dlq topic>:<partition>:<offset>, or a ce_id")
+            c.add_argument("--all", action="store_true", help="every dead letter the other filters let through")
+            c.add_argument("--dry-run", action="store_true", help="print what would be replayed")
+        c.add_argument("--topic", help="an original topic (or its .dlq)")
+        c.add_argument("--type", dest="ce_type", help="a ce_type, e.g. cn.xiaoer.department.action")
+        c.add_argument("--since", type=_instant, help="dead-lettered at or after (ISO 8601 with offset)")
+        if name == "list":
+            c.add_argument("--json", action="store_true", help="one JSON object per line")
+        c.set_defaults(func=func)
 
 
 def main(argv: list[str] | None = None) -> None:

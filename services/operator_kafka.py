@@ -1,0 +1,213 @@
+"""What ``xiaoer dlq`` and ``xiaoer outbox`` do: read dead letters, send chosen ones back to the
+topic they came from, and have a service's outbox relay publish a time range again.
+
+Both are safe to repeat because every consumer records the CloudEvents ``ce_id`` of what it
+applied (``processed_events``): a replayed or re-published event that was applied before changes
+nothing. A replayed dead letter keeps its key, value, ``ce_id`` and every original header; only
+the headers the consumer added when dead-lettering it (``x-error``, ``x-original-*``,
+``x-consumer``) are dropped, and ``x-replayed-from`` names the dead letter it came from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import MetaData, update
+
+from shared import db
+from shared.kafka import TopicKeeper, new_producer
+
+DLQ_SUFFIX = ".dlq"
+DEAD_LETTER_HEADERS = {"x-error", "x-original-topic", "x-original-partition", "x-original-offset", "x-consumer"}
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str  # the DLQ topic
+    partition: int
+    offset: int
+    timestamp: datetime  # when it was dead-lettered
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+    @property
+    def ref(self) -> str:
+        """How an operator names it: ``<dlq topic>:<partition>:<offset>``."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name and value is not None:
+                return value.decode(errors="replace")
+        return None
+
+    @property
+    def ce_id(self) -> str | None:
+        return self.header("ce_id")
+
+    @property
+    def ce_type(self) -> str | None:
+        return self.header("ce_type")
+
+    @property
+    def error(self) -> str | None:
+        return self.header("x-error")
+
+    @property
+    def original_topic(self) -> str:
+        return self.header("x-original-topic") or self.topic.removesuffix(DLQ_SUFFIX)
+
+    def replay_headers(self) -> list[tuple[str, bytes]]:
+        kept = [(k, v) for k, v in self.headers if k not in DEAD_LETTER_HEADERS and k != "x-replayed-from"]
+        return [*kept, ("x-replayed-from", self.ref.encode())]
+
+    def summary(self) -> dict:
+        return {
+            "ref": self.ref,
+            "dead_lettered_at": self.timestamp.isoformat(),
+            "original_topic": self.original_topic,
+            "ce_type": self.ce_type,
+            "ce_id": self.ce_id,
+            "consumer": self.header("x-consumer"),
+            "error": self.error,
+        }
+
+    def details(self) -> dict:
+        value = (self.value or b"").decode(errors="replace")
+        try:
+            body = json.loads(value)
+        except ValueError:
+            body = value
+        return {
+            **self.summary(),
+            "key": self.key.decode(errors="replace") if self.key is not None else None,
+            "headers": {k: (v.decode(errors="replace") if v is not None else None) for k, v in self.headers},
+            "value": body,
+        }
+
+
+@dataclass(frozen=True)
+class DeadLetterFilter:
+    topic: str | None = None  # the original topic or its DLQ
+    ce_type: str | None = None
+    since: datetime | None = None
+    refs: tuple[str, ...] = ()  # ``<dlq topic>:<partition>:<offset>`` or a ce_id
+
+    def dlq_topics(self, all_topics: Iterable[str]) -> list[str]:
+        dlqs = sorted(t for t in all_topics if t.endswith(DLQ_SUFFIX))
+        if self.topic:
+            wanted = self.topic if self.topic.endswith(DLQ_SUFFIX) else self.topic + DLQ_SUFFIX
+            dlqs = [t for t in dlqs if t == wanted]
+        if self.refs and all(_is_ref(r) for r in self.refs):
+            named = {r.rsplit(":", 2)[0] for r in self.refs}
+            dlqs = [t for t in dlqs if t in named]
+        return dlqs
+
+    def matches(self, letter: DeadLetter) -> bool:
+        if self.ce_type and letter.ce_type != self.ce_type:
+            return False
+        if self.since and letter.timestamp < self.since:
+            return False
+        return not self.refs or letter.ref in self.refs or letter.ce_id in self.refs
+
+
+def _is_ref(text: str) -> bool:
+    parts = text.rsplit(":", 2)
+    return len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()
+
+
+async def dead_letters(bootstrap: str, selection: DeadLetterFilter = DeadLetterFilter()) -> list[DeadLetter]:
+    """The dead letters that match, oldest first per DLQ topic: every DLQ topic read from its
+    beginning to the end it had when reading started (no consumer group, nothing committed)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        # All-topics metadata: asking for named topics could make the broker create them.
+        described = {t["topic"]: t for t in await admin.describe_topics() if not t["error_code"]}
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(topic, p["partition"])
+        for topic in selection.dlq_topics(described)
+        for p in described[topic]["partitions"]
+    ]
+    letters = [letter for letter in await _read(bootstrap, partitions) if selection.matches(letter)]
+    return sorted(letters, key=lambda d: (d.topic, d.timestamp, d.partition, d.offset))
+
+
+async def _read(bootstrap: str, partitions: list[TopicPartition]) -> list[DeadLetter]:
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10_000)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+        letters: list[DeadLetter] = []
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=1000)
+            for tp, records in batch.items():
+                letters += [_letter(r) for r in records if r.offset < ends[tp]]
+            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
+        return letters
+    finally:
+        await consumer.stop()
+
+
+def _letter(record) -> DeadLetter:
+    return DeadLetter(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp=datetime.fromtimestamp(record.timestamp / 1000, UTC),
+        key=record.key,
+        value=record.value,
+        headers=tuple(record.headers or ()),
+    )
+
+
+async def replay(bootstrap: str, letters: list[DeadLetter], partitions: int, replication: int = 1) -> int:
+    """Sends each dead letter back to its original topic (creating the topic if the broker lost
+    it), in the order given; returns how many were sent."""
+    if not letters:
+        return 0
+    keeper = TopicKeeper(bootstrap, partitions, replication)
+    try:
+        await keeper.ensure({letter.original_topic for letter in letters})
+    finally:
+        await keeper.close()
+    producer = new_producer(bootstrap)
+    await producer.start()
+    try:
+        for letter in letters:
+            await producer.send_and_wait(
+                letter.original_topic, letter.value, key=letter.key, headers=letter.replay_headers()
+            )
+    finally:
+        await producer.stop()
+    return len(letters)
+
+
+async def republish(database_url: str, since: datetime, until: datetime | None = None, topic: str | None = None) -> int:
+    """Marks the outbox rows created in [since, until) unsent, so the service's active relay
+    publishes them again, lowest id first (each key's events in their order). Returns how many."""
+    outbox, _ = db.infrastructure_tables(MetaData())
+    query = update(outbox).where(outbox.c.created_at >= since, outbox.c.sent_at.is_not(None))
+    if until is not None:
+        query = query.where(outbox.c.created_at < until)
+    if topic is not None:
+        query = query.where(outbox.c.topic == topic)
+    engine = db.create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            return (await conn.execute(query.values(sent_at=None))).rowcount
+    finally:
+        await engine.dispose()
