@@ -20,6 +20,7 @@ USERS_EVENTS = "users.events"  # intake → notifier: how enterprise users can b
 DEPT_RESPONSES = "dept.responses"  # department systems → router: actions on work items
 WORKITEMS_EVENTS = "workitems.events"  # router → intake, notifier: every change of a work item
 NOTIFICATIONS = "notifications"  # notifier → anyone: every notification sent
+REGISTRY_EVENTS = "registry.events"  # router → notifier: units and supervising offices, and how to reach them
 
 
 def dept_inbox(unit_code: str) -> str:
@@ -54,11 +55,42 @@ class Subject(BaseModel):
     region_code: str
 
 
+ROLE_NAMES = {
+    "enterprise": "企业",
+    "liaison": "联络员",
+    "department": "部门",
+    "supervisor": "督办",
+    "admin": "管理员",
+    "system": "系统",
+}
+
+
 class Actor(BaseModel):
+    """Who made a move: a person (role, id and name from their token), a department's system
+    (over Kafka), or xiaoer itself (role ``system``)."""
+
     model_config = ConfigDict(extra="forbid")
     role: str
     id: str
     name: str | None = None
+    unit: str | None = Field(None, description="the unit a department clerk or system acts for")
+
+    @property
+    def label(self) -> str:
+        """How a person reads it, e.g. ``李四（部门）``."""
+        return f"{self.name or self.id}（{ROLE_NAMES.get(self.role, self.role)}）"
+
+
+class FileRef(BaseModel):
+    """A stored file as every service refers to it: the content lives in the shared file store
+    under ``sha256``; each service's own tables say who may read it."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 # --- intake → router --------------------------------------------------------------------------
@@ -73,9 +105,9 @@ class RequestSubmitted(Event):
     period_months: int | None = None
     purpose: str | None = None
     description: str | None = None
-    contact_name: str | None = Field(None, description="masked, e.g. 张*")
-    contact_mobile: str | None = Field(None, description="masked, e.g. 138****8000")
-    attachments: list[str] = []
+    contact_name: str | None = Field(None, description="in full; only the item's unit's clerks see it so")
+    contact_mobile: str | None = Field(None, description="in full; department inbox messages carry it masked")
+    attachments: list[FileRef] = []
     submitted_by: Actor
     submitted_at: datetime
 
@@ -147,11 +179,12 @@ class WorkItemProgressed(WorkItemEvent):
 
 class WorkItemSupplementRequested(WorkItemEvent):
     ce_type: ClassVar[str] = "cn.xiaoer.workitem.supplement_requested"
+    attachments: list[FileRef] = Field(default=[], description="e.g. a form for the enterprise to fill in")
 
 
 class WorkItemSupplemented(WorkItemEvent):
     ce_type: ClassVar[str] = "cn.xiaoer.workitem.supplemented"
-    attachments: list[str] = []
+    attachments: list[FileRef] = []
 
 
 # A unit's result, and how a person reads it.
@@ -163,7 +196,7 @@ class Resolution(BaseModel):
     outcome: Literal["issued", "not_issued", "answered"]
     document_no: str | None = None
     note: str | None = None
-    attachments: list[str] = []
+    documents: list[FileRef] = Field(default=[], description="what the unit issued: the certificate PDF/OFD")
 
 
 class WorkItemResolved(WorkItemEvent):
@@ -197,16 +230,19 @@ class WorkItemExtensionDecided(WorkItemEvent):
     extension_id: str
     days: int
     approved: bool
+    reason: str | None = Field(None, description="why, when denied; the unit sees it")
 
 
 class WorkItemReopened(WorkItemEvent):
     ce_type: ClassVar[str] = "cn.xiaoer.workitem.reopened"
     score: int | None = Field(None, description="the enterprise's rating that reopened it")
+    comment: str | None = Field(None, description="the enterprise's comment, kept on the unit's record")
 
 
 class WorkItemClosed(WorkItemEvent):
     ce_type: ClassVar[str] = "cn.xiaoer.workitem.closed"
     score: int | None = None
+    comment: str | None = None
 
 
 class WorkItemCancelled(WorkItemEvent):
@@ -229,17 +265,26 @@ class SupplementProvided(Event):
     request_id: str
     work_item_id: str
     text: str
-    attachments: list[str] = []
+    attachments: list[FileRef] = []
     actor: Actor
     occurred_at: datetime
 
 
-class RequestRated(Event):
-    ce_type: ClassVar[str] = "cn.xiaoer.request.rated"
+# 好差评: five levels, as the national 政务服务好差评 system has them.
+RATING_NAMES: dict[int, str] = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+POOR_RATING = 2  # this score or lower reopens the item (重办), once
+
+
+class WorkItemRated(Event):
+    """The enterprise rated one finished work item. A first rating of ``POOR_RATING`` or lower
+    reopens that item alone (重办); the rating after the redo (``attempt`` 2) is final."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.rated"
     request_id: str
+    work_item_id: str
     score: int = Field(ge=1, le=5)
     comment: str | None = None
-    reopen_work_item_ids: list[str] = Field(default=[], description="重办: items to reopen (scores 1–2)")
+    attempt: Literal[1, 2] = 1
     actor: Actor
     occurred_at: datetime
 
@@ -285,6 +330,43 @@ class NotificationSent(Event):
     occurred_at: datetime
 
 
+# --- router → notifier: the department registry ------------------------------------------------------
+class Contact(BaseModel):
+    """How one person or system of a unit (or supervising office) is reached."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["clerk", "leadership"] = "clerk"
+    name: str | None = None
+    email: str | None = None
+    webhook: str | None = None
+    wechat_openid: str | None = None
+
+
+class UnitRegistered(Event):
+    """A unit as the registry now has it (created, changed or deactivated), with its contacts:
+    the notifier tells exactly these contacts about the unit's items."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.unit.registered"
+    unit_code: str
+    name: str
+    kind: str
+    region_code: str
+    active: bool
+    supervising_office: str | None = None
+    contacts: list[Contact] = []
+    occurred_at: datetime
+
+
+class SupervisingOfficeRegistered(Event):
+    """A region's supervising office (督办) and how it is reached."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.supervisor.registered"
+    region_code: str
+    name: str
+    contacts: list[Contact] = []
+    occurred_at: datetime
+
+
 # --- department systems → router ---------------------------------------------------------------------
 DepartmentActionName = Literal[
     "acknowledge", "progress", "request-supplement", "resolve", "return", "transfer", "assist", "extension", "dispatch"
@@ -304,7 +386,9 @@ class DepartmentAction(Event):
     note: str | None = Field(None, max_length=2000)
     outcome: Literal["issued", "not_issued", "answered"] | None = None
     document_no: str | None = Field(None, max_length=100)
-    attachments: list[str] = Field(default=[], max_length=20)
+    attachments: list[str] = Field(
+        default=[], max_length=20, description="ids of files the unit uploaded with POST /v1/workitems/{id}/files"
+    )
     reason: str | None = Field(None, max_length=1000)
     to_unit: str | None = None
     units: list[str] = Field(default=[], max_length=10)
@@ -375,7 +459,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RequestSubmitted,
         RequestWithdrawn,
         SupplementProvided,
-        RequestRated,
+        WorkItemRated,
         *WORK_ITEM_EVENTS,
         WorkItemAssigned,
         WorkItemNotice,
@@ -383,6 +467,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NotificationSent,
         WechatUserBound,
         DepartmentAction,
+        UnitRegistered,
+        SupervisingOfficeRegistered,
     )
 }
 
@@ -401,7 +487,7 @@ TOPICS: dict[str, dict[str, Any]] = {
     },
     REQUESTS_UPDATES: {
         "description": "What an enterprise does after submitting: withdraw, answer a 补正, rate. Key: request id.",
-        "messages": [RequestWithdrawn, SupplementProvided, RequestRated],
+        "messages": [RequestWithdrawn, SupplementProvided, WorkItemRated],
         "from": "intake",
         "to": ["router"],
     },
@@ -440,6 +526,15 @@ TOPICS: dict[str, dict[str, Any]] = {
         "description": "How enterprise users can be reached (their WeChat openid, once bound). Key: openid.",
         "messages": [WechatUserBound],
         "from": "intake",
+        "to": ["notifier"],
+    },
+    REGISTRY_EVENTS: {
+        "description": (
+            "The department registry as it changes (API, `xiaoer units import`, the demo seed): each unit and "
+            "supervising office with its contacts. Key: unit code or region code."
+        ),
+        "messages": [UnitRegistered, SupervisingOfficeRegistered],
+        "from": "router",
         "to": ["notifier"],
     },
     NOTIFICATIONS: {

@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     wechat_appid: str | None = None
     wechat_secret: SecretStr | None = None
 
+    # --- Files (attachments, issued certificates): shared by intake and the router ---------------
+    files_backend: Literal["local", "s3"] = "local"
+    files_dir: Path = Path("var/files")
+    file_max_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    file_types: list[str] = ["application/pdf", "application/ofd", "image/jpeg", "image/png"]
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "xiaoer-files"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
     # --- Auth --------------------------------------------------------------------------------
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "xiaoer"

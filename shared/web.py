@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import files
 from shared.problems import install_problem_handlers
 from shared.runtime import ServiceRuntime
 
@@ -107,6 +108,7 @@ def create_app(
     )
     app.state.settings = runtime.settings
     app.state.runtime = runtime
+    app.state.files = files.file_store(runtime.settings)  # attachments and issued documents
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=service)
     readiness = runtime.readiness()

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from moto.server import ThreadedMotoServer
 
 from services.devstack import EmbeddedBroker, free_port
 from services.intake import main as intake_main
@@ -26,7 +27,7 @@ from services.router import main as router_main
 from services.router import registry
 from shared.auth import mint_token
 from shared.settings import SERVICES, Settings
-from tests.support import FakeWebhook, FakeWechat, SmtpSink, make_databases
+from tests.support import FakeWebhook, FakeWechat, SmtpSink, database_backend, make_databases
 
 BUILDERS = {"intake": intake_main, "router": router_main, "notifier": notifier_main}
 
@@ -52,7 +53,7 @@ def settings_fields(var_dir: Path, bootstrap: str, urls: dict[str, str], **extra
         outbox_poll_seconds=0.1,
         jwt_secret="test-signing-key-not-for-production",
         log_json=False,
-        attachments_dir=var_dir / "attachments",
+        files_dir=var_dir / "files",
         **{f"{name}_database_url": url for name, url in urls.items()},
         **extra,
     )
@@ -109,9 +110,27 @@ def webhook():
 
 
 @pytest.fixture(scope="session")
-async def system(broker, fake_wechat, smtp, tmp_path_factory):
+def object_storage():
+    """A real S3-compatible server on 127.0.0.1 (moto's server mode), as MinIO is in production."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield {
+        "s3_endpoint_url": f"http://{host}:{port}",
+        "s3_access_key_id": "xiaoer-test",
+        "s3_secret_access_key": "xiaoer-test-secret",
+        "s3_bucket": f"xiaoer-{uuid.uuid4().hex[:8]}",
+    }
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def system(broker, fake_wechat, smtp, object_storage, tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("var")
     databases = await make_databases(var_dir, list(SERVICES))
+    # The production-like run (PostgreSQL) keeps files in S3-compatible storage, the embedded one
+    # in a local directory: CI runs both, so every file test covers both backends.
+    files = {"files_backend": "s3", **object_storage} if database_backend() == "postgres" else {}
     fields = settings_fields(
         var_dir,
         broker.bootstrap,
@@ -123,13 +142,15 @@ async def system(broker, fake_wechat, smtp, tmp_path_factory):
         webhook_secret="webhook-secret-for-tests-0123456789",
         scheduler_enabled=False,  # the tests drive the scheduler's clock
         notification_retry_seconds=60,
+        **files,
     )
     runtimes = {name: BUILDERS[name].build_runtime(BUILDERS[name].load_settings(**fields)) for name in SERVICES}
     settings = Settings(**fields)  # what every service shares: the signing key, the broker
     for runtime in runtimes.values():
         await runtime.migrate()
     async with runtimes["router"].sessions() as session, session.begin():
-        await registry.load_registry(session, registry.demo_registry())
+        # The demo units with their contacts; supervising offices are left to the tests that count them.
+        await registry.load_registry(session, {**registry.demo_registry(), "supervisors": []})
     for runtime in runtimes.values():
         await runtime.start_workers()
     for runtime in runtimes.values():

@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
+from shared import events
 from tests.support import (
     MINGLUO,
     MINGLUO_SH,
@@ -243,13 +244,25 @@ async def test_listing_filters_and_paginates(system):
 
 
 # --- actions before resolution -----------------------------------------------------------------------------
-async def test_rating_waits_for_resolution_and_needs_items_to_reopen_when_low(system):
+async def test_an_item_is_rated_only_once_resolved_and_only_an_item_of_the_request(system):
     created = (await post(system, certificate_request())).json()
-    path = f"/v1/requests/{created['id']}/rating"
-    early = await system.intake.post(path, json={"score": 5}, headers=enterprise(system))
+    path = f"/v1/requests/{created['id']}/ratings"
+
+    async def first_item():
+        items = (await system.intake.get(f"/v1/requests/{created['id']}", headers=enterprise(system))).json()
+        return items["work_items"][0] if items["work_items"] else None
+
+    item = await eventually(first_item)
+    early = await system.intake.post(path, json={"work_item_id": item["id"], "score": 5}, headers=enterprise(system))
     assert early.status_code == 409 and early.json()["code"] == "not_resolved"
-    low = await system.intake.post(path, json={"score": 1}, headers=enterprise(system))
-    assert low.status_code == 422 and low.json()["errors"][0]["field"] == "reopen"
+    foreign = await system.intake.post(path, json={"work_item_id": "nope", "score": 5}, headers=enterprise(system))
+    assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "work_item_id"
+    bad_score = await system.intake.post(
+        path, json={"work_item_id": item["id"], "score": 6}, headers=enterprise(system)
+    )
+    assert bad_score.status_code == 422 and bad_score.json()["errors"][0]["field"] == "score"
+    screen = (await system.intake.get(path, headers=enterprise(system))).json()
+    assert {i["work_item_id"] for i in screen} >= {item["id"]} and not any(i["may_rate"] for i in screen)
 
 
 async def test_supplement_only_when_a_department_asked(system):
@@ -335,7 +348,10 @@ async def test_png_and_signed_links(system):
             "/v1/attachments", files={"file": ("photo.png", PNG_BYTES, "image/png")}, headers=enterprise(system)
         )
     ).json()
-    [link] = signed_links(router_settings, [upload["id"]])  # as the router hands it to a department
+    ref = events.FileRef(
+        id=upload["id"], name="photo.png", content_type="image/png", size=len(PNG_BYTES), sha256=upload["sha256"]
+    )
+    [link] = signed_links(router_settings, [ref])  # as the router hands it to a department
     path = link.split("://", 1)[1].split("/", 1)[1]
     assert (await system.intake.get("/" + path)).content == PNG_BYTES, "no token needed with a signed link"
     tampered = "/" + path.replace("signature=", "signature=0")[:-1]

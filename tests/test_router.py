@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy import func, select
 
+from services.notifier.models import SlaRecord
 from services.router.models import WorkItem, WorkItemLog
 from shared import catalogue, events
 from shared.kafka import encode
@@ -192,36 +193,60 @@ async def test_happy_path_acknowledge_progress_resolve_and_rate(system):
         "workitem.resolved",
     ]
     rating = await system.intake.post(
-        f"/v1/requests/{created['id']}/rating", json={"score": 5}, headers=enterprise(system)
+        f"/v1/requests/{created['id']}/ratings",
+        json={"work_item_id": item["id"], "score": 5},
+        headers=enterprise(system),
     )
-    assert rating.status_code == 201
+    assert rating.status_code == 201 and rating.json()["score_name"] == "非常满意"
     seen = await state_in_intake(system, created["id"], item["id"], "closed")
     assert seen["status"] == "closed"
 
 
-async def test_low_rating_reopens_the_named_items(system):
+async def test_a_poor_rating_reopens_only_that_item_once_and_counts_for_that_unit_only(system):
     created = await submit(system, items=("tax", "commerce"))
     items = await router_items(system, created["id"], 2)
-    for i in items:
-        await act(system, i.id, "acknowledge", i.unit_code)
-        await act(system, i.id, "resolve", i.unit_code, outcome="not_issued", note="存在行政处罚记录")
     tax = next(i for i in items if i.item == "tax")
     commerce = next(i for i in items if i.item == "commerce")
-    await state_in_intake(system, created["id"], commerce.id, "resolved")
+    await act(system, tax.id, "acknowledge", tax.unit_code)
+    await act(system, tax.id, "resolve", tax.unit_code, outcome="not_issued", note="存在行政处罚记录")
     await state_in_intake(system, created["id"], tax.id, "resolved")
-    rated = await system.intake.post(
-        f"/v1/requests/{created['id']}/rating",
-        json={"score": 2, "reopen": [tax.id], "comment": "处罚已撤销"},
-        headers=enterprise(system),
+    path = f"/v1/requests/{created['id']}/ratings"
+
+    # The tax item is rated as soon as it is finished, while commerce still works on its own.
+    poor = await system.intake.post(
+        path, json={"work_item_id": tax.id, "score": 2, "comment": "处罚已撤销"}, headers=enterprise(system)
     )
-    assert rated.status_code == 201, rated.text
-    await state_in_intake(system, created["id"], tax.id, "in_progress")
-    seen = await state_in_intake(system, created["id"], commerce.id, "closed")
-    assert seen["status"] == "in_progress"
+    assert poor.status_code == 201 and poor.json()["reopened"] is True, poor.text
+    seen = await state_in_intake(system, created["id"], tax.id, "in_progress")
+    assert next(i for i in seen["work_items"] if i["id"] == commerce.id)["status"] == "dispatched"
     records = await inbox(
         system, "440112.tax", lambda rs: any(b.get("notice") == "reopened" for b in bodies(rs, tax.id))
     )
-    assert any(b.get("notice") == "reopened" for b in bodies(records, tax.id))
+    assert any("处罚已撤销" in (b.get("text") or "") for b in bodies(records, tax.id) if b.get("notice") == "reopened")
+    history = (await system.router.get(f"/v1/workitems/{tax.id}", headers=unit(system, tax.unit_code))).json()
+    assert any(h["action"] == "reopen" and "处罚已撤销" in h["note"] for h in history["history"])
+    again = await system.intake.post(path, json={"work_item_id": tax.id, "score": 1}, headers=enterprise(system))
+    assert again.status_code == 409  # reopened: not finished, nothing to rate
+
+    # After the redo, one more rating, which is final.
+    await act(system, tax.id, "resolve", tax.unit_code, outcome="issued", document_no="穗黄税证〔2026〕99号")
+    await state_in_intake(system, created["id"], tax.id, "resolved")
+    final = await system.intake.post(path, json={"work_item_id": tax.id, "score": 1}, headers=enterprise(system))
+    assert final.status_code == 201 and final.json()["attempt"] == 2 and final.json()["reopened"] is False
+    await state_in_intake(system, created["id"], tax.id, "closed")
+    third = await system.intake.post(path, json={"work_item_id": tax.id, "score": 5}, headers=enterprise(system))
+    assert third.status_code == 409 and third.json()["code"] == "already_rated"
+
+    # 满意率 counts per unit from each item's rating: the tax unit's record holds the final 1,
+    # the commerce unit's none.
+    async def scores():
+        async with system.runtimes["notifier"].sessions() as session:
+            rows = await session.scalars(select(SlaRecord).where(SlaRecord.work_item_id.in_([tax.id, commerce.id])))
+            found = {r.work_item_id: (r.unit_code, r.score) for r in rows}
+        return found if found.get(tax.id, (None, None))[1] == 1 else None
+
+    found = await eventually(scores)
+    assert found[tax.id] == (tax.unit_code, 1) and found[commerce.id] == (commerce.unit_code, None)
 
 
 async def test_return_goes_to_the_coordinator_who_dispatches_it_again(system):
@@ -318,7 +343,8 @@ async def test_co_handled_item_resolves_with_its_lead(system):
     await act(system, item["id"], "resolve", lead, outcome="issued", document_no="穗黄环证〔2026〕3号")
     seen = await state_in_intake(system, created["id"], item["id"], "resolved")
     summaries = [t["summary"] for t in seen["timeline"]]
-    assert any("协办意见" in s and "无安全生产违法记录" in s for s in summaries)
+    assert any("协办意见" in s for s in summaries)
+    assert not any("无安全生产违法记录" in s for s in summaries), "a co-handling opinion is between departments"
 
 
 async def test_extensions_approved_and_denied_by_a_supervisor(system):
@@ -349,10 +375,23 @@ async def test_extensions_approved_and_denied_by_a_supervisor(system):
     assert second.status_code == 200
     detail = (await system.router.get(f"/v1/workitems/{item['id']}", headers=unit(system, code))).json()
     pending = next(x for x in detail["extensions"] if x["state"] == "pending")
-    denied = await system.router.post(f"/v1/extensions/{pending['id']}/deny", headers=supervisor)
+    unexplained = await system.router.post(f"/v1/extensions/{pending['id']}/deny", headers=supervisor)
+    assert unexplained.status_code == 422 and unexplained.json()["errors"][0]["field"] == "reason"
+    denied = await system.router.post(
+        f"/v1/extensions/{pending['id']}/deny", json={"reason": "缴存记录可当日调取"}, headers=supervisor
+    )
     assert denied.json()["state"] == "denied"
+    detail = (await system.router.get(f"/v1/workitems/{item['id']}", headers=unit(system, code))).json()
+    assert next(x for x in detail["extensions"] if x["id"] == pending["id"])["decision_reason"] == "缴存记录可当日调取"
+    records = await inbox(
+        system, code, lambda rs: any("缴存记录可当日调取" in (b.get("text") or "") for b in bodies(rs, item["id"]))
+    )
+    assert records
     seen = await eventually(lambda: _timeline_has(system, created["id"], "延期申请未获批准"))
     assert any("已批准" in t["summary"] for t in seen["timeline"])
+    assert not any("缴存记录可当日调取" in t["summary"] or "历史缴存记录" in t["summary"] for t in seen["timeline"]), (
+        "reasons between a unit and its supervisor stay off the enterprise's timeline"
+    )
 
 
 async def _timeline_has(system, request_id, text):

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue
 from shared.auth import Principal, current_principal, decode_token, require_roles
-from shared.events import OPEN_STATES
+from shared.events import OPEN_STATES, POOR_RATING, RATING_NAMES, STATE_NAMES
 from shared.problems import Problem
 from shared.signing import link_is_valid
 from shared.validation import Instant
@@ -20,10 +21,13 @@ from shared.web import DbSession
 
 from . import access, attachments, ledger, listing, read_model, submissions, timeline, wechat
 from .catalogue_forms import form_for
-from .models import Attachment
+from .models import FILE_PURPOSES, Attachment, ItemRating, WorkItemView
 from .schemas import (
     AttachmentOut,
+    FileOut,
+    RatableItem,
     RatingIn,
+    RatingOut,
     RequestCreate,
     RequestCreated,
     RequestOut,
@@ -136,6 +140,7 @@ async def get_request(request_id: str, session: Session, principal: Caller) -> R
     req = await access.load_request(session, principal, request_id)
     items = await read_model.work_items_of(session, req.id)
     entries = await timeline.timeline_of(session, req.id)
+    files = {f.id: f for f in await session.scalars(select(Attachment).where(Attachment.request_id == req.id))}
     body = req.body
     open_dues = [i.due_at for i in items if i.status in OPEN_STATES and i.due_at is not None]
     return RequestOut(
@@ -151,10 +156,11 @@ async def get_request(request_id: str, session: Session, principal: Caller) -> R
         description=body.get("description"),
         contact=body.get("contact") if access.is_owner(principal, req) else None,
         attachments=body.get("attachments", []),
+        files=[file_out(f) for f in files.values()],
         submitted_by_role=req.submitted_by_role,
         created_at=req.created_at,
         expected_at=max(open_dues) if open_dues else None,
-        work_items=[WorkItemOut.model_validate(i, from_attributes=True) for i in items],
+        work_items=[work_item_out(i) for i in items],
         timeline=[
             TimelineEntryOut(
                 at=t.occurred_at,
@@ -163,10 +169,57 @@ async def get_request(request_id: str, session: Session, principal: Caller) -> R
                 unit_code=t.unit_code,
                 unit_name=t.unit_name,
                 summary=t.summary,
+                files=[file_out(files[i]) for i in t.file_ids or [] if i in files],
             )
             for t in entries
         ],
     )
+
+
+def work_item_out(item: WorkItemView) -> WorkItemOut:
+    return WorkItemOut(
+        id=item.id,
+        unit_code=item.unit_code,
+        unit_name=item.unit_name,
+        kind=item.kind,
+        item=item.item,
+        subject_uscc=item.subject_uscc,
+        subject_name=item.subject_name,
+        status=item.status,
+        status_name=STATE_NAMES.get(item.status, item.status),
+        acknowledge_due_at=item.acknowledge_due_at,
+        due_at=item.due_at,
+        result=item.result,
+        last_actor=item.last_actor,
+    )
+
+
+def file_out(row: Attachment) -> FileOut:
+    return FileOut(
+        id=row.id,
+        name=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.sha256,
+        purpose=row.purpose,
+        purpose_name=FILE_PURPOSES.get(row.purpose, row.purpose),
+        work_item_id=row.work_item_id,
+        download_url=f"/v1/requests/{row.request_id}/files/{row.id}",
+    )
+
+
+@router.get(
+    "/requests/{request_id}/files/{file_id}",
+    tags=["attachments"],
+    summary="Download a file of a request (yours, or what a unit issued); every download is logged",
+)
+async def download_request_file(request_id: str, file_id: str, request: Request, session: Session, principal: Caller):
+    async with session.begin():
+        req = await access.load_request(session, principal, request_id)
+        found = await session.get(Attachment, file_id)
+        if found is None or found.request_id != req.id:
+            raise attachments.not_found()
+        return attachments.download(session, request.app.state.files, found, f"{principal.role}:{principal.sub}")
 
 
 async def _act(request: Request, session: AsyncSession, principal: Principal, request_id: str, action, body) -> None:
@@ -189,15 +242,57 @@ async def post_supplement(
     return {"status": "sent"}
 
 
+@router.get(
+    "/requests/{request_id}/ratings",
+    tags=["requests"],
+    response_model=list[RatableItem],
+    summary="好差评: every work item of the request, which may be rated now, and the ratings given",
+)
+async def get_ratings(request_id: str, session: Session, principal: Caller) -> list[RatableItem]:
+    req = await access.load_request(session, principal, request_id)
+    given = await submissions.ratings_of(session, req.id)
+    owner = access.is_owner(principal, req)
+    return [
+        RatableItem(
+            work_item_id=item.id,
+            unit_name=item.unit_name,
+            item=item.item,
+            subject_name=item.subject_name,
+            status=item.status,
+            status_name=STATE_NAMES.get(item.status, item.status),
+            may_rate=owner and submissions.next_attempt(item, given.get(item.id, [])) is not None,
+            ratings=[rating_out(r) for r in given.get(item.id, [])],
+        )
+        for item in await read_model.work_items_of(session, req.id)
+    ]
+
+
+def rating_out(rating: ItemRating) -> RatingOut:
+    return RatingOut(
+        work_item_id=rating.work_item_id,
+        attempt=rating.attempt,
+        score=rating.score,
+        score_name=RATING_NAMES[rating.score],
+        comment=rating.comment,
+        reopened=rating.attempt == 1 and rating.score <= POOR_RATING,
+        created_at=rating.created_at,
+    )
+
+
 @router.post(
-    "/requests/{request_id}/rating",
+    "/requests/{request_id}/ratings",
     status_code=201,
     tags=["requests"],
-    summary="Rate the result once all items are resolved; 1 or 2 reopens the named items (重办)",
+    response_model=RatingOut,
+    summary="Rate one finished work item (好差评, five levels); 不满意 or worse reopens that item alone (重办)",
 )
 async def post_rating(request_id: str, body: RatingIn, request: Request, session: Session, principal: Submitter):
-    await _act(request, session, principal, request_id, submissions.rate, body)
-    return {"score": body.score, "reopened": body.reopen}
+    async with session.begin():
+        req = await access.load_request(session, principal, request_id)
+        rating = await submissions.rate(session, principal, req, body)
+        out = rating_out(rating)
+    request.app.state.runtime.relay.notify()
+    return out
 
 
 @router.post(
@@ -226,26 +321,23 @@ async def upload_attachment(
 ) -> AttachmentOut:
     settings = request.app.state.settings
     async with session.begin():
-        stored = await attachments.store(settings, session, principal, file)
+        stored = await attachments.store(settings, request.app.state.files, session, principal, file)
     return AttachmentOut.model_validate(stored, from_attributes=True)
 
 
-def _attachment_not_found() -> Problem:
-    return Problem(404, "attachment_not_found", "附件不存在", "Attachment not found")
-
-
 @router.get("/attachments/{attachment_id}", tags=["attachments"], summary="Download your own upload")
-async def download_own(attachment_id: str, request: Request, session: Session, principal: Caller) -> FileResponse:
-    found = await session.get(Attachment, attachment_id)
-    if found is None or found.uploaded_by != principal.sub:
-        raise _attachment_not_found()
-    return _file(request, found)
+async def download_own(attachment_id: str, request: Request, session: Session, principal: Caller):
+    async with session.begin():
+        found = await session.get(Attachment, attachment_id)
+        if found is None or found.uploaded_by != principal.sub:
+            raise attachments.not_found()
+        return attachments.download(session, request.app.state.files, found, f"{principal.role}:{principal.sub}")
 
 
 @router.get(
     "/attachments/{attachment_id}/download",
     tags=["attachments"],
-    summary="Download by a signed, time-limited link (what departments receive)",
+    summary="Download by a signed, time-limited link (what department systems receive over Kafka)",
 )
 async def download_signed(
     attachment_id: str,
@@ -253,18 +345,14 @@ async def download_signed(
     session: Session,
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
-) -> FileResponse:
+):
     if not link_is_valid(request.app.state.settings.signing_key, attachment_id, expires, signature):
         raise Problem(403, "link_invalid", "下载链接无效或已过期", "The download link is invalid or has expired")
-    found = await session.get(Attachment, attachment_id)
-    if found is None:
-        raise _attachment_not_found()
-    return _file(request, found)
-
-
-def _file(request: Request, found: Attachment) -> FileResponse:
-    path = attachments.content_path(request.app.state.settings, found.sha256)
-    return FileResponse(path, media_type=found.content_type, filename=found.filename)
+    async with session.begin():
+        found = await session.get(Attachment, attachment_id)
+        if found is None:
+            raise attachments.not_found()
+        return attachments.download(session, request.app.state.files, found, "signed-link")
 
 
 # --- ledger -----------------------------------------------------------------------------------------------

@@ -1,112 +1,114 @@
-"""Attachments: uploads checked by their content (not their name), stored once per SHA-256."""
+"""The files of a request: uploads checked by their content (``shared.files``), which of them a
+request or answer may use, what units sent back, and who may download what (logged)."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import os
-import shutil
-import tempfile
 import uuid
-import zipfile
-from pathlib import Path
+from collections.abc import Sequence
 
 from fastapi import UploadFile
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import events, files
 from shared.auth import Principal
-from shared.problems import FieldError, Problem, invalid_field
+from shared.problems import Problem, invalid_field
 
-from .models import Attachment
+from .models import Attachment, FileDownload
 from .settings import IntakeSettings
-
-_MAGIC = (
-    ("application/pdf", b"%PDF-"),
-    ("image/png", b"\x89PNG\r\n\x1a\n"),
-    ("image/jpeg", b"\xff\xd8\xff"),
-)
-_CHUNK = 1024 * 1024
-
-
-def sniff(path: Path) -> str | None:
-    """The content type by the file's own bytes. OFD (GB/T 33190) is a ZIP package whose root
-    holds OFD.xml."""
-    with path.open("rb") as f:
-        head = f.read(16)
-    for content_type, magic in _MAGIC:
-        if head.startswith(magic):
-            return content_type
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as package:
-                if "OFD.xml" in package.namelist():
-                    return "application/ofd"
-        except zipfile.BadZipFile:
-            return None
-    return None
-
-
-def too_large(settings: IntakeSettings) -> Problem:
-    limit_mb = settings.attachment_max_bytes / (1024 * 1024)
-    return Problem(
-        413,
-        "attachment_too_large",
-        "附件过大",
-        "Attachment too large",
-        errors=[FieldError("file", "too_large", f"附件不能超过 {limit_mb:g} MB", f"At most {limit_mb:g} MB")],
-    )
 
 
 async def store(
-    settings: IntakeSettings, session: AsyncSession, principal: Principal, upload: UploadFile
+    settings: IntakeSettings, store: files.FileStore, session: AsyncSession, principal: Principal, upload: UploadFile
 ) -> Attachment:
-    settings.attachments_dir.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    handle, scratch_name = tempfile.mkstemp(dir=settings.attachments_dir, prefix=".upload-")
-    scratch = Path(scratch_name)
-    try:
-        with os.fdopen(handle, "wb") as scratch_file:
-            while chunk := await upload.read(_CHUNK):
-                size += len(chunk)
-                if size > settings.attachment_max_bytes:
-                    raise too_large(settings)
-                digest.update(chunk)
-                await asyncio.to_thread(scratch_file.write, chunk)
-        if size == 0:
-            raise invalid_field("file", "empty", "附件为空", "The file is empty")
-        content_type = await asyncio.to_thread(sniff, scratch)
-        if content_type is None or content_type not in settings.attachment_types:
-            raise Problem(
-                415,
-                "attachment_type_refused",
-                "不支持的附件类型",
-                "Unsupported attachment type",
-                errors=[
-                    FieldError("file", "type_refused", "只接受 PDF、OFD、JPEG、PNG 文件", "Only PDF, OFD, JPEG, PNG")
-                ],
-            )
-        sha = digest.hexdigest()
-        await asyncio.to_thread(_keep, scratch, content_path(settings, sha))
-    finally:
-        await asyncio.to_thread(scratch.unlink, missing_ok=True)
+    received = await files.receive(settings, store, upload)
     attachment = Attachment(
         id=str(uuid.uuid4()),
-        sha256=sha,
-        filename=(upload.filename or "attachment")[:255],
-        content_type=content_type,
-        size=size,
+        sha256=received.sha256,
+        filename=received.filename,
+        content_type=received.content_type,
+        size=received.size,
         uploaded_by=principal.sub,
     )
     session.add(attachment)
     return attachment
 
 
-def _keep(scratch: Path, target: Path) -> None:
-    """Moves the upload into content-addressed storage, unless the same bytes are there."""
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(scratch, target)
+async def claim(
+    session: AsyncSession,
+    principal: Principal,
+    ids: Sequence[str],
+    field: str,
+    *,
+    request_id: str,
+    purpose: str,
+    work_item_id: str | None = None,
+) -> list[events.FileRef]:
+    """The caller's own uploads ``ids``, now part of a request (or of one answer in it). An id
+    that is unknown, someone else's or already used elsewhere is refused naming ``field``."""
+    if not ids:
+        return []
+    if len(set(ids)) != len(ids):
+        raise invalid_field(field, "attachment_repeated", "同一附件重复引用", "The same attachment is named twice")
+    rows = {
+        a.id: a
+        for a in await session.scalars(
+            select(Attachment).where(Attachment.id.in_(ids), Attachment.uploaded_by == principal.sub)
+        )
+    }
+    unusable = [i for i in ids if i not in rows or rows[i].request_id not in (None, request_id)]
+    if unusable:
+        raise invalid_field(
+            field,
+            "attachment_unknown",
+            f"附件不存在、不是您上传的或已用于其他诉求：{', '.join(unusable)}",
+            f"No such attachment of yours, or already used elsewhere: {', '.join(unusable)}",
+        )
+    refs = []
+    for i in ids:
+        row = rows[i]
+        row.request_id, row.work_item_id, row.purpose = request_id, work_item_id, purpose
+        refs.append(ref_of(row))
+    return refs
 
 
-def content_path(settings: IntakeSettings, sha256: str) -> Path:
-    return settings.attachments_dir / sha256[:2] / sha256
+def ref_of(row: Attachment) -> events.FileRef:
+    return events.FileRef(id=row.id, name=row.filename, content_type=row.content_type, size=row.size, sha256=row.sha256)
+
+
+async def learn(
+    session: AsyncSession,
+    refs: Sequence[events.FileRef],
+    *,
+    unit_code: str,
+    request_id: str,
+    work_item_id: str,
+    purpose: str,
+) -> None:
+    """Records files a unit sent with a move (from ``workitems.events``), once each."""
+    for ref in refs:
+        if await session.get(Attachment, ref.id) is None:
+            session.add(
+                Attachment(
+                    id=ref.id,
+                    sha256=ref.sha256,
+                    filename=ref.name,
+                    content_type=ref.content_type,
+                    size=ref.size,
+                    uploaded_by=f"unit:{unit_code}",
+                    request_id=request_id,
+                    work_item_id=work_item_id,
+                    purpose=purpose,
+                )
+            )
+
+
+def not_found() -> Problem:
+    return Problem(404, "attachment_not_found", "附件不存在", "Attachment not found")
+
+
+def download(session: AsyncSession, store: files.FileStore, row: Attachment, downloaded_by: str) -> StreamingResponse:
+    """The file's bytes, with the download written to the audit log (in the caller's transaction)."""
+    session.add(FileDownload(file_id=row.id, request_id=row.request_id, downloaded_by=downloaded_by))
+    return files.download(store, row.sha256, row.filename, row.content_type, row.size)

@@ -115,7 +115,7 @@ def _closing_fields(certificate: bool, settings: IntakeSettings) -> list[dict]:
             "Attachments",
             False,
             **_limits(RequestCreate, "attachments"),
-            accept=settings.attachment_types,
-            max_bytes=settings.attachment_max_bytes,
+            accept=settings.file_types,
+            max_bytes=settings.file_max_bytes,
         ),
     ]

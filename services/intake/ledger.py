@@ -1,5 +1,6 @@
-"""The 问题台账 (ledger): every request and work item in the caller's scope, as rows, exported as
-JSON, CSV (UTF-8 with BOM so Excel opens Chinese text) or XLSX."""
+"""The 问题台账 (ledger): one row per work item (per request while none exists) in the caller's
+scope, in Chinese (states, outcomes, items, times in Asia/Shanghai), with who acted last;
+exported as JSON, CSV (UTF-8 with BOM so Excel opens Chinese text) or XLSX."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import catalogue, regions
 from shared.auth import Principal
 from shared.clock import SHANGHAI
+from shared.events import OUTCOME_NAMES, STATE_NAMES
 
 from .access import visible
 from .listing import filtered
 from .models import Request, WorkItemView
+from .read_model import REQUEST_STATUS_NAMES
 
 COLUMNS = (
     ("reference_no", "受理编号"),
@@ -36,7 +39,15 @@ COLUMNS = (
     ("due_at", "办理时限"),
     ("outcome", "办理结果"),
     ("document_no", "文号"),
+    ("last_actor", "最后操作人"),
+    ("updated_at", "最后更新时间"),
 )
+
+
+def _item_name(request_type: str, item: str) -> str:
+    known = catalogue.REQUEST_TYPES.get(request_type)
+    names = {t.code: t.zh for t in known.items} if known else {}
+    return names.get(item, item)
 
 
 def _local(value: datetime | None) -> str:
@@ -65,7 +76,7 @@ async def rows(
             {
                 "reference_no": request.reference_no,
                 "request_type": request_type.zh if request_type else request.type,
-                "request_status": request.status,
+                "request_status": REQUEST_STATUS_NAMES.get(request.status, request.status),
                 "enterprise_uscc": request.enterprise_uscc,
                 "enterprise_name": request.enterprise_name,
                 "region": regions.full_name(request.enterprise_region),
@@ -73,12 +84,14 @@ async def rows(
                 "work_item_id": item.id if item else "",
                 "unit_code": item.unit_code if item else "",
                 "unit_name": item.unit_name if item else "",
-                "item": item.item if item else "",
+                "item": _item_name(request.type, item.item) if item else "",
                 "subject_name": item.subject_name if item else "",
-                "work_item_status": item.status if item else "",
+                "work_item_status": STATE_NAMES.get(item.status, item.status) if item else "",
                 "due_at": _local(item.due_at) if item else "",
-                "outcome": (item.result or {}).get("outcome", "") if item else "",
+                "outcome": OUTCOME_NAMES.get((item.result or {}).get("outcome", ""), "") if item else "",
                 "document_no": (item.result or {}).get("document_no") or "" if item else "",
+                "last_actor": (item.last_actor or "") if item else "",
+                "updated_at": _local(item.updated_at if item else request.updated_at),
             }
         )
     return out

@@ -71,6 +71,7 @@ class WorkItemView(Base):
     acknowledge_due_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None]
+    last_actor: Mapped[str | None] = mapped_column(String(200), comment="who made the latest move, as people read it")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -86,11 +87,13 @@ class TimelineEntry(Base):
     unit_code: Mapped[str | None] = mapped_column(String(100))
     unit_name: Mapped[str | None] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text)
+    file_ids: Mapped[list[Any]] = mapped_column(default=list, comment="files this step brought, e.g. a certificate")
 
 
 class Attachment(Base):
-    """An uploaded file. Content is stored once per SHA-256 under ``XIAOER_ATTACHMENTS_DIR``;
-    each upload gets its own id so owners and names stay apart."""
+    """A file of a request: the enterprise's uploads, and what units sent back (an issued
+    certificate, a form to fill in), learned from ``workitems.events``. Content lives in the file
+    store once per SHA-256; each file has its own id so owners and names stay apart."""
 
     __tablename__ = "attachments"
 
@@ -99,19 +102,45 @@ class Attachment(Base):
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
-    uploaded_by: Mapped[str] = mapped_column(String(100), index=True)
+    uploaded_by: Mapped[str] = mapped_column(String(100), index=True, comment="a user's sub, or unit:<unit_code>")
+    request_id: Mapped[str | None] = mapped_column(String(36), index=True, comment="set once the file is used")
+    work_item_id: Mapped[str | None] = mapped_column(String(36))
+    purpose: Mapped[str] = mapped_column(String(20), default="attachment")  # see FILE_PURPOSES
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Rating(Base):
-    """The enterprise's rating (满意度评价) of a request, once all its items are resolved."""
+# What a file is for, as a person reads it.
+FILE_PURPOSES = {
+    "attachment": "申请材料",
+    "supplement": "补正材料",
+    "supplement_form": "补正通知附件",
+    "issued": "出具文书",
+}
 
-    __tablename__ = "ratings"
 
-    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+class FileDownload(Base):
+    """Every download of a file: who, which, when (an audit trail for personal and official data)."""
+
+    __tablename__ = "file_downloads"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    file_id: Mapped[str] = mapped_column(String(36), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(36))
+    downloaded_by: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ItemRating(Base):
+    """The enterprise's rating (好差评) of one finished work item. ``attempt`` 2 is the one
+    rating allowed after a poor first rating reopened the item (重办)."""
+
+    __tablename__ = "item_ratings"
+
+    work_item_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
-    reopened: Mapped[list[Any]] = mapped_column(default=list)
     rated_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -10,8 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events
 from shared.clock import utcnow
 
-from . import timeline
+from . import attachments, timeline
 from .models import Request, WorkItemDeadline, WorkItemView
+
+# A request's status as people read it (its work items' states: shared.events.STATE_NAMES).
+REQUEST_STATUS_NAMES = {
+    "submitted": "已提交",
+    "dispatched": "已派单",
+    "in_progress": "办理中",
+    "resolved": "已办结",
+    "closed": "已评价",
+    "withdrawn": "已撤回",
+}
 
 
 async def work_items_of(session: AsyncSession, request_id: str) -> list[WorkItemView]:
@@ -61,8 +71,29 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
         event.department_kind,
         event.state,
     )
+    view.last_actor = event.actor.label if event.actor else None
+    files: list[events.FileRef] = []
     if isinstance(event, events.WorkItemResolved):
         view.result = event.resolution.model_dump(mode="json")
+        files = event.resolution.documents
+        await attachments.learn(
+            session,
+            files,
+            unit_code=event.unit_code,
+            request_id=event.request_id,
+            work_item_id=view.id,
+            purpose="issued",
+        )
+    elif isinstance(event, events.WorkItemSupplementRequested):
+        files = event.attachments
+        await attachments.learn(
+            session,
+            files,
+            unit_code=event.unit_code,
+            request_id=event.request_id,
+            work_item_id=view.id,
+            purpose="supplement_form",
+        )
     elif isinstance(event, events.WorkItemReopened):
         view.result = None
     view.updated_at = utcnow()
@@ -73,6 +104,7 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
         event.ce_type.removeprefix("cn.xiaoer."),
         timeline.summary(event),
         view,
+        file_ids=[f.id for f in files],
     )
     await session.flush()
     if request.status != "withdrawn":

@@ -102,6 +102,20 @@ class RequestCreate(Strict):
         return self
 
 
+class FileOut(BaseModel):
+    """A file of the request, with where the caller downloads it."""
+
+    id: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    purpose: str = Field(description="attachment · supplement · supplement_form · issued")
+    purpose_name: str = Field(description="申请材料 · 补正材料 · 补正通知附件 · 出具文书")
+    work_item_id: str | None
+    download_url: str
+
+
 class WorkItemOut(BaseModel):
     id: str
     unit_code: str
@@ -111,9 +125,11 @@ class WorkItemOut(BaseModel):
     subject_uscc: str
     subject_name: str
     status: str
+    status_name: str = Field(description="the state in Chinese, e.g. 办理中")
     acknowledge_due_at: datetime | None
     due_at: datetime | None
     result: dict[str, Any] | None
+    last_actor: str | None = Field(description="who made the latest move")
 
 
 class TimelineEntryOut(BaseModel):
@@ -123,6 +139,7 @@ class TimelineEntryOut(BaseModel):
     unit_code: str | None
     unit_name: str | None
     summary: str
+    files: list[FileOut] = Field(default=[], description="files this step brought (an issued certificate, a form)")
 
 
 class RequestCreated(BaseModel):
@@ -144,7 +161,8 @@ class RequestOut(BaseModel):
     purpose: str | None
     description: str | None
     contact: dict[str, Any] | None = Field(description="only shown to the enterprise and its liaison officers")
-    attachments: list[str]
+    attachments: list[str] = Field(description="ids of the enterprise's files sent with the request")
+    files: list[FileOut] = Field(description="every file of the request: the enterprise's and the units'")
     submitted_by_role: str
     created_at: datetime
     expected_at: datetime | None = Field(description="when the last open work item is due")
@@ -174,30 +192,32 @@ class SupplementIn(Strict):
 
 
 class RatingIn(Strict):
-    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) … 5 (very satisfied)")
-    comment: str | None = Field(None, max_length=1000)
-    reopen: list[str] = Field(
-        default=[],
-        max_length=50,
-        validate_default=True,
-        description="work item ids to handle again (重办); required with a score of 1 or 2, refused otherwise",
-    )
+    """好差评 of one finished work item, on the five levels of the national 政务服务好差评 system."""
 
-    @field_validator("reopen")
-    @classmethod
-    def _reopen_only_when_dissatisfied(cls, reopen: list[str], info: ValidationInfo) -> list[str]:
-        score = info.data.get("score")
-        if score is not None and score <= 2 and not reopen:
-            raise bilingual_error(
-                "reopen_required",
-                "评分为 1 或 2 时请指明需要重办的事项",
-                "With a score of 1 or 2, name the items to reopen",
-            )
-        if score is not None and score >= 3 and reopen:
-            raise bilingual_error(
-                "reopen_not_allowed", "只有评分为 1 或 2 时才能申请重办", "Only a score of 1 or 2 reopens items"
-            )
-        return reopen
+    work_item_id: str = Field(max_length=36, description="the finished work item being rated")
+    score: int = Field(ge=1, le=5, description="5 非常满意 · 4 满意 · 3 基本满意 · 2 不满意 · 1 非常不满意")
+    comment: str | None = Field(None, max_length=1000)
+
+
+class RatingOut(BaseModel):
+    work_item_id: str
+    attempt: int = Field(description="1; 2 for the one rating after a redo (重办)")
+    score: int
+    score_name: str
+    comment: str | None
+    reopened: bool = Field(description="the rating sent the item back to its unit (重办)")
+    created_at: datetime
+
+
+class RatableItem(BaseModel):
+    work_item_id: str
+    unit_name: str
+    item: str
+    subject_name: str
+    status: str
+    status_name: str
+    may_rate: bool
+    ratings: list[RatingOut]
 
 
 class WithdrawIn(Strict):

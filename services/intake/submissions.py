@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -16,13 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events
 from shared.auth import Principal
 from shared.clock import SHANGHAI, utcnow
-from shared.logging import mask_mobile, mask_name
 from shared.problems import Problem, invalid_field
 
-from . import messages, timeline
+from . import attachments, messages, timeline
 from .access import owner_only
-from .models import Attachment, IdempotencyRecord, Rating, ReferenceCounter, Request, WorkItemView
-from .read_model import work_items_of
+from .models import IdempotencyRecord, ItemRating, ReferenceCounter, Request, WorkItemView
 from .schemas import RatingIn, RequestCreate, SupplementIn, WithdrawIn
 
 SUBMITTED = "submitted"  # a new request's status, until the departments' work moves it
@@ -78,7 +75,6 @@ async def create_request(
         if earlier is not None:
             return earlier, False
 
-    await check_attachments(session, principal, body.attachments, "attachments")
     now = utcnow()
     request = Request(
         id=str(uuid.uuid4()),
@@ -99,13 +95,16 @@ async def create_request(
         session.add(
             IdempotencyRecord(owner=principal.sub, key=idempotency_key, body_hash=digest, request_id=request.id)
         )
+    files = await attachments.claim(
+        session, principal, body.attachments, "attachments", request_id=request.id, purpose="attachment"
+    )
     timeline.record(session, request.id, now, "request.submitted", f"诉求已提交，受理编号 {request.reference_no}")
-    await messages.request_submitted(session, submitted_event(request, body, principal, now))
+    await messages.request_submitted(session, submitted_event(request, body, principal, now, files))
     return request, True
 
 
 def submitted_event(
-    request: Request, body: RequestCreate, principal: Principal, now: datetime
+    request: Request, body: RequestCreate, principal: Principal, now: datetime, files: list[events.FileRef]
 ) -> events.RequestSubmitted:
     enterprise = events.Subject(**body.enterprise.model_dump())
     return events.RequestSubmitted(
@@ -118,31 +117,13 @@ def submitted_event(
         period_months=body.period_months,
         purpose=body.purpose,
         description=body.description,
-        # Departments need to know who to call back, not the person's full identity.
-        contact_name=mask_name(body.contact.name),
-        contact_mobile=mask_mobile(body.contact.mobile),
-        attachments=body.attachments,
+        # In full for the router, which shows it only to the clerks of each item's unit.
+        contact_name=body.contact.name,
+        contact_mobile=body.contact.mobile,
+        attachments=files,
         submitted_by=actor_of(principal),
         submitted_at=now,
     )
-
-
-async def check_attachments(session: AsyncSession, principal: Principal, ids: Sequence[str], field: str) -> None:
-    if not ids:
-        return
-    found = set(
-        await session.scalars(
-            select(Attachment.id).where(Attachment.id.in_(ids), Attachment.uploaded_by == principal.sub)
-        )
-    )
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise invalid_field(
-            field,
-            "attachment_unknown",
-            f"附件不存在或不是您上传的：{', '.join(missing)}",
-            f"No such attachment of yours: {', '.join(missing)}",
-        )
 
 
 def actor_of(principal: Principal) -> events.Actor:
@@ -167,62 +148,100 @@ async def supplement(session: AsyncSession, principal: Principal, request: Reque
             "This department has not asked for a supplement",
             current_status=item.status,
         )
-    await check_attachments(session, principal, body.attachments, "attachments")
+    files = await attachments.claim(
+        session,
+        principal,
+        body.attachments,
+        "attachments",
+        request_id=request.id,
+        purpose="supplement",
+        work_item_id=item.id,
+    )
     now = utcnow()
     event = events.SupplementProvided(
         request_id=request.id,
         work_item_id=item.id,
         text=body.text,
-        attachments=body.attachments,
+        attachments=files,
         actor=actor_of(principal),
         occurred_at=now,
     )
-    timeline.record(session, request.id, now, "request.supplement_provided", f"已向{item.unit_name}补正材料", item)
+    timeline.record(
+        session,
+        request.id,
+        now,
+        "request.supplement_provided",
+        f"已向{item.unit_name}补正材料",
+        item,
+        file_ids=[f.id for f in files],
+    )
     await messages.request_updated(session, event, now)
 
 
-async def rate(session: AsyncSession, principal: Principal, request: Request, body: RatingIn) -> Rating:
+async def ratings_of(session: AsyncSession, request_id: str) -> dict[str, list[ItemRating]]:
+    rows = await session.scalars(
+        select(ItemRating).where(ItemRating.request_id == request_id).order_by(ItemRating.attempt)
+    )
+    by_item: dict[str, list[ItemRating]] = {}
+    for row in rows:
+        by_item.setdefault(row.work_item_id, []).append(row)
+    return by_item
+
+
+def next_attempt(item: WorkItemView, earlier: list[ItemRating]) -> int | None:
+    """Which rating of ``item`` the enterprise may give now, or None. An item is rated as soon as
+    it is resolved, on its own; a poor first rating reopens it (重办), and after the redo it may
+    be rated once more, finally."""
+    if item.status != "resolved":
+        return None
+    if not earlier:
+        return 1
+    if len(earlier) == 1 and earlier[0].score <= events.POOR_RATING:
+        return 2
+    return None
+
+
+async def rate(session: AsyncSession, principal: Principal, request: Request, body: RatingIn) -> ItemRating:
     owner_only(principal, request)
-    if await session.get(Rating, request.id) is not None:
-        raise conflict("already_rated", "该诉求已评价", "This request has already been rated")
-    items = await work_items_of(session, request.id)
-    open_items = [i for i in items if i.status not in events.FINISHED_STATES]
-    if not items or open_items:
+    item = await session.get(WorkItemView, body.work_item_id)
+    if item is None or item.request_id != request.id:
+        raise invalid_field(
+            "work_item_id", "work_item_unknown", "该诉求下没有这个工单", "No such work item in this request"
+        )
+    earlier = (await ratings_of(session, request.id)).get(item.id, [])
+    attempt = next_attempt(item, earlier)
+    if attempt is None:
+        if earlier:
+            raise conflict("already_rated", "该事项已评价", "This item has already been rated", ratings=len(earlier))
         raise conflict(
             "not_resolved",
-            "所有事项办结后才能评价",
-            "A request is rated once all its items are resolved",
-            open_work_items=[i.id for i in open_items],
-        )
-    resolved = {i.id for i in items if i.status == "resolved"}
-    unknown = [i for i in body.reopen if i not in resolved]
-    if unknown:
-        raise invalid_field(
-            "reopen",
-            "work_item_not_resolved",
-            f"这些工单不属于该诉求或未办结：{', '.join(unknown)}",
-            f"Not resolved work items of this request: {', '.join(unknown)}",
+            "该事项办结后才能评价",
+            "An item is rated once it is resolved",
+            current_status=item.status,
         )
     now = utcnow()
-    rating = Rating(
+    rating = ItemRating(
+        work_item_id=item.id,
+        attempt=attempt,
         request_id=request.id,
         score=body.score,
         comment=body.comment,
-        reopened=body.reopen,
         rated_by=principal.sub,
         created_at=now,
     )
     session.add(rating)
-    event = events.RequestRated(
+    event = events.WorkItemRated(
         request_id=request.id,
+        work_item_id=item.id,
         score=body.score,
         comment=body.comment,
-        reopen_work_item_ids=body.reopen,
+        attempt=attempt,
         actor=actor_of(principal),
         occurred_at=now,
     )
-    summary = f"企业评价 {body.score} 分" + (f"，申请重办 {len(body.reopen)} 项" if body.reopen else "")
-    timeline.record(session, request.id, now, "request.rated", summary)
+    reopens = attempt == 1 and body.score <= events.POOR_RATING
+    summary = f"企业评价{item.unit_name}：{events.RATING_NAMES[body.score]}" + ("，申请重办" if reopens else "")
+    timeline.record(session, request.id, now, "request.rated", summary, item)
     await messages.request_updated(session, event, now)
     return rating
 

@@ -20,8 +20,10 @@ def record(
     event: str,
     summary: str,
     item: WorkItemView | None = None,
+    file_ids: list[str] | None = None,
 ) -> None:
-    """Adds one entry to a request's timeline, about ``item`` when it concerns one unit's work."""
+    """Adds one entry to a request's timeline, about ``item`` when it concerns one unit's work,
+    with the files it brought (``file_ids``)."""
     session.add(
         TimelineEntry(
             request_id=request_id,
@@ -31,6 +33,7 @@ def record(
             unit_code=item.unit_code if item else None,
             unit_name=item.unit_name if item else None,
             summary=summary,
+            file_ids=file_ids or [],
         )
     )
 
@@ -42,6 +45,16 @@ async def timeline_of(session: AsyncSession, request_id: str) -> list[TimelineEn
         .order_by(TimelineEntry.occurred_at, TimelineEntry.id)
     )
     return list(rows)
+
+
+# Notes the enterprise reads: what a unit tells it. Reasons between departments and supervisors
+# (a return, a transfer, an extension, a co-handling opinion) stay off its timeline.
+PUBLIC_NOTES = (
+    events.WorkItemProgressed,
+    events.WorkItemSupplementRequested,
+    events.WorkItemResolved,
+    events.WorkItemCancelled,
+)
 
 
 def summary(event: events.WorkItemEvent) -> str:
@@ -76,10 +89,12 @@ def summary(event: events.WorkItemEvent) -> str:
             text = f"延期申请未获批准（{unit}，{subject}）"
         case events.WorkItemReopened():
             text = f"{unit}重新办理（{subject}）"
+        case events.WorkItemClosed(score=int(score)):
+            text = f"{unit}事项已评价：{events.RATING_NAMES[score]}（{subject}）"
         case events.WorkItemClosed():
             text = f"{unit}事项已关闭（{subject}）"
         case events.WorkItemCancelled():
             text = f"{unit}事项已撤销（{subject}）"
         case _:
             text = f"{unit}：{event.state}（{subject}）"
-    return f"{text}：{event.note}" if event.note else text
+    return f"{text}：{event.note}" if event.note and isinstance(event, PUBLIC_NOTES) else text

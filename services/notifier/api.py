@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, regions
 from shared.auth import Principal, current_principal, require_roles
@@ -19,7 +20,7 @@ from shared.validation import Day, bilingual_error
 from shared.web import DbSession
 
 from . import calendar as work_calendar
-from . import notify, policies, stats
+from . import notify, policies, recipients, stats
 from .models import Notification, Recipient, SlaPolicy, SlaRecord, SlaTimer
 from .scheduler import notification_out
 
@@ -275,9 +276,44 @@ class RecipientIn(BaseModel):
         return address
 
 
+async def administered(session: AsyncSession, principal: Principal, kind: str, key: str) -> str | None:
+    """The region of a recipient, if ``principal`` administers it (404 otherwise: a regional
+    admin learns nothing of other regions' units)."""
+    region = await recipients.region_of(session, kind, key)
+    if principal.is_national or (region is not None and principal.covers_region(region)):
+        return region
+    raise Problem(
+        404,
+        "recipient_scope",
+        "该单位不存在或不在您管理的地区",
+        "Unknown unit, or not in the region you administer",
+    )
+
+
+@router.get("/recipients", tags=["notifications"], summary="Who is told, and how: those in your region")
+async def list_recipients(session: Session, principal: Admin, key: str | None = None) -> list[dict]:
+    query = select(Recipient).where(principal.region_clause(Recipient.region_code)).order_by(Recipient.id)
+    if key:
+        query = query.where(Recipient.key == key)
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "key": r.key,
+            "channel": r.channel,
+            "address": r.address,
+            "name": r.name,
+            "region_code": r.region_code,
+            "source": r.source,
+        }
+        for r in await session.scalars(query.limit(1000))
+    ]
+
+
 @router.post("/recipients", status_code=201, tags=["notifications"], summary="Register who is told, and how")
-async def add_recipient(body: RecipientIn, session: Session, _principal: Admin) -> dict:
+async def add_recipient(body: RecipientIn, session: Session, principal: Admin) -> dict:
     async with session.begin():
+        region = await administered(session, principal, body.kind, body.key)
         existing = await session.scalar(
             select(Recipient).where(
                 Recipient.kind == body.kind,
@@ -287,7 +323,7 @@ async def add_recipient(body: RecipientIn, session: Session, _principal: Admin) 
             )
         )
         if existing is None:
-            session.add(Recipient(**body.model_dump()))
+            session.add(Recipient(**body.model_dump(), region_code=region, source="api"))
     return body.model_dump()
 
 

@@ -51,7 +51,7 @@ def build_runtime(settings: NotifierSettings) -> NotifierRuntime:
     runtime.require_topics([events.NOTIFICATIONS, events.SLA_EVENTS])
     runtime.add_consumer(
         name="notifier.sla",
-        topics=[events.WORKITEMS_EVENTS, events.USERS_EVENTS],
+        topics=[events.WORKITEMS_EVENTS, events.USERS_EVENTS, events.REGISTRY_EVENTS],
         handlers=worker.handlers(runtime.calendar, settings),
     )
     return runtime

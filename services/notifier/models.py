@@ -127,6 +127,21 @@ class Recipient(Base):
     channel: Mapped[str] = mapped_column(String(20))  # wechat | email | webhook
     address: Mapped[str] = mapped_column(String(500))
     name: Mapped[str | None] = mapped_column(String(100))
+    region_code: Mapped[str | None] = mapped_column(String(6), index=True, comment="whose admins may change it")
+    source: Mapped[str] = mapped_column(String(20), default="api")  # registry (replaced on each load) | api
+
+
+class KnownUnit(Base):
+    """A unit as the registry announced it (registry.events): its region decides which admins
+    may change its recipients."""
+
+    __tablename__ = "known_units"
+
+    unit_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    region_code: Mapped[str] = mapped_column(String(6))
+    active: Mapped[bool] = mapped_column(default=True)
 
 
 class Notification(Base):

@@ -1,45 +1,89 @@
-"""Loading recipients from a department registry file (the same file the router loads): each
-unit's contacts, its leadership and its supervising office become who the notifier tells."""
+"""Who the notifier tells: each unit's contacts and leadership and each region's supervising
+office, as the department registry announces them (``registry.events``), plus what admins add
+through the API and enterprise users bound through WeChat."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Recipient
+from shared import events
+
+from .models import KnownUnit, Recipient
 
 CHANNEL_OF_CONTACT = {"email": "email", "webhook": "webhook", "wechat_openid": "wechat"}
 
 
-async def add(session: AsyncSession, kind: str, key: str, channel: str, address: str, name: str | None) -> bool:
+async def add(
+    session: AsyncSession,
+    kind: str,
+    key: str,
+    channel: str,
+    address: str,
+    name: str | None,
+    region_code: str | None = None,
+    source: str = "api",
+) -> bool:
     existing = await session.scalar(
         select(Recipient.id).where(
             Recipient.kind == kind, Recipient.key == key, Recipient.channel == channel, Recipient.address == address
         )
     )
     if existing is None:
-        session.add(Recipient(kind=kind, key=key, channel=channel, address=address, name=name))
+        session.add(
+            Recipient(
+                kind=kind, key=key, channel=channel, address=address, name=name, region_code=region_code, source=source
+            )
+        )
         return True
     return False
 
 
-async def load_from_registry(session: AsyncSession, data: dict[str, Any]) -> int:
-    """Contacts are ``{"role": "clerk"|"leadership", "email"|"webhook"|"wechat_openid": …}``;
-    ``supervisors`` are ``{"region_code", "email"|…}``. Loading twice adds nothing."""
-    added = 0
-    for unit in data.get("units", []):
-        for contact in unit.get("contacts", []):
-            kind = "leadership" if contact.get("role") == "leadership" else "unit"
-            for field, channel in CHANNEL_OF_CONTACT.items():
-                if contact.get(field):
-                    added += await add(session, kind, unit["unit_code"], channel, contact[field], contact.get("name"))
-    for supervisor in data.get("supervisors", []):
-        for field, channel in CHANNEL_OF_CONTACT.items():
-            if supervisor.get(field):
-                added += await add(
-                    session, "supervisor", supervisor["region_code"], channel, supervisor[field], supervisor.get("name")
-                )
+async def _replace_from_registry(
+    session: AsyncSession, kinds: dict[str, str], key: str, region_code: str, contacts: list[events.Contact]
+) -> None:
+    """The registry's recipients for ``key`` become exactly ``contacts``; those admins added
+    through the API stay."""
+    await session.execute(
+        delete(Recipient).where(
+            Recipient.key == key, Recipient.kind.in_(set(kinds.values())), Recipient.source == "registry"
+        )
+    )
     await session.flush()
-    return added
+    for contact in contacts:
+        kind = kinds[contact.role]
+        for field, channel in CHANNEL_OF_CONTACT.items():
+            address = getattr(contact, field)
+            if address:
+                await add(session, kind, key, channel, address, contact.name, region_code, source="registry")
+
+
+async def unit_registered(session: AsyncSession, event: events.UnitRegistered) -> None:
+    unit = await session.get(KnownUnit, event.unit_code)
+    if unit is None:
+        unit = KnownUnit(unit_code=event.unit_code)
+        session.add(unit)
+    unit.name, unit.kind, unit.region_code, unit.active = event.name, event.kind, event.region_code, event.active
+    await _replace_from_registry(
+        session, {"clerk": "unit", "leadership": "leadership"}, event.unit_code, event.region_code, event.contacts
+    )
+
+
+async def supervisor_registered(session: AsyncSession, event: events.SupervisingOfficeRegistered) -> None:
+    await _replace_from_registry(
+        session,
+        {"clerk": "supervisor", "leadership": "supervisor"},
+        event.region_code,
+        event.region_code,
+        event.contacts,
+    )
+
+
+async def region_of(session: AsyncSession, kind: str, key: str) -> str | None:
+    """The region a recipient belongs to: its unit's, or the supervising office's own."""
+    if kind == "supervisor":
+        return key
+    if kind in ("unit", "leadership"):
+        unit = await session.get(KnownUnit, key)
+        return unit.region_code if unit else None
+    return None

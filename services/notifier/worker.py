@@ -24,7 +24,15 @@ def handlers(calendar: WorkingCalendar, settings: NotifierSettings) -> dict:
         for uscc in bound.usccs:
             await recipients.add(session, "enterprise", uscc, "wechat", bound.openid, None)
 
+    async def on_unit_registered(session: AsyncSession, received: ReceivedEvent) -> None:
+        await recipients.unit_registered(session, received.data)
+
+    async def on_supervisor_registered(session: AsyncSession, received: ReceivedEvent) -> None:
+        await recipients.supervisor_registered(session, received.data)
+
     return {
         **{model.ce_type: on_work_item_event for model in events.WORK_ITEM_EVENTS},
         events.WechatUserBound.ce_type: on_wechat_bound,
+        events.UnitRegistered.ce_type: on_unit_registered,
+        events.SupervisingOfficeRegistered.ce_type: on_supervisor_registered,
     }

@@ -5,21 +5,43 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events, kafka
 from shared.auth import Principal, require_roles
+from shared.logging import mask_mobile, mask_name
 from shared.problems import Problem, invalid_field
 from shared.validation import Instant
 from shared.web import DbSession
 
-from . import registry, transitions
-from .lifecycle import ActionInput, Lifecycle, item_not_found
-from .models import DepartmentUnit, Extension, RoutedRequest, RoutingRule, UnitCoverage, WorkItem, WorkItemLog
-from .routing import Registry, plan
-from .schemas import ActionIn, CoverageIn, DispatchIn, PreviewIn, RuleIn, UnitIn, WorkItemOut
+from . import item_files, registry, transitions
+from .lifecycle import ActionInput, Lifecycle, dispatch_candidates, item_not_found
+from .models import (
+    DepartmentUnit,
+    Extension,
+    ItemFile,
+    RoutedRequest,
+    RoutingRule,
+    UnitCoverage,
+    WorkItem,
+    WorkItemLog,
+)
+from .routing import COORDINATOR, Registry, plan
+from .schemas import (
+    ActionIn,
+    ContactOut,
+    CoverageIn,
+    DecisionIn,
+    DispatchIn,
+    FileOut,
+    PreviewIn,
+    ReturnOut,
+    RuleIn,
+    UnitIn,
+    WorkItemOut,
+)
 
 router = APIRouter(prefix="/v1")
 
@@ -32,12 +54,37 @@ Reader = Annotated[Principal, Depends(require_roles("department", "supervisor", 
 
 
 def actor_of(principal: Principal) -> events.Actor:
-    return events.Actor(role=principal.role, id=principal.unit or principal.sub, name=principal.name)
+    """The person acting: their id and name from the token, and the unit they act for."""
+    return events.Actor(role=principal.role, id=principal.sub, name=principal.name, unit=principal.unit)
 
 
-async def item_out(session: AsyncSession, item: WorkItem) -> WorkItemOut:
+def contact_for(principal: Principal, item: WorkItem, body: dict) -> ContactOut | None:
+    """The enterprise's contact: in full for the clerks of the item's unit, masked for others."""
+    name, mobile = body.get("contact_name"), body.get("contact_mobile")
+    if not (name or mobile):
+        return None
+    if principal.role == "department" and principal.unit == item.unit_code:
+        return ContactOut(name=name, mobile=mobile, masked=False)
+    return ContactOut(
+        name=mask_name(name) if name else None, mobile=mask_mobile(mobile) if mobile else None, masked=True
+    )
+
+
+async def item_out(session: AsyncSession, item: WorkItem, principal: Principal) -> WorkItemOut:
     request = await session.get(RoutedRequest, item.request_id)
     body = request.body
+    returned = None
+    if item.state == "returned":
+        last_return = await session.scalar(
+            select(WorkItemLog)
+            .where(WorkItemLog.work_item_id == item.id, WorkItemLog.action == "return")
+            .order_by(WorkItemLog.id.desc())
+            .limit(1)
+        )
+        if last_return is not None:
+            returned = ReturnOut(
+                by_unit=last_return.unit_code, reason=last_return.note, at=last_return.at, by=last_return.actor_name
+            )
     return WorkItemOut(
         id=item.id,
         request_id=item.request_id,
@@ -50,6 +97,7 @@ async def item_out(session: AsyncSession, item: WorkItem) -> WorkItemOut:
         subject_name=item.subject_name,
         subject_region=item.subject_region,
         state=item.state,
+        state_name=events.STATE_NAMES.get(item.state, item.state),
         allowed_actions=transitions.allowed_actions(item.state),
         assisting_units=item.assisting_units or [],
         resolution=item.resolution,
@@ -61,8 +109,25 @@ async def item_out(session: AsyncSession, item: WorkItem) -> WorkItemOut:
         description=body.get("description"),
         period_months=body.get("period_months"),
         purpose=body.get("purpose"),
+        contact=contact_for(principal, item, body),
+        attachments=[file_out(item, f) for f in await item_files.of_item(session, item)],
+        returned=returned,
         created_at=item.created_at,
         updated_at=item.updated_at,
+    )
+
+
+def file_out(item: WorkItem, row: ItemFile) -> FileOut:
+    return FileOut(
+        id=row.id,
+        name=row.name,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.sha256,
+        origin=row.origin,
+        purpose=row.purpose,
+        used_in=row.used_in,
+        download_url=f"/v1/workitems/{item.id}/files/{row.id}",
     )
 
 
@@ -106,7 +171,7 @@ async def list_work_items(
     if due_before:
         query = query.where(WorkItem.resolve_due_at < due_before)
     items = await session.scalars(query.order_by(WorkItem.created_at, WorkItem.id).limit(limit))
-    return [await item_out(session, i) for i in items]
+    return [await item_out(session, i, principal) for i in items]
 
 
 @router.get("/workitems/{item_id}", tags=["work items"], summary="One work item, its history and extensions")
@@ -114,25 +179,89 @@ async def get_work_item(item_id: str, session: Session, principal: Reader) -> di
     item = await load_item(session, principal, item_id)
     log = await session.scalars(select(WorkItemLog).where(WorkItemLog.work_item_id == item.id).order_by(WorkItemLog.id))
     extensions = await session.scalars(select(Extension).where(Extension.work_item_id == item.id))
-    return {
-        **(await item_out(session, item)).model_dump(mode="json"),
+    out = {
+        **(await item_out(session, item, principal)).model_dump(mode="json"),
         "history": [
             {
                 "action": e.action,
                 "from": e.from_state,
                 "to": e.to_state,
+                "to_name": events.STATE_NAMES.get(e.to_state, e.to_state),
                 "unit_code": e.unit_code,
                 "actor": e.actor,
+                "actor_name": e.actor_name,
                 "note": e.note,
                 "at": e.at.isoformat(),
             }
             for e in log
         ],
         "extensions": [
-            {"id": x.id, "days": x.days, "reason": x.reason, "state": x.state, "decided_by": x.decided_by}
+            {
+                "id": x.id,
+                "days": x.days,
+                "reason": x.reason,
+                "state": x.state,
+                "decided_by": x.decided_by,
+                "decision_reason": x.decision_reason,
+            }
             for x in extensions
         ],
     }
+    holder = await session.get(DepartmentUnit, item.unit_code)
+    coordinating = holder is not None and holder.kind == COORDINATOR and principal.unit == item.unit_code
+    if coordinating and item.state in transitions.MOVES["dispatch"].starts:
+        returned_by = out["returned"]["by_unit"] if out.get("returned") else None
+        out["dispatch_candidates"] = [
+            {
+                "unit_code": u.unit_code,
+                "name": u.name,
+                "kind": u.kind,
+                "region_code": u.region_code,
+                "returned_it": u.unit_code == returned_by,
+            }
+            # The unit that sent it back is still offered (a return may be unfounded), but last.
+            for u in sorted(await dispatch_candidates(session, item), key=lambda u: u.unit_code == returned_by)
+        ]
+    return out
+
+
+@router.post(
+    "/workitems/{item_id}/files",
+    status_code=201,
+    tags=["work items"],
+    response_model=FileOut,
+    summary="Upload a file for this item (a certificate PDF/OFD, a form); then name its id in resolve or "
+    "request-supplement",
+)
+async def upload_item_file(
+    item_id: str, request: Request, session: Session, principal: Department, file: Annotated[UploadFile, File()]
+) -> FileOut:
+    async with session.begin():
+        item = await load_item(session, principal, item_id)
+        if item.unit_code != principal.unit:
+            raise item_not_found()  # assisting units contribute opinions, not the item's documents
+        row = await item_files.upload(
+            request.app.state.settings,
+            request.app.state.files,
+            session,
+            item,
+            f"{principal.role}:{principal.sub}",
+            file,
+        )
+        return file_out(item, row)
+
+
+@router.get(
+    "/workitems/{item_id}/files/{file_id}",
+    tags=["work items"],
+    summary="Download a file of this item (the enterprise's attachments, its 补正 answers, your uploads); logged",
+)
+async def download_item_file(item_id: str, file_id: str, request: Request, session: Session, principal: Reader):
+    async with session.begin():
+        item = await load_item(session, principal, item_id)
+        return await item_files.download(
+            session, request.app.state.files, item, file_id, f"{principal.role}:{principal.sub}"
+        )
 
 
 async def apply_move(
@@ -144,7 +273,7 @@ async def apply_move(
         lifecycle = Lifecycle(session, request.app.state.settings)
         await lifecycle.act(item, action, principal.unit, actor_of(principal), data)
         await lifecycle.flush()
-        out = await item_out(session, item)
+        out = await item_out(session, item, principal)
     request.app.state.runtime.relay.notify()
     return out
 
@@ -176,7 +305,14 @@ async def act(item_id: str, action: str, body: ActionIn, request: Request, sessi
     tags=["work items"],
     summary="A supervisor approves or denies an extension request",
 )
-async def decide_extension(extension_id: str, decision: str, request: Request, session: Session, principal: Supervisor):
+async def decide_extension(
+    extension_id: str,
+    decision: str,
+    request: Request,
+    session: Session,
+    principal: Supervisor,
+    body: DecisionIn | None = None,
+):
     if decision not in ("approve", "deny"):
         raise Problem(404, "unknown_action", f"未知操作：{decision}", f"Unknown decision: {decision}")
     async with session.begin():
@@ -185,9 +321,16 @@ async def decide_extension(extension_id: str, decision: str, request: Request, s
         if item is None or not principal.covers_region(item.subject_region):
             raise Problem(404, "extension_not_found", "延期申请不存在", "Extension request not found")
         lifecycle = Lifecycle(session, request.app.state.settings)
-        await lifecycle.decide_extension(extension, item, decision == "approve", actor_of(principal))
+        reason = body.reason if body else None
+        await lifecycle.decide_extension(extension, item, decision == "approve", actor_of(principal), reason)
         await lifecycle.flush()
-        result = {"id": extension.id, "state": extension.state, "days": extension.days, "work_item_id": item.id}
+        result = {
+            "id": extension.id,
+            "state": extension.state,
+            "days": extension.days,
+            "work_item_id": item.id,
+            "decision_reason": extension.decision_reason,
+        }
     request.app.state.runtime.relay.notify()
     return result
 

@@ -11,14 +11,15 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events
+from shared import events, regions
+from shared.catalogue import DEPARTMENT_KINDS
 from shared.clock import utcnow
 from shared.kafka import OutgoingMessage
 from shared.problems import Problem, invalid_field
 
-from . import messages, transitions
+from . import item_files, messages, transitions
 from .models import DepartmentUnit, Extension, RoutedRequest, WorkItem, WorkItemLog
-from .routing import Registry, coordinator_for
+from .routing import COORDINATOR, Registry, coordinator_for
 from .settings import RouterSettings
 
 
@@ -34,6 +35,32 @@ class ActionInput:
     to_unit: str | None = None
     units: list[str] | None = None
     days: int | None = None
+
+
+def kind_name(kind: str) -> str:
+    term = DEPARTMENT_KINDS.get(kind)
+    return term.zh if term else kind
+
+
+def fits(item: WorkItem, unit: DepartmentUnit) -> bool:
+    """Whether a coordinator may dispatch ``item`` to ``unit``: a unit of the item's kind, or of
+    any handling kind when the item was the coordinator's own (人工分拨 categories)."""
+    if item.department_kind == COORDINATOR:
+        return unit.kind != COORDINATOR
+    return unit.kind == item.department_kind
+
+
+async def dispatch_candidates(session: AsyncSession, item: WorkItem) -> list[DepartmentUnit]:
+    """The active units a coordinator may dispatch ``item`` to, those serving its region first."""
+    units = [
+        u for u in await session.scalars(select(DepartmentUnit).where(DepartmentUnit.active.is_(True))) if fits(item, u)
+    ]
+    lineage = regions.lineage(item.subject_region)
+
+    def nearness(unit: DepartmentUnit) -> tuple[int, str]:
+        return (lineage.index(unit.region_code) if unit.region_code in lineage else len(lineage), unit.unit_code)
+
+    return sorted(units, key=nearness)
 
 
 def item_not_found() -> Problem:
@@ -85,7 +112,10 @@ class Lifecycle:
         await self._move(item, "progress", actor, data.note, events.WorkItemProgressed)
 
     async def _request_supplement(self, item, actor, data):
-        await self._move(item, "request-supplement", actor, data.note, events.WorkItemSupplementRequested)
+        forms = await item_files.take(self.session, item, data.attachments or [], "request-supplement")
+        await self._move(
+            item, "request-supplement", actor, data.note, events.WorkItemSupplementRequested, attachments=forms
+        )
 
     async def _resolve(self, item, actor, data):
         if data.outcome not in events.OUTCOME_NAMES:
@@ -105,7 +135,7 @@ class Lifecycle:
             outcome=data.outcome,
             document_no=data.document_no,
             note=data.note,
-            attachments=messages.signed_links(self.settings, data.attachments or []),
+            documents=await item_files.take(self.session, item, data.attachments or [], "resolve"),
         )
         item.resolution = resolution.model_dump(mode="json")
         await self._move(item, "resolve", actor, data.note, events.WorkItemResolved, resolution=resolution)
@@ -142,6 +172,14 @@ class Lifecycle:
             raise item_not_found()
         transitions.check(transitions.MOVES["dispatch"], item.state, {"to_unit": to_unit})
         target = await self._target_unit(item, to_unit, "to_unit")
+        if not fits(item, target):
+            raise invalid_field(
+                "to_unit",
+                "unit_kind_unfit",
+                f"该事项须由{kind_name(item.department_kind)}办理，{target.name}不是",
+                f"This item is for a unit of kind {item.department_kind}; {target.unit_code} is {target.kind}",
+            )
+        item.department_kind = target.kind  # an item of the coordinator's own kind takes its handler's
         item.routing_reason = f"{holder.name}人工分拨至 {target.name}"
         await self._leave(item, "dispatch", target, actor, item.routing_reason)
         await self._changed(
@@ -211,7 +249,9 @@ class Lifecycle:
             item, None, events.WorkItemExtensionRequested, actor, data.reason, extension_id=extension.id, days=data.days
         )
 
-    async def decide_extension(self, extension: Extension, item: WorkItem, approved: bool, actor: events.Actor) -> None:
+    async def decide_extension(
+        self, extension: Extension, item: WorkItem, approved: bool, actor: events.Actor, reason: str | None
+    ) -> None:
         if extension.state != "pending":
             raise Problem(
                 409,
@@ -220,22 +260,27 @@ class Lifecycle:
                 "This extension has already been decided",
                 extra={"current_state": extension.state},
             )
+        if not approved and not reason:
+            raise invalid_field("reason", "missing", "不批准延期时请说明理由", "Say why the extension is denied")
         extension.state = "approved" if approved else "denied"
         extension.decided_by = actor.id
         extension.decided_at = self.now
-        self._log(item, "extension-" + extension.state, item.state, actor, None)
+        extension.decision_reason = reason
+        self._log(item, "extension-" + extension.state, item.state, actor, reason)
         await self._changed(
             item,
             None,
             events.WorkItemExtensionDecided,
             actor,
-            None,
+            reason,
             extension_id=extension.id,
             days=extension.days,
             approved=approved,
+            reason=reason,
         )
         verdict = "已批准" if approved else "未批准"
-        await self._notice(item, item.unit_code, "extension_decided", text=f"延期 {extension.days} 个工作日{verdict}")
+        text = f"延期 {extension.days} 个工作日{verdict}" + (f"：{reason}" if reason else "")
+        await self._notice(item, item.unit_code, "extension_decided", text=text)
 
     # --- what the enterprise does (requests.updates) ----------------------------------------------
     async def withdraw(self, items: list[WorkItem], actor: events.Actor, reason: str | None) -> None:
@@ -244,31 +289,40 @@ class Lifecycle:
                 await self._move(item, "withdraw", actor, reason, events.WorkItemCancelled)
                 await self._notice(item, item.unit_code, "withdrawn", text=reason)
 
-    async def supplemented(self, item: WorkItem, actor: events.Actor, text: str, attachment_ids: list[str]) -> bool:
+    async def supplemented(self, item: WorkItem, actor: events.Actor, text: str, files: list[events.FileRef]) -> bool:
         if item.state not in transitions.MOVES["supplemented"].starts:
             return False
-        links = messages.signed_links(self.settings, attachment_ids)
-        await self._move(item, "supplemented", actor, text, events.WorkItemSupplemented, attachments=links)
+        await item_files.learn(
+            self.session,
+            files,
+            request_id=item.request_id,
+            work_item_id=item.id,
+            purpose="supplement",
+            uploaded_by=f"{actor.role}:{actor.id}",
+        )
+        links = messages.signed_links(self.settings, files)
+        await self._move(item, "supplemented", actor, text, events.WorkItemSupplemented, attachments=files)
         await self._notice(item, item.unit_code, "supplement_received", text=text, attachment_links=links)
         return True
 
-    async def rated(self, items: list[WorkItem], actor: events.Actor, score: int, reopen: set[str]) -> None:
-        for item in items:
-            if item.state not in transitions.MOVES["close"].starts:
-                continue
-            if item.id in reopen:
-                item.resolution = None
-                await self._move(
-                    item,
-                    "reopen",
-                    actor,
-                    f"企业评价 {score} 分，申请重办",
-                    events.WorkItemReopened,
-                    score=score,
-                )
-                await self._notice(item, item.unit_code, "reopened", text=f"企业评价 {score} 分，申请重办")
-            else:
-                await self._move(item, "close", actor, None, events.WorkItemClosed, score=score)
+    async def rated(self, item: WorkItem, rating: events.WorkItemRated) -> None:
+        """好差评 of one item: a poor first rating reopens it alone (重办), keeping the comment on
+        the unit's record; any other rating, or the one after a redo, closes it."""
+        if item.state not in transitions.MOVES["close"].starts:
+            return  # rated twice in a race, or withdrawn meanwhile: the item has moved on
+        verdict = events.RATING_NAMES[rating.score]
+        if rating.attempt == 1 and rating.score <= events.POOR_RATING:
+            item.resolution = None
+            note = f"企业评价：{verdict}，申请重办" + (f"。{rating.comment}" if rating.comment else "")
+            await self._move(
+                item, "reopen", rating.actor, note, events.WorkItemReopened, score=rating.score, comment=rating.comment
+            )
+            await self._notice(item, item.unit_code, "reopened", text=note)
+        else:
+            note = f"企业评价：{verdict}" + (f"。{rating.comment}" if rating.comment else "")
+            await self._move(
+                item, "close", rating.actor, note, events.WorkItemClosed, score=rating.score, comment=rating.comment
+            )
 
     async def deadlines(self, item: WorkItem, update: events.SlaUpdated) -> None:
         item.acknowledge_due_at = update.acknowledge_due_at
@@ -308,6 +362,7 @@ class Lifecycle:
                 to_state=to_state,
                 unit_code=unit_code or item.unit_code,
                 actor=f"{actor.role}:{actor.id}",
+                actor_name=actor.name,
                 note=note,
                 at=self.now,
             )

@@ -32,7 +32,7 @@ class RouterRuntime(ServiceRuntime):
 
 def build_runtime(settings: RouterSettings) -> ServiceRuntime:
     runtime = RouterRuntime("router", settings, Base.metadata, MIGRATIONS)
-    runtime.require_topics([events.WORKITEMS_EVENTS])
+    runtime.require_topics([events.WORKITEMS_EVENTS, events.REGISTRY_EVENTS])
     runtime.add_consumer(
         name="router.dispatch", topics=[events.REQUESTS_SUBMITTED], handlers=worker.dispatch_handlers(settings)
     )

@@ -57,12 +57,13 @@ def changed(
     return OUTBOX.message(event, topic=events.WORKITEMS_EVENTS, key=item.request_id, subject=item.id, time=now)
 
 
-def signed_links(settings: RouterSettings, attachment_ids: list[str]) -> list[str]:
+def signed_links(settings: RouterSettings, files: list[events.FileRef]) -> list[str]:
+    """Time-limited links to intake's copy of ``files``, for department systems on Kafka."""
     return [
         attachment_link(
-            settings.signing_key, settings.attachment_download_base, a, settings.attachment_link_ttl_seconds
+            settings.signing_key, settings.attachment_download_base, f.id, settings.attachment_link_ttl_seconds
         )
-        for a in attachment_ids
+        for f in files
     ]
 
 
@@ -110,6 +111,32 @@ def notice(
         **extra,
     )
     return OUTBOX.message(body, topic=unit.inbox_topic, key=item.id, subject=item.id, time=now)
+
+
+def unit_registered(unit: DepartmentUnit, now: datetime) -> OutgoingMessage:
+    body = events.UnitRegistered(
+        unit_code=unit.unit_code,
+        name=unit.name,
+        kind=unit.kind,
+        region_code=unit.region_code,
+        active=unit.active,
+        supervising_office=unit.supervising_office,
+        contacts=[events.Contact.model_validate(c) for c in unit.contacts or []],
+        occurred_at=now,
+    )
+    return OUTBOX.message(body, topic=events.REGISTRY_EVENTS, key=unit.unit_code, subject=unit.unit_code, time=now)
+
+
+def supervisor_registered(entry: dict[str, Any], now: datetime) -> OutgoingMessage:
+    body = events.SupervisingOfficeRegistered(
+        region_code=entry["region_code"],
+        name=entry["name"],
+        contacts=[events.Contact.model_validate(c) for c in entry.get("contacts", [])],
+        occurred_at=now,
+    )
+    return OUTBOX.message(
+        body, topic=events.REGISTRY_EVENTS, key=entry["region_code"], subject=entry["region_code"], time=now
+    )
 
 
 async def emit(session: AsyncSession, messages: list[OutgoingMessage]) -> None:

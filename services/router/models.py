@@ -112,6 +112,7 @@ class Extension(Base):
     state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | approved | denied
     requested_by: Mapped[str] = mapped_column(String(100))
     decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_reason: Mapped[str | None] = mapped_column(Text, comment="why it was denied; the unit sees it")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
 
@@ -127,6 +128,40 @@ class WorkItemLog(Base):
     from_state: Mapped[str | None] = mapped_column(String(30))
     to_state: Mapped[str] = mapped_column(String(30))
     unit_code: Mapped[str] = mapped_column(String(100))
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100), comment="role:id of the person or system")
+    actor_name: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ItemFile(Base):
+    """A file a unit may read: the enterprise's attachments (of the whole request), its answers to
+    a 补正 (of one item), and what the unit itself uploaded for one item (a certificate, a form).
+    Contents live in the shared file store by SHA-256."""
+
+    __tablename__ = "item_files"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(36), index=True)
+    work_item_id: Mapped[str | None] = mapped_column(String(36), index=True, comment="null: the whole request's")
+    origin: Mapped[str] = mapped_column(String(20))  # enterprise | unit
+    purpose: Mapped[str] = mapped_column(String(20))  # attachment | supplement | unit
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(120))
+    used_in: Mapped[str | None] = mapped_column(String(40), comment="the move that sent a unit's file on")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FileDownload(Base):
+    """Every download of a file through the router: who, which, when."""
+
+    __tablename__ = "file_downloads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    file_id: Mapped[str] = mapped_column(String(36), index=True)
+    work_item_id: Mapped[str] = mapped_column(String(36))
+    downloaded_by: Mapped[str] = mapped_column(String(120))
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,5 +1,7 @@
 """The department registry and routing rules as data: the demo seed, and loading a registry
-file (JSON with ``units``, ``coverage`` and ``rules``) into the router's database."""
+(``units``, ``coverage``, ``rules``, ``supervisors``) into the router's database. Every unit and
+supervising office loaded is announced on ``registry.events``, so the notifier tells exactly the
+contacts the registry names. Files are read and validated whole by ``registry_file.py``."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, events, regions
+from shared.clock import utcnow
 
+from . import messages
 from .models import DepartmentUnit, RoutingRule, UnitCoverage
 
 # District-level demo units, their city-level parents, and the special names the generic
@@ -58,16 +62,35 @@ def demo_registry() -> dict[str, Any]:
         for item in t.items
     ]
     supervisors = [
-        {"region_code": r, "email": f"dudao.{r}@example.gov.cn", "name": f"{regions.full_name(r)}人民政府督查室"}
+        {
+            "region_code": r,
+            "name": f"{regions.full_name(r)}人民政府督查室",
+            "contacts": [{"role": "clerk", "email": f"dudao.{r}@example.gov.cn"}],
+        }
         for r in DEMO_REGIONS
     ]
     return {"units": units, "coverage": coverage, "rules": rules, "supervisors": supervisors}
 
 
+async def is_empty(session: AsyncSession) -> bool:
+    """No unit at all: the only registry the demo seed may fill (it never undoes an admin's change)."""
+    return await session.scalar(select(DepartmentUnit.unit_code).limit(1)) is None
+
+
+async def seed_demo(session: AsyncSession) -> dict[str, int] | None:
+    """Loads the demo registry into an empty registry only; None when units exist already."""
+    if not await is_empty(session):
+        return None
+    return await load_registry(session, demo_registry())
+
+
 async def load_registry(session: AsyncSession, data: dict[str, Any]) -> dict[str, int]:
     """Upserts units and coverage; adds a rule only when it differs from the active one for its
-    (type, item), as a new version. Loading the same file twice changes nothing."""
-    counts = {"units": 0, "coverage": 0, "rules": 0}
+    (type, item), as a new version; announces each unit and supervising office. Loading the same
+    file twice changes nothing in the router (the notifier's recipients are replaced by the same)."""
+    counts = {"units": 0, "coverage": 0, "rules": 0, "supervisors": 0}
+    now = utcnow()
+    announcements = []
     for entry in data.get("units", []):
         unit = await session.get(DepartmentUnit, entry["unit_code"])
         if unit is None:
@@ -81,6 +104,10 @@ async def load_registry(session: AsyncSession, data: dict[str, Any]) -> dict[str
         unit.supervising_office = entry.get("supervising_office")
         unit.active = entry.get("active", True)
         counts["units"] += 1
+        announcements.append(messages.unit_registered(unit, now))
+    for entry in data.get("supervisors", []):
+        announcements.append(messages.supervisor_registered(entry, now))
+        counts["supervisors"] += 1
     await session.flush()
     for entry in data.get("coverage", []):
         existing = await session.scalar(
@@ -98,6 +125,7 @@ async def load_registry(session: AsyncSession, data: dict[str, Any]) -> dict[str
         if await add_rule_version(session, entry["request_type"], entry["item"], entry["department_kind"]):
             counts["rules"] += 1
     await session.flush()
+    await messages.emit(session, announcements)
     return counts
 
 

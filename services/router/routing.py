@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events, regions
 from shared.clock import utcnow
 
-from . import messages
+from . import item_files, messages
 from .models import DepartmentUnit, RoutedRequest, RoutingRule, UnitCoverage, WorkItem
 from .settings import RouterSettings
 
@@ -113,6 +113,14 @@ async def route_request(
         body=submitted.model_dump(mode="json"),
     )
     session.add(request)
+    await item_files.learn(
+        session,
+        submitted.attachments,
+        request_id=submitted.request_id,
+        work_item_id=None,
+        purpose="attachment",
+        uploaded_by=f"{submitted.submitted_by.role}:{submitted.submitted_by.id}",
+    )
     now = utcnow()
     registry = await Registry.load(session)
     items: list[WorkItem] = []

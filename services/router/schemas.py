@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from shared import catalogue
+from shared import catalogue, events
 from shared.validation import USCC, RegionCode, RequestTypeCode, bilingual_error
 
 
@@ -44,6 +45,10 @@ class DispatchIn(Strict):
     to_unit: str = Field(max_length=100)
 
 
+class DecisionIn(Strict):
+    reason: str | None = Field(None, max_length=1000, description="required when denying; the unit sees it")
+
+
 class PreviewSubject(Strict):
     uscc: USCC
     name: str = Field(min_length=2, max_length=100)
@@ -61,12 +66,33 @@ class PreviewIn(Strict):
     items: list[str] = Field(min_length=1, max_length=30)
 
 
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ContactIn(events.Contact):
+    """How a unit's clerk or leadership is told: e-mail, WeChat (openid) or a signed webhook."""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(value):
+            raise bilingual_error("email_invalid", f"邮箱地址格式不正确：{value}", f"Not an e-mail address: {value}")
+        return value
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise bilingual_error("url_invalid", "回调地址须为 http(s) URL", "A webhook address is an http(s) URL")
+        return value
+
+
 class UnitIn(Strict):
     unit_code: str = Field(pattern=r"^\d{6}\.[a-z_]+(\.[a-z0-9_]+)?$", examples=["440112.tax"])
     name: str = Field(min_length=2, max_length=200)
     kind: DepartmentKind
     region_code: RegionCode
-    contacts: list[dict[str, Any]] = Field(default=[], max_length=20)
+    contacts: list[ContactIn] = Field(default=[], max_length=20)
     supervising_office: str | None = Field(None, max_length=200)
     active: bool = True
 
@@ -83,6 +109,33 @@ class RuleIn(Strict):
     department_kind: DepartmentKind
 
 
+class FileOut(BaseModel):
+    id: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    origin: str = Field(description="enterprise · unit")
+    purpose: str = Field(description="attachment (the request's) · supplement (a 补正 answer) · unit (your upload)")
+    used_in: str | None = Field(description="the move that sent your upload on (resolve, request-supplement)")
+    download_url: str
+
+
+class ContactOut(BaseModel):
+    name: str | None
+    mobile: str | None
+    masked: bool = Field(description="false only for the clerks of the item's own unit")
+
+
+class ReturnOut(BaseModel):
+    """Why a unit sent the item back (the coordinator's queue shows it)."""
+
+    by_unit: str
+    by: str | None
+    reason: str | None
+    at: datetime
+
+
 class WorkItemOut(BaseModel):
     id: str
     request_id: str
@@ -95,6 +148,7 @@ class WorkItemOut(BaseModel):
     subject_name: str
     subject_region: str
     state: str
+    state_name: str = Field(description="the state in Chinese, e.g. 待签收")
     allowed_actions: list[str]
     assisting_units: list[str]
     resolution: dict[str, Any] | None
@@ -106,5 +160,8 @@ class WorkItemOut(BaseModel):
     description: str | None
     period_months: int | None
     purpose: str | None
+    contact: ContactOut | None
+    attachments: list[FileOut] = Field(description="files of this item, each with its download link")
+    returned: ReturnOut | None = Field(None, description="set while the item waits at a coordinator after a return")
     created_at: datetime
     updated_at: datetime

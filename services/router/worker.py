@@ -38,7 +38,7 @@ class ActionHandlers:
         return {
             events.RequestWithdrawn.ce_type: self.on_withdrawn,
             events.SupplementProvided.ce_type: self.on_supplement,
-            events.RequestRated.ce_type: self.on_rated,
+            events.WorkItemRated.ce_type: self.on_rated,
             events.SlaUpdated.ce_type: self.on_sla_updated,
             events.DepartmentAction.ce_type: self.on_department_action,
         }
@@ -68,11 +68,14 @@ class ActionHandlers:
         await lifecycle.flush()
 
     async def on_rated(self, session: AsyncSession, received: ReceivedEvent) -> None:
-        event: events.RequestRated = received.data
+        event: events.WorkItemRated = received.data
+        item = await session.get(WorkItem, event.work_item_id)
+        if item is None:
+            raise NotYetKnown(f"work item {event.work_item_id} of request {event.request_id} not routed yet")
+        if item.request_id != event.request_id:
+            raise PoisonMessage(f"work item {event.work_item_id} is not of request {event.request_id}")
         lifecycle = Lifecycle(session, self.settings)
-        await lifecycle.rated(
-            await _items_of(session, event.request_id), event.actor, event.score, set(event.reopen_work_item_ids)
-        )
+        await lifecycle.rated(item, event)
         await lifecycle.flush()
 
     async def on_sla_updated(self, session: AsyncSession, received: ReceivedEvent) -> None:
@@ -92,7 +95,8 @@ class ActionHandlers:
                 f"(expected {department_source(action.unit_code)!r})"
             )
         item = await session.get(WorkItem, action.work_item_id)
-        actor = events.Actor(role="department", id=action.unit_code)
+        # No person behind a department system's message: the system acts, for its unit.
+        actor = events.Actor(role="department", id=action.unit_code, name="部门业务系统", unit=action.unit_code)
         lifecycle = Lifecycle(session, self.settings)
         try:
             if item is None:
