@@ -165,3 +165,17 @@ class FileDownload(Base):
     work_item_id: Mapped[str] = mapped_column(String(36))
     downloaded_by: Mapped[str] = mapped_column(String(120))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UnitCredential(Base):
+    """A department system's key for signing its Kafka messages. The secret itself is never
+    stored: it is derived from the deployment's key and ``key_id`` (see credentials.py), so a
+    database leak gives no one a unit's signing key. Rotation adds a key; revocation (or the
+    unit's deactivation) ends its use."""
+
+    __tablename__ = "unit_credentials"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("department_units.unit_code"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
