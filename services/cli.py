@@ -63,21 +63,38 @@ async def _in_transaction(url: str, work):
 
 
 def cmd_seed(args, settings: Settings) -> None:
-    """The registry file feeds two services: the router's units and rules, the notifier's
-    recipients (each unit's contacts and the supervising offices)."""
-    from services.notifier import recipients
+    """The demo registry, into an empty registry only: a restart never reactivates a unit an
+    admin deactivated or undoes any other change. With ``--file``, as ``units import``."""
     from services.router import registry
 
-    data = json.loads(Path(args.file).read_text()) if args.file else registry.demo_registry()
+    if args.file:
+        return cmd_units_import(args, settings)
+    counts = asyncio.run(_in_transaction(service_settings("router").database_url, registry.seed_demo))
+    if counts is None:
+        print("the registry has units already: demo seed skipped")
+    else:
+        print(f"seeded the demo registry: {counts['units']} units, {counts['rules']} rule versions")
+
+
+def cmd_units_import(args, settings: Settings) -> None:
+    """A city's registry file (YAML, JSON or CSV), validated whole before anything is written.
+    Each unit and supervising office is announced on registry.events: the notifier makes their
+    contacts its recipients."""
+    from services.router import registry, registry_file
+
+    try:
+        data = registry_file.parse(Path(args.file))
+    except registry_file.RegistryFileError as refused:
+        print("注册表文件有误，未导入任何内容 / the file was refused, nothing was imported:", file=sys.stderr)
+        for problem in refused.problems:
+            print(f"  {problem}", file=sys.stderr)
+        sys.exit(1)
     counts = asyncio.run(
         _in_transaction(service_settings("router").database_url, lambda s: registry.load_registry(s, data))
     )
-    added = asyncio.run(
-        _in_transaction(service_settings("notifier").database_url, lambda s: recipients.load_from_registry(s, data))
-    )
     print(
-        f"seeded: {counts['units']} units, {counts['coverage']} coverage entries, "
-        f"{counts['rules']} new rule versions, {added} new recipients"
+        f"imported: {counts['units']} units, {counts['coverage']} coverage entries, "
+        f"{counts['rules']} new rule versions, {counts['supervisors']} supervising offices"
     )
 
 
@@ -296,7 +313,12 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("services", nargs="*", help="intake, router and/or notifier; all if omitted")
     m.set_defaults(func=cmd_migrate)
 
-    s = sub.add_parser("seed", help="load department units and routing rules")
+    units = sub.add_parser("units", help="the department registry").add_subparsers(dest="units_command", required=True)
+    ui = units.add_parser("import", help="load a registry file (YAML, JSON or CSV), validated whole first")
+    ui.add_argument("file")
+    ui.set_defaults(func=cmd_units_import)
+
+    s = sub.add_parser("seed", help="load the demo registry into an empty one (or --file, as units import)")
     s.add_argument("--file", help="a registry JSON file (units, coverage, rules); demo data if omitted")
     s.set_defaults(func=cmd_seed)
 
