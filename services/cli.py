@@ -6,6 +6,7 @@ xiaoer seed [--file FILE]       load department units and routing rules (demo da
 xiaoer serve|api|worker SERVICE one service: HTTP and workers, HTTP only, or workers only
 xiaoer token --role ROLE ...    mint a JWT with the configured signing key
 xiaoer sla due --from T ...     a deadline, computed by the notifier's own code
+xiaoer units credentials UNIT   a department system's signing key and onboarding sheet
 xiaoer calendar load FILE       load a year's official holidays and make-up days
 xiaoer schemas [--check]        write (or check) docs/schemas/*.json and docs/asyncapi.yaml
 xiaoer dlq list|show|replay     dead letters: list them, show one, send chosen ones back
@@ -96,6 +97,25 @@ def cmd_units_import(args, settings: Settings) -> None:
         f"imported: {counts['units']} units, {counts['coverage']} coverage entries, "
         f"{counts['rules']} new rule versions, {counts['supervisors']} supervising offices"
     )
+
+
+def cmd_units_credentials(args, settings: Settings) -> None:
+    """Issues (or rotates, or revokes) a department system's key and prints its onboarding sheet."""
+    from services.router import credentials
+
+    router = service_settings("router")
+    try:
+        sheet = asyncio.run(
+            _in_transaction(
+                router.database_url,
+                lambda s: credentials.credentials_command(
+                    s, router, args.unit, rotate=args.rotate, revoke_key=args.revoke
+                ),
+            )
+        )
+    except credentials.CredentialError as refused:
+        sys.exit(f"未处理 / not done: {refused}")
+    print(sheet)
 
 
 def cmd_calendar_load(args, settings: Settings) -> None:
@@ -317,6 +337,12 @@ def parser() -> argparse.ArgumentParser:
     ui = units.add_parser("import", help="load a registry file (YAML, JSON or CSV), validated whole first")
     ui.add_argument("file")
     ui.set_defaults(func=cmd_units_import)
+    uc = units.add_parser("credentials", help="a department system's Kafka key and onboarding sheet")
+    uc.add_argument("unit", help="unit code, e.g. 440112.tax")
+    what = uc.add_mutually_exclusive_group()
+    what.add_argument("--rotate", action="store_true", help="issue a new key; earlier ones stay valid until revoked")
+    what.add_argument("--revoke", metavar="KEY_ID", help="revoke one key: its messages are refused from now on")
+    uc.set_defaults(func=cmd_units_credentials)
 
     s = sub.add_parser("seed", help="load the demo registry into an empty one (or --file, as units import)")
     s.add_argument("--file", help="a registry JSON file (units, coverage, rules); demo data if omitted")

@@ -258,3 +258,42 @@ async def read_topics(
         raise AssertionError(f"wanted records not seen within {timeout} s; saw {len(records)}")
     finally:
         await consumer.stop()
+
+
+# --- department systems on Kafka: signed actions --------------------------------------------------
+_DEPARTMENT_KEYS: dict[tuple[int, str], tuple[str, str]] = {}
+
+
+async def department_key(system, unit_code: str) -> tuple[str, str]:
+    """A signing key (key id, secret) for ``unit_code``, issued once per test session, as
+    ``xiaoer units credentials`` issues one."""
+    from services.router import credentials
+
+    cached = _DEPARTMENT_KEYS.get((id(system), unit_code))
+    if cached is None:
+        router = system.runtimes["router"]
+        async with router.sessions() as session, session.begin():
+            issued = await credentials.issue(session, router.settings, unit_code)
+        cached = _DEPARTMENT_KEYS[(id(system), unit_code)] = (issued.key_id, issued.secret)
+    return cached
+
+
+async def send_department_action(system, producer, unit_code, *, source=None, key=None, **fields) -> str:
+    """Sends a ``cn.xiaoer.department.action`` as a department system does: signed with the key
+    of ``unit_code`` (or ``key``, a (key id, secret), or unsigned with ``key=False``); its ce_id."""
+    from services.router import credentials
+    from shared import events
+    from shared.kafka import encode
+
+    action = events.DepartmentAction(unit_code=unit_code, **fields)
+    message = encode(
+        action, topic=events.DEPT_RESPONSES, source=source or f"/departments/{unit_code}", key=fields["work_item_id"]
+    )
+    headers = message.headers
+    if key is not False:
+        key_id, secret = key or await department_key(system, unit_code)
+        headers = credentials.sign(headers, message.value, key_id, secret)
+    await producer.send_and_wait(
+        message.topic, message.value, key=message.key.encode(), headers=[(k, v.encode()) for k, v in headers.items()]
+    )
+    return message.headers["ce_id"]

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from services.notifier.models import SlaRecord
 from services.router.models import WorkItem, WorkItemLog
 from shared import catalogue, events
-from shared.kafka import encode
 from tests.support import (
     MINGLUO,
     MINGLUO_SH,
@@ -21,6 +20,7 @@ from tests.support import (
     make_uscc,
     read_topic,
     read_topics,
+    send_department_action,
 )
 
 PANYU_CO = make_uscc("91440113MA5D1234X")  # a subsidiary in 番禺区: no district units, falls back to the city
@@ -451,17 +451,8 @@ async def test_invalid_moves_and_foreign_units_are_refused_and_change_nothing(sy
 
 # --- life cycle over Kafka ----------------------------------------------------------------------------
 async def send_action(system, producer, unit_code, source=None, **fields):
-    action = events.DepartmentAction(unit_code=unit_code, **fields)
-    message = encode(
-        action, topic=events.DEPT_RESPONSES, source=source or f"/departments/{unit_code}", key=fields["work_item_id"]
-    )
-    await producer.send_and_wait(
-        message.topic,
-        message.value,
-        key=message.key.encode(),
-        headers=[(k, v.encode()) for k, v in message.headers.items()],
-    )
-    return message.headers["ce_id"]
+    # Signed with the unit's key, as a department system must (tests/test_department_identity.py).
+    return await send_department_action(system, producer, unit_code, source=source, **fields)
 
 
 async def test_department_systems_act_over_kafka_and_bad_actions_go_to_the_dlq(system, producer):

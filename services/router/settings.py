@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from shared.settings import Settings
 
@@ -15,6 +15,20 @@ class RouterSettings(Settings):
     attachment_links_url: str | None = Field(
         None, description="where department systems download attachments; intake's public URL by default"
     )
+
+    # Department systems sign their Kafka actions with a per-key secret derived from this key
+    # (services/router/credentials.py); the JWT signing key when unset.
+    department_key_secret: SecretStr | None = Field(
+        None, description="deployment key from which each department key's secret is derived"
+    )
+    # A migration window for department systems not yet signing: unsigned actions are accepted
+    # (checked by ce_source only, as before). Off by default: unsigned actions are dead letters.
+    department_unsigned_actions: bool = False
+
+    @property
+    def department_key(self) -> bytes:
+        secret = self.department_key_secret.get_secret_value() if self.department_key_secret else self.signing_key
+        return secret.encode()
 
     @property
     def database_url(self) -> str:

@@ -10,14 +10,12 @@ from shared import events
 from shared.kafka import NotYetKnown, PoisonMessage, ReceivedEvent
 from shared.problems import Problem
 
-from . import routing
+from . import credentials, routing
 from .lifecycle import ActionInput, Lifecycle
 from .models import RoutedRequest, WorkItem
 from .settings import RouterSettings
 
-
-def department_source(unit_code: str) -> str:
-    return f"/departments/{unit_code}"
+department_source = credentials.department_source
 
 
 def dispatch_handlers(settings: RouterSettings) -> dict:
@@ -89,14 +87,9 @@ class ActionHandlers:
 
     async def on_department_action(self, session: AsyncSession, received: ReceivedEvent) -> None:
         action: events.DepartmentAction = received.data
-        if received.source != department_source(action.unit_code):
-            raise PoisonMessage(
-                f"ce_source {received.source!r} may not act for unit {action.unit_code!r} "
-                f"(expected {department_source(action.unit_code)!r})"
-            )
+        # Who sent it is what its key proves, not what its headers or body say (credentials.py).
+        actor = (await credentials.verify(session, self.settings, received)).actor()
         item = await session.get(WorkItem, action.work_item_id)
-        # No person behind a department system's message: the system acts, for its unit.
-        actor = events.Actor(role="department", id=action.unit_code, name="部门业务系统", unit=action.unit_code)
         lifecycle = Lifecycle(session, self.settings)
         try:
             if item is None:
