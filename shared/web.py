@@ -3,6 +3,7 @@ Prometheus metrics, and the health endpoints ops teams probe."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -90,6 +91,75 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
+class BodyLimitMiddleware:
+    """Refuses a body larger than the route could want before reading it all: 413 problem+json
+    from ``Content-Length``, or as soon as a streamed body passes the limit. Uploads
+    (multipart) somewhat more than a file may be, everything else ``http_max_body_bytes``."""
+
+    def __init__(self, app, max_body: int, max_upload: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_upload = max_upload
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers", []))
+        upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        limit = self.max_upload if upload else self.max_body
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return await self._refuse(send, limit)
+        seen, refused = 0, False
+
+        async def counted_receive():
+            nonlocal seen, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit and not refused:
+                    # Answer now and tell the route the client left: it stops reading.
+                    refused = True
+                    await self._refuse(send, limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            if not refused:  # after a refusal the route has nothing more to say
+                await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+
+    @staticmethod
+    async def _refuse(send, limit: int) -> None:
+        megabytes = f"{limit / (1024 * 1024):g}"
+        # Refused before any route runs, so no Accept-Language handling: both languages at once.
+        body = json.dumps(
+            {
+                "type": "https://xiaoer.cn/problems/body_too_large",
+                "title": f"请求体过大（上限 {megabytes} MB） / Request body too large (at most {megabytes} MB)",
+                "status": 413,
+                "code": "body_too_large",
+            },
+            ensure_ascii=False,
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 def create_app(
     runtime: ServiceRuntime,
     *,
@@ -110,6 +180,12 @@ def create_app(
     app.state.runtime = runtime
     app.state.files = files.file_store(runtime.settings)  # attachments and issued documents
     install_problem_handlers(app)
+    settings = runtime.settings
+    # Uploads get room beyond a file's limit so the upload route itself refuses an oversized file
+    # naming the field; only absurd bodies stop here.
+    app.add_middleware(
+        BodyLimitMiddleware, max_body=settings.http_max_body_bytes, max_upload=2 * settings.file_max_bytes + 1024 * 1024
+    )
     app.add_middleware(RequestContextMiddleware, service=service)
     readiness = runtime.readiness()
 

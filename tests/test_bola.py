@@ -129,3 +129,31 @@ async def test_every_object_endpoint_answers_only_its_rightful_callers(
     assert PDF_BYTES not in response.content and CERTIFICATE not in response.content
     if who == "nobody":
         assert response.status_code == 401
+
+
+# --- hostile input ----------------------------------------------------------------------------------------
+async def test_oversized_and_deeply_nested_bodies_are_refused_cleanly(system):
+    headers = caller(system, "owner")
+    big = await system.intake.post(
+        "/v1/requests",
+        content=b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}',
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert big.status_code == 413 and big.json()["code"] == "body_too_large"
+
+    async def streamed():  # no Content-Length: refused once the stream passes the limit
+        for _ in range(40):
+            yield b"a" * 65536
+
+    chunked = await system.intake.post(
+        "/v1/requests", content=streamed(), headers={**headers, "content-type": "application/json"}
+    )
+    assert chunked.status_code == 413
+    deep = await system.intake.post(
+        "/v1/requests", content=b"[" * 100_000 + b"]" * 100_000, headers={**headers, "content-type": "application/json"}
+    )
+    assert deep.status_code in (400, 413, 422) and deep.headers["content-type"].startswith("application/problem+json")
+    nested = await system.intake.post(
+        "/v1/requests", content=b"[" * 5_000 + b"]" * 5_000, headers={**headers, "content-type": "application/json"}
+    )
+    assert nested.status_code in (400, 422) and nested.headers["content-type"].startswith("application/problem+json")
