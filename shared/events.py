@@ -108,6 +108,11 @@ class RequestSubmitted(Event):
     contact_name: str | None = Field(None, description="in full; only the item's unit's clerks see it so")
     contact_mobile: str | None = Field(None, description="in full; department inbox messages carry it masked")
     attachments: list[FileRef] = []
+    certificate_anyway: list[str] = Field(
+        default=[],
+        description="certificate kinds the enterprise wants from the department itself even where the "
+        "province's 专项信用报告 covers them (信用代证 opt-out)",
+    )
     submitted_by: Actor
     submitted_at: datetime
 
@@ -122,6 +127,7 @@ WorkItemState = Literal[
     "closed",
     "returned",
     "cancelled",
+    "credit_report",
 ]
 # The one definition of which states still await a unit's work, and which are finished.
 OPEN_STATES = frozenset({"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"})
@@ -135,6 +141,7 @@ STATE_NAMES: dict[str, str] = {
     "closed": "已评价",
     "returned": "已退回",
     "cancelled": "已撤销",
+    "credit_report": "以专项信用报告替代",
 }
 
 
@@ -167,6 +174,24 @@ class WorkItemDispatched(WorkItemEvent):
     rule_version: int | None
     routing_reason: str
     previous_unit_code: str | None = None
+
+
+class WorkItemCovered(WorkItemEvent):
+    """信用代证: the subject's province (or city) 专项信用报告 covers this certificate kind, so no
+    department gets the item: it is in state ``credit_report`` from the start, no unit's inbox
+    carries it and no SLA clock runs for it. ``unit_code`` is ``credit.<coverage region>`` (the
+    report, not a unit); ``region_code`` the coverage's region. The enterprise downloads the report
+    from ``report_site_url`` and uploads it to intake."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.covered"
+    subject_region: str = Field(description="the subject's region (where the certificate is about)")
+    coverage_region: str = Field(description="the province or city whose report covers the kind")
+    coverage_version: int = Field(description="the coverage version in force on the submission day")
+    coverage_effective_from: datetime
+    report_name: str = Field(description="e.g. 公共信用信息报告（无违法违规证明版）")
+    report_site_name: str = Field(description="where the enterprise downloads it, e.g. 信用中国（广东）")
+    report_site_url: str | None = None
+    reason: str = Field(description="why the kind is covered, as a person reads it")
 
 
 class WorkItemAcknowledged(WorkItemEvent):
@@ -451,6 +476,7 @@ WORK_ITEM_EVENTS: tuple[type[WorkItemEvent], ...] = (
     WorkItemReopened,
     WorkItemClosed,
     WorkItemCancelled,
+    WorkItemCovered,
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -495,6 +521,7 @@ TOPICS: dict[str, dict[str, Any]] = {
         "description": (
             "One department unit's own work: new items (lead or assisting), deadlines, and news about items it "
             "holds. Only that unit's items, with signed attachment links and no personal data it does not need. "
+            "Items a province's 专项信用报告 covers (信用代证, cn.xiaoer.workitem.covered) never come here. "
             "Key: work item id."
         ),
         "messages": [WorkItemAssigned, WorkItemNotice],
@@ -511,7 +538,10 @@ TOPICS: dict[str, dict[str, Any]] = {
         "to": ["router"],
     },
     WORKITEMS_EVENTS: {
-        "description": "Every change of every work item. Key: request id (per-request order).",
+        "description": (
+            "Every change of every work item, and the items a 专项信用报告 covers (state credit_report, no unit). "
+            "Key: request id (per-request order)."
+        ),
         "messages": list(WORK_ITEM_EVENTS),
         "from": "router",
         "to": ["intake", "notifier"],

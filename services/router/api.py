@@ -9,14 +9,15 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events, kafka
+from shared import events, kafka, regions
 from shared.auth import Principal, require_roles
+from shared.clock import utcnow
 from shared.logging import mask_mobile, mask_name
 from shared.problems import Problem, invalid_field
 from shared.validation import Instant
 from shared.web import DbSession
 
-from . import item_files, registry, transitions
+from . import credit, item_files, registry, transitions
 from .lifecycle import ActionInput, Lifecycle, dispatch_candidates, item_not_found
 from .models import (
     DepartmentUnit,
@@ -33,6 +34,7 @@ from .schemas import (
     ActionIn,
     ContactOut,
     CoverageIn,
+    CreditCoverageIn,
     DecisionIn,
     DispatchIn,
     FileOut,
@@ -346,20 +348,31 @@ async def preview(
         Principal, Depends(require_roles("enterprise", "liaison", "department", "supervisor", "admin"))
     ],
 ) -> dict:
+    if unknown := [k for k in body.certificate_anyway if k not in body.items]:
+        raise invalid_field(
+            "certificate_anyway",
+            "kind_not_requested",
+            f"仍要部门出具的事项须在所申请事项中：{', '.join(unknown)}",
+            f"certificate_anyway names kinds not requested: {', '.join(unknown)}",
+        )
+    enterprise = events.Subject(**body.enterprise.model_dump())
     submitted = events.RequestSubmitted.model_construct(
         request_type=body.type,
-        enterprise=events.Subject(**body.enterprise.model_dump()),
-        subjects=[events.Subject(**body.enterprise.model_dump())]
-        + [events.Subject(**s.model_dump()) for s in body.subjects],
+        enterprise=enterprise,
+        subjects=[enterprise] + [events.Subject(**s.model_dump()) for s in body.subjects],
         items=body.items,
+        certificate_anyway=body.certificate_anyway,
     )
-    decisions = plan(await Registry.load(session), submitted)
+    # As if submitted now: the coverage in force today decides.
+    splits = credit.splits_for(await credit.CoverageBook.load(session), submitted, utcnow())
+    decisions = plan(await Registry.load(session), submitted, splits)
     return {
         "work_items": [
             {
                 "subject_uscc": d.subject.uscc,
                 "subject_name": d.subject.name,
                 "item": d.item,
+                "route": "unit",
                 "department_kind": d.department_kind,
                 "unit_code": d.unit.unit_code,
                 "unit_name": d.unit.name,
@@ -369,7 +382,30 @@ async def preview(
                 "reason": d.reason,
             }
             for d in decisions
-        ]
+        ],
+        "credit_reports": [credit_report_preview(split) for split in splits or []],
+    }
+
+
+def credit_report_preview(split: credit.Split) -> dict:
+    """One subject's 专项信用报告 entry: the kinds it stands for and where it is downloaded."""
+    first = next(iter(split.covered.values()), None)
+    return {
+        "subject_uscc": split.subject.uscc,
+        "subject_name": split.subject.name,
+        "subject_region": split.subject.region_code,
+        "coverage": [
+            {"region_code": c.region_code, "region_name": regions.full_name(c.region_code), "version": c.version}
+            for c in split.in_force
+        ],
+        "covered_items": [
+            {"item": item, "item_name": credit.KIND_NAMES.get(item, item), "route": "credit_report", "reason": reason}
+            for item, reason in split.reasons.items()
+            if item in split.covered
+        ],
+        "report_name": first.report_name if first else None,
+        "site": {"name": first.site_name, "url": first.site_url} if first else None,
+        "reasons": split.reasons,
     }
 
 
@@ -461,3 +497,75 @@ async def put_coverage(body: CoverageIn, session: Session, _principal: Admin) ->
 async def list_coverage(session: Session, _principal: Reader) -> list[dict]:
     rows = await session.scalars(select(UnitCoverage).order_by(UnitCoverage.kind, UnitCoverage.region_code))
     return [{"kind": c.kind, "region_code": c.region_code, "unit_code": c.unit_code} for c in rows]
+
+
+# --- 信用代证: what each province's 专项信用报告 covers -------------------------------------------------
+Anyone = Annotated[Principal, Depends(require_roles("enterprise", "liaison", "department", "supervisor", "admin"))]
+
+
+def _coverage_region(region_code: str) -> str:
+    try:
+        return credit.coverage_region(region_code)
+    except ValueError as error:
+        raise invalid_field(
+            "region_code",
+            "region_level",
+            f"须为省级或地市级行政区划代码：{region_code}",
+            f"Must be a province or prefecture-level city code: {region_code}",
+        ) from error
+
+
+@router.get(
+    "/credit-coverage",
+    tags=["credit report"],
+    summary="信用代证: the coverage version in force today for each province and city that has data",
+)
+async def list_credit_coverage(session: Session, _principal: Anyone) -> list[dict]:
+    book = await credit.CoverageBook.load(session)
+    now = utcnow()
+    current = [[v for v in versions if v.effective_from <= now] for versions in book.by_region.values()]
+    return [credit.coverage_out(v[-1]) for v in current if v]
+
+
+@router.get(
+    "/credit-coverage/{region_code}",
+    tags=["credit report"],
+    summary="Every coverage version of a province or city, and the one in force today",
+)
+async def get_credit_coverage(region_code: str, session: Session, _principal: Anyone) -> dict:
+    region_code = _coverage_region(region_code)
+    book = await credit.CoverageBook.load(session)
+    versions = book.by_region.get(region_code, [])
+    now = utcnow()
+    current = [v for v in versions if v.effective_from <= now]
+    return {
+        "region_code": region_code,
+        "region_name": regions.full_name(region_code),
+        "in_force": credit.coverage_out(current[-1]) if current else None,
+        "versions": [credit.coverage_out(v) for v in versions],
+    }
+
+
+@router.put(
+    "/credit-coverage/{region_code}",
+    status_code=201,
+    tags=["credit report"],
+    summary="A new coverage version (admin of that region, or national); in force from now for new requests",
+)
+async def put_credit_coverage(region_code: str, body: CreditCoverageIn, session: Session, principal: Admin) -> dict:
+    region_code = _coverage_region(region_code)
+    if not principal.covers_region(region_code):
+        raise Problem(403, "region_forbidden", "只能修改本地区的覆盖数据", "You may change your own region's data only")
+    now = utcnow()
+    if body.effective_from is not None and body.effective_from < now:
+        raise invalid_field(
+            "effective_from",
+            "in_the_past",
+            "生效时间不能早于现在（已提交的诉求按当时的版本办理）",
+            "effective_from may not be in the past (requests already submitted keep their version)",
+        )
+    async with session.begin():
+        row = await credit.add_version(
+            session, region_code, body, body.site, f"{principal.role}:{principal.sub}", body.effective_from or now
+        )
+        return credit.coverage_out(row)

@@ -18,7 +18,7 @@ from shared import events
 from shared.kafka import Outbox, OutgoingMessage
 from shared.signing import attachment_link
 
-from .models import DepartmentUnit, RoutedRequest, WorkItem, outbox
+from .models import CreditCoverage, CreditItem, DepartmentUnit, RoutedRequest, WorkItem, outbox
 from .settings import RouterSettings
 
 OUTBOX = Outbox(outbox, events.SOURCE_ROUTER)
@@ -53,6 +53,36 @@ def changed(
         actor=actor,
         note=note,
         **extra,
+    )
+    return OUTBOX.message(event, topic=events.WORKITEMS_EVENTS, key=item.request_id, subject=item.id, time=now)
+
+
+def covered(item: CreditItem, coverage: CreditCoverage, request: RoutedRequest, now: datetime) -> OutgoingMessage:
+    """A ``workitems.events`` message for an item the subject's 专项信用报告 covers (state
+    ``credit_report``). No inbox message goes with it: no department has work to do."""
+    event = events.WorkItemCovered(
+        work_item_id=item.id,
+        request_id=item.request_id,
+        reference_no=request.reference_no,
+        request_type=request.request_type,
+        item=item.item,
+        department_kind=item.item,
+        unit_code=f"credit.{coverage.region_code}",
+        unit_name=f"专项信用报告（{coverage.site_name}）",
+        region_code=coverage.region_code,
+        subject_uscc=item.subject_uscc,
+        subject_name=item.subject_name,
+        enterprise_uscc=request.enterprise_uscc,
+        state="credit_report",
+        occurred_at=now,
+        subject_region=item.subject_region,
+        coverage_region=coverage.region_code,
+        coverage_version=coverage.version,
+        coverage_effective_from=coverage.effective_from,
+        report_name=coverage.report_name,
+        report_site_name=coverage.site_name,
+        report_site_url=coverage.site_url,
+        reason=item.reason,
     )
     return OUTBOX.message(event, topic=events.WORKITEMS_EVENTS, key=item.request_id, subject=item.id, time=now)
 

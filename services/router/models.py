@@ -179,3 +179,53 @@ class UnitCredential(Base):
     unit_code: Mapped[str] = mapped_column(ForeignKey("department_units.unit_code"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+class CreditCoverage(Base):
+    """信用代证: one version of which compliance-certificate kinds a province's (or a city's)
+    专项信用报告 covers, from when, where the enterprise downloads it and the public source of the
+    list. Versions are never edited: a change adds the next version (effective from its
+    ``effective_from``), so every routing decision can name the version it used."""
+
+    __tablename__ = "credit_coverage"
+    __table_args__ = (UniqueConstraint("region_code", "version", name="uq_credit_coverage_region_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    region_code: Mapped[str] = mapped_column(String(6), index=True, comment="a province, or a city adding to it")
+    version: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[datetime] = mapped_column(comment="in force for requests submitted from this instant")
+    kinds: Mapped[list[Any]] = mapped_column(default=list, comment="certificate kinds the report stands for")
+    areas: Mapped[list[Any]] = mapped_column(default=list, comment="领域 as the source names them")
+    areas_total: Mapped[int | None]
+    areas_complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    report_name: Mapped[str] = mapped_column(String(200))
+    site_name: Mapped[str] = mapped_column(String(200))
+    site_url: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[dict[str, Any]] = mapped_column(comment="document number, title, issuer, date, url")
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(120), comment="seed file, or role:id of the admin")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CreditItem(Base):
+    """A (subject, certificate kind) of a request that the subject's 专项信用报告 covers: state
+    ``credit_report`` — no unit, no inbox message, no clock. It records the coverage version
+    that decided it."""
+
+    __tablename__ = "credit_items"
+    __table_args__ = (
+        UniqueConstraint("request_id", "subject_uscc", "item", name="uq_credit_items_request_subject_item"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("routed_requests.request_id"), index=True)
+    item: Mapped[str] = mapped_column(String(40))
+    subject_uscc: Mapped[str] = mapped_column(String(18))
+    subject_name: Mapped[str] = mapped_column(String(200))
+    subject_region: Mapped[str] = mapped_column(String(6))
+    state: Mapped[str] = mapped_column(String(30), default="credit_report")
+    coverage_id: Mapped[int] = mapped_column(ForeignKey("credit_coverage.id"))
+    coverage_region: Mapped[str] = mapped_column(String(6))
+    coverage_version: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

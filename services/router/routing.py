@@ -4,7 +4,7 @@ with the events that announce them."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events, regions
 from shared.clock import utcnow
 
-from . import item_files, messages
-from .models import DepartmentUnit, RoutedRequest, RoutingRule, UnitCoverage, WorkItem
+from . import credit, item_files, messages
+from .models import CreditItem, DepartmentUnit, RoutedRequest, RoutingRule, UnitCoverage, WorkItem
 from .settings import RouterSettings
 
 COORDINATOR = "coordinator"
@@ -89,12 +89,44 @@ def coordinator_for(registry: Registry, region_code: str, home_region: str) -> D
     return found[0]
 
 
-def plan(registry: Registry, submitted: events.RequestSubmitted) -> list[Decision]:
+def plan(
+    registry: Registry, submitted: events.RequestSubmitted, splits: list[credit.Split] | None = None
+) -> list[Decision]:
+    """The department decisions of a request: every (subject, item) except those the subject's
+    专项信用报告 covers (``splits``, for certificate bundles), each reason saying which coverage
+    version was consulted."""
     home = submitted.enterprise.region_code
+    by_subject = {s.subject.uscc: s for s in splits or []}
+    decisions = []
+    for subject in submitted.subjects:
+        split = by_subject.get(subject.uscc)
+        for item in submitted.items if split is None else split.routed(list(submitted.items)):
+            decision = registry.decide(submitted.request_type, subject, item, home)
+            if split is not None:
+                decision = replace(decision, reason=f"{decision.reason}；信用代证：{split.reasons[item]}")
+            decisions.append(decision)
+    return decisions
+
+
+def covered_items(request_id: str, splits: list[credit.Split] | None, now) -> list[CreditItem]:
+    """The items of state ``credit_report``: covered by the subject's report, no unit."""
     return [
-        registry.decide(submitted.request_type, subject, item, home)
-        for subject in submitted.subjects
-        for item in submitted.items
+        CreditItem(
+            id=str(uuid.uuid4()),
+            request_id=request_id,
+            item=item,
+            subject_uscc=split.subject.uscc,
+            subject_name=split.subject.name,
+            subject_region=split.subject.region_code,
+            state="credit_report",
+            coverage_id=coverage.id,
+            coverage_region=coverage.region_code,
+            coverage_version=coverage.version,
+            reason=split.reasons[item],
+            created_at=now,
+        )
+        for split in splits or []
+        for item, coverage in split.covered.items()
     ]
 
 
@@ -123,9 +155,14 @@ async def route_request(
     )
     now = utcnow()
     registry = await Registry.load(session)
+    # The coverage in force on the submission day decides, however late the routing runs.
+    splits = credit.splits_for(await credit.CoverageBook.load(session), submitted, submitted.submitted_at)
+    covered = covered_items(submitted.request_id, splits, now)
+    coverage = {c.id: c for split in splits or [] for c in split.in_force}
+    outgoing = [messages.covered(item, coverage[item.coverage_id], request, now) for item in covered]
+    session.add_all(covered)
     items: list[WorkItem] = []
-    outgoing = []
-    for decision in plan(registry, submitted):
+    for decision in plan(registry, submitted, splits):
         item = WorkItem(
             id=str(uuid.uuid4()),
             request_id=submitted.request_id,

@@ -11,6 +11,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from shared import catalogue, events
 from shared.validation import USCC, RegionCode, RequestTypeCode, bilingual_error
 
+from .credit import SiteIn, VersionFields
+
 
 def _known_kind(value: str) -> str:
     if value not in catalogue.DEPARTMENT_KINDS:
@@ -64,6 +66,18 @@ class PreviewIn(Strict):
     enterprise: PreviewSubject
     subjects: list[PreviewSubject] = Field(default=[], max_length=50)
     items: list[str] = Field(min_length=1, max_length=30)
+    certificate_anyway: list[str] = Field(
+        default=[], max_length=30, description="covered kinds to send to their department all the same"
+    )
+
+
+class CreditCoverageIn(VersionFields):
+    """A new coverage version for a province or city: which certificate kinds its 专项信用报告
+    covers, where it is downloaded and the public source of the list. In force from now (or a
+    later ``effective_from``); requests submitted before keep the version they were routed by."""
+
+    site: SiteIn
+    effective_from: datetime | None = Field(None, description="default now; never in the past")
 
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
