@@ -21,9 +21,11 @@ from shared.web import DbSession
 
 from . import access, attachments, ledger, listing, read_model, submissions, timeline, wechat
 from .catalogue_forms import form_for
-from .models import FILE_PURPOSES, Attachment, ItemRating, WorkItemView
+from .models import FILE_PURPOSES, Attachment, CreditReport, ItemRating, WorkItemView
 from .schemas import (
     AttachmentOut,
+    CreditReportIn,
+    CreditReportOut,
     FileOut,
     RatableItem,
     RatingIn,
@@ -161,6 +163,9 @@ async def get_request(request_id: str, session: Session, principal: Caller) -> R
         created_at=req.created_at,
         expected_at=max(open_dues) if open_dues else None,
         work_items=[work_item_out(i) for i in items],
+        credit_reports=[
+            credit_report_out(r, items, files) for r in await read_model.credit_reports_of(session, req.id)
+        ],
         timeline=[
             TimelineEntryOut(
                 at=t.occurred_at,
@@ -186,11 +191,30 @@ def work_item_out(item: WorkItemView) -> WorkItemOut:
         subject_uscc=item.subject_uscc,
         subject_name=item.subject_name,
         status=item.status,
-        status_name=STATE_NAMES.get(item.status, item.status),
+        status_name=read_model.ITEM_STATUS_NAMES.get(item.status, item.status),
         acknowledge_due_at=item.acknowledge_due_at,
         due_at=item.due_at,
         result=item.result,
         last_actor=item.last_actor,
+        coverage=item.coverage,
+    )
+
+
+def credit_report_out(report: CreditReport, items: list[WorkItemView], files: dict[str, Attachment]) -> CreditReportOut:
+    covered = [i for i in items if i.id in (report.work_item_ids or [])]
+    uploaded = report.attachment_id is not None
+    return CreditReportOut(
+        subject_uscc=report.subject_uscc,
+        subject_name=report.subject_name,
+        subject_region=report.subject_region,
+        report_name=report.report_name,
+        site={"name": report.site_name, "url": report.site_url},
+        items=[{"code": i.item, "zh": timeline.KIND_NAMES.get(i.item, i.item)} for i in covered],
+        coverage=report.coverage or [],
+        status="uploaded" if uploaded else "to_obtain",
+        status_name="已上传" if uploaded else "待上传",
+        file=file_out(files[report.attachment_id]) if uploaded and report.attachment_id in files else None,
+        upload_url=f"/v1/requests/{report.request_id}/credit-reports",
     )
 
 
@@ -240,6 +264,25 @@ async def post_supplement(
 ):
     await _act(request, session, principal, request_id, submissions.supplement, body)
     return {"status": "sent"}
+
+
+@router.post(
+    "/requests/{request_id}/credit-reports",
+    status_code=201,
+    tags=["requests"],
+    response_model=CreditReportOut,
+    summary="信用代证: upload a subject's 专项信用报告 (PDF from POST /v1/attachments); the items it covers "
+    "count as fulfilled",
+)
+async def post_credit_report(
+    request_id: str, body: CreditReportIn, request: Request, session: Session, principal: Submitter
+) -> CreditReportOut:
+    async with session.begin():
+        req = await access.load_request(session, principal, request_id)
+        report = await submissions.upload_credit_report(session, principal, req, body)
+        items = await read_model.work_items_of(session, req.id)
+        files = {f.id: f for f in await session.scalars(select(Attachment).where(Attachment.request_id == req.id))}
+        return credit_report_out(report, items, files)
 
 
 @router.get(

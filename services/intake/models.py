@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.clock import utcnow
@@ -72,6 +72,9 @@ class WorkItemView(Base):
     due_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None]
     last_actor: Mapped[str | None] = mapped_column(String(200), comment="who made the latest move, as people read it")
+    coverage: Mapped[str | None] = mapped_column(
+        String(40), comment="信用代证: the coverage version that covered the item, e.g. 440000 v1"
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -115,6 +118,7 @@ FILE_PURPOSES = {
     "supplement": "补正材料",
     "supplement_form": "补正通知附件",
     "issued": "出具文书",
+    "credit_report": "专项信用报告",
 }
 
 
@@ -169,3 +173,25 @@ class WorkItemDeadline(Base):
     acknowledge_due_at: Mapped[datetime | None]
     resolve_due_at: Mapped[datetime | None]
     paused: Mapped[bool] = mapped_column(default=False)
+
+
+class CreditReport(Base):
+    """信用代证: one subject's 专项信用报告 entry on a request — the kinds it stands for (items of
+    state ``credit_report``), where the enterprise downloads it, and the upload that fulfils them."""
+
+    __tablename__ = "credit_reports"
+    __table_args__ = (UniqueConstraint("request_id", "subject_uscc", name="uq_credit_reports_request_subject"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    subject_uscc: Mapped[str] = mapped_column(String(18))
+    subject_name: Mapped[str] = mapped_column(String(200))
+    subject_region: Mapped[str] = mapped_column(String(6))
+    report_name: Mapped[str] = mapped_column(String(200))
+    site_name: Mapped[str] = mapped_column(String(200))
+    site_url: Mapped[str | None] = mapped_column(String(500))
+    coverage: Mapped[list[Any]] = mapped_column(default=list, comment="versions used, e.g. [440000 v1]")
+    work_item_ids: Mapped[list[Any]] = mapped_column(default=list)
+    attachment_id: Mapped[str | None] = mapped_column(String(36), comment="the uploaded report")
+    uploaded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,16 @@ from shared import events
 from shared.clock import utcnow
 
 from . import attachments, timeline
-from .models import Request, WorkItemDeadline, WorkItemView
+from .models import CreditReport, Request, WorkItemDeadline, WorkItemView
+
+# 信用代证: an item the subject's 专项信用报告 covers is "to obtain" (``credit_report``) until the
+# enterprise uploads the report, then fulfilled (``credit_report_uploaded``, intake's own state).
+CREDIT_UPLOADED = "credit_report_uploaded"
+ITEM_STATUS_NAMES = {
+    **events.STATE_NAMES,
+    "credit_report": "待上传专项信用报告",
+    CREDIT_UPLOADED: "已由专项信用报告替代",
+}
 
 # A request's status as people read it (its work items' states: shared.events.STATE_NAMES).
 REQUEST_STATUS_NAMES = {
@@ -36,11 +45,12 @@ def overall_status(request: Request, items: list[WorkItemView]) -> str:
     if request.status == "withdrawn" or not items:
         return request.status
     states = {item.status for item in items}
-    if states <= {"closed", "cancelled"}:
+    # Done when every item is finished by its department or covered by an uploaded report.
+    if states <= {"closed", "cancelled", CREDIT_UPLOADED} and states & {"closed", "cancelled"}:
         return "closed"
-    if states <= {"resolved", "closed", "cancelled"}:
+    if states <= {"resolved", "closed", "cancelled", CREDIT_UPLOADED}:
         return "resolved"
-    if states <= {"dispatched", "returned"}:
+    if states <= {"dispatched", "returned", "credit_report"}:
         return "dispatched"
     return "in_progress"
 
@@ -96,6 +106,10 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
         )
     elif isinstance(event, events.WorkItemReopened):
         view.result = None
+    elif isinstance(event, events.WorkItemCovered):
+        view.coverage = f"{event.coverage_region} v{event.coverage_version}"
+        if (await note_credit_report(session, event)).uploaded_at is not None:
+            view.status = CREDIT_UPLOADED  # the report was uploaded before this item's news came
     view.updated_at = utcnow()
     timeline.record(
         session,
@@ -124,3 +138,39 @@ async def apply_sla_update(session: AsyncSession, event: events.SlaUpdated) -> N
     if view is not None:  # else the dispatch event, when it comes, picks the deadlines up
         view.acknowledge_due_at = event.acknowledge_due_at
         view.due_at = event.resolve_due_at
+
+
+async def note_credit_report(session: AsyncSession, event: events.WorkItemCovered) -> CreditReport:
+    """The subject's one 专项信用报告 entry on the request, listing every item it stands for."""
+    report = await session.scalar(
+        select(CreditReport).where(
+            CreditReport.request_id == event.request_id, CreditReport.subject_uscc == event.subject_uscc
+        )
+    )
+    if report is None:
+        report = CreditReport(
+            request_id=event.request_id,
+            subject_uscc=event.subject_uscc,
+            subject_name=event.subject_name,
+            subject_region=event.subject_region,
+            report_name=event.report_name,
+            site_name=event.report_site_name,
+            site_url=event.report_site_url,
+            coverage=[],
+            work_item_ids=[],
+            created_at=utcnow(),
+        )
+        session.add(report)
+    version = f"{event.coverage_region} v{event.coverage_version}"
+    if version not in report.coverage:
+        report.coverage = [*report.coverage, version]
+    if event.work_item_id not in report.work_item_ids:
+        report.work_item_ids = [*report.work_item_ids, event.work_item_id]
+    return report
+
+
+async def credit_reports_of(session: AsyncSession, request_id: str) -> list[CreditReport]:
+    rows = await session.scalars(
+        select(CreditReport).where(CreditReport.request_id == request_id).order_by(CreditReport.id)
+    )
+    return list(rows)

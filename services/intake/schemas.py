@@ -39,6 +39,12 @@ class RequestCreate(Strict):
         max_length=30,
         description="for compliance_certificate the department kinds; for other types one category",
     )
+    certificate_anyway: list[str] = Field(
+        default=[],
+        max_length=30,
+        description="信用代证 opt-out: kinds (among items) to get from the department itself even where the "
+        "province's 专项信用报告 covers them",
+    )
     period_months: int | None = Field(None, ge=1, le=120, description="period the certificate covers")
     purpose: str | None = Field(None, description="a purpose code from GET /v1/catalogue")
     description: str | None = Field(None, max_length=2000, validate_default=True)
@@ -66,6 +72,26 @@ class RequestCreate(Strict):
                 "item_single", "该诉求类型只能选择一个类别", "This request type takes exactly one category"
             )
         return items
+
+    @field_validator("certificate_anyway")
+    @classmethod
+    def _anyway_among_items(cls, kinds: list[str], info: ValidationInfo) -> list[str]:
+        if not kinds:
+            return kinds
+        if info.data.get("type") != catalogue.COMPLIANCE_CERTIFICATE:
+            raise bilingual_error(
+                "anyway_not_certificate",
+                "仅守法证明诉求可指定仍由部门出具的事项",
+                "certificate_anyway applies to compliance_certificate requests only",
+            )
+        unknown = [k for k in kinds if k not in (info.data.get("items") or [])]
+        if unknown or len(set(kinds)) != len(kinds):
+            raise bilingual_error(
+                "kind_not_requested",
+                f"仍要部门出具的事项须为所申请事项且不重复：{', '.join(unknown) or '重复'}",
+                f"certificate_anyway must name requested kinds, once each: {', '.join(unknown) or 'repeated'}",
+            )
+        return kinds
 
     @field_validator("purpose")
     @classmethod
@@ -130,6 +156,28 @@ class WorkItemOut(BaseModel):
     due_at: datetime | None
     result: dict[str, Any] | None
     last_actor: str | None = Field(description="who made the latest move")
+    coverage: str | None = Field(None, description="信用代证: the coverage version that covered it, e.g. 440000 v1")
+
+
+class CreditReportOut(BaseModel):
+    """One subject's 专项信用报告: the kinds it stands for, where to download it, and its upload slot."""
+
+    subject_uscc: str
+    subject_name: str
+    subject_region: str
+    report_name: str
+    site: dict[str, str | None] = Field(description="name and url of the province's download site")
+    items: list[dict[str, str]] = Field(description="the certificate kinds (code, zh) the report stands for")
+    coverage: list[str] = Field(description="the coverage versions that decided, e.g. 440000 v1")
+    status: str = Field(description="to_obtain · uploaded")
+    status_name: str = Field(description="待上传 · 已上传")
+    file: FileOut | None = None
+    upload_url: str = Field(description="POST {subject_uscc, attachment_id} here after POST /v1/attachments")
+
+
+class CreditReportIn(Strict):
+    subject_uscc: str = Field(max_length=18, description="the subject the report is about")
+    attachment_id: str = Field(max_length=36, description="the report PDF, uploaded with POST /v1/attachments")
 
 
 class TimelineEntryOut(BaseModel):
@@ -167,6 +215,9 @@ class RequestOut(BaseModel):
     created_at: datetime
     expected_at: datetime | None = Field(description="when the last open work item is due")
     work_items: list[WorkItemOut]
+    credit_reports: list[CreditReportOut] = Field(
+        default=[], description="信用代证: per subject, the 专项信用报告 that stands for its covered items"
+    )
     timeline: list[TimelineEntryOut]
 
 

@@ -17,10 +17,10 @@ from shared.auth import Principal
 from shared.clock import SHANGHAI, utcnow
 from shared.problems import Problem, invalid_field
 
-from . import attachments, messages, timeline
+from . import attachments, messages, read_model, timeline
 from .access import owner_only
-from .models import IdempotencyRecord, ItemRating, ReferenceCounter, Request, WorkItemView
-from .schemas import RatingIn, RequestCreate, SupplementIn, WithdrawIn
+from .models import CreditReport, IdempotencyRecord, ItemRating, ReferenceCounter, Request, WorkItemView
+from .schemas import CreditReportIn, RatingIn, RequestCreate, SupplementIn, WithdrawIn
 
 SUBMITTED = "submitted"  # a new request's status, until the departments' work moves it
 
@@ -114,6 +114,7 @@ def submitted_event(
         enterprise=enterprise,
         subjects=[enterprise] + [events.Subject(**s.model_dump()) for s in body.subjects],
         items=body.items,
+        certificate_anyway=body.certificate_anyway,
         period_months=body.period_months,
         purpose=body.purpose,
         description=body.description,
@@ -264,3 +265,53 @@ async def withdraw(session: AsyncSession, principal: Principal, request: Request
     summary = "企业已撤回诉求" + (f"：{body.reason}" if body.reason else "")
     timeline.record(session, request.id, now, "request.withdrawn", summary)
     await messages.request_updated(session, event, now)
+
+
+async def upload_credit_report(
+    session: AsyncSession, principal: Principal, request: Request, body: CreditReportIn
+) -> CreditReport:
+    """信用代证: the enterprise's 专项信用报告 (a PDF it uploaded) for one subject fulfils every item
+    the report stands for. A newer upload replaces the earlier one (e.g. a longer period)."""
+    owner_only(principal, request)
+    if request.status == "withdrawn":
+        raise conflict("withdrawn", "诉求已撤回", "The request has been withdrawn", current_status=request.status)
+    report = await session.scalar(
+        select(CreditReport).where(
+            CreditReport.request_id == request.id, CreditReport.subject_uscc == body.subject_uscc
+        )
+    )
+    if report is None:
+        raise invalid_field(
+            "subject_uscc",
+            "no_credit_report",
+            "该主体没有可由专项信用报告替代的事项（或尚未分派完成）",
+            "No item of this subject is covered by a credit report (or routing is not finished yet)",
+        )
+    [file] = await attachments.claim(
+        session, principal, [body.attachment_id], "attachment_id", request_id=request.id, purpose="credit_report"
+    )
+    if file.content_type != "application/pdf":
+        raise invalid_field(
+            "attachment_id", "not_pdf", "专项信用报告须为 PDF 文件", "The credit report must be a PDF file"
+        )
+    now = utcnow()
+    report.attachment_id, report.uploaded_at = file.id, now
+    names = []
+    for item_id in report.work_item_ids:
+        view = await session.get(WorkItemView, item_id)
+        if view is not None:
+            view.status, view.updated_at = read_model.CREDIT_UPLOADED, now
+            view.result = {"outcome": "credit_report", "document_id": file.id, "report_name": report.report_name}
+            names.append(timeline.KIND_NAMES.get(view.item, view.item))
+    timeline.record(
+        session,
+        request.id,
+        now,
+        "credit_report.uploaded",
+        f"已上传{report.subject_name}的{report.report_name}，替代{len(names)}项证明：{'、'.join(names)}",
+        file_ids=[file.id],
+    )
+    await session.flush()
+    request.status = read_model.overall_status(request, await read_model.work_items_of(session, request.id))
+    request.updated_at = now
+    return report

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events
+from shared import catalogue, events, regions
 
 from .models import TimelineEntry, WorkItemView
 
@@ -46,6 +46,8 @@ async def timeline_of(session: AsyncSession, request_id: str) -> list[TimelineEn
     )
     return list(rows)
 
+
+KIND_NAMES = {t.code: t.zh for t in catalogue.CERTIFICATE_KINDS}
 
 # Notes the enterprise reads: what a unit tells it. Reasons between departments and supervisors
 # (a return, a transfer, an extension, a co-handling opinion) stay off its timeline.
@@ -95,6 +97,13 @@ def summary(event: events.WorkItemEvent) -> str:
             text = f"{unit}事项已关闭（{subject}）"
         case events.WorkItemCancelled():
             text = f"{unit}事项已撤销（{subject}）"
+        case events.WorkItemCovered(item=item, coverage_version=version, report_site_name=site):
+            kind = KIND_NAMES.get(item, item)
+            place = regions.full_name(event.coverage_region)
+            text = (
+                f"{kind}证明可由专项信用报告替代（{place}覆盖数据第{version}版），"
+                f"无需部门出具：请从{site}下载后上传（{subject}）"
+            )
         case _:
             text = f"{unit}：{event.state}（{subject}）"
     return f"{text}：{event.note}" if event.note and isinstance(event, PUBLIC_NOTES) else text
