@@ -123,6 +123,8 @@ async def unit_stats(
     records = await stats.records_in(session, to_instant(start), to_instant(end), region)
     await work_calendar.refresh(session, request.app.state.runtime.calendar)
     result = stats.grouped(records, request.app.state.runtime.calendar, utcnow())
+    covered = await stats.covered_in(session, to_instant(start), to_instant(end), region)
+    result["credit_substitution"] = stats.substitution(records, covered)
     if format == "csv":
         return Response(
             stats.units_csv(result["units"]),
@@ -130,6 +132,25 @@ async def unit_stats(
             headers={"Content-Disposition": 'attachment; filename="unit-stats.csv"'},
         )
     return result
+
+
+@router.get(
+    "/stats/credit-substitution",
+    tags=["statistics"],
+    summary="证明替代率 per province: certificate items the 专项信用报告 absorbed / certificate items requested",
+)
+async def credit_substitution(
+    session: Session,
+    principal: Overseer,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to", description="exclusive")] = None,
+    region: str | None = None,
+) -> dict:
+    region = region_of(principal, region)
+    to_instant = lambda d: datetime.combine(d, datetime.min.time(), SHANGHAI) if d else None  # noqa: E731
+    records = await stats.records_in(session, to_instant(start), to_instant(end), region)
+    covered = await stats.covered_in(session, to_instant(start), to_instant(end), region)
+    return stats.substitution(records, covered)
 
 
 # --- calendar -------------------------------------------------------------------------------------------

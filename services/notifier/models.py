@@ -179,3 +179,19 @@ class CalendarYear(Base):
     workdays: Mapped[list[Any]] = mapped_column(default=list, comment="调休 make-up working days")
     loaded_by: Mapped[str] = mapped_column(String(100))
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CoveredItem(Base):
+    """信用代证: a certificate item the subject's 专项信用报告 covered, so no department worked it
+    and no clock ran. Kept only to count what the report absorbed (证明替代率)."""
+
+    __tablename__ = "covered_items"
+
+    work_item_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(36), index=True)
+    request_type: Mapped[str] = mapped_column(String(40))
+    item: Mapped[str] = mapped_column(String(40))
+    subject_region: Mapped[str] = mapped_column(String(6), index=True)
+    coverage_region: Mapped[str] = mapped_column(String(6))
+    coverage_version: Mapped[int] = mapped_column(Integer)
+    covered_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,5 +1,7 @@
 """Statistics units are judged on: 响应率 (acknowledged in time), 解决率 (resolved), 按时办结率
-(resolved in time), handling time in working hours, open and overdue now, and 满意率."""
+(resolved in time), handling time in working hours, open and overdue now, and 满意率. They count
+department work only: an item a 专项信用报告 covered (信用代证) has no clock and no unit. What the
+report absorbed is its own figure per province, 证明替代率 (``substitution``)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import regions
+from shared import catalogue, regions
 from shared.events import OPEN_STATES
 
-from .models import SlaRecord
+from .models import CoveredItem, SlaRecord
 from .workcal import WorkingCalendar
 
 FIELDS = (
@@ -119,3 +121,51 @@ def units_csv(rows: list[dict]) -> bytes:
     for row in rows:
         writer.writerow([row["unit_code"], row["unit_name"], *("" if row[f] is None else row[f] for f in FIELDS)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+async def covered_in(
+    session: AsyncSession, start: datetime | None, end: datetime | None, region: str | None
+) -> list[CoveredItem]:
+    query = select(CoveredItem)
+    if start:
+        query = query.where(CoveredItem.covered_at >= start)
+    if end:
+        query = query.where(CoveredItem.covered_at < end)
+    if region:
+        query = query.where(regions.within(CoveredItem.subject_region, region))
+    return list(await session.scalars(query))
+
+
+def _province(code: str) -> str:
+    chain = regions.lineage(code)
+    return chain[-1] if chain else code
+
+
+def substitution(records: list[SlaRecord], covered: list[CoveredItem]) -> dict:
+    """证明替代率 per province: of the certificate items requested (department items of
+    compliance-certificate requests, by the unit's province, plus covered ones, by the subject's),
+    the share the province's 专项信用报告 absorbed."""
+    by_dept: dict[str, int] = defaultdict(int)
+    by_report: dict[str, int] = defaultdict(int)
+    for r in records:
+        if r.request_type == catalogue.COMPLIANCE_CERTIFICATE:
+            by_dept[_province(r.region_code)] += 1
+    for c in covered:
+        by_report[_province(c.subject_region)] += 1
+
+    def row(dept: int, report: int) -> dict:
+        return {
+            "certificate_items": dept + report,
+            "by_departments": dept,
+            "covered_by_credit_report": report,
+            "substitution_rate": _rate(report, dept + report),
+        }
+
+    return {
+        "label": "证明替代率",
+        "regions": [
+            {"region_code": code, "region_name": regions.full_name(code), **row(by_dept[code], by_report[code])}
+            for code in sorted(set(by_dept) | set(by_report))
+        ],
+        "total": row(sum(by_dept.values()), sum(by_report.values())),
+    }
