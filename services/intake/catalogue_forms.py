@@ -98,6 +98,18 @@ def _certificate_fields() -> list[dict]:
             **_limits(RequestCreate, "period_months"),
         ),
         _field("purpose", "select", "用途", "Purpose", False, options=[p.as_dict() for p in catalogue.PURPOSES]),
+        # 信用代证: kinds the province's 专项信用报告 covers are not sent to departments unless named
+        # here; the router's POST /v1/routing/preview shows which they are before submitting.
+        _field(
+            "certificate_anyway",
+            "multi_select",
+            "仍需部门出具证明的事项（专项信用报告已覆盖时）",
+            "Kinds to get from the department even where the credit report covers them",
+            False,
+            options_from="items",
+            preview="POST /v1/routing/preview (router)",
+            **_limits(RequestCreate, "certificate_anyway"),
+        ),
     ]
 
 

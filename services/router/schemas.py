@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from shared import catalogue, events
-from shared.validation import USCC, RegionCode, RequestTypeCode, bilingual_error
+from shared.validation import USCC, Instant, RegionCode, RequestTypeCode, bilingual_error
 
 from .credit import SiteIn, VersionFields
 
@@ -77,7 +77,7 @@ class CreditCoverageIn(VersionFields):
     later ``effective_from``); requests submitted before keep the version they were routed by."""
 
     site: SiteIn
-    effective_from: datetime | None = Field(None, description="default now; never in the past")
+    effective_from: Instant | None = Field(None, description="default now; never in the past")
 
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
