@@ -52,6 +52,13 @@ class EmbeddedBroker:
         self.stop()
         raise RuntimeError(f"broker did not listen on {self.bootstrap} within {timeout} s")
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would: no clean shutdown (tests of faults)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()

@@ -75,8 +75,13 @@ class ServiceRuntime:
 
     async def start_workers(self) -> None:
         """Creates this service's topics, then starts the relay, the consumers and the task that
-        keeps the topics there (a broker restarted empty has none)."""
-        await self.ensure_topics()
+        keeps the topics there (a broker restarted empty has none). With the broker away this
+        does not wait for it: the HTTP side answers (events wait in the outbox), the consumers
+        retry and report themselves on /readyz, and the topics are created once it answers."""
+        try:
+            await self.topic_keeper.ensure(self.topics)
+        except Exception as exc:
+            log.warning("topics.broker_unavailable", service=self.name, error=f"{type(exc).__name__}: {exc}")
         self._spawn(self.relay.run(), f"{self.name}.relay")
         for consumer in self.consumers:
             self._spawn(consumer.run(), consumer.name)
