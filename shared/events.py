@@ -174,6 +174,11 @@ class WorkItemDispatched(WorkItemEvent):
     rule_version: int | None
     routing_reason: str
     previous_unit_code: str | None = None
+    restarts_clock: bool = Field(
+        True,
+        description="false for a unit's own 转办: the item keeps its deadlines (only routing and a "
+        "coordinator's dispatch start them anew)",
+    )
 
 
 class WorkItemCovered(WorkItemEvent):

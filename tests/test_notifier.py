@@ -613,3 +613,35 @@ async def test_a_schedule_loaded_by_another_process_changes_the_next_deadline_wi
         )
         == expected
     )
+
+
+async def test_a_units_own_transfer_keeps_the_deadline_and_a_coordinators_dispatch_restarts_it(system, producer):
+    item = Item(system, producer)
+    record = await item.dispatched("2025-11-03T10:00:00+08:00")
+    first_due, first_unit = record.resolve_due_at, item.unit
+    # 转办 by the unit on day 4: the next unit inherits what is left, it does not start afresh.
+    item.unit = f"440100.tax.t{uuid.uuid4().hex[:6]}"
+    await item.send(
+        events.WorkItemDispatched,
+        "2025-11-06T10:00:00+08:00",
+        "dispatched",
+        rule_id=1,
+        rule_version=1,
+        routing_reason="t",
+        previous_unit_code=first_unit,
+        restarts_clock=False,
+    )
+    record = await item.record(lambda r: r.unit_code == item.unit)
+    assert record.resolve_due_at == first_due, "a unit's transfer buys no time"
+    # A coordinator's dispatch (after a return) is a new start; the router's history says why.
+    await item.send(
+        events.WorkItemDispatched,
+        "2025-11-07T10:00:00+08:00",
+        "dispatched",
+        rule_id=None,
+        rule_version=None,
+        routing_reason="协调办人工分拨",
+        previous_unit_code=first_unit,
+    )
+    record = await item.record(lambda r: r.resolve_due_at != first_due)
+    assert local(record.resolve_due_at) == "2025-11-14T18:00:00+08:00", "five working days from the new dispatch"

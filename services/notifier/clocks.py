@@ -100,10 +100,13 @@ class Clocks:
             )
 
     async def dispatched(self, record: SlaRecord | None, event: events.WorkItemDispatched) -> SlaRecord:
-        """A unit received the item (first dispatch, re-dispatch or transfer): both its clocks
+        """A unit received the item. On routing and on a coordinator's (re-)dispatch both clocks
         start now. The handling time limit counts from dispatch (派单), as in 12345 systems, so a
-        late 签收 buys no time; only a new dispatch restarts it (the router's history says why)."""
+        late 签收 buys no time, and a unit's own 转办 restarts nothing: the next unit inherits the
+        deadlines (the router's history says who moved it and why)."""
         now = event.occurred_at
+        if record is not None and not event.restarts_clock:
+            return record  # a unit's 转办: the new unit inherits the deadlines, and the timers follow it
         if record is None:
             limits = await policies.limits_for(
                 self.session, event.request_type, event.department_kind, event.region_code

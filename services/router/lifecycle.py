@@ -161,6 +161,7 @@ class Lifecycle:
             rule_version=item.rule_version,
             routing_reason=item.routing_reason,
             previous_unit_code=previous,
+            restarts_clock=False,  # a unit passing its item on buys no time
         )
         await self._assign(item, target)
         await self._notice(item, previous, "transferred_away", text=f"已转办至 {target.name}")
