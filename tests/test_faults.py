@@ -1,6 +1,8 @@
 """Faults a consumer must ride out without losing or dead-lettering anything: its database away
 for a while, one record failing in the middle of a batch, a withdrawal arriving before the
-submission it withdraws. Only a message that can never be applied goes to the DLQ.
+submission it withdraws, the broker killed mid-load and restarted empty while every service runs
+two outbox relays. Only a message that can never be applied goes to the DLQ. (Two relays racing
+over one outbox table are in tests/test_relay_order.py, dead-letter replay in tests/test_dlq.py.)
 
 The first three tests run a consumer of their own, in a runtime of their own, on a fresh topic
 of the real broker and a real database (SQLite or PostgreSQL, as the suite runs). Its database
@@ -13,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import REGISTRY
@@ -24,12 +28,19 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, in
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from services import cli
+from services.devstack import EmbeddedBroker, free_port
+from services.notifier.models import SlaRecord
+from services.operator_kafka import dead_letters
+from services.router import registry
 from services.router.models import RoutedRequest, WorkItem
 from shared import db, events
-from shared.kafka import encode
+from shared.auth import mint_token
+from shared.kafka import OutboxRelay, encode
 from shared.runtime import ServiceRuntime
-from tests.conftest import make_settings
-from tests.support import MINGLUO, certificate_request, eventually, header, make_databases, read_topic
+from shared.settings import SERVICES, Settings
+from tests.conftest import BUILDERS, make_settings, settings_fields
+from tests.support import MINGLUO, certificate_request, eventually, header, make_databases, read_topic, read_topics
 
 METADATA = MetaData()
 db.infrastructure_tables(METADATA)  # outbox and processed_events, as every service has
@@ -306,3 +317,183 @@ async def _all(read, count: int):
 async def _committed(h: Harness, tp: TopicPartition, past: int):
     committed = await h.consumer.committed(tp)
     return committed if committed is not None and committed > past else None
+
+
+# --- (c) the broker killed mid-load, restarted empty; two relays per service ----------------------------
+async def test_the_broker_killed_mid_load_and_restarted_empty_strands_nothing(tmp_path, capsys, monkeypatch):
+    """Three services on a broker of their own, each with a second outbox relay (a second replica),
+    under 5 requests/s for 30 s; the broker is killed (SIGKILL) 5 s in and restarted 15 s later,
+    empty, as the embedded broker keeps nothing. What the operator does afterwards is what
+    docs/operations.md says: ``xiaoer outbox republish --since`` for each service. Expected:
+    every 201 becomes exactly one work item per unit on the unit's topic, seen by intake's read
+    model and with one SLA record, and no dead letter."""
+    broker = EmbeddedBroker(port=free_port(), log_path=tmp_path / "broker.log")
+    broker.start()
+    stack = await own_system(tmp_path, broker.bootstrap)
+    headers = {"Authorization": f"Bearer {mint_token(stack.settings, role='enterprise', usccs=[MINGLUO])}"}
+    accepted: list[str] = []
+    since = datetime.now(UTC)
+    try:
+
+        async def load(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                body = certificate_request(items=("tax", "commerce"))
+                response = await stack.clients["intake"].post("/v1/requests", json=body, headers=headers)
+                assert response.status_code == 201, response.text
+                accepted.append(response.json()["id"])
+                await asyncio.sleep(0.2)  # the load's rate: 5 requests/s
+
+        loading = asyncio.create_task(load(30))
+        await eventually(lambda: len(accepted) >= 25, timeout=30)
+        broker.kill()
+        killed, killed_at = time.monotonic(), len(accepted)
+        during = await eventually(lambda: _not_ready(stack.clients["router"]), timeout=60)
+        await eventually(lambda: len(accepted) >= killed_at + 60, timeout=60)  # ~15 s of outage under load
+        broker.start()  # empty: no topics, no groups, no messages
+        restarted = time.monotonic()
+        await loading
+
+        for service in SERVICES:  # the operator's step: what the lost broker held, once more
+            monkeypatch.setenv(f"XIAOER_{service.upper()}_DATABASE_URL", stack.urls[service])
+            await asyncio.to_thread(
+                cli.main, ["outbox", "republish", "--service", service, "--since", since.isoformat()]
+            )
+        republished = [
+            line.split(" outbox")[0] for line in capsys.readouterr().out.splitlines() if "outbox row" in line
+        ]
+
+        items = await eventually(lambda: _routed(stack, accepted), timeout=120)
+        await eventually(lambda: _in_read_model(stack, accepted, headers, len(items)), timeout=120)
+        await eventually(lambda: _sla_records(stack, items), timeout=60)
+        recovery = time.monotonic() - restarted
+        inboxes = sorted({events.dept_inbox(unit) for unit in items.values()})
+        records = await read_topics(
+            broker.bootstrap,
+            inboxes,
+            timeout=60,
+            until=lambda rs: {r.key.decode() for r in rs if header(r, "ce_type") == ASSIGNED} >= set(items),
+        )
+        assigned = [r for r in records if header(r, "ce_type") == ASSIGNED]
+        per_item = Counter(r.key.decode() for r in {header(r, "ce_id"): r for r in assigned}.values())
+        dead = await dead_letters(broker.bootstrap)
+        for runtime in stack.runtimes.values():
+            await eventually(lambda r=runtime: _ready(r), timeout=60)
+        print(
+            f"\n[broker killed mid-load] requests_accepted={len(accepted)} accepted_while_down="
+            f"{len(accepted) - killed_at} outage={restarted - killed:.1f}s work_items={len(items)} "
+            f"unit_topic_messages={len(assigned)} distinct={len(per_item)} same_ce_id_duplicates="
+            f"{len(assigned) - len(per_item)} dead_letters={len(dead)} all_through_after_restart={recovery:.1f}s "
+            f"republished={republished} readyz_during_outage='{during[:90]}'"
+        )
+        assert len(items) == 2 * len(accepted), "one work item per unit of every accepted request"
+        assert set(per_item) == set(items) and set(per_item.values()) == {1}, "exactly one per unit's topic"
+        assert {r.topic for r in assigned if r.key.decode() in items} <= set(inboxes)
+        assert dead == [], [d.summary() for d in dead]
+    finally:
+        await stack.stop()
+        broker.stop()
+
+
+ASSIGNED = events.WorkItemAssigned.ce_type
+
+
+@dataclass
+class OwnSystem:
+    settings: object
+    urls: dict[str, str]
+    runtimes: dict
+    clients: dict
+    replicas: list[asyncio.Task]
+    cleanup: list
+    seen: set[str] = field(default_factory=set)  # requests whose work items intake shows
+
+    async def stop(self) -> None:
+        for task in self.replicas:
+            task.cancel()
+        await asyncio.gather(*self.replicas, return_exceptions=True)
+        for client in self.clients.values():
+            await client.aclose()
+        for runtime in self.runtimes.values():
+            await runtime.stop()
+        for cleanup in self.cleanup:
+            await cleanup()
+
+
+async def own_system(tmp_path, bootstrap: str) -> OwnSystem:
+    """The three services as the session's ``system`` runs them, on the given broker, each with a
+    second outbox relay on its outbox (another replica's)."""
+    databases = await make_databases(tmp_path, list(SERVICES))
+    fields = settings_fields(tmp_path, bootstrap, databases.urls, scheduler_enabled=False)
+    runtimes = {name: BUILDERS[name].build_runtime(BUILDERS[name].load_settings(**fields)) for name in SERVICES}
+    for runtime in runtimes.values():
+        await runtime.migrate()
+    async with runtimes["router"].sessions() as session, session.begin():
+        await registry.load_registry(session, {**registry.demo_registry(), "supervisors": []})
+    replicas = []
+    for runtime in runtimes.values():
+        await runtime.start_workers()
+        relay = runtime.relay
+        second = OutboxRelay(
+            name=relay.name,
+            sessions=runtime.sessions,
+            outbox=runtime.outbox,
+            bootstrap=bootstrap,
+            poll_seconds=relay.poll_seconds,
+            batch_size=relay.batch_size,
+            partitions=runtime.settings.kafka_topic_partitions,
+        )
+        replicas.append(asyncio.create_task(second.run(), name=f"{relay.name}.relay-2"))
+    for runtime in runtimes.values():
+        for consumer in runtime.consumers:
+            await asyncio.wait_for(consumer.ready.wait(), timeout=60)
+    clients = {
+        name: httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=BUILDERS[name].build_app(r)), base_url=f"http://{name}"
+        )
+        for name, r in runtimes.items()
+    }
+    return OwnSystem(Settings(**fields), databases.urls, runtimes, clients, replicas, databases.cleanup)
+
+
+async def _routed(stack: OwnSystem, ids: list[str]) -> dict[str, str] | None:
+    """work item id → unit, once every request has its two work items."""
+    async with stack.runtimes["router"].sessions() as session:
+        rows = (
+            await session.execute(
+                select(WorkItem.id, WorkItem.request_id, WorkItem.unit_code).where(WorkItem.request_id.in_(ids))
+            )
+        ).all()
+    per_request = Counter(request_id for _, request_id, _ in rows)
+    if set(per_request) == set(ids) and set(per_request.values()) == {2}:
+        return {item: unit for item, _, unit in rows}
+    assert max(per_request.values(), default=0) <= 2, "a request routed twice"
+    return None
+
+
+async def _in_read_model(stack: OwnSystem, ids: list[str], headers, expected: int) -> bool:
+    """Every request shows its two work items to the enterprise (intake's read model)."""
+    for request_id in [i for i in ids if i not in stack.seen]:
+        body = (await stack.clients["intake"].get(f"/v1/requests/{request_id}", headers=headers)).json()
+        if len(body["work_items"]) == 2:
+            stack.seen.add(request_id)
+    return len(stack.seen) * 2 == expected
+
+
+async def _sla_records(stack: OwnSystem, items: dict[str, str]) -> bool:
+    async with stack.runtimes["notifier"].sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(SlaRecord).where(SlaRecord.work_item_id.in_(list(items)))
+        )
+    return count == len(items)
+
+
+async def _ready(runtime) -> bool:
+    return await readiness(runtime) == "ok"
+
+
+async def _not_ready(client: httpx.AsyncClient) -> str | None:
+    """The failing checks of /readyz, while it answers 503."""
+    ready = await client.get("/readyz")
+    failing = {name: shown for name, shown in ready.json()["checks"].items() if shown != "ok"}
+    return str(failing) if ready.status_code == 503 else None
