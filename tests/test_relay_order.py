@@ -15,11 +15,11 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData, func, select, update
 
 from shared import db, events
 from shared.kafka import Outbox, OutboxRelay
@@ -146,3 +146,43 @@ def _seq(record) -> int:
 
 async def _at_least(count, wanted: int):
     return (await count()) >= wanted
+
+
+async def test_sent_rows_are_kept_for_the_retention_window_then_pruned(broker, tmp_path):
+    """``xiaoer outbox republish`` needs sent rows; the active relay deletes them after ``retention``."""
+    metadata = MetaData()
+    table, _ = db.infrastructure_tables(metadata)
+    databases = await make_databases(tmp_path, ["pruning"])
+    engine = db.create_engine(databases.urls["pruning"])
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    sessions = db.session_factory(engine)
+    topic = f"relay-pruning.{uuid.uuid4().hex[:8]}"
+    await fill(sessions, Outbox(table, "/tests/relay-pruning"), topic)  # KEYS × PER_KEY unsent rows
+    now = datetime.now(UTC)
+    async with sessions() as session, session.begin():
+        ids = (await session.scalars(select(table.c.id).order_by(table.c.id))).all()
+        await session.execute(update(table).where(table.c.id.in_(ids[:10])).values(sent_at=now - timedelta(days=8)))
+        await session.execute(update(table).where(table.c.id.in_(ids[10:20])).values(sent_at=now - timedelta(days=6)))
+
+    async def remaining() -> tuple[int, int]:
+        async with sessions() as session:
+            rows = (await session.execute(select(table.c.id, table.c.sent_at))).all()
+        return len(rows), sum(1 for _, sent_at in rows if sent_at is None)
+
+    pruner = relay("pruning", sessions, table, broker.bootstrap, retention=timedelta(days=7), prune_every=0)
+    task = asyncio.create_task(pruner.run())
+    try:
+        left = await eventually(lambda: _when(remaining, lambda r: r[1] == 0), timeout=60)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.dispose()
+        for cleanup in databases.cleanup:
+            await cleanup()
+    assert left == (KEYS * PER_KEY - 10, 0), "the 8-day-old rows pruned, the 6-day-old and fresh ones kept"
+
+
+async def _when(read, condition):
+    value = await read()
+    return value if condition(value) else None
