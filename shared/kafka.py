@@ -33,7 +33,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -577,6 +577,7 @@ class EventConsumer:
         replication: int = 1,
         metadata_max_age_ms: int = 5_000,
         assignment_grace: float = 15.0,
+        reconnect_after: int = 5,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -590,6 +591,7 @@ class EventConsumer:
         self.max_backoff = max_backoff
         self.metadata_max_age_ms = metadata_max_age_ms  # how soon new or re-created topics are seen
         self.assignment_grace = assignment_grace  # a rebalance may leave it without partitions this long
+        self.reconnect_after = reconnect_after  # consecutive broker errors before a fresh consumer
         self.topic_keeper = TopicKeeper(bootstrap, partitions, replication)  # for its DLQ topics
         self.ready = asyncio.Event()  # set once partitions are assigned
         self.stalled = False  # True from a transient failure until the record it hit is applied
@@ -639,6 +641,11 @@ class EventConsumer:
                             raise
                         except Exception as exc:  # whatever it is, the task lives on: back off, try again
                             await self._back_off(exc)
+                            if isinstance(exc, KafkaError) and self._failures % self.reconnect_after == 0:
+                                # The broker keeps failing us: start afresh (a new connection and
+                                # group membership; the committed offsets say where to resume).
+                                log.warning("consumer.reconnecting", consumer=self.name, failures=self._failures)
+                                break
                 finally:
                     await self._disconnect()
         finally:

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services import cli
@@ -18,6 +19,8 @@ from services.intake import main as intake_main
 from shared import events
 from tests.conftest import make_settings
 from tests.support import MINGLUO, certificate_request, eventually, header, make_databases, read_topic
+
+pytestmark = pytest.mark.faults
 
 
 async def test_post_answers_201_with_the_broker_down_and_the_event_arrives_after_restart(tmp_path):
