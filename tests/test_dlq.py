@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
@@ -48,6 +49,8 @@ async def test_dead_letters_are_listed_shown_and_replayed_once(broker, producer,
 
         listed = [json.loads(line) for line in await xiaoer(capsys, "dlq", "list", "--topic", h.topic, "--json")]
         assert len(listed) == 6
+        later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+        assert await xiaoer(capsys, "dlq", "list", "--topic", h.topic, "--since", later) == []
         refused = [d for d in listed if d["ce_type"] == events.RequestWithdrawn.ce_type]
         assert len(refused) == 5 and all("refused by a bug" in d["error"] for d in refused)
         assert {d["original_topic"] for d in listed} == {h.topic}
