@@ -321,9 +321,10 @@ async def _committed(h: Harness, tp: TopicPartition, past: int):
 
 # --- (c) the broker killed mid-load, restarted empty; two relays per service ----------------------------
 async def test_the_broker_killed_mid_load_and_restarted_empty_strands_nothing(tmp_path, capsys, monkeypatch):
-    """Three services on a broker of their own, each with a second outbox relay (a second replica),
-    under 5 requests/s for 30 s; the broker is killed (SIGKILL) 5 s in and restarted 15 s later,
-    empty, as the embedded broker keeps nothing. What the operator does afterwards is what
+    """Three services on a broker of their own, each with a second outbox relay (a second replica;
+    the router's runs its consumers too, so two per group), under 5 requests/s for 30 s; the
+    broker is killed (SIGKILL) 5 s in and restarted 15 s later, empty, as the embedded broker
+    keeps nothing. What the operator does afterwards is what
     docs/operations.md says: ``xiaoer outbox republish --since`` for each service. Expected:
     every 201 becomes exactly one work item per unit on the unit's topic, seen by intake's read
     model and with one SLA record, and no dead letter."""
@@ -377,10 +378,11 @@ async def test_the_broker_killed_mid_load_and_restarted_empty_strands_nothing(tm
         assigned = [r for r in records if header(r, "ce_type") == ASSIGNED]
         per_item = Counter(r.key.decode() for r in {header(r, "ce_id"): r for r in assigned}.values())
         dead = await dead_letters(broker.bootstrap)
-        for runtime in stack.runtimes.values():
+        for runtime in [*stack.runtimes.values(), stack.second_router]:
             await eventually(lambda r=runtime: _ready(r), timeout=60)
         print(
-            f"\n[broker killed mid-load] requests_accepted={len(accepted)} accepted_while_down="
+            f"\n[broker killed mid-load, 2 relays per service, 2 router consumers per group] "
+            f"requests_accepted={len(accepted)} accepted_while_down="
             f"{len(accepted) - killed_at} outage={restarted - killed:.1f}s work_items={len(items)} "
             f"unit_topic_messages={len(assigned)} distinct={len(per_item)} same_ce_id_duplicates="
             f"{len(assigned) - len(per_item)} dead_letters={len(dead)} all_through_after_restart={recovery:.1f}s "
@@ -404,7 +406,8 @@ class OwnSystem:
     urls: dict[str, str]
     runtimes: dict
     clients: dict
-    replicas: list[asyncio.Task]
+    replicas: list[asyncio.Task]  # intake's and the notifier's second relays
+    second_router: ServiceRuntime  # the router's second replica: its relay and consumers
     cleanup: list
     seen: set[str] = field(default_factory=set)  # requests whose work items intake shows
 
@@ -414,7 +417,7 @@ class OwnSystem:
         await asyncio.gather(*self.replicas, return_exceptions=True)
         for client in self.clients.values():
             await client.aclose()
-        for runtime in self.runtimes.values():
+        for runtime in [*self.runtimes.values(), self.second_router]:
             await runtime.stop()
         for cleanup in self.cleanup:
             await cleanup()
@@ -422,7 +425,8 @@ class OwnSystem:
 
 async def own_system(tmp_path, bootstrap: str) -> OwnSystem:
     """The three services as the session's ``system`` runs them, on the given broker, each with a
-    second outbox relay on its outbox (another replica's)."""
+    second outbox relay on its outbox (another replica's); the router's second replica also runs
+    its consumers, in the same groups (two consumers per group)."""
     databases = await make_databases(tmp_path, list(SERVICES))
     fields = settings_fields(tmp_path, bootstrap, databases.urls, scheduler_enabled=False)
     runtimes = {name: BUILDERS[name].build_runtime(BUILDERS[name].load_settings(**fields)) for name in SERVICES}
@@ -431,8 +435,12 @@ async def own_system(tmp_path, bootstrap: str) -> OwnSystem:
     async with runtimes["router"].sessions() as session, session.begin():
         await registry.load_registry(session, {**registry.demo_registry(), "supervisors": []})
     replicas = []
+    second_router = BUILDERS["router"].build_runtime(BUILDERS["router"].load_settings(**fields))
+    await second_router.start_workers()
     for runtime in runtimes.values():
         await runtime.start_workers()
+        if runtime.name == "router":
+            continue
         relay = runtime.relay
         second = OutboxRelay(
             name=relay.name,
@@ -444,7 +452,7 @@ async def own_system(tmp_path, bootstrap: str) -> OwnSystem:
             partitions=runtime.settings.kafka_topic_partitions,
         )
         replicas.append(asyncio.create_task(second.run(), name=f"{relay.name}.relay-2"))
-    for runtime in runtimes.values():
+    for runtime in [*runtimes.values(), second_router]:
         for consumer in runtime.consumers:
             await asyncio.wait_for(consumer.ready.wait(), timeout=60)
     clients = {
@@ -453,7 +461,7 @@ async def own_system(tmp_path, bootstrap: str) -> OwnSystem:
         )
         for name, r in runtimes.items()
     }
-    return OwnSystem(Settings(**fields), databases.urls, runtimes, clients, replicas, databases.cleanup)
+    return OwnSystem(Settings(**fields), databases.urls, runtimes, clients, replicas, second_router, databases.cleanup)
 
 
 async def _routed(stack: OwnSystem, ids: list[str]) -> dict[str, str] | None:
