@@ -11,6 +11,9 @@ Delivery guarantees, end to end:
   handler with ``PoisonMessage``) goes to ``<topic>.dlq`` with the error in the ``x-error``
   header, and the consumer goes on with the next one. Any other failure is transient: the
   consumer keeps its place, backs off and retries the same record, and reports itself stalled.
+- One relay per outbox publishes at a time (``OutboxLease``), so one key's events keep their
+  order with several replicas; topics are created with the configured partitions before use
+  (``TopicKeeper``), also after a broker came back empty, and consumers subscribe by pattern.
 """
 
 from __future__ import annotations
