@@ -10,6 +10,7 @@ the headers the consumer added when dead-lettering it (``x-error``, ``x-original
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -125,13 +126,7 @@ def _is_ref(text: str) -> bool:
 async def dead_letters(bootstrap: str, selection: DeadLetterFilter = DeadLetterFilter()) -> list[DeadLetter]:
     """The dead letters that match, oldest first per DLQ topic: every DLQ topic read from its
     beginning to the end it had when reading started (no consumer group, nothing committed)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    await admin.start()
-    try:
-        # All-topics metadata: asking for named topics could make the broker create them.
-        described = {t["topic"]: t for t in await admin.describe_topics() if not t["error_code"]}
-    finally:
-        await admin.close()
+    described = await _dlq_topics(bootstrap, selection)
     partitions = [
         TopicPartition(topic, p["partition"])
         for topic in selection.dlq_topics(described)
@@ -139,6 +134,27 @@ async def dead_letters(bootstrap: str, selection: DeadLetterFilter = DeadLetterF
     ]
     letters = [letter for letter in await _read(bootstrap, partitions) if selection.matches(letter)]
     return sorted(letters, key=lambda d: (d.topic, d.timestamp, d.partition, d.offset))
+
+
+async def _dlq_topics(bootstrap: str, selection: DeadLetterFilter, attempts: int = 5) -> dict[str, dict]:
+    """The selected DLQ topics' metadata, all-topics (asking for named topics could make the broker create
+    them). A topic the broker reports with an error (no leader yet, say) is asked about again and,
+    if it stays so, named in an error: a listing must never leave a DLQ out without saying so."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        for attempt in range(attempts):
+            described = await admin.describe_topics()
+            chosen = set(selection.dlq_topics(t["topic"] for t in described))
+            topics = [t for t in described if t["topic"] in chosen]
+            failing = sorted(f"{t['topic']} (error {t['error_code']})" for t in topics if t["error_code"])
+            if not failing:
+                return {t["topic"]: t for t in topics}
+            if attempt < attempts - 1:
+                await asyncio.sleep(0.5 * (attempt + 1))  # the broker's metadata settling
+        raise RuntimeError(f"the broker cannot describe these DLQ topics now: {', '.join(failing)}")
+    finally:
+        await admin.close()
 
 
 async def _read(bootstrap: str, partitions: list[TopicPartition]) -> list[DeadLetter]:
