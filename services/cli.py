@@ -65,12 +65,19 @@ async def _in_transaction(url: str, work):
 
 def cmd_seed(args, settings: Settings) -> None:
     """The demo registry, into an empty registry only: a restart never reactivates a unit an
-    admin deactivated or undoes any other change. With ``--file``, as ``units import``."""
-    from services.router import registry
+    admin deactivated or undoes any other change. With ``--file``, as ``units import``. The
+    信用代证 coverage seed (validated whole first) goes into an empty coverage table on its own
+    terms, so a deployment with units of its own gets it too."""
+    from services.router import credit, registry
 
     if args.file:
         return cmd_units_import(args, settings)
-    counts = asyncio.run(_in_transaction(service_settings("router").database_url, registry.seed_demo))
+
+    async def seed(session):
+        await credit.seed(session)
+        return await registry.seed_demo(session)
+
+    counts = asyncio.run(_in_transaction(service_settings("router").database_url, seed))
     if counts is None:
         print("the registry has units already: demo seed skipped")
     else:

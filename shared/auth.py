@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, false, true
 
-from shared import regions
+from shared import events, regions
 from shared.clock import utcnow
 from shared.problems import Problem
 from shared.settings import Settings
@@ -35,6 +35,10 @@ class Principal(BaseModel):
     usccs: list[str] = []  # enterprise: exactly one; liaison: the enterprises served
     unit: str | None = None  # department
     region: str | None = None  # supervisor, admin
+
+    def as_actor(self) -> events.Actor:
+        """Who acts, as events record it: the person's id and name, and the unit they act for."""
+        return events.Actor(role=self.role, id=self.sub, name=self.name, unit=self.unit)
 
     def may_act_for(self, uscc: str) -> bool:
         return self.role in ("enterprise", "liaison") and uscc in self.usccs

@@ -305,6 +305,11 @@ RATING_NAMES: dict[int, str] = {5: "非常满意", 4: "满意", 3: "基本满意
 POOR_RATING = 2  # this score or lower reopens the item (重办), once
 
 
+def reopens(attempt: int, score: int) -> bool:
+    """Whether a rating sends its item back to the unit: only a poor first one does."""
+    return attempt == 1 and score <= POOR_RATING
+
+
 class WorkItemRated(Event):
     """The enterprise rated one finished work item. A first rating of ``POOR_RATING`` or lower
     reopens that item alone (重办); the rating after the redo (``attempt`` 2) is final."""

@@ -15,6 +15,9 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from shared import catalogue, regions
 
+# What an e-mail address must look like (recipients, registry contacts).
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
 
 def bilingual_error(code: str, zh: str, en: str) -> PydanticCustomError:
     return PydanticCustomError(code, en, {"zh": zh, "en": en})

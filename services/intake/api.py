@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue
 from shared.auth import Principal, current_principal, decode_token, require_roles
-from shared.events import OPEN_STATES, POOR_RATING, RATING_NAMES, STATE_NAMES
+from shared.events import OPEN_STATES, RATING_NAMES, STATE_NAMES, reopens
 from shared.problems import Problem
 from shared.signing import link_is_valid
 from shared.validation import Instant
@@ -317,7 +317,7 @@ def rating_out(rating: ItemRating) -> RatingOut:
         score=rating.score,
         score_name=RATING_NAMES[rating.score],
         comment=rating.comment,
-        reopened=rating.attempt == 1 and rating.score <= POOR_RATING,
+        reopened=reopens(rating.attempt, rating.score),
         created_at=rating.created_at,
     )
 

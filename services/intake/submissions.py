@@ -122,13 +122,9 @@ def submitted_event(
         contact_name=body.contact.name,
         contact_mobile=body.contact.mobile,
         attachments=files,
-        submitted_by=actor_of(principal),
+        submitted_by=principal.as_actor(),
         submitted_at=now,
     )
-
-
-def actor_of(principal: Principal) -> events.Actor:
-    return events.Actor(role=principal.role, id=principal.sub, name=principal.name)
 
 
 def conflict(code: str, zh: str, en: str, **extra) -> Problem:
@@ -164,7 +160,7 @@ async def supplement(session: AsyncSession, principal: Principal, request: Reque
         work_item_id=item.id,
         text=body.text,
         attachments=files,
-        actor=actor_of(principal),
+        actor=principal.as_actor(),
         occurred_at=now,
     )
     timeline.record(
@@ -197,7 +193,7 @@ def next_attempt(item: WorkItemView, earlier: list[ItemRating]) -> int | None:
         return None
     if not earlier:
         return 1
-    if len(earlier) == 1 and earlier[0].score <= events.POOR_RATING:
+    if len(earlier) == 1 and events.reopens(1, earlier[0].score):
         return 2
     return None
 
@@ -237,10 +233,10 @@ async def rate(session: AsyncSession, principal: Principal, request: Request, bo
         score=body.score,
         comment=body.comment,
         attempt=attempt,
-        actor=actor_of(principal),
+        actor=principal.as_actor(),
         occurred_at=now,
     )
-    reopens = attempt == 1 and body.score <= events.POOR_RATING
+    reopens = events.reopens(attempt, body.score)
     summary = f"企业评价{item.unit_name}：{events.RATING_NAMES[body.score]}" + ("，申请重办" if reopens else "")
     timeline.record(session, request.id, now, "request.rated", summary, item)
     await messages.request_updated(session, event, now)
@@ -260,7 +256,7 @@ async def withdraw(session: AsyncSession, principal: Principal, request: Request
     request.status = "withdrawn"
     request.updated_at = now
     event = events.RequestWithdrawn(
-        request_id=request.id, reason=body.reason, actor=actor_of(principal), occurred_at=now
+        request_id=request.id, reason=body.reason, actor=principal.as_actor(), occurred_at=now
     )
     summary = "企业已撤回诉求" + (f"：{body.reason}" if body.reason else "")
     timeline.record(session, request.id, now, "request.withdrawn", summary)

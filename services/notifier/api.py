@@ -3,7 +3,6 @@ calendar, SLA policies, recipients and the notification log."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -16,7 +15,7 @@ from shared import catalogue, regions
 from shared.auth import Principal, current_principal, require_roles
 from shared.clock import SHANGHAI, utcnow
 from shared.problems import Problem, invalid_field
-from shared.validation import Day, bilingual_error
+from shared.validation import EMAIL, Day, bilingual_error
 from shared.web import DbSession
 
 from . import calendar as work_calendar
@@ -25,9 +24,6 @@ from .models import Notification, Recipient, SlaPolicy, SlaRecord, SlaTimer
 from .scheduler import notification_out
 
 router = APIRouter(prefix="/v1")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 Session = DbSession
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Overseer = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]

@@ -76,17 +76,22 @@ def summarize(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime
     }
 
 
+async def _between(session, model, at, region_column, start, end, region) -> list:
+    """Rows of ``model`` whose ``at`` lies in [start, end) and whose region lies under ``region``."""
+    query = select(model)
+    if start:
+        query = query.where(at >= start)
+    if end:
+        query = query.where(at < end)
+    if region:
+        query = query.where(regions.within(region_column, region))
+    return list(await session.scalars(query))
+
+
 async def records_in(
     session: AsyncSession, start: datetime | None, end: datetime | None, region: str | None
 ) -> list[SlaRecord]:
-    query = select(SlaRecord)
-    if start:
-        query = query.where(SlaRecord.dispatched_at >= start)
-    if end:
-        query = query.where(SlaRecord.dispatched_at < end)
-    if region:
-        query = query.where(regions.within(SlaRecord.region_code, region))
-    return list(await session.scalars(query))
+    return await _between(session, SlaRecord, SlaRecord.dispatched_at, SlaRecord.region_code, start, end, region)
 
 
 def grouped(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime) -> dict:
@@ -126,14 +131,7 @@ def units_csv(rows: list[dict]) -> bytes:
 async def covered_in(
     session: AsyncSession, start: datetime | None, end: datetime | None, region: str | None
 ) -> list[CoveredItem]:
-    query = select(CoveredItem)
-    if start:
-        query = query.where(CoveredItem.covered_at >= start)
-    if end:
-        query = query.where(CoveredItem.covered_at < end)
-    if region:
-        query = query.where(regions.within(CoveredItem.subject_region, region))
-    return list(await session.scalars(query))
+    return await _between(session, CoveredItem, CoveredItem.covered_at, CoveredItem.subject_region, start, end, region)
 
 
 def _province(code: str) -> str:

@@ -3,6 +3,7 @@ extension decisions, coordinators' dispatch, routing previews and the registry."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -55,11 +56,6 @@ Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Reader = Annotated[Principal, Depends(require_roles("department", "supervisor", "admin"))]
 
 
-def actor_of(principal: Principal) -> events.Actor:
-    """The person acting: their id and name from the token, and the unit they act for."""
-    return events.Actor(role=principal.role, id=principal.sub, name=principal.name, unit=principal.unit)
-
-
 def contact_for(principal: Principal, item: WorkItem, body: dict) -> ContactOut | None:
     """The enterprise's contact: in full for the clerks of the item's unit, masked for others."""
     name, mobile = body.get("contact_name"), body.get("contact_mobile")
@@ -72,21 +68,43 @@ def contact_for(principal: Principal, item: WorkItem, body: dict) -> ContactOut 
     )
 
 
-async def item_out(session: AsyncSession, item: WorkItem, principal: Principal) -> WorkItemOut:
-    request = await session.get(RoutedRequest, item.request_id)
+async def items_out(session: AsyncSession, items: Sequence[WorkItem], principal: Principal) -> list[WorkItemOut]:
+    """Work items as the API shows them; what they need besides themselves (their requests, files
+    and why a returned one came back) is read in one query each, however many items."""
+    if not items:
+        return []
+    requests = {
+        r.request_id: r
+        for r in await session.scalars(
+            select(RoutedRequest).where(RoutedRequest.request_id.in_({i.request_id for i in items}))
+        )
+    }
+    files = await item_files.of_items(session, items)
+    returns = {  # the latest return of each returned item (ascending ids: the last one wins)
+        entry.work_item_id: entry
+        for entry in await session.scalars(
+            select(WorkItemLog)
+            .where(WorkItemLog.work_item_id.in_([i.id for i in items if i.state == "returned"]))
+            .where(WorkItemLog.action == "return")
+            .order_by(WorkItemLog.id)
+        )
+    }
+    return [item_out(i, principal, requests[i.request_id], files[i.id], returns.get(i.id)) for i in items]
+
+
+def item_out(
+    item: WorkItem,
+    principal: Principal,
+    request: RoutedRequest,
+    files: list[ItemFile],
+    last_return: WorkItemLog | None,
+) -> WorkItemOut:
     body = request.body
     returned = None
-    if item.state == "returned":
-        last_return = await session.scalar(
-            select(WorkItemLog)
-            .where(WorkItemLog.work_item_id == item.id, WorkItemLog.action == "return")
-            .order_by(WorkItemLog.id.desc())
-            .limit(1)
+    if last_return is not None:
+        returned = ReturnOut(
+            by_unit=last_return.unit_code, reason=last_return.note, at=last_return.at, by=last_return.actor_name
         )
-        if last_return is not None:
-            returned = ReturnOut(
-                by_unit=last_return.unit_code, reason=last_return.note, at=last_return.at, by=last_return.actor_name
-            )
     return WorkItemOut(
         id=item.id,
         request_id=item.request_id,
@@ -112,7 +130,7 @@ async def item_out(session: AsyncSession, item: WorkItem, principal: Principal) 
         period_months=body.get("period_months"),
         purpose=body.get("purpose"),
         contact=contact_for(principal, item, body),
-        attachments=[file_out(item, f) for f in await item_files.of_item(session, item)],
+        attachments=[file_out(item, f) for f in files],
         returned=returned,
         created_at=item.created_at,
         updated_at=item.updated_at,
@@ -172,8 +190,8 @@ async def list_work_items(
         query = query.where(WorkItem.state == state)
     if due_before:
         query = query.where(WorkItem.resolve_due_at < due_before)
-    items = await session.scalars(query.order_by(WorkItem.created_at, WorkItem.id).limit(limit))
-    return [await item_out(session, i, principal) for i in items]
+    items = list(await session.scalars(query.order_by(WorkItem.created_at, WorkItem.id).limit(limit)))
+    return await items_out(session, items, principal)
 
 
 @router.get("/workitems/{item_id}", tags=["work items"], summary="One work item, its history and extensions")
@@ -182,7 +200,7 @@ async def get_work_item(item_id: str, session: Session, principal: Reader) -> di
     log = await session.scalars(select(WorkItemLog).where(WorkItemLog.work_item_id == item.id).order_by(WorkItemLog.id))
     extensions = await session.scalars(select(Extension).where(Extension.work_item_id == item.id))
     out = {
-        **(await item_out(session, item, principal)).model_dump(mode="json"),
+        **(await items_out(session, [item], principal))[0].model_dump(mode="json"),
         "history": [
             {
                 "action": e.action,
@@ -273,9 +291,9 @@ async def apply_move(
     async with session.begin():
         item = await load_item(session, principal, item_id)
         lifecycle = Lifecycle(session, request.app.state.settings)
-        await lifecycle.act(item, action, principal.unit, actor_of(principal), data)
+        await lifecycle.act(item, action, principal.unit, principal.as_actor(), data)
         await lifecycle.flush()
-        out = await item_out(session, item, principal)
+        [out] = await items_out(session, [item], principal)
     request.app.state.runtime.relay.notify()
     return out
 
@@ -324,7 +342,7 @@ async def decide_extension(
             raise Problem(404, "extension_not_found", "延期申请不存在", "Extension request not found")
         lifecycle = Lifecycle(session, request.app.state.settings)
         reason = body.reason if body else None
-        await lifecycle.decide_extension(extension, item, decision == "approve", actor_of(principal), reason)
+        await lifecycle.decide_extension(extension, item, decision == "approve", principal.as_actor(), reason)
         await lifecycle.flush()
         result = {
             "id": extension.id,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from fastapi import UploadFile
 from fastapi.responses import StreamingResponse
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events, files
@@ -104,17 +104,18 @@ async def take(session: AsyncSession, item: WorkItem, ids: Sequence[str], move: 
     return [ref_of(rows[i]) for i in ids]
 
 
-async def of_item(session: AsyncSession, item: WorkItem) -> list[ItemFile]:
-    """What the item's unit may read: the request's attachments and this item's own files."""
+async def of_items(session: AsyncSession, items: Sequence[WorkItem]) -> dict[str, list[ItemFile]]:
+    """What each item's unit may read, in one query for all of them: its request's attachments
+    and the item's own files."""
     rows = await session.scalars(
         select(ItemFile)
-        .where(
-            ItemFile.request_id == item.request_id,
-            or_(ItemFile.work_item_id.is_(None), ItemFile.work_item_id == item.id),
-        )
+        .where(ItemFile.request_id.in_({i.request_id for i in items}))
         .order_by(ItemFile.created_at, ItemFile.id)
     )
-    return list(rows)
+    by_request: dict[str, list[ItemFile]] = {}
+    for row in rows:
+        by_request.setdefault(row.request_id, []).append(row)
+    return {i.id: [f for f in by_request.get(i.request_id, []) if f.work_item_id in (None, i.id)] for i in items}
 
 
 def not_found() -> Problem:

@@ -312,7 +312,7 @@ class Lifecycle:
         if item.state not in transitions.MOVES["close"].starts:
             return  # rated twice in a race, or withdrawn meanwhile: the item has moved on
         verdict = events.RATING_NAMES[rating.score]
-        if rating.attempt == 1 and rating.score <= events.POOR_RATING:
+        if events.reopens(rating.attempt, rating.score):
             item.resolution = None
             note = f"企业评价：{verdict}，申请重办" + (f"。{rating.comment}" if rating.comment else "")
             await self._move(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import catalogue, events, regions
 from shared.clock import utcnow
 
-from . import credit, messages
+from . import messages
 from .models import DepartmentUnit, RoutingRule, UnitCoverage
 
 # District-level demo units, their city-level parents, and the special names the generic
@@ -78,10 +78,7 @@ async def is_empty(session: AsyncSession) -> bool:
 
 
 async def seed_demo(session: AsyncSession) -> dict[str, int] | None:
-    """Loads the demo registry into an empty registry only; None when units exist already. The
-    信用代证 coverage seed (``credit_coverage.yaml``, validated whole first) goes into an empty
-    coverage table on its own terms, so a deployment with units gets it too."""
-    await credit.seed(session)
+    """Loads the demo registry into an empty registry only; None when units exist already."""
     if not await is_empty(session):
         return None
     return await load_registry(session, demo_registry())

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from shared import catalogue, events
-from shared.validation import USCC, Instant, RegionCode, RequestTypeCode, bilingual_error
+from shared.validation import EMAIL, USCC, Instant, RegionCode, RequestTypeCode, bilingual_error
 
 from .credit import SiteIn, VersionFields
 
@@ -78,9 +77,6 @@ class CreditCoverageIn(VersionFields):
 
     site: SiteIn
     effective_from: Instant | None = Field(None, description="default now; never in the past")
-
-
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ContactIn(events.Contact):
