@@ -164,6 +164,17 @@ class WorkItemEvent(Event):
     occurred_at: datetime
     actor: Actor | None = None
     note: str | None = None
+    version: int = Field(
+        0,
+        description="the item's version at the router: 1 at dispatch, +1 with every change (0: not versioned, "
+        "e.g. an item covered by a credit report, or a message from before versions)",
+    )
+
+    def older_than(self, held_version: int) -> bool:
+        """Whether a reader that already applied ``held_version`` of this item must leave it as it
+        is. Events of one item arrive in order (keyed by request), except when an operator replays
+        a dead letter or republishes an outbox range; then an older event must not undo a newer one."""
+        return 0 < self.version <= held_version
 
 
 class WorkItemDispatched(WorkItemEvent):

@@ -72,6 +72,9 @@ class WorkItemView(Base):
     due_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None]
     last_actor: Mapped[str | None] = mapped_column(String(200), comment="who made the latest move, as people read it")
+    version: Mapped[int] = mapped_column(
+        Integer, default=0, comment="the router's version of the item this view shows; older events do not change it"
+    )
     coverage: Mapped[str | None] = mapped_column(
         String(40), comment="信用代证: the coverage version that covered the item, e.g. 440000 v1"
     )

@@ -75,6 +75,19 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
             due_at=deadline.resolve_due_at if deadline else None,
         )
         session.add(view)
+    elif event.older_than(view.version):
+        # A replayed or republished past event: true history for the timeline, but the view
+        # already shows a later state, which it keeps.
+        timeline.record(
+            session,
+            event.request_id,
+            event.occurred_at,
+            event.ce_type.removeprefix("cn.xiaoer."),
+            timeline.summary(event),
+            view,
+        )
+        return
+    view.version = max(view.version or 0, event.version)
     view.unit_code, view.unit_name, view.kind, view.status = (
         event.unit_code,
         event.unit_name,

@@ -73,12 +73,15 @@ class Clocks:
             # 信用代证: the report stands for the certificate; no unit, no clock, no notification.
             return await self.covered(event)
         record = await self.session.get(SlaRecord, event.work_item_id)
+        if record is not None and event.older_than(record.version):
+            return  # a replayed past event: the clocks already follow a later one
         if isinstance(event, events.WorkItemDispatched):
             record = await self.dispatched(record, event)
         elif record is None:
             return  # an item this notifier never saw dispatched (e.g. before it was deployed)
         else:
             await self._move(record, event)
+        record.version = max(record.version or 0, event.version)
         record.state = event.state
         record.unit_code, record.unit_name, record.region_code = event.unit_code, event.unit_name, event.region_code
         await notify.for_event(self.session, record, event, event_id)

@@ -68,6 +68,11 @@ class SlaRecord(Base):
     resolved_on_time: Mapped[bool | None]
     score: Mapped[int | None]
     policy: Mapped[dict[str, Any]] = mapped_column(comment="the policy as it was when the clock started")
+    version: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        comment="the router's version of the item these clocks follow; older events do not move them",
+    )
 
     # "Overdue", the one definition, in Python and in SQL alike: an open, unpaused item past the
     # deadline that counts now — signing for it (签收) until it is signed, then resolving it.

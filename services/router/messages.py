@@ -34,7 +34,9 @@ def changed(
     now: datetime,
     **extra: Any,
 ) -> OutgoingMessage:
-    """A ``workitems.events`` message describing the item as it now stands at ``unit``."""
+    """A ``workitems.events`` message describing the item as it now stands at ``unit``. Every
+    message is a new version of the item, so readers can tell an older message from a newer one."""
+    item.version = (item.version or 0) + 1
     event = event_type(
         work_item_id=item.id,
         request_id=item.request_id,
@@ -52,6 +54,7 @@ def changed(
         occurred_at=now,
         actor=actor,
         note=note,
+        version=item.version,
         **extra,
     )
     return OUTBOX.message(event, topic=events.WORKITEMS_EVENTS, key=item.request_id, subject=item.id, time=now)

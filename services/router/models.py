@@ -92,6 +92,11 @@ class WorkItem(Base):
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rules.id"))
     rule_version: Mapped[int | None]
     routing_reason: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        comment="1 at dispatch, +1 with every event; readers ignore an event older than what they hold",
+    )
     assisting_units: Mapped[list[Any]] = mapped_column(default=list)
     resolution: Mapped[dict[str, Any] | None]
     acknowledge_due_at: Mapped[datetime | None] = mapped_column(comment="from the notifier (sla.events)")
