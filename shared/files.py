@@ -228,6 +228,13 @@ async def receive(settings: Settings, store: FileStore, upload: UploadFile) -> R
     return ReceivedFile(sha256=sha, size=size, content_type=content_type, filename=(upload.filename or "附件")[:255])
 
 
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+DOWNLOAD_RESPONSES: dict[int | str, dict] = {
+    200: {"description": "文件内容 (the file)", "content": {t: BINARY for t in TYPE_NAMES}},
+}
+"""``responses=`` of a route that answers with a stored file."""
+
+
 def download(store: FileStore, key: str, filename: str, content_type: str, size: int) -> StreamingResponse:
     """A streamed download whose name survives Chinese characters (RFC 6266 ``filename*``)."""
     disposition = f"attachment; filename*=UTF-8''{quote(filename)}"

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -126,6 +127,16 @@ def field_errors(errors: list[dict[str, Any]]) -> list[FieldError]:
     return result
 
 
+def _methods_of(request: Request) -> list[str]:
+    """Every method some route answers on this path (Starlette's 405 names only the first route's,
+    where one path has a route per method)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
@@ -145,13 +156,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         known = {
+            400: ("bad_request", "请求无法解析", f"Bad request: {exc.detail}"),
             404: ("not_found", "资源不存在", "Not found"),
             405: ("method_not_allowed", "不支持的请求方法", "Method not allowed"),
             413: ("payload_too_large", "请求内容过大", "Payload too large"),
             415: ("unsupported_media_type", "不支持的内容类型", "Unsupported media type"),
         }
         code, zh, en = known.get(exc.status_code, ("http_error", str(exc.detail), str(exc.detail)))
-        return problem_response(request, Problem(exc.status_code, code, zh, en, headers=exc.headers))
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(_methods_of(request))}
+        return problem_response(request, Problem(exc.status_code, code, zh, en, headers=headers))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
@@ -161,3 +176,94 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, Problem(500, "internal_error", "服务器内部错误，请稍后重试", "Internal server error")
         )
+
+
+# --- what the OpenAPI documents say about refusals -------------------------------------------------------
+# Every refusal has one body shape (above) and one media type. The OpenAPI documents say so for every
+# operation, so clients and fuzzers (schemathesis, in tests/test_openapi.py) can hold the APIs to it.
+REFUSALS: dict[int, str] = {
+    400: "请求无法解析 (a body that cannot be read, e.g. broken multipart)",
+    401: "需要登录凭证，或凭证无效、已过期 (no token, or an invalid or expired one)",
+    403: "无权执行此操作 (the caller's role or scope does not allow it)",
+    404: "不存在，或不在调用者的范围内 (not found, or not in the caller's scope)",
+    409: "与当前状态冲突 (the object's state does not allow this now)",
+    413: "请求内容过大 (body or file over the limit)",
+    415: "不支持的文件或内容类型 (file or content type not accepted)",
+    422: "提交的内容有误，errors 逐项说明 (invalid fields, each named in errors)",
+    503: "依赖的服务暂不可用或未配置 (a dependency is unavailable or not configured)",
+}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; title and messages in Chinese, or English for Accept-Language: en",
+    "type": "object",
+    "required": ["type", "title", "status", "code", "instance"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "code", "message"],
+                "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that refuses in ways the generic rules below cannot see, e.g.
+    ``refusals(409)`` for a move the item's state may not allow."""
+    return {status: {"description": REFUSALS[status]} for status in statuses}
+
+
+def document_refusals(schema: dict[str, Any]) -> dict[str, Any]:
+    """Adds to an OpenAPI document the refusals every operation can give, all as problem+json:
+    401 and 403 where a token is required, 404 where the path names an object, 400, 413 and 422
+    where there is a body (and 415 for uploads), and gives every declared refusal the problem
+    schema in place of FastAPI's default validation error. A write to a named object (POST, PUT,
+    DELETE on a path with an id) may meet a state that does not allow it: 409."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    reference = {"$ref": "#/components/schemas/Problem"}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            statuses: set[int] = set()
+            if operation.get("security"):
+                statuses |= {401, 403}
+            if "{" in path:
+                statuses.add(404)
+                if method in ("post", "put", "patch", "delete"):
+                    statuses.add(409)
+            parameters = operation.get("parameters", [])
+            if any(p.get("in") in ("query", "path", "header") for p in parameters):
+                statuses.add(422)
+            if any(p.get("name") == "region" for p in parameters):
+                statuses.add(404)  # a region outside the caller's scope is not found for them
+            body = operation.get("requestBody")
+            if body:
+                statuses |= {400, 413, 422}
+                if "multipart/form-data" in body.get("content", {}):
+                    statuses.add(415)
+            responses = operation["responses"]
+            for status in statuses:
+                responses.setdefault(str(status), {"description": REFUSALS[status]})
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400 and _generic(response):
+                    response["content"] = {PROBLEM_JSON: {"schema": reference}}
+    return schema
+
+
+def _generic(response: dict[str, Any]) -> bool:
+    """A refusal with no content of its own, or FastAPI's default validation error."""
+    content = response.get("content")
+    return not content or "HTTPValidationError" in str(content)

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     router_public_url: str | None = None
     notifier_public_url: str | None = None
     http_max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest JSON body; uploads: file_max_bytes")
+    http_max_header_bytes: int = Field(16 * 1024, ge=4096, description="largest request head (path, query, headers)")
 
     # --- WeChat: intake logs enterprise users in, the notifier sends them messages --------------
     wechat_api_base_url: str = "https://api.weixin.qq.com"

@@ -12,13 +12,13 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import files
-from shared.problems import install_problem_handlers
+from shared.problems import document_refusals, install_problem_handlers
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
@@ -91,25 +91,33 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
-class BodyLimitMiddleware:
-    """Refuses a body larger than the route could want before reading it all: 413 problem+json
-    from ``Content-Length``, or as soon as a streamed body passes the limit. Uploads
-    (multipart) somewhat more than a file may be, everything else ``http_max_body_bytes``."""
+class RequestLimitMiddleware:
+    """Refuses what no route could want before reading it all, as problem+json: a request head
+    larger than ``max_header`` (431; httptools, uvicorn's fast parser, sets no limit of its own),
+    and a body larger than the route could take (413) from ``Content-Length`` or as soon as a
+    streamed body passes the limit. Uploads (multipart) may be somewhat more than a file may be,
+    everything else ``http_max_body_bytes``."""
 
-    def __init__(self, app, max_body: int, max_upload: int) -> None:
+    def __init__(self, app, max_body: int, max_upload: int, max_header: int) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
+        self.max_header = max_header
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        head = sum(len(name) + len(value) for name, value in scope.get("headers", []))
+        if head + len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") > self.max_header:
+            return await _refuse(
+                send, 431, "headers_too_large", "请求头过大", "Request header fields too large", self.max_header
+            )
         headers = dict(scope.get("headers", []))
         upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
         limit = self.max_upload if upload else self.max_body
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            return await self._refuse(send, limit)
+            return await _refuse(send, 413, "body_too_large", "请求体过大", "Request body too large", limit)
         seen, refused = 0, False
 
         async def counted_receive():
@@ -120,7 +128,7 @@ class BodyLimitMiddleware:
                 if seen > limit and not refused:
                     # Answer now and tell the route the client left: it stops reading.
                     refused = True
-                    await self._refuse(send, limit)
+                    await _refuse(send, 413, "body_too_large", "请求体过大", "Request body too large", limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -134,30 +142,43 @@ class BodyLimitMiddleware:
             if not refused:
                 raise
 
-    @staticmethod
-    async def _refuse(send, limit: int) -> None:
-        megabytes = f"{limit / (1024 * 1024):g}"
-        # Refused before any route runs, so no Accept-Language handling: both languages at once.
-        body = json.dumps(
-            {
-                "type": "https://xiaoer.cn/problems/body_too_large",
-                "title": f"请求体过大（上限 {megabytes} MB） / Request body too large (at most {megabytes} MB)",
-                "status": 413,
-                "code": "body_too_large",
-            },
-            ensure_ascii=False,
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+async def _refuse(send, status: int, code: str, zh: str, en: str, limit: int) -> None:
+    size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit / 1024:g} KB"
+    # Refused before any route runs, so no Accept-Language handling: both languages at once.
+    body = json.dumps(
+        {
+            "type": f"https://xiaoer.cn/problems/{code}",
+            "title": f"{zh}（上限 {size}） / {en} (at most {size})",
+            "status": status,
+            "code": code,
+        },
+        ensure_ascii=False,
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+EXPORT_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def exports(*formats: str) -> dict[int | str, dict]:
+    """``responses=`` of a route whose ``format`` parameter picks JSON, CSV or XLSX."""
+    content = {EXPORT_TYPES[f]: {} if f == "json" else files.BINARY for f in formats}
+    return {200: {"description": "按 format 参数: " + "、".join(formats), "content": content}}
 
 
 def create_app(
@@ -184,7 +205,10 @@ def create_app(
     # Uploads get room beyond a file's limit so the upload route itself refuses an oversized file
     # naming the field; only absurd bodies stop here.
     app.add_middleware(
-        BodyLimitMiddleware, max_body=settings.http_max_body_bytes, max_upload=2 * settings.file_max_bytes + 1024 * 1024
+        RequestLimitMiddleware,
+        max_body=settings.http_max_body_bytes,
+        max_upload=2 * settings.file_max_bytes + 1024 * 1024,
+        max_header=settings.http_max_header_bytes,
     )
     app.add_middleware(RequestContextMiddleware, service=service)
     readiness = runtime.readiness()
@@ -193,7 +217,12 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
-    @app.get("/readyz", tags=["operations"], summary="Database and broker reachable")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Database and broker reachable",
+        responses={503: {"description": "a dependency is away", "content": {"application/json": {}}}},
+    )
     async def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         ready = True
@@ -209,10 +238,19 @@ def create_app(
             body["warnings"] = warnings()  # degraded but serving: shown, not failing the probe
         return JSONResponse(body, 200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
         app.include_router(router)
+
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_refusals(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # the documents declare every refusal (shared.problems.document_refusals)
     return app

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import catalogue
+from shared import catalogue, files
 from shared.auth import Principal, current_principal, decode_token, require_roles
 from shared.events import OPEN_STATES, RATING_NAMES, STATE_NAMES, reopens
-from shared.problems import Problem
+from shared.problems import Problem, refusals
 from shared.signing import link_is_valid
 from shared.validation import Instant
-from shared.web import DbSession
+from shared.web import DbSession, exports
 
 from . import access, attachments, ledger, listing, read_model, submissions, timeline, wechat
 from .catalogue_forms import form_for
@@ -77,6 +77,7 @@ async def get_catalogue(request: Request) -> dict:
     tags=["requests"],
     response_model=RequestCreated,
     summary="Submit a request (one submission for many departments)",
+    responses=refusals(409),  # an Idempotency-Key reused with another body
 )
 async def submit_request(
     body: RequestCreate,
@@ -236,6 +237,7 @@ def file_out(row: Attachment) -> FileOut:
     "/requests/{request_id}/files/{file_id}",
     tags=["attachments"],
     summary="Download a file of a request (yours, or what a unit issued); every download is logged",
+    responses=files.DOWNLOAD_RESPONSES,
 )
 async def download_request_file(request_id: str, file_id: str, request: Request, session: Session, principal: Caller):
     async with session.begin():
@@ -368,7 +370,12 @@ async def upload_attachment(
     return AttachmentOut.model_validate(stored, from_attributes=True)
 
 
-@router.get("/attachments/{attachment_id}", tags=["attachments"], summary="Download your own upload")
+@router.get(
+    "/attachments/{attachment_id}",
+    tags=["attachments"],
+    summary="Download your own upload",
+    responses=files.DOWNLOAD_RESPONSES,
+)
 async def download_own(attachment_id: str, request: Request, session: Session, principal: Caller):
     async with session.begin():
         found = await session.get(Attachment, attachment_id)
@@ -381,6 +388,7 @@ async def download_own(attachment_id: str, request: Request, session: Session, p
     "/attachments/{attachment_id}/download",
     tags=["attachments"],
     summary="Download by a signed, time-limited link (what department systems receive over Kafka)",
+    responses={**files.DOWNLOAD_RESPONSES, **refusals(403)},
 )
 async def download_signed(
     attachment_id: str,
@@ -399,7 +407,12 @@ async def download_signed(
 
 
 # --- ledger -----------------------------------------------------------------------------------------------
-@router.get("/ledger", tags=["ledger"], summary="问题台账: every request and work item in your scope")
+@router.get(
+    "/ledger",
+    tags=["ledger"],
+    summary="问题台账: every request and work item in your scope",
+    responses=exports("json", "csv", "xlsx"),
+)
 async def get_ledger(
     session: Session,
     principal: Caller,
@@ -450,6 +463,8 @@ _optional_bearer = HTTPBearer(auto_error=False)
     tags=["auth"],
     response_model=TokenOut,
     summary="Log in from the WeChat mini-program; the first time, also send your account's token to bind",
+    responses=refusals(503),
+    openapi_extra={"security": [{}, {"HTTPBearer": []}]},  # the token is optional: only to bind
 )
 async def wechat_login(
     body: WechatLogin,

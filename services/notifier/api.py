@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import catalogue, regions
 from shared.auth import Principal, current_principal, require_roles
 from shared.clock import SHANGHAI, utcnow
-from shared.problems import Problem, invalid_field
+from shared.problems import Problem, invalid_field, refusals
 from shared.validation import EMAIL, Day, bilingual_error
-from shared.web import DbSession
+from shared.web import DbSession, exports
 
 from . import calendar as work_calendar
 from . import notify, policies, recipients, stats
@@ -103,7 +103,10 @@ async def overdue(request: Request, session: Session, principal: Overseer, regio
 
 
 @router.get(
-    "/stats/units", tags=["statistics"], summary="Per unit, region and request type: 响应率, 解决率, 按时办结率, 满意率"
+    "/stats/units",
+    tags=["statistics"],
+    summary="Per unit, region and request type: 响应率, 解决率, 按时办结率, 满意率",
+    responses=exports("json", "csv"),
 )
 async def unit_stats(
     request: Request,
@@ -327,7 +330,13 @@ async def list_recipients(session: Session, principal: Admin, key: str | None = 
     ]
 
 
-@router.post("/recipients", status_code=201, tags=["notifications"], summary="Register who is told, and how")
+@router.post(
+    "/recipients",
+    status_code=201,
+    tags=["notifications"],
+    summary="Register who is told, and how",
+    responses=refusals(404),  # a unit that does not exist or lies outside the admin's region
+)
 async def add_recipient(body: RecipientIn, session: Session, principal: Admin) -> dict:
     async with session.begin():
         region = await administered(session, principal, body.kind, body.key)

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events, kafka, regions
+from shared import events, files, kafka, regions
 from shared.auth import Principal, require_roles
 from shared.clock import utcnow
 from shared.logging import mask_mobile, mask_name
-from shared.problems import Problem, invalid_field
+from shared.problems import Problem, invalid_field, refusals
 from shared.validation import Instant
 from shared.web import DbSession
 
@@ -275,6 +275,7 @@ async def upload_item_file(
     "/workitems/{item_id}/files/{file_id}",
     tags=["work items"],
     summary="Download a file of this item (the enterprise's attachments, its 补正 answers, your uploads); logged",
+    responses=files.DOWNLOAD_RESPONSES,
 )
 async def download_item_file(item_id: str, file_id: str, request: Request, session: Session, principal: Reader):
     async with session.begin():
@@ -446,7 +447,11 @@ async def list_rules(session: Session, _principal: Reader, include_inactive: boo
 
 
 @router.post(
-    "/rules", status_code=201, tags=["routing"], summary="Make a kind the rule for (type, item), as a new version"
+    "/rules",
+    status_code=201,
+    tags=["routing"],
+    summary="Make a kind the rule for (type, item), as a new version",
+    responses=refusals(409),  # that kind is already the active rule
 )
 async def add_rule(body: RuleIn, session: Session, _principal: Admin) -> dict:
     async with session.begin():
