@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres lint bench up down install clean schemas
+.PHONY: run test test-sqlite test-postgres lint bench up down install clean schemas vendor i18n
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -34,10 +34,24 @@ lint: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/xiaoer schemas
 
-## Benchmarks (see docs/benchmarks.md); PostgreSQL from XIAOER_BENCH_POSTGRES_URL (default: local).
+## The pages' front-end packages (services/web/package.json): npm ci in a scratch directory, the
+## minified files copied into services/web/static/vendor under content-hashed names. Commit them.
+vendor: $(STAMP)
+	$(BIN)/python -m services.web.vendor_assets
+
+## The pages' translations: new messages into services/web/locale (translate the empty msgstr
+## entries in en/LC_MESSAGES/messages.po); the service compiles the catalogue when it starts.
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F services/web/babel.cfg -k N_ --no-location --sort-output \
+		--project xiaoer-web -o services/web/locale/messages.pot services/web
+	$(BIN)/pybabel update -i services/web/locale/messages.pot -d services/web/locale --width 120
+	$(BIN)/pybabel compile -d services/web/locale --statistics  # how many are translated
+	rm -f services/web/locale/*/LC_MESSAGES/messages.mo
+
+## Benchmarks, each beside its reference in the same run; writes the table into docs/benchmarks.md.
+## PostgreSQL from XIAOER_BENCH_POSTGRES_URL (default: local); about 12 minutes (BENCH_ARGS=--quick: 5).
 bench: $(STAMP)
-	$(BIN)/python bench/intake.py
-	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 ## The production stack with Docker Compose (Apache Kafka in KRaft mode, PostgreSQL).
 up:

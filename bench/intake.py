@@ -1,157 +1,128 @@
-"""Benchmark: accepted requests per second and latency of ``POST /v1/requests``.
+"""Benchmark: ``POST /v1/requests`` (an 8-item bundle, PostgreSQL) beside a bare FastAPI endpoint.
 
-Runs intake for real (uvicorn, its outbox relay publishing to an embedded broker, PostgreSQL)
-and, in the same run on the same machine, a bare FastAPI endpoint that only parses the body.
-The ratio of the two holds on a noisy machine better than either figure alone.
+Intake runs as operators run it (``xiaoer serve intake``: its HTTP workers, its outbox relay
+publishing to the embedded broker, a fresh PostgreSQL database); the reference is
+``bench/bare_app.py``, a FastAPI endpoint that only parses the same body, started by uvicorn with
+the same number of worker processes as intake has HTTP workers. Both are loaded by wrk
+(closed loop, -t2 -c32, 20 s), in the order bare, intake, bare, intake. Then latency at half
+intake's rate, open loop (bench/openloop.py), against intake and, as a check that the generator
+is not the bottleneck, against the bare endpoint at the same rate.
 
-    .venv/bin/python bench/intake.py [--concurrency 32] [--requests 3000]
+    .venv/bin/python bench/intake.py [--seconds 20] [--connections 32] [--json FILE]
 
-PostgreSQL from XIAOER_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test):
-a fresh database is created on it and dropped afterwards.
+PostgreSQL from XIAOER_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import json
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
 from pathlib import Path
 
-import asyncpg
-import httpx
-from sqlalchemy.engine import make_url
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, fmt, fresh_database, machine, open_loop, stack, wait_ready, wrk, wrk_script
 
-from services.devstack import EmbeddedBroker, free_port  # noqa: E402
-from shared.auth import mint_token  # noqa: E402
-from shared.settings import Settings  # noqa: E402
-from shared.validation import make_uscc  # noqa: E402
-
-USCC = make_uscc("91440112MA59C5XK0")
-BODY = {
-    "type": "compliance_certificate",
-    "enterprise": {"uscc": USCC, "name": "广州明珞装备股份有限公司", "region_code": "440112"},
-    "subjects": [{"uscc": make_uscc("91310115MA1H7A8K5"), "name": "明珞(上海)科技有限公司", "region_code": "310115"}],
-    "items": ["tax", "customs", "development_reform", "commerce"],
-    "purpose": "ipo",
-    "contact": {"name": "张三", "mobile": "13800138000"},
-}
+from services.devstack import free_port
+from shared.settings import Settings
 
 
-async def wait_ready(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(url)).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} not ready")
-
-
-async def drive(url: str, headers: dict, concurrency: int, total: int) -> dict:
-    latencies: list[float] = []
-    failures = 0
-    remaining = total
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal remaining, failures
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            response = await client.post(url, json=BODY, headers=headers)
-            latencies.append(time.perf_counter() - started)
-            if response.status_code != 201:
-                failures += 1
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        # Warm up connections and caches, then measure.
-        await asyncio.gather(*(client.post(url, json=BODY, headers=headers) for _ in range(concurrency)))
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
+async def measure(seconds: int, connections: int, open_seconds: int, code: Path) -> dict:
+    http_workers = Settings(_env_file=None).http_worker_count("intake")
+    async with fresh_database() as db_url:
+        with stack(code) as s:
+            s.start_broker()
+            s.env["XIAOER_INTAKE_DATABASE_URL"] = db_url
+            s.xiaoer("migrate", "intake")
+            intake_port, bare_port = free_port(), free_port()
+            s.serve("serve", "intake", intake_port)
+            s.bare(bare_port, workers=http_workers)
+            intake_url = f"http://127.0.0.1:{intake_port}/v1/requests"
+            bare_url = f"http://127.0.0.1:{bare_port}/v1/requests"
+            await wait_ready(f"http://127.0.0.1:{intake_port}/readyz")
+            await wait_ready(f"http://127.0.0.1:{bare_port}/docs")
+            token = s.token(role="enterprise", usccs=[s_uscc()])
+            intake_script, bare_script = wrk_script(token), wrk_script(None)
+            wrk(intake_url, intake_script, connections=connections, seconds=3)  # warm-up, not counted
+            wrk(bare_url, bare_script, connections=connections, seconds=3)
+            runs = {"bare": [], "intake": []}
+            for _ in range(2):  # A B A B
+                runs["bare"].append(wrk(bare_url, bare_script, connections=connections, seconds=seconds))
+                runs["intake"].append(wrk(intake_url, intake_script, connections=connections, seconds=seconds))
+            half = statistics.mean(r["rps"] for r in runs["intake"]) / 2
+            open_intake = open_loop(intake_url, token, half, open_seconds)
+            open_bare = open_loop(bare_url, None, half, open_seconds)
+    bare_rps = statistics.mean(r["rps"] for r in runs["bare"])
+    intake_rps = statistics.mean(r["rps"] for r in runs["intake"])
     return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "failures": failures,
-        "count": len(latencies),
+        "machine": machine(),
+        "http_workers": http_workers,
+        "runs": runs,
+        "bare_rps": bare_rps,
+        "intake_rps": intake_rps,
+        "ratio": intake_rps / bare_rps,
+        "intake_wrk_p99_ms": max(r["p99_ms"] for r in runs["intake"]),
+        "open_rate": half,
+        "open_intake": open_intake,
+        "open_bare": open_bare,
+        "errors": sum(r["errors"] for rs in runs.values() for r in rs) + open_intake["failures"],
     }
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--requests", type=int, default=3000)
-    args = parser.parse_args()
+def s_uscc() -> str:
+    from common import USCC
 
-    admin = make_url(os.environ.get("XIAOER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
-    db_name = f"xiaoer_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False))
-    await conn.execute(f'CREATE DATABASE "{db_name}"')
-    await conn.close()
-    db_url = admin.set(drivername="postgresql+asyncpg", database=db_name).render_as_string(hide_password=False)
+    return USCC
 
-    var_dir = Path(tempfile.mkdtemp(prefix="xiaoer-bench-"))
-    broker = EmbeddedBroker(port=free_port(), log_path=var_dir / "broker.log")
-    broker.start()
-    intake_port, bare_port = free_port(), free_port()
-    secret = uuid.uuid4().hex * 2
-    env = {
-        **os.environ,
-        "XIAOER_JWT_SECRET": secret,
-        "XIAOER_VAR_DIR": str(var_dir),
-        "XIAOER_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-        "XIAOER_INTAKE_DATABASE_URL": db_url,
-        "XIAOER_INTAKE_PORT": str(intake_port),
-        "XIAOER_LOG_LEVEL": "WARNING",
-    }
-    python = sys.executable
-    processes = []
-    try:
-        subprocess.run([python, "-m", "services.cli", "migrate", "intake"], env=env, cwd=ROOT, check=True)
-        processes.append(subprocess.Popen([python, "-m", "services.cli", "serve", "intake"], env=env, cwd=ROOT))
-        processes.append(
-            subprocess.Popen(
-                [python, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port), "--log-level", "warning"],
-                cwd=ROOT / "bench",
-            )
+
+def report(r: dict, seconds: int, connections: int) -> str:
+    lines = [
+        f"wrk -t2 -c{connections} -d{seconds}s, A B A B; {r['http_workers']} HTTP worker process(es) each; "
+        f"{r['machine']}",
+        "",
+        "| run | bare FastAPI req/s | intake req/s | intake p50 ms | intake p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for n, (bare, intake) in enumerate(zip(r["runs"]["bare"], r["runs"]["intake"], strict=True), 1):
+        lines.append(
+            f"| {n} | {fmt(bare['rps'])} | {fmt(intake['rps'])} | {fmt(intake['p50_ms'], 1)} | "
+            f"{fmt(intake['p99_ms'], 1)} | {bare['errors'] + intake['errors']} |"
         )
-        await wait_ready(f"http://127.0.0.1:{intake_port}/readyz")
-        await wait_ready(f"http://127.0.0.1:{bare_port}/docs")
-        settings = Settings(_env_file=None, jwt_secret=secret)
-        headers = {"Authorization": f"Bearer {mint_token(settings, role='enterprise', usccs=[USCC])}"}
+    oi, ob = r["open_intake"], r["open_bare"]
+    lines += [
+        "",
+        f"intake reaches **{r['ratio']:.1%}** of the bare endpoint "
+        f"({fmt(r['intake_rps'])} / {fmt(r['bare_rps'])} req/s).",
+        "",
+        f"Open loop at half intake's rate ({fmt(r['open_rate'])} req/s, {oi['sent']} requests):",
+        "",
+        "| target | achieved req/s | p50 ms | p99 ms | max ms | failures | generator late p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, o in (("intake", oi), ("bare (generator check)", ob)):
+        lines.append(
+            f"| {name} | {fmt(o['achieved_rps'])} | {fmt(o['p50_ms'], 1)} | {fmt(o['p99_ms'], 1)} | "
+            f"{fmt(o['max_ms'], 1)} | {o['failures']} | {fmt(o['generator_late_p99_ms'], 1)} |"
+        )
+    return "\n".join(lines)
 
-        bare = await drive(f"http://127.0.0.1:{bare_port}/v1/requests", {}, args.concurrency, args.requests)
-        intake = await drive(f"http://127.0.0.1:{intake_port}/v1/requests", headers, args.concurrency, args.requests)
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=15)
-        broker.stop()
-        conn = await asyncpg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False))
-        await conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        await conn.close()
 
-    print(f"\n{args.requests} requests, {args.concurrency} concurrent clients, one uvicorn worker each, 2 cores\n")
-    print("| endpoint | accepted/s | p50 ms | p99 ms | failures |")
-    print("|---|---:|---:|---:|---:|")
-    for name, r in (("bare FastAPI (parse JSON, 201)", bare), ("intake POST /v1/requests (PostgreSQL)", intake)):
-        print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['failures']} |")
-    print(f"\nintake reaches {intake['rps'] / bare['rps']:.0%} of the bare endpoint's throughput")
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--open-seconds", type=int, default=20)
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON too")
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout to run (default: this one)")
+    args = parser.parse_args()
+    result = asyncio.run(measure(args.seconds, args.connections, args.open_seconds, args.code.resolve()))
+    print(report(result, args.seconds, args.connections))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

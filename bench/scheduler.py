@@ -144,9 +144,13 @@ async def main() -> None:
     parser.add_argument("--open", type=int, nargs="+", default=[1000, 1_000_000])
     parser.add_argument("--due", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON too")
     args = parser.parse_args()
     admin = make_url(os.environ.get("XIAOER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     results = [await measure(admin, n, args.due, args.rounds) for n in args.open]
+    if args.json:
+        ratio = results[-1]["median_ms"] / results[0]["median_ms"]
+        args.json.write_text(json.dumps({"due": args.due, "rounds": args.rounds, "results": results, "ratio": ratio}))
     print(f"\nscheduler tick, {args.due} due timers per tick, median of {args.rounds} ticks, PostgreSQL\n")
     print("| open items (pending timers) | tick median ms | tick max ms | set-up s |")
     print("|---:|---:|---:|---:|")

@@ -4,6 +4,9 @@ xiaoer run                      the whole system on embedded defaults (what `mak
 xiaoer migrate [SERVICE ...]    apply each service's database migrations
 xiaoer seed [--file FILE]       load department units and routing rules (demo data by default)
 xiaoer serve|api|worker SERVICE one service: HTTP and workers, HTTP only, or workers only
+xiaoer serve web                the pages (enterprise H5, clerk workbench, supervisor board)
+xiaoer user add --role ROLE ... a staff account for the pages (clerk, coordinator, supervisor, admin)
+xiaoer user demo                development only: the pages' demo staff accounts
 xiaoer token --role ROLE ...    mint a JWT with the configured signing key
 xiaoer sla due --from T ...     a deadline, computed by the notifier's own code
 xiaoer units credentials UNIT   a department system's signing key and onboarding sheet
@@ -19,12 +22,15 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import signal
+import subprocess
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
-from shared.settings import SERVICES, Settings
+from shared.settings import SERVICES, WEB, Settings
 
 SCHEMAS_DIR = Path("docs/schemas")
 ASYNCAPI = Path("docs/asyncapi.yaml")
@@ -43,10 +49,11 @@ def service_settings(name: str) -> Settings:
 def cmd_migrate(args, settings: Settings) -> None:
     from shared import db
 
-    unknown = set(args.services) - set(SERVICES)
+    with_database = (*SERVICES, WEB)
+    unknown = set(args.services) - set(with_database)
     if unknown:
         sys.exit(f"unknown service(s): {', '.join(sorted(unknown))}")
-    for name in args.services or SERVICES:
+    for name in args.services or with_database:
         url = service_settings(name).database_url
         db.upgrade(service_main(name).MIGRATIONS, url)
         print(f"{name}: migrated {url}")
@@ -82,6 +89,54 @@ def cmd_seed(args, settings: Settings) -> None:
         print("the registry has units already: demo seed skipped")
     else:
         print(f"seeded the demo registry: {counts['units']} units, {counts['rules']} rule versions")
+
+
+def cmd_user_demo(args, settings: Settings) -> None:
+    """Development only: the pages' demo staff accounts for the demo registry's units and offices
+    (a clerk per unit, a supervisor per office, an admin), into an empty account table; the demo
+    sign-in page lists them. ``xiaoer run`` calls it after ``xiaoer seed``."""
+    from services.router import registry
+    from services.web import accounts, demo
+
+    web = service_settings(WEB)
+    if web.env != "development":
+        print("demo staff accounts are for XIAOER_ENV=development only: none created")
+        return
+    staff = demo.demo_accounts(registry.demo_registry())
+    count = asyncio.run(_in_transaction(web.database_url, lambda s: accounts.seed_demo(s, staff, demo.DEMO_PASSWORD)))
+    if count:
+        print(f"seeded {count} demo staff accounts for the pages (password: {demo.DEMO_PASSWORD})")
+    else:
+        print("the pages have staff accounts already: demo accounts skipped")
+
+
+def cmd_user_add(args, settings: Settings) -> None:
+    """A staff account for the pages; the password from stdin, or generated and printed once."""
+    import secrets
+
+    from services.web import accounts
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = secrets.token_urlsafe(12)
+    fields = dict(
+        role=args.role,
+        display_name=args.name,
+        password=password,
+        username=args.username,
+        unit_code=args.unit,
+        region_code=args.region,
+    )
+    try:
+        account = asyncio.run(
+            _in_transaction(service_settings(WEB).database_url, lambda s: accounts.create(s, **fields))
+        )
+    except accounts.AccountError as refused:
+        sys.exit(f"未创建 / not created: {refused}")
+    print(f"created {account.role} {account.display_name}: username {account.username}")
+    if not args.password_stdin:
+        print(f"password (shown once): {password}")
 
 
 def cmd_units_import(args, settings: Settings) -> None:
@@ -162,7 +217,17 @@ def cmd_token(args, settings: Settings) -> None:
     )
 
 
+SERVED_SERVICE = "XIAOER_SERVED_SERVICE"  # tells ``http_app`` in uvicorn's worker processes which service
+
+
 def cmd_serve(args, settings: Settings) -> None:
+    """``serve``: HTTP and workers; ``api``: HTTP only; ``worker``: the relay and consumers only.
+
+    With one HTTP worker (``XIAOER_HTTP_WORKERS``, ``XIAOER_<SERVICE>_HTTP_WORKERS`` or
+    ``--workers``) ``serve`` is one process. With several, uvicorn runs that many HTTP worker
+    processes on the port, and ``serve`` starts the relay and consumers in one process of their
+    own beside them (``xiaoer worker``): request handling does not wait behind relaying or
+    consuming, and the service uses more than one core."""
     import uvicorn
 
     from shared.logging import configure_logging
@@ -170,12 +235,57 @@ def cmd_serve(args, settings: Settings) -> None:
     settings = service_settings(args.service)
     configure_logging(settings.log_level, settings.log_json)
     module = service_main(args.service)
-    runtime = module.build_runtime(settings)
     if args.command == "worker":
-        asyncio.run(_run_workers(runtime))
+        import uvloop  # with uvicorn[standard]: the event loop the HTTP workers run on too
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_run_workers(module.build_runtime(settings)))
         return
-    app = module.build_app(runtime, workers=args.command == "serve")
-    uvicorn.run(app, host=settings.host, port=settings.port(args.service), log_config=None, access_log=False)
+    host, port = settings.host, settings.port(args.service)
+    workers = args.workers or settings.http_worker_count(args.service)
+    if workers == 1:
+        app = module.build_app(module.build_runtime(settings), workers=args.command == "serve")
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        return
+    os.environ[SERVED_SERVICE] = args.service
+    background = None
+    if args.command == "serve" and args.service in SERVICES:
+        background = _start_worker_process(args.service)
+    try:
+        app = "services.cli:http_app"
+        uvicorn.run(app, factory=True, workers=workers, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        if background is not None and background.poll() is None:
+            background.terminate()
+            try:
+                background.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                background.kill()
+
+
+def http_app():
+    """The HTTP app of one of uvicorn's worker processes (``cmd_serve`` with several workers)."""
+    from shared.logging import configure_logging
+
+    service = os.environ[SERVED_SERVICE]
+    settings = service_settings(service)
+    configure_logging(settings.log_level, settings.log_json)
+    module = service_main(service)
+    return module.build_app(module.build_runtime(settings), workers=False)
+
+
+def _start_worker_process(service: str) -> subprocess.Popen:
+    """``xiaoer worker SERVICE`` beside the HTTP workers. Should it ever exit, the whole ``serve``
+    stops (SIGTERM to itself), as a one-process ``serve`` would with its relay gone: whatever
+    supervises it sees that and restarts it."""
+    process = subprocess.Popen([sys.executable, "-m", "services.cli", "worker", service])
+
+    def watch() -> None:
+        process.wait()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name=f"{service}-worker-watch", daemon=True).start()
+    return process
 
 
 async def _run_workers(runtime) -> None:
@@ -357,8 +467,24 @@ def parser() -> argparse.ArgumentParser:
 
     for command in ("serve", "api", "worker"):
         c = sub.add_parser(command, help=f"run one service ({command})")
-        c.add_argument("service", choices=SERVICES)
+        c.add_argument("service", choices=SERVICES if command == "worker" else (*SERVICES, WEB))
+        if command != "worker":
+            c.add_argument("--workers", type=int, help="HTTP worker processes (default: XIAOER_HTTP_WORKERS)")
         c.set_defaults(func=cmd_serve)
+
+    users = sub.add_parser("user", help="staff accounts of the pages")
+    users = users.add_subparsers(dest="user_command", required=True)
+    ua = users.add_parser("add", help="create a staff account (clerk, coordinator, supervisor or admin)")
+    ua.add_argument("--role", required=True, choices=["department", "coordinator", "supervisor", "admin"])
+    ua.add_argument("--name", required=True, help="the person's name as pages show it, e.g. 李四")
+    ua.add_argument("--unit", help="department or coordinator: the unit code, e.g. 440112.tax")
+    ua.add_argument("--region", help="supervisor (required) or admin: the region code, e.g. 440112")
+    ua.add_argument("--username", help="default: the unit code (dudao.<region>, admin), -2, -3 … if taken")
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from stdin (else generated)")
+    ua.set_defaults(func=cmd_user_add)
+    users.add_parser("demo", help="development only: the demo staff accounts (into an empty table)").set_defaults(
+        func=cmd_user_demo
+    )
 
     ck = sub.add_parser("check", help="exit 0 when a service's database and broker answer")
     ck.add_argument("service", choices=SERVICES)

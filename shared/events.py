@@ -128,6 +128,7 @@ WorkItemState = Literal[
     "returned",
     "cancelled",
     "credit_report",
+    "credit_report_uploaded",
 ]
 # The one definition of which states still await a unit's work, and which are finished.
 OPEN_STATES = frozenset({"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"})
@@ -141,7 +142,9 @@ STATE_NAMES: dict[str, str] = {
     "closed": "已评价",
     "returned": "已退回",
     "cancelled": "已撤销",
-    "credit_report": "以专项信用报告替代",
+    # 信用代证: covered by the subject's 专项信用报告, the one name everywhere (request, ledger, ratings).
+    "credit_report": "待上传专项信用报告",
+    "credit_report_uploaded": "已由专项信用报告替代",
 }
 
 
@@ -166,8 +169,8 @@ class WorkItemEvent(Event):
     note: str | None = None
     version: int = Field(
         0,
-        description="the item's version at the router: 1 at dispatch, +1 with every change (0: not versioned, "
-        "e.g. an item covered by a credit report, or a message from before versions)",
+        description="the item's version at the router: 1 at dispatch (or, for an item a credit report covers, "
+        "when covered), +1 with every change (0: not versioned, a message from before versions)",
     )
 
     def older_than(self, held_version: int) -> bool:
@@ -175,6 +178,19 @@ class WorkItemEvent(Event):
         is. Events of one item arrive in order (keyed by request), except when an operator replays
         a dead letter or republishes an outbox range; then an older event must not undo a newer one."""
         return 0 < self.version <= held_version
+
+
+class CoverageVersion(BaseModel):
+    """One version of a province's (or city's) 专项信用报告 coverage, as routing decisions name it."""
+
+    model_config = ConfigDict(extra="forbid")
+    region_code: str
+    version: int
+
+    @property
+    def label(self) -> str:
+        """How the ledger and the request show it, e.g. ``440000 v3``."""
+        return f"{self.region_code} v{self.version}"
 
 
 class WorkItemDispatched(WorkItemEvent):
@@ -190,6 +206,26 @@ class WorkItemDispatched(WorkItemEvent):
         description="false for a unit's own 转办: the item keeps its deadlines (only routing and a "
         "coordinator's dispatch start them anew)",
     )
+    subject_region: str | None = Field(
+        None, description="the subject's region (region_code is the unit's); null in messages from before it"
+    )
+    credit_coverage: list[CoverageVersion] = Field(
+        default=[],
+        description="信用代证: the 专项信用报告 coverage versions in force for the subject when a certificate item "
+        "was routed (province, then a city adding to it) — the item went to a department because none covered "
+        "its kind, or the enterprise asked for the department's certificate anyway; empty when none was in force "
+        "or the request is not a certificate bundle",
+    )
+
+
+def credit_report_unit(region_code: str) -> str:
+    """Where an item a 专项信用报告 covers stands instead of a unit: that region's report."""
+    return f"credit.{region_code}"
+
+
+def is_credit_report_unit(unit_code: str) -> bool:
+    """Whether a work-item event is about an item a 专项信用报告 covers (信用代证), not a unit's work."""
+    return unit_code.startswith("credit.")
 
 
 class WorkItemCovered(WorkItemEvent):
@@ -208,6 +244,18 @@ class WorkItemCovered(WorkItemEvent):
     report_site_name: str = Field(description="where the enterprise downloads it, e.g. 信用中国（广东）")
     report_site_url: str | None = None
     reason: str = Field(description="why the kind is covered, as a person reads it")
+
+
+class WorkItemCreditReportUploaded(WorkItemEvent):
+    """信用代证: the enterprise uploaded the 专项信用报告 that covers this item, so the item is
+    fulfilled (state ``credit_report_uploaded``) — as a resolved item is for a department's work.
+    Fields as in :class:`WorkItemCovered`; ``report`` is the uploaded PDF (intake's copy)."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.credit_report_uploaded"
+    subject_region: str = Field(description="the subject's region (where the certificate is about)")
+    coverage_region: str = Field(description="the province or city whose report covers the kind")
+    coverage_version: int = Field(description="the coverage version in force on the submission day")
+    report: FileRef
 
 
 class WorkItemAcknowledged(WorkItemEvent):
@@ -295,6 +343,20 @@ class RequestWithdrawn(Event):
     ce_type: ClassVar[str] = "cn.xiaoer.request.withdrawn"
     request_id: str
     reason: str | None = None
+    actor: Actor
+    occurred_at: datetime
+
+
+class CreditReportUploaded(Event):
+    """信用代证: the enterprise uploaded one subject's 专项信用报告 (a PDF) for a request; every item
+    of that subject the report covers (``work_item_ids``, state ``credit_report``) is fulfilled. A
+    later upload for the same subject (e.g. a longer period) replaces the file and changes no state."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.request.credit_report_uploaded"
+    request_id: str
+    subject_uscc: str
+    work_item_ids: list[str] = Field(description="the covered items the report fulfils, as intake knows them")
+    report: FileRef
     actor: Actor
     occurred_at: datetime
 
@@ -498,6 +560,7 @@ WORK_ITEM_EVENTS: tuple[type[WorkItemEvent], ...] = (
     WorkItemClosed,
     WorkItemCancelled,
     WorkItemCovered,
+    WorkItemCreditReportUploaded,
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -507,6 +570,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RequestWithdrawn,
         SupplementProvided,
         WorkItemRated,
+        CreditReportUploaded,
         *WORK_ITEM_EVENTS,
         WorkItemAssigned,
         WorkItemNotice,
@@ -533,8 +597,11 @@ TOPICS: dict[str, dict[str, Any]] = {
         "to": ["router"],
     },
     REQUESTS_UPDATES: {
-        "description": "What an enterprise does after submitting: withdraw, answer a 补正, rate. Key: request id.",
-        "messages": [RequestWithdrawn, SupplementProvided, WorkItemRated],
+        "description": (
+            "What an enterprise does after submitting: withdraw, answer a 补正, rate, upload a 专项信用报告 "
+            "(信用代证). Key: request id."
+        ),
+        "messages": [RequestWithdrawn, SupplementProvided, WorkItemRated, CreditReportUploaded],
         "from": "intake",
         "to": ["router"],
     },
@@ -560,7 +627,8 @@ TOPICS: dict[str, dict[str, Any]] = {
     },
     WORKITEMS_EVENTS: {
         "description": (
-            "Every change of every work item, and the items a 专项信用报告 covers (state credit_report, no unit). "
+            "Every change of every work item, and the items a 专项信用报告 covers (信用代证: state credit_report, "
+            "no unit; credit_report_uploaded once the enterprise uploads the report; cancelled on withdrawal). "
             "Key: request id (per-request order)."
         ),
         "messages": list(WORK_ITEM_EVENTS),

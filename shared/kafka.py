@@ -370,6 +370,11 @@ def outbox_lease(engine: AsyncEngine, relay: str, table: str) -> OutboxLease:
     return PostgresLease(engine, int.from_bytes(digest[:8], "big", signed=True))
 
 
+def wakeup_channel(relay: str, table: str) -> str:
+    """The PostgreSQL LISTEN/NOTIFY channel that wakes ``relay`` when rows were added to ``table``."""
+    return f"xiaoer_outbox_{relay}_{table}"
+
+
 class OutboxRelay:
     """Publishes outbox rows in id order and marks them sent.
 
@@ -384,6 +389,13 @@ class OutboxRelay:
     Before each batch the relay creates the batch's topics that the broker lacks (a broker that
     came back empty), with the configured partitions. Sent rows are kept for ``retention`` (so
     ``xiaoer outbox republish`` can send a time range again), then pruned by the active relay.
+
+    Wake-ups: after committing outbox rows a writer calls ``notify``. When this process runs the
+    active relay, that sets its event; otherwise (HTTP workers beside a worker process, ``xiaoer
+    api`` beside ``xiaoer worker``, a standby replica) on PostgreSQL it sends a ``NOTIFY``, which
+    the active relay, listening on its lease's connection, receives at once. Notifications asked
+    for while one is on its way are folded into one, so a burst of commits costs a few round
+    trips, not one each. On SQLite a relay in another process finds the rows at its next poll.
     """
 
     def __init__(
@@ -414,6 +426,9 @@ class OutboxRelay:
         self.producer_factory = producer_factory or new_producer
         self.topics = TopicKeeper(bootstrap, partitions, replication)
         self.wakeup = asyncio.Event()
+        self.channel = wakeup_channel(name, outbox.name)
+        self._notify_pending = False
+        self._notifier: asyncio.Task | None = None
         self.active = False  # holds the lease: the one relay publishing this outbox
         self._producer: AIOKafkaProducer | None = None
         self._lease: OutboxLease | None = None
@@ -423,11 +438,44 @@ class OutboxRelay:
     def notify(self) -> None:
         """Called after a commit that added outbox rows, so they go out without waiting a poll."""
         self.wakeup.set()
+        if self.active or self._engine.url.get_backend_name() != "postgresql":
+            return  # the relay publishing this outbox runs here (or SQLite: it polls)
+        self._notify_pending = True
+        if self._notifier is None or self._notifier.done():
+            self._notifier = asyncio.create_task(self._send_notifications(), name=f"{self.name}.notify")
+
+    @property
+    def _engine(self) -> AsyncEngine:
+        return self.sessions.kw["bind"]
+
+    async def _send_notifications(self) -> None:
+        """NOTIFY the relay's channel until no commit asked for it meanwhile. Best effort: a lost
+        notification only delays the rows until the relay's next poll."""
+        try:
+            async with self._engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                while self._notify_pending:
+                    self._notify_pending = False
+                    await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.channel})
+        except Exception as exc:
+            log.info("outbox.notify_failed", relay=self.name, error=f"{type(exc).__name__}: {exc}")
+
+    async def _listen(self) -> None:
+        """On PostgreSQL, LISTEN on the lease's own connection: it lives exactly as long as the
+        lease, so a relay that holds the lease always hears the wake-ups."""
+        if not isinstance(self._lease, PostgresLease):
+            return
+        async with self._lease.connection() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            await raw.add_listener(self.channel, lambda *_: self.wakeup.set())
 
     async def run(self) -> None:
         backoff = self.poll_seconds
         try:
             while True:
+                # Cleared before looking for rows, not after: a wake-up for rows committed while
+                # this round runs is kept, and the wait below returns at once.
+                self.wakeup.clear()
                 try:
                     if await self._lead():
                         sent = await self.relay_once()
@@ -440,10 +488,10 @@ class OutboxRelay:
                 except Exception as exc:  # broker or database away: keep the rows, try again later
                     log.warning("outbox.relay_failed", relay=self.name, error=f"{type(exc).__name__}: {exc}")
                     await self._resign()
+                    self.wakeup.clear()  # commits meanwhile do not cut the back-off short; later ones do
                     sent = 0
                     wait = backoff = min(backoff * 2, 10.0)
                 if sent < self.batch_size:
-                    self.wakeup.clear()
                     try:
                         await asyncio.wait_for(self.wakeup.wait(), timeout=wait)
                     except TimeoutError:
@@ -454,9 +502,10 @@ class OutboxRelay:
 
     async def _lead(self) -> bool:
         if self._lease is None:
-            engine = self.sessions.kw["bind"]
-            self._lease = outbox_lease(engine, self.name, self.outbox.name)
+            self._lease = outbox_lease(self._engine, self.name, self.outbox.name)
         active = await self._lease.acquire()
+        if active and not self.active:
+            await self._listen()
         if active != self.active:
             log.info("outbox.relay_active" if active else "outbox.relay_standby", relay=self.name)
             OUTBOX_RELAY_ACTIVE.labels(self.name).set(1 if active else 0)
@@ -554,7 +603,9 @@ class EventConsumer:
 
     ``handlers`` maps ``ce_type`` to a coroutine run inside the transaction that also records the
     event id; types with no handler are recorded and skipped (a consumer reads only what it
-    needs). Offsets are committed after the batch's transactions, never before.
+    needs). The records a fetch brings for one partition are applied in one transaction
+    (``_apply_together``), falling back to one transaction per record when any of them fails.
+    Offsets are committed after the batch's transactions, never before.
 
     Failures come in two kinds. A ``PoisonMessage`` (from ``decode`` or a handler) can never be
     applied: it goes to the DLQ and the consumer goes on. Anything else (database or broker away,
@@ -581,9 +632,14 @@ class EventConsumer:
         metadata_max_age_ms: int = 5_000,
         assignment_grace: float = 15.0,
         reconnect_after: int = 5,
+        fetch_max_wait_ms: int = 50,
     ) -> None:
         self.name = name
         self.topics = topics
+        # How long a fetch waits for records when there are none. Apache Kafka answers a waiting
+        # fetch as soon as a record arrives; the embedded broker (Tansu) answers only when this
+        # runs out, so aiokafka's default of 500 ms would add up to half a second to every hop.
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.group_id = group_id
         self.bootstrap = bootstrap
         self.sessions = sessions
@@ -665,6 +721,7 @@ class EventConsumer:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_records=200,
+                fetch_max_wait_ms=self.fetch_max_wait_ms,
                 metadata_max_age_ms=self.metadata_max_age_ms,
             )
             self._consumer, self._producer = consumer, new_producer(self.bootstrap)
@@ -706,9 +763,12 @@ class EventConsumer:
                 if tp not in consumer.assignment():
                     del resume_at[tp]
                     continue  # revoked by a rebalance: its new owner reads these again
-                for record in records:
-                    await self._apply(record)
-                    resume_at[tp] = record.offset + 1
+                if await self._apply_together(records):
+                    resume_at[tp] = records[-1].offset + 1
+                else:
+                    for record in records:
+                        await self._apply(record)
+                        resume_at[tp] = record.offset + 1
                 await self._commit(consumer, tp, resume_at.pop(tp))
         except Exception:
             # Partitions are handled in order: the first one left is where it failed.
@@ -716,6 +776,60 @@ class EventConsumer:
             await self._keep_place(consumer, resume_at, batch)
             raise
         self._note_progress(consumer, batch)
+
+    async def _apply_together(self, records: list[ConsumerRecord]) -> bool:
+        """Applies a partition's fetched records in one transaction: one commit (and one relay
+        wake-up) for the lot instead of one per event. Events already processed (a redelivery)
+        are skipped by id, as ``handle`` skips them one at a time. All or nothing: if anything
+        fails — a record that is not a CloudEvent, a handler refusing one (``PoisonMessage``), or
+        anything transient — nothing of the batch is kept and False says so; the caller then
+        applies the records one by one, which dead-letters exactly the poison ones and stops at
+        exactly the record a transient failure is about."""
+        if len(records) < 2:
+            return False
+        try:
+            received = [decode(record) for record in records]
+        except PoisonMessage:
+            return False
+        outcomes: list[str] = []
+        try:
+            async with self.sessions() as session, session.begin():
+                ids = [r.id for r in received]
+                seen = set(
+                    await session.scalars(
+                        select(self.processed.c.event_id).where(
+                            self.processed.c.consumer == self.name, self.processed.c.event_id.in_(ids)
+                        )
+                    )
+                )
+                fresh: list[ReceivedEvent] = []
+                for event in received:
+                    if event.id in seen:
+                        outcomes.append("duplicate")
+                        continue
+                    seen.add(event.id)  # the same event twice in one batch: applied once
+                    fresh.append(event)
+                if fresh:
+                    now = utcnow()
+                    await session.execute(
+                        insert(self.processed),
+                        [{"consumer": self.name, "event_id": e.id, "processed_at": now} for e in fresh],
+                    )
+                for event in fresh:
+                    handler = self.handlers.get(event.type)
+                    if handler is not None:
+                        await handler(session, event)
+                    outcomes.append("handled" if handler else "ignored")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one by one, each failure gets its usual treatment
+            log.info("consumer.batch_retried_one_by_one", consumer=self.name, records=len(records), error=repr(exc))
+            return False
+        if self.after_commit is not None and fresh:
+            self.after_commit()
+        for outcome in outcomes:
+            EVENTS_CONSUMED.labels(self.name, outcome).inc()
+        return True
 
     async def _apply(self, record: ConsumerRecord) -> None:
         """Applies one record or dead-letters it if it is poison; any other error propagates."""

@@ -18,8 +18,11 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICES = ("intake", "router", "notifier")
+SERVICES = ("intake", "router", "notifier")  # the three that exchange events on Kafka
 Service = Literal["intake", "router", "notifier"]
+# The pages (services/web): HTTP only, no Kafka; it calls the three services' APIs.
+WEB = "web"
+HttpService = Literal["intake", "router", "notifier", "web"]
 
 
 class Settings(BaseSettings):
@@ -44,11 +47,19 @@ class Settings(BaseSettings):
     intake_port: int = 8000
     router_port: int = 8001
     notifier_port: int = 8002
+    web_port: int = 8003
     intake_public_url: str | None = None
     router_public_url: str | None = None
     notifier_public_url: str | None = None
+    web_public_url: str | None = None
     http_max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest JSON body; uploads: file_max_bytes")
     http_max_header_bytes: int = Field(16 * 1024, ge=4096, description="largest request head (path, query, headers)")
+    # HTTP worker processes of one service (``xiaoer serve``/``api``); 0: one per CPU core. With several,
+    # ``serve`` runs the relay and consumers in one process of their own beside them (services/cli.py).
+    http_workers: int = Field(1, ge=0, description="HTTP worker processes per service, unless set per service")
+    intake_http_workers: int | None = Field(None, ge=0)
+    router_http_workers: int | None = Field(None, ge=0)
+    notifier_http_workers: int | None = Field(None, ge=0)
 
     # --- WeChat: intake logs enterprise users in, the notifier sends them messages --------------
     wechat_api_base_url: str = "https://api.weixin.qq.com"
@@ -85,10 +96,16 @@ class Settings(BaseSettings):
         """The database of the service these settings are for (each service's own class says)."""
         raise NotImplementedError("only a service's own settings name its database")
 
-    def port(self, service: Service) -> int:
+    def port(self, service: HttpService) -> int:
         return getattr(self, f"{service}_port")
 
-    def public_url(self, service: Service) -> str:
+    def http_worker_count(self, service: str) -> int:
+        """How many HTTP worker processes ``service`` runs."""
+        configured = getattr(self, f"{service}_http_workers", None)
+        workers = self.http_workers if configured is None else configured
+        return workers or os.cpu_count() or 1
+
+    def public_url(self, service: HttpService) -> str:
         return getattr(self, f"{service}_public_url") or f"http://{self.host}:{self.port(service)}"
 
     @cached_property

@@ -30,6 +30,7 @@ from shared.settings import SERVICES, Settings
 from tests.support import FakeWebhook, FakeWechat, SmtpSink, database_backend, make_databases
 
 BUILDERS = {"intake": intake_main, "router": router_main, "notifier": notifier_main}
+pytest_plugins = ["tests.web_support"]  # the pages' fixtures: web (APIs and pages on real HTTP), browser, page
 
 
 # --- broker and system ----------------------------------------------------------------------------

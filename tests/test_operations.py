@@ -21,6 +21,7 @@ from services.cli import parser
 from services.intake.settings import IntakeSettings
 from services.notifier.settings import NotifierSettings
 from services.router.settings import RouterSettings
+from services.web.settings import WebSettings
 from shared.events import json_schemas
 from shared.settings import SERVICES, Settings
 from tests.support import MINGLUO
@@ -156,7 +157,7 @@ def test_compose_file_names_only_what_the_code_has():
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller", "Kafka runs in KRaft mode"
     known_settings = {
         f"XIAOER_{name.upper()}"
-        for cls in (IntakeSettings, RouterSettings, NotifierSettings)
+        for cls in (IntakeSettings, RouterSettings, NotifierSettings, WebSettings)
         for name in cls.model_fields
     }
     for name, service in services.items():
@@ -171,6 +172,7 @@ def test_compose_file_names_only_what_the_code_has():
         assert services[svc]["ports"] == [f"{default_port}:{default_port}"]
         assert services[svc]["command"] == ["api", svc]
         assert services[f"{svc}-worker"]["command"] == ["worker", svc]
+    assert services["web"]["command"] == ["api", "web"] and services["web"]["ports"] == ["8003:8003"]
     assert (ROOT / services["migrate"]["build"]["dockerfile"]).exists()
 
 

@@ -2,3 +2,4 @@
 CREATE DATABASE intake;
 CREATE DATABASE router;
 CREATE DATABASE notifier;
+CREATE DATABASE web;  -- the pages' staff accounts

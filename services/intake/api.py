@@ -19,7 +19,7 @@ from shared.signing import link_is_valid
 from shared.validation import Instant
 from shared.web import DbSession, exports
 
-from . import access, attachments, ledger, listing, read_model, submissions, timeline, wechat
+from . import access, attachments, ledger, listing, messages, read_model, submissions, timeline, wechat
 from .catalogue_forms import form_for
 from .models import FILE_PURPOSES, Attachment, CreditReport, ItemRating, WorkItemView
 from .schemas import (
@@ -192,7 +192,7 @@ def work_item_out(item: WorkItemView) -> WorkItemOut:
         subject_uscc=item.subject_uscc,
         subject_name=item.subject_name,
         status=item.status,
-        status_name=read_model.ITEM_STATUS_NAMES.get(item.status, item.status),
+        status_name=STATE_NAMES.get(item.status, item.status),
         acknowledge_due_at=item.acknowledge_due_at,
         due_at=item.due_at,
         result=item.result,
@@ -204,6 +204,8 @@ def work_item_out(item: WorkItemView) -> WorkItemOut:
 def credit_report_out(report: CreditReport, items: list[WorkItemView], files: dict[str, Attachment]) -> CreditReportOut:
     covered = [i for i in items if i.id in (report.work_item_ids or [])]
     uploaded = report.attachment_id is not None
+    withdrawn = not uploaded and bool(covered) and all(i.status == "cancelled" for i in covered)
+    status = "uploaded" if uploaded else "withdrawn" if withdrawn else "to_obtain"
     return CreditReportOut(
         subject_uscc=report.subject_uscc,
         subject_name=report.subject_name,
@@ -212,8 +214,8 @@ def credit_report_out(report: CreditReport, items: list[WorkItemView], files: di
         site={"name": report.site_name, "url": report.site_url},
         items=[{"code": i.item, "zh": timeline.KIND_NAMES.get(i.item, i.item)} for i in covered],
         coverage=report.coverage or [],
-        status="uploaded" if uploaded else "to_obtain",
-        status_name="已上传" if uploaded else "待上传",
+        status=status,
+        status_name=read_model.CREDIT_REPORT_STATUS_NAMES[status],
         file=file_out(files[report.attachment_id]) if uploaded and report.attachment_id in files else None,
         upload_url=f"/v1/requests/{report.request_id}/credit-reports",
     )
@@ -284,7 +286,10 @@ async def post_credit_report(
         report = await submissions.upload_credit_report(session, principal, req, body)
         items = await read_model.work_items_of(session, req.id)
         files = {f.id: f for f in await session.scalars(select(Attachment).where(Attachment.request_id == req.id))}
-        return credit_report_out(report, items, files)
+        # The router and the statistics learn of it too: the covered items are fulfilled everywhere.
+        await messages.credit_report_uploaded(session, report, files[report.attachment_id], principal.as_actor())
+    request.app.state.runtime.relay.notify()
+    return credit_report_out(report, items, files)
 
 
 @router.get(

@@ -15,14 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import catalogue, regions
 from shared.auth import Principal
 from shared.clock import SHANGHAI
-from shared.events import OUTCOME_NAMES
+from shared.events import OUTCOME_NAMES, STATE_NAMES
 
 from .access import visible
 from .listing import filtered
 from .models import Request, WorkItemView
-from .read_model import ITEM_STATUS_NAMES, REQUEST_STATUS_NAMES
+from .read_model import REQUEST_STATUS_NAMES
 
-LEDGER_OUTCOMES = {**OUTCOME_NAMES, "credit_report": "以专项信用报告替代"}
+# 信用代证: an uploaded report is the item's result; it reads as the item's state does.
+LEDGER_OUTCOMES = {**OUTCOME_NAMES, "credit_report": STATE_NAMES["credit_report_uploaded"]}
 
 COLUMNS = (
     ("reference_no", "受理编号"),
@@ -89,7 +90,7 @@ async def rows(
                 "unit_name": item.unit_name if item else "",
                 "item": _item_name(request.type, item.item) if item else "",
                 "subject_name": item.subject_name if item else "",
-                "work_item_status": ITEM_STATUS_NAMES.get(item.status, item.status) if item else "",
+                "work_item_status": STATE_NAMES.get(item.status, item.status) if item else "",
                 "due_at": _local(item.due_at) if item else "",
                 "outcome": LEDGER_OUTCOMES.get((item.result or {}).get("outcome", ""), "") if item else "",
                 "document_no": (item.result or {}).get("document_no") or "" if item else "",

@@ -2,8 +2,8 @@
 what happened; how it is encoded lives here.
 
 - ``requests.submitted``: a new request, keyed by request id (the router routes it).
-- ``requests.updates``: what the enterprise does afterwards (withdraw, supplement, rate), keyed by
-  request id so the router sees one request's commands in order.
+- ``requests.updates``: what the enterprise does afterwards (withdraw, supplement, rate, upload a
+  专项信用报告), keyed by request id so the router sees one request's commands in order.
 - ``users.events``: a WeChat user bound to an account, keyed by openid (the notifier reaches them).
 """
 
@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events
 from shared.kafka import Outbox
 
-from .models import outbox
+from . import attachments
+from .models import Attachment, CreditReport, outbox
 
 OUTBOX = Outbox(outbox, events.SOURCE_INTAKE)
 
@@ -34,12 +35,27 @@ async def request_submitted(session: AsyncSession, submitted: events.RequestSubm
 
 async def request_updated(
     session: AsyncSession,
-    update: events.RequestWithdrawn | events.SupplementProvided | events.RequestRated,
+    update: events.RequestWithdrawn | events.SupplementProvided | events.WorkItemRated | events.CreditReportUploaded,
     now: datetime,
 ) -> None:
     await OUTBOX.emit(
         session, update, topic=events.REQUESTS_UPDATES, key=update.request_id, subject=update.request_id, time=now
     )
+
+
+async def credit_report_uploaded(
+    session: AsyncSession, report: CreditReport, file: Attachment, actor: events.Actor
+) -> None:
+    """信用代证: the subject's report was uploaded; every item it stands for is fulfilled."""
+    event = events.CreditReportUploaded(
+        request_id=report.request_id,
+        subject_uscc=report.subject_uscc,
+        work_item_ids=list(report.work_item_ids or []),
+        report=attachments.ref_of(file),
+        actor=actor,
+        occurred_at=report.uploaded_at,
+    )
+    await request_updated(session, event, report.uploaded_at)
 
 
 async def wechat_user_bound(session: AsyncSession, bound: events.WechatUserBound) -> None:

@@ -76,7 +76,9 @@ class WorkItemView(Base):
         Integer, default=0, comment="the router's version of the item this view shows; older events do not change it"
     )
     coverage: Mapped[str | None] = mapped_column(
-        String(40), comment="信用代证: the coverage version that covered the item, e.g. 440000 v1"
+        String(40),
+        comment="信用代证: the coverage versions a certificate item was decided under, e.g. 440000 v1 (covered "
+        "by that report) or 440000 v1、441900 v1 (routed to a unit though they were in force)",
     )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

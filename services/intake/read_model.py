@@ -14,13 +14,11 @@ from . import attachments, timeline
 from .models import CreditReport, Request, WorkItemDeadline, WorkItemView
 
 # 信用代证: an item the subject's 专项信用报告 covers is "to obtain" (``credit_report``) until the
-# enterprise uploads the report, then fulfilled (``credit_report_uploaded``, intake's own state).
+# enterprise uploads the report, then fulfilled (``credit_report_uploaded``): intake marks it so at
+# the upload and the router confirms it. Items' states are named in shared.events.STATE_NAMES.
 CREDIT_UPLOADED = "credit_report_uploaded"
-ITEM_STATUS_NAMES = {
-    **events.STATE_NAMES,
-    "credit_report": "待上传专项信用报告",
-    CREDIT_UPLOADED: "已由专项信用报告替代",
-}
+# A subject's report entry on the request, as people read it.
+CREDIT_REPORT_STATUS_NAMES = {"to_obtain": "待上传", "uploaded": "已上传", "withdrawn": "已撤销"}
 
 # A request's status as people read it (its work items' states: shared.events.STATE_NAMES).
 REQUEST_STATUS_NAMES = {
@@ -120,19 +118,23 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
     elif isinstance(event, events.WorkItemReopened):
         view.result = None
     elif isinstance(event, events.WorkItemCovered):
-        view.coverage = f"{event.coverage_region} v{event.coverage_version}"
+        view.coverage = events.CoverageVersion(region_code=event.coverage_region, version=event.coverage_version).label
         if (await note_credit_report(session, event)).uploaded_at is not None:
             view.status = CREDIT_UPLOADED  # the report was uploaded before this item's news came
+    elif isinstance(event, events.WorkItemDispatched) and event.credit_coverage:
+        view.coverage = "、".join(version.label for version in event.credit_coverage)
     view.updated_at = utcnow()
-    timeline.record(
-        session,
-        event.request_id,
-        event.occurred_at,
-        event.ce_type.removeprefix("cn.xiaoer."),
-        timeline.summary(event),
-        view,
-        file_ids=[f.id for f in files],
-    )
+    # The router's confirmation of an uploaded report: intake wrote the timeline entry at the upload.
+    if not isinstance(event, events.WorkItemCreditReportUploaded):
+        timeline.record(
+            session,
+            event.request_id,
+            event.occurred_at,
+            event.ce_type.removeprefix("cn.xiaoer."),
+            timeline.summary(event),
+            view,
+            file_ids=[f.id for f in files],
+        )
     await session.flush()
     if request.status != "withdrawn":
         request.status = overall_status(request, await work_items_of(session, request.id))

@@ -156,7 +156,11 @@ class WorkItemOut(BaseModel):
     due_at: datetime | None
     result: dict[str, Any] | None
     last_actor: str | None = Field(description="who made the latest move")
-    coverage: str | None = Field(None, description="信用代证: the coverage version that covered it, e.g. 440000 v1")
+    coverage: str | None = Field(
+        None,
+        description="信用代证: the coverage versions a certificate item was decided under, e.g. 440000 v1 "
+        "(null when none was in force, or not a certificate)",
+    )
 
 
 class CreditReportOut(BaseModel):
@@ -169,8 +173,8 @@ class CreditReportOut(BaseModel):
     site: dict[str, str | None] = Field(description="name and url of the province's download site")
     items: list[dict[str, str]] = Field(description="the certificate kinds (code, zh) the report stands for")
     coverage: list[str] = Field(description="the coverage versions that decided, e.g. 440000 v1")
-    status: str = Field(description="to_obtain · uploaded")
-    status_name: str = Field(description="待上传 · 已上传")
+    status: str = Field(description="to_obtain · uploaded · withdrawn (the request was withdrawn before an upload)")
+    status_name: str = Field(description="待上传 · 已上传 · 已撤销")
     file: FileOut | None = None
     upload_url: str = Field(description="POST {subject_uscc, attachment_id} here after POST /v1/attachments")
 

@@ -95,6 +95,8 @@ def summary(event: events.WorkItemEvent) -> str:
             text = f"{unit}事项已评价：{events.RATING_NAMES[score]}（{subject}）"
         case events.WorkItemClosed():
             text = f"{unit}事项已关闭（{subject}）"
+        case events.WorkItemCancelled() if events.is_credit_report_unit(event.unit_code):
+            text = f"{KIND_NAMES.get(event.item, event.item)}证明（由专项信用报告替代）已撤销（{subject}）"
         case events.WorkItemCancelled():
             text = f"{unit}事项已撤销（{subject}）"
         case events.WorkItemCovered(item=item, coverage_version=version, report_site_name=site):
@@ -104,6 +106,8 @@ def summary(event: events.WorkItemEvent) -> str:
                 f"{kind}证明可由专项信用报告替代（{place}覆盖数据第{version}版），"
                 f"无需部门出具：请从{site}下载后上传（{subject}）"
             )
+        case events.WorkItemCreditReportUploaded(item=item):
+            text = f"{KIND_NAMES.get(item, item)}证明已由专项信用报告替代（{subject}）"
         case _:
             text = f"{unit}：{event.state}（{subject}）"
     return f"{text}：{event.note}" if event.note and isinstance(event, PUBLIC_NOTES) else text

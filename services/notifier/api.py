@@ -122,11 +122,10 @@ async def unit_stats(
     records = await stats.records_in(session, to_instant(start), to_instant(end), region)
     await work_calendar.refresh(session, request.app.state.runtime.calendar)
     result = stats.grouped(records, request.app.state.runtime.calendar, utcnow())
-    covered = await stats.covered_in(session, to_instant(start), to_instant(end), region)
-    result["credit_substitution"] = stats.substitution(records, covered)
+    result["credit_substitution"] = await stats.substitution_in(session, to_instant(start), to_instant(end), region)
     if format == "csv":
         return Response(
-            stats.units_csv(result["units"]),
+            stats.units_csv(result["units"], result["credit_substitution"]),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="unit-stats.csv"'},
         )
@@ -136,7 +135,9 @@ async def unit_stats(
 @router.get(
     "/stats/credit-substitution",
     tags=["statistics"],
-    summary="证明替代率 per province: certificate items the 专项信用报告 absorbed / certificate items requested",
+    summary="证明替代率 per province and city: certificate items the 专项信用报告 absorbed / certificate items "
+    "requested, counted where each subject is",
+    responses=exports("json", "csv"),
 )
 async def credit_substitution(
     session: Session,
@@ -144,12 +145,18 @@ async def credit_substitution(
     start: Annotated[Day | None, Query(alias="from")] = None,
     end: Annotated[Day | None, Query(alias="to", description="exclusive")] = None,
     region: str | None = None,
-) -> dict:
+    format: Literal["json", "csv"] = "json",
+):
     region = region_of(principal, region)
     to_instant = lambda d: datetime.combine(d, datetime.min.time(), SHANGHAI) if d else None  # noqa: E731
-    records = await stats.records_in(session, to_instant(start), to_instant(end), region)
-    covered = await stats.covered_in(session, to_instant(start), to_instant(end), region)
-    return stats.substitution(records, covered)
+    result = await stats.substitution_in(session, to_instant(start), to_instant(end), region)
+    if format == "csv":
+        return Response(
+            stats.substitution_csv(result),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="credit-substitution.csv"'},
+        )
+    return result
 
 
 # --- calendar -------------------------------------------------------------------------------------------

@@ -63,10 +63,17 @@ async def load_schedules(session: AsyncSession, calendar: WorkingCalendar) -> No
     calendar.fallback_years -= set(calendar.schedules)
 
 
+_REFRESHED = "calendar.refreshed"  # session.info key: the calendar this session refreshed already
+
+
 async def refresh(session: AsyncSession, calendar: WorkingCalendar) -> None:
     """Reloads the operator-loaded schedules when they changed since this process last read them,
     so a schedule loaded through the API, the CLI or another replica takes effect in every process
-    that computes deadlines, without a restart. One small query; called before deadlines are due."""
+    that computes deadlines, without a restart. One small query per session (a request, a tick, or
+    a consumer's batch of events applied together); called before deadlines are due."""
+    if session.info.get(_REFRESHED) is calendar:
+        return
+    session.info[_REFRESHED] = calendar
     count, latest = (await session.execute(select(func.count(), func.max(CalendarYear.loaded_at)))).one()
     version = (count, latest)
     if version != calendar.loaded_version:

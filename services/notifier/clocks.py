@@ -12,7 +12,7 @@ from shared import events
 from shared.clock import SHANGHAI
 
 from . import messages, notify, policies
-from .models import CoveredItem, SlaRecord, SlaTimer
+from .models import SlaRecord, SlaTimer
 from .settings import NotifierSettings
 from .workcal import WorkingCalendar
 
@@ -69,9 +69,6 @@ class Clocks:
 
     # --- moves -------------------------------------------------------------------------------------------
     async def apply(self, event: events.WorkItemEvent, event_id: str) -> None:
-        if isinstance(event, events.WorkItemCovered):
-            # 信用代证: the report stands for the certificate; no unit, no clock, no notification.
-            return await self.covered(event)
         record = await self.session.get(SlaRecord, event.work_item_id)
         if record is not None and event.older_than(record.version):
             return  # a replayed past event: the clocks already follow a later one
@@ -86,21 +83,6 @@ class Clocks:
         record.unit_code, record.unit_name, record.region_code = event.unit_code, event.unit_name, event.region_code
         await notify.for_event(self.session, record, event, event_id)
         await messages.deadlines_changed(self.session, record, event.occurred_at)
-
-    async def covered(self, event: events.WorkItemCovered) -> None:
-        if await self.session.get(CoveredItem, event.work_item_id) is None:
-            self.session.add(
-                CoveredItem(
-                    work_item_id=event.work_item_id,
-                    request_id=event.request_id,
-                    request_type=event.request_type,
-                    item=event.item,
-                    subject_region=event.subject_region,
-                    coverage_region=event.coverage_region,
-                    coverage_version=event.coverage_version,
-                    covered_at=event.occurred_at,
-                )
-            )
 
     async def dispatched(self, record: SlaRecord | None, event: events.WorkItemDispatched) -> SlaRecord:
         """A unit received the item. On routing and on a coordinator's (re-)dispatch both clocks
@@ -123,6 +105,7 @@ class Clocks:
                 unit_code=event.unit_code,
                 unit_name=event.unit_name,
                 region_code=event.region_code,
+                subject_region=event.subject_region,
                 enterprise_uscc=event.enterprise_uscc,
                 subject_name=event.subject_name,
                 state=event.state,

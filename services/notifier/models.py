@@ -56,6 +56,9 @@ class SlaRecord(Base):
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     enterprise_uscc: Mapped[str | None] = mapped_column(String(18), index=True)
     subject_name: Mapped[str] = mapped_column(String(200))
+    subject_region: Mapped[str | None] = mapped_column(
+        String(6), comment="where the subject is (region_code is the unit's); 证明替代率 counts by it"
+    )
     state: Mapped[str] = mapped_column(String(30), index=True)
     dispatched_at: Mapped[datetime] = mapped_column(index=True)
     acknowledge_due_at: Mapped[datetime]
@@ -188,7 +191,8 @@ class CalendarYear(Base):
 
 class CoveredItem(Base):
     """信用代证: a certificate item the subject's 专项信用报告 covered, so no department worked it
-    and no clock ran. Kept only to count what the report absorbed (证明替代率)."""
+    and no clock ran. Kept only to count what the report absorbed (证明替代率): covered, then
+    fulfilled by the uploaded report or cancelled with the request."""
 
     __tablename__ = "covered_items"
 
@@ -200,3 +204,7 @@ class CoveredItem(Base):
     coverage_region: Mapped[str] = mapped_column(String(6))
     coverage_version: Mapped[int] = mapped_column(Integer)
     covered_at: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(
+        String(30), default="credit_report", comment="credit_report → credit_report_uploaded | cancelled"
+    )
+    changed_at: Mapped[datetime | None] = mapped_column(comment="when the report was uploaded or the request withdrawn")

@@ -1,7 +1,8 @@
 """Statistics units are judged on: 响应率 (acknowledged in time), 解决率 (resolved), 按时办结率
 (resolved in time), handling time in working hours, open and overdue now, and 满意率. They count
 department work only: an item a 专项信用报告 covered (信用代证) has no clock and no unit. What the
-report absorbed is its own figure per province, 证明替代率 (``substitution``)."""
+report absorbed is its own figure per province and city, 证明替代率 (``substitution_in``), kept
+from the covered items' own events (``credit_item_event``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import statistics
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import catalogue, regions
+from shared import catalogue, events, regions
 from shared.events import OPEN_STATES
 
 from .models import CoveredItem, SlaRecord
@@ -119,51 +120,133 @@ def grouped(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime) 
     }
 
 
-def units_csv(rows: list[dict]) -> bytes:
+def units_csv(rows: list[dict], substitution: dict | None = None) -> bytes:
+    """The units' figures; then, after an empty line, the 证明替代率 table (``substitution``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["unit_code", "unit_name", *FIELDS])
     for row in rows:
         writer.writerow([row["unit_code"], row["unit_name"], *("" if row[f] is None else row[f] for f in FIELDS)])
+    if substitution is not None:
+        writer.writerow([])
+        writer.writerow([substitution["label"]])
+        writer.writerows(substitution_rows(substitution))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-async def covered_in(
+# --- 信用代证: 证明替代率 ---------------------------------------------------------------------------------
+CREDIT_STATES = ("credit_report", "credit_report_uploaded", "cancelled")
+
+
+async def credit_item_event(session: AsyncSession, event: events.WorkItemEvent) -> None:
+    """Keeps each covered item as its events say: covered, then fulfilled by the uploaded report
+    or cancelled by a withdrawal (each once, whatever arrives again)."""
+    item = await session.get(CoveredItem, event.work_item_id)
+    if isinstance(event, events.WorkItemCovered):
+        if item is None:
+            session.add(
+                CoveredItem(
+                    work_item_id=event.work_item_id,
+                    request_id=event.request_id,
+                    request_type=event.request_type,
+                    item=event.item,
+                    subject_region=event.subject_region,
+                    coverage_region=event.coverage_region,
+                    coverage_version=event.coverage_version,
+                    covered_at=event.occurred_at,
+                    state="credit_report",
+                )
+            )
+    elif item is not None and item.state == "credit_report" and event.state in CREDIT_STATES:
+        item.state, item.changed_at = event.state, event.occurred_at
+
+
+def _counted_in(code: str) -> list[str]:
+    """The province and, where there is one, the prefecture-level city a subject's region lies
+    in (GB/T 2260): the rows its items count in. A district of 北京 or 上海 counts in the province."""
+    return [c for c in regions.lineage(code) if regions.get(c).level in ("province", "city")]
+
+
+async def substitution_in(
     session: AsyncSession, start: datetime | None, end: datetime | None, region: str | None
-) -> list[CoveredItem]:
-    return await _between(session, CoveredItem, CoveredItem.covered_at, CoveredItem.subject_region, start, end, region)
-
-
-def _province(code: str) -> str:
-    chain = regions.lineage(code)
-    return chain[-1] if chain else code
-
-
-def substitution(records: list[SlaRecord], covered: list[CoveredItem]) -> dict:
-    """证明替代率 per province: of the certificate items requested (department items of
-    compliance-certificate requests, by the unit's province, plus covered ones, by the subject's),
-    the share the province's 专项信用报告 absorbed."""
-    by_dept: dict[str, int] = defaultdict(int)
-    by_report: dict[str, int] = defaultdict(int)
-    for r in records:
-        if r.request_type == catalogue.COMPLIANCE_CERTIFICATE:
-            by_dept[_province(r.region_code)] += 1
-    for c in covered:
-        by_report[_province(c.subject_region)] += 1
-
-    def row(dept: int, report: int) -> dict:
-        return {
-            "certificate_items": dept + report,
-            "by_departments": dept,
-            "covered_by_credit_report": report,
-            "substitution_rate": _rate(report, dept + report),
-        }
-
+) -> dict:
+    """证明替代率 per province and city (``region``: only rows within it): of the certificate items
+    requested — department items of compliance-certificate requests plus covered ones, each
+    counted where its subject is, withdrawn ones left out — the share the 专项信用报告 absorbed."""
+    where = func.coalesce(SlaRecord.subject_region, SlaRecord.region_code)  # records from before subject_region
+    query = select(where).where(
+        SlaRecord.request_type == catalogue.COMPLIANCE_CERTIFICATE, SlaRecord.state != "cancelled"
+    )
+    covered = select(CoveredItem.subject_region, CoveredItem.state).where(CoveredItem.state != "cancelled")
+    if start:
+        query, covered = query.where(SlaRecord.dispatched_at >= start), covered.where(CoveredItem.covered_at >= start)
+    if end:
+        query, covered = query.where(SlaRecord.dispatched_at < end), covered.where(CoveredItem.covered_at < end)
+    if region:
+        query, covered = (
+            query.where(regions.within(where, region)),
+            covered.where(regions.within(CoveredItem.subject_region, region)),
+        )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for subject_region in await session.scalars(query):
+        for code in ["", *_counted_in(subject_region)]:  # "": the total
+            counts[code]["dept"] += 1
+    for subject_region, state in (await session.execute(covered)).all():
+        for code in ["", *_counted_in(subject_region)]:
+            counts[code]["report"] += 1
+            counts[code]["uploaded"] += state == "credit_report_uploaded"
+    shown = sorted(c for c in counts if c and (not region or regions.covers(region, c)))
     return {
         "label": "证明替代率",
-        "regions": [
-            {"region_code": code, "region_name": regions.full_name(code), **row(by_dept[code], by_report[code])}
-            for code in sorted(set(by_dept) | set(by_report))
-        ],
-        "total": row(sum(by_dept.values()), sum(by_report.values())),
+        "regions": [{"region_code": c, **_region(c), **_figures(counts[c])} for c in shown],
+        "total": _figures(counts[""]),
     }
+
+
+def _region(code: str) -> dict:
+    level = regions.get(code).level
+    return {"region_name": regions.full_name(code), "level": level, "level_name": LEVEL_NAMES[level]}
+
+
+LEVEL_NAMES = {"province": "省级", "city": "地市级"}
+
+
+def _figures(counts: dict[str, int]) -> dict:
+    dept, report, uploaded = counts["dept"], counts["report"], counts["uploaded"]
+    return {
+        "certificate_items": dept + report,
+        "by_departments": dept,
+        "covered_by_credit_report": report,
+        "fulfilled_by_credit_report": uploaded,
+        "awaiting_credit_report": report - uploaded,
+        "substitution_rate": _rate(report, dept + report),
+    }
+
+
+SUBSTITUTION_COLUMNS = (
+    ("region_code", "地区代码"),
+    ("region_name", "地区"),
+    ("level_name", "层级"),
+    ("certificate_items", "证明事项数"),
+    ("by_departments", "部门出具"),
+    ("covered_by_credit_report", "专项信用报告替代"),
+    ("fulfilled_by_credit_report", "其中已上传报告"),
+    ("awaiting_credit_report", "其中待上传报告"),
+    ("substitution_rate", "证明替代率"),
+)
+
+
+def substitution_rows(substitution: dict) -> list[list]:
+    """The 证明替代率 as a table: a header, one row per region, and the total."""
+    total = {"region_code": "合计", "region_name": "", "level_name": "", **substitution["total"]}
+    rows = [*substitution["regions"], total]
+    return [
+        [zh for _, zh in SUBSTITUTION_COLUMNS],
+        *[["" if row[key] is None else row[key] for key, _ in SUBSTITUTION_COLUMNS] for row in rows],
+    ]
+
+
+def substitution_csv(substitution: dict) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(substitution_rows(substitution))
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -1,4 +1,5 @@
-"""notifier's event handlers: work-item changes → SLA clocks, timers and enterprise news."""
+"""notifier's event handlers: work-item changes → SLA clocks, timers and enterprise news; items a
+专项信用报告 covers → the 证明替代率 statistics only."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from shared import events
 from shared.kafka import ReceivedEvent
 
 from . import calendar as work_calendar
-from . import recipients
+from . import recipients, stats
 from .clocks import Clocks
 from .settings import NotifierSettings
 from .workcal import WorkingCalendar
@@ -16,6 +17,9 @@ from .workcal import WorkingCalendar
 
 def handlers(calendar: WorkingCalendar, settings: NotifierSettings) -> dict:
     async def on_work_item_event(session: AsyncSession, received: ReceivedEvent) -> None:
+        if events.is_credit_report_unit(received.data.unit_code):
+            # 信用代证: the report stands for the certificate; no unit, no clock, no notification.
+            return await stats.credit_item_event(session, received.data)
         await work_calendar.refresh(session, calendar)
         await Clocks(session, calendar, settings).apply(received.data, received.id)
 

@@ -27,7 +27,8 @@ from shared import catalogue, events, regions
 from shared.clock import SHANGHAI, utcnow
 from shared.validation import bilingual_error
 
-from .models import CreditCoverage
+from . import messages
+from .models import CreditCoverage, CreditItem, RoutedRequest
 
 SEED_FILE = Path(__file__).with_name("credit_coverage.yaml")
 CERTIFICATE_CODES = {t.code for t in catalogue.CERTIFICATE_KINDS}
@@ -305,6 +306,12 @@ class CoverageBook:
         return split
 
 
+def versions_of(split: Split) -> list[dict[str, Any]]:
+    """The coverage versions a subject's certificate items were decided under, as a work item
+    stores them (``credit_coverage``) and its dispatch event carries them."""
+    return [{"region_code": c.region_code, "version": c.version} for c in split.in_force]
+
+
 def splits_for(book: CoverageBook, submitted: events.RequestSubmitted, at: datetime) -> list[Split] | None:
     """Each subject's split for a compliance-certificate request; None for other request types."""
     if submitted.request_type != catalogue.COMPLIANCE_CERTIFICATE:
@@ -330,3 +337,51 @@ def coverage_out(row: CreditCoverage) -> dict[str, Any]:
         "note": row.note,
         "created_by": row.created_by,
     }
+
+
+# --- after routing: the report uploaded, the request withdrawn -----------------------------------------
+UPLOADED = "credit_report_uploaded"
+
+
+async def _covered_items(session: AsyncSession, request_id: str, **where: str) -> list[CreditItem]:
+    query = select(CreditItem).where(CreditItem.request_id == request_id).order_by(CreditItem.item)
+    for column, value in where.items():
+        query = query.where(getattr(CreditItem, column) == value)
+    return list(await session.scalars(query))
+
+
+async def _move(
+    session: AsyncSession, item: CreditItem, state: str, now: datetime
+) -> tuple[CreditCoverage, RoutedRequest]:
+    item.state, item.updated_at, item.version = state, now, (item.version or 1) + 1
+    return await session.get(CreditCoverage, item.coverage_id), await session.get(RoutedRequest, item.request_id)
+
+
+async def report_uploaded(session: AsyncSession, uploaded: events.CreditReportUploaded) -> int:
+    """The subject's covered items still to obtain become fulfilled, each announced on
+    ``workitems.events``; the number fulfilled. A repeated upload (a newer file) only records the
+    file: the items were fulfilled already, so nothing is announced twice."""
+    fulfilled = []
+    for item in await _covered_items(session, uploaded.request_id, subject_uscc=uploaded.subject_uscc):
+        item.report_file_id = uploaded.report.id
+        if item.state == "credit_report":
+            coverage, request = await _move(session, item, UPLOADED, uploaded.occurred_at)
+            fulfilled.append(messages.credit_report_uploaded(item, coverage, request, uploaded))
+    await messages.emit(session, fulfilled)
+    return len(fulfilled)
+
+
+async def withdraw(session: AsyncSession, withdrawn: events.RequestWithdrawn) -> int:
+    """A withdrawn request's covered items still to obtain end as withdrawn (``cancelled``), as its
+    open department items do; items a report already fulfilled stay fulfilled, as resolved ones do."""
+    cancelled = []
+    now = utcnow()
+    for item in await _covered_items(session, withdrawn.request_id, state="credit_report"):
+        coverage, request = await _move(session, item, "cancelled", now)
+        cancelled.append(
+            messages.credit_item_changed(
+                item, coverage, request, events.WorkItemCancelled, now, withdrawn.actor, withdrawn.reason
+            )
+        )
+    await messages.emit(session, cancelled)
+    return len(cancelled)

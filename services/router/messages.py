@@ -37,6 +37,10 @@ def changed(
     """A ``workitems.events`` message describing the item as it now stands at ``unit``. Every
     message is a new version of the item, so readers can tell an older message from a newer one."""
     item.version = (item.version or 0) + 1
+    if issubclass(event_type, events.WorkItemDispatched):
+        # Whom the certificate is about and which 信用代证 coverage was consulted, on every dispatch.
+        extra.setdefault("subject_region", item.subject_region)
+        extra.setdefault("credit_coverage", item.credit_coverage or [])
     event = event_type(
         work_item_id=item.id,
         request_id=item.request_id,
@@ -60,24 +64,51 @@ def changed(
     return OUTBOX.message(event, topic=events.WORKITEMS_EVENTS, key=item.request_id, subject=item.id, time=now)
 
 
-def covered(item: CreditItem, coverage: CreditCoverage, request: RoutedRequest, now: datetime) -> OutgoingMessage:
-    """A ``workitems.events`` message for an item the subject's 专项信用报告 covers (state
-    ``credit_report``). No inbox message goes with it: no department has work to do."""
-    event = events.WorkItemCovered(
+def credit_item_changed(
+    item: CreditItem,
+    coverage: CreditCoverage,
+    request: RoutedRequest,
+    event_type: type[events.WorkItemEvent],
+    now: datetime,
+    actor: events.Actor | None = None,
+    note: str | None = None,
+    **extra: Any,
+) -> OutgoingMessage:
+    """A ``workitems.events`` message about an item the subject's 专项信用报告 covers (信用代证):
+    covered (``WorkItemCovered``), fulfilled by the uploaded report, or cancelled by a withdrawal.
+    No inbox message goes with any of them: no department has work to do. The "unit" is the
+    report, ``credit.<coverage region>``."""
+    event = event_type(
         work_item_id=item.id,
         request_id=item.request_id,
         reference_no=request.reference_no,
         request_type=request.request_type,
         item=item.item,
         department_kind=item.item,
-        unit_code=f"credit.{coverage.region_code}",
+        unit_code=events.credit_report_unit(coverage.region_code),
         unit_name=f"专项信用报告（{coverage.site_name}）",
         region_code=coverage.region_code,
         subject_uscc=item.subject_uscc,
         subject_name=item.subject_name,
         enterprise_uscc=request.enterprise_uscc,
-        state="credit_report",
+        state=item.state,
         occurred_at=now,
+        actor=actor,
+        note=note,
+        version=item.version,
+        **extra,
+    )
+    return OUTBOX.message(event, topic=events.WORKITEMS_EVENTS, key=item.request_id, subject=item.id, time=now)
+
+
+def covered(item: CreditItem, coverage: CreditCoverage, request: RoutedRequest, now: datetime) -> OutgoingMessage:
+    """An item of state ``credit_report``, announced once when the request is routed."""
+    return credit_item_changed(
+        item,
+        coverage,
+        request,
+        events.WorkItemCovered,
+        now,
         subject_region=item.subject_region,
         coverage_region=coverage.region_code,
         coverage_version=coverage.version,
@@ -87,7 +118,24 @@ def covered(item: CreditItem, coverage: CreditCoverage, request: RoutedRequest, 
         report_site_url=coverage.site_url,
         reason=item.reason,
     )
-    return OUTBOX.message(event, topic=events.WORKITEMS_EVENTS, key=item.request_id, subject=item.id, time=now)
+
+
+def credit_report_uploaded(
+    item: CreditItem, coverage: CreditCoverage, request: RoutedRequest, uploaded: events.CreditReportUploaded
+) -> OutgoingMessage:
+    """The item is fulfilled: the enterprise uploaded the report that covers it."""
+    return credit_item_changed(
+        item,
+        coverage,
+        request,
+        events.WorkItemCreditReportUploaded,
+        uploaded.occurred_at,
+        actor=uploaded.actor,
+        subject_region=item.subject_region,
+        coverage_region=coverage.region_code,
+        coverage_version=coverage.version,
+        report=uploaded.report,
+    )
 
 
 def signed_links(settings: RouterSettings, files: list[events.FileRef]) -> list[str]:

@@ -92,6 +92,10 @@ class WorkItem(Base):
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rules.id"))
     rule_version: Mapped[int | None]
     routing_reason: Mapped[str] = mapped_column(Text)
+    credit_coverage: Mapped[list[Any] | None] = mapped_column(
+        comment="信用代证: the coverage versions in force when a certificate item was routed "
+        "([{region_code, version}], province first); null for other request types"
+    )
     version: Mapped[int] = mapped_column(
         Integer,
         default=0,
@@ -214,8 +218,9 @@ class CreditCoverage(Base):
 
 class CreditItem(Base):
     """A (subject, certificate kind) of a request that the subject's 专项信用报告 covers: state
-    ``credit_report`` — no unit, no inbox message, no clock. It records the coverage version
-    that decided it."""
+    ``credit_report`` — no unit, no inbox message, no clock — until the enterprise uploads the
+    report (``credit_report_uploaded``) or withdraws the request (``cancelled``). It records the
+    coverage version that decided it."""
 
     __tablename__ = "credit_items"
     __table_args__ = (
@@ -228,9 +233,14 @@ class CreditItem(Base):
     subject_uscc: Mapped[str] = mapped_column(String(18))
     subject_name: Mapped[str] = mapped_column(String(200))
     subject_region: Mapped[str] = mapped_column(String(6))
-    state: Mapped[str] = mapped_column(String(30), default="credit_report")
+    state: Mapped[str] = mapped_column(
+        String(30), default="credit_report", comment="credit_report → credit_report_uploaded | cancelled"
+    )
     coverage_id: Mapped[int] = mapped_column(ForeignKey("credit_coverage.id"))
     coverage_region: Mapped[str] = mapped_column(String(6))
     coverage_version: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
+    report_file_id: Mapped[str | None] = mapped_column(String(36), comment="the uploaded report (intake's file id)")
+    version: Mapped[int] = mapped_column(Integer, default=1, comment="1 when covered, +1 with every event after")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]

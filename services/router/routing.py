@@ -4,7 +4,9 @@ with the events that announce them."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,7 @@ from .models import CreditItem, DepartmentUnit, RoutedRequest, RoutingRule, Unit
 from .settings import RouterSettings
 
 COORDINATOR = "coordinator"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Registry:
         rules = list(await session.scalars(select(RoutingRule).where(RoutingRule.active.is_(True))))
         return cls(units, coverage, rules)
 
+
     def unit_for(self, kind: str, region_code: str) -> tuple[DepartmentUnit, str] | None:
         """The unit of ``kind`` serving ``region_code``, falling back district → city →
         province; with the region level it was found at."""
@@ -78,6 +82,15 @@ class Registry:
         coordinator = coordinator_for(self, subject.region_code, home_region)
         kind = rule.department_kind if rule else COORDINATOR
         return Decision(subject, item, kind, coordinator, rule, f"{missing}，转 {coordinator.name} 人工分拨")
+
+
+async def once_per_session(session: AsyncSession, key: str, load: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """``load(session)``, loaded once per session: the router's consumer routes a whole fetched
+    batch of requests in one session (one transaction), which would otherwise reload the
+    registry and the credit coverage for every request."""
+    if key not in session.info:
+        session.info[key] = await load(session)
+    return session.info[key]
 
 
 def coordinator_for(registry: Registry, region_code: str, home_region: str) -> DepartmentUnit:
@@ -123,6 +136,7 @@ def covered_items(request_id: str, splits: list[credit.Split] | None, now) -> li
             coverage_region=coverage.region_code,
             coverage_version=coverage.version,
             reason=split.reasons[item],
+            version=1,
             created_at=now,
         )
         for split in splits or []
@@ -154,14 +168,16 @@ async def route_request(
         uploaded_by=f"{submitted.submitted_by.role}:{submitted.submitted_by.id}",
     )
     now = utcnow()
-    registry = await Registry.load(session)
+    registry = await once_per_session(session, "routing.registry", Registry.load)
     # The coverage in force on the submission day decides, however late the routing runs.
-    splits = credit.splits_for(await credit.CoverageBook.load(session), submitted, submitted.submitted_at)
+    book = await once_per_session(session, "routing.coverage", credit.CoverageBook.load)
+    splits = credit.splits_for(book, submitted, submitted.submitted_at)
     covered = covered_items(submitted.request_id, splits, now)
     coverage = {c.id: c for split in splits or [] for c in split.in_force}
     outgoing = [messages.covered(item, coverage[item.coverage_id], request, now) for item in covered]
     session.add_all(covered)
     items: list[WorkItem] = []
+    consulted = {s.subject.uscc: credit.versions_of(s) for s in splits or []}
     for decision in plan(registry, submitted, splits):
         item = WorkItem(
             id=str(uuid.uuid4()),
@@ -176,6 +192,7 @@ async def route_request(
             rule_id=decision.rule.id if decision.rule else None,
             rule_version=decision.rule.version if decision.rule else None,
             routing_reason=decision.reason,
+            credit_coverage=consulted.get(decision.subject.uscc),
             assisting_units=[],
             created_at=now,
             updated_at=now,

@@ -10,7 +10,7 @@ from shared import events
 from shared.kafka import NotYetKnown, PoisonMessage, ReceivedEvent
 from shared.problems import Problem
 
-from . import credentials, routing
+from . import credentials, credit, routing
 from .lifecycle import ActionInput, Lifecycle
 from .models import RoutedRequest, WorkItem
 from .settings import RouterSettings
@@ -37,6 +37,7 @@ class ActionHandlers:
             events.RequestWithdrawn.ce_type: self.on_withdrawn,
             events.SupplementProvided.ce_type: self.on_supplement,
             events.WorkItemRated.ce_type: self.on_rated,
+            events.CreditReportUploaded.ce_type: self.on_credit_report_uploaded,
             events.SlaUpdated.ce_type: self.on_sla_updated,
             events.DepartmentAction.ce_type: self.on_department_action,
         }
@@ -52,6 +53,13 @@ class ActionHandlers:
         lifecycle = Lifecycle(session, self.settings)
         await lifecycle.withdraw(await _items_of(session, event.request_id), event.actor, event.reason)
         await lifecycle.flush()
+        await credit.withdraw(session, event)  # covered items end as withdrawn too
+
+    async def on_credit_report_uploaded(self, session: AsyncSession, received: ReceivedEvent) -> None:
+        event: events.CreditReportUploaded = received.data
+        if await session.get(RoutedRequest, event.request_id) is None:
+            raise NotYetKnown(f"request {event.request_id} not routed yet")
+        await credit.report_uploaded(session, event)
 
     async def on_supplement(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.SupplementProvided = received.data

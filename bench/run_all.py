@@ -1,0 +1,153 @@
+"""``make bench``: every benchmark, each beside its reference in the same run, and the table of
+figures, references, ratios and targets written into docs/benchmarks.md (between the
+``make bench`` markers; the rest of that file is written by hand).
+
+    .venv/bin/python bench/run_all.py [--quick] [--only intake router ...] [--no-write]
+
+--quick: shorter runs and the scheduler at 100,000 open items instead of 1,000,000 (whose COPY
+set-up alone takes about a minute); the targets are stated for the full run. Everything runs on
+127.0.0.1 and stops by itself; the full run takes about 12 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import PYTHON, ROOT, fmt, machine
+
+from shared.clock import SHANGHAI
+
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN = "<!-- make bench: generated from here -->"
+END = "<!-- make bench: generated up to here -->"
+NAMES = ("intake", "router", "e2e", "scheduler", "scaleout")
+
+
+def arguments(name: str, quick: bool) -> list[str]:
+    if not quick:
+        return []
+    return {
+        "intake": ["--seconds", "10", "--open-seconds", "10"],
+        "router": ["--requests", "500"],
+        "e2e": ["--seconds", "20"],
+        "scheduler": ["--open", "1000", "100000", "--rounds", "3"],
+        "scaleout": ["--seconds", "10", "--requests", "500"],
+    }[name]
+
+
+def run(name: str, quick: bool, out: Path) -> tuple[dict, str, float]:
+    started = time.monotonic()
+    command = [PYTHON, str(ROOT / "bench" / f"{name}.py"), *arguments(name, quick), "--json", str(out)]
+    print(f"$ {' '.join(command[1:])}", flush=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0 and not out.exists():
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"bench/{name}.py failed")
+    report = done.stdout.strip()
+    print(report, flush=True)
+    return json.loads(out.read_text()), report, time.monotonic() - started
+
+
+def verdict(ok: bool) -> str:
+    return "holds" if ok else "**does not hold**"
+
+
+def summary(results: dict) -> list[str]:
+    rows = []
+    if r := results.get("intake"):
+        o = r["open_intake"]
+        rows.append(
+            f"| intake `POST /v1/requests` (8-item bundle), wrk -t2 -c32, A B A B | {fmt(r['intake_rps'])} req/s "
+            f"| bare FastAPI: {fmt(r['bare_rps'])} req/s | {r['ratio']:.1%} | ≥ 25 % | {verdict(r['ratio'] >= 0.25)} |"
+        )
+        rows.append(
+            f"| intake at half that rate ({fmt(r['open_rate'])} req/s), open loop | p50 {fmt(o['p50_ms'], 1)} ms, "
+            f"p99 {fmt(o['p99_ms'], 1)} ms | bare at the same rate: p99 {fmt(r['open_bare']['p99_ms'], 1)} ms | — "
+            f"| p99 ≤ 100 ms | {verdict(o['p99_ms'] <= 100 and not o['failures'])} |"
+        )
+    if r := results.get("router"):
+        raw = sum(r["raw_msgs_per_s"]) / len(r["raw_msgs_per_s"])
+        clean = r["distinct_items"] == r["items_expected"] and not r["doubled"]
+        rows.append(
+            f"| router: {r['requests']:,} queued requests → {r['items_expected']:,} items on unit topics "
+            f"| {fmt(r['router_items_per_s'])} items/s | raw aiokafka produce, acks=all: {fmt(raw)} msg/s "
+            f"| {r['ratio']:.1%} | ≥ 15 %, nothing lost or doubled | {verdict(r['ratio'] >= 0.15 and clean)} |"
+        )
+    if r := results.get("e2e"):
+        ok = r["p50_ms"] <= 50 and r["p99_ms"] <= 500 and not r["lost"] and not r["doubled"]
+        rows.append(
+            f"| submit → item on its unit's topic, open loop {fmt(r['rate'])} req/s for {fmt(r['seconds'])} s "
+            f"| p50 {fmt(r['p50_ms'], 1)} ms, p99 {fmt(r['p99_ms'], 1)} ms; lost {r['lost']}, doubled {r['doubled']} "
+            f"| — | — | p50 ≤ 50 ms, p99 ≤ 500 ms, none lost | {verdict(ok)} |"
+        )
+    if r := results.get("scheduler"):
+        small, large = r["results"][0], r["results"][-1]
+        rows.append(
+            f"| scheduler tick, {r['due']} due timers, {large['open']:,} open items | {fmt(large['median_ms'], 1)} ms "
+            f"| the same tick over {small['open']:,} open items: {fmt(small['median_ms'], 1)} ms | {r['ratio']:.2f}× "
+            f"| ≤ 2× | {verdict(r['ratio'] <= 2)} |"
+        )
+    if r := results.get("scaleout"):
+        (i1, i2), (r1, r2) = r["intake"], r["router"]
+        doubled = i1["events_doubled"] + i2["events_doubled"] + r1["doubled"] + r2["doubled"]
+        gain_i, gain_r = i2["rps"] / i1["rps"] - 1, r2["router_items_per_s"] / r1["router_items_per_s"] - 1
+        rows.append(
+            f"| scale-out: 2 replicas of intake / of the router | {fmt(i2['rps'])} req/s / "
+            f"{fmt(r2['router_items_per_s'])} items/s | 1 replica: {fmt(i1['rps'])} req/s / "
+            f"{fmt(r1['router_items_per_s'])} items/s | {gain_i:+.0%} / {gain_r:+.0%} | more, nothing doubled "
+            f"| {verdict(gain_i > 0 and gain_r > 0 and not doubled)} |"
+        )
+    return [
+        "| path | xiaoer | reference, same run | ratio | target | |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="shorter runs, scheduler at 100,000 open items")
+    parser.add_argument("--only", nargs="+", choices=NAMES, default=list(NAMES))
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="xiaoer-bench-results-"))
+    results, reports, took = {}, {}, {}
+    for name in args.only:
+        results[name], reports[name], took[name] = run(name, args.quick, scratch / f"{name}.json")
+    now = datetime.now(SHANGHAI)
+    lines = [
+        BEGIN,
+        "",
+        f"Run of {now:%Y-%m-%d %H:%M} (Asia/Shanghai): `make bench`"
+        + (" (`--quick`)" if args.quick else "")
+        + f" on {machine()}, PostgreSQL from XIAOER_BENCH_POSTGRES_URL, the embedded broker (Tansu).",
+        "",
+        *summary(results),
+    ]
+    for name in args.only:
+        lines += ["", f"### `bench/{name}.py` {' '.join(arguments(name, args.quick))}".rstrip(), ""]
+        lines += [reports[name], "", f"({fmt(took[name])} s)"]
+    lines += ["", END]
+    block = "\n".join(lines)
+    print("\n" + block)
+    if not args.no_write:
+        text = DOC.read_text()
+        if BEGIN in text and END in text:
+            text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+        else:
+            text = text.rstrip() + "\n\n## Latest `make bench`\n\n" + block + "\n"
+        DOC.write_text(text)
+        print(f"\nwritten to {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The web service's tables: only the staff accounts it signs people in with. Everything a page
+shows comes from the three services' APIs; the web service keeps no copy of their data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Integer, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.clock import utcnow
+from shared.db import NAMING_CONVENTION, UTCDateTime
+
+STAFF_ROLES = ("department", "coordinator", "supervisor", "admin")
+
+
+class Base(DeclarativeBase):
+    # Like shared.db.service_base() but without outbox and processed_events: no Kafka here.
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+class StaffAccount(Base):
+    """A clerk, coordinator, supervisor or admin who signs in with a password."""
+
+    __tablename__ = "staff_accounts"
+    __table_args__ = (CheckConstraint(f"role IN {STAFF_ROLES}", name="role"),)
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20), comment="department | coordinator | supervisor | admin")
+    unit_code: Mapped[str | None] = mapped_column(String(100), comment="department and coordinator: their unit")
+    region_code: Mapped[str | None] = mapped_column(
+        String(6), comment="supervisor, admin: the region overseen; others: their unit's"
+    )
+    password_hash: Mapped[str] = mapped_column(String(255), comment="Argon2id (argon2-cffi)")
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, comment="wrong passwords since the last success")
+    locked_until: Mapped[datetime | None] = mapped_column(comment="no sign-in before this instant")
+    active: Mapped[bool] = mapped_column(default=True)
+    demo: Mapped[bool] = mapped_column(default=False, comment="a seeded development persona")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None]

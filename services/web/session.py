@@ -1,0 +1,141 @@
+"""Who is signed in. The session lives in a signed, HttpOnly, SameSite=Lax cookie (Starlette's
+SessionMiddleware, itsdangerous) and carries a JWT minted with the shared key: the APIs check
+that token on every call, so their authorisation still decides everything. The page roles add
+two to the token's: a ``coordinator`` is a department token for a coordination office, and
+staff are told apart from enterprises only to choose their pages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, Request
+
+from shared.auth import decode_token, mint_token
+
+from .i18n import N_, _
+
+PageRole = Literal["enterprise", "liaison", "department", "coordinator", "supervisor", "admin"]
+HOME: dict[str, str] = {
+    "enterprise": "/enterprise/",
+    "liaison": "/enterprise/",
+    "department": "/clerk/",
+    "coordinator": "/clerk/",
+    "supervisor": "/board/",
+    "admin": "/board/",
+}
+ROLE_NAMES: dict[str, str] = {
+    "enterprise": N_("企业"),
+    "liaison": N_("驻企联络员"),
+    "department": N_("部门办事员"),
+    "coordinator": N_("协调员"),
+    "supervisor": N_("督办人员"),
+    "admin": N_("管理员"),
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person as the pages see them; ``token`` is what the APIs are called with."""
+
+    token: str
+    role: PageRole
+    name: str
+    username: str | None = None  # staff only
+    unit: str | None = None
+    region: str | None = None
+    usccs: list[str] = field(default_factory=list)
+
+    @property
+    def home(self) -> str:
+        return HOME[self.role]
+
+    @property
+    def role_name(self) -> str:
+        return _(ROLE_NAMES[self.role])
+
+
+class SignInRequired(Exception):
+    """No (valid) session: the app sends the person to the sign-in page, then back."""
+
+
+class Forbidden(Exception):
+    """Signed in, but this page is not for this role: the app shows a 403 page saying so."""
+
+
+def sign_in(request: Request, *, role: PageRole, name: str, username: str | None = None, **claims) -> Viewer:
+    """Mints the person's token and starts a fresh session (dropping any earlier one's data)."""
+    settings = request.app.state.settings
+    token_role = "department" if role == "coordinator" else role
+    sub = f"staff:{username}" if username else claims.pop("sub", None)
+    token = mint_token(settings, role=token_role, sub=sub, name=name, **claims)
+    viewer = Viewer(token=token, role=role, name=name, username=username, **claims)
+    request.session.clear()
+    request.session["viewer"] = asdict(viewer)
+    return viewer
+
+
+def sign_in_with_token(request: Request, token: str, *, name: str | None = None) -> Viewer:
+    """A session for a token an API issued (intake's WeChat login): its own claims say who."""
+    principal = decode_token(request.app.state.settings, token)
+    viewer = Viewer(
+        token=token,
+        role=principal.role,
+        name=name or principal.name or "",
+        unit=principal.unit,
+        region=principal.region,
+        usccs=list(principal.usccs),
+    )
+    request.session.clear()
+    request.session["viewer"] = asdict(viewer)
+    return viewer
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def signed_in(request: Request) -> Viewer | None:
+    """The session's person while their token is valid; an expired session is dropped."""
+    if "session" not in request.scope:  # the 500 page is rendered outside the session middleware
+        return None
+    data = request.session.get("viewer")
+    if not data:
+        return None
+    try:
+        decode_token(request.app.state.settings, data["token"])
+        return Viewer(**data)
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        request.session.clear()
+        return None
+
+
+def flash(request: Request, message: str, level: Literal["info", "success", "error"] = "info") -> None:
+    """A message shown once, on the next page rendered (after a redirect, say)."""
+    request.session.setdefault("flash", []).append({"level": level, "message": message})
+    request.session["flash"] = request.session["flash"]  # reassigned so the cookie is rewritten
+
+
+def take_flashes(request: Request) -> list[dict]:
+    return request.session.pop("flash", []) if "session" in request.scope else []
+
+
+def require(*roles: PageRole):
+    """A route dependency: the signed-in viewer if their role may see the page. Not signed in:
+    to the sign-in page. Another role: a 403 page naming who the page is for."""
+
+    def dependency(request: Request) -> Viewer:
+        viewer = signed_in(request)
+        if viewer is None:
+            raise SignInRequired()
+        if viewer.role not in roles:
+            raise Forbidden(", ".join(_(ROLE_NAMES[r]) for r in roles))
+        return viewer
+
+    return dependency
+
+
+def viewer_of(*roles: PageRole):
+    """``Annotated[Viewer, Depends(require(...))]`` for a route's signature."""
+    return Annotated[Viewer, Depends(require(*roles))]
