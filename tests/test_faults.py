@@ -505,3 +505,74 @@ async def _not_ready(client: httpx.AsyncClient) -> str | None:
     ready = await client.get("/readyz")
     failing = {name: shown for name, shown in ready.json()["checks"].items() if shown != "ok"}
     return str(failing) if ready.status_code == 503 else None
+
+
+async def test_the_router_and_notifier_databases_away_for_20s_under_load_lose_nothing(tmp_path):
+    """Fault (a) at full scale: the three services on a broker of their own under 5 requests/s for
+    30 s; 5 s in, the router's and the notifier's databases refuse every new connection for 20 s
+    (their pooled connections are dropped first, as a database restart drops them). Intake keeps
+    answering 201; the router's and the notifier's consumers stall and wait instead of
+    dead-lettering. Expected after the databases return: every 201 is one work item per unit on the
+    unit's topic, with its SLA record and on the enterprise's view, and no dead letter."""
+    broker = EmbeddedBroker(port=free_port(), log_path=tmp_path / "broker.log")
+    broker.start()
+    stack = await own_system(tmp_path, broker.bootstrap)
+    headers = {"Authorization": f"Bearer {mint_token(stack.settings, role='enterprise', usccs=[MINGLUO])}"}
+    outages = [Outage(stack.runtimes[name].engine) for name in ("router", "notifier")]
+    outages += [Outage(stack.second_router.engine)]
+    accepted: list[str] = []
+    try:
+
+        async def load(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                body = certificate_request(items=("tax", "commerce"))
+                response = await stack.clients["intake"].post("/v1/requests", json=body, headers=headers)
+                assert response.status_code == 201, response.text
+                accepted.append(response.json()["id"])
+                await asyncio.sleep(0.2)  # 5 requests/s
+
+        loading = asyncio.create_task(load(30))
+        await asyncio.sleep(5)
+        for outage in outages:
+            outage.down = True
+        for runtime in (stack.runtimes["router"], stack.runtimes["notifier"], stack.second_router):
+            await runtime.engine.dispose()  # pooled connections go, as with a database restart
+        went_down = len(accepted)
+        during = await eventually(lambda: _not_ready(stack.clients["router"]), timeout=30)
+        await asyncio.sleep(20 - 1)
+        for outage in outages:
+            outage.down = False
+        back = time.monotonic()
+        accepted_while_down = len(accepted) - went_down
+        await loading
+
+        items = await eventually(lambda: _routed(stack, accepted), timeout=120)
+        await eventually(lambda: _in_read_model(stack, accepted, headers, len(items)), timeout=120)
+        await eventually(lambda: _sla_records(stack, items), timeout=120)
+        recovery = time.monotonic() - back
+        inboxes = sorted({events.dept_inbox(unit) for unit in items.values()})
+        records = await read_topics(
+            broker.bootstrap,
+            inboxes,
+            timeout=60,
+            until=lambda rs: {r.key.decode() for r in rs if header(r, "ce_type") == ASSIGNED} >= set(items),
+        )
+        assigned = [r for r in records if header(r, "ce_type") == ASSIGNED and r.key.decode() in items]
+        per_item = Counter(r.key.decode() for r in {header(r, "ce_id"): r for r in assigned}.values())
+        dead = await dead_letters(broker.bootstrap)
+        print(
+            f"\n[router and notifier databases away 20 s under load] requests_accepted={len(accepted)} "
+            f"accepted_while_down={accepted_while_down} work_items={len(items)} unit_topic_messages={len(assigned)} "
+            f"distinct={len(per_item)} dead_letters={len(dead)} all_through_after_return={recovery:.1f}s "
+            f"readyz_during_outage='{during[:90]}'"
+        )
+        assert accepted_while_down >= 50, "intake answered 201 throughout"
+        assert len(items) == 2 * len(accepted), "one work item per unit of every accepted request"
+        assert set(per_item) == set(items) and set(per_item.values()) == {1}, "exactly one per unit's topic"
+        assert dead == [], [d.summary() for d in dead]
+    finally:
+        for outage in outages:
+            outage.down = False
+        await stack.stop()
+        broker.stop()
