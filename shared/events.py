@@ -619,7 +619,11 @@ TOPICS: dict[str, dict[str, Any]] = {
     DEPT_RESPONSES: {
         "description": (
             "Department systems' actions on their items, validated like the HTTP API. ce_source must be "
-            "/departments/<unit_code>. Refused actions go to dept.responses.dlq with the reason in x-error."
+            "/departments/<unit_code>, and each message is signed with the unit's key (xiaoer units credentials): "
+            "CloudEvents extension headers ce_xiaoerkeyid (the key id) and ce_xiaoersignature (hex HMAC-SHA256 "
+            "of the canonical string described in services/router/credentials.py). An unsigned, forged, revoked "
+            "or other unit's message changes nothing. Refused actions go to dept.responses.dlq with the reason "
+            "in x-error."
         ),
         "messages": [DepartmentAction],
         "from": "department systems",

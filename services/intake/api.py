@@ -202,7 +202,8 @@ def work_item_out(item: WorkItemView) -> WorkItemOut:
 
 
 def credit_report_out(report: CreditReport, items: list[WorkItemView], files: dict[str, Attachment]) -> CreditReportOut:
-    covered = [i for i in items if i.id in (report.work_item_ids or [])]
+    by_id = {i.id: i for i in items}
+    covered = [by_id[i] for i in report.work_item_ids or [] if i in by_id]  # in the order the request named them
     uploaded = report.attachment_id is not None
     withdrawn = not uploaded and bool(covered) and all(i.status == "cancelled" for i in covered)
     status = "uploaded" if uploaded else "withdrawn" if withdrawn else "to_obtain"
