@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres lint bench up down install clean schemas vendor i18n
+.PHONY: run test test-sqlite test-postgres lint bench up down install clean schemas vendor i18n screenshots
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ i18n: $(STAMP)
 	$(BIN)/pybabel update -i services/web/locale/messages.pot -d services/web/locale --width 120
 	$(BIN)/pybabel compile -d services/web/locale --statistics  # how many are translated
 	rm -f services/web/locale/*/LC_MESSAGES/messages.mo
+
+## Screenshots of every page into docs/screenshots/ (its own `xiaoer run` on free ports, demo data,
+## Debian's Chromium: phone size for the enterprise H5, desktop for the workbench and the board).
+screenshots: $(STAMP)
+	$(BIN)/python -m services.web.screenshots
 
 ## Benchmarks, each beside its reference in the same run; writes the table into docs/benchmarks.md.
 ## PostgreSQL from XIAOER_BENCH_POSTGRES_URL (default: local); about 12 minutes (BENCH_ARGS=--quick: 5).

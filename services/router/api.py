@@ -4,7 +4,7 @@ extension decisions, coordinators' dispatch, routing previews and the registry."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from sqlalchemy import String, cast, or_, select
@@ -174,23 +174,43 @@ async def load_item(session: AsyncSession, principal: Principal, item_id: str) -
 async def list_work_items(
     session: Session,
     principal: Reader,
-    state: Annotated[str | None, Query(max_length=30)] = None,
+    state: Annotated[list[str] | None, Query(max_length=30, description="repeat for several states")] = None,
     due_before: Instant | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="reference number, enterprise name or USCC")] = None,
+    unit: Annotated[str | None, Query(max_length=100, description="one unit (supervisors)")] = None,
+    extension: Annotated[Literal["pending"] | None, Query(description="only items awaiting an extension")] = None,
+    order: Annotated[Literal["created", "deadline"], Query(description="deadline: nearest 办结期限 first")] = "created",
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[WorkItemOut]:
     query = select(WorkItem)
     if principal.role == "department":
-        unit = principal.unit or ""
-        query = query.where(
-            or_(WorkItem.unit_code == unit, cast(WorkItem.assisting_units, String).contains(f'"{unit}"'))
-        )
+        own = principal.unit or ""
+        query = query.where(or_(WorkItem.unit_code == own, cast(WorkItem.assisting_units, String).contains(f'"{own}"')))
     else:
         query = query.where(principal.region_clause(WorkItem.subject_region))
     if state:
-        query = query.where(WorkItem.state == state)
+        query = query.where(WorkItem.state.in_(state))
     if due_before:
         query = query.where(WorkItem.resolve_due_at < due_before)
-    items = list(await session.scalars(query.order_by(WorkItem.created_at, WorkItem.id).limit(limit)))
+    if unit:
+        query = query.where(WorkItem.unit_code == unit)
+    if extension:
+        query = query.where(WorkItem.id.in_(select(Extension.work_item_id).where(Extension.state == "pending")))
+    if q:
+        by_reference = select(RoutedRequest.request_id).where(RoutedRequest.reference_no.contains(q, autoescape=True))
+        query = query.where(
+            or_(
+                WorkItem.subject_name.contains(q, autoescape=True),
+                WorkItem.subject_uscc == q.upper(),
+                WorkItem.request_id.in_(by_reference),
+            )
+        )
+    if order == "deadline":  # no deadline (a covered item) last
+        ordering = (WorkItem.resolve_due_at.is_(None), WorkItem.resolve_due_at, WorkItem.id)
+    else:
+        ordering = (WorkItem.created_at, WorkItem.id)
+    items = list(await session.scalars(query.order_by(*ordering).offset(offset).limit(limit)))
     return await items_out(session, items, principal)
 
 

@@ -3,19 +3,297 @@ logs — from the notifier's and the router's APIs with the supervisor's token (
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from datetime import date, timedelta
+from typing import Annotated
 
-from .apis import Api
-from .i18n import N_
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
+
+from shared import catalogue
+from shared.clock import SHANGHAI, utcnow
+
+from .apis import Api, ApiError, Apis, download
+from .clerk import EXTENSION_STATES, OPEN, move_name
+from .i18n import N_, _, current
 from .pages import NavItem, render
-from .session import viewer_of
+from .session import flash, viewer_of
+from .workdays import working_days
 
 router = APIRouter(prefix="/board")
 Overseer = viewer_of("supervisor", "admin")
-NAV = [NavItem(N_("超期督办"), "/board/", ("supervisor", "admin"))]
+ROLES = ("supervisor", "admin")
+NAV = [
+    NavItem(N_("超期督办"), "/board/", ROLES),
+    NavItem(N_("单位统计"), "/board/units", ROLES),
+    NavItem(N_("延期审批"), "/board/extensions", ROLES),
+]
+TREND_WEEKS = 8
+
+# The notifier's unit figures shown as columns: (field, heading msgid, kind).
+FIGURES = (
+    ("received", N_("收件数"), "count"),
+    ("resolved", N_("办结数"), "count"),
+    ("response_rate", N_("签收及时率"), "rate"),
+    ("resolution_rate", N_("办结率"), "rate"),
+    ("on_time_rate", N_("按时办结率"), "rate"),
+    ("satisfaction_rate", N_("满意率"), "rate"),
+    ("median_handling_hours", N_("办理时长中位数（工作小时）"), "hours"),
+    ("p90_handling_hours", N_("办理时长 P90（工作小时）"), "hours"),
+    ("open_now", N_("在办"), "count"),
+    ("overdue_now", N_("当前超期"), "count"),
+)
+FIGURE_FIELDS = {field for field, _label, _kind in FIGURES}
+
+# The notification log's kinds (services/notifier/notify.TIMER_NAMES) and how it was sent.
+NOTICE_KINDS = {
+    "acknowledge_due": N_("签收催办"),
+    "acknowledge_escalate": N_("签收督办"),
+    "acknowledge_public_notice": N_("签收通报"),
+    "remind_50": N_("办理预警（50%）"),
+    "remind_80": N_("办理预警（80%）"),
+    "due": N_("催办"),
+    "escalate": N_("督办"),
+    "public_notice": N_("通报"),
+    "follow_up": N_("回访"),
+}
+CHANNELS = {"wechat": N_("微信"), "email": N_("邮件"), "webhook": N_("接口回调")}
+AUDIENCES = {
+    "unit": N_("承办单位"),
+    "leadership": N_("单位领导"),
+    "supervisor": N_("督办人员"),
+    "enterprise": N_("企业"),
+}
+TIMER_STATES = {"fired": N_("已触发"), "cancelled": N_("已取消"), "pending": N_("待触发")}
+SENDING = {"pending": N_("待发送"), "sent": N_("已发送"), "failed": N_("发送失败")}
+
+
+def notice_name(code: str) -> str:
+    msgid = NOTICE_KINDS.get(code)
+    return _(msgid) if msgid else code
+
+
+def kind_name(code: str) -> str:
+    term = catalogue.DEPARTMENT_KINDS.get(code)
+    return (term.en if current() == "en" else term.zh) if term else code
+
+
+def _today() -> date:
+    return utcnow().astimezone(SHANGHAI).date()
+
+
+async def _units(api: Apis) -> dict[str, dict]:
+    """The registry (the supervisor's region): a unit's name and kind by its code."""
+    return {u["unit_code"]: u for u in await api.get("router", "/v1/units")}
 
 
 @router.get("/", name="board.overdue")
-async def overdue(request: Request, viewer: Overseer, api: Api):
-    rows = await api.get("notifier", "/v1/overdue")  # oldest deadline first
-    return render(request, "board/overdue.html", {"rows": rows})
+async def overdue(
+    request: Request,
+    viewer: Overseer,
+    api: Api,
+    region: Annotated[str, Query(max_length=12)] = "",
+    unit: Annotated[str, Query(max_length=100)] = "",
+    kind: Annotated[str, Query(max_length=40)] = "",
+    type: Annotated[str, Query(max_length=40)] = "",
+):
+    params = {"region": region} if region else None
+    rows = await api.get("notifier", "/v1/overdue", params=params)  # oldest deadline first
+    units = await _units(api)
+    options = {
+        "regions": sorted({r["region_code"] for r in rows}),
+        "units": sorted({(r["unit_code"], r["unit_name"]) for r in rows}),
+        "kinds": sorted({units[r["unit_code"]]["kind"] for r in rows if r["unit_code"] in units}),
+        "types": sorted({r["request_type"] for r in rows}),
+    }
+    shown = [
+        r
+        for r in rows
+        if (not unit or r["unit_code"] == unit)
+        and (not kind or units.get(r["unit_code"], {}).get("kind") == kind)
+        and (not type or r["request_type"] == type)
+    ]
+    calendar = await working_days(request, api, *(r["resolve_due_at"] for r in shown))
+    now = utcnow()
+    for r in shown:
+        late_on_ack = r["acknowledged_at"] is None and r["acknowledge_due_at"]
+        r["late"] = calendar.countdown(r["acknowledge_due_at"] if late_on_ack else r["resolve_due_at"], now)
+        r["late_for"] = _("签收") if late_on_ack else _("办结")
+    context = {
+        "rows": shown,
+        "total": len(rows),
+        "options": options,
+        "chosen": {"region": region, "unit": unit, "kind": kind, "type": type},
+        "kind_name": kind_name,
+    }
+    return render(request, "board/overdue.html", context)
+
+
+def _period(start: date | None, end: date | None) -> tuple[date, date]:
+    """The chosen period, [start, end): by default the last 30 days including today."""
+    end = end or _today() + timedelta(days=1)
+    start = start or end - timedelta(days=30)
+    return start, end
+
+
+def _sort_key(field: str):
+    def key(row: dict):
+        value = row.get(field)
+        return (value is None, value if value is not None else 0)
+
+    return key
+
+
+@router.get("/units", name="board.units")
+async def unit_figures(
+    request: Request,
+    viewer: Overseer,
+    api: Api,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    sort: Annotated[str, Query(max_length=40)] = "received",
+    desc: Annotated[bool, Query()] = True,
+):
+    start, end = _period(start, end)
+    if end <= start:
+        flash(request, _("结束日期须晚于开始日期"), "error")
+        return RedirectResponse("/board/units", status_code=303)
+    stats = await api.get("notifier", "/v1/stats/units", params={"from": start.isoformat(), "to": end.isoformat()})
+    sort = sort if sort in FIGURE_FIELDS or sort == "unit_name" else "received"
+    rows = sorted(stats["units"], key=_sort_key(sort), reverse=desc)
+    if sort != "unit_name":  # units without the figure stay last either way
+        rows = [r for r in rows if r.get(sort) is not None] + [r for r in rows if r.get(sort) is None]
+    trend = await _weekly_trend(api, end)
+    context = {
+        "rows": rows,
+        "total": stats["total"],
+        "figures": FIGURES,
+        "start": start,
+        "end": end,
+        "last_day": end - timedelta(days=1),
+        "sort": sort,
+        "desc": desc,
+        "chart": {
+            "units": [r["unit_name"] for r in rows],
+            "received": [r["received"] for r in rows],
+            "on_time": [_percent(r["on_time_rate"]) for r in rows],
+            "labels": {"received": _("收件数"), "on_time": _("按时办结率") + " %"},
+        },
+        "trend": trend,
+    }
+    return render(request, "board/units.html", context)
+
+
+def _percent(rate: float | None) -> float | None:
+    return None if rate is None else round(rate * 100, 1)
+
+
+async def _weekly_trend(api: Apis, end: date) -> dict:
+    """The last weeks' totals, one stats call per week (the notifier groups by unit, not week)."""
+    weeks, received, on_time = [], [], []
+    for n in range(TREND_WEEKS, 0, -1):
+        week_end = end - timedelta(days=7 * (n - 1))
+        week_start = week_end - timedelta(days=7)
+        figures = await api.get(
+            "notifier", "/v1/stats/units", params={"from": week_start.isoformat(), "to": week_end.isoformat()}
+        )
+        weeks.append(week_start.strftime("%m-%d"))
+        received.append(figures["total"]["received"])
+        on_time.append(_percent(figures["total"]["on_time_rate"]))
+    return {
+        "weeks": weeks,
+        "received": received,
+        "on_time": on_time,
+        "labels": {"received": _("收件数"), "on_time": _("按时办结率") + " %"},
+    }
+
+
+@router.get("/units.csv", name="board.units_csv")
+async def unit_figures_csv(
+    viewer: Overseer,
+    api: Api,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+):
+    start, end = _period(start, end)
+    params = {"from": start.isoformat(), "to": end.isoformat(), "format": "csv"}
+    return download(await api.call("notifier", "GET", "/v1/stats/units", params=params))
+
+
+@router.get("/units/{unit_code}", name="board.unit_items")
+async def unit_items(request: Request, unit_code: str, viewer: Overseer, api: Api):
+    """Drill-down: the unit's work items (nearest deadline first)."""
+    units = await _units(api)
+    found = units.get(unit_code)
+    if found is None:
+        raise ApiError(404, "unit_not_found", _("单位不存在或不在您的督办范围内"))
+    items = await api.get("router", "/v1/workitems", params={"unit": unit_code, "order": "deadline", "limit": 200})
+    calendar = await working_days(request, api, *(i["resolve_due_at"] for i in items))
+    now = utcnow()
+    for item in items:
+        item["countdown"] = calendar.countdown(item["resolve_due_at"], now) if item["state"] in OPEN else None
+    return render(request, "board/unit.html", {"unit": found, "items": items})
+
+
+@router.get("/extensions", name="board.extensions")
+async def extensions(request: Request, viewer: Overseer, api: Api):
+    items = await api.get("router", "/v1/workitems", params={"extension": "pending", "order": "deadline"})
+    pending = []
+    for item in items:
+        detail = await api.get("router", f"/v1/workitems/{item['id']}")
+        for extension in detail["extensions"]:
+            if extension["state"] == "pending":
+                pending.append({"item": detail, "extension": extension})
+    return render(request, "board/extensions.html", {"pending": pending, "error": None, "failed": None})
+
+
+@router.post("/extensions/{extension_id}/{decision}", name="board.decide")
+async def decide(request: Request, extension_id: str, decision: str, viewer: Overseer, api: Api):
+    form = await request.form()
+    reason = str(form.get("reason") or "").strip() or None
+    try:
+        await api.post("router", f"/v1/extensions/{extension_id}/{decision}", json={"reason": reason})
+    except ApiError as error:
+        if error.status == 404:
+            raise
+        flash(request, error.field("reason") or error.message, "error")
+        return RedirectResponse("/board/extensions", status_code=303)
+    flash(request, _("已批准延期") if decision == "approve" else _("已驳回延期申请"), "success")
+    return RedirectResponse("/board/extensions", status_code=303)
+
+
+async def _found(call):
+    """An API's answer, or None where it knows no such thing (each service sees its own part)."""
+    try:
+        return await call
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        return None
+
+
+@router.get("/items/{item_id}", name="board.item")
+async def item_log(request: Request, item_id: str, viewer: Overseer, api: Api):
+    """One item for a supervisor: its state and history, its timer plan and who was told what."""
+    item = await _found(api.get("router", f"/v1/workitems/{item_id}"))
+    sla = await _found(api.get("notifier", f"/v1/sla/{item_id}"))  # none: covered by a 专项信用报告
+    if item is None and sla is None:
+        raise ApiError(404, "work_item_not_found", _("工单不存在或不在您的督办范围内"))
+    notices = await api.get("notifier", "/v1/notifications", params={"work_item_id": item_id})
+    # Named here, not in the template: Jinja's gettext would read the "%" of "（50%）" as a format.
+    for notice in notices:
+        notice["kind_name"] = notice_name(notice["kind"])
+    for timer in sla["timers"] if sla else []:
+        timer["kind_name"] = notice_name(timer["kind"])
+    context = {
+        "item": item,
+        "notices": notices,
+        "sla": sla,
+        "move_name": move_name,
+        "extension_states": EXTENSION_STATES,
+        "notice_kinds": NOTICE_KINDS,
+        "channels": CHANNELS,
+        "audiences": AUDIENCES,
+        "sending": SENDING,
+        "timer_states": TIMER_STATES,
+    }
+    return render(request, "board/item.html", context)

@@ -1,26 +1,431 @@
 """The enterprise H5 pages (phone first, 375 px): an enterprise's own requests, and a liaison
 officer's for the enterprises they serve. Every list and object comes from intake's API with
-the person's token, so intake's scope decides what they see."""
+the person's token, so intake's scope decides what they see; files pass through this service
+because the browser holds no token."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import re
+import time
+import uuid
+from datetime import datetime
+from functools import cache
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
-from .apis import Api
-from .i18n import N_
+from shared import catalogue, regions
+from shared.clock import utcnow
+
+from .apis import Api, ApiError, Apis, download
+from .i18n import N_, _
 from .pages import NavItem, render
-from .session import viewer_of
+from .session import flash, viewer_of
+from .workdays import Countdown, WorkingDays, working_days
 
 router = APIRouter(prefix="/enterprise")
 Submitter = viewer_of("enterprise", "liaison")
 NAV = [NavItem(N_("我的诉求"), "/enterprise/", ("enterprise", "liaison"))]
 
+# 好差评's five levels (the national 政务服务好差评 system), best first; intake reopens on 2 or less.
+RATING_LEVELS = ((5, N_("非常满意")), (4, N_("满意")), (3, N_("基本满意")), (2, N_("不满意")), (1, N_("非常不满意")))
+CATALOGUE_TTL_SECONDS = 600  # the catalogue changes with a release; ten minutes old is fine
+OPEN_STATES = {"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"}
 
+
+def next_deadline(found: dict, calendar: WorkingDays, now: datetime) -> Countdown | None:
+    dues = [i["due_at"] for i in found["work_items"] if i["status"] in OPEN_STATES and i["due_at"]]
+    return calendar.countdown(min(dues), now) if dues else None
+
+
+# --- regions (GB/T 2260) ------------------------------------------------------------------------------
+@cache
+def _all_regions() -> tuple[regions.Region, ...]:
+    found: set[str] = set()
+    for province in range(10, 100):  # province codes are NN0000; each one's descendants are the rest
+        found |= regions.descendants(f"{province}0000")
+    return tuple(sorted((regions.get(code) for code in found), key=lambda r: r.code))
+
+
+def search_regions(text: str, limit: int = 30) -> list[regions.Region]:
+    text = text.strip()
+    if not text:
+        return []
+    if text.isdigit():
+        return [r for r in _all_regions() if r.code.startswith(text)][:limit]
+    return [r for r in _all_regions() if text in r.full_name][:limit]
+
+
+def region_code(text: str) -> str:
+    """What a person typed in a region field: a code as is, or a name that names one region."""
+    text = text.strip()
+    if re.fullmatch(r"\d{6}", text) or not text:
+        return text
+    exact = [r for r in _all_regions() if text in (r.full_name, r.name)]
+    return exact[0].code if len(exact) == 1 else text
+
+
+@router.get("/regions", name="enterprise.regions")
+async def region_options(request: Request, viewer: Submitter):
+    """The <datalist> options for what was typed in a region field (htmx, as one types)."""
+    typed = next(iter(request.query_params.values()), "")
+    return render(request, "enterprise/_region_options.html", {"found": search_regions(typed[:40])})
+
+
+# --- my requests ---------------------------------------------------------------------------------------
 @router.get("/", name="enterprise.requests")
 async def my_requests(
-    request: Request, viewer: Submitter, api: Api, cursor: Annotated[str | None, Query(max_length=200)] = None
+    request: Request,
+    viewer: Submitter,
+    api: Api,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    enterprise: Annotated[str | None, Query(max_length=18)] = None,
 ):
     page = await api.get("intake", "/v1/requests", params={"limit": 20, **({"cursor": cursor} if cursor else {})})
-    return render(request, "enterprise/requests.html", {"page": page})
+    items = [i for i in page["items"] if not enterprise or i["enterprise_uscc"] == enterprise]
+    open_ones = [i for i in items if i["status"] in ("submitted", "dispatched", "in_progress")]
+    details = await asyncio.gather(*(api.get("intake", f"/v1/requests/{i['id']}") for i in open_ones))
+    calendar = await working_days(request, api, *(d["expected_at"] for d in details))
+    now = utcnow()
+    deadlines = {d["id"]: next_deadline(d, calendar, now) for d in details}
+    context = {"page": page, "items": items, "deadlines": deadlines, "enterprise": enterprise}
+    return render(request, "enterprise/requests.html", context)
+
+
+@router.get("/enterprises", name="enterprise.enterprises")
+async def served_enterprises(request: Request, viewer: Submitter, api: Api):
+    """A liaison officer's enterprises (an enterprise sees its own): submit and follow for each."""
+    page = await api.get("intake", "/v1/requests", params={"limit": 100})
+    names = {}
+    for item in page["items"]:
+        names.setdefault(item["enterprise_uscc"], item["enterprise_name"])
+    served = [
+        {
+            "uscc": uscc,
+            "name": names.get(uscc) or (viewer.name if viewer.role == "enterprise" else ""),
+            "region": regions.full_name(uscc[2:8]),
+            "count": sum(1 for i in page["items"] if i["enterprise_uscc"] == uscc),
+        }
+        for uscc in viewer.usccs
+    ]
+    return render(request, "enterprise/enterprises.html", {"served": served})
+
+
+# --- a new bundle -------------------------------------------------------------------------------------
+async def the_catalogue(request: Request, api: Apis) -> dict:
+    """intake's GET /v1/catalogue (both languages in one answer), kept for ten minutes."""
+    kept = getattr(request.app.state, "enterprise_catalogue", None)
+    if kept is None or kept[0] < time.monotonic() - CATALOGUE_TTL_SECONDS:
+        kept = (time.monotonic(), await api.get("intake", "/v1/catalogue"))
+        request.app.state.enterprise_catalogue = kept
+    return kept[1]
+
+
+def _catalogue_type(found: dict, code: str) -> dict:
+    return next((t for t in found["request_types"] if t["code"] == code), found["request_types"][0])
+
+
+def _blank_form(viewer, enterprise: str | None) -> dict:
+    uscc = enterprise if enterprise in viewer.usccs else (viewer.usccs[0] if viewer.usccs else "")
+    own_name = viewer.name if viewer.role == "enterprise" else ""
+    return {
+        "enterprise": {"uscc": uscc, "name": own_name, "region_code": uscc[2:8] if regions.exists(uscc[2:8]) else ""},
+        "subjects": [],
+        "items": [],
+        "period_months": "36",
+        "purpose": "ipo",
+        "description": "",
+        "contact": {"name": "", "mobile": ""},
+        "attachments": [],
+        "idempotency_key": str(uuid.uuid4()),
+    }
+
+
+def _form_from(data: FormData) -> dict:
+    """The submitted form, in the shape the template renders (subsidiaries renumbered 0..n-1, so
+    that the API's field paths such as subjects.0.uscc name the rows as shown)."""
+    rows = sorted({int(m.group(1)) for k in data.keys() if (m := re.fullmatch(r"subjects\.(\d+)\.\w+", k))})
+    text = lambda name: str(data.get(name, "")).strip()  # noqa: E731
+    attachments = [a for a in data.getlist("attachments") if isinstance(a, str) and a]
+    return {
+        "type": text("type"),
+        "enterprise": {
+            "uscc": text("enterprise.uscc").upper(),
+            "name": text("enterprise.name"),
+            "region_code": region_code(text("enterprise.region_code")),
+        },
+        "subjects": [
+            {
+                "uscc": text(f"subjects.{i}.uscc").upper(),
+                "name": text(f"subjects.{i}.name"),
+                "region_code": region_code(text(f"subjects.{i}.region_code")),
+            }
+            for i in rows
+        ],
+        "items": [i for i in data.getlist("items") if isinstance(i, str)],
+        "period_months": text("period_months"),
+        "purpose": text("purpose"),
+        "description": text("description"),
+        "contact": {"name": text("contact.name"), "mobile": text("contact.mobile")},
+        "attachments": [{"id": a, "name": text(f"attachment_name.{a}") or a} for a in attachments[:20]],
+        "idempotency_key": text("idempotency_key") or str(uuid.uuid4()),
+    }
+
+
+def _body_of(form: dict) -> dict:
+    certificate = form["type"] == catalogue.COMPLIANCE_CERTIFICATE
+    body: dict[str, Any] = {
+        "type": form["type"],
+        "enterprise": form["enterprise"],
+        "items": form["items"],
+        "contact": form["contact"],
+        "attachments": [a["id"] for a in form["attachments"]],
+    }
+    if certificate:
+        body["subjects"] = form["subjects"]
+        body["purpose"] = form["purpose"] or None
+        period = form["period_months"]
+        body["period_months"] = int(period) if period.isdigit() else (period or None)
+    if form["description"] or not certificate:
+        body["description"] = form["description"] or None
+    return body
+
+
+def _new_page(request: Request, found: dict, form: dict, error: ApiError | None = None, status: int = 200):
+    request_type = _catalogue_type(found, form.get("type") or catalogue.COMPLIANCE_CERTIFICATE)
+    form["type"] = request_type["code"]
+    context = {
+        "catalogue": found,
+        "request_type": request_type,
+        "form": form,
+        "error": error,
+        "fields": {f["name"]: f for f in request_type["form"]},
+        "region_name": regions.full_name,
+    }
+    return render(request, "enterprise/new.html", context, status_code=status)
+
+
+@router.get("/new", name="enterprise.new")
+async def new_request(
+    request: Request,
+    viewer: Submitter,
+    api: Api,
+    type: Annotated[str, Query(max_length=40)] = catalogue.COMPLIANCE_CERTIFICATE,
+    enterprise: Annotated[str | None, Query(max_length=18)] = None,
+):
+    found = await the_catalogue(request, api)
+    form = _blank_form(viewer, enterprise)
+    form["type"] = type
+    return _new_page(request, found, form)
+
+
+@router.get("/new/subject", name="enterprise.new_subject")
+async def subject_row(request: Request, viewer: Submitter, index: Annotated[int, Query(ge=0, le=49)] = 0):
+    """One more subsidiary's fields (htmx), and the add button for the one after it."""
+    blank = {"uscc": "", "name": "", "region_code": ""}
+    context = {"index": index, "subject": blank, "error": None, "region_name": regions.full_name, "oob": True}
+    return render(request, "enterprise/_subject_row.html", context)
+
+
+@router.post("/new", name="enterprise.submit")
+async def submit_request(request: Request, viewer: Submitter, api: Api):
+    form = _form_from(await request.form())
+    try:
+        created = await api.post(
+            "intake", "/v1/requests", json=_body_of(form), headers={"Idempotency-Key": form["idempotency_key"]}
+        )
+    except ApiError as error:
+        if error.status == 401:
+            raise
+        # The form again, with the same Idempotency-Key: if the first POST did arrive after all,
+        # the next try gets intake's answer to it instead of a second request.
+        return _new_page(request, await the_catalogue(request, api), form, error, status=error.status)
+    flash(request, _("诉求已提交，受理编号 %(no)s") % {"no": created["reference_no"]}, "success")
+    return RedirectResponse(request.url_for("enterprise.request", request_id=created["id"]).path, status_code=303)
+
+
+@router.post("/attachments", name="enterprise.upload")
+async def upload(request: Request, viewer: Submitter, api: Api, file: Annotated[UploadFile, File()]):
+    """A file chosen in a form goes to intake at once (htmx); the form then names its id."""
+    try:
+        stored = await api.post(
+            "intake", "/v1/attachments", files={"file": (file.filename, await file.read(), file.content_type)}
+        )
+    except ApiError as error:
+        return render(request, "enterprise/_upload_error.html", {"error": error, "name": file.filename})
+    return render(request, "enterprise/_uploaded.html", {"file": stored})
+
+
+# --- one request -----------------------------------------------------------------------------------
+def _rows(found: dict, calendar: WorkingDays, now: datetime) -> list[dict]:
+    """One row per subject × department: its state, unit, deadline and events, issued files."""
+    events_by_item: dict[str, list[dict]] = {}
+    for entry in found["timeline"]:
+        if entry["work_item_id"]:
+            events_by_item.setdefault(entry["work_item_id"], []).append(entry)
+    files_by_item: dict[str, list[dict]] = {}
+    for file in found["files"]:
+        if file["work_item_id"] and file["purpose"] in ("issued", "supplement_form"):
+            files_by_item.setdefault(file["work_item_id"], []).append(file)
+    rows = []
+    for item in found["work_items"]:
+        open_ = item["status"] in OPEN_STATES
+        due = item["due_at"] or (item["acknowledge_due_at"] if item["status"] == "dispatched" else None)
+        rows.append(
+            {
+                "item": item,
+                "deadline": (
+                    Countdown("soon", _("补正期间暂停计时"))
+                    if item["status"] == "awaiting_supplement" and not due
+                    else calendar.countdown(due, now)
+                    if open_
+                    else None
+                ),
+                "events": events_by_item.get(item["id"], []),
+                "files": files_by_item.get(item["id"], []),
+            }
+        )
+    rows.sort(key=lambda r: (r["item"]["subject_name"], r["item"]["unit_name"]))
+    return rows
+
+
+@router.get("/requests/{request_id}", name="enterprise.request")
+async def one_request(request: Request, request_id: str, viewer: Submitter, api: Api):
+    found = await api.get("intake", f"/v1/requests/{request_id}")
+    # Ratings exist only once an item was finished (a reopened item keeps its poor rating): ask
+    # for them then, and spare the common page a second call.
+    rated = any(i["status"] in ("resolved", "closed") for i in found["work_items"]) or any(
+        e["event"] == "request.rated" for e in found["timeline"]
+    )
+    ratings = await api.get("intake", f"/v1/requests/{request_id}/ratings") if rated else []
+    calendar = await working_days(request, api, *(i["due_at"] for i in found["work_items"]))
+    now = utcnow()
+    context = {
+        "found": found,
+        "rows": _rows(found, calendar, now),
+        "ratings": {r["work_item_id"]: r for r in ratings},
+        "levels": RATING_LEVELS,
+        "deadline": next_deadline(found, calendar, now),
+        "general_events": [e for e in found["timeline"] if not e["work_item_id"]],
+        "may_withdraw": found["status"] in ("submitted", "dispatched", "in_progress"),
+    }
+    return render(request, "enterprise/request.html", context)
+
+
+@router.get("/requests/{request_id}/files/{file_id}", name="enterprise.file")
+async def request_file(request_id: str, file_id: str, viewer: Submitter, api: Api):
+    return download(await api.call("intake", "GET", f"/v1/requests/{request_id}/files/{file_id}"))
+
+
+@router.get("/attachments/{attachment_id}", name="enterprise.attachment")
+async def own_attachment(attachment_id: str, viewer: Submitter, api: Api):
+    return download(await api.call("intake", "GET", f"/v1/attachments/{attachment_id}"))
+
+
+def _back(request: Request, request_id: str) -> RedirectResponse:
+    return RedirectResponse(request.url_for("enterprise.request", request_id=request_id).path, status_code=303)
+
+
+async def _refused(request: Request, request_id: str, error: ApiError) -> RedirectResponse:
+    """A refused action: back to the request, saying why (the field's message if there is one)."""
+    detail = "；".join(error.fields.values())
+    flash(request, f"{error.message}{'：' + detail if detail else ''}", "error")
+    return _back(request, request_id)
+
+
+@router.post("/requests/{request_id}/supplements", name="enterprise.supplement")
+async def answer_supplement(
+    request: Request,
+    request_id: str,
+    viewer: Submitter,
+    api: Api,
+    work_item_id: Annotated[str, Form(max_length=36)],
+    text: Annotated[str, Form(max_length=2000)] = "",
+    attachments: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI reads a fresh list)
+):
+    body = {"work_item_id": work_item_id, "text": text.strip(), "attachments": [a for a in attachments if a][:20]}
+    try:
+        await api.post("intake", f"/v1/requests/{request_id}/supplements", json=body)
+    except ApiError as error:
+        if error.status in (404, 401):
+            raise
+        return await _refused(request, request_id, error)
+    flash(request, _("补正材料已提交"), "success")
+    return _back(request, request_id)
+
+
+@router.post("/requests/{request_id}/withdraw", name="enterprise.withdraw")
+async def withdraw(
+    request: Request,
+    request_id: str,
+    viewer: Submitter,
+    api: Api,
+    reason: Annotated[str, Form(max_length=500)] = "",
+):
+    try:
+        await api.post("intake", f"/v1/requests/{request_id}/withdraw", json={"reason": reason.strip() or None})
+    except ApiError as error:
+        if error.status in (404, 401):
+            raise
+        return await _refused(request, request_id, error)
+    flash(request, _("诉求已撤回"), "success")
+    return _back(request, request_id)
+
+
+@router.post("/requests/{request_id}/ratings", name="enterprise.rate")
+async def rate(
+    request: Request,
+    request_id: str,
+    viewer: Submitter,
+    api: Api,
+    work_item_id: Annotated[str, Form(max_length=36)],
+    score: Annotated[int, Form(ge=1, le=5)],
+    comment: Annotated[str, Form(max_length=1000)] = "",
+):
+    body = {"work_item_id": work_item_id, "score": score, "comment": comment.strip() or None}
+    try:
+        rating = await api.post("intake", f"/v1/requests/{request_id}/ratings", json=body)
+    except ApiError as error:
+        if error.status in (404, 401):
+            raise
+        return await _refused(request, request_id, error)
+    level_name = dict(RATING_LEVELS)[rating["score"]]
+    level = _(level_name)
+    if rating["reopened"]:
+        flash(request, _("已评价：%(level)s。该事项已退回部门重新办理") % {"level": level}, "success")
+    else:
+        flash(request, _("已评价：%(level)s") % {"level": level}, "success")
+    return _back(request, request_id)
+
+
+@router.post("/requests/{request_id}/credit-reports", name="enterprise.credit_report")
+async def upload_credit_report(
+    request: Request,
+    request_id: str,
+    viewer: Submitter,
+    api: Api,
+    subject_uscc: Annotated[str, Form(max_length=18)],
+    attachments: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI reads a fresh list)
+):
+    chosen = [a for a in attachments if a]
+    if not chosen:
+        flash(request, _("请先选择专项信用报告文件（PDF）"), "error")
+        return _back(request, request_id)
+    body = {"subject_uscc": subject_uscc, "attachment_id": chosen[-1]}  # the latest file chosen
+    try:
+        await api.post("intake", f"/v1/requests/{request_id}/credit-reports", json=body)
+    except ApiError as error:
+        if error.status in (404, 401):
+            raise
+        return await _refused(request, request_id, error)
+    flash(request, _("专项信用报告已上传"), "success")
+    return _back(request, request_id)
+
+
+# --- the ledger --------------------------------------------------------------------------------------
+@router.get("/ledger.xlsx", name="enterprise.ledger")
+async def ledger(viewer: Submitter, api: Api):
+    return download(await api.call("intake", "GET", "/v1/ledger", params={"format": "xlsx"}))
