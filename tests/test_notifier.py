@@ -411,6 +411,7 @@ async def test_statistics_and_the_overdue_list(system, producer):
     assert row["received"] == 2 and row["acknowledged_on_time"] == 1 and row["response_rate"] == 0.5
     assert row["resolved"] == 1 and row["resolution_rate"] == 0.5 and row["on_time_rate"] == 1.0
     assert row["median_handling_hours"] == 9.0  # 11-03 10:00 → 11-04 11:00 in working hours
+    assert row["median_handling_days"] == 1.12  # 9 h of 8-hour working days
     assert row["open_now"] == 1 and row["overdue_now"] == 1
     assert row["satisfaction_rate"] == 1.0
     assert any(r["region_code"] == region for r in response.json()["regions"])
@@ -645,3 +646,45 @@ async def test_a_units_own_transfer_keeps_the_deadline_and_a_coordinators_dispat
     )
     record = await item.record(lambda r: r.resolve_due_at != first_due)
     assert local(record.resolve_due_at) == "2025-11-14T18:00:00+08:00", "five working days from the new dispatch"
+
+
+async def test_extension_and_return_rates_count_for_the_unit_that_asked_and_the_unit_that_gave_back(system, producer):
+    region = "310115"
+    extended, returned = Item(system, producer, region=region), Item(system, producer, region=region)
+    returned.unit = extended.unit
+    await extended.dispatched("2025-11-03T10:00:00+08:00")
+    await returned.dispatched("2025-11-03T10:30:00+08:00")
+    await extended.send(
+        events.WorkItemExtensionDecided,
+        "2025-11-04T10:00:00+08:00",
+        "dispatched",
+        extension_id="e",
+        days=3,
+        approved=True,
+    )
+    await extended.record(lambda r: r.extended)
+    giver = returned.unit
+    returned.unit = f"{region}.coordinator"  # the item as it stands after 退回: at the coordinator
+    await returned.send(events.WorkItemReturned, "2025-11-04T11:00:00+08:00", "returned", returned_by=giver)
+    returned.unit = f"{region}.ecology.t{uuid.uuid4().hex[:6]}"  # the coordinator dispatches it on
+    await returned.send(
+        events.WorkItemDispatched,
+        "2025-11-05T09:00:00+08:00",
+        "dispatched",
+        rule_id=None,
+        rule_version=None,
+        routing_reason="协调办分拨",
+    )
+    await returned.record(lambda r: r.unit_code == returned.unit)
+
+    response = await system.notifier.get(
+        "/v1/stats/units",
+        params={"from": "2025-11-01", "to": "2025-12-01", "region": region},
+        headers=system.auth("supervisor", region="310000"),
+    )
+    units = {u["unit_code"]: u for u in response.json()["units"]}
+    # The unit that asked: one item left with it, extended; the item it gave back counts as returned by it.
+    assert units[giver]["received"] == 1 and units[giver]["extended"] == 1 and units[giver]["extension_rate"] == 1.0
+    assert units[giver]["returned"] == 1 and units[giver]["return_rate"] == 0.5
+    # The unit that got the returned item did not return it.
+    assert units[returned.unit]["returned"] == 0 and units[returned.unit]["extension_rate"] == 0.0

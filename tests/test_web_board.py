@@ -59,6 +59,10 @@ async def test_a_units_figures_change_after_a_resolution(system, web, browser):
         row = page.locator(f'tr[data-unit="{BOARD_UNIT}"]')
         await expect(row.get_by_role("rowheader")).to_have_text("广州市黄埔区统计局")
         await expect(row.locator('td[data-field="resolution_rate"]')).not_to_have_text("0.0%")
+        for heading in ("延期率", "退回率", "办理时长中位数（工作日）", "办理时长 P90（工作日）"):
+            await expect(page.get_by_role("columnheader", name=heading)).to_be_visible()
+        await expect(row.locator('td[data-field="return_rate"]')).to_have_text("0.0%")  # it returned nothing
+        await expect(row.locator('td[data-field="median_handling_days"]')).not_to_have_text("—")
         await expect(page.locator("#units-chart svg")).to_have_count(1)  # ECharts drew the bars
         await expect(page.locator("#trend-chart svg")).to_have_count(1)
         await assert_accessible(page)

@@ -157,7 +157,9 @@ class Clocks:
             case events.WorkItemCancelled():
                 await self.cancel_timers(record, now)
             case events.WorkItemReturned():
-                # At the coordinator: a fresh acknowledge clock for finding the right unit.
+                # The unit that had it gives it back (退回率 counts it for that unit); at the
+                # coordinator a fresh acknowledge clock runs for finding the right unit.
+                record.returned_by = [*(record.returned_by or []), event.returned_by]
                 await self.cancel_timers(record, now)
                 record.acknowledged_at = None
                 record.acknowledge_due_at = policies.due(
@@ -165,6 +167,7 @@ class Clocks:
                 )
                 self.add_timers(record, self.acknowledge_timer_plan(record.acknowledge_due_at))
             case events.WorkItemExtensionDecided(approved=True, days=days) if record.resolve_due_at:
+                record.extended = True
                 await self.cancel_timers(record, now, RESOLVE_TIMERS)
                 record.resolve_due_at = self.calendar.extend(record.resolve_due_at, days)
                 await self.replan(record, now)

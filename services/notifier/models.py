@@ -76,6 +76,10 @@ class SlaRecord(Base):
         default=0,
         comment="the router's version of the item these clocks follow; older events do not move them",
     )
+    extended: Mapped[bool] = mapped_column(default=False, comment="an extension was approved for the item (延期率)")
+    returned_by: Mapped[list[Any]] = mapped_column(
+        default=list, comment="units that returned the item to the coordinator, in order (退回率)"
+    )
 
     # "Overdue", the one definition, in Python and in SQL alike: an open, unpaused item past the
     # deadline that counts now — signing for it (签收) until it is signed, then resolving it.

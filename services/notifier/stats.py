@@ -32,6 +32,12 @@ FIELDS = (
     "on_time_rate",
     "median_handling_hours",
     "p90_handling_hours",
+    "median_handling_days",
+    "p90_handling_days",
+    "extended",
+    "extension_rate",
+    "returned",
+    "return_rate",
     "open_now",
     "overdue_now",
     "rated",
@@ -52,6 +58,13 @@ def summarize(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime
         for r in resolved
         if r.resolved_at
     )
+    day = calendar.working_day_length.total_seconds() / 3600  # hours in one working day
+    median = statistics.median(hours) if hours else None
+    p90 = None
+    if hours:
+        p90 = statistics.quantiles(hours, n=10, method="inclusive")[-1] if len(hours) >= 2 else hours[0]
+    extended = sum(1 for r in records if r.extended)
+    returned = sum(1 for r in records if r.returned_by)
     rated = [r for r in records if r.score is not None]
     satisfied = sum(1 for r in rated if r.score >= 4)
     on_time = sum(1 for r in resolved if r.resolved_on_time)
@@ -65,10 +78,15 @@ def summarize(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime
         "resolution_rate": _rate(len(resolved), len(records)),
         "resolved_on_time": on_time,
         "on_time_rate": _rate(on_time, len(resolved)),
-        "median_handling_hours": round(statistics.median(hours), 2) if hours else None,
-        "p90_handling_hours": round(statistics.quantiles(hours, n=10, method="inclusive")[-1], 2)
-        if len(hours) >= 2
-        else (round(hours[0], 2) if hours else None),
+        "median_handling_hours": None if median is None else round(median, 2),
+        "p90_handling_hours": None if p90 is None else round(p90, 2),
+        # The same in working days (a working day: the business hours of one day, 8 h by default).
+        "median_handling_days": None if median is None else round(median / day, 2),
+        "p90_handling_days": None if p90 is None else round(p90 / day, 2),
+        "extended": extended,  # items granted an extension (延期率)
+        "extension_rate": _rate(extended, len(records)),
+        "returned": returned,  # items returned to the coordinator at least once (退回率)
+        "return_rate": _rate(returned, len(records)),
         "open_now": sum(1 for r in records if r.state in OPEN_STATES),
         "overdue_now": sum(1 for r in records if r.is_overdue(now)),
         "rated": len(rated),
@@ -107,9 +125,13 @@ def grouped(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime) 
         names[r.unit_code] = r.unit_name
         groups["regions"][r.region_code].append(r)
         groups["request_types"][r.request_type].append(r)
+    returns: defaultdict[str, set[str]] = defaultdict(set)  # unit → items it gave back
+    for r in records:
+        for unit in r.returned_by or []:
+            returns[unit].add(r.work_item_id)
     return {
         "units": [
-            {"unit_code": k, "unit_name": names[k], **summarize(v, calendar, now)}
+            {"unit_code": k, "unit_name": names[k], **summarize(v, calendar, now), **unit_returns(v, returns[k])}
             for k, v in sorted(groups["units"].items())
         ],
         "regions": [{"region_code": k, **summarize(v, calendar, now)} for k, v in sorted(groups["regions"].items())],
@@ -118,6 +140,14 @@ def grouped(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime) 
         ],
         "total": summarize(records, calendar, now),
     }
+
+
+def unit_returns(at_unit: list[SlaRecord], returned: set[str]) -> dict:
+    """退回率 of one unit: the items it returned to the coordinator among all it was given. An item
+    it returned has moved on to another unit, so it counts here by ``returned_by``, not by where
+    the item is now."""
+    given = {r.work_item_id for r in at_unit} | returned
+    return {"returned": len(returned), "return_rate": _rate(len(returned), len(given))}
 
 
 def units_csv(rows: list[dict], substitution: dict | None = None) -> bytes:

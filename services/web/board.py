@@ -37,8 +37,10 @@ FIGURES = (
     ("resolution_rate", N_("办结率"), "rate"),
     ("on_time_rate", N_("按时办结率"), "rate"),
     ("satisfaction_rate", N_("满意率"), "rate"),
-    ("median_handling_hours", N_("办理时长中位数（工作小时）"), "hours"),
-    ("p90_handling_hours", N_("办理时长 P90（工作小时）"), "hours"),
+    ("extension_rate", N_("延期率"), "rate"),
+    ("return_rate", N_("退回率"), "rate"),
+    ("median_handling_days", N_("办理时长中位数（工作日）"), "days"),
+    ("p90_handling_days", N_("办理时长 P90（工作日）"), "days"),
     ("open_now", N_("在办"), "count"),
     ("overdue_now", N_("当前超期"), "count"),
 )
