@@ -1,9 +1,9 @@
 """Benchmark: ``POST /v1/requests`` (an 8-item bundle, PostgreSQL) beside a bare FastAPI endpoint.
 
-Intake runs as operators run it (``xiaoer serve intake``: its HTTP workers, its outbox relay
-publishing to the embedded broker, a fresh PostgreSQL database); the reference is
-``bench/bare_app.py``, a FastAPI endpoint that only parses the same body, started by uvicorn with
-the same number of worker processes as intake has HTTP workers. Both are loaded by wrk
+Intake runs as operators run it (``xiaoer serve intake`` with one HTTP worker process per core,
+``XIAOER_INTAKE_HTTP_WORKERS``, and its outbox relay in a process of its own publishing to the
+embedded broker; a fresh PostgreSQL database); the reference is ``bench/bare_app.py``, a FastAPI
+endpoint that only parses the same body, started by uvicorn with as many worker processes. Both are loaded by wrk
 (closed loop, -t2 -c32, 20 s), in the order bare, intake, bare, intake. Then latency at half
 intake's rate, open loop (bench/openloop.py), against intake and, as a check that the generator
 is not the bottleneck, against the bare endpoint at the same rate.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -27,15 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, fmt, fresh_database, machine, open_loop, stack, wait_ready, wrk, wrk_script
 
 from services.devstack import free_port
-from shared.settings import Settings
 
 
-async def measure(seconds: int, connections: int, open_seconds: int, code: Path) -> dict:
-    http_workers = Settings(_env_file=None).http_worker_count("intake")
+async def measure(seconds: int, connections: int, open_seconds: int, code: Path, http_workers: int) -> dict:
     async with fresh_database() as db_url:
         with stack(code) as s:
             s.start_broker()
             s.env["XIAOER_INTAKE_DATABASE_URL"] = db_url
+            s.env["XIAOER_INTAKE_HTTP_WORKERS"] = str(http_workers)
             s.xiaoer("migrate", "intake")
             intake_port, bare_port = free_port(), free_port()
             s.serve("serve", "intake", intake_port)
@@ -60,6 +60,8 @@ async def measure(seconds: int, connections: int, open_seconds: int, code: Path)
     return {
         "machine": machine(),
         "http_workers": http_workers,
+        "seconds": seconds,
+        "connections": connections,
         "runs": runs,
         "bare_rps": bare_rps,
         "intake_rps": intake_rps,
@@ -117,8 +119,13 @@ def main() -> None:
     parser.add_argument("--open-seconds", type=int, default=20)
     parser.add_argument("--json", type=Path, help="write the figures here as JSON too")
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout to run (default: this one)")
+    parser.add_argument(
+        "--http-workers", type=int, default=os.cpu_count(), help="intake's and the bare app's (default: one per core)"
+    )
     args = parser.parse_args()
-    result = asyncio.run(measure(args.seconds, args.connections, args.open_seconds, args.code.resolve()))
+    result = asyncio.run(
+        measure(args.seconds, args.connections, args.open_seconds, args.code.resolve(), args.http_workers)
+    )
     print(report(result, args.seconds, args.connections))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

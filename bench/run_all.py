@@ -12,6 +12,7 @@ set-up alone takes about a minute); the targets are stated for the full run. Eve
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import subprocess
 import sys
@@ -45,6 +46,9 @@ def arguments(name: str, quick: bool) -> list[str]:
 
 
 def run(name: str, quick: bool, out: Path) -> tuple[dict, str, float]:
+    if out.exists():  # --results DIR of an interrupted run: what it measured already stands
+        print(f"(bench/{name}.py: kept from {out})", flush=True)
+        return json.loads(out.read_text()), report_of(name, json.loads(out.read_text())), None
     started = time.monotonic()
     command = [PYTHON, str(ROOT / "bench" / f"{name}.py"), *arguments(name, quick), "--json", str(out)]
     print(f"$ {' '.join(command[1:])}", flush=True)
@@ -55,6 +59,21 @@ def run(name: str, quick: bool, out: Path) -> tuple[dict, str, float]:
     report = done.stdout.strip()
     print(report, flush=True)
     return json.loads(out.read_text()), report, time.monotonic() - started
+
+
+def report_of(name: str, result: dict) -> str:
+    """The report ``bench/<name>.py`` prints, made again from its JSON."""
+    module = importlib.import_module(name)
+    if name == "intake":
+        return module.report(result, result.get("seconds", 20), result.get("connections", 32))
+    if name == "scheduler":
+        rows = [
+            f"| {r['open']:,} | {r['median_ms']:.1f} | {r['max_ms']:.1f} | {r['fill_s']:.0f} |"
+            for r in result["results"]
+        ]
+        head = ["| open items (pending timers) | tick median ms | tick max ms | set-up s |", "|---:|---:|---:|---:|"]
+        return "\n".join([*head, *rows, "", f"ratio (largest / smallest): {result['ratio']:.2f}"])
+    return module.report(result)
 
 
 def verdict(ok: bool) -> str:
@@ -83,10 +102,12 @@ def summary(results: dict) -> list[str]:
             f"| {r['ratio']:.1%} | ≥ 15 %, nothing lost or doubled | {verdict(r['ratio'] >= 0.15 and clean)} |"
         )
     if r := results.get("e2e"):
-        ok = r["p50_ms"] <= 50 and r["p99_ms"] <= 500 and not r["lost"] and not r["doubled"]
+        refused = r.get("not_accepted", 0)
+        ok = r["p50_ms"] <= 50 and r["p99_ms"] <= 500 and not r["lost"] and not r["doubled"] and not refused
         rows.append(
             f"| submit → item on its unit's topic, open loop {fmt(r['rate'])} req/s for {fmt(r['seconds'])} s "
-            f"| p50 {fmt(r['p50_ms'], 1)} ms, p99 {fmt(r['p99_ms'], 1)} ms; lost {r['lost']}, doubled {r['doubled']} "
+            f"| p50 {fmt(r['p50_ms'], 1)} ms, p99 {fmt(r['p99_ms'], 1)} ms; not accepted {refused}, "
+            f"lost {r['lost']}, doubled {r['doubled']} "
             f"| — | — | p50 ≤ 50 ms, p99 ≤ 500 ms, none lost | {verdict(ok)} |"
         )
     if r := results.get("scheduler"):
@@ -118,8 +139,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs, scheduler at 100,000 open items")
     parser.add_argument("--only", nargs="+", choices=NAMES, default=list(NAMES))
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--results", type=Path, help="keep the JSON here; figures already there are not measured again")
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="xiaoer-bench-results-"))
+    scratch = args.results or Path(tempfile.mkdtemp(prefix="xiaoer-bench-results-"))
+    scratch.mkdir(parents=True, exist_ok=True)
     results, reports, took = {}, {}, {}
     for name in args.only:
         results[name], reports[name], took[name] = run(name, args.quick, scratch / f"{name}.json")
@@ -135,7 +158,8 @@ def main() -> None:
     ]
     for name in args.only:
         lines += ["", f"### `bench/{name}.py` {' '.join(arguments(name, args.quick))}".rstrip(), ""]
-        lines += [reports[name], "", f"({fmt(took[name])} s)"]
+        spent = f"{fmt(took[name])} s" if took[name] is not None else "kept from the same --results directory"
+        lines += [reports[name], "", f"({spent})"]
     lines += ["", END]
     block = "\n".join(lines)
     print("\n" + block)

@@ -69,7 +69,7 @@ async def create_request(
 ) -> tuple[Request, bool]:
     """Stores the request and its ``requests.submitted`` event in the caller's transaction.
     Returns the request and whether it is new (False: a replay of an earlier identical POST)."""
-    digest = body_hash(body)
+    digest = body_hash(body) if idempotency_key else None  # only a replay is compared by its body
     if idempotency_key:
         earlier = await find_replay(session, principal, idempotency_key, digest)
         if earlier is not None:

@@ -53,7 +53,6 @@ class Registry:
         rules = list(await session.scalars(select(RoutingRule).where(RoutingRule.active.is_(True))))
         return cls(units, coverage, rules)
 
-
     def unit_for(self, kind: str, region_code: str) -> tuple[DepartmentUnit, str] | None:
         """The unit of ``kind`` serving ``region_code``, falling back district → city →
         province; with the region level it was found at."""
