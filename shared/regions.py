@@ -51,6 +51,12 @@ def _table() -> dict[str, Region]:
     return table
 
 
+@cache
+def all_regions() -> tuple[Region, ...]:
+    """Every region of the table, in code order (e.g. for a searchable list on a page)."""
+    return tuple(region for _code, region in sorted(_table().items()))
+
+
 def get(code: str) -> Region | None:
     return _table().get(code)
 

@@ -7,6 +7,7 @@ import json
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,6 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.engine import make_url
 
+from shared import events
 from shared.validation import make_uscc
 
 # Enterprises used across tests (valid USCCs with their check characters).
@@ -232,6 +234,22 @@ class SmtpSink:
 
 PDF_BYTES = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+async def unit_topic_deliveries(bootstrap: str, items: dict[str, str]) -> tuple[list, Counter]:
+    """What the fault tests count: the ``WorkItemAssigned`` messages of ``items`` (work item id →
+    unit) on their units' inbox topics, read until every item has one, and how many distinct
+    messages (by ce_id) each item got."""
+    assigned_type = events.WorkItemAssigned.ce_type
+    inboxes = sorted({events.dept_inbox(unit) for unit in items.values()})
+    records = await read_topics(
+        bootstrap,
+        inboxes,
+        timeout=60,
+        until=lambda rs: {r.key.decode() for r in rs if header(r, "ce_type") == assigned_type} >= set(items),
+    )
+    assigned = [r for r in records if header(r, "ce_type") == assigned_type and r.key.decode() in items]
+    return assigned, Counter(r.key.decode() for r in {header(r, "ce_id"): r for r in assigned}.values())
 
 
 async def read_topics(

@@ -26,16 +26,14 @@ from services.devstack import EmbeddedBroker, free_port
 from services.notifier.models import Notification, SlaRecord
 from services.operator_kafka import dead_letters
 from services.router.models import WorkItem
-from shared import events
 from shared.auth import mint_token
 from shared.settings import SERVICES, Settings
-from tests.support import MINGLUO, certificate_request, eventually, header, make_databases, read_topics
+from tests.support import MINGLUO, certificate_request, eventually, make_databases, unit_topic_deliveries
 
 pytestmark = pytest.mark.faults
 # Two department certificates per request (asked of the offices even where the province's 专项信用报告
 # would cover them, which `xiaoer seed` configures): two work items on two unit topics.
 BUNDLE = certificate_request(items=("tax", "commerce"), certificate_anyway=["tax", "commerce"])
-ASSIGNED = events.WorkItemAssigned.ce_type
 
 
 class Service:
@@ -191,15 +189,7 @@ async def test_each_service_killed_mid_load_and_restarted_loses_and_doubles_noth
 
         await eventually(on_the_enterprise_view, timeout=120)
         recovery = time.monotonic() - restarted
-        inboxes = sorted({events.dept_inbox(unit) for unit in items.values()})
-        records = await read_topics(
-            broker.bootstrap,
-            inboxes,
-            timeout=60,
-            until=lambda rs: {r.key.decode() for r in rs if header(r, "ce_type") == ASSIGNED} >= set(items),
-        )
-        assigned = [r for r in records if header(r, "ce_type") == ASSIGNED and r.key.decode() in items]
-        per_item = Counter(r.key.decode() for r in {header(r, "ce_id"): r for r in assigned}.values())
+        assigned, per_item = await unit_topic_deliveries(broker.bootstrap, items)
         dead = await dead_letters(broker.bootstrap)
         print(
             f"\n[kill -9 of each service mid-load] requests_accepted={len(accepted)} refused_or_unreachable="

@@ -40,7 +40,15 @@ from shared.kafka import OutboxRelay, encode
 from shared.runtime import ServiceRuntime
 from shared.settings import SERVICES, Settings
 from tests.conftest import BUILDERS, make_settings, settings_fields
-from tests.support import MINGLUO, certificate_request, eventually, header, make_databases, read_topic, read_topics
+from tests.support import (
+    MINGLUO,
+    certificate_request,
+    eventually,
+    header,
+    make_databases,
+    read_topic,
+    unit_topic_deliveries,
+)
 
 METADATA = MetaData()
 db.infrastructure_tables(METADATA)  # outbox and processed_events, as every service has
@@ -368,15 +376,7 @@ async def test_the_broker_killed_mid_load_and_restarted_empty_strands_nothing(tm
         await eventually(lambda: _in_read_model(stack, accepted, headers, len(items)), timeout=120)
         await eventually(lambda: _sla_records(stack, items), timeout=60)
         recovery = time.monotonic() - restarted
-        inboxes = sorted({events.dept_inbox(unit) for unit in items.values()})
-        records = await read_topics(
-            broker.bootstrap,
-            inboxes,
-            timeout=60,
-            until=lambda rs: {r.key.decode() for r in rs if header(r, "ce_type") == ASSIGNED} >= set(items),
-        )
-        assigned = [r for r in records if header(r, "ce_type") == ASSIGNED]
-        per_item = Counter(r.key.decode() for r in {header(r, "ce_id"): r for r in assigned}.values())
+        assigned, per_item = await unit_topic_deliveries(broker.bootstrap, items)
         dead = await dead_letters(broker.bootstrap)
         for runtime in [*stack.runtimes.values(), stack.second_router]:
             await eventually(lambda r=runtime: _ready(r), timeout=60)
@@ -390,14 +390,11 @@ async def test_the_broker_killed_mid_load_and_restarted_empty_strands_nothing(tm
         )
         assert len(items) == 2 * len(accepted), "one work item per unit of every accepted request"
         assert set(per_item) == set(items) and set(per_item.values()) == {1}, "exactly one per unit's topic"
-        assert {r.topic for r in assigned if r.key.decode() in items} <= set(inboxes)
+        assert {r.topic for r in assigned} <= {events.dept_inbox(unit) for unit in items.values()}
         assert dead == [], [d.summary() for d in dead]
     finally:
         await stack.stop()
         broker.stop()
-
-
-ASSIGNED = events.WorkItemAssigned.ce_type
 
 
 @dataclass
@@ -551,15 +548,7 @@ async def test_the_router_and_notifier_databases_away_for_20s_under_load_lose_no
         await eventually(lambda: _in_read_model(stack, accepted, headers, len(items)), timeout=120)
         await eventually(lambda: _sla_records(stack, items), timeout=120)
         recovery = time.monotonic() - back
-        inboxes = sorted({events.dept_inbox(unit) for unit in items.values()})
-        records = await read_topics(
-            broker.bootstrap,
-            inboxes,
-            timeout=60,
-            until=lambda rs: {r.key.decode() for r in rs if header(r, "ce_type") == ASSIGNED} >= set(items),
-        )
-        assigned = [r for r in records if header(r, "ce_type") == ASSIGNED and r.key.decode() in items]
-        per_item = Counter(r.key.decode() for r in {header(r, "ce_id"): r for r in assigned}.values())
+        assigned, per_item = await unit_topic_deliveries(broker.bootstrap, items)
         dead = await dead_letters(broker.bootstrap)
         print(
             f"\n[router and notifier databases away 20 s under load] requests_accepted={len(accepted)} "

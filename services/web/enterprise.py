@@ -10,7 +10,6 @@ import re
 import time
 import uuid
 from datetime import datetime
-from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -42,21 +41,13 @@ def next_deadline(found: dict, calendar: WorkingDays, now: datetime) -> Countdow
 
 
 # --- regions (GB/T 2260) ------------------------------------------------------------------------------
-@cache
-def _all_regions() -> tuple[regions.Region, ...]:
-    found: set[str] = set()
-    for province in range(10, 100):  # province codes are NN0000; each one's descendants are the rest
-        found |= regions.descendants(f"{province}0000")
-    return tuple(sorted((regions.get(code) for code in found), key=lambda r: r.code))
-
-
 def search_regions(text: str, limit: int = 30) -> list[regions.Region]:
     text = text.strip()
     if not text:
         return []
     if text.isdigit():
-        return [r for r in _all_regions() if r.code.startswith(text)][:limit]
-    return [r for r in _all_regions() if text in r.full_name][:limit]
+        return [r for r in regions.all_regions() if r.code.startswith(text)][:limit]
+    return [r for r in regions.all_regions() if text in r.full_name][:limit]
 
 
 def region_code(text: str) -> str:
@@ -64,7 +55,7 @@ def region_code(text: str) -> str:
     text = text.strip()
     if re.fullmatch(r"\d{6}", text) or not text:
         return text
-    exact = [r for r in _all_regions() if text in (r.full_name, r.name)]
+    exact = [r for r in regions.all_regions() if text in (r.full_name, r.name)]
     return exact[0].code if len(exact) == 1 else text
 
 
@@ -329,11 +320,21 @@ def _back(request: Request, request_id: str) -> RedirectResponse:
     return RedirectResponse(request.url_for("enterprise.request", request_id=request_id).path, status_code=303)
 
 
-async def _refused(request: Request, request_id: str, error: ApiError) -> RedirectResponse:
-    """A refused action: back to the request, saying why (the field's message if there is one)."""
-    detail = "；".join(error.fields.values())
-    flash(request, f"{error.message}{'：' + detail if detail else ''}", "error")
-    return _back(request, request_id)
+REFUSED = object()  # what ``_act`` answers when intake refused the action
+
+
+async def _act(request: Request, api: Apis, request_id: str, action: str, body: dict) -> Any:
+    """An enterprise's action on its request, posted to intake. A refusal the person can act on is
+    flashed with its reason (the fields' messages if there are any) and answered ``REFUSED``; not
+    found and signed out stay errors, for the error page."""
+    try:
+        return await api.post("intake", f"/v1/requests/{request_id}/{action}", json=body)
+    except ApiError as error:
+        if error.status in (404, 401):
+            raise
+        detail = "；".join(error.fields.values())
+        flash(request, f"{error.message}{'：' + detail if detail else ''}", "error")
+        return REFUSED
 
 
 @router.post("/requests/{request_id}/supplements", name="enterprise.supplement")
@@ -347,13 +348,8 @@ async def answer_supplement(
     attachments: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI reads a fresh list)
 ):
     body = {"work_item_id": work_item_id, "text": text.strip(), "attachments": [a for a in attachments if a][:20]}
-    try:
-        await api.post("intake", f"/v1/requests/{request_id}/supplements", json=body)
-    except ApiError as error:
-        if error.status in (404, 401):
-            raise
-        return await _refused(request, request_id, error)
-    flash(request, _("补正材料已提交"), "success")
+    if await _act(request, api, request_id, "supplements", body) is not REFUSED:
+        flash(request, _("补正材料已提交"), "success")
     return _back(request, request_id)
 
 
@@ -365,13 +361,8 @@ async def withdraw(
     api: Api,
     reason: Annotated[str, Form(max_length=500)] = "",
 ):
-    try:
-        await api.post("intake", f"/v1/requests/{request_id}/withdraw", json={"reason": reason.strip() or None})
-    except ApiError as error:
-        if error.status in (404, 401):
-            raise
-        return await _refused(request, request_id, error)
-    flash(request, _("诉求已撤回"), "success")
+    if await _act(request, api, request_id, "withdraw", {"reason": reason.strip() or None}) is not REFUSED:
+        flash(request, _("诉求已撤回"), "success")
     return _back(request, request_id)
 
 
@@ -386,12 +377,9 @@ async def rate(
     comment: Annotated[str, Form(max_length=1000)] = "",
 ):
     body = {"work_item_id": work_item_id, "score": score, "comment": comment.strip() or None}
-    try:
-        rating = await api.post("intake", f"/v1/requests/{request_id}/ratings", json=body)
-    except ApiError as error:
-        if error.status in (404, 401):
-            raise
-        return await _refused(request, request_id, error)
+    rating = await _act(request, api, request_id, "ratings", body)
+    if rating is REFUSED:
+        return _back(request, request_id)
     level_name = dict(RATING_LEVELS)[rating["score"]]
     level = _(level_name)
     if rating["reopened"]:
@@ -415,13 +403,8 @@ async def upload_credit_report(
         flash(request, _("请先选择专项信用报告文件（PDF）"), "error")
         return _back(request, request_id)
     body = {"subject_uscc": subject_uscc, "attachment_id": chosen[-1]}  # the latest file chosen
-    try:
-        await api.post("intake", f"/v1/requests/{request_id}/credit-reports", json=body)
-    except ApiError as error:
-        if error.status in (404, 401):
-            raise
-        return await _refused(request, request_id, error)
-    flash(request, _("专项信用报告已上传"), "success")
+    if await _act(request, api, request_id, "credit-reports", body) is not REFUSED:
+        flash(request, _("专项信用报告已上传"), "success")
     return _back(request, request_id)
 
 
