@@ -34,6 +34,7 @@ from shared.settings import SERVICES, WEB, Settings
 
 SCHEMAS_DIR = Path("docs/schemas")
 ASYNCAPI = Path("docs/asyncapi.yaml")
+SERVICE_ACLS = Path("deploy/kafka/service-acls.sh")
 
 
 def service_main(name: str):
@@ -351,9 +352,11 @@ def cmd_sla_due(args, settings: Settings) -> None:
 
 
 def cmd_schemas(args, settings: Settings) -> None:
-    """JSON Schemas of every event, and the AsyncAPI document built from them."""
+    """JSON Schemas of every event, the AsyncAPI document built from them, and the services'
+    Kafka ACLs built from the same topic table."""
     import yaml
 
+    from services.kafka_acls import acl_script, service_grants
     from shared.asyncapi import document
     from shared.events import json_schemas
 
@@ -362,6 +365,7 @@ def cmd_schemas(args, settings: Settings) -> None:
         SCHEMAS_DIR / f"{t}.json": json.dumps(s, indent=2, ensure_ascii=False) + "\n" for t, s in json_schemas().items()
     }
     outputs[ASYNCAPI] = yaml.safe_dump(document(), allow_unicode=True, sort_keys=False, width=100)
+    outputs[SERVICE_ACLS] = acl_script(service_grants(settings.kafka_group_prefix))
     for path, text in outputs.items():
         if args.check:
             if not path.exists() or path.read_text() != text:
@@ -391,8 +395,9 @@ def _dead_letter_filter(args):
 
 def cmd_dlq_list(args, settings: Settings) -> None:
     from services.operator_kafka import dead_letters
+    from shared.kafka import BrokerAccess
 
-    letters = asyncio.run(dead_letters(settings.kafka_bootstrap_servers, _dead_letter_filter(args)))
+    letters = asyncio.run(dead_letters(BrokerAccess.from_settings(settings), _dead_letter_filter(args)))
     for letter in letters:
         if args.json:
             print(json.dumps(letter.summary(), ensure_ascii=False))
@@ -406,8 +411,9 @@ def cmd_dlq_list(args, settings: Settings) -> None:
 
 def cmd_dlq_show(args, settings: Settings) -> None:
     from services.operator_kafka import dead_letters
+    from shared.kafka import BrokerAccess
 
-    letters = asyncio.run(dead_letters(settings.kafka_bootstrap_servers, _dead_letter_filter(args)))
+    letters = asyncio.run(dead_letters(BrokerAccess.from_settings(settings), _dead_letter_filter(args)))
     if not letters:
         sys.exit(f"no dead letter {' '.join(args.refs)}")
     for letter in letters:
@@ -416,18 +422,17 @@ def cmd_dlq_show(args, settings: Settings) -> None:
 
 def cmd_dlq_replay(args, settings: Settings) -> None:
     from services.operator_kafka import dead_letters, replay
+    from shared.kafka import BrokerAccess
 
     selection = _dead_letter_filter(args)
     if not (args.refs or args.topic or args.ce_type or args.since or args.all):
         sys.exit("say which dead letters: REF or ce_id arguments, --topic, --type, --since, or --all")
-    bootstrap = settings.kafka_bootstrap_servers
-    letters = asyncio.run(dead_letters(bootstrap, selection))
+    broker = BrokerAccess.from_settings(settings)
+    letters = asyncio.run(dead_letters(broker, selection))
     for letter in letters:
         print(f"{'would replay' if args.dry_run else 'replay'} {letter.ref} → {letter.original_topic} ({letter.ce_id})")
     if not args.dry_run:
-        sent = asyncio.run(
-            replay(bootstrap, letters, settings.kafka_topic_partitions, settings.kafka_replication_factor)
-        )
+        sent = asyncio.run(replay(broker, letters, settings.kafka_topic_partitions, settings.kafka_replication_factor))
         print(f"{sent} dead letter(s) sent back to their topics", file=sys.stderr)
 
 
@@ -523,7 +528,7 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--topic", help="only rows for this topic")
     rp.set_defaults(func=cmd_outbox_republish)
 
-    sc = sub.add_parser("schemas", help="write the events' JSON Schemas to docs/schemas")
+    sc = sub.add_parser("schemas", help="write the events' JSON Schemas, AsyncAPI and the services' Kafka ACLs")
     sc.add_argument("--check", action="store_true", help="fail if the files are out of date")
     sc.set_defaults(func=cmd_schemas)
     return p

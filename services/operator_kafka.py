@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import MetaData, update
 
 from shared import db
-from shared.kafka import TopicKeeper, new_producer
+from shared.kafka import BrokerAccess, TopicKeeper, new_producer
 
 DLQ_SUFFIX = ".dlq"
 DEAD_LETTER_HEADERS = {"x-error", "x-original-topic", "x-original-partition", "x-original-offset", "x-consumer"}
@@ -123,24 +123,26 @@ def _is_ref(text: str) -> bool:
     return len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()
 
 
-async def dead_letters(bootstrap: str, selection: DeadLetterFilter = DeadLetterFilter()) -> list[DeadLetter]:
+async def dead_letters(
+    broker: BrokerAccess | str, selection: DeadLetterFilter = DeadLetterFilter()
+) -> list[DeadLetter]:
     """The dead letters that match, oldest first per DLQ topic: every DLQ topic read from its
     beginning to the end it had when reading started (no consumer group, nothing committed)."""
-    described = await _dlq_topics(bootstrap, selection)
+    described = await _dlq_topics(broker, selection)
     partitions = [
         TopicPartition(topic, p["partition"])
         for topic in selection.dlq_topics(described)
         for p in described[topic]["partitions"]
     ]
-    letters = [letter for letter in await _read(bootstrap, partitions) if selection.matches(letter)]
+    letters = [letter for letter in await _read(broker, partitions) if selection.matches(letter)]
     return sorted(letters, key=lambda d: (d.topic, d.timestamp, d.partition, d.offset))
 
 
-async def _dlq_topics(bootstrap: str, selection: DeadLetterFilter, attempts: int = 5) -> dict[str, dict]:
+async def _dlq_topics(broker: BrokerAccess | str, selection: DeadLetterFilter, attempts: int = 5) -> dict[str, dict]:
     """The selected DLQ topics' metadata, all-topics (asking for named topics could make the broker create
     them). A topic the broker reports with an error (no leader yet, say) is asked about again and,
     if it stays so, named in an error: a listing must never leave a DLQ out without saying so."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(**BrokerAccess.of(broker).client_options(), request_timeout_ms=10_000)
     await admin.start()
     try:
         for attempt in range(attempts):
@@ -157,10 +159,12 @@ async def _dlq_topics(bootstrap: str, selection: DeadLetterFilter, attempts: int
         await admin.close()
 
 
-async def _read(bootstrap: str, partitions: list[TopicPartition]) -> list[DeadLetter]:
+async def _read(broker: BrokerAccess | str, partitions: list[TopicPartition]) -> list[DeadLetter]:
     if not partitions:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10_000)
+    consumer = AIOKafkaConsumer(
+        **BrokerAccess.of(broker).client_options(), enable_auto_commit=False, request_timeout_ms=10_000
+    )
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -190,17 +194,17 @@ def _letter(record) -> DeadLetter:
     )
 
 
-async def replay(bootstrap: str, letters: list[DeadLetter], partitions: int, replication: int = 1) -> int:
+async def replay(broker: BrokerAccess | str, letters: list[DeadLetter], partitions: int, replication: int = 1) -> int:
     """Sends each dead letter back to its original topic (creating the topic if the broker lost
     it), in the order given; returns how many were sent."""
     if not letters:
         return 0
-    keeper = TopicKeeper(bootstrap, partitions, replication)
+    keeper = TopicKeeper(broker, partitions, replication)
     try:
         await keeper.ensure({letter.original_topic for letter in letters})
     finally:
         await keeper.close()
-    producer = new_producer(bootstrap)
+    producer = new_producer(broker)
     await producer.start()
     try:
         for letter in letters:

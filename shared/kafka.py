@@ -31,12 +31,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.helpers import create_ssl_context
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -48,6 +49,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from shared.clock import utcnow
 from shared.events import EVENT_TYPES, Event, dlq
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 _JSON = JSONFormat()
@@ -63,6 +67,69 @@ OUTBOX_RELAY_ACTIVE = Gauge(
 CONSUMER_STALLED = Gauge(
     "xiaoer_consumer_stalled", "1 while a consumer retries a record after a transient failure", ["consumer"]
 )
+
+
+# --- Broker access ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BrokerAccess:
+    """Where the broker is and who this process is to it; every client below is made with it.
+
+    On the embedded development broker nobody logs in (PLAINTEXT). On the production broker each
+    service logs in as its own SASL/SCRAM user over TLS (``XIAOER_KAFKA_USERNAME`` set per
+    container), and the broker's ACLs give that user only the topics and groups the service uses
+    (``xiaoer kafka acls``, deploy/kafka). A plain ``"host:port"`` string means PLAINTEXT."""
+
+    bootstrap_servers: str
+    security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None  # the CA that signed the broker's certificate; None: the system's
+
+    @classmethod
+    def of(cls, broker: BrokerAccess | str) -> BrokerAccess:
+        return broker if isinstance(broker, BrokerAccess) else cls(broker)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BrokerAccess:
+        """Raises when a SASL protocol is set without a login. Checked here, when a process is
+        about to use the broker, not in the settings: the pages (services/web) and ``migrate``
+        share the settings of a deployment but never connect to Kafka."""
+        password = settings.kafka_password.get_secret_value() if settings.kafka_password else None
+        if settings.kafka_security_protocol.startswith("SASL_") and not (settings.kafka_username and password):
+            raise ValueError(
+                f"XIAOER_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs XIAOER_KAFKA_USERNAME "
+                "and XIAOER_KAFKA_PASSWORD (each service its own)"
+            )
+        return cls(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            security_protocol=settings.kafka_security_protocol,
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            username=settings.kafka_username,
+            password=password,
+            ssl_cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+        )
+
+    @property
+    def principal(self) -> str:
+        """How the broker knows this process, for logs and the onboarding sheet."""
+        return f"User:{self.username}" if self.username else "User:ANONYMOUS"
+
+    def client_options(self) -> dict[str, Any]:
+        """The keyword arguments every aiokafka client (producer, consumer, admin) takes."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol.startswith("SASL_"):
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.username,
+                "sasl_plain_password": self.password,
+            }
+        if self.security_protocol.endswith("SSL"):
+            options["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
+        return options
 
 
 # --- CloudEvents ------------------------------------------------------------------------------
@@ -149,8 +216,8 @@ class TopicKeeper:
     on. So topics are listed with an all-topics metadata request (which creates nothing) and
     created here; consumers subscribe by pattern for the same reason."""
 
-    def __init__(self, bootstrap: str, partitions: int, replication: int = 1) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, broker: BrokerAccess | str, partitions: int, replication: int = 1) -> None:
+        self.broker = BrokerAccess.of(broker)
         self.partitions = partitions
         self.replication = replication
         self._admin: AIOKafkaAdminClient | None = None
@@ -182,7 +249,7 @@ class TopicKeeper:
 
     async def _admin_client(self) -> AIOKafkaAdminClient:
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
+            admin = AIOKafkaAdminClient(**self.broker.client_options(), request_timeout_ms=10_000)
             try:
                 await admin.start()
             except BaseException:
@@ -199,9 +266,11 @@ class TopicKeeper:
                 await admin.close()
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication: int = 1) -> None:
+async def ensure_topics(
+    broker: BrokerAccess | str, topics: Iterable[str], partitions: int, replication: int = 1
+) -> None:
     """Creates the topics that do not exist yet; existing ones are left as they are."""
-    keeper = TopicKeeper(bootstrap, partitions, replication)
+    keeper = TopicKeeper(broker, partitions, replication)
     try:
         await keeper.ensure(topics)
     finally:
@@ -214,11 +283,11 @@ def subscription_pattern(topics: Iterable[str]) -> str:
     return "^(?:" + "|".join(re.escape(t) for t in sorted(set(topics))) + ")$"
 
 
-def new_producer(bootstrap: str) -> AIOKafkaProducer:
+def new_producer(broker: BrokerAccess | str) -> AIOKafkaProducer:
     # acks=all: a send counts only once every in-sync replica has it. The idempotent producer
     # would be better still but Tansu cannot grant producer ids; consumers dedupe by ce_id anyway.
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **BrokerAccess.of(broker).client_options(),
         acks="all",
         compression_type="gzip",
         request_timeout_ms=10_000,
@@ -404,7 +473,7 @@ class OutboxRelay:
         name: str,
         sessions: async_sessionmaker[AsyncSession],
         outbox: Table,
-        bootstrap: str,
+        broker: BrokerAccess | str,
         poll_seconds: float,
         batch_size: int,
         partitions: int = 3,
@@ -412,19 +481,19 @@ class OutboxRelay:
         standby_seconds: float = 1.0,
         retention: timedelta = timedelta(days=7),
         prune_every: float = 600.0,
-        producer_factory: Callable[[str], AIOKafkaProducer] | None = None,
+        producer_factory: Callable[[BrokerAccess], AIOKafkaProducer] | None = None,
     ) -> None:
         self.name = name
         self.sessions = sessions
         self.outbox = outbox
-        self.bootstrap = bootstrap
+        self.broker = BrokerAccess.of(broker)
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.standby_seconds = standby_seconds
         self.retention = retention
         self.prune_every = prune_every
         self.producer_factory = producer_factory or new_producer
-        self.topics = TopicKeeper(bootstrap, partitions, replication)
+        self.topics = TopicKeeper(self.broker, partitions, replication)
         self.wakeup = asyncio.Event()
         self.channel = wakeup_channel(name, outbox.name)
         self._notify_pending = False
@@ -570,7 +639,7 @@ class OutboxRelay:
 
     async def _get_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = self.producer_factory(self.bootstrap)
+            producer = self.producer_factory(self.broker)
             try:
                 await producer.start()
             except BaseException:
@@ -620,7 +689,7 @@ class EventConsumer:
         name: str,
         topics: list[str],
         group_id: str,
-        bootstrap: str,
+        broker: BrokerAccess | str,
         sessions: async_sessionmaker[AsyncSession],
         processed: Table,
         handlers: dict[str, Handler],
@@ -641,7 +710,7 @@ class EventConsumer:
         # runs out, so aiokafka's default of 500 ms would add up to half a second to every hop.
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.group_id = group_id
-        self.bootstrap = bootstrap
+        self.broker = BrokerAccess.of(broker)
         self.sessions = sessions
         self.processed = processed
         self.handlers = handlers
@@ -651,7 +720,7 @@ class EventConsumer:
         self.metadata_max_age_ms = metadata_max_age_ms  # how soon new or re-created topics are seen
         self.assignment_grace = assignment_grace  # a rebalance may leave it without partitions this long
         self.reconnect_after = reconnect_after  # consecutive broker errors before a fresh consumer
-        self.topic_keeper = TopicKeeper(bootstrap, partitions, replication)  # for its DLQ topics
+        self.topic_keeper = TopicKeeper(self.broker, partitions, replication)  # for its DLQ topics
         self.ready = asyncio.Event()  # set once partitions are assigned
         self.stalled = False  # True from a transient failure until the record it hit is applied
         self.last_error: str | None = None
@@ -716,7 +785,7 @@ class EventConsumer:
         away (at start-up too): the task never ends for that, it reports itself stalled."""
         while True:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap,
+                **self.broker.client_options(),
                 group_id=self.group_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
@@ -724,7 +793,7 @@ class EventConsumer:
                 fetch_max_wait_ms=self.fetch_max_wait_ms,
                 metadata_max_age_ms=self.metadata_max_age_ms,
             )
-            self._consumer, self._producer = consumer, new_producer(self.bootstrap)
+            self._consumer, self._producer = consumer, new_producer(self.broker)
             try:
                 await consumer.start()
                 # By pattern, not by name: see TopicKeeper. Re-created topics and added partitions
@@ -936,9 +1005,9 @@ class EventConsumer:
         await self._producer.send_and_wait(dlq(record.topic), record.value, key=record.key, headers=headers)
 
 
-async def ping(bootstrap: str) -> None:
-    """Raises unless the broker answers a metadata request."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+async def ping(broker: BrokerAccess | str) -> None:
+    """Raises unless the broker answers a metadata request (after logging in, where it asks to)."""
+    admin = AIOKafkaAdminClient(**BrokerAccess.of(broker).client_options(), request_timeout_ms=3000)
     try:
         await asyncio.wait_for(admin.start(), timeout=3)
         await asyncio.wait_for(admin.list_topics(), timeout=3)

@@ -30,19 +30,20 @@ class ServiceRuntime:
         self.engine = db.create_engine(self.database_url)
         self.sessions = db.session_factory(self.engine)
         self.outbox = metadata.tables["outbox"]
+        self.broker = kafka.BrokerAccess.from_settings(settings)
         self.processed = metadata.tables["processed_events"]
         self.relay = kafka.OutboxRelay(
             name=name,
             sessions=self.sessions,
             outbox=self.outbox,
-            bootstrap=settings.kafka_bootstrap_servers,
+            broker=self.broker,
             poll_seconds=settings.outbox_poll_seconds,
             batch_size=settings.outbox_batch_size,
             partitions=settings.kafka_topic_partitions,
             replication=settings.kafka_replication_factor,
         )
         self.topic_keeper = kafka.TopicKeeper(
-            settings.kafka_bootstrap_servers, settings.kafka_topic_partitions, settings.kafka_replication_factor
+            self.broker, settings.kafka_topic_partitions, settings.kafka_replication_factor
         )
         self.topic_check_seconds = 5.0  # how soon topics lost with the broker are created again
         self.consumers: list[kafka.EventConsumer] = []
@@ -54,7 +55,7 @@ class ServiceRuntime:
             name=name,
             topics=topics,
             group_id=f"{self.settings.kafka_group_prefix}.{name}",
-            bootstrap=self.settings.kafka_bootstrap_servers,
+            broker=self.broker,
             sessions=self.sessions,
             processed=self.processed,
             handlers=handlers,
@@ -107,7 +108,7 @@ class ServiceRuntime:
         while True:
             try:
                 await kafka.ensure_topics(
-                    self.settings.kafka_bootstrap_servers,
+                    self.broker,
                     self.topics,
                     self.settings.kafka_topic_partitions,
                     self.settings.kafka_replication_factor,
@@ -146,7 +147,7 @@ class ServiceRuntime:
         await db.ping(self.engine)
 
     async def check_broker(self) -> None:
-        await kafka.ping(self.settings.kafka_bootstrap_servers)
+        await kafka.ping(self.broker)
 
     async def check_workers(self) -> None:
         """Fails when a relay, consumer or scheduler started here has stopped, a consumer is

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     kafka_topic_partitions: int = Field(3, ge=1, description="partitions of each topic created at start")
     kafka_replication_factor: int = Field(1, ge=1)
     kafka_group_prefix: str = "xiaoer"
+    # Who this process is to the broker. Development: nobody (the embedded broker is open).
+    # Production (docker-compose): SASL_SSL, each service its own SCRAM user with ACLs for only
+    # its own topics and groups (``xiaoer kafka acls``).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
     outbox_poll_seconds: float = 0.5
     outbox_batch_size: int = 200
 
@@ -54,6 +62,10 @@ class Settings(BaseSettings):
     web_public_url: str | None = None
     http_max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest JSON body; uploads: file_max_bytes")
     http_max_header_bytes: int = Field(16 * 1024, ge=4096, description="largest request head (path, query, headers)")
+    # Slow clients (nginx's client_header_timeout and client_body_timeout): a request head must
+    # arrive whole within the first, and a body may pause no longer than the second; else 408.
+    http_header_timeout_seconds: float = Field(10.0, gt=0, description="time for a whole request head")
+    http_body_timeout_seconds: float = Field(30.0, gt=0, description="longest pause between body reads")
     # HTTP worker processes of one service (``xiaoer serve``/``api``); 0: one per CPU core. With several,
     # ``serve`` runs the relay and consumers in one process of their own beside them (services/cli.py).
     http_workers: int = Field(1, ge=0, description="HTTP worker processes per service, unless set per service")

@@ -6,6 +6,7 @@ with authentication turned on refusing a client without credentials."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import subprocess
@@ -21,6 +22,10 @@ from sqlalchemy import func, select
 
 from examples import department_client as example
 from services.devstack import free_port
+from services.intake import main as intake_main
+from services.kafka_acls import service_user
+from services.notifier import main as notifier_main
+from services.router import main as router_main
 from services.router.models import WorkItemLog
 from shared import events
 from tests.support import (
@@ -273,6 +278,57 @@ async def test_embedded_broker_with_authentication_refuses_clients_without_crede
         sasl_plain_username="dept-440112.tax",
         sasl_plain_password="guessed",
     )
+
+
+async def test_each_service_logs_in_to_the_broker_as_its_own_user(authenticating_broker, tmp_path):
+    """What each service's settings make its Kafka clients present to the broker, read on the wire
+    by a relay between them: a SCRAM-SHA-512 login as the service's own user, as the production
+    broker's ACLs expect (services/kafka_acls.py). The embedded broker cannot hold users (Tansu
+    creates them only on a broker without authentication), so it refuses them: readiness says so."""
+    await eventually(lambda: _listening(authenticating_broker))
+    for service, builder in (("intake", intake_main), ("router", router_main), ("notifier", notifier_main)):
+        seen = bytearray()
+        relay = await asyncio.start_server(
+            functools.partial(_pass_on, upstream=authenticating_broker, seen=seen), "127.0.0.1", 0
+        )
+        port = relay.sockets[0].getsockname()[1]
+        settings = builder.load_settings(
+            var_dir=tmp_path,
+            kafka_bootstrap_servers=f"127.0.0.1:{port}",
+            kafka_security_protocol="SASL_PLAINTEXT",
+            kafka_username=service_user(service),
+            kafka_password="not-on-this-broker",
+            **{f"{service}_database_url": f"sqlite+aiosqlite:///{tmp_path}/{service}.db"},
+        )
+        runtime = builder.build_runtime(settings)
+        try:
+            with pytest.raises((KafkaError, KeyError, TimeoutError)):  # aiokafka's SCRAM refusal is a KeyError
+                await runtime.check_broker()
+        finally:
+            await runtime.stop()
+            relay.close()
+            await relay.wait_closed()
+        assert b"SCRAM-SHA-512" in seen, service
+        assert f"n={service_user(service)},r=".encode() in seen, service  # the SCRAM client-first message
+
+
+async def _pass_on(reader, writer, upstream: str, seen: bytearray) -> None:
+    host, port = upstream.split(":")
+    up_reader, up_writer = await asyncio.open_connection(host, int(port))
+
+    async def pump(source, sink, record: bool):
+        try:
+            while data := await source.read(65536):
+                if record:
+                    seen.extend(data)
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            sink.close()
+
+    await asyncio.gather(pump(reader, up_writer, True), pump(up_reader, writer, False))
 
 
 async def _listening(bootstrap: str) -> bool:

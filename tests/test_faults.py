@@ -443,7 +443,7 @@ async def own_system(tmp_path, bootstrap: str) -> OwnSystem:
             name=relay.name,
             sessions=runtime.sessions,
             outbox=runtime.outbox,
-            bootstrap=bootstrap,
+            broker=bootstrap,
             poll_seconds=relay.poll_seconds,
             batch_size=relay.batch_size,
             partitions=runtime.settings.kafka_topic_partitions,

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from services.cli import parser
 from services.intake.settings import IntakeSettings
+from services.kafka_acls import service_user
 from services.notifier.settings import NotifierSettings
 from services.router.settings import RouterSettings
 from services.web.settings import WebSettings
@@ -161,7 +162,8 @@ def test_compose_file_names_only_what_the_code_has():
         for name in cls.model_fields
     }
     for name, service in services.items():
-        assert "healthcheck" in service or name == "migrate", f"{name} has no health check"
+        one_shot = name in ("migrate", "kafka-init")
+        assert "healthcheck" in service or one_shot, f"{name} has no health check"
         for variable in service.get("environment", {}):
             if variable.startswith("XIAOER_"):
                 assert variable in known_settings, f"{name}: {variable} is not a setting"
@@ -173,6 +175,20 @@ def test_compose_file_names_only_what_the_code_has():
         assert services[svc]["command"] == ["api", svc]
         assert services[f"{svc}-worker"]["command"] == ["worker", svc]
     assert services["web"]["command"] == ["api", "web"] and services["web"]["ports"] == ["8003:8003"]
+    # Every Kafka client logs in: each service as its own user (services/kafka_acls.py grants it
+    # only its topics), over TLS; no PLAINTEXT listener outside the kafka container's own 127.0.0.1.
+    kafka = services["kafka"]["environment"]
+    protocols = dict(p.split(":") for p in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    for listener in kafka["KAFKA_LISTENERS"].split(","):
+        name, _, address = listener.partition("://")
+        assert protocols[name] == "SASL_SSL" or name == "CONTROLLER" or address.startswith("127.0.0.1:"), listener
+    assert services["kafka-init"]["network_mode"] == "service:kafka"
+    for svc in SERVICES:
+        for container in (svc, f"{svc}-worker"):
+            env = services[container]["environment"]
+            assert env["XIAOER_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", container
+            assert env["XIAOER_KAFKA_USERNAME"] == service_user(svc), container
+            assert env["XIAOER_KAFKA_PASSWORD"].startswith(f"${{KAFKA_{svc.upper()}_PASSWORD"), container
     assert (ROOT / services["migrate"]["build"]["dockerfile"]).exists()
 
 

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData, func, select, update
 
 from shared import db, events
-from shared.kafka import Outbox, OutboxRelay
+from shared.kafka import BrokerAccess, Outbox, OutboxRelay
 from tests.support import MINGLUO, database_backend, eventually, header, make_databases, read_topic
 
 pytestmark = pytest.mark.faults
@@ -30,10 +30,10 @@ pytestmark = pytest.mark.faults
 KEYS, PER_KEY = 50, 40
 
 
-def slow_producer(bootstrap: str) -> AIOKafkaProducer:
+def slow_producer(broker: BrokerAccess) -> AIOKafkaProducer:
     """Holds each batch 1.5 s before sending it: the acknowledgements of this relay come late."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=1500, max_batch_size=1_048_576, request_timeout_ms=10_000
+        **broker.client_options(), acks="all", linger_ms=1500, max_batch_size=1_048_576, request_timeout_ms=10_000
     )
 
 
@@ -42,7 +42,7 @@ def relay(name: str, sessions, outbox, bootstrap: str, **extra) -> OutboxRelay:
         name=name,
         sessions=sessions,
         outbox=outbox,
-        bootstrap=bootstrap,
+        broker=bootstrap,
         poll_seconds=0.05,
         batch_size=200,
         standby_seconds=0.2,

@@ -37,7 +37,7 @@ async def test_a_commit_elsewhere_wakes_the_active_relay(broker, tmp_path):
             name="wakeup",
             sessions=db.session_factory(engine),
             outbox=table,
-            bootstrap=broker.bootstrap,
+            broker=broker.bootstrap,
             poll_seconds=poll,
             batch_size=200,
         )

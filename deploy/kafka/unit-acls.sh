@@ -10,7 +10,8 @@ revoke=
 if [ "${1:-}" = "--revoke" ]; then revoke=1; shift; fi
 unit=${1:?unit code, e.g. 440112.tax}
 user="dept-$unit"
-kafka() { docker compose exec -T kafka "/opt/kafka/bin/$@" --bootstrap-server localhost:9092; }
+# The LOCAL listener (127.0.0.1:9095) exists only inside the kafka container.
+kafka() { cmd=$1; shift; docker compose exec -T kafka "/opt/kafka/bin/$cmd" --bootstrap-server 127.0.0.1:9095 "$@"; }
 if [ -n "$revoke" ]; then
   kafka kafka-configs.sh --alter --entity-type users --entity-name "$user" --delete-config SCRAM-SHA-512
   kafka kafka-acls.sh --remove --force --principal "User:$user" --topic "dept.$unit.inbox"

@@ -517,7 +517,7 @@ async def put_unit(unit_code: str, body: UnitIn, request: Request, session: Sess
         out = unit_out(unit)
     settings = request.app.state.settings
     await kafka.ensure_topics(
-        settings.kafka_bootstrap_servers,
+        kafka.BrokerAccess.from_settings(settings),
         [out["inbox_topic"]],
         settings.kafka_topic_partitions,
         settings.kafka_replication_factor,

@@ -248,7 +248,7 @@ def onboarding_sheet(settings: RouterSettings, unit: DepartmentUnit, issued: Iss
     lines = [
         f"部门业务系统接入单 / Onboarding sheet — {unit.name} ({code})",
         "",
-        f"Kafka 地址 / bootstrap servers: {settings.kafka_bootstrap_servers}",
+        f"Kafka 地址 / bootstrap servers: {settings.department_bootstrap}",
         f"Kafka 账号 / principal: User:{principal(code)} (SASL/SCRAM-SHA-512; 嵌入式开发 broker 无需认证)",
         f"消费组前缀 / consumer groups: {principal(code)}.*",
         f"收件主题 / inbox (read): {events.dept_inbox(code)}",

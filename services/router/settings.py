@@ -24,6 +24,11 @@ class RouterSettings(Settings):
     # A migration window for department systems not yet signing: unsigned actions are accepted
     # (checked by ce_source only, as before). Off by default: unsigned actions are dead letters.
     department_unsigned_actions: bool = False
+    # Where department systems reach the broker: on the production broker a listener of its own
+    # (compose: DEPARTMENTS, 9094), not the services' internal one. The onboarding sheet prints it.
+    department_kafka_bootstrap_servers: str | None = Field(
+        None, description="the broker address given to department systems; the services' own when unset"
+    )
 
     @property
     def department_key(self) -> bytes:
@@ -33,6 +38,10 @@ class RouterSettings(Settings):
     @property
     def database_url(self) -> str:
         return self.router_database_url
+
+    @property
+    def department_bootstrap(self) -> str:
+        return self.department_kafka_bootstrap_servers or self.kafka_bootstrap_servers
 
     @property
     def attachment_download_base(self) -> str:
