@@ -219,6 +219,9 @@ def cmd_token(args, settings: Settings) -> None:
 
 
 SERVED_SERVICE = "XIAOER_SERVED_SERVICE"  # tells ``http_app`` in uvicorn's worker processes which service
+# uvicorn's httptools protocol with nginx's head and body timeouts (a 408 to slow clients); a string,
+# because uvicorn's worker processes import it themselves.
+HTTP_PROTOCOL = "shared.slow_clients:GuardedHttpProtocol"
 
 
 def cmd_serve(args, settings: Settings) -> None:
@@ -246,7 +249,7 @@ def cmd_serve(args, settings: Settings) -> None:
     workers = args.workers or settings.http_worker_count(args.service)
     if workers == 1:
         app = module.build_app(module.build_runtime(settings), workers=args.command == "serve")
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(app, host=host, port=port, http=HTTP_PROTOCOL, log_config=None, access_log=False)
         return
     os.environ[SERVED_SERVICE] = args.service
     background = None
@@ -254,7 +257,16 @@ def cmd_serve(args, settings: Settings) -> None:
         background = _start_worker_process(args.service)
     try:
         app = "services.cli:http_app"
-        uvicorn.run(app, factory=True, workers=workers, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            app,
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            http=HTTP_PROTOCOL,
+            log_config=None,
+            access_log=False,
+        )
     finally:
         if background is not None and background.poll() is None:
             background.terminate()

@@ -729,6 +729,7 @@ class EventConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._covered_at = time.monotonic()  # last seen owning a partition of every topic it reads
+        self._partition_counts: dict[str, int] = {}  # of the topics it reads, at the last look
         CONSUMER_STALLED.labels(name).set(0)
 
     @property
@@ -774,11 +775,24 @@ class EventConsumer:
                                 # group membership; the committed offsets say where to resume).
                                 log.warning("consumer.reconnecting", consumer=self.name, failures=self._failures)
                                 break
+                        if self._partitions_grew(consumer):
+                            # aiokafka sees it and rejoins, but Tansu (0.6) answers a member that rejoins
+                            # unchanged with the old assignment: a new member makes the group assign afresh.
+                            log.info("consumer.partitions_added", consumer=self.name)
+                            break
                 finally:
                     await self._disconnect()
         finally:
             CONSUMER_STALLED.labels(self.name).set(0)
             await self.topic_keeper.close()
+
+    def _partitions_grew(self, consumer: AIOKafkaConsumer) -> bool:
+        """Whether a topic it reads has more partitions than at the last look (partitions added,
+        or the topic re-created larger)."""
+        counts = {t: len(consumer.partitions_for_topic(t) or ()) for t in self.topics}
+        grew = any(0 < self._partition_counts.get(t, 0) < n for t, n in counts.items())
+        self._partition_counts = counts
+        return grew
 
     async def _connect(self) -> AIOKafkaConsumer:
         """Starts a consumer and the DLQ producer, retrying with back-off while the broker is
@@ -801,6 +815,7 @@ class EventConsumer:
                 consumer.subscribe(pattern=subscription_pattern(self.topics))
                 await self._producer.start()
                 self._covered_at = time.monotonic()
+                self._partition_counts = {}  # a new consumer's first look sets them
                 return consumer
             except asyncio.CancelledError:
                 await self._disconnect()
