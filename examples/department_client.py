@@ -5,8 +5,9 @@ enterprise for a supplement (补正), and when the supplement has arrived upload
 over HTTP and resolves the item with it (办结), each action a signed
 ``cn.xiaoer.department.action`` on ``dept.responses``.
 
-Needs only aiokafka and httpx (``pip install aiokafka httpx``), not xiaoer's code: this is what
-an integrator copies. Run it with what ``xiaoer units credentials UNIT`` printed::
+Needs only aiokafka and httpx (``pip install "aiokafka[zstd]" httpx``; xiaoer compresses its
+messages with zstd, which any Kafka client since Apache Kafka 2.1 reads), not xiaoer's code:
+this is what an integrator copies. Run it with what ``xiaoer units credentials UNIT`` printed::
 
     python examples/department_client.py --bootstrap 127.0.0.1:9092 --unit 440112.tax \\
         --key-id k0123456789abcdef --secret "$XIAOER_DEPT_SECRET" \\

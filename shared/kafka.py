@@ -286,10 +286,12 @@ def subscription_pattern(topics: Iterable[str]) -> str:
 def new_producer(broker: BrokerAccess | str) -> AIOKafkaProducer:
     # acks=all: a send counts only once every in-sync replica has it. The idempotent producer
     # would be better still but Tansu cannot grant producer ids; consumers dedupe by ce_id anyway.
+    # zstd, not gzip: aiokafka compresses gzip at level 9, which was 9 % of the router's CPU;
+    # zstd produced as fast as no compression here (docs/benchmarks.md).
     return AIOKafkaProducer(
         **BrokerAccess.of(broker).client_options(),
         acks="all",
-        compression_type="gzip",
+        compression_type="zstd",
         request_timeout_ms=10_000,
         retry_backoff_ms=200,
     )

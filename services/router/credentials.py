@@ -253,6 +253,7 @@ def onboarding_sheet(settings: RouterSettings, unit: DepartmentUnit, issued: Iss
         f"消费组前缀 / consumer groups: {principal(code)}.*",
         f"收件主题 / inbox (read): {events.dept_inbox(code)}",
         f"回复主题 / responses (write): {events.DEPT_RESPONSES}  (ce_source = {department_source(code)})",
+        "消息压缩 / compression: zstd（客户端需支持 zstd，如 aiokafka[zstd]、librdkafka / clients must read zstd）",
         "",
     ]
     if issued:
