@@ -53,14 +53,35 @@ def overall_status(request: Request, items: list[WorkItemView]) -> str:
     return "in_progress"
 
 
+async def _views_of(session: AsyncSession, request_id: str) -> dict[str, WorkItemView]:
+    """A request's work-item views, read once per consumer batch (its events come together, keyed
+    by request): one query for the request instead of one per event, and the request's status is
+    then computed from them without reading them again."""
+    key = ("intake.views", request_id)
+    if key not in session.info:
+        rows = await session.scalars(select(WorkItemView).where(WorkItemView.request_id == request_id))
+        session.info[key] = {view.id: view for view in rows}
+    return session.info[key]
+
+
+async def _deadlines_of(session: AsyncSession, request_id: str) -> dict[str, WorkItemDeadline]:
+    """Deadlines the notifier sent before the items' own news came, read once per batch too."""
+    key = ("intake.deadlines", request_id)
+    if key not in session.info:
+        rows = await session.scalars(select(WorkItemDeadline).where(WorkItemDeadline.request_id == request_id))
+        session.info[key] = {deadline.work_item_id: deadline for deadline in rows}
+    return session.info[key]
+
+
 async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEvent) -> None:
     request = await session.get(Request, event.request_id)
     if request is None:
         # Not ours (another intake's database) or not yet known: nothing to show it on.
         return
-    view = await session.get(WorkItemView, event.work_item_id)
+    views = await _views_of(session, event.request_id)
+    view = views.get(event.work_item_id)
     if view is None:
-        deadline = await session.get(WorkItemDeadline, event.work_item_id)
+        deadline = (await _deadlines_of(session, event.request_id)).get(event.work_item_id)
         view = WorkItemView(
             id=event.work_item_id,
             request_id=event.request_id,
@@ -73,6 +94,7 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
             due_at=deadline.resolve_due_at if deadline else None,
         )
         session.add(view)
+        views[view.id] = view
     elif event.older_than(view.version):
         # A replayed or republished past event: true history for the timeline, but the view
         # already shows a later state, which it keeps.
@@ -135,21 +157,22 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
             view,
             file_ids=[f.id for f in files],
         )
-    await session.flush()
     if request.status != "withdrawn":
-        request.status = overall_status(request, await work_items_of(session, request.id))
+        request.status = overall_status(request, list(views.values()))
     request.updated_at = utcnow()
 
 
 async def apply_sla_update(session: AsyncSession, event: events.SlaUpdated) -> None:
-    deadline = await session.get(WorkItemDeadline, event.work_item_id)
+    deadlines = await _deadlines_of(session, event.request_id)
+    deadline = deadlines.get(event.work_item_id)
     if deadline is None:
         deadline = WorkItemDeadline(work_item_id=event.work_item_id, request_id=event.request_id)
         session.add(deadline)
+        deadlines[deadline.work_item_id] = deadline
     deadline.acknowledge_due_at = event.acknowledge_due_at
     deadline.resolve_due_at = event.resolve_due_at
     deadline.paused = event.paused
-    view = await session.get(WorkItemView, event.work_item_id)
+    view = (await _views_of(session, event.request_id)).get(event.work_item_id)
     if view is not None:  # else the dispatch event, when it comes, picks the deadlines up
         view.acknowledge_due_at = event.acknowledge_due_at
         view.due_at = event.resolve_due_at
