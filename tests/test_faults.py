@@ -353,12 +353,13 @@ async def test_the_broker_killed_mid_load_and_restarted_empty_strands_nothing(tm
                 accepted.append(response.json()["id"])
                 await asyncio.sleep(0.2)  # the load's rate: 5 requests/s
 
-        loading = asyncio.create_task(load(30))
+        loading = asyncio.create_task(load(35))
         await eventually(lambda: len(accepted) >= 25, timeout=30)
         broker.kill()
         killed, killed_at = time.monotonic(), len(accepted)
         during = await eventually(lambda: _not_ready(stack.clients["router"]), timeout=60)
-        await eventually(lambda: len(accepted) >= killed_at + 60, timeout=60)  # ~15 s of outage under load
+        # The 20 s of outage, under load all the while (5 requests/s).
+        await eventually(lambda: time.monotonic() - killed >= 20 and len(accepted) >= killed_at + 60, timeout=60)
         broker.start()  # empty: no topics, no groups, no messages
         restarted = time.monotonic()
         await loading
