@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
 from cloudevents.core.formats.json import JSONFormat
@@ -64,6 +64,9 @@ CONSUMER_TRANSIENT_FAILURES = Counter(
 OUTBOX_RELAY_ACTIVE = Gauge(
     "xiaoer_outbox_relay_active", "1 while this relay holds its outbox's lease and publishes it", ["relay"]
 )
+CONSUMER_REJOINS = Counter(
+    "xiaoer_consumer_rejoins_total", "Consumers that joined their group afresh, and why", ["consumer", "reason"]
+)
 CONSUMER_STALLED = Gauge(
     "xiaoer_consumer_stalled", "1 while a consumer retries a record after a transient failure", ["consumer"]
 )
@@ -77,7 +80,7 @@ class BrokerAccess:
     On the embedded development broker nobody logs in (PLAINTEXT). On the production broker each
     service logs in as its own SASL/SCRAM user over TLS (``XIAOER_KAFKA_USERNAME`` set per
     container), and the broker's ACLs give that user only the topics and groups the service uses
-    (``xiaoer kafka acls``, deploy/kafka). A plain ``"host:port"`` string means PLAINTEXT."""
+    (services/kafka_acls.py, written by ``xiaoer schemas``). A plain ``"host:port"`` string means PLAINTEXT."""
 
     bootstrap_servers: str
     security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
@@ -109,11 +112,6 @@ class BrokerAccess:
             password=password,
             ssl_cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
         )
-
-    @property
-    def principal(self) -> str:
-        """How the broker knows this process, for logs and the onboarding sheet."""
-        return f"User:{self.username}" if self.username else "User:ANONYMOUS"
 
     def client_options(self) -> dict[str, Any]:
         """The keyword arguments every aiokafka client (producer, consumer, admin) takes."""
@@ -234,7 +232,16 @@ class TopicKeeper:
             missing = sorted(wanted - set(existing))
             if missing:
                 # A topic created meanwhile by another process answers TOPIC_ALREADY_EXISTS: fine.
-                await admin.create_topics([NewTopic(t, self.partitions, self.replication) for t in missing])
+                # Any other answer (no Create grant on a broker with ACLs, say) is an error: aiokafka
+                # returns it per topic rather than raising it.
+                response = await admin.create_topics([NewTopic(t, self.partitions, self.replication) for t in missing])
+                refused = [
+                    f"{topic} (error {code})"
+                    for topic, code, *_message in response.topic_errors
+                    if code not in (0, TopicAlreadyExistsError.errno)
+                ]
+                if refused:
+                    raise KafkaError(f"the broker refused to create topics: {', '.join(refused)}")
                 log.info("topics.created", topics=missing, partitions=self.partitions)
         except BaseException:
             await self.close()
@@ -731,7 +738,7 @@ class EventConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._covered_at = time.monotonic()  # last seen owning a partition of every topic it reads
-        self._partition_counts: dict[str, int] = {}  # of the topics it reads, at the last look
+        self._partition_counts: dict[str, int] = {}  # of the topics it reads: the most seen since connecting
         CONSUMER_STALLED.labels(name).set(0)
 
     @property
@@ -776,11 +783,13 @@ class EventConsumer:
                                 # The broker keeps failing us: start afresh (a new connection and
                                 # group membership; the committed offsets say where to resume).
                                 log.warning("consumer.reconnecting", consumer=self.name, failures=self._failures)
+                                CONSUMER_REJOINS.labels(self.name, "broker_errors").inc()
                                 break
                         if self._partitions_grew(consumer):
                             # aiokafka sees it and rejoins, but Tansu (0.6) answers a member that rejoins
                             # unchanged with the old assignment: a new member makes the group assign afresh.
                             log.info("consumer.partitions_added", consumer=self.name)
+                            CONSUMER_REJOINS.labels(self.name, "partitions_added").inc()
                             break
                 finally:
                     await self._disconnect()
@@ -789,11 +798,14 @@ class EventConsumer:
             await self.topic_keeper.close()
 
     def _partitions_grew(self, consumer: AIOKafkaConsumer) -> bool:
-        """Whether a topic it reads has more partitions than at the last look (partitions added,
-        or the topic re-created larger)."""
-        counts = {t: len(consumer.partitions_for_topic(t) or ()) for t in self.topics}
-        grew = any(0 < self._partition_counts.get(t, 0) < n for t, n in counts.items())
-        self._partition_counts = counts
+        """Whether a topic it reads has more partitions than it ever had since this consumer
+        connected: partitions added, or the topic re-created larger (also when the consumer saw
+        it gone in between: the largest count seen is kept, not the last)."""
+        grew = False
+        for topic in self.topics:
+            now, before = len(consumer.partitions_for_topic(topic) or ()), self._partition_counts.get(topic, 0)
+            grew = grew or 0 < before < now
+            self._partition_counts[topic] = max(before, now)
         return grew
 
     async def _connect(self) -> AIOKafkaConsumer:

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     kafka_group_prefix: str = "xiaoer"
     # Who this process is to the broker. Development: nobody (the embedded broker is open).
     # Production (docker-compose): SASL_SSL, each service its own SCRAM user with ACLs for only
-    # its own topics and groups (``xiaoer kafka acls``).
+    # its own topics and groups (services/kafka_acls.py).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     kafka_username: str | None = None

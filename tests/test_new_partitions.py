@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client import REGISTRY
 
 from shared import events
 from shared.kafka import encode, new_producer
@@ -86,6 +87,7 @@ async def _reads_new_partition(h, producer, grow) -> float:
     await _send(producer, h.topic, 0, partition=0)
     await eventually(lambda: _all(h.applied, 1), timeout=30)  # the consumer runs and reads
 
+    rejoins_before = _rejoins(h.consumer.name)
     await grow()
     new = TopicPartition(h.topic, GROWN - 1)
     started = time.monotonic()
@@ -96,7 +98,14 @@ async def _reads_new_partition(h, producer, grow) -> float:
     assert [seq for _, seq in applied] == [0, 1]
     committed = await eventually(lambda: _committed_past(h.consumer, new, offset), timeout=10)
     assert committed == offset + 1  # read by the group, and its place kept
+    # Through the consumer's own rejoin, not by luck of a rebalance (Tansu would keep the old assignment).
+    assert _rejoins(h.consumer.name) > rejoins_before
     return took
+
+
+def _rejoins(consumer: str) -> float:
+    labels = {"consumer": consumer, "reason": "partitions_added"}
+    return REGISTRY.get_sample_value("xiaoer_consumer_rejoins_total", labels) or 0
 
 
 async def _committed_past(consumer, tp: TopicPartition, offset: int) -> int | None:

@@ -181,7 +181,7 @@ def test_compose_file_names_only_what_the_code_has():
     protocols = dict(p.split(":") for p in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     for listener in kafka["KAFKA_LISTENERS"].split(","):
         name, _, address = listener.partition("://")
-        assert protocols[name] == "SASL_SSL" or name == "CONTROLLER" or address.startswith("127.0.0.1:"), listener
+        assert protocols[name] == "SASL_SSL" or address.startswith("127.0.0.1:"), listener
     assert services["kafka-init"]["network_mode"] == "service:kafka"
     for svc in SERVICES:
         for container in (svc, f"{svc}-worker"):
