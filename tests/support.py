@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import asyncpg
@@ -315,3 +315,14 @@ async def send_department_action(system, producer, unit_code, *, source=None, ke
         message.topic, message.value, key=message.key.encode(), headers=[(k, v.encode()) for k, v in headers.items()]
     )
     return message.headers["ce_id"]
+
+
+def numbered_event(seq: int, request_id: str | None = None) -> events.RequestWithdrawn:
+    """A valid event that carries ``seq`` (its reason), for tests of delivery and order, where the
+    event's type does not matter."""
+    return events.RequestWithdrawn(
+        request_id=request_id or f"r-{seq}",
+        reason=str(seq),
+        actor=events.Actor(role="enterprise", id=MINGLUO),
+        occurred_at=datetime.now(UTC),
+    )

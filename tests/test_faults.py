@@ -46,6 +46,7 @@ from tests.support import (
     eventually,
     header,
     make_databases,
+    numbered_event,
     read_topic,
     unit_topic_deliveries,
 )
@@ -91,12 +92,7 @@ class Harness:
         placed = {}
         for seq in seqs:
             message = encode(
-                events.RequestWithdrawn(
-                    request_id=f"r-{seq}",
-                    reason=str(seq),
-                    actor=events.Actor(role="enterprise", id=MINGLUO),
-                    occurred_at=datetime.now(UTC),
-                ),
+                numbered_event(seq),
                 topic=self.topic,
                 source="/tests/faults",
             )

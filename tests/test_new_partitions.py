@@ -16,16 +16,14 @@ harness), as tests/test_dlq.py uses it.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
-from shared import events
 from shared.kafka import encode, new_producer
-from tests.support import MINGLUO, eventually
+from tests.support import eventually, numbered_event
 from tests.test_faults import _all, own_consumer, record_applied
 
 pytestmark = pytest.mark.faults
@@ -38,12 +36,7 @@ NEW_PARTITION_WAIT = 60
 async def _send(producer, topic: str, seq: int, partition: int) -> int:
     """One event to ``partition``; its offset."""
     message = encode(
-        events.RequestWithdrawn(
-            request_id=f"r-{seq}",
-            reason=str(seq),
-            actor=events.Actor(role="enterprise", id=MINGLUO),
-            occurred_at=datetime.now(UTC),
-        ),
+        numbered_event(seq),
         topic=topic,
         source="/tests/new-partitions",
     )

@@ -21,9 +21,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData, func, select, update
 
-from shared import db, events
+from shared import db
 from shared.kafka import BrokerAccess, Outbox, OutboxRelay
-from tests.support import MINGLUO, database_backend, eventually, header, make_databases, read_topic
+from tests.support import database_backend, eventually, header, make_databases, numbered_event, read_topic
 
 pytestmark = pytest.mark.faults
 
@@ -54,12 +54,7 @@ async def fill(sessions, outbox: Outbox, topic: str) -> None:
     """KEYS × PER_KEY events, the keys interleaved (as many requests' events are)."""
     messages = [
         outbox.message(
-            events.RequestWithdrawn(
-                request_id=f"key-{k}",
-                reason=str(seq),
-                actor=events.Actor(role="enterprise", id=MINGLUO),
-                occurred_at=datetime.now(UTC),
-            ),
+            numbered_event(seq, request_id=f"key-{k}"),
             topic=topic,
             key=f"key-{k}",
         )
