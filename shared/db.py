@@ -8,9 +8,10 @@ module only provides the mechanics.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -34,6 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from shared.clock import utcnow
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -148,6 +151,16 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def once_per_session(session: AsyncSession, key: Hashable, load: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """``load(session)``, loaded once per session and kept in ``session.info``. A consumer applies a
+    whole fetched batch of events in one session (one transaction): what every event of the batch
+    would read again (the router's registry, a request's work items in intake's read model) is
+    read once."""
+    if key not in session.info:
+        session.info[key] = await load(session)
+    return session.info[key]
 
 
 async def ping(engine: AsyncEngine) -> None:

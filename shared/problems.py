@@ -6,6 +6,7 @@ Every refusal names each bad field (``errors[].field`` is a dotted path such as
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -267,3 +268,20 @@ def _generic(response: dict[str, Any]) -> bool:
     """A refusal with no content of its own, or FastAPI's default validation error."""
     content = response.get("content")
     return not content or "HTTPValidationError" in str(content)
+
+
+def transport_refusal(
+    status: int, code: str, zh: str, en: str, limit: str, limit_en: str | None = None, detail: str | None = None
+) -> bytes:
+    """The problem+json body of a refusal made before any route runs (a head or body too large, a
+    client too slow): no Accept-Language is read yet, so both languages at once, with the limit
+    (``limit_en`` where English writes it otherwise)."""
+    problem = {
+        "type": f"https://xiaoer.cn/problems/{code}",
+        "title": f"{zh}（上限 {limit}） / {en} (at most {limit_en or limit})",
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        problem["detail"] = detail
+    return json.dumps(problem, ensure_ascii=False).encode()

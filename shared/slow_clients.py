@@ -23,11 +23,12 @@ worker processes import it themselves.
 from __future__ import annotations
 
 import functools
-import json
 from asyncio import TimerHandle
 
 import structlog
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from shared.problems import transport_refusal
 
 log = structlog.get_logger(__name__)
 
@@ -137,18 +138,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     # --- common ---------------------------------------------------------------------------------
     def _refuse_408(self, code: str, zh: str, en: str, seconds: float) -> None:
-        # Refused outside any route (no request, or its route cut off): both languages at once, in
-        # the shape of shared.web's other transport-level refusals (431, 413).
-        body = json.dumps(
-            {
-                "type": f"https://xiaoer.cn/problems/{code}",
-                "title": f"{zh}（上限 {seconds:g} 秒） / {en} (at most {seconds:g} s)",
-                "status": 408,
-                "code": code,
-                "detail": "连接已关闭，请重新发送 / The connection is closed; send the request again",
-            },
-            ensure_ascii=False,
-        ).encode()
+        # Refused outside any route (no request, or its route cut off), as shared.web's 431 and 413.
+        detail = "连接已关闭，请重新发送 / The connection is closed; send the request again"
+        body = transport_refusal(408, code, zh, en, f"{seconds:g} 秒", f"{seconds:g} s", detail)
         head = [STATUS_LINE[408]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]

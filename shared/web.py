@@ -3,7 +3,6 @@ Prometheus metrics, and the health endpoints ops teams probe."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -18,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import files
-from shared.problems import document_refusals, install_problem_handlers
+from shared.problems import document_refusals, install_problem_handlers, transport_refusal
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
@@ -145,16 +144,7 @@ class RequestLimitMiddleware:
 
 async def _refuse(send, status: int, code: str, zh: str, en: str, limit: int) -> None:
     size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit / 1024:g} KB"
-    # Refused before any route runs, so no Accept-Language handling: both languages at once.
-    body = json.dumps(
-        {
-            "type": f"https://xiaoer.cn/problems/{code}",
-            "title": f"{zh}（上限 {size}） / {en} (at most {size})",
-            "status": status,
-            "code": code,
-        },
-        ensure_ascii=False,
-    ).encode()
+    body = transport_refusal(status, code, zh, en, size)
     await send(
         {
             "type": "http.response.start",

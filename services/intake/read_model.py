@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events
+from shared import db, events
 from shared.clock import utcnow
 
 from . import attachments, timeline
@@ -57,20 +57,22 @@ async def _views_of(session: AsyncSession, request_id: str) -> dict[str, WorkIte
     """A request's work-item views, read once per consumer batch (its events come together, keyed
     by request): one query for the request instead of one per event, and the request's status is
     then computed from them without reading them again."""
-    key = ("intake.views", request_id)
-    if key not in session.info:
+
+    async def load(session: AsyncSession) -> dict[str, WorkItemView]:
         rows = await session.scalars(select(WorkItemView).where(WorkItemView.request_id == request_id))
-        session.info[key] = {view.id: view for view in rows}
-    return session.info[key]
+        return {view.id: view for view in rows}
+
+    return await db.once_per_session(session, ("intake.views", request_id), load)
 
 
 async def _deadlines_of(session: AsyncSession, request_id: str) -> dict[str, WorkItemDeadline]:
     """Deadlines the notifier sent before the items' own news came, read once per batch too."""
-    key = ("intake.deadlines", request_id)
-    if key not in session.info:
+
+    async def load(session: AsyncSession) -> dict[str, WorkItemDeadline]:
         rows = await session.scalars(select(WorkItemDeadline).where(WorkItemDeadline.request_id == request_id))
-        session.info[key] = {deadline.work_item_id: deadline for deadline in rows}
-    return session.info[key]
+        return {deadline.work_item_id: deadline for deadline in rows}
+
+    return await db.once_per_session(session, ("intake.deadlines", request_id), load)
 
 
 async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEvent) -> None:

@@ -4,14 +4,13 @@ with the events that announce them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events, regions
+from shared import db, events, regions
 from shared.clock import utcnow
 
 from . import credit, item_files, messages
@@ -81,15 +80,6 @@ class Registry:
         coordinator = coordinator_for(self, subject.region_code, home_region)
         kind = rule.department_kind if rule else COORDINATOR
         return Decision(subject, item, kind, coordinator, rule, f"{missing}，转 {coordinator.name} 人工分拨")
-
-
-async def once_per_session(session: AsyncSession, key: str, load: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """``load(session)``, loaded once per session: the router's consumer routes a whole fetched
-    batch of requests in one session (one transaction), which would otherwise reload the
-    registry and the credit coverage for every request."""
-    if key not in session.info:
-        session.info[key] = await load(session)
-    return session.info[key]
 
 
 def coordinator_for(registry: Registry, region_code: str, home_region: str) -> DepartmentUnit:
@@ -167,9 +157,9 @@ async def route_request(
         uploaded_by=f"{submitted.submitted_by.role}:{submitted.submitted_by.id}",
     )
     now = utcnow()
-    registry = await once_per_session(session, "routing.registry", Registry.load)
+    registry = await db.once_per_session(session, "routing.registry", Registry.load)
     # The coverage in force on the submission day decides, however late the routing runs.
-    book = await once_per_session(session, "routing.coverage", credit.CoverageBook.load)
+    book = await db.once_per_session(session, "routing.coverage", credit.CoverageBook.load)
     splits = credit.splits_for(book, submitted, submitted.submitted_at)
     covered = covered_items(submitted.request_id, splits, now)
     coverage = {c.id: c for split in splits or [] for c in split.in_force}
