@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The whole system on embedded defaults: broker, migrations, demo data, three services.
+## The whole system on embedded defaults: broker, migrations, demo data, three services, the pages.
 run: $(STAMP)
 	$(BIN)/xiaoer run
 

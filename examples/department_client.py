@@ -195,8 +195,12 @@ async def run(args: argparse.Namespace, document: Document) -> None:
     try:
         async with httpx.AsyncClient(base_url=args.router) as http:
             for _ in range(args.items):
-                async with asyncio.timeout(args.timeout):
-                    item = await next_message(consumer, assigned)
+                try:
+                    async with asyncio.timeout(args.timeout):
+                        item = await next_message(consumer, assigned)
+                except TimeoutError:
+                    print(f"{args.timeout:g} 秒内没有新工单 / no new work item within {args.timeout:g} s")
+                    return
                 print(f"签收 {item['work_item_id']} ({item['reference_no']}, {item['subject']['name']})")
                 await handle(consumer, Responder(identity, producer), http, args.token, item, document)
                 print(f"办结 {item['work_item_id']}: {document.number}")

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
@@ -204,3 +205,12 @@ def test_times_are_shown_in_shanghai_and_personal_data_masked():
     assert rendered == "2026-02-01 01:30 138****8000"
     with pytest.raises(ValueError):
         pages.shanghai_time(datetime(2026, 1, 1))  # a naive time has no place to be shown in
+
+
+async def test_the_pages_refuse_huge_request_heads_like_the_apis(web):
+    async with httpx.AsyncClient(base_url=web.url) as client:
+        refused = await client.get("/readyz", headers={"X-Padding": "x" * 200_000})
+        assert refused.status_code == 431
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "请求头过大" in refused.json()["title"]
+        assert (await client.get("/readyz")).status_code == 200

@@ -21,7 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from shared import db
 from shared.settings import SERVICES, WEB
-from shared.web import RequestContextMiddleware
+from shared.web import RequestContextMiddleware, RequestLimitMiddleware
 
 from . import board, clerk, demo, enterprise, signin
 from .apis import ApiError
@@ -99,8 +99,9 @@ def build_app(runtime: WebRuntime, *, workers: bool = False) -> FastAPI:
 
 
 def _middleware(app: FastAPI, settings: WebSettings) -> None:
-    # Added innermost first: a request passes gzip → headers → language → session → CSRF → request
-    # ids and metrics (inside asgi-csrf, which copies the scope, so that they see the matched route).
+    # Added innermost first: a request passes the size limits → gzip → headers → language → session
+    # → CSRF → request ids and metrics (inside asgi-csrf, which copies the scope, so that they see
+    # the matched route).
     app.add_middleware(RequestContextMiddleware, service=WEB)
     app.add_middleware(
         asgi_csrf,
@@ -120,6 +121,14 @@ def _middleware(app: FastAPI, settings: WebSettings) -> None:
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Outermost, as in the APIs (shared.web.create_app): absurd heads and bodies are refused before
+    # the session, CSRF (which reads form bodies) or anything else touches them.
+    app.add_middleware(
+        RequestLimitMiddleware,
+        max_body=settings.http_max_body_bytes,
+        max_upload=2 * settings.file_max_bytes + 1024 * 1024,
+        max_header=settings.http_max_header_bytes,
+    )
 
 
 class SecurityHeadersMiddleware:
