@@ -30,6 +30,8 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -151,6 +153,18 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def insert_new(session: AsyncSession, table: Table, rows: list[dict[str, Any]], key: list[str]) -> int:
+    """Inserts the rows whose ``key`` is not in ``table`` yet (``INSERT … ON CONFLICT DO
+    NOTHING``, on PostgreSQL and SQLite alike) in one statement; returns how many went in."""
+    if not rows:
+        return 0
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=key)
+    if len(rows) == 1:  # parameters apart from the statement: compiled once, cached after
+        return (await session.execute(statement, rows[0])).rowcount or 0
+    return (await session.execute(statement.values(rows))).rowcount or 0
 
 
 async def once_per_session(session: AsyncSession, key: Hashable, load: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -159,7 +159,8 @@ def encode(
     }
     if subject:
         attributes["subject"] = subject
-    message = to_binary(CloudEvent(attributes, event.model_dump(mode="json")), _JSON)
+    # The body serialised by pydantic (in Rust) once; the SDK takes bytes as they are.
+    message = to_binary(CloudEvent(attributes, event.model_dump_json().encode()), _JSON)
     headers = {name: value.decode() for name, value in message.headers.items()}
     return OutgoingMessage(topic, key, headers, message.value)
 

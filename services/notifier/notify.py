@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events, regions
+from shared import db, events, regions
 from shared.clock import SHANGHAI, utcnow
 
 from .models import Notification, Recipient, SlaRecord
@@ -165,12 +163,7 @@ async def create(
             )
     if not rows:
         return 0
-    dialect = session.bind.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    result = await session.execute(
-        insert(Notification).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
-    return result.rowcount or 0
+    return await db.insert_new(session, Notification.__table__, rows, ["dedupe_key"])
 
 
 async def for_event(session: AsyncSession, record: SlaRecord, event: events.WorkItemEvent, event_id: str) -> None:

@@ -155,9 +155,11 @@ def assigned(
     request: RoutedRequest,
     now: datetime,
     role: str = "lead",
+    submitted: events.RequestSubmitted | None = None,
 ) -> OutgoingMessage:
-    """What a unit needs to work the item, on its own inbox topic."""
-    submitted = events.RequestSubmitted.model_validate(request.body)
+    """What a unit needs to work the item, on its own inbox topic. ``submitted``: the request's
+    event when the caller has it parsed already (routing), instead of its stored copy."""
+    submitted = submitted or events.RequestSubmitted.model_validate(request.body)
     subject = events.Subject(uscc=item.subject_uscc, name=item.subject_name, region_code=item.subject_region)
     body = events.WorkItemAssigned(
         work_item_id=item.id,
