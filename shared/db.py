@@ -122,12 +122,12 @@ def _make_sqlite_directory(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, **kwargs) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20, pool_overflow: int = 10, **kwargs) -> AsyncEngine:
+    """An engine for ``url``; on PostgreSQL with a pool of ``pool_size`` connections kept open
+    and up to ``pool_overflow`` more in a burst (settings ``database_pool_size``/``_overflow``)."""
     if not is_sqlite(url):
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_pre_ping", True)
-        return create_async_engine(url, **kwargs)
+        return create_async_engine(url, pool_size=pool_size, max_overflow=pool_overflow, **kwargs)
 
     _make_sqlite_directory(url)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)

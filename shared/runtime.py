@@ -27,7 +27,9 @@ class ServiceRuntime:
         self.settings = settings
         self.migrations_dir = migrations_dir
         self.database_url = settings.database_url
-        self.engine = db.create_engine(self.database_url)
+        self.engine = db.create_engine(
+            self.database_url, pool_size=settings.database_pool_size, pool_overflow=settings.database_pool_overflow
+        )
         self.sessions = db.session_factory(self.engine)
         self.outbox = metadata.tables["outbox"]
         self.broker = kafka.BrokerAccess.from_settings(settings)

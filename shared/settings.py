@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    # Connections each process keeps open to PostgreSQL, and how many more it may open for a
+    # burst. Connections beyond the pool are closed when returned, so a pool smaller than the
+    # usual concurrency opens and closes a connection per request (docs/benchmarks.md).
+    database_pool_size: int = Field(20, ge=1, description="PostgreSQL connections kept per process")
+    database_pool_overflow: int = Field(10, ge=0, description="extra connections per process in a burst")
     outbox_poll_seconds: float = 0.5
     outbox_batch_size: int = 200
 
