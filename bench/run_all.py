@@ -105,7 +105,8 @@ def summary(results: dict) -> list[str]:
         refused = r.get("not_accepted", 0)
         ok = r["p50_ms"] <= 50 and r["p99_ms"] <= 500 and not r["lost"] and not r["doubled"] and not refused
         rows.append(
-            f"| submit → item on its unit's topic, open loop {fmt(r['rate'])} req/s for {fmt(r['seconds'])} s "
+            f"| submit → item acknowledged on its unit's topic, open loop {fmt(r['rate'])} req/s "
+            f"for {fmt(r['seconds'])} s "
             f"| p50 {fmt(r['p50_ms'], 1)} ms, p99 {fmt(r['p99_ms'], 1)} ms; not accepted {refused}, "
             f"lost {r['lost']}, doubled {r['doubled']} "
             f"| — | — | p50 ≤ 50 ms, p99 ≤ 500 ms, none lost | {verdict(ok)} |"
