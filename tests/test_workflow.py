@@ -310,6 +310,30 @@ async def test_an_imported_registry_routes_a_new_region_and_notifies_its_recipie
         assert (await session.get(DepartmentUnit, "430682.tax")).active is False
 
 
+async def test_a_unit_renamed_by_hand_in_sql_is_routed_under_its_new_name_at_once(system):
+    """Routing keeps its snapshot of the registry between batches and reloads it when the
+    registry's generation moves; a database trigger raises that on any change, also on one made
+    outside xiaoer (migration 0008). Without the trigger the second request would still be
+    routed under the old name."""
+    from sqlalchemy import text
+
+    first = await submit(system, items=("tax",))
+    [before] = await router_items(system, first["id"], 1)  # routed: the snapshot is loaded
+    renamed = f"国家税务总局广州市黄埔区税务局（{uuid.uuid4().hex[:6]}）"
+    rename = text("UPDATE department_units SET name = :name WHERE unit_code = '440112.tax'")
+    async with system.runtimes["router"].sessions() as session, session.begin():
+        old = await session.scalar(text("SELECT name FROM department_units WHERE unit_code = '440112.tax'"))
+        await session.execute(rename, {"name": renamed})
+    try:
+        second = await submit(system, items=("tax",))
+        [after] = await router_items(system, second["id"], 1)
+        assert renamed not in before.routing_reason
+        assert renamed in after.routing_reason, after.routing_reason
+    finally:
+        async with system.runtimes["router"].sessions() as session, session.begin():
+            await session.execute(rename, {"name": old})
+
+
 async def _sla_record(system, item_id):
     from services.notifier.models import SlaRecord
 

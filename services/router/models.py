@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.clock import utcnow
@@ -57,6 +57,17 @@ class RoutingRule(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegistryGeneration(Base):
+    """One row: a number that every change to the registry tables (units, coverage, rules,
+    信用代证 coverage) raises, by database trigger (migration 0008), so routing reloads its
+    snapshot of the registry only when it moved."""
+
+    __tablename__ = "registry_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, comment="+1 with every change to the registry")
 
 
 class RoutedRequest(Base):
