@@ -387,9 +387,13 @@ class PostgresLease(OutboxLease):
             return True
         try:
             if self._conn is None:
-                self._conn = await self.engine.connect()
+                # Autocommit: the relay's statements are each whole on their own (the SELECT of a
+                # batch, the UPDATE marking it sent), so BEGIN and COMMIT around each would only
+                # double its round trips. The lock is the session's either way.
+                conn = await self.engine.connect()
+                self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             self.held = bool(await self._conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}))
-            await self._conn.commit()  # the lock is the session's: it outlives the transaction
+            await self._conn.commit()  # ends SQLAlchemy's own (autobegun) transaction; sends nothing
         except BaseException:
             await self.release()
             raise
