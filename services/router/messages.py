@@ -18,14 +18,14 @@ from shared import events
 from shared.kafka import Outbox, OutgoingMessage
 from shared.signing import attachment_link
 
-from .models import CreditCoverage, CreditItem, DepartmentUnit, RoutedRequest, WorkItem, outbox
+from .models import CreditCoverage, CreditItem, DepartmentUnit, NewWorkItem, RoutedRequest, WorkItem, outbox
 from .settings import RouterSettings
 
 OUTBOX = Outbox(outbox, events.SOURCE_ROUTER)
 
 
 def changed(
-    item: WorkItem,
+    item: WorkItem | NewWorkItem,
     unit: DepartmentUnit,
     request: RoutedRequest,
     event_type: type[events.WorkItemEvent],
@@ -150,7 +150,7 @@ def signed_links(settings: RouterSettings, files: list[events.FileRef]) -> list[
 
 def assigned(
     settings: RouterSettings,
-    item: WorkItem,
+    item: WorkItem | NewWorkItem,
     unit: DepartmentUnit,
     request: RoutedRequest,
     now: datetime,

@@ -18,6 +18,7 @@ from . import credit, item_files, messages
 from .models import (
     CreditItem,
     DepartmentUnit,
+    NewWorkItem,
     RegistryGeneration,
     RoutedRequest,
     RoutingRule,
@@ -171,7 +172,7 @@ def covered_items(request_id: str, splits: list[credit.Split] | None, now) -> li
 
 async def route_request(
     session: AsyncSession, settings: RouterSettings, submitted: events.RequestSubmitted
-) -> list[WorkItem]:
+) -> list[NewWorkItem]:
     """Creates the work items of a newly submitted request and queues their events. A request
     already routed (the same event replayed under a new id) creates nothing.
 
@@ -204,10 +205,10 @@ async def route_request(
     coverage = {c.id: c for split in splits or [] for c in split.in_force}
     outgoing = [messages.covered(item, coverage[item.coverage_id], request, now) for item in covered]
     session.add_all(covered)
-    items: list[WorkItem] = []
+    items: list[NewWorkItem] = []
     consulted = {s.subject.uscc: credit.versions_of(s) for s in splits or []}
     for decision in plan(registry, submitted, splits):
-        item = WorkItem(
+        item = NewWorkItem(
             id=str(uuid.uuid4()),
             request_id=submitted.request_id,
             item=decision.item,
@@ -221,7 +222,6 @@ async def route_request(
             rule_version=decision.rule.version if decision.rule else None,
             routing_reason=decision.reason,
             credit_coverage=consulted.get(decision.subject.uscc),
-            assisting_units=[],
             created_at=now,
             updated_at=now,
         )
@@ -242,7 +242,7 @@ async def route_request(
             )
         )
     if items:  # after the messages: they set each item's version
-        await session.execute(insert(WorkItem.__table__), [_row(item, WorkItem) for item in items])
+        await session.execute(insert(WorkItem.__table__), [vars(item) for item in items])
     await messages.emit(session, outgoing)
     return items
 
