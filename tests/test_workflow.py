@@ -334,6 +334,32 @@ async def test_a_unit_renamed_by_hand_in_sql_is_routed_under_its_new_name_at_onc
             await session.execute(rename, {"name": old})
 
 
+async def test_a_batch_that_fails_after_loading_the_registry_leaves_it_usable(system):
+    """Routing keeps the registry it loaded between batches. A batch that loads it and then fails
+    (a transient error, say) rolls its session back; the kept objects must still be readable by
+    the next batch, or routing would stall until the registry next changed."""
+    from sqlalchemy import text
+
+    from services.router import routing
+
+    runtime = system.runtimes["router"]
+    async with runtime.sessions() as session, session.begin():  # a change: the next load is fresh
+        await session.execute(text("UPDATE registry_generation SET generation = generation + 1"))
+    try:
+        async with runtime.sessions() as session, session.begin():
+            registry, _ = await routing.registry_snapshot(session)
+            raise RuntimeError("the batch fails after loading")
+    except RuntimeError:
+        pass
+    async with runtime.sessions() as session, session.begin():
+        again, _ = await routing.registry_snapshot(session)
+        assert again is registry, "the same snapshot, kept"
+        assert again.units["440112.tax"].name.endswith("税务局")
+    created = await submit(system, items=("tax",))
+    [item] = await router_items(system, created["id"], 1)
+    assert item.unit_code == "440112.tax"
+
+
 async def _sla_record(system, item_id):
     from services.notifier.models import SlaRecord
 

@@ -266,9 +266,11 @@ def version_label(coverage: CreditCoverage) -> str:
 
 
 class CoverageBook:
-    """Every coverage version, loaded once per routing batch (a few dozen rows)."""
+    """Every coverage version (a few dozen rows); routing keeps it between batches with the
+    registry (``routing.registry_snapshot``)."""
 
     def __init__(self, rows: list[CreditCoverage]):
+        self.versions = rows
         self.by_region: dict[str, list[CreditCoverage]] = defaultdict(list)
         for row in sorted(rows, key=lambda r: (r.region_code, r.effective_from, r.version)):
             self.by_region[row.region_code].append(row)

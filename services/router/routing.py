@@ -44,10 +44,11 @@ class Decision:
 
 
 class Registry:
-    """A snapshot of units, coverage and active rules, loaded once per routing batch: the
-    tables are small (hundreds of rows) and one request asks dozens of questions of them."""
+    """A snapshot of units, coverage and active rules: one request asks dozens of questions of
+    them. Routing keeps it between batches (``registry_snapshot``); other callers load their own."""
 
     def __init__(self, units: list[DepartmentUnit], coverage: list[UnitCoverage], rules: list[RoutingRule]):
+        self.loaded = [*units, *coverage, *rules]
         self.units = {u.unit_code: u for u in units if u.active}
         self.coverage = {(c.kind, c.region_code): c.unit_code for c in coverage}
         self.home = {}
@@ -113,9 +114,15 @@ async def registry_snapshot(session: AsyncSession) -> tuple[Registry, credit.Cov
     generation = await session.scalar(select(RegistryGeneration.generation).where(RegistryGeneration.id == 1))
     database = session.bind.sync_engine
     snapshot = _snapshots.get(database)
-    if snapshot is None or snapshot.generation != generation:
-        snapshot = Snapshot(generation, await Registry.load(session), await credit.CoverageBook.load(session))
-        _snapshots[database] = snapshot
+    if snapshot is None or generation is None or snapshot.generation != generation:
+        registry, coverage = await Registry.load(session), await credit.CoverageBook.load(session)
+        # Out of the loading session at once: objects left in it would be expired by a rollback
+        # of this batch and then, detached, unreadable by every later batch.
+        for obj in [*registry.loaded, *coverage.versions]:
+            session.expunge(obj)
+        snapshot = Snapshot(generation, registry, coverage)
+        if generation is not None:
+            _snapshots[database] = snapshot
     return snapshot.registry, snapshot.coverage
 
 
