@@ -85,16 +85,19 @@ async def create_request(
 ) -> tuple[Request, bool]:
     """Stores the request and its ``requests.submitted`` event in the caller's transaction.
     Returns the request and whether it is new (False: a replay of an earlier identical POST)."""
+    # The number first: on PostgreSQL it takes a connection of its own, which must not wait for
+    # the pool while this session holds one (find_replay below). A replay leaves it unused.
+    now = utcnow()
+    reference_no = await next_reference_no(session, now)
     digest = body_hash(body) if idempotency_key else None  # only a replay is compared by its body
     if idempotency_key:
         earlier = await find_replay(session, principal, idempotency_key, digest)
         if earlier is not None:
             return earlier, False
 
-    now = utcnow()
     request = Request(
         id=str(uuid.uuid4()),
-        reference_no=await next_reference_no(session, now),
+        reference_no=reference_no,
         type=body.type,
         status=SUBMITTED,
         enterprise_uscc=body.enterprise.uscc,
