@@ -139,8 +139,8 @@ async def dead_letters(
 
 
 async def _dlq_topics(broker: BrokerAccess | str, selection: DeadLetterFilter, attempts: int = 5) -> dict[str, dict]:
-    """The selected DLQ topics' metadata, all-topics (asking for named topics could make the broker create
-    them). A topic the broker reports with an error (no leader yet, say) is asked about again and,
+    """The selected DLQ topics' metadata, from all topics' (which DLQs exist is what is asked).
+    A topic the broker reports with an error (no leader yet, say) is asked about again and,
     if it stays so, named in an error: a listing must never leave a DLQ out without saying so."""
     admin = AIOKafkaAdminClient(**BrokerAccess.of(broker).client_options(), request_timeout_ms=10_000)
     await admin.start()

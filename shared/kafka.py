@@ -235,7 +235,10 @@ class TopicKeeper:
         try:
             admin = await self._admin_client()
             lookup = MetadataRequest(sorted(wanted), allow_auto_topic_creation=False)
-            described = (await admin._send_request(lookup)).to_object()["topics"]  # aiokafka has no public form
+            answer = await admin._send_request(lookup)  # aiokafka has no public form of this request
+            if answer.API_VERSION < 4:  # the flag exists from v4 (Kafka 1.0); Tansu and Kafka 3/4 speak it
+                raise KafkaError("the broker is too old to look topics up without creating them (Metadata < v4)")
+            described = answer.to_object()["topics"]
             existing = {t["topic"]: len(t["partitions"]) for t in described if not t["error_code"]}
             missing = sorted(wanted - set(existing))
             if missing:
