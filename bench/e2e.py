@@ -99,7 +99,7 @@ async def measure(rate: float, seconds: float, code: Path = ROOT, drain_seconds:
             for row in await router.fetch(INBOX_ROWS):
                 body = json.loads(row["value"])
                 acknowledged[body["request_id"]][body["work_item_id"]] = row["sent_at"].timestamp()
-            stages = await where_the_time_went(intake_db, router, accepted)
+            stages = await where_the_time_went(intake_db, router, accepted, acknowledged)
             await router.close()
             on_topics: dict[str, Counter] = defaultdict(Counter)  # request → item → times on its topic
             for record in await read_inboxes(bootstrap):
@@ -139,7 +139,9 @@ STAGES = [
 ]
 
 
-async def where_the_time_went(intake_db: str, router: asyncpg.Connection, accepted: dict[str, float]) -> dict:
+async def where_the_time_went(
+    intake_db: str, router: asyncpg.Connection, accepted: dict[str, float], acknowledged: dict[str, dict[str, float]]
+) -> dict:
     """Median of each stage a request passes, from the times the services recorded."""
     intake = await asyncpg.connect(raw_dsn(intake_db))
     stored = {r["id"]: r["created_at"].timestamp() for r in await intake.fetch("SELECT id, created_at FROM requests")}
@@ -153,10 +155,7 @@ async def where_the_time_went(intake_db: str, router: asyncpg.Connection, accept
         r["request_id"]: r["received_at"].timestamp()
         for r in await router.fetch("SELECT request_id, received_at FROM routed_requests")
     }
-    on_topic: dict[str, float] = {}
-    for row in await router.fetch(INBOX_ROWS):
-        request_id = json.loads(row["value"])["request_id"]
-        on_topic[request_id] = max(on_topic.get(request_id, 0), row["sent_at"].timestamp())
+    on_topic = {request_id: max(items.values()) for request_id, items in acknowledged.items()}
     times = {"due": accepted, "stored": stored, "published": published, "routed": routed, "on_topic": on_topic}
     stages = {}
     for name, start, end in STAGES:

@@ -155,13 +155,18 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def insert_for(dialect: str) -> Callable[..., Any]:
+    """The INSERT construct with ``on_conflict_do_*`` for a database of ``dialect`` (PostgreSQL or
+    SQLite)."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
 async def insert_new(session: AsyncSession, table: Table, rows: list[dict[str, Any]], key: list[str]) -> int:
     """Inserts the rows whose ``key`` is not in ``table`` yet (``INSERT … ON CONFLICT DO
     NOTHING``, on PostgreSQL and SQLite alike) in one statement; returns how many went in."""
     if not rows:
         return 0
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).on_conflict_do_nothing(index_elements=key)
+    statement = insert_for(session.bind.dialect.name)(table).on_conflict_do_nothing(index_elements=key)
     if len(rows) == 1:  # parameters apart from the statement: compiled once, cached after
         return (await session.execute(statement, rows[0])).rowcount or 0
     return (await session.execute(statement.values(rows))).rowcount or 0

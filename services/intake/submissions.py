@@ -10,11 +10,9 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Insert, bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events
+from shared import db, events
 from shared.auth import Principal
 from shared.clock import SHANGHAI, utcnow
 from shared.problems import Problem, invalid_field
@@ -52,9 +50,8 @@ async def next_reference_no(session: AsyncSession, now: datetime) -> str:
 def _take_number(dialect: str) -> Insert:
     """The day's next number, opening the day at 1: built once (building it was a tenth of a
     submission's CPU)."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return (
-        insert(ReferenceCounter)
+        db.insert_for(dialect)(ReferenceCounter)
         .values(day=bindparam("day"), last=1)
         .on_conflict_do_update(index_elements=["day"], set_={"last": ReferenceCounter.last + 1})
         .returning(ReferenceCounter.last)

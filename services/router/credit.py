@@ -270,7 +270,6 @@ class CoverageBook:
     registry (``routing.registry_snapshot``)."""
 
     def __init__(self, rows: list[CreditCoverage]):
-        self.versions = rows
         self.by_region: dict[str, list[CreditCoverage]] = defaultdict(list)
         for row in sorted(rows, key=lambda r: (r.region_code, r.effective_from, r.version)):
             self.by_region[row.region_code].append(row)

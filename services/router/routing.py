@@ -48,7 +48,6 @@ class Registry:
     them. Routing keeps it between batches (``registry_snapshot``); other callers load their own."""
 
     def __init__(self, units: list[DepartmentUnit], coverage: list[UnitCoverage], rules: list[RoutingRule]):
-        self.loaded = [*units, *coverage, *rules]
         self.units = {u.unit_code: u for u in units if u.active}
         self.coverage = {(c.kind, c.region_code): c.unit_code for c in coverage}
         self.home = {}
@@ -116,9 +115,10 @@ async def registry_snapshot(session: AsyncSession) -> tuple[Registry, credit.Cov
     snapshot = _snapshots.get(database)
     if snapshot is None or generation is None or snapshot.generation != generation:
         registry, coverage = await Registry.load(session), await credit.CoverageBook.load(session)
-        # Out of the loading session at once: objects left in it would be expired by a rollback
-        # of this batch and then, detached, unreadable by every later batch.
-        for obj in [*registry.loaded, *coverage.versions]:
+        # What the snapshot holds leaves the loading session at once: left in it, a rollback of
+        # this batch would expire it, and every later batch would find it detached and unreadable.
+        versions = (version for region in coverage.by_region.values() for version in region)
+        for obj in [*registry.units.values(), *registry.rules.values(), *versions]:
             session.expunge(obj)
         snapshot = Snapshot(generation, registry, coverage)
         if generation is not None:
@@ -187,15 +187,16 @@ async def route_request(
     session's unit of work: routing a backlog spends its time here, and the ORM's flush of
     objects nothing else in the transaction touches was a third of it (docs/benchmarks.md).
     The returned items are therefore not in the session."""
-    request = RoutedRequest(
-        request_id=submitted.request_id,
-        reference_no=submitted.reference_no,
-        request_type=submitted.request_type,
-        enterprise_uscc=submitted.enterprise.uscc,
-        body=submitted.model_dump(mode="json"),
-    )
-    if not await db.insert_new(session, RoutedRequest.__table__, [_row(request, RoutedRequest)], ["request_id"]):
+    row = {
+        "request_id": submitted.request_id,
+        "reference_no": submitted.reference_no,
+        "request_type": submitted.request_type,
+        "enterprise_uscc": submitted.enterprise.uscc,
+        "body": submitted.model_dump(mode="json"),
+    }
+    if not await db.insert_new(session, RoutedRequest.__table__, [row], ["request_id"]):
         return []  # routed already
+    request = RoutedRequest(**row)  # for the messages; the row is written
     await item_files.learn(
         session,
         submitted.attachments,
@@ -252,10 +253,3 @@ async def route_request(
         await session.execute(insert(WorkItem.__table__), [vars(item) for item in items])
     await messages.emit(session, outgoing)
     return items
-
-
-def _row(obj: object, model: type) -> dict:
-    """The column values of a transient ORM object, for a Core INSERT (unset columns take their
-    defaults there)."""
-    values = vars(obj)
-    return {c.key: values[c.key] for c in model.__table__.columns if c.key in values}

@@ -50,7 +50,9 @@ class WebRuntime:
         self.settings = settings
         self.migrations_dir = MIGRATIONS
         self.database_url = settings.database_url
-        self.engine = db.create_engine(self.database_url)
+        self.engine = db.create_engine(
+            self.database_url, pool_size=settings.database_pool_size, pool_overflow=settings.database_pool_overflow
+        )
         self.sessions = db.session_factory(self.engine)
 
     async def migrate(self) -> None:
