@@ -135,9 +135,10 @@ class Stack:
             extra_env[f"XIAOER_{service.upper()}_PORT"] = str(port)
         return self.spawn([PYTHON, "-m", "services.cli", command, service], **extra_env)
 
-    def bare(self, port: int, workers: int = 1) -> subprocess.Popen:
-        args = [PYTHON, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--log-level", "warning"]
-        env = {"PYTHONPATH": ""}
+    def bare(self, port: int, workers: int = 1, app: str = "bare_app:app", **extra_env: str) -> subprocess.Popen:
+        """A reference endpoint of bench/ (``bare_app``, ``floor_app``) under uvicorn."""
+        args = [PYTHON, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"]
+        env = {"PYTHONPATH": "", **extra_env}
         return self.spawn([*args, "--no-access-log", "--workers", str(workers)], cwd=BENCH, **env)
 
     def seed_registry(self, url: str) -> None:
