@@ -9,12 +9,16 @@ import csv
 import io
 import re
 import uuid
+from datetime import timedelta
 
 import openpyxl
 import pytest
 from sqlalchemy import select
 
+from services.intake import submissions
+from services.intake.models import ReferenceCounter
 from shared import events
+from shared.clock import SHANGHAI, utcnow
 from tests.support import (
     MINGLUO,
     MINGLUO_SH,
@@ -81,13 +85,40 @@ async def test_submission_answers_201_with_location_and_increasing_reference_num
 
 
 async def test_concurrent_submissions_get_distinct_reference_numbers(system):
-    """The day's counter is taken in a statement of its own on PostgreSQL (not held locked until
-    each submission commits): submissions arriving together still never share a number."""
+    """On PostgreSQL the numbers come from a sequence, without locks: submissions arriving
+    together still never share a number."""
     answers = await asyncio.gather(*(post(system, certificate_request()) for _ in range(12)))
     assert [a.status_code for a in answers] == [201] * 12
     numbers = [a.json()["reference_no"] for a in answers]
     assert len(set(numbers)) == 12
     assert len({n[:11] for n in numbers}) == 1  # one day's numbers
+
+
+async def test_a_day_begun_with_the_older_counter_goes_on_from_its_last_number(system):
+    """An upgrade during the day: the numbers already given that day came from its counter row;
+    the next ones follow them, never repeat them (on SQLite the counter is still what counts)."""
+    day = (utcnow() + timedelta(days=400)).astimezone(SHANGHAI)
+    async with system.runtimes["intake"].sessions() as session, session.begin():
+        session.add(ReferenceCounter(day=day.strftime("%Y%m%d"), last=41))
+    numbers = []
+    for _ in range(2):
+        async with system.runtimes["intake"].sessions() as session, session.begin():
+            numbers.append(await submissions.next_reference_no(session, day))
+    assert numbers == [f"XE-{day:%Y%m%d}-000042", f"XE-{day:%Y%m%d}-000043"]
+
+
+async def test_the_same_idempotency_key_sent_together_makes_one_request(system):
+    """Retries that overlap the first POST (a phone resending on a slow network) wait for it and
+    answer as it did."""
+    headers = enterprise(system)
+    key = str(uuid.uuid4())
+    before = await count_requests(system, headers)
+    answers = await asyncio.gather(
+        *(post(system, certificate_request(), headers, **{"Idempotency-Key": key}) for _ in range(6))
+    )
+    assert [a.status_code for a in answers] == [201] * 6
+    assert len({a.json()["id"] for a in answers}) == 1 and len({a.json()["reference_no"] for a in answers}) == 1
+    assert await count_requests(system, headers) == before + 1
 
 
 async def test_idempotency_key_replays_and_refuses_another_body(system):

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, 
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, files
@@ -88,24 +87,17 @@ async def submit_request(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RequestCreated:
     access.authorize_submission(principal, body)
-    try:
-        async with session.begin():
-            created, is_new = await submissions.create_request(session, principal, body, idempotency_key)
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        # A concurrent retry with the same key won the race: answer as it did.
-        async with session.begin():
-            created, is_new = await submissions.create_request(session, principal, body, idempotency_key)
-    if is_new:
+    async with session.begin():
+        receipt = await submissions.create_request(session, principal, body, idempotency_key)
+    if receipt.new:
         request.app.state.runtime.relay.notify()
-    response.headers["Location"] = f"/v1/requests/{created.id}"
+    response.headers["Location"] = f"/v1/requests/{receipt.id}"
     return RequestCreated(
         # A replay answers as the first POST did, even if the request has moved on since.
-        id=created.id,
-        reference_no=created.reference_no,
+        id=receipt.id,
+        reference_no=receipt.reference_no,
         status=submissions.SUBMITTED,
-        created_at=created.created_at,
+        created_at=receipt.created_at,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Sequence, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.clock import utcnow
@@ -33,8 +33,25 @@ class Request(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+# PostgreSQL numbers requests from one sequence (submissions.next_reference_no); SQLite, which has
+# no sequences, counts each day in reference_counters.
+REFERENCE_NUMBERS = Sequence("reference_numbers", metadata=Base.metadata)
+
+
+class ReferenceDay(Base):
+    """PostgreSQL: where each day's numbers start in ``reference_numbers``. A day's number is the
+    sequence's next value minus the day's ``base``; the row is written once, by the first
+    submission of the day, and never changes."""
+
+    __tablename__ = "reference_days"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    base: Mapped[int] = mapped_column(BigInteger)
+
+
 class ReferenceCounter(Base):
-    """The last reference number handed out on each day (Asia/Shanghai)."""
+    """SQLite (and PostgreSQL before 0007): the last reference number handed out on each day
+    (Asia/Shanghai)."""
 
     __tablename__ = "reference_counters"
 

@@ -7,10 +7,13 @@ import functools
 import hashlib
 import json
 import uuid
+import weakref
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Insert, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Insert, bindparam, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared import db, events
 from shared.auth import Principal
@@ -19,7 +22,17 @@ from shared.problems import Problem, invalid_field
 
 from . import attachments, messages, read_model, timeline
 from .access import owner_only
-from .models import CreditReport, IdempotencyRecord, ItemRating, ReferenceCounter, Request, WorkItemView
+from .models import (
+    REFERENCE_NUMBERS,
+    CreditReport,
+    IdempotencyRecord,
+    ItemRating,
+    ReferenceCounter,
+    ReferenceDay,
+    Request,
+    TimelineEntry,
+    WorkItemView,
+)
 from .schemas import CreditReportIn, RatingIn, RequestCreate, SupplementIn, WithdrawIn
 
 SUBMITTED = "submitted"  # a new request's status, until the departments' work moves it
@@ -28,28 +41,57 @@ SUBMITTED = "submitted"  # a new request's status, until the departments' work m
 async def next_reference_no(session: AsyncSession, now: datetime) -> str:
     """``XE-YYYYMMDD-NNNNNN``: unique, and increasing within a (Shanghai) day.
 
-    On PostgreSQL the number is taken by one statement that commits at once, not in the
-    submission's transaction: there the day's counter row stayed locked until the submission
-    committed, so every submission of the day waited for the one before it and intake could not
-    use its cores (docs/benchmarks.md). A submission that fails afterwards leaves its number
-    unused: numbers are unique and increasing, not gap-free. SQLite has one writer at a time
-    anyway, and a second connection would wait for this transaction's own lock, so there the
-    number is taken in the submission's transaction."""
+    On PostgreSQL the number is the next value of one sequence (``reference_numbers``) less where
+    the day started (``reference_days``), taken in the submission's own transaction: a sequence
+    hands out values without locks, so submissions do not wait for one another. (A counter row
+    per day did: it stayed locked until each submission committed, or needed a connection and a
+    commit of its own per submission; docs/benchmarks.md.) A submission that fails leaves its
+    number unused: numbers are unique and increasing, not gap-free. SQLite, with one writer at a
+    time anyway, counts each day in ``reference_counters`` within the transaction."""
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    take, values = _take_number(session.bind.dialect.name), {"day": day}
-    if session.bind.dialect.name == "postgresql":
-        async with session.bind.connect() as conn:
+    if session.bind.dialect.name != "postgresql":
+        number = (await session.execute(_count_on(session.bind.dialect.name), {"day": day})).scalar_one()
+        return f"XE-{day}-{number:06d}"
+    base = await _day_base(session.bind, day)
+    value = (await session.execute(_NEXT_VALUE)).scalar_one()
+    return f"XE-{day}-{value - base:06d}"
+
+
+_NEXT_VALUE = select(REFERENCE_NUMBERS.next_value())
+
+# Each database's day bases, once read: a day's base never changes.
+_bases: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+async def _day_base(engine: AsyncEngine, day: str) -> int:
+    """Where ``day``'s numbers start. The first submission of the day writes it, by a statement
+    that commits at once, from a value of the sequence drawn then: every value drawn after it was
+    committed (each submission's own, drawn after reading it) is larger, so numbers start at 1 and
+    no two submissions of the day share one. A day begun under the older per-day counter goes on
+    from its counter's last number."""
+    known = _bases.setdefault(engine.sync_engine, {})
+    if day not in known:
+        async with engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            number = (await conn.execute(take, values)).scalar_one()
-    else:
-        number = (await session.execute(take, values)).scalar_one()
-    return f"XE-{day}-{number:06d}"
+            await conn.execute(_START_DAY, {"day": day})
+            base = (await conn.execute(select(ReferenceDay.base).where(ReferenceDay.day == day))).scalar_one()
+        known.clear()  # only today's is needed from now on
+        known[day] = base
+    return known[day]
+
+
+_counted = select(ReferenceCounter.last).where(ReferenceCounter.day == bindparam("day")).scalar_subquery()
+_START_DAY = (
+    db.insert_for("postgresql")(ReferenceDay)
+    .values(day=bindparam("day"), base=REFERENCE_NUMBERS.next_value() - func.coalesce(_counted, 0))
+    .on_conflict_do_nothing(index_elements=["day"])
+)
 
 
 @functools.cache
-def _take_number(dialect: str) -> Insert:
-    """The day's next number, opening the day at 1: built once (building it was a tenth of a
-    submission's CPU)."""
+def _count_on(dialect: str) -> Insert:
+    """SQLite: the day's next number from its counter row, opening the day at 1; built once
+    (building it was a tenth of a submission's CPU)."""
     return (
         db.insert_for(dialect)(ReferenceCounter)
         .values(day=bindparam("day"), last=1)
@@ -63,10 +105,29 @@ def body_hash(body: RequestCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def find_replay(session: AsyncSession, principal: Principal, key: str, digest: str) -> Request | None:
+@dataclass(frozen=True)
+class Receipt:
+    """What the enterprise is told of its submission; ``new`` is False for a replay of an earlier
+    identical POST, which is answered as that one was."""
+
+    id: str
+    reference_no: str
+    created_at: datetime
+    new: bool = True
+
+
+async def claim_key(session: AsyncSession, principal: Principal, key: str, digest: str, request_id: str) -> bool:
+    """Takes the caller's Idempotency-Key for ``request_id``, or says it was taken before (False).
+    One statement whether new or not (``INSERT … ON CONFLICT DO NOTHING``); a concurrent retry
+    with the same key waits on the key's row until the first commits, then sees it taken."""
+    row = {"owner": principal.sub, "key": key, "body_hash": digest, "request_id": request_id, "created_at": utcnow()}
+    return await db.insert_new(session, IdempotencyRecord.__table__, [row], key=["owner", "key"]) == 1
+
+
+async def replay(session: AsyncSession, principal: Principal, key: str, digest: str) -> Receipt:
+    """The answer given to the first POST with the caller's ``key``; a key reused with another
+    body is refused."""
     record = await session.get(IdempotencyRecord, (principal.sub, key))
-    if record is None:
-        return None
     if record.body_hash != digest:
         raise Problem(
             409,
@@ -74,58 +135,64 @@ async def find_replay(session: AsyncSession, principal: Principal, key: str, dig
             "该 Idempotency-Key 已用于不同的请求内容",
             "This Idempotency-Key was used with a different body",
         )
-    return await session.get(Request, record.request_id)
+    earlier = await session.get(Request, record.request_id)
+    return Receipt(earlier.id, earlier.reference_no, earlier.created_at, new=False)
 
 
 async def create_request(
     session: AsyncSession, principal: Principal, body: RequestCreate, idempotency_key: str | None
-) -> tuple[Request, bool]:
-    """Stores the request and its ``requests.submitted`` event in the caller's transaction.
-    Returns the request and whether it is new (False: a replay of an earlier identical POST)."""
-    # The number first: on PostgreSQL it takes a connection of its own, which must not wait for
-    # the pool while this session holds one (find_replay below). A replay leaves it unused.
+) -> Receipt:
+    """Stores the request, its first timeline entry and its ``requests.submitted`` event in the
+    caller's transaction; with an Idempotency-Key used before, answers as the first POST did.
+
+    Written as a few plain INSERTs, not through the ORM's unit of work: the submission is the
+    busiest write of the system, and the ORM's bookkeeping for objects nobody reads back was a
+    third of its CPU (docs/benchmarks.md)."""
+    # A replay leaves its number unused.
     now = utcnow()
     reference_no = await next_reference_no(session, now)
-    digest = body_hash(body) if idempotency_key else None  # only a replay is compared by its body
+    request_id = str(uuid.uuid4())
     if idempotency_key:
-        earlier = await find_replay(session, principal, idempotency_key, digest)
-        if earlier is not None:
-            return earlier, False
+        digest = body_hash(body)
+        if not await claim_key(session, principal, idempotency_key, digest, request_id):
+            return await replay(session, principal, idempotency_key, digest)
 
-    request = Request(
-        id=str(uuid.uuid4()),
-        reference_no=reference_no,
-        type=body.type,
-        status=SUBMITTED,
-        enterprise_uscc=body.enterprise.uscc,
-        enterprise_name=body.enterprise.name,
-        enterprise_region=body.enterprise.region_code,
-        body=body.model_dump(mode="json"),
-        submitted_by_role=principal.role,
-        submitted_by=principal.sub,
-        created_at=now,
-        updated_at=now,
+    await session.execute(
+        insert(Request),
+        {
+            "id": request_id,
+            "reference_no": reference_no,
+            "type": body.type,
+            "status": SUBMITTED,
+            "enterprise_uscc": body.enterprise.uscc,
+            "enterprise_name": body.enterprise.name,
+            "enterprise_region": body.enterprise.region_code,
+            "body": body.model_dump(mode="json"),
+            "submitted_by_role": principal.role,
+            "submitted_by": principal.sub,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
-    session.add(request)
-    if idempotency_key:
-        session.add(
-            IdempotencyRecord(owner=principal.sub, key=idempotency_key, body_hash=digest, request_id=request.id)
-        )
     files = await attachments.claim(
-        session, principal, body.attachments, "attachments", request_id=request.id, purpose="attachment"
+        session, principal, body.attachments, "attachments", request_id=request_id, purpose="attachment"
     )
-    timeline.record(session, request.id, now, "request.submitted", f"诉求已提交，受理编号 {request.reference_no}")
-    await messages.request_submitted(session, submitted_event(request, body, principal, now, files))
-    return request, True
+    await session.execute(
+        insert(TimelineEntry),
+        timeline.entry(request_id, now, "request.submitted", f"诉求已提交，受理编号 {reference_no}"),
+    )
+    receipt = Receipt(request_id, reference_no, now)
+    await messages.request_submitted(session, submitted_event(receipt, body, principal, files))
+    return receipt
 
 
 def submitted_event(
-    request: Request, body: RequestCreate, principal: Principal, now: datetime, files: list[events.FileRef]
+    receipt: Receipt, body: RequestCreate, principal: Principal, files: list[events.FileRef]
 ) -> events.RequestSubmitted:
     enterprise = events.Subject(**body.enterprise.model_dump())
     return events.RequestSubmitted(
-        request_id=request.id,
-        reference_no=request.reference_no,
+        request_id=receipt.id,
+        reference_no=receipt.reference_no,
         request_type=body.type,
         enterprise=enterprise,
         subjects=[enterprise] + [events.Subject(**s.model_dump()) for s in body.subjects],
@@ -139,7 +206,7 @@ def submitted_event(
         contact_mobile=body.contact.mobile,
         attachments=files,
         submitted_by=principal.as_actor(),
-        submitted_at=now,
+        submitted_at=receipt.created_at,
     )
 
 

@@ -4,6 +4,7 @@ reads (Chinese first), with the unit and subject it concerns."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import catalogue, events, regions
 
 from .models import TimelineEntry, WorkItemView
+
+
+def entry(
+    request_id: str,
+    at: datetime,
+    event: str,
+    summary: str,
+    item: WorkItemView | None = None,
+    file_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    """One entry of a request's timeline, about ``item`` when it concerns one unit's work, with
+    the files it brought (``file_ids``), as the row's values."""
+    return {
+        "request_id": request_id,
+        "occurred_at": at,
+        "event": event,
+        "work_item_id": item.id if item else None,
+        "unit_code": item.unit_code if item else None,
+        "unit_name": item.unit_name if item else None,
+        "summary": summary,
+        "file_ids": file_ids or [],
+    }
 
 
 def record(
@@ -22,20 +45,8 @@ def record(
     item: WorkItemView | None = None,
     file_ids: list[str] | None = None,
 ) -> None:
-    """Adds one entry to a request's timeline, about ``item`` when it concerns one unit's work,
-    with the files it brought (``file_ids``)."""
-    session.add(
-        TimelineEntry(
-            request_id=request_id,
-            occurred_at=at,
-            event=event,
-            work_item_id=item.id if item else None,
-            unit_code=item.unit_code if item else None,
-            unit_name=item.unit_name if item else None,
-            summary=summary,
-            file_ids=file_ids or [],
-        )
-    )
+    """Adds the entry (see ``entry``) to the session, written with its other changes."""
+    session.add(TimelineEntry(**entry(request_id, at, event, summary, item, file_ids)))
 
 
 async def timeline_of(session: AsyncSession, request_id: str) -> list[TimelineEntry]:
