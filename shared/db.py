@@ -8,6 +8,7 @@ module only provides the mechanics.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,8 +34,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.util import await_only
 
 from shared.clock import utcnow
 
@@ -122,12 +125,25 @@ def _make_sqlite_directory(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, *, pool_size: int = 20, pool_overflow: int = 10, **kwargs) -> AsyncEngine:
+# A pooled PostgreSQL connection is pinged before use once it has sat unused this long.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    pool_overflow: int = 10,
+    ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
+    **kwargs,
+) -> AsyncEngine:
     """An engine for ``url``; on PostgreSQL with a pool of ``pool_size`` connections kept open
-    and up to ``pool_overflow`` more in a burst (settings ``database_pool_size``/``_overflow``)."""
+    and up to ``pool_overflow`` more in a burst (settings ``database_pool_size``/``_overflow``),
+    each pinged before use after ``ping_after_idle`` seconds unused (``ping_idle_connections``)."""
     if not is_sqlite(url):
-        kwargs.setdefault("pool_pre_ping", True)
-        return create_async_engine(url, pool_size=pool_size, max_overflow=pool_overflow, **kwargs)
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_overflow, **kwargs)
+        ping_idle_connections(engine, ping_after_idle)
+        return engine
 
     _make_sqlite_directory(url)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -149,6 +165,32 @@ def create_engine(url: str, *, pool_size: int = 20, pool_overflow: int = 10, **k
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def ping_idle_connections(engine: AsyncEngine, after: float) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, made cheap: a connection the database dropped while it sat
+    in the pool (a restart, a failover, an idle timeout) is found before a request uses it and
+    replaced, so the request does not fail. ``pool_pre_ping`` pings every checkout, and on asyncpg
+    its ping is three round trips (BEGIN, an empty statement, ROLLBACK): under load that was a
+    tenth of intake's CPU (docs/benchmarks.md). Here a connection is pinged by one ``SELECT 1``,
+    and only when it sat unused for ``after`` seconds: one back from a request a moment ago was
+    just working. (A connection that breaks in between fails its statement; SQLAlchemy then
+    discards every pooled connection older than the failure, so only that request sees it.)"""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection, record) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < after:
+            return  # new, or back a moment ago
+        try:
+            await_only(dbapi_connection.driver_connection.fetchval("SELECT 1"))
+        except Exception as exc:
+            # The pool discards the connection and checks out another (documented in PoolEvents).
+            raise DisconnectionError(f"pooled connection dropped: {type(exc).__name__}") from exc
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
