@@ -355,7 +355,10 @@ class Outbox:
             for m in messages
         ]
         if rows:
-            await session.execute(insert(self.table), rows)
+            # On the session's connection, not through the ORM's execute: the rows need no flush
+            # of the session's objects before them (they are flushed by the commit), and the ORM's
+            # path cost more CPU than the INSERT.
+            await (await session.connection()).execute(insert(self.table), rows)
 
 
 class OutboxLease:
