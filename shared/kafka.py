@@ -355,10 +355,19 @@ class Outbox:
             for m in messages
         ]
         if rows:
+            session.info[_OUTBOX_WRITTEN] = True  # so a consumer wakes the relay after the commit
             # On the session's connection, not through the ORM's execute: the rows need no flush
             # of the session's objects before them (they are flushed by the commit), and the ORM's
             # path cost more CPU than the INSERT.
             await (await session.connection()).execute(insert(self.table), rows)
+
+
+_OUTBOX_WRITTEN = "xiaoer.outbox_written"
+
+
+def wrote_outbox(session: AsyncSession) -> bool:
+    """Whether anything was added to the outbox in ``session``."""
+    return session.info.get(_OUTBOX_WRITTEN, False)
 
 
 class OutboxLease:
@@ -741,6 +750,8 @@ class EventConsumer:
         self.sessions = sessions
         self.processed = processed
         self.handlers = handlers
+        # Called after a commit that added outbox rows (the relay's wake-up); a batch that only
+        # updated a read model wakes nothing.
         self.after_commit = after_commit
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
@@ -941,7 +952,7 @@ class EventConsumer:
         except Exception as exc:  # one by one, each failure gets its usual treatment
             log.info("consumer.batch_retried_one_by_one", consumer=self.name, records=len(records), error=repr(exc))
             return False
-        if self.after_commit is not None and fresh:
+        if self.after_commit is not None and wrote_outbox(session):
             self.after_commit()
         for outcome in outcomes:
             EVENTS_CONSUMED.labels(self.name, outcome).inc()
@@ -1024,7 +1035,7 @@ class EventConsumer:
             if await self._already_processed(received.id):
                 return "duplicate"
             raise
-        if self.after_commit is not None:
+        if self.after_commit is not None and wrote_outbox(session):
             self.after_commit()
         return "handled" if handler else "ignored"
 

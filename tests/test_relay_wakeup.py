@@ -13,10 +13,11 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+from aiokafka.structs import ConsumerRecord
 from sqlalchemy import MetaData, func, select
 
 from shared import db, events
-from shared.kafka import Outbox, OutboxRelay
+from shared.kafka import EventConsumer, Outbox, OutboxRelay, encode
 from tests.support import MINGLUO, database_backend, eventually, header, make_databases, read_topic
 
 
@@ -81,5 +82,55 @@ async def test_a_commit_elsewhere_wakes_the_active_relay(broker, tmp_path):
         await asyncio.gather(task, return_exceptions=True)
         await relay_engine.dispose()
         await writer_engine.dispose()
+        for cleanup in databases.cleanup:
+            await cleanup()
+
+
+async def test_a_consumed_event_wakes_the_relay_only_when_it_added_outbox_rows(tmp_path):
+    """A consumer's commit wakes its service's relay when its handler emitted events (the
+    router's routing) and not when it only updated a read model (intake's work-item views):
+    each wake-up is a relay round, a query of the outbox, for nothing."""
+    metadata = MetaData()
+    table, processed = db.infrastructure_tables(metadata)
+    databases = await make_databases(tmp_path, ["consumed"])
+    engine = db.create_engine(databases.urls["consumed"])
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    outbox = Outbox(table, events.SOURCE_ROUTER)
+
+    async def forwards(session, received):
+        await outbox.emit(session, received.data, topic="forwarded", key=received.data.request_id)
+
+    async def only_reads(session, received):
+        await session.execute(select(func.count()).select_from(table))
+
+    wakeups = []
+    try:
+        for handler, woken in ((only_reads, []), (forwards, ["woken"])):
+            wakeups.clear()
+            consumer = EventConsumer(
+                name=f"wakeup.{handler.__name__}",
+                topics=["requests.updates"],
+                group_id="unused",
+                broker="127.0.0.1:9",  # handle() applies one record: no broker is asked
+                sessions=db.session_factory(engine),
+                processed=processed,
+                handlers={events.RequestWithdrawn.ce_type: handler},
+                after_commit=lambda: wakeups.append("woken"),
+            )
+            withdrawn = events.RequestWithdrawn(
+                request_id=str(uuid.uuid4()),
+                actor=events.Actor(role="enterprise", id=MINGLUO),
+                occurred_at=datetime.now(UTC),
+            )
+            message = encode(withdrawn, topic="requests.updates", source=events.SOURCE_INTAKE, key="r")
+            record = ConsumerRecord(
+                "requests.updates", 0, 0, 0, 0, b"r", message.value, None, len(message.value), -1,
+                [(name, value.encode()) for name, value in message.headers.items()],
+            )  # fmt: skip
+            assert await consumer.handle(record) == "handled"
+            assert wakeups == woken, handler.__name__
+    finally:
+        await engine.dispose()
         for cleanup in databases.cleanup:
             await cleanup()
