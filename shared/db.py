@@ -34,10 +34,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.util import await_only
 
 from shared.clock import utcnow
 
@@ -169,17 +168,17 @@ def create_engine(
 
 def ping_idle_connections(engine: AsyncEngine, after: float) -> None:
     """SQLAlchemy's ``pool_pre_ping``, made cheap: a connection the database dropped while it sat
-    in the pool (a restart, a failover, an idle timeout) is found before a request uses it and
-    replaced, so the request does not fail. ``pool_pre_ping`` pings every checkout, and on asyncpg
-    its ping is three round trips (BEGIN, an empty statement, ROLLBACK): under load that was a
-    tenth of intake's CPU (docs/benchmarks.md). Here a connection is pinged by one ``SELECT 1``,
-    and only when it sat unused for ``after`` seconds: one back from a request a moment ago was
-    just working. (A connection that breaks in between fails its statement; SQLAlchemy then
-    discards every pooled connection older than the failure, so only that request sees it.)"""
+    in the pool (a restart, a failover, an idle timeout) is found before a request uses it, and
+    the pool is refreshed, so the request does not fail. ``pool_pre_ping`` pings every checkout,
+    and on asyncpg its ping is three round trips (BEGIN, an empty statement, ROLLBACK): under load
+    that was 7–8 % of intake's CPU (docs/benchmarks.md). Here a connection is pinged by one
+    ``SELECT 1``, and only when it sat unused for ``after`` seconds: one back from a request a
+    moment ago was just working. (Requests already running on a connection that breaks fail
+    their statement; SQLAlchemy then discards every pooled connection older than the failure.)"""
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _returned(_dbapi_connection, record) -> None:
-        record.info["returned_at"] = time.monotonic()
+        record.info["returned_at"] = time.monotonic()  # .info lives as long as the DBAPI connection
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
@@ -187,10 +186,11 @@ def ping_idle_connections(engine: AsyncEngine, after: float) -> None:
         if returned_at is None or time.monotonic() - returned_at < after:
             return  # new, or back a moment ago
         try:
-            await_only(dbapi_connection.driver_connection.fetchval("SELECT 1"))
+            dbapi_connection.run_async(lambda driver: driver.fetchval("SELECT 1"))
         except Exception as exc:
-            # The pool discards the connection and checks out another (documented in PoolEvents).
-            raise DisconnectionError(f"pooled connection dropped: {type(exc).__name__}") from exc
+            # As pool_pre_ping does: every pooled connection as old as this one is discarded (the
+            # database went away under all of them), and the pool checks out a fresh one.
+            raise InvalidatePoolError(f"pooled connection dropped: {type(exc).__name__}") from exc
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

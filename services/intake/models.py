@@ -40,8 +40,8 @@ REFERENCE_NUMBERS = Sequence("reference_numbers", metadata=Base.metadata)
 
 class ReferenceDay(Base):
     """PostgreSQL: where each day's numbers start in ``reference_numbers``. A day's number is the
-    sequence's next value minus the day's ``base``; the row is written once, by the first
-    submission of the day, and never changes."""
+    sequence's next value minus the day's ``base``; the row is written by the first submission of
+    the day to reach the database and never changes."""
 
     __tablename__ = "reference_days"
 

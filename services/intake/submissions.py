@@ -54,6 +54,11 @@ async def next_reference_no(session: AsyncSession, now: datetime) -> str:
         return f"XE-{day}-{number:06d}"
     base = await _day_base(session.bind, day)
     value = (await (await session.connection()).execute(_NEXT_VALUE)).scalar_one()
+    if value <= base:
+        # Only if the sequence was recreated under this process (a restore, a downgrade and
+        # upgrade while it ran): refuse rather than hand out a number twice.
+        _bases.pop(session.bind.sync_engine, None)
+        raise RuntimeError("reference_numbers is behind today's base: restart intake after changing its schema")
     return f"XE-{day}-{value - base:06d}"
 
 
@@ -64,8 +69,9 @@ _bases: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictiona
 
 
 async def _day_base(engine: AsyncEngine, day: str) -> int:
-    """Where ``day``'s numbers start. The first submission of the day writes it, by a statement
-    that commits at once, from a value of the sequence drawn then: every value drawn after it was
+    """Where ``day``'s numbers start. The first submission of the day in each process runs the
+    statement that writes it (the first one in wins; the others change nothing), committing at
+    once, from a value of the sequence drawn then: every value drawn after it was
     committed (each submission's own, drawn after reading it) is larger, so numbers start at 1 and
     no two submissions of the day share one. A day begun under the older per-day counter goes on
     from its counter's last number."""

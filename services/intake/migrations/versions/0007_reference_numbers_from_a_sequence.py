@@ -7,7 +7,8 @@ Create Date: 2026-11-24 04:40:00
 The day's counter row was updated by every submission and stayed locked until it committed, or
 (since the third performance pass) took a connection and a commit of its own per submission. A
 sequence hands out values without locks inside the submission's own transaction; reference_days
-says where each day starts. A day already begun keeps counting from its counter's last number.
+says where each day starts. A day already begun goes on from its counter's last number. Stop
+every intake process of the older version before starting this one: the two number differently.
 """
 
 from collections.abc import Sequence
@@ -34,5 +35,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        # The counters go on from the last number the sequence gave each day, so the older code
+        # does not hand those numbers out again.
+        op.execute(
+            """
+            INSERT INTO reference_counters (day, last)
+            SELECT day, (SELECT last_value FROM reference_numbers) - base FROM reference_days
+            ON CONFLICT (day) DO UPDATE SET last = GREATEST(reference_counters.last, excluded.last)
+            """
+        )
         op.execute(sa.schema.DropSequence(sa.Sequence("reference_numbers")))
     op.drop_table("reference_days")
