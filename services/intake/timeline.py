@@ -36,17 +36,9 @@ def entry(
     }
 
 
-def record(
-    session: AsyncSession,
-    request_id: str,
-    at: datetime,
-    event: str,
-    summary: str,
-    item: WorkItemView | None = None,
-    file_ids: list[str] | None = None,
-) -> None:
-    """Adds the entry (see ``entry``) to the session, written with its other changes."""
-    session.add(TimelineEntry(**entry(request_id, at, event, summary, item, file_ids)))
+def record(session: AsyncSession, *args: Any, **kwargs: Any) -> None:
+    """Adds ``entry(*args, **kwargs)`` to the session, written with its other changes."""
+    session.add(TimelineEntry(**entry(*args, **kwargs)))
 
 
 async def timeline_of(session: AsyncSession, request_id: str) -> list[TimelineEntry]:
