@@ -203,15 +203,19 @@ def insert_for(dialect: str) -> Callable[..., Any]:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
-async def insert_new(session: AsyncSession, table: Table, rows: list[dict[str, Any]], key: list[str]) -> int:
+async def insert_new(session: AsyncSession, table: Table, rows: list[dict[str, Any]], key: list[str]) -> list[tuple]:
     """Inserts the rows whose ``key`` is not in ``table`` yet (``INSERT … ON CONFLICT DO
-    NOTHING``, on PostgreSQL and SQLite alike) in one statement; returns how many went in."""
+    NOTHING``, on PostgreSQL and SQLite alike) in one statement; returns the keys that went in."""
     if not rows:
-        return 0
-    statement = insert_for(session.bind.dialect.name)(table).on_conflict_do_nothing(index_elements=key)
-    if len(rows) == 1:  # parameters apart from the statement: compiled once, cached after
-        return (await session.execute(statement, rows[0])).rowcount or 0
-    return (await session.execute(statement.values(rows))).rowcount or 0
+        return []
+    statement = (
+        insert_for(session.bind.dialect.name)(table)
+        .on_conflict_do_nothing(index_elements=key)
+        .returning(*(table.c[column] for column in key))
+    )
+    # Rows as parameters, not in the statement: compiled once and cached, whatever their number
+    # (SQLAlchemy sends many in one INSERT … VALUES … RETURNING, its "insertmanyvalues").
+    return [tuple(row) for row in await session.execute(statement, rows)]
 
 
 async def once_per_session(session: AsyncSession, key: Hashable, load: Callable[[AsyncSession], Awaitable[T]]) -> T:

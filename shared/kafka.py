@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -39,9 +40,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.metadata import MetadataRequest
-from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import Table, delete, insert, select, text, update
@@ -150,20 +150,24 @@ def encode(
     event_id: str | None = None,
     time: datetime | None = None,
 ) -> OutgoingMessage:
-    """One CloudEvent in Kafka binary mode: attributes as ``ce_*`` headers, the model as JSON."""
-    attributes: dict[str, Any] = {
-        "id": event_id or str(uuid.uuid4()),
-        "type": event.ce_type,
-        "source": source,
-        "time": time or utcnow(),
-        "datacontenttype": "application/json",
+    """One CloudEvent in Kafka binary mode: attributes as ``ce_*`` headers, the model as JSON.
+
+    The headers are written here as the CloudEvents SDK's ``to_binary`` writes them (a test holds
+    the two equal), not through it: building and validating the SDK's event object for each of
+    the router's 16 messages a request was a sixth of routing's CPU. Decoding stays the SDK's."""
+    at = (time or utcnow()).isoformat()
+    headers = {
+        "ce_specversion": "1.0",
+        "ce_id": event_id or str(uuid.uuid4()),
+        "ce_type": event.ce_type,
+        "ce_source": source,
+        "ce_time": at[:-6] + "Z" if at.endswith("+00:00") else at,
+        "content-type": "application/json",
     }
     if subject:
-        attributes["subject"] = subject
-    # The body serialised by pydantic (in Rust) once; the SDK takes bytes as they are.
-    message = to_binary(CloudEvent(attributes, event.model_dump_json().encode()), _JSON)
-    headers = {name: value.decode() for name, value in message.headers.items()}
-    return OutgoingMessage(topic, key, headers, message.value)
+        headers["ce_subject"] = subject
+    # The body serialised by pydantic (in Rust) once.
+    return OutgoingMessage(topic, key, headers, event.model_dump_json().encode())
 
 
 @dataclass(frozen=True)
@@ -697,6 +701,16 @@ class OutboxRelay:
 Handler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class BatchHandler:
+    """A handler given every event of its type that comes in a row in one fetched batch, in
+    order, in the batch's transaction: it can write their rows with one statement each instead of
+    several per event (the router routing a backlog of submissions). A single event comes as a
+    list of one."""
+
+    apply: Callable[[AsyncSession, list[ReceivedEvent]], Awaitable[None]]
+
+
 class NotYetKnown(Exception):
     """The event refers to something this service has not seen yet, which another topic (read by
     another consumer, so in no guaranteed order) will bring: retried like any transient failure,
@@ -706,9 +720,9 @@ class NotYetKnown(Exception):
 class EventConsumer:
     """Consumes topics in a consumer group and applies each event exactly once to the database.
 
-    ``handlers`` maps ``ce_type`` to a coroutine run inside the transaction that also records the
-    event id; types with no handler are recorded and skipped (a consumer reads only what it
-    needs). The records a fetch brings for one partition are applied in one transaction
+    ``handlers`` maps ``ce_type`` to a coroutine (or a ``BatchHandler``) run inside the
+    transaction that also records the event id; types with no handler are recorded and skipped
+    (a consumer reads only what it needs). The records a fetch brings for one partition are applied in one transaction
     (``_apply_together``), falling back to one transaction per record when any of them fails.
     Offsets are committed after the batch's transactions, never before.
 
@@ -728,7 +742,7 @@ class EventConsumer:
         broker: BrokerAccess | str,
         sessions: async_sessionmaker[AsyncSession],
         processed: Table,
-        handlers: dict[str, Handler],
+        handlers: dict[str, Handler | BatchHandler],
         after_commit: Callable[[], None] | None = None,
         initial_backoff: float = 0.2,
         max_backoff: float = 10.0,
@@ -942,11 +956,7 @@ class EventConsumer:
                         insert(self.processed),
                         [{"consumer": self.name, "event_id": e.id, "processed_at": now} for e in fresh],
                     )
-                for event in fresh:
-                    handler = self.handlers.get(event.type)
-                    if handler is not None:
-                        await handler(session, event)
-                    outcomes.append("handled" if handler else "ignored")
+                outcomes += await self._run_handlers(session, fresh)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # one by one, each failure gets its usual treatment
@@ -957,6 +967,21 @@ class EventConsumer:
         for outcome in outcomes:
             EVENTS_CONSUMED.labels(self.name, outcome).inc()
         return True
+
+    async def _run_handlers(self, session: AsyncSession, received: list[ReceivedEvent]) -> list[str]:
+        """Runs each event's handler in order (a ``BatchHandler`` once for each run of its type);
+        the outcome of each event."""
+        outcomes: list[str] = []
+        for ce_type, run in itertools.groupby(received, key=lambda event: event.type):
+            events_of_type = list(run)
+            handler = self.handlers.get(ce_type)
+            if isinstance(handler, BatchHandler):
+                await handler.apply(session, events_of_type)
+            elif handler is not None:
+                for event in events_of_type:
+                    await handler(session, event)
+            outcomes += ["handled" if handler else "ignored"] * len(events_of_type)
+        return outcomes
 
     async def _apply(self, record: ConsumerRecord) -> None:
         """Applies one record or dead-letters it if it is poison; any other error propagates."""
@@ -1023,21 +1048,19 @@ class EventConsumer:
 
     async def handle(self, record: ConsumerRecord) -> str:
         received = decode(record)
-        handler = self.handlers.get(received.type)
         try:
             async with self.sessions() as session, session.begin():
                 await session.execute(
                     insert(self.processed).values(consumer=self.name, event_id=received.id, processed_at=utcnow())
                 )
-                if handler is not None:
-                    await handler(session, received)
+                [outcome] = await self._run_handlers(session, [received])
         except IntegrityError:
             if await self._already_processed(received.id):
                 return "duplicate"
             raise
         if self.after_commit is not None and wrote_outbox(session):
             self.after_commit()
-        return "handled" if handler else "ignored"
+        return outcome
 
     async def _already_processed(self, event_id: str) -> bool:
         async with self.sessions() as session:

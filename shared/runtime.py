@@ -52,7 +52,9 @@ class ServiceRuntime:
         self.topics: set[str] = set()  # topics this service needs to exist at start
         self._tasks: list[asyncio.Task] = []
 
-    def add_consumer(self, *, name: str, topics: list[str], handlers: dict[str, kafka.Handler]) -> kafka.EventConsumer:
+    def add_consumer(
+        self, *, name: str, topics: list[str], handlers: dict[str, kafka.Handler | kafka.BatchHandler]
+    ) -> kafka.EventConsumer:
         consumer = kafka.EventConsumer(
             name=name,
             topics=topics,

@@ -127,7 +127,7 @@ async def claim_key(session: AsyncSession, principal: Principal, key: str, diges
     One statement whether new or not (``INSERT … ON CONFLICT DO NOTHING``); a concurrent retry
     with the same key waits on the key's row until the first commits, then sees it taken."""
     row = {"owner": principal.sub, "key": key, "body_hash": digest, "request_id": request_id, "created_at": utcnow()}
-    return await db.insert_new(session, IdempotencyRecord.__table__, [row], key=["owner", "key"]) == 1
+    return bool(await db.insert_new(session, IdempotencyRecord.__table__, [row], key=["owner", "key"]))
 
 
 async def replay(session: AsyncSession, principal: Principal, key: str, digest: str) -> Receipt:

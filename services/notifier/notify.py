@@ -163,7 +163,7 @@ async def create(
             )
     if not rows:
         return 0
-    return await db.insert_new(session, Notification.__table__, rows, ["dedupe_key"])
+    return len(await db.insert_new(session, Notification.__table__, rows, ["dedupe_key"]))
 
 
 async def for_event(session: AsyncSession, record: SlaRecord, event: events.WorkItemEvent, event_id: str) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import NotYetKnown, PoisonMessage, ReceivedEvent
+from shared.kafka import BatchHandler, NotYetKnown, PoisonMessage, ReceivedEvent
 from shared.problems import Problem
 
 from . import credentials, credit, routing
@@ -19,10 +19,10 @@ department_source = credentials.department_source
 
 
 def dispatch_handlers(settings: RouterSettings) -> dict:
-    async def on_request_submitted(session: AsyncSession, received: ReceivedEvent) -> None:
-        await routing.route_request(session, settings, received.data)
+    async def on_requests_submitted(session: AsyncSession, received: list[ReceivedEvent]) -> None:
+        await routing.route_requests(session, settings, [event.data for event in received])
 
-    return {events.RequestSubmitted.ce_type: on_request_submitted}
+    return {events.RequestSubmitted.ce_type: BatchHandler(on_requests_submitted)}
 
 
 class ActionHandlers:
