@@ -141,6 +141,21 @@ async def test_replayed_submission_creates_nothing_new(system, producer):
     ).json()["work_items"]
     assert len(items) == 2
 
+    # 3. A request not routed yet, twice under two event ids in one record batch, so that one
+    # fetch brings both (the router routes a fetched batch of submissions at once): routed once.
+    again = events.RequestSubmitted.model_validate_json(original.value).model_copy(
+        update={"request_id": str(uuid.uuid4())}
+    )
+    handled_before = consumed("router.dispatch", "handled")
+    batch = producer.create_batch()
+    for _ in range(2):
+        message = encode(again, topic=events.REQUESTS_SUBMITTED, source=events.SOURCE_INTAKE, key=again.request_id)
+        headers = [(k, v.encode()) for k, v in message.headers.items()]
+        batch.append(key=message.key.encode(), value=message.value, timestamp=None, headers=headers)
+    await (await producer.send_batch(batch, events.REQUESTS_SUBMITTED, partition=0))
+    await eventually(lambda: consumed("router.dispatch", "handled") >= handled_before + 2)
+    assert await count_router_work_items(system, again.request_id) == 2
+
 
 async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(system, producer):
     marker = uuid.uuid4().hex
