@@ -48,6 +48,7 @@ from sqlalchemy import Table, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared import db
 from shared.clock import utcnow
 from shared.events import EVENT_TYPES, Event, dlq
 
@@ -703,10 +704,11 @@ Handler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]]
 
 @dataclass(frozen=True)
 class BatchHandler:
-    """A handler given every event of its type that comes in a row in one fetched batch, in
-    order, in the batch's transaction: it can write their rows with one statement each instead of
-    several per event (the router routing a backlog of submissions). A single event comes as a
-    list of one."""
+    """A handler given every event it handles that comes in a row in one fetched batch, in order,
+    in the batch's transaction: it can write their rows with one statement each instead of
+    several per event (the router routing a backlog of submissions, intake's timeline entries).
+    Register the same instance for several types to be given runs of them all. A single event
+    comes as a list of one."""
 
     apply: Callable[[AsyncSession, list[ReceivedEvent]], Awaitable[None]]
 
@@ -935,27 +937,20 @@ class EventConsumer:
         outcomes: list[str] = []
         try:
             async with self.sessions() as session, session.begin():
-                ids = [r.id for r in received]
-                seen = set(
-                    await session.scalars(
-                        select(self.processed.c.event_id).where(
-                            self.processed.c.consumer == self.name, self.processed.c.event_id.in_(ids)
-                        )
-                    )
-                )
+                # Recorded and told apart from those processed before in one statement.
+                now = utcnow()
+                rows = [{"consumer": self.name, "event_id": e.id, "processed_at": now} for e in received]
+                new = {
+                    event_id
+                    for _, event_id in await db.insert_new(session, self.processed, rows, ["consumer", "event_id"])
+                }
                 fresh: list[ReceivedEvent] = []
                 for event in received:
-                    if event.id in seen:
+                    if event.id in new:
+                        new.discard(event.id)  # the same event twice in one batch: applied once
+                        fresh.append(event)
+                    else:
                         outcomes.append("duplicate")
-                        continue
-                    seen.add(event.id)  # the same event twice in one batch: applied once
-                    fresh.append(event)
-                if fresh:
-                    now = utcnow()
-                    await session.execute(
-                        insert(self.processed),
-                        [{"consumer": self.name, "event_id": e.id, "processed_at": now} for e in fresh],
-                    )
                 outcomes += await self._run_handlers(session, fresh)
         except asyncio.CancelledError:
             raise
@@ -969,18 +964,17 @@ class EventConsumer:
         return True
 
     async def _run_handlers(self, session: AsyncSession, received: list[ReceivedEvent]) -> list[str]:
-        """Runs each event's handler in order (a ``BatchHandler`` once for each run of its type);
-        the outcome of each event."""
+        """Runs each event's handler in order (a ``BatchHandler`` once for each run of events it
+        handles); the outcome of each event."""
         outcomes: list[str] = []
-        for ce_type, run in itertools.groupby(received, key=lambda event: event.type):
-            events_of_type = list(run)
-            handler = self.handlers.get(ce_type)
+        for handler, run in itertools.groupby(received, key=lambda event: self.handlers.get(event.type)):
+            in_a_row = list(run)
             if isinstance(handler, BatchHandler):
-                await handler.apply(session, events_of_type)
+                await handler.apply(session, in_a_row)
             elif handler is not None:
-                for event in events_of_type:
+                for event in in_a_row:
                     await handler(session, event)
-            outcomes += ["handled" if handler else "ignored"] * len(events_of_type)
+            outcomes += ["handled" if handler else "ignored"] * len(in_a_row)
         return outcomes
 
     async def _apply(self, record: ConsumerRecord) -> None:

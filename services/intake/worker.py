@@ -5,14 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import ReceivedEvent
+from shared.kafka import BatchHandler, ReceivedEvent
 
 from . import read_model
 
 
-async def on_work_item_event(session: AsyncSession, received: ReceivedEvent) -> None:
-    assert isinstance(received.data, events.WorkItemEvent)
-    await read_model.apply_work_item_event(session, received.data)
+async def on_work_item_events(session: AsyncSession, received: list[ReceivedEvent]) -> None:
+    assert all(isinstance(event.data, events.WorkItemEvent) for event in received)
+    await read_model.apply_work_item_events(session, [event.data for event in received])
 
 
 async def on_sla_updated(session: AsyncSession, received: ReceivedEvent) -> None:
@@ -20,7 +20,10 @@ async def on_sla_updated(session: AsyncSession, received: ReceivedEvent) -> None
     await read_model.apply_sla_update(session, received.data)
 
 
+# One handler for every kind of work-item event: given each run of them in a fetched batch.
+WORK_ITEM_EVENTS = BatchHandler(on_work_item_events)
+
 HANDLERS = {
-    **{model.ce_type: on_work_item_event for model in events.WORK_ITEM_EVENTS},
+    **{model.ce_type: WORK_ITEM_EVENTS for model in events.WORK_ITEM_EVENTS},
     events.SlaUpdated.ce_type: on_sla_updated,
 }
