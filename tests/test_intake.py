@@ -363,6 +363,36 @@ async def test_attachments_upload_check_and_reuse(system):
     assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "attachments"
 
 
+async def test_an_upload_goes_to_one_request_only_even_when_two_name_it_at_once(system):
+    headers = enterprise(system)
+
+    async def upload() -> str:
+        response = await system.intake.post(
+            "/v1/attachments", files={"file": ("章程.pdf", PDF_BYTES, "application/pdf")}, headers=headers
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    # Refused for one unknown id: the good upload is not taken either (the whole POST changes nothing).
+    fresh = await upload()
+    refused = await post(system, certificate_request(attachments=[fresh, "no-such-file"]), headers)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "attachments"
+    assert "no-such-file" in refused.json()["errors"][0]["message"]
+
+    # Two submissions naming it at the same moment: one gets it, the other is refused.
+    answers = await asyncio.gather(
+        *(
+            post(system, certificate_request(attachments=[fresh]), headers, **{"Idempotency-Key": str(uuid.uuid4())})
+            for _ in range(2)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [201, 422], [a.text for a in answers]
+    [accepted] = [a.json() for a in answers if a.status_code == 201]
+    shown = await system.intake.get(f"/v1/requests/{accepted['id']}", headers=headers)
+    assert shown.json()["attachments"] == [fresh]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "status", "code"),
     [

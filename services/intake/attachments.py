@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from fastapi import UploadFile
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import Row, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events, files
@@ -51,13 +51,25 @@ async def claim(
         return []
     if len(set(ids)) != len(ids):
         raise invalid_field(field, "attachment_repeated", "同一附件重复引用", "The same attachment is named twice")
-    rows = {
-        a.id: a
-        for a in await session.scalars(
-            select(Attachment).where(Attachment.id.in_(ids), Attachment.uploaded_by == principal.sub)
+    # One conditional UPDATE, not a read and then a write: of two submissions naming the same
+    # upload at once, the second's UPDATE waits for the first's row lock and then finds the file
+    # taken (PostgreSQL checks the condition again on the row it waited for); with a read first,
+    # both would have taken it. A refusal below rolls the whole submission back.
+    table = Attachment.__table__
+    claimed = {
+        row.id: row
+        for row in await session.execute(
+            update(table)
+            .where(
+                table.c.id.in_(ids),
+                table.c.uploaded_by == principal.sub,
+                or_(table.c.request_id.is_(None), table.c.request_id == request_id),
+            )
+            .values(request_id=request_id, work_item_id=work_item_id, purpose=purpose)
+            .returning(table.c.id, table.c.filename, table.c.content_type, table.c.size, table.c.sha256)
         )
     }
-    unusable = [i for i in ids if i not in rows or rows[i].request_id not in (None, request_id)]
+    unusable = [i for i in ids if i not in claimed]
     if unusable:
         raise invalid_field(
             field,
@@ -65,15 +77,10 @@ async def claim(
             f"附件不存在、不是您上传的或已用于其他诉求：{', '.join(unusable)}",
             f"No such attachment of yours, or already used elsewhere: {', '.join(unusable)}",
         )
-    refs = []
-    for i in ids:
-        row = rows[i]
-        row.request_id, row.work_item_id, row.purpose = request_id, work_item_id, purpose
-        refs.append(ref_of(row))
-    return refs
+    return [ref_of(claimed[i]) for i in ids]
 
 
-def ref_of(row: Attachment) -> events.FileRef:
+def ref_of(row: Attachment | Row) -> events.FileRef:
     return events.FileRef(id=row.id, name=row.filename, content_type=row.content_type, size=row.size, sha256=row.sha256)
 
 
