@@ -34,7 +34,9 @@ from common import BODY, ITEMS_PER_REQUEST, ROOT, fmt, fresh_database, machine, 
 
 from shared import events
 from shared.clock import utcnow
-from shared.kafka import TopicKeeper, encode, new_producer
+from shared.messaging.broker import new_producer
+from shared.messaging.encoding import encode
+from shared.messaging.topics import TopicKeeper
 
 
 def submitted(n: int) -> events.RequestSubmitted:
@@ -67,7 +69,7 @@ async def queue_backlog(bootstrap: str, count: int, partitions: int) -> None:
         for n in range(count):
             event = submitted(n + 1)
             m = encode(event, topic=events.REQUESTS_SUBMITTED, source=events.SOURCE_INTAKE, key=event.request_id)
-            headers = [(k, v.encode()) for k, v in m.headers.items()]
+            headers = m.kafka_headers()
             futures.append(await producer.send(m.topic, m.value, key=m.key.encode(), headers=headers))
         await asyncio.gather(*futures)
     finally:

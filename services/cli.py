@@ -398,7 +398,7 @@ def _instant(text: str) -> datetime:
 
 
 def _dead_letter_filter(args):
-    from services.operator_kafka import DeadLetterFilter
+    from shared.messaging.dead_letters import DeadLetterFilter
 
     return DeadLetterFilter(
         topic=args.topic, ce_type=args.ce_type, since=args.since, refs=tuple(getattr(args, "refs", None) or ())
@@ -406,8 +406,8 @@ def _dead_letter_filter(args):
 
 
 def cmd_dlq_list(args, settings: Settings) -> None:
-    from services.operator_kafka import dead_letters
-    from shared.kafka import BrokerAccess
+    from shared.messaging.broker import BrokerAccess
+    from shared.messaging.dead_letters import dead_letters
 
     letters = asyncio.run(dead_letters(BrokerAccess.from_settings(settings), _dead_letter_filter(args)))
     for letter in letters:
@@ -422,8 +422,8 @@ def cmd_dlq_list(args, settings: Settings) -> None:
 
 
 def cmd_dlq_show(args, settings: Settings) -> None:
-    from services.operator_kafka import dead_letters
-    from shared.kafka import BrokerAccess
+    from shared.messaging.broker import BrokerAccess
+    from shared.messaging.dead_letters import dead_letters
 
     letters = asyncio.run(dead_letters(BrokerAccess.from_settings(settings), _dead_letter_filter(args)))
     if not letters:
@@ -433,8 +433,8 @@ def cmd_dlq_show(args, settings: Settings) -> None:
 
 
 def cmd_dlq_replay(args, settings: Settings) -> None:
-    from services.operator_kafka import dead_letters, replay
-    from shared.kafka import BrokerAccess
+    from shared.messaging.broker import BrokerAccess
+    from shared.messaging.dead_letters import dead_letters, replay
 
     selection = _dead_letter_filter(args)
     if not (args.refs or args.topic or args.ce_type or args.since or args.all):
@@ -449,7 +449,7 @@ def cmd_dlq_replay(args, settings: Settings) -> None:
 
 
 def cmd_outbox_republish(args, settings: Settings) -> None:
-    from services.operator_kafka import republish
+    from shared.messaging.outbox import republish
 
     url = service_settings(args.service).database_url
     count = asyncio.run(republish(url, args.since, args.until, args.topic))

@@ -28,8 +28,16 @@ def dept_inbox(unit_code: str) -> str:
     return f"dept.{unit_code}.inbox"
 
 
+DLQ_SUFFIX = ".dlq"
+
+
 def dlq(topic: str) -> str:
-    return f"{topic}.dlq"
+    """Where a consumer of ``topic`` puts what it can never apply (shared.messaging.dead_letters)."""
+    return topic + DLQ_SUFFIX
+
+
+def is_dlq(topic: str) -> bool:
+    return topic.endswith(DLQ_SUFFIX)
 
 
 SOURCE_INTAKE = "/xiaoer/intake"

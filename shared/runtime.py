@@ -14,8 +14,13 @@ from pathlib import Path
 import structlog
 from sqlalchemy import MetaData
 
-from shared import db, kafka
+from shared import db
 from shared.events import dlq
+from shared.messaging.applying import BatchHandler, Handler
+from shared.messaging.broker import BrokerAccess, ping
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.topics import TopicKeeper, ensure_topics
 from shared.settings import Service, Settings
 
 log = structlog.get_logger(__name__)
@@ -32,9 +37,9 @@ class ServiceRuntime:
         )
         self.sessions = db.session_factory(self.engine)
         self.outbox = metadata.tables["outbox"]
-        self.broker = kafka.BrokerAccess.from_settings(settings)
+        self.broker = BrokerAccess.from_settings(settings)
         self.processed = metadata.tables["processed_events"]
-        self.relay = kafka.OutboxRelay(
+        self.relay = OutboxRelay(
             name=name,
             sessions=self.sessions,
             outbox=self.outbox,
@@ -44,18 +49,16 @@ class ServiceRuntime:
             partitions=settings.kafka_topic_partitions,
             replication=settings.kafka_replication_factor,
         )
-        self.topic_keeper = kafka.TopicKeeper(
-            self.broker, settings.kafka_topic_partitions, settings.kafka_replication_factor
-        )
+        self.topic_keeper = TopicKeeper(self.broker, settings.kafka_topic_partitions, settings.kafka_replication_factor)
         self.topic_check_seconds = 5.0  # how soon topics lost with the broker are created again
-        self.consumers: list[kafka.EventConsumer] = []
+        self.consumers: list[EventConsumer] = []
         self.topics: set[str] = set()  # topics this service needs to exist at start
         self._tasks: list[asyncio.Task] = []
 
     def add_consumer(
-        self, *, name: str, topics: list[str], handlers: dict[str, kafka.Handler | kafka.BatchHandler]
-    ) -> kafka.EventConsumer:
-        consumer = kafka.EventConsumer(
+        self, *, name: str, topics: list[str], handlers: dict[str, Handler | BatchHandler]
+    ) -> EventConsumer:
+        consumer = EventConsumer(
             name=name,
             topics=topics,
             group_id=f"{self.settings.kafka_group_prefix}.{name}",
@@ -111,7 +114,7 @@ class ServiceRuntime:
         delay = 0.5
         while True:
             try:
-                await kafka.ensure_topics(
+                await ensure_topics(
                     self.broker,
                     self.topics,
                     self.settings.kafka_topic_partitions,
@@ -151,7 +154,7 @@ class ServiceRuntime:
         await db.ping(self.engine)
 
     async def check_broker(self) -> None:
-        await kafka.ping(self.broker)
+        await ping(self.broker)
 
     async def check_workers(self) -> None:
         """Fails when a relay, consumer or scheduler started here has stopped, a consumer is

@@ -301,7 +301,7 @@ async def send_department_action(system, producer, unit_code, *, source=None, ke
     of ``unit_code`` (or ``key``, a (key id, secret), or unsigned with ``key=False``); its ce_id."""
     from services.router import credentials
     from shared import events
-    from shared.kafka import encode
+    from shared.messaging.encoding import encode
 
     action = events.DepartmentAction(unit_code=unit_code, **fields)
     message = encode(

@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.devstack import EmbeddedBroker, free_port
 from services.notifier.models import Notification, SlaRecord
-from services.operator_kafka import dead_letters
 from services.router.models import WorkItem
 from shared.auth import mint_token
+from shared.messaging.dead_letters import dead_letters
 from shared.settings import SERVICES, Settings
 from tests.support import MINGLUO, certificate_request, eventually, make_databases, unit_topic_deliveries
 

@@ -16,9 +16,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services import cli
-from services.operator_kafka import DeadLetterFilter, dead_letters
 from shared import events
-from shared.kafka import PoisonMessage
+from shared.messaging.dead_letters import DeadLetterFilter, dead_letters
+from shared.messaging.encoding import PoisonMessage
 from tests.support import eventually, header, read_topic
 from tests.test_faults import _all, own_consumer, record_applied
 

@@ -1,4 +1,4 @@
-"""Events on the wire: ``shared.kafka.encode`` writes CloudEvents in Kafka binary mode by hand (for
+"""Events on the wire: ``shared.messaging.encoding.encode`` writes CloudEvents in Kafka binary mode by hand (for
 speed), so it is held here to what the CloudEvents SDK writes, and read back by the SDK."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from shared import events
 from shared.clock import utcnow
-from shared.kafka import decode, encode
+from shared.messaging.encoding import decode, encode
 
 
 def withdrawal() -> events.RequestWithdrawn:
@@ -70,7 +70,7 @@ def test_encoded_events_decode_to_the_same_event():
         None,
         len(message.key),
         len(message.value),
-        [(name, value.encode()) for name, value in message.headers.items()],
+        message.kafka_headers(),
     )
     received = decode(record)
     assert (received.id, received.type, received.source, received.subject) == (

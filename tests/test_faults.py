@@ -31,12 +31,13 @@ from sqlalchemy.pool import NullPool
 from services import cli
 from services.devstack import EmbeddedBroker, free_port
 from services.notifier.models import SlaRecord
-from services.operator_kafka import dead_letters
 from services.router import registry
 from services.router.models import RoutedRequest, WorkItem
 from shared import db, events
 from shared.auth import mint_token
-from shared.kafka import OutboxRelay, encode
+from shared.messaging.dead_letters import dead_letters
+from shared.messaging.encoding import encode
+from shared.messaging.relay import OutboxRelay
 from shared.runtime import ServiceRuntime
 from shared.settings import SERVICES, Settings
 from tests.conftest import BUILDERS, make_settings, settings_fields
@@ -100,7 +101,7 @@ class Harness:
                 self.topic,
                 message.value,
                 key=(key or f"k{seq}").encode(),
-                headers=[(k, v.encode()) for k, v in message.headers.items()],
+                headers=message.kafka_headers(),
             )
             placed[seq] = (sent.partition, sent.offset)
         return placed

@@ -22,7 +22,8 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
-from shared.kafka import encode, new_producer
+from shared.messaging.broker import new_producer
+from shared.messaging.encoding import encode
 from tests.support import eventually, numbered_event
 from tests.test_faults import _all, own_consumer, record_applied
 
@@ -45,7 +46,7 @@ async def _send(producer, topic: str, seq: int, partition: int) -> int:
         message.value,
         key=f"k{seq}".encode(),
         partition=partition,
-        headers=[(k, v.encode()) for k, v in message.headers.items()],
+        headers=message.kafka_headers(),
     )
     return sent.offset
 
@@ -69,7 +70,7 @@ async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
 
 async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> int:
     """How many partitions ``topic`` has (0: none). Read from all topics' metadata: asking for one
-    topic by name would make Tansu create it (see shared.kafka.TopicKeeper)."""
+    topic by name would make Tansu create it (see shared.messaging.topics.TopicKeeper)."""
     described = {t["topic"]: t for t in await admin.describe_topics() if not t["error_code"]}
     return len(described[topic]["partitions"]) if topic in described else 0
 

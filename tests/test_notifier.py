@@ -22,7 +22,7 @@ from services.notifier import main as notifier_main
 from services.notifier.models import Notification, SlaRecord
 from shared import events
 from shared.clock import SHANGHAI
-from shared.kafka import encode
+from shared.messaging.encoding import encode
 from tests.support import MINGLUO, eventually, first_year_without_official_schedule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ class Item:
             message.topic,
             message.value,
             key=message.key.encode(),
-            headers=[(k, v.encode()) for k, v in message.headers.items()],
+            headers=message.kafka_headers(),
         )
 
     async def dispatched(self, when: str):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from services.notifier.models import SlaRecord
 from services.router.models import WorkItem
 from shared import events
-from shared.kafka import encode
+from shared.messaging.encoding import encode
 from tests.support import MINGLUO, MINGLUO_SH, certificate_request, eventually, header, read_topic
 
 FOUR_KINDS = ("tax", "customs", "development_reform", "commerce")
@@ -150,7 +150,7 @@ async def test_replayed_submission_creates_nothing_new(system, producer):
     batch = producer.create_batch()
     for _ in range(2):
         message = encode(again, topic=events.REQUESTS_SUBMITTED, source=events.SOURCE_INTAKE, key=again.request_id)
-        headers = [(k, v.encode()) for k, v in message.headers.items()]
+        headers = message.kafka_headers()
         batch.append(key=message.key.encode(), value=message.value, timestamp=None, headers=headers)
     await (await producer.send_batch(batch, events.REQUESTS_SUBMITTED, partition=0))
     await eventually(lambda: consumed("router.dispatch", "handled") >= handled_before + 2)
@@ -168,9 +168,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(system, pr
         source="/test",
         key=marker,
     )
-    await producer.send_and_wait(
-        bad.topic, bad.value, key=bad.key.encode(), headers=[(k, v.encode()) for k, v in bad.headers.items()]
-    )
+    await producer.send_and_wait(bad.topic, bad.value, key=bad.key.encode(), headers=bad.kafka_headers())
     # The next good request is still handled.
     created = await submit(system, certificate_request(items=("statistics",)))
     items = await work_items_in_intake(system, created["id"], 1)

@@ -22,7 +22,9 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData, func, select, update
 
 from shared import db
-from shared.kafka import BrokerAccess, Outbox, OutboxRelay
+from shared.messaging.broker import BrokerAccess
+from shared.messaging.outbox import Outbox
+from shared.messaging.relay import OutboxRelay
 from tests.support import database_backend, eventually, header, make_databases, numbered_event, read_topic
 
 pytestmark = pytest.mark.faults

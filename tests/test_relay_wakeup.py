@@ -17,7 +17,10 @@ from aiokafka.structs import ConsumerRecord
 from sqlalchemy import MetaData, func, select
 
 from shared import db, events
-from shared.kafka import EventConsumer, Outbox, OutboxRelay, encode
+from shared.messaging.applying import EventApplier
+from shared.messaging.encoding import encode
+from shared.messaging.outbox import Outbox
+from shared.messaging.relay import OutboxRelay
 from tests.support import MINGLUO, database_backend, eventually, header, make_databases, read_topic
 
 
@@ -108,11 +111,8 @@ async def test_a_consumed_event_wakes_the_relay_only_when_it_added_outbox_rows(t
     try:
         for handler, woken in ((only_reads, []), (forwards, ["woken"])):
             wakeups.clear()
-            consumer = EventConsumer(
+            applier = EventApplier(
                 name=f"wakeup.{handler.__name__}",
-                topics=["requests.updates"],
-                group_id="unused",
-                broker="127.0.0.1:9",  # handle() applies one record: no broker is asked
                 sessions=db.session_factory(engine),
                 processed=processed,
                 handlers={events.RequestWithdrawn.ce_type: handler},
@@ -126,9 +126,9 @@ async def test_a_consumed_event_wakes_the_relay_only_when_it_added_outbox_rows(t
             message = encode(withdrawn, topic="requests.updates", source=events.SOURCE_INTAKE, key="r")
             record = ConsumerRecord(
                 "requests.updates", 0, 0, 0, 0, b"r", message.value, None, len(message.value), -1,
-                [(name, value.encode()) for name, value in message.headers.items()],
+                message.kafka_headers(),
             )  # fmt: skip
-            assert await consumer.handle(record) == "handled"
+            assert await applier.apply_one(record) == "handled"
             assert wakeups == woken, handler.__name__
     finally:
         await engine.dispose()

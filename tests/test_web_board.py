@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from playwright.async_api import expect
 
 from shared import events
-from shared.kafka import encode
+from shared.messaging.encoding import encode
 from tests.support import MINGLUO, eventually
 from tests.test_web_clerk import submit_for
 from tests.web_support import DESKTOP, assert_accessible, new_page, sign_in_as
@@ -154,7 +154,7 @@ async def overdue_item(producer, unit_code: str, unit_name: str, kind: str) -> t
         message.topic,
         message.value,
         key=message.key.encode(),
-        headers=[(k, v.encode()) for k, v in message.headers.items()],
+        headers=message.kafka_headers(),
     )
     return reference, work_item_id
 

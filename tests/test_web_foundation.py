@@ -22,7 +22,7 @@ from services.intake import read_model
 from services.web import i18n, labels, pages, vendor_assets
 from services.web.assets import Assets
 from shared import events
-from shared.kafka import encode
+from shared.messaging.encoding import encode
 from tests.support import MINGLUO, certificate_request, eventually
 from tests.web_support import assert_accessible, assert_fits_phone, new_page, sign_in_as
 
@@ -98,7 +98,7 @@ async def test_a_supervisor_sees_what_is_overdue(system, web, page, producer):
         message.topic,
         message.value,
         key=message.key.encode(),
-        headers=[(k, v.encode()) for k, v in message.headers.items()],
+        headers=message.kafka_headers(),
     )
     supervisor = system.auth("supervisor", region="440112")
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from services.intake.models import FileDownload as IntakeDownload
 from services.router.models import FileDownload as RouterDownload
 from shared import events, files
-from shared.kafka import decode, encode
+from shared.messaging.encoding import decode, encode
 from shared.settings import Settings
 from shared.validation import make_uscc
 from tests.support import MINGLUO, OTHER_CO, PDF_BYTES, eventually, header, read_topic
@@ -449,7 +449,7 @@ async def test_an_older_event_of_an_item_changes_nothing_its_readers_hold(system
         replayed.topic,
         replayed.value,
         key=replayed.key.encode(),
-        headers=[(k, v.encode()) for k, v in replayed.headers.items()],
+        headers=replayed.kafka_headers(),
     )
     replayed_id = replayed.headers["ce_id"]
     await eventually(lambda: _applied(system, "intake", replayed_id))

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import Outbox
+from shared.messaging.outbox import Outbox
 
 from . import attachments
 from .models import Attachment, CreditReport, outbox

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import BatchHandler, ReceivedEvent
+from shared.messaging.applying import BatchHandler
+from shared.messaging.encoding import ReceivedEvent
 
 from . import read_model
 

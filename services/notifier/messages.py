@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import Outbox
+from shared.messaging.outbox import Outbox
 
 from .models import Notification, SlaRecord, outbox
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import ReceivedEvent
+from shared.messaging.encoding import ReceivedEvent
 
 from . import calendar as work_calendar
 from . import recipients, stats

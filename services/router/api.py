@@ -10,10 +10,12 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events, files, kafka, regions
+from shared import events, files, regions
 from shared.auth import Principal, require_roles
 from shared.clock import utcnow
 from shared.logging import mask_mobile, mask_name
+from shared.messaging.broker import BrokerAccess
+from shared.messaging.topics import ensure_topics
 from shared.problems import Problem, invalid_field, refusals
 from shared.validation import Instant
 from shared.web import DbSession
@@ -516,8 +518,8 @@ async def put_unit(unit_code: str, body: UnitIn, request: Request, session: Sess
         unit = await session.get(DepartmentUnit, unit_code)
         out = unit_out(unit)
     settings = request.app.state.settings
-    await kafka.ensure_topics(
-        kafka.BrokerAccess.from_settings(settings),
+    await ensure_topics(
+        BrokerAccess.from_settings(settings),
         [out["inbox_topic"]],
         settings.kafka_topic_partitions,
         settings.kafka_replication_factor,

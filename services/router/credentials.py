@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
 from shared.clock import utcnow
-from shared.kafka import PoisonMessage, ReceivedEvent
+from shared.messaging.encoding import PoisonMessage, ReceivedEvent
 
 from .models import DepartmentUnit, UnitCredential
 from .settings import RouterSettings

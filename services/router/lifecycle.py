@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import events, regions
 from shared.catalogue import DEPARTMENT_KINDS
 from shared.clock import utcnow
-from shared.kafka import OutgoingMessage
+from shared.messaging.encoding import OutgoingMessage
 from shared.problems import Problem, invalid_field
 
 from . import item_files, messages, transitions

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import Outbox, OutgoingMessage
+from shared.messaging.encoding import OutgoingMessage
+from shared.messaging.outbox import Outbox
 from shared.signing import attachment_link
 
 from .models import CreditCoverage, CreditItem, DepartmentUnit, NewWorkItem, RoutedRequest, WorkItem, outbox

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import db, events, regions
 from shared.clock import utcnow
-from shared.kafka import OutgoingMessage
+from shared.messaging.encoding import OutgoingMessage
 
 from . import credit, item_files, messages
 from .models import (

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
-from shared.kafka import BatchHandler, NotYetKnown, PoisonMessage, ReceivedEvent
+from shared.messaging.applying import BatchHandler, NotYetKnown
+from shared.messaging.encoding import PoisonMessage, ReceivedEvent
 from shared.problems import Problem
 
 from . import credentials, credit, routing

@@ -1,11 +1,12 @@
-"""What ``xiaoer dlq`` and ``xiaoer outbox`` do: read dead letters, send chosen ones back to the
-topic they came from, and have a service's outbox relay publish a time range again.
+"""Dead letters: what a consumer can never apply goes to ``<topic>.dlq`` (``send``) with the
+error beside it; operators read them (``dead_letters``) and send chosen ones back to the topic they
+came from after a fix (``replay``, what ``xiaoer dlq`` does).
 
-Both are safe to repeat because every consumer records the CloudEvents ``ce_id`` of what it
-applied (``processed_events``): a replayed or re-published event that was applied before changes
-nothing. A replayed dead letter keeps its key, value, ``ce_id`` and every original header; only
-the headers the consumer added when dead-lettering it (``x-error``, ``x-original-*``,
-``x-consumer``) are dropped, and ``x-replayed-from`` names the dead letter it came from.
+Replaying is safe to repeat because every consumer records the CloudEvents ``ce_id`` of what it
+applied (``processed_events``): a replayed event that was applied before changes nothing. A
+replayed dead letter keeps its key, value, ``ce_id`` and every original header; only the headers
+the consumer added when dead-lettering it (``DEAD_LETTER_HEADERS``) are dropped, and
+``x-replayed-from`` names the dead letter it came from.
 """
 
 from __future__ import annotations
@@ -16,15 +17,32 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from sqlalchemy import MetaData, update
 
-from shared import db
-from shared.kafka import BrokerAccess, TopicKeeper, new_producer
+from shared import events
+from shared.messaging.broker import BrokerAccess, new_producer
+from shared.messaging.topics import TopicKeeper
 
-DLQ_SUFFIX = ".dlq"
-DEAD_LETTER_HEADERS = {"x-error", "x-original-topic", "x-original-partition", "x-original-offset", "x-consumer"}
+# What a consumer adds to a message it dead-letters.
+DEAD_LETTER_HEADERS = ("x-error", "x-original-topic", "x-original-partition", "x-original-offset", "x-consumer")
+
+
+def dead_letter_headers(record: ConsumerRecord, error: str, consumer: str) -> list[tuple[str, bytes]]:
+    """The record's own headers and why and where it was dead-lettered."""
+    added = (error[:4000], record.topic, str(record.partition), str(record.offset), consumer)
+    added_headers = [(name, value.encode()) for name, value in zip(DEAD_LETTER_HEADERS, added, strict=True)]
+    return [*list(record.headers or ()), *added_headers]
+
+
+async def send(
+    producer: AIOKafkaProducer, topics: TopicKeeper, record: ConsumerRecord, error: str, consumer: str
+) -> None:
+    """Puts ``record`` on its topic's DLQ (created first: never auto-created at the broker's defaults)."""
+    await topics.ensure([events.dlq(record.topic)])
+    await producer.send_and_wait(
+        events.dlq(record.topic), record.value, key=record.key, headers=dead_letter_headers(record, error, consumer)
+    )
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,7 @@ class DeadLetter:
 
     @property
     def original_topic(self) -> str:
-        return self.header("x-original-topic") or self.topic.removesuffix(DLQ_SUFFIX)
+        return self.header("x-original-topic") or self.topic.removesuffix(events.DLQ_SUFFIX)
 
     def replay_headers(self) -> list[tuple[str, bytes]]:
         kept = [(k, v) for k, v in self.headers if k not in DEAD_LETTER_HEADERS and k != "x-replayed-from"]
@@ -101,9 +119,9 @@ class DeadLetterFilter:
     refs: tuple[str, ...] = ()  # ``<dlq topic>:<partition>:<offset>`` or a ce_id
 
     def dlq_topics(self, all_topics: Iterable[str]) -> list[str]:
-        dlqs = sorted(t for t in all_topics if t.endswith(DLQ_SUFFIX))
+        dlqs = sorted(t for t in all_topics if events.is_dlq(t))
         if self.topic:
-            wanted = self.topic if self.topic.endswith(DLQ_SUFFIX) else self.topic + DLQ_SUFFIX
+            wanted = self.topic if events.is_dlq(self.topic) else events.dlq(self.topic)
             dlqs = [t for t in dlqs if t == wanted]
         if self.refs and all(_is_ref(r) for r in self.refs):
             named = {r.rsplit(":", 2)[0] for r in self.refs}
@@ -214,20 +232,3 @@ async def replay(broker: BrokerAccess | str, letters: list[DeadLetter], partitio
     finally:
         await producer.stop()
     return len(letters)
-
-
-async def republish(database_url: str, since: datetime, until: datetime | None = None, topic: str | None = None) -> int:
-    """Marks the outbox rows created in [since, until) unsent, so the service's active relay
-    publishes them again, lowest id first (each key's events in their order). Returns how many."""
-    outbox, _ = db.infrastructure_tables(MetaData())
-    query = update(outbox).where(outbox.c.created_at >= since, outbox.c.sent_at.is_not(None))
-    if until is not None:
-        query = query.where(outbox.c.created_at < until)
-    if topic is not None:
-        query = query.where(outbox.c.topic == topic)
-    engine = db.create_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            return (await conn.execute(query.values(sent_at=None))).rowcount
-    finally:
-        await engine.dispose()
