@@ -1,5 +1,11 @@
 """Builds the AsyncAPI 3.0 description of xiaoer's topics from the event models, so the
-document department developers read cannot drift from the code (``xiaoer asyncapi``)."""
+document department developers read cannot drift from the code (``xiaoer schemas``).
+
+An event's JSON Schema keeps the types it shares with others in its own ``$defs`` (``Actor``,
+``Subject``, …). In an AsyncAPI document a ``$ref`` resolves against the whole document, where
+``#/$defs/…`` does not exist: the official parser, Studio and the generators refuse it. So each
+shared type is written once, under ``components.schemas``, and the payloads point there; the
+per-event schema files (``docs/schemas/``) keep their own ``$defs``."""
 
 from __future__ import annotations
 
@@ -23,6 +29,38 @@ CE_HEADERS = {
 }
 
 
+LOCAL_DEFS = "#/$defs/"
+COMPONENT_SCHEMAS = "#/components/schemas/"
+
+
+def _pointing_at_components(node: Any) -> Any:
+    """A copy of a schema with every ``#/$defs/X`` reference turned into ``#/components/schemas/X``."""
+    if isinstance(node, dict):
+        return {
+            key: (
+                COMPONENT_SCHEMAS + value.removeprefix(LOCAL_DEFS)
+                if key == "$ref" and isinstance(value, str) and value.startswith(LOCAL_DEFS)
+                else _pointing_at_components(value)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_pointing_at_components(item) for item in node]
+    return node
+
+
+def payload_schema(model: type, shared: dict[str, Any]) -> dict[str, Any]:
+    """The event's schema without its ``$defs``, which go into ``shared`` (the document's
+    ``components.schemas``). Two events naming different types alike would make one of them
+    wrong: refused here, so ``xiaoer schemas`` fails rather than writing it."""
+    schema = model.model_json_schema()
+    for name, definition in schema.pop("$defs", {}).items():
+        definition = _pointing_at_components(definition)
+        if shared.setdefault(name, definition) != definition:
+            raise ValueError(f"{model.__name__}: a different type is already called {name}")
+    return _pointing_at_components(schema)
+
+
 def _channel_id(topic: str) -> str:
     return topic.replace("{", "").replace("}", "").replace(".", "_")
 
@@ -31,6 +69,7 @@ def document() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
     for topic, spec in TOPICS.items():
         channel = _channel_id(topic)
         refs = {}
@@ -42,7 +81,7 @@ def document() -> dict[str, Any]:
                 "summary": (model.__doc__ or model.__name__).strip().splitlines()[0],
                 "contentType": "application/json",
                 "headers": CE_HEADERS,
-                "payload": model.model_json_schema(),
+                "payload": payload_schema(model, schemas),
             }
             refs[name] = {"$ref": f"#/components/messages/{name}"}
         channels[channel] = {"address": topic, "description": spec["description"], "messages": refs}
@@ -80,5 +119,5 @@ def document() -> dict[str, Any]:
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages},
+        "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))},
     }

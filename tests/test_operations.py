@@ -207,9 +207,22 @@ def test_asyncapi_document_agrees_with_the_event_schemas():
     messages = document["components"]["messages"]
     by_type = {m["name"]: m for m in messages.values()}
     assert set(by_type) == set(events.EVENT_TYPES), "every event type is described, and nothing else"
+    shared = document["components"]["schemas"]
     for ce_type, message in by_type.items():
         published = json.loads((ROOT / "docs" / "schemas" / f"{ce_type}.json").read_text())
-        assert message["payload"] == published == events.EVENT_TYPES[ce_type].model_json_schema(), ce_type
+        # The shared types live once in components.schemas (a $ref resolves against the whole
+        # document); put back as the payload's own $defs, the payload is the published schema.
+        named, todo = set(), [message["payload"]]
+        while todo:
+            for name in re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(todo.pop())):
+                if name not in named:
+                    named.add(name)
+                    todo.append(shared[name])
+        with_defs = (
+            {**message["payload"], "$defs": {name: shared[name] for name in named}} if named else message["payload"]
+        )
+        as_published = json.loads(json.dumps(with_defs).replace('"#/components/schemas/', '"#/$defs/'))
+        assert as_published == published == events.EVENT_TYPES[ce_type].model_json_schema(), ce_type
         assert "ce_id" in message["headers"]["required"]
     addresses = {c["address"]: c for c in document["channels"].values()}
     for topic in (
