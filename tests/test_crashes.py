@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.devstack import EmbeddedBroker, free_port
+from cli.devstack import EmbeddedBroker, free_port
 from services.notifier.models import Notification, SlaRecord
 from services.router.models import WorkItem
 from shared.auth import mint_token
@@ -46,7 +46,7 @@ class Service:
     def start(self) -> None:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", self.name],
+                [sys.executable, "-m", "cli", "serve", self.name],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -93,7 +93,7 @@ async def test_each_service_killed_mid_load_and_restarted_loses_and_doubles_noth
     intake_url = f"http://127.0.0.1:{ports['intake']}"
     try:
         for command in (["migrate"], ["seed"]):
-            command_line = [sys.executable, "-m", "services.cli", *command]
+            command_line = [sys.executable, "-m", "cli", *command]
             await asyncio.to_thread(subprocess.run, command_line, env=env, check=True, capture_output=True)
         for service in services.values():
             service.start()

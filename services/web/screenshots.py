@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -59,9 +60,10 @@ class Stack:
 
 
 def free_port() -> int:
-    from services.devstack import free_port as free
-
-    return free()
+    """A port nothing listens on: the one the system picks when asked to bind port 0."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

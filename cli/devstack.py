@@ -119,7 +119,7 @@ def run(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        xiaoer = [sys.executable, "-m", "services.cli"]
+        xiaoer = [sys.executable, "-m", "cli"]
         subprocess.run([*xiaoer, "migrate"], check=True)
         subprocess.run([*xiaoer, "seed"], check=True)
         subprocess.run([*xiaoer, "user", "demo"], check=True)  # the pages' demo staff accounts
