@@ -1,4 +1,5 @@
-"""The domain vocabulary every service speaks: request types, their items, department kinds.
+"""The catalogue every service speaks: request types, their items, department kinds (the terms
+of shared/vocabulary.py, as the catalogue arranges them).
 
 Intake shows it to front ends (``GET /v1/catalogue``) and validates against it; the router seeds
 its routing rules from it; the notifier keys SLA policies on request type × department kind.
@@ -8,16 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Term:
-    code: str
-    zh: str
-    en: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "zh": self.zh, "en": self.en}
-
+from shared.vocabulary import Term, Terms
 
 # Department kinds that issue compliance certificates (守法证明): DOMAIN.md's seventeen and three more.
 CERTIFICATE_KINDS: tuple[Term, ...] = (
@@ -53,7 +45,8 @@ OTHER_KINDS: tuple[Term, ...] = (
     Term("coordinator", "营商环境协调办公室", "Business Environment Coordination Office"),
 )
 
-DEPARTMENT_KINDS: dict[str, Term] = {t.code: t for t in CERTIFICATE_KINDS + OTHER_KINDS}
+# ``DEPARTMENT_KINDS.zh(code)`` is a kind's Chinese name wherever a person reads it.
+DEPARTMENT_KINDS = Terms(*CERTIFICATE_KINDS, *OTHER_KINDS)
 
 # Categories of enterprise problems (DOMAIN.md), each with the kind that usually owns it. A
 # category whose kind is the coordinator is dispatched by hand (人工分拨).

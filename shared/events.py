@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.vocabulary import OUTCOMES, POOR_RATING, ROLES, WORK_ITEM_STATES
+
 # --- Topics ---------------------------------------------------------------------------------
 REQUESTS_SUBMITTED = "requests.submitted"  # intake → router: new requests
 REQUESTS_UPDATES = "requests.updates"  # intake → router: withdrawals, supplements, ratings
@@ -63,16 +65,6 @@ class Subject(BaseModel):
     region_code: str
 
 
-ROLE_NAMES = {
-    "enterprise": "企业",
-    "liaison": "联络员",
-    "department": "部门",
-    "supervisor": "督办",
-    "admin": "管理员",
-    "system": "系统",
-}
-
-
 class Actor(BaseModel):
     """Who made a move: a person (role, id and name from their token), a department's system
     (over Kafka), or xiaoer itself (role ``system``)."""
@@ -86,7 +78,12 @@ class Actor(BaseModel):
     @property
     def label(self) -> str:
         """How a person reads it, e.g. ``李四（部门）``."""
-        return f"{self.name or self.id}（{ROLE_NAMES.get(self.role, self.role)}）"
+        return f"{self.name or self.id}（{ROLES.zh(self.role)}）"
+
+    @property
+    def ref(self) -> str:
+        """How audit columns record who did it, e.g. ``department:staff:440112.tax``."""
+        return f"{self.role}:{self.id}"
 
 
 class FileRef(BaseModel):
@@ -126,34 +123,8 @@ class RequestSubmitted(Event):
 
 
 # --- router → intake, notifier ------------------------------------------------------------------
-WorkItemState = Literal[
-    "dispatched",
-    "acknowledged",
-    "in_progress",
-    "awaiting_supplement",
-    "resolved",
-    "closed",
-    "returned",
-    "cancelled",
-    "credit_report",
-    "credit_report_uploaded",
-]
-# The one definition of which states still await a unit's work, and which are finished.
-OPEN_STATES = frozenset({"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"})
-FINISHED_STATES = frozenset({"resolved", "closed", "cancelled"})
-STATE_NAMES: dict[str, str] = {
-    "dispatched": "待签收",
-    "acknowledged": "已签收",
-    "in_progress": "办理中",
-    "awaiting_supplement": "待补正",
-    "resolved": "已办结",
-    "closed": "已评价",
-    "returned": "已退回",
-    "cancelled": "已撤销",
-    # 信用代证: covered by the subject's 专项信用报告, the one name everywhere (request, ledger, ratings).
-    "credit_report": "待上传专项信用报告",
-    "credit_report_uploaded": "已由专项信用报告替代",
-}
+# A work item's state: one of shared.vocabulary.WORK_ITEM_STATES (which also says which are open).
+WorkItemState = Literal[tuple(WORK_ITEM_STATES)]  # type: ignore[valid-type]
 
 
 class WorkItemEvent(Event):
@@ -284,13 +255,13 @@ class WorkItemSupplemented(WorkItemEvent):
     attachments: list[FileRef] = []
 
 
-# A unit's result, and how a person reads it.
-OUTCOME_NAMES: dict[str, str] = {"issued": "出具证明", "not_issued": "不予出具", "answered": "已答复"}
+# A unit's result: one of shared.vocabulary.OUTCOMES.
+Outcome = Literal[tuple(OUTCOMES)]  # type: ignore[valid-type]
 
 
 class Resolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    outcome: Literal["issued", "not_issued", "answered"]
+    outcome: Outcome
     document_no: str | None = None
     note: str | None = None
     documents: list[FileRef] = Field(default=[], description="what the unit issued: the certificate PDF/OFD")
@@ -381,11 +352,7 @@ class SupplementProvided(Event):
     occurred_at: datetime
 
 
-# 好差评: five levels, as the national 政务服务好差评 system has them.
-RATING_NAMES: dict[int, str] = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-POOR_RATING = 2  # this score or lower reopens the item (重办), once
-
-
+# 好差评: five levels (shared.vocabulary.RATING_LEVELS).
 def reopens(attempt: int, score: int) -> bool:
     """Whether a rating sends its item back to the unit: only a poor first one does."""
     return attempt == 1 and score <= POOR_RATING
@@ -484,9 +451,20 @@ class SupervisingOfficeRegistered(Event):
 
 
 # --- department systems → router ---------------------------------------------------------------------
-DepartmentActionName = Literal[
-    "acknowledge", "progress", "request-supplement", "resolve", "return", "transfer", "assist", "extension", "dispatch"
-]
+# The moves a department (a unit's system, or a coordinating office) may send; the router's life
+# cycle (services/router/transitions.py) says when each is allowed.
+DEPARTMENT_MOVES = (
+    "acknowledge",
+    "progress",
+    "request-supplement",
+    "resolve",
+    "return",
+    "transfer",
+    "assist",
+    "extension",
+    "dispatch",
+)
+DepartmentActionName = Literal[DEPARTMENT_MOVES]  # type: ignore[valid-type]
 
 
 class DepartmentAction(Event):
@@ -500,7 +478,7 @@ class DepartmentAction(Event):
     unit_code: str
     action: DepartmentActionName
     note: str | None = Field(None, max_length=2000)
-    outcome: Literal["issued", "not_issued", "answered"] | None = None
+    outcome: Outcome | None = None
     document_no: str | None = Field(None, max_length=100)
     attachments: list[str] = Field(
         default=[], max_length=20, description="ids of files the unit uploaded with POST /v1/workitems/{id}/files"

@@ -25,6 +25,7 @@ from services.notifier.models import CoveredItem
 from services.router import credit
 from services.router.models import CreditCoverage, CreditItem, WorkItem
 from shared import events, regions
+from shared.vocabulary import WORK_ITEM_STATES
 from tests.support import (
     MINGLUO,
     MINGLUO_SH,
@@ -261,7 +262,7 @@ async def test_an_uploaded_report_fulfils_the_covered_items_everywhere_and_the_r
     await request_seen(system, created["id"], lambda b: b["credit_reports"] and len(b["work_items"]) == 2)
     url = f"/v1/requests/{created['id']}/credit-reports"
     # One name for the state wherever a person reads it: the request, the rating screen, the ledger.
-    to_obtain = events.STATE_NAMES["credit_report"]
+    to_obtain = WORK_ITEM_STATES.zh("credit_report")
     assert to_obtain == "待上传专项信用报告" and (await ratings_names(system, created["id"]))[covered.id] == to_obtain
 
     # Refusals name the field: a subject with nothing covered, a file that is not a PDF.
@@ -283,7 +284,7 @@ async def test_an_uploaded_report_fulfils_the_covered_items_everywhere_and_the_r
     assert uploaded.json()["status"] == "uploaded" and uploaded.json()["file"]["purpose_name"] == "专项信用报告"
     seen = (await system.intake.get(f"/v1/requests/{created['id']}", headers=enterprise(system))).json()
     view = next(i for i in seen["work_items"] if i["id"] == covered.id)
-    fulfilled = events.STATE_NAMES["credit_report_uploaded"]
+    fulfilled = WORK_ITEM_STATES.zh("credit_report_uploaded")
     assert view["status"] == "credit_report_uploaded" and view["status_name"] == fulfilled == "已由专项信用报告替代"
     assert (await ratings_names(system, created["id"]))[covered.id] == fulfilled
     entry = next(t for t in seen["timeline"] if t["event"] == "credit_report.uploaded")

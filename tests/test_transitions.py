@@ -8,8 +8,9 @@ from typing import get_args
 import pytest
 
 from services.router import transitions
-from shared.events import OPEN_STATES, STATE_NAMES, WorkItemState
+from shared.events import WorkItemState
 from shared.problems import Problem
+from shared.vocabulary import OPEN_STATES, WORK_ITEM_STATES
 
 
 @pytest.mark.parametrize(
@@ -31,7 +32,7 @@ def test_allowed_actions_by_state(state, allowed):
 
 def test_every_move_starts_and_ends_in_known_states():
     states = set(get_args(WorkItemState))
-    assert set(STATE_NAMES) == states, "every state has its Chinese name"
+    assert set(WORK_ITEM_STATES) == states, "every state has its Chinese name"
     for move in transitions.MOVES.values():
         assert move.starts <= states, move.name
         assert move.to is None or move.to in states, move.name

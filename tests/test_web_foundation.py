@@ -18,8 +18,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from playwright.async_api import expect
 
-from services.intake import read_model
-from services.web import i18n, labels, pages, vendor_assets
+from services.web import i18n, pages, vendor_assets
 from services.web.assets import Assets
 from shared import events
 from shared.messaging.encoding import encode
@@ -190,11 +189,6 @@ def test_every_message_has_its_english_translation():
         catalogue = read_po(source)
     translated = {m.id for m in catalogue if m.id and m.string and not m.fuzzy}
     assert found - translated == set(), "messages without an English translation"
-
-
-def test_status_names_are_the_services_own():
-    assert labels.REQUEST_STATUS == read_model.REQUEST_STATUS_NAMES
-    assert labels.WORK_ITEM_STATE == events.STATE_NAMES
 
 
 def test_times_are_shown_in_shanghai_and_personal_data_masked():

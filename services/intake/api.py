@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, files
 from shared.auth import Principal, current_principal, decode_token, require_roles
-from shared.events import OPEN_STATES, RATING_NAMES, STATE_NAMES, reopens
+from shared.catalogue import DEPARTMENT_KINDS
+from shared.events import reopens
 from shared.problems import Problem, refusals
 from shared.signing import link_is_valid
 from shared.validation import Instant
+from shared.vocabulary import CREDIT_REPORT_STATUSES, OPEN_STATES, WORK_ITEM_STATES, rating_name
 from shared.web import DbSession, exports
 
 from . import access, attachments, ledger, listing, messages, read_model, submissions, timeline, wechat
@@ -184,7 +186,7 @@ def work_item_out(item: WorkItemView) -> WorkItemOut:
         subject_uscc=item.subject_uscc,
         subject_name=item.subject_name,
         status=item.status,
-        status_name=STATE_NAMES.get(item.status, item.status),
+        status_name=WORK_ITEM_STATES.zh(item.status),
         acknowledge_due_at=item.acknowledge_due_at,
         due_at=item.due_at,
         result=item.result,
@@ -205,10 +207,10 @@ def credit_report_out(report: CreditReport, items: list[WorkItemView], files: di
         subject_region=report.subject_region,
         report_name=report.report_name,
         site={"name": report.site_name, "url": report.site_url},
-        items=[{"code": i.item, "zh": timeline.KIND_NAMES.get(i.item, i.item)} for i in covered],
+        items=[{"code": i.item, "zh": DEPARTMENT_KINDS.zh(i.item)} for i in covered],
         coverage=report.coverage or [],
         status=status,
-        status_name=read_model.CREDIT_REPORT_STATUS_NAMES[status],
+        status_name=CREDIT_REPORT_STATUSES.zh(status),
         file=file_out(files[report.attachment_id]) if uploaded and report.attachment_id in files else None,
         upload_url=f"/v1/requests/{report.request_id}/credit-reports",
     )
@@ -240,7 +242,7 @@ async def download_request_file(request_id: str, file_id: str, request: Request,
         found = await session.get(Attachment, file_id)
         if found is None or found.request_id != req.id:
             raise attachments.not_found()
-        return attachments.download(session, request.app.state.files, found, f"{principal.role}:{principal.sub}")
+        return attachments.download(session, request.app.state.files, found, principal.as_actor().ref)
 
 
 async def _act(request: Request, session: AsyncSession, principal: Principal, request_id: str, action, body) -> None:
@@ -302,7 +304,7 @@ async def get_ratings(request_id: str, session: Session, principal: Caller) -> l
             item=item.item,
             subject_name=item.subject_name,
             status=item.status,
-            status_name=STATE_NAMES.get(item.status, item.status),
+            status_name=WORK_ITEM_STATES.zh(item.status),
             may_rate=owner and submissions.next_attempt(item, given.get(item.id, [])) is not None,
             ratings=[rating_out(r) for r in given.get(item.id, [])],
         )
@@ -315,7 +317,7 @@ def rating_out(rating: ItemRating) -> RatingOut:
         work_item_id=rating.work_item_id,
         attempt=rating.attempt,
         score=rating.score,
-        score_name=RATING_NAMES[rating.score],
+        score_name=rating_name(rating.score),
         comment=rating.comment,
         reopened=reopens(rating.attempt, rating.score),
         created_at=rating.created_at,
@@ -379,7 +381,7 @@ async def download_own(attachment_id: str, request: Request, session: Session, p
         found = await session.get(Attachment, attachment_id)
         if found is None or found.uploaded_by != principal.sub:
             raise attachments.not_found()
-        return attachments.download(session, request.app.state.files, found, f"{principal.role}:{principal.sub}")
+        return attachments.download(session, request.app.state.files, found, principal.as_actor().ref)
 
 
 @router.get(

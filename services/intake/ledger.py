@@ -15,15 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import catalogue, regions
 from shared.auth import Principal
 from shared.clock import SHANGHAI
-from shared.events import OUTCOME_NAMES, STATE_NAMES
+from shared.vocabulary import OUTCOMES, REQUEST_STATUSES, WORK_ITEM_STATES
 
 from .access import visible
 from .listing import filtered
 from .models import Request, WorkItemView
-from .read_model import REQUEST_STATUS_NAMES
 
 # 信用代证: an uploaded report is the item's result; it reads as the item's state does.
-LEDGER_OUTCOMES = {**OUTCOME_NAMES, "credit_report": STATE_NAMES["credit_report_uploaded"]}
+LEDGER_OUTCOMES = {**OUTCOMES.names(), "credit_report": WORK_ITEM_STATES.zh("credit_report_uploaded")}
 
 COLUMNS = (
     ("reference_no", "受理编号"),
@@ -80,7 +79,7 @@ async def rows(
             {
                 "reference_no": request.reference_no,
                 "request_type": request_type.zh if request_type else request.type,
-                "request_status": REQUEST_STATUS_NAMES.get(request.status, request.status),
+                "request_status": REQUEST_STATUSES.zh(request.status),
                 "enterprise_uscc": request.enterprise_uscc,
                 "enterprise_name": request.enterprise_name,
                 "region": regions.full_name(request.enterprise_region),
@@ -90,7 +89,7 @@ async def rows(
                 "unit_name": item.unit_name if item else "",
                 "item": _item_name(request.type, item.item) if item else "",
                 "subject_name": item.subject_name if item else "",
-                "work_item_status": STATE_NAMES.get(item.status, item.status) if item else "",
+                "work_item_status": WORK_ITEM_STATES.zh(item.status) if item else "",
                 "due_at": _local(item.due_at) if item else "",
                 "outcome": LEDGER_OUTCOMES.get((item.result or {}).get("outcome", ""), "") if item else "",
                 "document_no": (item.result or {}).get("document_no") or "" if item else "",

@@ -11,26 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import db, events
 from shared.clock import utcnow
+from shared.vocabulary import FINISHED_STATES
 
 from . import attachments, timeline
 from .models import CreditReport, Request, TimelineEntry, WorkItemDeadline, WorkItemView
 
 # 信用代证: an item the subject's 专项信用报告 covers is "to obtain" (``credit_report``) until the
 # enterprise uploads the report, then fulfilled (``credit_report_uploaded``): intake marks it so at
-# the upload and the router confirms it. Items' states are named in shared.events.STATE_NAMES.
+# the upload and the router confirms it. States, request statuses and the report entry's statuses
+# are named in shared/vocabulary.py.
 CREDIT_UPLOADED = "credit_report_uploaded"
-# A subject's report entry on the request, as people read it.
-CREDIT_REPORT_STATUS_NAMES = {"to_obtain": "待上传", "uploaded": "已上传", "withdrawn": "已撤销"}
-
-# A request's status as people read it (its work items' states: shared.events.STATE_NAMES).
-REQUEST_STATUS_NAMES = {
-    "submitted": "已提交",
-    "dispatched": "已派单",
-    "in_progress": "办理中",
-    "resolved": "已办结",
-    "closed": "已评价",
-    "withdrawn": "已撤回",
-}
 
 
 async def work_items_of(session: AsyncSession, request_id: str) -> list[WorkItemView]:
@@ -48,7 +38,7 @@ def overall_status(request: Request, items: list[WorkItemView]) -> str:
     # Done when every item is finished by its department or covered by an uploaded report.
     if states <= {"closed", "cancelled", CREDIT_UPLOADED} and states & {"closed", "cancelled"}:
         return "closed"
-    if states <= {"resolved", "closed", "cancelled", CREDIT_UPLOADED}:
+    if states <= FINISHED_STATES:
         return "resolved"
     if states <= {"dispatched", "returned", "credit_report"}:
         return "dispatched"

@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared import db, events
 from shared.auth import Principal
+from shared.catalogue import DEPARTMENT_KINDS
 from shared.clock import SHANGHAI, utcnow
 from shared.problems import Problem, invalid_field
+from shared.vocabulary import rating_name
 
 from . import attachments, messages, read_model, timeline
 from .access import owner_only
@@ -329,7 +331,7 @@ async def rate(session: AsyncSession, principal: Principal, request: Request, bo
         occurred_at=now,
     )
     reopens = events.reopens(attempt, body.score)
-    summary = f"企业评价{item.unit_name}：{events.RATING_NAMES[body.score]}" + ("，申请重办" if reopens else "")
+    summary = f"企业评价{item.unit_name}：{rating_name(body.score)}" + ("，申请重办" if reopens else "")
     timeline.record(session, request.id, now, "request.rated", summary, item)
     await messages.request_updated(session, event, now)
     return rating
@@ -390,7 +392,7 @@ async def upload_credit_report(
         if view is not None:
             view.status, view.updated_at = read_model.CREDIT_UPLOADED, now
             view.result = {"outcome": "credit_report", "document_id": file.id, "report_name": report.report_name}
-            names.append(timeline.KIND_NAMES.get(view.item, view.item))
+            names.append(DEPARTMENT_KINDS.zh(view.item))
     timeline.record(
         session,
         request.id,

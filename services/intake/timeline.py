@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, events, regions
+from shared.vocabulary import OUTCOMES, rating_name
 
 from .models import TimelineEntry, WorkItemView
 
@@ -50,8 +51,6 @@ async def timeline_of(session: AsyncSession, request_id: str) -> list[TimelineEn
     return list(rows)
 
 
-KIND_NAMES = {t.code: t.zh for t in catalogue.CERTIFICATE_KINDS}
-
 # Notes the enterprise reads: what a unit tells it. Reasons between departments and supervisors
 # (a return, a transfer, an extension, a co-handling opinion) stay off its timeline.
 PUBLIC_NOTES = (
@@ -79,7 +78,7 @@ def summary(event: events.WorkItemEvent) -> str:
             text = f"{unit}已收到补正材料（{subject}）"
         case events.WorkItemResolved(resolution=resolution):
             number = f"，文号 {resolution.document_no}" if resolution.document_no else ""
-            text = f"{unit}已办结：{events.OUTCOME_NAMES[resolution.outcome]}{number}（{subject}）"
+            text = f"{unit}已办结：{OUTCOMES.zh(resolution.outcome)}{number}（{subject}）"
         case events.WorkItemReturned():
             text = f"部门退回，由{unit}重新分拨（{subject}）"
         case events.WorkItemAssisted(contribution_by=str(by)):
@@ -95,22 +94,22 @@ def summary(event: events.WorkItemEvent) -> str:
         case events.WorkItemReopened():
             text = f"{unit}重新办理（{subject}）"
         case events.WorkItemClosed(score=int(score)):
-            text = f"{unit}事项已评价：{events.RATING_NAMES[score]}（{subject}）"
+            text = f"{unit}事项已评价：{rating_name(score)}（{subject}）"
         case events.WorkItemClosed():
             text = f"{unit}事项已关闭（{subject}）"
         case events.WorkItemCancelled() if events.is_credit_report_unit(event.unit_code):
-            text = f"{KIND_NAMES.get(event.item, event.item)}证明（由专项信用报告替代）已撤销（{subject}）"
+            text = f"{catalogue.DEPARTMENT_KINDS.zh(event.item)}证明（由专项信用报告替代）已撤销（{subject}）"
         case events.WorkItemCancelled():
             text = f"{unit}事项已撤销（{subject}）"
         case events.WorkItemCovered(item=item, coverage_version=version, report_site_name=site):
-            kind = KIND_NAMES.get(item, item)
+            kind = catalogue.DEPARTMENT_KINDS.zh(item)
             place = regions.full_name(event.coverage_region)
             text = (
                 f"{kind}证明可由专项信用报告替代（{place}覆盖数据第{version}版），"
                 f"无需部门出具：请从{site}下载后上传（{subject}）"
             )
         case events.WorkItemCreditReportUploaded(item=item):
-            text = f"{KIND_NAMES.get(item, item)}证明已由专项信用报告替代（{subject}）"
+            text = f"{catalogue.DEPARTMENT_KINDS.zh(item)}证明已由专项信用报告替代（{subject}）"
         case _:
             text = f"{unit}：{event.state}（{subject}）"
     return f"{text}：{event.note}" if event.note and isinstance(event, PUBLIC_NOTES) else text

@@ -16,10 +16,11 @@ from shared.auth import Principal, current_principal, require_roles
 from shared.clock import SHANGHAI, utcnow
 from shared.problems import Problem, invalid_field, refusals
 from shared.validation import EMAIL, Day, bilingual_error
+from shared.vocabulary import TIMER_KINDS
 from shared.web import DbSession, exports
 
 from . import calendar as work_calendar
-from . import notify, policies, recipients, stats
+from . import policies, recipients, stats
 from .models import Notification, Recipient, SlaPolicy, SlaRecord, SlaTimer
 from .scheduler import notification_out
 
@@ -76,7 +77,7 @@ def timer_out(timer: SlaTimer) -> dict:
     status = "fired" if timer.fired_at else "cancelled" if timer.cancelled_at else "pending"
     return {
         "kind": timer.kind,
-        "name": notify.TIMER_NAMES.get(timer.kind, timer.kind),
+        "name": TIMER_KINDS.zh(timer.kind),
         "fire_at": timer.fire_at.astimezone(SHANGHAI).isoformat(),
         "status": status,
     }

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.clock import utcnow
 from shared.db import BigIntPK, service_base
-from shared.events import OPEN_STATES
+from shared.vocabulary import OPEN_STATES
 
 Base = service_base()
 outbox = Base.metadata.tables["outbox"]

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import db, events, regions
 from shared.clock import SHANGHAI, utcnow
+from shared.vocabulary import OUTCOMES
 
 from .models import Notification, Recipient, SlaRecord
 from .workcal import WorkingCalendar
@@ -60,20 +61,6 @@ def timer_messages(record: SlaRecord, kind: str) -> list[tuple[str, str, str]]:
     }[kind]
 
 
-# What each timer is called where a person reads it (the notification log, a timer plan).
-TIMER_NAMES = {
-    "acknowledge_due": "签收催办",
-    "acknowledge_escalate": "签收督办",
-    "acknowledge_public_notice": "签收通报",
-    "remind_50": "办理预警（50%）",
-    "remind_80": "办理预警（80%）",
-    "due": "催办",
-    "escalate": "督办",
-    "public_notice": "通报",
-    "follow_up": "回访",
-}
-
-
 def timer_still_applies(record: SlaRecord, kind: str) -> bool:
     """A timer fires only while its cause lasts: the chase for 签收 while nobody has signed, the
     handling reminders and escalations once someone has (an unsigned item is chased for its 签收)."""
@@ -99,7 +86,7 @@ def event_messages(record: SlaRecord, event: events.WorkItemEvent) -> list[tuple
         case events.WorkItemSupplementRequested():
             return [("enterprise", "请补正材料", f"{record.unit_name}需要您补充材料（{item}）：{event.note or ''}")]
         case events.WorkItemResolved(resolution=resolution):
-            outcome = events.OUTCOME_NAMES[resolution.outcome]
+            outcome = OUTCOMES.zh(resolution.outcome)
             return [("enterprise", "已办结", f"{record.unit_name}已办结您的诉求 {item}：{outcome}")]
     return []
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, events, regions
-from shared.events import OPEN_STATES
+from shared.vocabulary import OPEN_STATES
 
 from .models import CoveredItem, SlaRecord
 from .workcal import WorkingCalendar

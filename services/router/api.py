@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events, files, regions
 from shared.auth import Principal, require_roles
+from shared.catalogue import DEPARTMENT_KINDS
 from shared.clock import utcnow
 from shared.logging import mask_mobile, mask_name
 from shared.messaging.broker import BrokerAccess
 from shared.messaging.topics import ensure_topics
 from shared.problems import Problem, invalid_field, refusals
 from shared.validation import Instant
+from shared.vocabulary import WORK_ITEM_STATES
 from shared.web import DbSession
 
 from . import credit, item_files, registry, transitions
@@ -119,7 +121,7 @@ def item_out(
         subject_name=item.subject_name,
         subject_region=item.subject_region,
         state=item.state,
-        state_name=events.STATE_NAMES.get(item.state, item.state),
+        state_name=WORK_ITEM_STATES.zh(item.state),
         allowed_actions=transitions.allowed_actions(item.state),
         assisting_units=item.assisting_units or [],
         resolution=item.resolution,
@@ -228,7 +230,7 @@ async def get_work_item(item_id: str, session: Session, principal: Reader) -> di
                 "action": e.action,
                 "from": e.from_state,
                 "to": e.to_state,
-                "to_name": events.STATE_NAMES.get(e.to_state, e.to_state),
+                "to_name": WORK_ITEM_STATES.zh(e.to_state),
                 "unit_code": e.unit_code,
                 "actor": e.actor,
                 "actor_name": e.actor_name,
@@ -287,7 +289,7 @@ async def upload_item_file(
             request.app.state.files,
             session,
             item,
-            f"{principal.role}:{principal.sub}",
+            principal.as_actor().ref,
             file,
         )
         return file_out(item, row)
@@ -302,9 +304,7 @@ async def upload_item_file(
 async def download_item_file(item_id: str, file_id: str, request: Request, session: Session, principal: Reader):
     async with session.begin():
         item = await load_item(session, principal, item_id)
-        return await item_files.download(
-            session, request.app.state.files, item, file_id, f"{principal.role}:{principal.sub}"
-        )
+        return await item_files.download(session, request.app.state.files, item, file_id, principal.as_actor().ref)
 
 
 async def apply_move(
@@ -440,7 +440,7 @@ def credit_report_preview(split: credit.Split) -> dict:
             for c in split.in_force
         ],
         "covered_items": [
-            {"item": item, "item_name": credit.KIND_NAMES.get(item, item), "route": "credit_report", "reason": reason}
+            {"item": item, "item_name": DEPARTMENT_KINDS.zh(item), "route": "credit_report", "reason": reason}
             for item, reason in split.reasons.items()
             if item in split.covered
         ],
@@ -611,6 +611,6 @@ async def put_credit_coverage(region_code: str, body: CreditCoverageIn, session:
         )
     async with session.begin():
         row = await credit.add_version(
-            session, region_code, body, body.site, f"{principal.role}:{principal.sub}", body.effective_from or now
+            session, region_code, body, body.site, principal.as_actor().ref, body.effective_from or now
         )
         return credit.coverage_out(row)

@@ -32,7 +32,6 @@ from .models import CreditCoverage, CreditItem, RoutedRequest
 
 SEED_FILE = Path(__file__).with_name("credit_coverage.yaml")
 CERTIFICATE_CODES = {t.code for t in catalogue.CERTIFICATE_KINDS}
-KIND_NAMES = {t.code: t.zh for t in catalogue.CERTIFICATE_KINDS}
 
 
 class CoverageFileError(ValueError):
@@ -295,7 +294,7 @@ class CoverageBook:
             if covering is not None and item not in anyway:
                 split.covered[item] = covering
                 split.reasons[item] = (
-                    f"{version_label(covering)}专项信用报告覆盖{KIND_NAMES.get(item, item)}领域，"
+                    f"{version_label(covering)}专项信用报告覆盖{catalogue.DEPARTMENT_KINDS.zh(item)}领域，"
                     f"可从{covering.site_name}下载报告替代本项证明"
                 )
             elif covering is not None:
@@ -328,7 +327,7 @@ def coverage_out(row: CreditCoverage) -> dict[str, Any]:
         "version": row.version,
         "effective_from": row.effective_from.isoformat(),
         "kinds": row.kinds,
-        "kind_names": [KIND_NAMES.get(k, k) for k in row.kinds],
+        "kind_names": [catalogue.DEPARTMENT_KINDS.zh(k) for k in row.kinds],
         "areas": row.areas,
         "areas_total": row.areas_total,
         "areas_complete": row.areas_complete,

@@ -16,6 +16,7 @@ from shared.catalogue import DEPARTMENT_KINDS
 from shared.clock import utcnow
 from shared.messaging.encoding import OutgoingMessage
 from shared.problems import Problem, invalid_field
+from shared.vocabulary import OUTCOMES, rating_name
 
 from . import item_files, messages, transitions
 from .models import DepartmentUnit, Extension, RoutedRequest, WorkItem, WorkItemLog
@@ -35,11 +36,6 @@ class ActionInput:
     to_unit: str | None = None
     units: list[str] | None = None
     days: int | None = None
-
-
-def kind_name(kind: str) -> str:
-    term = DEPARTMENT_KINDS.get(kind)
-    return term.zh if term else kind
 
 
 def fits(item: WorkItem, unit: DepartmentUnit) -> bool:
@@ -118,7 +114,7 @@ class Lifecycle:
         )
 
     async def _resolve(self, item, actor, data):
-        if data.outcome not in events.OUTCOME_NAMES:
+        if data.outcome not in OUTCOMES:
             raise invalid_field(
                 "outcome",
                 "outcome_invalid",
@@ -177,7 +173,7 @@ class Lifecycle:
             raise invalid_field(
                 "to_unit",
                 "unit_kind_unfit",
-                f"该事项须由{kind_name(item.department_kind)}办理，{target.name}不是",
+                f"该事项须由{DEPARTMENT_KINDS.zh(item.department_kind)}办理，{target.name}不是",
                 f"This item is for a unit of kind {item.department_kind}; {target.unit_code} is {target.kind}",
             )
         item.department_kind = target.kind  # an item of the coordinator's own kind takes its handler's
@@ -299,7 +295,7 @@ class Lifecycle:
             request_id=item.request_id,
             work_item_id=item.id,
             purpose="supplement",
-            uploaded_by=f"{actor.role}:{actor.id}",
+            uploaded_by=actor.ref,
         )
         links = messages.signed_links(self.settings, files)
         await self._move(item, "supplemented", actor, text, events.WorkItemSupplemented, attachments=files)
@@ -311,7 +307,7 @@ class Lifecycle:
         the unit's record; any other rating, or the one after a redo, closes it."""
         if item.state not in transitions.MOVES["close"].starts:
             return  # rated twice in a race, or withdrawn meanwhile: the item has moved on
-        verdict = events.RATING_NAMES[rating.score]
+        verdict = rating_name(rating.score)
         if events.reopens(rating.attempt, rating.score):
             item.resolution = None
             note = f"企业评价：{verdict}，申请重办" + (f"。{rating.comment}" if rating.comment else "")
@@ -362,7 +358,7 @@ class Lifecycle:
                 from_state=item.state,
                 to_state=to_state,
                 unit_code=unit_code or item.unit_code,
-                actor=f"{actor.role}:{actor.id}",
+                actor=actor.ref,
                 actor_name=actor.name,
                 note=note,
                 at=self.now,

@@ -232,7 +232,7 @@ async def _route(
         request_id=submitted.request_id,
         work_item_id=None,
         purpose="attachment",
-        uploaded_by=f"{submitted.submitted_by.role}:{submitted.submitted_by.id}",
+        uploaded_by=submitted.submitted_by.ref,
     )
     registry, book = await db.once_per_session(session, "routing.registry", registry_snapshot)
     # The coverage in force on the submission day decides, however late the routing runs.

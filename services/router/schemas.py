@@ -33,7 +33,7 @@ class ActionIn(Strict):
     ``units``; extension needs ``days`` and ``reason``."""
 
     note: str | None = Field(None, max_length=2000)
-    outcome: Literal["issued", "not_issued", "answered"] | None = None
+    outcome: events.Outcome | None = None
     document_no: str | None = Field(None, max_length=100)
     attachments: list[str] = Field(default=[], max_length=20)
     reason: str | None = Field(None, max_length=1000)

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.events import OPEN_STATES, STATE_NAMES
 from shared.problems import Problem, invalid_field
+from shared.vocabulary import MOVES as MOVE_NAMES
+from shared.vocabulary import OPEN_STATES, WORK_ITEM_STATES
 
 # Who makes a move: the unit holding the item, the coordinating office holding it, or the
 # enterprise (its actions arrive on ``requests.updates``).
@@ -34,12 +35,15 @@ class Need:
 
 @dataclass(frozen=True)
 class Move:
-    name: str
-    zh: str
+    name: str  # its term in shared.vocabulary.MOVES names it for people
     starts: frozenset[str]
     to: str | None  # None: the item keeps its state (assist, extension)
     by: Actor
     needs: tuple[Need, ...] = ()
+
+    @property
+    def zh(self) -> str:
+        return MOVE_NAMES.zh(self.name)
 
 
 def _states(*names: str) -> frozenset[str]:
@@ -52,30 +56,27 @@ TARGET = Need("to_unit", "请选择目标单位", "Name the target unit")
 MOVES: dict[str, Move] = {
     move.name: move
     for move in (
-        Move("acknowledge", "签收", _states("dispatched"), "acknowledged", "unit"),
-        Move("progress", "进展", _states("acknowledged", "in_progress"), "in_progress", "unit", (NOTE_PROGRESS,)),
+        Move("acknowledge", _states("dispatched"), "acknowledged", "unit"),
+        Move("progress", _states("acknowledged", "in_progress"), "in_progress", "unit", (NOTE_PROGRESS,)),
         Move(
             "request-supplement",
-            "要求补正",
             _states("acknowledged", "in_progress"),
             "awaiting_supplement",
             "unit",
             (Need("note", "请说明需要补正的材料", "Say what the enterprise must supply"),),
         ),
         # What a resolution needs depends on its outcome: see Lifecycle.resolve.
-        Move("resolve", "办结", _states("acknowledged", "in_progress"), "resolved", "unit"),
+        Move("resolve", _states("acknowledged", "in_progress"), "resolved", "unit"),
         Move(
             "return",
-            "退回",
             _states("dispatched", "acknowledged"),
             "returned",
             "unit",
             (Need("reason", "退回须说明理由", "A return needs a reason"),),
         ),
-        Move("transfer", "转办", _states("dispatched", "acknowledged", "in_progress"), "dispatched", "unit", (TARGET,)),
+        Move("transfer", _states("dispatched", "acknowledged", "in_progress"), "dispatched", "unit", (TARGET,)),
         Move(
             "assist",
-            "会办",
             _states("acknowledged", "in_progress"),
             None,
             "unit",
@@ -83,7 +84,6 @@ MOVES: dict[str, Move] = {
         ),
         Move(
             "extension",
-            "申请延期",
             _states("acknowledged", "in_progress", "awaiting_supplement"),
             None,
             "unit",
@@ -92,11 +92,11 @@ MOVES: dict[str, Move] = {
                 Need("reason", "请说明延期理由", "Give the reason for the extension"),
             ),
         ),
-        Move("dispatch", "分拨", _states("returned", "dispatched"), "dispatched", "coordinator", (TARGET,)),
-        Move("withdraw", "撤回", OPEN_STATES, "cancelled", "enterprise"),
-        Move("supplemented", "补正材料", _states("awaiting_supplement"), "in_progress", "enterprise"),
-        Move("reopen", "重办", _states("resolved"), "in_progress", "enterprise"),
-        Move("close", "评价办结", _states("resolved"), "closed", "enterprise"),
+        Move("dispatch", _states("returned", "dispatched"), "dispatched", "coordinator", (TARGET,)),
+        Move("withdraw", OPEN_STATES, "cancelled", "enterprise"),
+        Move("supplemented", _states("awaiting_supplement"), "in_progress", "enterprise"),
+        Move("reopen", _states("resolved"), "in_progress", "enterprise"),
+        Move("close", _states("resolved"), "closed", "enterprise"),
     )
 }
 # What a unit can send to ``POST /v1/workitems/{id}/{action}`` or ``dept.responses``.
@@ -124,7 +124,7 @@ def check(move: Move, state: str, given: dict[str, object]) -> None:
         raise Problem(
             409,
             "invalid_transition",
-            f"当前状态“{STATE_NAMES[state]}”下不能执行“{move.zh}”",
+            f"当前状态“{WORK_ITEM_STATES.zh(state)}”下不能执行“{move.zh}”",
             f"'{move.name}' is not allowed while the work item is '{state}'",
             extra={"current_state": state, "allowed_actions": allowed_actions(state)},
         )

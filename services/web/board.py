@@ -9,12 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
-from shared import catalogue
 from shared.clock import SHANGHAI, utcnow
+from shared.vocabulary import OPEN_STATES
 
+from . import labels
 from .apis import Api, ApiError, Apis, download
-from .clerk import EXTENSION_STATES, OPEN, move_name
-from .i18n import N_, _, current
+from .i18n import N_, _
 from .pages import NavItem, render
 from .session import flash, viewer_of
 from .workdays import working_days
@@ -45,38 +45,6 @@ FIGURES = (
     ("overdue_now", N_("当前超期"), "count"),
 )
 FIGURE_FIELDS = {field for field, _label, _kind in FIGURES}
-
-# The notification log's kinds (services/notifier/notify.TIMER_NAMES) and how it was sent.
-NOTICE_KINDS = {
-    "acknowledge_due": N_("签收催办"),
-    "acknowledge_escalate": N_("签收督办"),
-    "acknowledge_public_notice": N_("签收通报"),
-    "remind_50": N_("办理预警（50%）"),
-    "remind_80": N_("办理预警（80%）"),
-    "due": N_("催办"),
-    "escalate": N_("督办"),
-    "public_notice": N_("通报"),
-    "follow_up": N_("回访"),
-}
-CHANNELS = {"wechat": N_("微信"), "email": N_("邮件"), "webhook": N_("接口回调")}
-AUDIENCES = {
-    "unit": N_("承办单位"),
-    "leadership": N_("单位领导"),
-    "supervisor": N_("督办人员"),
-    "enterprise": N_("企业"),
-}
-TIMER_STATES = {"fired": N_("已触发"), "cancelled": N_("已取消"), "pending": N_("待触发")}
-SENDING = {"pending": N_("待发送"), "sent": N_("已发送"), "failed": N_("发送失败")}
-
-
-def notice_name(code: str) -> str:
-    msgid = NOTICE_KINDS.get(code)
-    return _(msgid) if msgid else code
-
-
-def kind_name(code: str) -> str:
-    term = catalogue.DEPARTMENT_KINDS.get(code)
-    return (term.en if current() == "en" else term.zh) if term else code
 
 
 def _today() -> date:
@@ -125,7 +93,6 @@ async def overdue(
         "total": len(rows),
         "options": options,
         "chosen": {"region": region, "unit": unit, "kind": kind, "type": type},
-        "kind_name": kind_name,
     }
     return render(request, "board/overdue.html", context)
 
@@ -232,7 +199,7 @@ async def unit_items(request: Request, unit_code: str, viewer: Overseer, api: Ap
     calendar = await working_days(request, api, *(i["resolve_due_at"] for i in items))
     now = utcnow()
     for item in items:
-        item["countdown"] = calendar.countdown(item["resolve_due_at"], now) if item["state"] in OPEN else None
+        item["countdown"] = calendar.countdown(item["resolve_due_at"], now) if item["state"] in OPEN_STATES else None
     return render(request, "board/unit.html", {"unit": found, "items": items})
 
 
@@ -283,19 +250,12 @@ async def item_log(request: Request, item_id: str, viewer: Overseer, api: Api):
     notices = await api.get("notifier", "/v1/notifications", params={"work_item_id": item_id})
     # Named here, not in the template: Jinja's gettext would read the "%" of "（50%）" as a format.
     for notice in notices:
-        notice["kind_name"] = notice_name(notice["kind"])
+        notice["kind_name"] = labels.timer_kind(notice["kind"])
     for timer in sla["timers"] if sla else []:
-        timer["kind_name"] = notice_name(timer["kind"])
+        timer["kind_name"] = labels.timer_kind(timer["kind"])
     context = {
         "item": item,
         "notices": notices,
         "sla": sla,
-        "move_name": move_name,
-        "extension_states": EXTENSION_STATES,
-        "notice_kinds": NOTICE_KINDS,
-        "channels": CHANNELS,
-        "audiences": AUDIENCES,
-        "sending": SENDING,
-        "timer_states": TIMER_STATES,
     }
     return render(request, "board/item.html", context)

@@ -12,11 +12,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
-from shared import catalogue
 from shared.clock import utcnow
+from shared.vocabulary import OPEN_STATES
 
+from . import labels
 from .apis import Api, ApiError, Apis, download
-from .i18n import N_, _, current
+from .i18n import N_, _
 from .pages import NavItem, render
 from .session import Viewer, flash, viewer_of
 from .workdays import working_days
@@ -30,36 +31,22 @@ PAGE_SIZE = 20
 @dataclass(frozen=True)
 class Tab:
     code: str
-    label: str  # msgid
-    states: tuple[str, ...]
+    states: tuple[str, ...]  # the tab is named after the last of them
+
+    @property
+    def label(self) -> str:
+        return labels.work_item_state(self.states[-1])
 
 
 TABS = (
-    Tab("new", N_("待签收"), ("dispatched",)),
-    Tab("working", N_("办理中"), ("acknowledged", "in_progress")),
-    Tab("supplement", N_("待补正"), ("awaiting_supplement",)),
-    Tab("done", N_("已办结"), ("resolved", "closed")),
-    Tab("returned", N_("已退回"), ("returned",)),
+    Tab("new", ("dispatched",)),
+    Tab("working", ("acknowledged", "in_progress")),
+    Tab("supplement", ("awaiting_supplement",)),
+    Tab("done", ("closed", "resolved")),
+    Tab("returned", ("returned",)),
 )
 TABS_BY_CODE = {tab.code: tab for tab in TABS}
 
-# The router's moves (services/router/transitions.MOVES) and the history's actions, for people.
-MOVE_NAMES = {
-    "acknowledge": N_("签收"),
-    "progress": N_("进展"),
-    "request-supplement": N_("要求补正"),
-    "resolve": N_("办结"),
-    "return": N_("退回"),
-    "transfer": N_("转办"),
-    "assist": N_("会办"),
-    "extension": N_("申请延期"),
-    "dispatch": N_("分拨"),
-    "withdraw": N_("撤回"),
-    "supplemented": N_("补正材料"),
-    "reopen": N_("重办"),
-    "close": N_("评价办结"),
-}
-OUTCOMES = {"issued": N_("出具证明"), "not_issued": N_("不予出具"), "answered": N_("已答复")}
 DONE = {
     "acknowledge": N_("已签收"),
     "progress": N_("已记录办理进展"),
@@ -71,19 +58,6 @@ DONE = {
     "extension": N_("已申请延期，等待督办人员审批"),
     "dispatch": N_("已分拨"),
 }
-EXTENSION_STATES = {"pending": N_("待审批"), "approved": N_("已批准"), "denied": N_("未批准")}
-
-
-def purpose_name(code: str | None) -> str:
-    """上市 / IPO: a request's purpose from the shared catalogue (a free text stays as it is)."""
-    term = next((t for t in catalogue.PURPOSES if t.code == code), None)
-    if term is None:
-        return code or "—"
-    return term.en if current() == "en" else term.zh
-
-
-def move_name(action: str) -> str:
-    return _(MOVE_NAMES[action]) if action in MOVE_NAMES else action
 
 
 @router.get("/", name="clerk.queue")
@@ -108,7 +82,7 @@ async def queue(
     calendar = await working_days(request, api, *(item["resolve_due_at"] for item in items))
     now = utcnow()
     rows = [
-        {**item, "countdown": calendar.countdown(item["resolve_due_at"], now) if item["state"] in OPEN else None}
+        {**item, "countdown": calendar.countdown(item["resolve_due_at"], now) if item["state"] in OPEN_STATES else None}
         for item in items[:PAGE_SIZE]
     ]
     context = {
@@ -122,9 +96,6 @@ async def queue(
     partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
     template = "clerk/_queue.html" if partial else "clerk/queue.html"
     return render(request, template, context)
-
-
-OPEN = {"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"}
 
 
 @router.post("/acknowledge", name="clerk.acknowledge_many")
@@ -160,13 +131,9 @@ async def _item_page(request: Request, api: Apis, viewer: Viewer, item_id: str, 
         units = [u for u in units if u["unit_code"] != item["unit_code"]]
     context = {
         "item": item,
-        "countdown": calendar.countdown(item["resolve_due_at"], now) if item["state"] in OPEN else None,
+        "countdown": calendar.countdown(item["resolve_due_at"], now) if item["state"] in OPEN_STATES else None,
         "ack_countdown": calendar.countdown(item["acknowledge_due_at"], now) if item["state"] == "dispatched" else None,
         "units": units,
-        "move_name": move_name,
-        "purpose_name": purpose_name,
-        "outcomes": OUTCOMES,
-        "extension_states": EXTENSION_STATES,
         "error": None,
         "failed": None,
         "form": {},
@@ -193,20 +160,14 @@ def _text(form, name: str) -> str | None:
     return str(value).strip() or None if isinstance(value, str) else None
 
 
-# The router's ``ActionIn`` fields each move's form gives; the router says what is missing.
-MOVE_FIELDS = {
-    "progress": ("note",),
-    "request-supplement": ("note",),
-    "resolve": ("outcome", "document_no", "note"),
-    "return": ("reason",),
-    "transfer": ("to_unit",),
-    "extension": ("days", "reason"),
-}
+NOT_MOVE_FIELDS = {"csrftoken", "file", "units"}
 
 
-def _body(action: str, form) -> dict:
-    body: dict = {name: _text(form, name) for name in MOVE_FIELDS.get(action, ())}
-    if action == "assist":
+def _body(form) -> dict:
+    """The move's form as the router's ``ActionIn``: each move's form (templates/clerk/item.html)
+    has only the fields that move takes, so the router alone says what is missing."""
+    body: dict = {name: _text(form, name) for name in form if name not in NOT_MOVE_FIELDS}
+    if "units" in form:
         body["units"] = [str(u) for u in form.getlist("units") if str(u).strip()]
     if body.get("days") and body["days"].isdigit():
         body["days"] = int(body["days"])  # anything else: the router's field error says why
@@ -220,7 +181,7 @@ async def act(request: Request, item_id: str, action: str, viewer: Clerk, api: A
         if action == "dispatch":  # a coordinator sends a (returned) item to a unit
             await api.post("router", f"/v1/workitems/{item_id}/dispatch", json={"to_unit": _text(form, "to_unit")})
         else:
-            body = {k: v for k, v in _body(action, form).items() if v not in (None, [])}
+            body = {k: v for k, v in _body(form).items() if v not in (None, [])}
             upload = form.get("file")
             if isinstance(upload, UploadFile) and upload.filename:
                 stored = await api.post(

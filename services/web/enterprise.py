@@ -18,7 +18,9 @@ from starlette.datastructures import FormData
 
 from shared import catalogue, regions
 from shared.clock import utcnow
+from shared.vocabulary import OPEN_STATES
 
+from . import labels
 from .apis import Api, ApiError, Apis, download
 from .i18n import N_, _
 from .pages import NavItem, render
@@ -29,10 +31,7 @@ router = APIRouter(prefix="/enterprise")
 Submitter = viewer_of("enterprise", "liaison")
 NAV = [NavItem(N_("我的诉求"), "/enterprise/", ("enterprise", "liaison"))]
 
-# 好差评's five levels (the national 政务服务好差评 system), best first; intake reopens on 2 or less.
-RATING_LEVELS = ((5, N_("非常满意")), (4, N_("满意")), (3, N_("基本满意")), (2, N_("不满意")), (1, N_("非常不满意")))
 CATALOGUE_TTL_SECONDS = 600  # the catalogue changes with a release; ten minutes old is fine
-OPEN_STATES = {"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"}
 
 
 def next_deadline(found: dict, calendar: WorkingDays, now: datetime) -> Countdown | None:
@@ -298,7 +297,6 @@ async def one_request(request: Request, request_id: str, viewer: Submitter, api:
         "found": found,
         "rows": _rows(found, calendar, now),
         "ratings": {r["work_item_id"]: r for r in ratings},
-        "levels": RATING_LEVELS,
         "deadline": next_deadline(found, calendar, now),
         "general_events": [e for e in found["timeline"] if not e["work_item_id"]],
         "may_withdraw": found["status"] in ("submitted", "dispatched", "in_progress"),
@@ -380,8 +378,7 @@ async def rate(
     rating = await _act(request, api, request_id, "ratings", body)
     if rating is REFUSED:
         return _back(request, request_id)
-    level_name = dict(RATING_LEVELS)[rating["score"]]
-    level = _(level_name)
+    level = labels.rating_name(rating["score"])
     if rating["reopened"]:
         flash(request, _("已评价：%(level)s。该事项已退回部门重新办理") % {"level": level}, "success")
     else:

@@ -1,58 +1,101 @@
-"""Names of the codes the APIs send, for people: Chinese msgids, translated where shown
-(``{{ _(request_status(code)) }}``). Kept equal to the services' own names by
-tests/test_web_foundation.py (the web service may not import their code)."""
+"""Names of the codes the APIs send, for people, in the page's language: every one comes from
+shared/vocabulary.py or shared/catalogue.py (the pages keep no copy of them). Templates call
+these functions (``{{ work_item_state(item.state) }}``); Python code too."""
 
 from __future__ import annotations
 
-from shared import catalogue
+from shared import catalogue, vocabulary
+from shared.vocabulary import Terms
 
-from .i18n import N_, current
-
-# intake's request status (services/intake/read_model.REQUEST_STATUS_NAMES)
-REQUEST_STATUS = {
-    "submitted": N_("已提交"),
-    "dispatched": N_("已派单"),
-    "in_progress": N_("办理中"),
-    "resolved": N_("已办结"),
-    "closed": N_("已评价"),
-    "withdrawn": N_("已撤回"),
-}
-
-# a work item's state (shared.events.STATE_NAMES)
-WORK_ITEM_STATE = {
-    "dispatched": N_("待签收"),
-    "acknowledged": N_("已签收"),
-    "in_progress": N_("办理中"),
-    "awaiting_supplement": N_("待补正"),
-    "resolved": N_("已办结"),
-    "closed": N_("已评价"),
-    "returned": N_("已退回"),
-    "cancelled": N_("已撤销"),
-    "credit_report": N_("待上传专项信用报告"),
-    "credit_report_uploaded": N_("已由专项信用报告替代"),
-}
+from .i18n import current
 
 
-def request_status(code: str) -> str:
-    return REQUEST_STATUS.get(code, code)
+def _language() -> vocabulary.Language:
+    return "en" if current() == "en" else "zh"
 
 
-def work_item_state(code: str) -> str:
-    return WORK_ITEM_STATE.get(code, code)
+def _namer(terms: Terms):
+    def name(code: str | None) -> str:
+        return terms.name(code, _language()) if code is not None else ""
+
+    return name
 
 
-def _term(zh: str, en: str) -> str:
-    return en if current() == "en" else zh
+request_status = _namer(vocabulary.REQUEST_STATUSES)
+work_item_state = _namer(vocabulary.WORK_ITEM_STATES)
+move_name = _namer(vocabulary.MOVES)
+outcome_name = _namer(vocabulary.OUTCOMES)
+extension_state = _namer(vocabulary.EXTENSION_STATES)
+credit_report_status = _namer(vocabulary.CREDIT_REPORT_STATUSES)
+timer_kind = _namer(vocabulary.TIMER_KINDS)
+timer_state = _namer(vocabulary.TIMER_STATES)
+channel_name = _namer(vocabulary.CHANNELS)
+audience_name = _namer(vocabulary.AUDIENCES)
+sending_state = _namer(vocabulary.SENDING_STATES)
+role_name = _namer(vocabulary.ROLES)
+kind_name = _namer(catalogue.DEPARTMENT_KINDS)
+
+
+def rating_name(score: int) -> str:
+    return vocabulary.rating_name(score, _language())
+
+
+def options(terms: Terms) -> list[tuple[str, str]]:
+    """(code, name) pairs for a form's choices, in the vocabulary's order."""
+    return [(code, terms.name(code, _language())) for code in terms]
+
+
+def outcome_options() -> list[tuple[str, str]]:
+    return options(vocabulary.OUTCOMES)
+
+
+def rating_options() -> list[tuple[int, str]]:
+    return [(int(code), name) for code, name in options(vocabulary.RATING_LEVELS)]
 
 
 def request_type(code: str) -> str:
     """守法证明 / Compliance certificates, from the shared catalogue (which has both languages)."""
     found = catalogue.REQUEST_TYPES.get(code)
-    return _term(found.zh, found.en) if found else code
+    return found.en if found and _language() == "en" else found.zh if found else code
 
 
 def item_name(request_type_code: str, item: str) -> str:
     """An item of a request type (a certificate's department kind, a problem's category)."""
     found = catalogue.REQUEST_TYPES.get(request_type_code)
     term = next((t for t in found.items if t.code == item), None) if found else None
-    return _term(term.zh, term.en) if term else item
+    return term.name(_language()) if term else item
+
+
+def purpose_name(code: str | None) -> str:
+    """上市 / IPO: a request's purpose from the shared catalogue (a free text stays as it is)."""
+    term = next((t for t in catalogue.PURPOSES if t.code == code), None)
+    if term is None:
+        return code or "—"
+    return term.name(_language())
+
+
+# Everything above, for templates.
+TEMPLATE_GLOBALS = {
+    name: globals()[name]
+    for name in (
+        "request_status",
+        "work_item_state",
+        "move_name",
+        "outcome_name",
+        "extension_state",
+        "credit_report_status",
+        "timer_kind",
+        "timer_state",
+        "channel_name",
+        "audience_name",
+        "sending_state",
+        "role_name",
+        "kind_name",
+        "rating_name",
+        "outcome_options",
+        "rating_options",
+        "request_type",
+        "item_name",
+        "purpose_name",
+    )
+}

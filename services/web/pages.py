@@ -60,10 +60,7 @@ def build_environment(assets: Assets) -> Environment:
     env.filters.update(shanghai=shanghai_time, mask_mobile=mask_mobile, mask_name=mask_name)
     env.globals.update(
         asset=assets.url,
-        request_status=labels.request_status,
-        work_item_state=labels.work_item_state,
-        request_type=labels.request_type,
-        item_name=labels.item_name,
+        **labels.TEMPLATE_GLOBALS,
     )
     return env
 

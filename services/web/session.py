@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 
 from shared.auth import decode_token, mint_token
 
-from .i18n import N_, _
+from . import labels
 
 PageRole = Literal["enterprise", "liaison", "department", "coordinator", "supervisor", "admin"]
 HOME: dict[str, str] = {
@@ -24,14 +24,6 @@ HOME: dict[str, str] = {
     "coordinator": "/clerk/",
     "supervisor": "/board/",
     "admin": "/board/",
-}
-ROLE_NAMES: dict[str, str] = {
-    "enterprise": N_("企业"),
-    "liaison": N_("驻企联络员"),
-    "department": N_("部门办事员"),
-    "coordinator": N_("协调员"),
-    "supervisor": N_("督办人员"),
-    "admin": N_("管理员"),
 }
 
 
@@ -53,7 +45,7 @@ class Viewer:
 
     @property
     def role_name(self) -> str:
-        return _(ROLE_NAMES[self.role])
+        return labels.role_name(self.role)
 
 
 class SignInRequired(Exception):
@@ -130,7 +122,7 @@ def require(*roles: PageRole):
         if viewer is None:
             raise SignInRequired()
         if viewer.role not in roles:
-            raise Forbidden(", ".join(_(ROLE_NAMES[r]) for r in roles))
+            raise Forbidden(", ".join(labels.role_name(r) for r in roles))
         return viewer
 
     return dependency

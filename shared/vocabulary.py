@@ -1,0 +1,187 @@
+"""The words xiaoer speaks, each defined once as a term (code, Chinese, English).
+
+Every service and every page takes its names from here: a work item's state on the clerk's
+queue, in the enterprise's timeline, in the ledger export and in an error message is one string.
+The codes are what the APIs and events carry; a person reads ``zh`` (or ``en`` in English mode).
+
+To add a state, a move, an outcome or a timer kind: add its term here first. Which moves lead
+from which states is the router's rule (``services/router/transitions.py``); which timers a clock
+plans is the notifier's (``services/notifier/clocks.py``); this module only names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Language = Literal["zh", "en"]
+
+
+@dataclass(frozen=True)
+class Term:
+    code: str
+    zh: str
+    en: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "zh": self.zh, "en": self.en}
+
+    def name(self, language: Language = "zh") -> str:
+        return self.en if language == "en" else self.zh
+
+
+class Terms(Mapping[str, Term]):
+    """An ordered set of terms looked up by code. ``name(code)`` gives the Chinese (or English)
+    name, and an unknown code as it is: a page never fails on a code a newer service sends."""
+
+    def __init__(self, *terms: Term) -> None:
+        self._terms = {term.code: term for term in terms}
+        if len(self._terms) != len(terms):
+            raise ValueError("a code is defined twice")
+
+    def __getitem__(self, code: str) -> Term:
+        return self._terms[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._terms)
+
+    def __len__(self) -> int:
+        return len(self._terms)
+
+    def name(self, code: str, language: Language = "zh") -> str:
+        term = self._terms.get(code)
+        return term.name(language) if term else code
+
+    def zh(self, code: str) -> str:
+        return self.name(code, "zh")
+
+    def names(self, language: Language = "zh") -> dict[str, str]:
+        return {code: term.name(language) for code, term in self._terms.items()}
+
+
+# --- Work items ---------------------------------------------------------------------------------
+WORK_ITEM_STATES = Terms(
+    Term("dispatched", "待签收", "To acknowledge"),
+    Term("acknowledged", "已签收", "Acknowledged"),
+    Term("in_progress", "办理中", "In progress"),
+    Term("awaiting_supplement", "待补正", "Awaiting supplement"),
+    Term("resolved", "已办结", "Resolved"),
+    Term("closed", "已评价", "Rated"),
+    Term("returned", "已退回", "Returned"),
+    Term("cancelled", "已撤销", "Cancelled"),
+    # 信用代证: covered by the subject's 专项信用报告 (no unit, no clock).
+    Term("credit_report", "待上传专项信用报告", "Credit report to upload"),
+    Term("credit_report_uploaded", "已由专项信用报告替代", "Replaced by the credit report"),
+)
+# Which states still await a unit's work (clocks run, the item counts as open), and which are done.
+OPEN_STATES = frozenset({"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"})
+FINISHED_STATES = frozenset({"resolved", "closed", "cancelled", "credit_report_uploaded"})
+
+# The moves of the life cycle (services/router/transitions.py says from where to where, and who).
+MOVES = Terms(
+    Term("acknowledge", "签收", "Acknowledge"),
+    Term("progress", "进展", "Record progress"),
+    Term("request-supplement", "要求补正", "Request a supplement"),
+    Term("resolve", "办结", "Resolve"),
+    Term("return", "退回", "Return"),
+    Term("transfer", "转办", "Transfer"),
+    Term("assist", "会办", "Invite units to assist"),
+    Term("extension", "申请延期", "Request an extension"),
+    Term("dispatch", "分拨", "Dispatch"),
+    Term("withdraw", "撤回", "Withdraw"),
+    Term("supplemented", "补正材料", "Supplement"),
+    Term("reopen", "重办", "Reopened"),
+    Term("close", "评价办结", "Rated and closed"),
+)
+
+# How a unit resolves an item.
+OUTCOMES = Terms(
+    Term("issued", "出具证明", "Certificate issued"),
+    Term("not_issued", "不予出具", "Not issued"),
+    Term("answered", "已答复", "Answered"),
+)
+
+EXTENSION_STATES = Terms(
+    Term("pending", "待审批", "Pending"),
+    Term("approved", "已批准", "Approved"),
+    Term("denied", "未批准", "Denied"),
+)
+
+# --- Requests -----------------------------------------------------------------------------------
+# A request's status, as its work items show it (services/intake/read_model.overall_status).
+REQUEST_STATUSES = Terms(
+    Term("submitted", "已提交", "Submitted"),
+    Term("dispatched", "已派单", "Dispatched"),
+    Term("in_progress", "办理中", "In progress"),
+    Term("resolved", "已办结", "Resolved"),
+    Term("closed", "已评价", "Rated"),
+    Term("withdrawn", "已撤回", "Withdrawn"),
+)
+
+# A subject's 专项信用报告 on a request.
+CREDIT_REPORT_STATUSES = Terms(
+    Term("to_obtain", "待上传", "To upload"),
+    Term("uploaded", "已上传", "Uploaded"),
+    Term("withdrawn", "已撤销", "Cancelled"),
+)
+
+# --- Ratings (政务服务好差评, five levels) ------------------------------------------------------
+RATING_LEVELS = Terms(
+    Term("5", "非常满意", "Very satisfied"),
+    Term("4", "满意", "Satisfied"),
+    Term("3", "基本满意", "Fairly satisfied"),
+    Term("2", "不满意", "Dissatisfied"),
+    Term("1", "非常不满意", "Very dissatisfied"),
+)
+POOR_RATING = 2  # this score or lower reopens the item (重办), once
+
+
+def rating_name(score: int, language: Language = "zh") -> str:
+    return RATING_LEVELS.name(str(score), language)
+
+
+# --- SLA timers and notifications (notifier) ----------------------------------------------------
+TIMER_KINDS = Terms(
+    Term("acknowledge_due", "签收催办", "Acknowledgement chase"),
+    Term("acknowledge_escalate", "签收督办", "Acknowledgement escalation"),
+    Term("acknowledge_public_notice", "签收通报", "Acknowledgement public notice"),
+    Term("remind_50", "办理预警（50%）", "Handling reminder (50%)"),
+    Term("remind_80", "办理预警（80%）", "Handling reminder (80%)"),
+    Term("due", "催办", "Chase"),
+    Term("escalate", "督办", "Escalation"),
+    Term("public_notice", "通报", "Public notice"),
+    Term("follow_up", "回访", "Follow-up"),
+)
+TIMER_STATES = Terms(
+    Term("pending", "待触发", "Pending"),
+    Term("fired", "已触发", "Fired"),
+    Term("cancelled", "已取消", "Cancelled"),
+)
+CHANNELS = Terms(
+    Term("wechat", "微信", "WeChat"),
+    Term("email", "邮件", "E-mail"),
+    Term("webhook", "接口回调", "Webhook"),
+)
+AUDIENCES = Terms(
+    Term("unit", "承办单位", "Handling unit"),
+    Term("leadership", "单位领导", "Unit leadership"),
+    Term("supervisor", "督办人员", "Supervisor"),
+    Term("enterprise", "企业", "Enterprise"),
+)
+SENDING_STATES = Terms(
+    Term("pending", "待发送", "Pending"),
+    Term("sent", "已发送", "Sent"),
+    Term("failed", "发送失败", "Failed"),
+)
+
+# --- People ----------------------------------------------------------------------------------------
+ROLES = Terms(
+    Term("enterprise", "企业", "Enterprise"),
+    Term("liaison", "驻企联络员", "Liaison officer"),
+    Term("department", "部门", "Department"),
+    Term("coordinator", "协调员", "Coordinator"),
+    Term("supervisor", "督办人员", "Supervisor"),
+    Term("admin", "管理员", "Administrator"),
+    Term("system", "系统", "System"),
+)
