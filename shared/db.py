@@ -171,7 +171,7 @@ def ping_idle_connections(engine: AsyncEngine, after: float) -> None:
     in the pool (a restart, a failover, an idle timeout) is found before a request uses it, and
     the pool is refreshed, so the request does not fail. ``pool_pre_ping`` pings every checkout,
     and on asyncpg its ping is three round trips (BEGIN, an empty statement, ROLLBACK): under load
-    that was 7–8 % of intake's CPU (docs/benchmarks.md). Here a connection is pinged by one
+    that showed in intake's profile (docs/benchmarks.md). Here a connection is pinged by one
     ``SELECT 1``, and only when it sat unused for ``after`` seconds: one back from a request a
     moment ago was just working. (Requests already running on a connection that breaks fail
     their statement; SQLAlchemy then discards every pooled connection older than the failure.)"""

@@ -70,7 +70,7 @@ async def _deadlines_of(session: AsyncSession, request_id: str) -> dict[str, Wor
 async def apply_work_item_events(session: AsyncSession, batch: list[events.WorkItemEvent]) -> None:
     """Work-item events in the order they came. Their timeline entries are written together by
     one INSERT, not as ORM objects: nothing reads them back in the batch, and flushing them
-    through the ORM was a quarter of the read model's CPU (docs/benchmarks.md)."""
+    through the ORM was a large part of the read model's CPU (docs/benchmarks.md)."""
     entries = [entry for event in batch if (entry := await apply_work_item_event(session, event))]
     if entries:
         await (await session.connection()).execute(insert(TimelineEntry.__table__), entries)

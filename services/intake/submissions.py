@@ -99,7 +99,7 @@ _START_DAY = (
 @functools.cache
 def _count_on(dialect: str) -> Insert:
     """SQLite: the day's next number from its counter row, opening the day at 1; built once
-    (building it was a tenth of a submission's CPU)."""
+    (building it per submission showed in its profile, docs/benchmarks.md)."""
     return (
         db.insert_for(dialect)(ReferenceCounter)
         .values(day=bindparam("day"), last=1)
@@ -155,7 +155,7 @@ async def create_request(
 
     Written as a few plain INSERTs, not through the ORM's unit of work: the submission is the
     busiest write of the system, and the ORM's bookkeeping for objects nobody reads back was a
-    third of its CPU (docs/benchmarks.md)."""
+    large part of its CPU (docs/benchmarks.md)."""
     # A replay leaves its number unused.
     now = utcnow()
     reference_no = await next_reference_no(session, now)
@@ -166,7 +166,7 @@ async def create_request(
             return await replay(session, principal, idempotency_key, digest)
 
     # Core statements on the session's connection: the ORM's execute and bulk-insert paths cost
-    # several times as much CPU for rows nobody reads back as objects.
+    # more CPU than the INSERTs for rows nobody reads back as objects.
     conn = await session.connection()
     await conn.execute(
         insert(Request.__table__),

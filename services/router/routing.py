@@ -108,8 +108,8 @@ _snapshots: weakref.WeakKeyDictionary[Any, Snapshot] = weakref.WeakKeyDictionary
 async def registry_snapshot(session: AsyncSession) -> tuple[Registry, credit.CoverageBook]:
     """The registry and the 信用代证 coverage, read again only when the registry's generation has
     moved: every change to those tables raises it, by database trigger (migration 0008), also an
-    edit made by hand in SQL. Loading them is ~160 rows into objects, 4–5 ms of CPU; at the
-    batches of one or two requests a steady load brings, that was a third of routing's time.
+    edit made by hand in SQL. Loading them costs more than routing the
+    batches of one or two requests a steady load brings (docs/benchmarks.md).
     The generation is read before the tables, so a change committed in between only causes one
     more reload, never a stale snapshot."""
     generation = await session.scalar(select(RegistryGeneration.generation).where(RegistryGeneration.id == 1))
@@ -187,8 +187,8 @@ async def route_requests(
 
     The requests, their work items and their events are written with one INSERT each for the
     whole batch, not through the session's unit of work: routing a backlog spends its time here,
-    and the ORM's flush of objects nothing else in the transaction touches was a third of it, the
-    statements of each request another fifth (docs/benchmarks.md). The returned items are
+    and the ORM's flush of objects nothing else in the transaction touches, and statements per
+    request, were most of it (figures in docs/benchmarks.md). The returned items are
     therefore not in the session."""
     rows = [
         {

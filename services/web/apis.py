@@ -50,8 +50,9 @@ def _refusal(response: httpx.Response) -> ApiError:
     return ApiError(response.status_code, body.get("code", "http_error"), body["title"], fields)
 
 
-class Apis:
-    """One page's view of the APIs: the signed-in person's token, the page's language."""
+class ServiceClient:
+    """Calls intake, router and notifier for one page, as the signed-in person (their token) and in
+    the page's language."""
 
     def __init__(self, http: httpx.AsyncClient, base_urls: dict[str, str], token: str | None) -> None:
         self._http = http
@@ -95,11 +96,11 @@ def download(upstream: httpx.Response) -> Response:
     return Response(upstream.content, media_type=media_type, headers=headers)
 
 
-def _apis(request: Request) -> Apis:
+def _service_client(request: Request) -> ServiceClient:
     viewer = signed_in(request)
     state = request.app.state
-    return Apis(state.http, state.api_urls, viewer.token if viewer else None)
+    return ServiceClient(state.http, state.api_urls, viewer.token if viewer else None)
 
 
-# A page's API client: ``async def page(api: Api): await api.get("intake", "/v1/requests")``.
-Api = Annotated[Apis, Depends(_apis)]
+# The services as one page calls them: ``async def page(api: Services): await api.get("intake", "/v1/requests")``.
+Services = Annotated[ServiceClient, Depends(_service_client)]

@@ -20,7 +20,6 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 STATIC_DIR = Path(__file__).parent / "static"
-VENDOR_MANIFEST = STATIC_DIR / "vendor" / "manifest.json"
 PREFIX = "/static/"
 IMMUTABLE = "public, max-age=31536000, immutable"
 

@@ -13,7 +13,7 @@ from shared.clock import SHANGHAI, utcnow
 from shared.vocabulary import OPEN_STATES
 
 from . import labels
-from .apis import Api, ApiError, Apis, download
+from .apis import ApiError, ServiceClient, Services, download
 from .i18n import N_, _
 from .pages import NavItem, render
 from .session import flash, viewer_of
@@ -51,7 +51,7 @@ def _today() -> date:
     return utcnow().astimezone(SHANGHAI).date()
 
 
-async def _units(api: Apis) -> dict[str, dict]:
+async def _units(api: ServiceClient) -> dict[str, dict]:
     """The registry (the supervisor's region): a unit's name and kind by its code."""
     return {u["unit_code"]: u for u in await api.get("router", "/v1/units")}
 
@@ -60,7 +60,7 @@ async def _units(api: Apis) -> dict[str, dict]:
 async def overdue(
     request: Request,
     viewer: Overseer,
-    api: Api,
+    api: Services,
     region: Annotated[str, Query(max_length=12)] = "",
     unit: Annotated[str, Query(max_length=100)] = "",
     kind: Annotated[str, Query(max_length=40)] = "",
@@ -116,7 +116,7 @@ def _sort_key(field: str):
 async def unit_figures(
     request: Request,
     viewer: Overseer,
-    api: Api,
+    api: Services,
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
     sort: Annotated[str, Query(max_length=40)] = "received",
@@ -156,7 +156,7 @@ def _percent(rate: float | None) -> float | None:
     return None if rate is None else round(rate * 100, 1)
 
 
-async def _weekly_trend(api: Apis, end: date) -> dict:
+async def _weekly_trend(api: ServiceClient, end: date) -> dict:
     """The last weeks' totals, one stats call per week (the notifier groups by unit, not week)."""
     weeks, received, on_time = [], [], []
     for n in range(TREND_WEEKS, 0, -1):
@@ -179,7 +179,7 @@ async def _weekly_trend(api: Apis, end: date) -> dict:
 @router.get("/units.csv", name="board.units_csv")
 async def unit_figures_csv(
     viewer: Overseer,
-    api: Api,
+    api: Services,
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
 ):
@@ -189,7 +189,7 @@ async def unit_figures_csv(
 
 
 @router.get("/units/{unit_code}", name="board.unit_items")
-async def unit_items(request: Request, unit_code: str, viewer: Overseer, api: Api):
+async def unit_items(request: Request, unit_code: str, viewer: Overseer, api: Services):
     """Drill-down: the unit's work items (nearest deadline first)."""
     units = await _units(api)
     found = units.get(unit_code)
@@ -204,7 +204,7 @@ async def unit_items(request: Request, unit_code: str, viewer: Overseer, api: Ap
 
 
 @router.get("/extensions", name="board.extensions")
-async def extensions(request: Request, viewer: Overseer, api: Api):
+async def extensions(request: Request, viewer: Overseer, api: Services):
     items = await api.get("router", "/v1/workitems", params={"extension": "pending", "order": "deadline"})
     pending = []
     for item in items:
@@ -216,7 +216,7 @@ async def extensions(request: Request, viewer: Overseer, api: Api):
 
 
 @router.post("/extensions/{extension_id}/{decision}", name="board.decide")
-async def decide(request: Request, extension_id: str, decision: str, viewer: Overseer, api: Api):
+async def decide(request: Request, extension_id: str, decision: str, viewer: Overseer, api: Services):
     form = await request.form()
     reason = str(form.get("reason") or "").strip() or None
     try:
@@ -241,7 +241,7 @@ async def _found(call):
 
 
 @router.get("/items/{item_id}", name="board.item")
-async def item_log(request: Request, item_id: str, viewer: Overseer, api: Api):
+async def item_log(request: Request, item_id: str, viewer: Overseer, api: Services):
     """One item for a supervisor: its state and history, its timer plan and who was told what."""
     item = await _found(api.get("router", f"/v1/workitems/{item_id}"))
     sla = await _found(api.get("notifier", f"/v1/sla/{item_id}"))  # none: covered by a 专项信用报告

@@ -16,7 +16,7 @@ from shared.clock import utcnow
 from shared.vocabulary import OPEN_STATES
 
 from . import labels
-from .apis import Api, ApiError, Apis, download
+from .apis import ApiError, ServiceClient, Services, download
 from .i18n import N_, _
 from .pages import NavItem, render
 from .session import Viewer, flash, viewer_of
@@ -64,7 +64,7 @@ DONE = {
 async def queue(
     request: Request,
     viewer: Clerk,
-    api: Api,
+    api: Services,
     tab: Annotated[str | None, Query(max_length=20)] = None,
     q: Annotated[str, Query(max_length=100)] = "",
     page: Annotated[int, Query(ge=1, le=5000)] = 1,
@@ -99,7 +99,7 @@ async def queue(
 
 
 @router.post("/acknowledge", name="clerk.acknowledge_many")
-async def acknowledge_many(request: Request, viewer: Clerk, api: Api):
+async def acknowledge_many(request: Request, viewer: Clerk, api: Services):
     """Bulk 签收: each item is its own move; one refused does not stop the others."""
     form = await request.form()
     chosen = [str(v) for v in form.getlist("item")][:PAGE_SIZE]
@@ -120,7 +120,7 @@ async def acknowledge_many(request: Request, viewer: Clerk, api: Api):
     return RedirectResponse("/clerk/?tab=new", status_code=303)
 
 
-async def _item_page(request: Request, api: Apis, viewer: Viewer, item_id: str, **extra):
+async def _item_page(request: Request, api: ServiceClient, viewer: Viewer, item_id: str, **extra):
     item = await api.get("router", f"/v1/workitems/{item_id}")
     calendar = await working_days(request, api, item["resolve_due_at"], item["acknowledge_due_at"])
     now = utcnow()
@@ -146,12 +146,12 @@ async def _item_page(request: Request, api: Apis, viewer: Viewer, item_id: str, 
 
 
 @router.get("/items/{item_id}", name="clerk.item")
-async def one_item(request: Request, item_id: str, viewer: Clerk, api: Api):
+async def one_item(request: Request, item_id: str, viewer: Clerk, api: Services):
     return await _item_page(request, api, viewer, item_id)
 
 
 @router.get("/items/{item_id}/files/{file_id}", name="clerk.file")
-async def item_file(item_id: str, file_id: str, viewer: Clerk, api: Api):
+async def item_file(item_id: str, file_id: str, viewer: Clerk, api: Services):
     return download(await api.call("router", "GET", f"/v1/workitems/{item_id}/files/{file_id}"))
 
 
@@ -175,7 +175,7 @@ def _body(form) -> dict:
 
 
 @router.post("/items/{item_id}/{action}", name="clerk.act")
-async def act(request: Request, item_id: str, action: str, viewer: Clerk, api: Api):
+async def act(request: Request, item_id: str, action: str, viewer: Clerk, api: Services):
     form = await request.form()
     try:
         if action == "dispatch":  # a coordinator sends a (returned) item to a unit

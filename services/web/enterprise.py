@@ -21,7 +21,7 @@ from shared.clock import utcnow
 from shared.vocabulary import OPEN_STATES
 
 from . import labels
-from .apis import Api, ApiError, Apis, download
+from .apis import ApiError, ServiceClient, Services, download
 from .i18n import N_, _
 from .pages import NavItem, render
 from .session import flash, viewer_of
@@ -70,7 +70,7 @@ async def region_options(request: Request, viewer: Submitter):
 async def my_requests(
     request: Request,
     viewer: Submitter,
-    api: Api,
+    api: Services,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     enterprise: Annotated[str | None, Query(max_length=18)] = None,
 ):
@@ -86,7 +86,7 @@ async def my_requests(
 
 
 @router.get("/enterprises", name="enterprise.enterprises")
-async def served_enterprises(request: Request, viewer: Submitter, api: Api):
+async def served_enterprises(request: Request, viewer: Submitter, api: Services):
     """A liaison officer's enterprises (an enterprise sees its own): submit and follow for each."""
     page = await api.get("intake", "/v1/requests", params={"limit": 100})
     names = {}
@@ -105,7 +105,7 @@ async def served_enterprises(request: Request, viewer: Submitter, api: Api):
 
 
 # --- a new bundle -------------------------------------------------------------------------------------
-async def the_catalogue(request: Request, api: Apis) -> dict:
+async def the_catalogue(request: Request, api: ServiceClient) -> dict:
     """intake's GET /v1/catalogue (both languages in one answer), kept for ten minutes."""
     kept = getattr(request.app.state, "enterprise_catalogue", None)
     if kept is None or kept[0] < time.monotonic() - CATALOGUE_TTL_SECONDS:
@@ -202,7 +202,7 @@ def _new_page(request: Request, found: dict, form: dict, error: ApiError | None 
 async def new_request(
     request: Request,
     viewer: Submitter,
-    api: Api,
+    api: Services,
     type: Annotated[str, Query(max_length=40)] = catalogue.COMPLIANCE_CERTIFICATE,
     enterprise: Annotated[str | None, Query(max_length=18)] = None,
 ):
@@ -221,7 +221,7 @@ async def subject_row(request: Request, viewer: Submitter, index: Annotated[int,
 
 
 @router.post("/new", name="enterprise.submit")
-async def submit_request(request: Request, viewer: Submitter, api: Api):
+async def submit_request(request: Request, viewer: Submitter, api: Services):
     form = _form_from(await request.form())
     try:
         created = await api.post(
@@ -238,7 +238,7 @@ async def submit_request(request: Request, viewer: Submitter, api: Api):
 
 
 @router.post("/attachments", name="enterprise.upload")
-async def upload(request: Request, viewer: Submitter, api: Api, file: Annotated[UploadFile, File()]):
+async def upload(request: Request, viewer: Submitter, api: Services, file: Annotated[UploadFile, File()]):
     """A file chosen in a form goes to intake at once (htmx); the form then names its id."""
     try:
         stored = await api.post(
@@ -283,7 +283,7 @@ def _rows(found: dict, calendar: WorkingDays, now: datetime) -> list[dict]:
 
 
 @router.get("/requests/{request_id}", name="enterprise.request")
-async def one_request(request: Request, request_id: str, viewer: Submitter, api: Api):
+async def one_request(request: Request, request_id: str, viewer: Submitter, api: Services):
     found = await api.get("intake", f"/v1/requests/{request_id}")
     # Ratings exist only once an item was finished (a reopened item keeps its poor rating): ask
     # for them then, and spare the common page a second call.
@@ -305,12 +305,12 @@ async def one_request(request: Request, request_id: str, viewer: Submitter, api:
 
 
 @router.get("/requests/{request_id}/files/{file_id}", name="enterprise.file")
-async def request_file(request_id: str, file_id: str, viewer: Submitter, api: Api):
+async def request_file(request_id: str, file_id: str, viewer: Submitter, api: Services):
     return download(await api.call("intake", "GET", f"/v1/requests/{request_id}/files/{file_id}"))
 
 
 @router.get("/attachments/{attachment_id}", name="enterprise.attachment")
-async def own_attachment(attachment_id: str, viewer: Submitter, api: Api):
+async def own_attachment(attachment_id: str, viewer: Submitter, api: Services):
     return download(await api.call("intake", "GET", f"/v1/attachments/{attachment_id}"))
 
 
@@ -321,7 +321,7 @@ def _back(request: Request, request_id: str) -> RedirectResponse:
 REFUSED = object()  # what ``_act`` answers when intake refused the action
 
 
-async def _act(request: Request, api: Apis, request_id: str, action: str, body: dict) -> Any:
+async def _act(request: Request, api: ServiceClient, request_id: str, action: str, body: dict) -> Any:
     """An enterprise's action on its request, posted to intake. A refusal the person can act on is
     flashed with its reason (the fields' messages if there are any) and answered ``REFUSED``; not
     found and signed out stay errors, for the error page."""
@@ -340,7 +340,7 @@ async def answer_supplement(
     request: Request,
     request_id: str,
     viewer: Submitter,
-    api: Api,
+    api: Services,
     work_item_id: Annotated[str, Form(max_length=36)],
     text: Annotated[str, Form(max_length=2000)] = "",
     attachments: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI reads a fresh list)
@@ -356,7 +356,7 @@ async def withdraw(
     request: Request,
     request_id: str,
     viewer: Submitter,
-    api: Api,
+    api: Services,
     reason: Annotated[str, Form(max_length=500)] = "",
 ):
     if await _act(request, api, request_id, "withdraw", {"reason": reason.strip() or None}) is not REFUSED:
@@ -369,7 +369,7 @@ async def rate(
     request: Request,
     request_id: str,
     viewer: Submitter,
-    api: Api,
+    api: Services,
     work_item_id: Annotated[str, Form(max_length=36)],
     score: Annotated[int, Form(ge=1, le=5)],
     comment: Annotated[str, Form(max_length=1000)] = "",
@@ -391,7 +391,7 @@ async def upload_credit_report(
     request: Request,
     request_id: str,
     viewer: Submitter,
-    api: Api,
+    api: Services,
     subject_uscc: Annotated[str, Form(max_length=18)],
     attachments: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI reads a fresh list)
 ):
@@ -407,5 +407,5 @@ async def upload_credit_report(
 
 # --- the ledger --------------------------------------------------------------------------------------
 @router.get("/ledger.xlsx", name="enterprise.ledger")
-async def ledger(viewer: Submitter, api: Api):
+async def ledger(viewer: Submitter, api: Services):
     return download(await api.call("intake", "GET", "/v1/ledger", params={"format": "xlsx"}))

@@ -32,7 +32,6 @@ from .session import Forbidden, SignInRequired, flash, sign_out
 from .settings import WebSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-CSRF_FIELD = "csrftoken"  # the hidden form field; htmx sends the header x-csrftoken instead
 log = structlog.get_logger(__name__)
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from shared.clock import SHANGHAI
 
 from . import accounts, i18n
-from .apis import Api, ApiError
+from .apis import ApiError, Services
 from .i18n import _
 from .pages import ELDER_COOKIE, render
 from .session import flash, sign_in, sign_in_with_token, sign_out, signed_in
@@ -91,7 +91,7 @@ async def signout(request: Request):
 
 
 @router.get("/auth/wechat")
-async def wechat_signin(request: Request, api: Api, code: Annotated[str, Query(min_length=1, max_length=200)]):
+async def wechat_signin(request: Request, api: Services, code: Annotated[str, Query(min_length=1, max_length=200)]):
     """Inside the mini-program, its web-view opens this page with a fresh ``wx.login()`` code;
     intake exchanges it (jscode2session) for the token of the account bound to that WeChat user."""
     try:

@@ -13,7 +13,7 @@ from fastapi import Request
 
 from shared.clock import SHANGHAI, utcnow
 
-from .apis import Apis
+from .apis import ServiceClient
 from .i18n import _
 
 CACHE_SECONDS = 600  # a schedule changes a few times a year; a page need not ask every time
@@ -63,7 +63,7 @@ class WorkingDays:
         return Countdown("soon" if left <= SOON_DAYS else "ok", _("还剩 %(n)d 个工作日") % {"n": left})
 
 
-async def working_days(request: Request, api: Apis, *dues: datetime | str | None) -> WorkingDays:
+async def working_days(request: Request, api: ServiceClient, *dues: datetime | str | None) -> WorkingDays:
     """The calendar for the years of ``dues`` and of today, from the notifier (cached briefly)."""
     now = utcnow()
     years = {now.astimezone(SHANGHAI).year}

@@ -75,8 +75,8 @@ class BrokerAccess:
 def new_producer(broker: BrokerAccess | str) -> AIOKafkaProducer:
     # acks=all: a send counts only once every in-sync replica has it. The idempotent producer
     # would be better still but Tansu cannot grant producer ids; consumers dedupe by ce_id anyway.
-    # zstd, not gzip: aiokafka compresses gzip at level 9, which was 9 % of the router's CPU;
-    # zstd produced as fast as no compression here (docs/benchmarks.md).
+    # zstd, not gzip: aiokafka compresses gzip at level 9, which showed in the router's profile;
+    # zstd produced as fast as no compression (docs/benchmarks.md).
     return AIOKafkaProducer(
         **BrokerAccess.of(broker).client_options(),
         acks="all",

@@ -47,7 +47,7 @@ def encode(
 
     The headers are written here as the CloudEvents SDK's ``to_binary`` writes them (a test holds
     the two equal), not through it: building and validating the SDK's event object for each of
-    the router's 16 messages a request was a sixth of routing's CPU. Decoding stays the SDK's."""
+    the router's messages was a large part of routing's CPU (docs/benchmarks.md). Decoding stays the SDK's."""
     at = (time or utcnow()).isoformat()
     headers = {
         "ce_specversion": "1.0",

@@ -25,8 +25,8 @@ class TopicKeeper:
     (``allow_auto_topic_creation=False``, Metadata v4+, honoured by Kafka and Tansu) and created
     here; consumers subscribe by pattern for the same reason. The lookup names only the topics
     asked about: the relay asks before every batch, and an all-topics request (what
-    ``describe_topics()`` sends) cost ~7 times as much CPU with 40 topics, growing with every
-    unit's inbox (docs/benchmarks.md)."""
+    ``describe_topics()`` sends) cost several times as much CPU, growing with every unit's
+    inbox (docs/benchmarks.md)."""
 
     def __init__(self, broker: BrokerAccess | str, partitions: int, replication: int = 1) -> None:
         self.broker = BrokerAccess.of(broker)
