@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     kafka_group_prefix: str = "xiaoer"
     # Who this process is to the broker. Development: nobody (the embedded broker is open).
     # Production (docker-compose): SASL_SSL, each service its own SCRAM user with ACLs for only
-    # its own topics and groups (services/kafka_acls.py).
+    # its own topics and groups (cli/kafka_acls.py).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     kafka_username: str | None = None
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     http_header_timeout_seconds: float = Field(10.0, gt=0, description="time for a whole request head")
     http_body_timeout_seconds: float = Field(30.0, gt=0, description="longest pause between body reads")
     # HTTP worker processes of one service (``xiaoer serve``/``api``); 0: one per CPU core. With several,
-    # ``serve`` runs the relay and consumers in one process of their own beside them (services/cli.py).
+    # ``serve`` runs the relay and consumers in one process of their own beside them (cli/serve.py).
     http_workers: int = Field(1, ge=0, description="HTTP worker processes per service, unless set per service")
     intake_http_workers: int | None = Field(None, ge=0)
     router_http_workers: int | None = Field(None, ge=0)

@@ -22,7 +22,7 @@ class BrokerAccess:
     On the embedded development broker nobody logs in (PLAINTEXT). On the production broker each
     service logs in as its own SASL/SCRAM user over TLS (``XIAOER_KAFKA_USERNAME`` set per
     container), and the broker's ACLs give that user only the topics and groups the service uses
-    (services/kafka_acls.py, written by ``xiaoer schemas``). A plain ``"host:port"`` string means PLAINTEXT."""
+    (cli/kafka_acls.py, written by ``xiaoer schemas``). A plain ``"host:port"`` string means PLAINTEXT."""
 
     bootstrap_servers: str
     security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
