@@ -81,6 +81,18 @@ def port_in_use(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def _start_broker(settings: Settings) -> EmbeddedBroker | None:
+    """The embedded broker on the configured address, unless a broker listens there already."""
+    host, _, port = settings.kafka_bootstrap_servers.partition(",")[0].rpartition(":")
+    if port_in_use(host, int(port)):
+        print(f"using the Kafka broker already listening on {host}:{port}")
+        return None
+    broker = EmbeddedBroker(host, int(port), log_path=settings.var_dir / "broker.log")
+    broker.start()
+    print(f"embedded broker (Tansu) on {broker.bootstrap}")
+    return broker
+
+
 def run(settings: Settings) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     settings.signing_key  # noqa: B018 — create the development key once, before the services race for it
@@ -90,16 +102,7 @@ def run(settings: Settings) -> None:
                 f"port {settings.port(service)} for {service} is taken: "
                 f"stop what uses it or set XIAOER_{service.upper()}_PORT"
             )
-
-    host, _, port = settings.kafka_bootstrap_servers.partition(",")[0].rpartition(":")
-    broker = None
-    if port_in_use(host, int(port)):
-        print(f"using the Kafka broker already listening on {host}:{port}")
-    else:
-        broker = EmbeddedBroker(host, int(port), log_path=settings.var_dir / "broker.log")
-        broker.start()
-        print(f"embedded broker (Tansu) on {broker.bootstrap}")
-
+    broker = _start_broker(settings)
     children: list[subprocess.Popen] = []
 
     def stop(*_):
