@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 import jwt
 from fastapi import Depends, Request
@@ -131,3 +131,19 @@ def require_roles(*roles: Role):
         return principal
 
     return dependency
+
+
+# Who may call a route, declared once for every service: ``principal: Overseer`` in a route's
+# signature lets supervisors and admins through and answers 403 to the others.
+Anyone = Annotated[Principal, Depends(current_principal)]
+"""Any valid token, whatever its role."""
+ForEnterprise = Annotated[Principal, Depends(require_roles("enterprise", "liaison"))]
+"""Those who act for enterprises: their own staff and liaison officers."""
+Department = Annotated[Principal, Depends(require_roles("department"))]
+"""A department unit's clerk or system."""
+Staff = Annotated[Principal, Depends(require_roles("department", "supervisor", "admin"))]
+"""The government side: department units, supervising offices and admins."""
+Overseer = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
+"""Supervising offices (督办) and admins, each within its region."""
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+"""Operators, within their region (the whole country with none)."""
