@@ -277,15 +277,17 @@ class CoverageBook:
     async def load(cls, session: AsyncSession) -> CoverageBook:
         return cls(list(await session.scalars(select(CreditCoverage))))
 
+    def version_in_force(self, region_code: str, at: datetime) -> CreditCoverage | None:
+        """The version of ``region_code`` itself in force at ``at``: its latest dated at or before
+        ``at`` (a version dated after ``at`` is not yet in force). The one place that says so."""
+        current = [v for v in self.by_region.get(region_code, []) if v.effective_from <= at]
+        return current[-1] if current else None
+
     def in_force(self, region_code: str, at: datetime) -> list[CreditCoverage]:
         """The versions in force at ``at`` for a subject in ``region_code``: its province's, then a
-        city's that adds to it (a version dated after ``at`` is not yet in force)."""
-        found = []
-        for code in reversed(regions.lineage(region_code)):
-            current = [v for v in self.by_region.get(code, []) if v.effective_from <= at]
-            if current:
-                found.append(current[-1])
-        return found
+        city's that adds to it."""
+        found = (self.version_in_force(code, at) for code in reversed(regions.lineage(region_code)))
+        return [version for version in found if version is not None]
 
     def split(self, subject: events.Subject, items: list[str], anyway: list[str], at: datetime) -> Split:
         split = Split(subject, self.in_force(subject.region_code, at))
