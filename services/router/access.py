@@ -1,0 +1,59 @@
+"""Who may see a work item: the department-queue scope, in one place. Every route that reads or
+acts on one item takes it as :data:`VisibleItem`, and every list filters through
+:func:`visible_items`, so the rule and its SQL twin stand side by side here.
+
+- a department unit (its clerks and its own system): the items it holds and those it assists
+  (会办); a region's coordinating office (``<region>.coordinator``) holds the items returned or
+  left unmatched there, and sees them as long as it holds them;
+- supervisors and admins: the items whose subject lies in their region (by the GB/T 2260
+  hierarchy, ``Principal.covers_region``); a national admin: every item;
+- enterprises and liaison officers: none here (they follow their requests in intake).
+
+Someone else's item answers 404, exactly as a missing one, so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import ColumnElement, String, cast, false, or_
+
+from shared.auth import Principal, Staff
+from shared.web import DbSession
+
+from .lifecycle import item_not_found
+from .models import WorkItem
+
+
+def may_see(principal: Principal, item: WorkItem) -> bool:
+    """Whether ``principal`` may see ``item``."""
+    if principal.role == "department":
+        return principal.unit is not None and (
+            principal.unit == item.unit_code or principal.unit in (item.assisting_units or [])
+        )
+    return principal.covers_region(item.subject_region)
+
+
+def visible_items(principal: Principal) -> ColumnElement[bool]:
+    """The SQL twin of :func:`may_see`: the condition on ``work_items`` rows ``principal`` may see."""
+    if principal.role == "department":
+        if principal.unit is None:
+            return false()
+        # assisting_units is a JSON list of codes: the unit's code in quotes is one of its entries.
+        assisting = cast(WorkItem.assisting_units, String).contains(f'"{principal.unit}"', autoescape=True)
+        return or_(WorkItem.unit_code == principal.unit, assisting)
+    return principal.region_clause(WorkItem.subject_region)
+
+
+async def visible_item(item_id: str, session: DbSession, principal: Staff) -> WorkItem:
+    """The work item the path names, if the caller may see it (404 otherwise). It is read in the
+    request's session, which the route commits when it changes the item."""
+    item = await session.get(WorkItem, item_id)
+    if item is None or not may_see(principal, item):
+        raise item_not_found()
+    return item
+
+
+VisibleItem = Annotated[WorkItem, Depends(visible_item)]
+"""A route's ``item: VisibleItem`` is the ``{item_id}`` of its path, seen by its caller."""
