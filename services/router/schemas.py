@@ -175,3 +175,173 @@ class WorkItemOut(BaseModel):
     returned: ReturnOut | None = Field(None, description="set while the item waits at a coordinator after a return")
     created_at: datetime
     updated_at: datetime
+
+
+# --- what the routes answer ------------------------------------------------------------------------
+class HistoryEntryOut(BaseModel):
+    """One move in an item's history (``work_item_log``)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    action: str
+    from_state: str | None = Field(alias="from")
+    to: str
+    to_name: str = Field(description="the state moved to, in Chinese")
+    unit_code: str
+    actor: str = Field(description="role:id of the person or system")
+    actor_name: str | None
+    note: str | None
+    at: str = Field(description="ISO 8601 instant")
+
+
+class ExtensionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    days: int
+    reason: str
+    state: Literal["pending", "approved", "denied"]
+    decided_by: str | None
+    decision_reason: str | None
+
+
+class DispatchCandidateOut(BaseModel):
+    """A unit a coordinating office may dispatch its item to."""
+
+    unit_code: str
+    name: str
+    kind: str
+    region_code: str
+    returned_it: bool = Field(description="the unit that sent the item back (offered last)")
+
+
+class WorkItemDetailOut(WorkItemOut):
+    history: list[HistoryEntryOut]
+    extensions: list[ExtensionOut]
+    dispatch_candidates: list[DispatchCandidateOut] | None = Field(
+        None, description="only for the coordinating office holding an item it may dispatch; absent otherwise"
+    )
+
+
+class ExtensionDecisionOut(BaseModel):
+    id: str
+    state: Literal["approved", "denied"]
+    days: int
+    work_item_id: str
+    decision_reason: str | None
+
+
+class PreviewItemOut(BaseModel):
+    """A work item the request would produce, and why it goes to that unit."""
+
+    subject_uscc: str
+    subject_name: str
+    item: str
+    route: Literal["unit"]
+    department_kind: str
+    unit_code: str
+    unit_name: str
+    inbox_topic: str
+    rule_id: int | None
+    rule_version: int | None
+    reason: str
+
+
+class SiteOut(BaseModel):
+    """Where a 专项信用报告 is downloaded."""
+
+    name: str
+    url: str | None
+
+
+class CoverageVersionRef(BaseModel):
+    region_code: str
+    region_name: str
+    version: int
+
+
+class CoveredItemOut(BaseModel):
+    item: str
+    item_name: str
+    route: Literal["credit_report"]
+    reason: str
+
+
+class CreditReportPreviewOut(BaseModel):
+    """One subject's 专项信用报告: the kinds it stands for and where it is downloaded."""
+
+    subject_uscc: str
+    subject_name: str
+    subject_region: str
+    coverage: list[CoverageVersionRef] = Field(description="the versions in force for the subject")
+    covered_items: list[CoveredItemOut]
+    report_name: str | None
+    site: SiteOut | None
+    reasons: dict[str, str] = Field(description="for every kind requested: why it is covered or not")
+
+
+class PreviewOut(BaseModel):
+    work_items: list[PreviewItemOut]
+    credit_reports: list[CreditReportPreviewOut]
+
+
+class RuleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    request_type: str
+    item: str
+    department_kind: str
+    version: int
+    active: bool
+
+
+class RuleAddedOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    version: int
+    department_kind: str
+
+
+class UnitOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    unit_code: str
+    name: str
+    kind: str
+    region_code: str
+    inbox_topic: str
+    contacts: list[dict[str, Any]]
+    supervising_office: str | None
+    active: bool
+
+
+class UnitCoverageOut(BaseModel):
+    """Which unit of a kind serves a region."""
+
+    model_config = ConfigDict(from_attributes=True)
+    kind: str
+    region_code: str
+    unit_code: str
+
+
+class CreditCoverageOut(BaseModel):
+    """One coverage version of a province or city (``credit.coverage_out``)."""
+
+    region_code: str
+    region_name: str
+    version: int
+    effective_from: str = Field(description="ISO 8601 instant from which new requests are split by it")
+    kinds: list[str]
+    kind_names: list[str]
+    areas: list[str] = Field(description="领域 as the source names them")
+    areas_total: int | None
+    areas_complete: bool
+    report_name: str
+    site: SiteOut
+    source: dict[str, Any] = Field(description="document number, title, issuer, date, url")
+    note: str | None
+    created_by: str
+
+
+class CreditCoverageRegionOut(BaseModel):
+    region_code: str
+    region_name: str
+    in_force: CreditCoverageOut | None = Field(description="the version in force now; none before the first")
+    versions: list[CreditCoverageOut]
