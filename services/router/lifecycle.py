@@ -1,6 +1,6 @@
 """Applying moves to work items: what each move changes, records and announces. Which move is
 allowed when, by whom and with what is the transition table's (``transitions.py``); HTTP
-(``api.py``) and Kafka (``worker.py``) both come here, so a department gets the same answer
+(``api/``) and Kafka (``worker.py``) both come here, so a department gets the same answer
 whichever way it acts."""
 
 from __future__ import annotations
@@ -64,7 +64,14 @@ def item_not_found() -> Problem:
 
 
 class Lifecycle:
-    """Applies moves to work items inside the caller's transaction and queues their events."""
+    """Applies moves to work items inside the caller's transaction; used as an async context
+    manager, so the events of its moves cannot be forgotten::
+
+        async with Lifecycle(session, settings) as lifecycle:
+            await lifecycle.act(item, action, unit, actor, data)
+
+    On leaving the block normally every move's events go to the outbox, in one statement; when the
+    block raises, none do (the caller's transaction is rolled back with the moves themselves)."""
 
     def __init__(self, session: AsyncSession, settings: RouterSettings) -> None:
         self.session = session
@@ -82,7 +89,14 @@ class Lifecycle:
             "extension": self._extension,
         }
 
-    async def flush(self) -> None:
+    async def __aenter__(self) -> Lifecycle:
+        return self
+
+    async def __aexit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            await self._emit_events()
+
+    async def _emit_events(self) -> None:
         """Adds the events of every move made so far to the outbox, in one statement."""
         await messages.emit(self.session, self.messages)
         self.messages = []

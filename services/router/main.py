@@ -10,7 +10,8 @@ from shared import events
 from shared.runtime import ServiceRuntime
 from shared.web import create_app
 
-from . import api, registry, worker
+from . import registry, worker
+from .api import credit_coverage, departments, extensions, routing, workitems
 from .models import Base
 from .settings import RouterSettings
 
@@ -49,6 +50,6 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
         runtime,
         title="xiaoer router",
         description="派单与工单办理。Routing rules, department units and the work-item life cycle.",
-        routers=[api.router],
+        routers=[workitems.router, extensions.router, routing.router, departments.router, credit_coverage.router],
         workers=workers,
     )

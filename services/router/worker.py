@@ -51,9 +51,8 @@ class ActionHandlers:
             # submission may simply not be routed yet. Retried until it is.
             raise NotYetKnown(f"request {event.request_id} not routed yet")
         request.status = "withdrawn"
-        lifecycle = Lifecycle(session, self.settings)
-        await lifecycle.withdraw(await _items_of(session, event.request_id), event.actor, event.reason)
-        await lifecycle.flush()
+        async with Lifecycle(session, self.settings) as lifecycle:
+            await lifecycle.withdraw(await _items_of(session, event.request_id), event.actor, event.reason)
         await credit.withdraw(session, event)  # covered items end as withdrawn too
 
     async def on_credit_report_uploaded(self, session: AsyncSession, received: ReceivedEvent) -> None:
@@ -70,9 +69,8 @@ class ActionHandlers:
             raise NotYetKnown(f"work item {event.work_item_id} of request {event.request_id} not routed yet")
         if item.request_id != event.request_id:
             raise PoisonMessage(f"work item {event.work_item_id} is not of request {event.request_id}")
-        lifecycle = Lifecycle(session, self.settings)
-        await lifecycle.supplemented(item, event.actor, event.text, event.attachments)
-        await lifecycle.flush()
+        async with Lifecycle(session, self.settings) as lifecycle:
+            await lifecycle.supplemented(item, event.actor, event.text, event.attachments)
 
     async def on_rated(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.WorkItemRated = received.data
@@ -81,25 +79,22 @@ class ActionHandlers:
             raise NotYetKnown(f"work item {event.work_item_id} of request {event.request_id} not routed yet")
         if item.request_id != event.request_id:
             raise PoisonMessage(f"work item {event.work_item_id} is not of request {event.request_id}")
-        lifecycle = Lifecycle(session, self.settings)
-        await lifecycle.rated(item, event)
-        await lifecycle.flush()
+        async with Lifecycle(session, self.settings) as lifecycle:
+            await lifecycle.rated(item, event)
 
     async def on_sla_updated(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.SlaUpdated = received.data
         item = await session.get(WorkItem, event.work_item_id)
         if item is None:
             return  # not routed by this router (another deployment's item)
-        lifecycle = Lifecycle(session, self.settings)
-        await lifecycle.deadlines(item, event)
-        await lifecycle.flush()
+        async with Lifecycle(session, self.settings) as lifecycle:
+            await lifecycle.deadlines(item, event)
 
     async def on_department_action(self, session: AsyncSession, received: ReceivedEvent) -> None:
         action: events.DepartmentAction = received.data
         # Who sent it is what its key proves, not what its headers or body say (credentials.py).
         actor = (await credentials.verify(session, self.settings, received)).actor()
         item = await session.get(WorkItem, action.work_item_id)
-        lifecycle = Lifecycle(session, self.settings)
         try:
             if item is None:
                 raise Problem(404, "work_item_not_found", "工单不存在", "Work item not found")
@@ -113,14 +108,14 @@ class ActionHandlers:
                 units=action.units,
                 days=action.days,
             )
-            await lifecycle.act(item, action.action, action.unit_code, actor, data)
+            async with Lifecycle(session, self.settings) as lifecycle:
+                await lifecycle.act(item, action.action, action.unit_code, actor, data)
         except Problem as refused:
             # The same refusal an HTTP caller gets, as the dead letter's reason.
             details = "; ".join(f"{e.field}: {e.en}" for e in refused.errors)
             raise PoisonMessage(
                 f"{refused.status} {refused.code}: {refused.en}" + (f" ({details})" if details else "")
             ) from refused
-        await lifecycle.flush()
 
 
 async def _items_of(session: AsyncSession, request_id: str) -> list[WorkItem]:
