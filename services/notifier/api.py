@@ -1,21 +1,21 @@
 """notifier's HTTP endpoints under ``/v1``: SLA clocks, overdue lists, statistics, the working
-calendar, SLA policies, recipients and the notification log."""
+calendar, SLA policies, recipients and the notification log. What they take and answer is
+``schemas.py``."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, regions
-from shared.auth import Principal, current_principal, require_roles
+from shared.auth import Admin, Anyone, Overseer, Principal
 from shared.clock import SHANGHAI, utcnow
 from shared.problems import Problem, invalid_field, refusals
-from shared.validation import EMAIL, Day, bilingual_error
+from shared.validation import Day
 from shared.vocabulary import TIMER_KINDS
 from shared.web import DbSession, exports
 
@@ -23,11 +23,24 @@ from . import calendar as work_calendar
 from . import policies, recipients, stats
 from .models import Notification, Recipient, SlaPolicy, SlaRecord, SlaTimer
 from .scheduler import notification_out
+from .schemas import (
+    CalendarLoadedOut,
+    CalendarYearOut,
+    LimitsOut,
+    NotificationOut,
+    OverdueOut,
+    PoliciesOut,
+    PolicyIn,
+    PolicyOut,
+    RecipientIn,
+    RecipientOut,
+    SlaOut,
+    SubstitutionOut,
+    TimerOut,
+    UnitStatsOut,
+)
 
 router = APIRouter(prefix="/v1")
-Session = DbSession
-Admin = Annotated[Principal, Depends(require_roles("admin"))]
-Overseer = Annotated[Principal, Depends(require_roles("supervisor", "admin"))]
 
 
 def region_of(principal: Principal, asked: str | None) -> str | None:
@@ -37,7 +50,8 @@ def region_of(principal: Principal, asked: str | None) -> str | None:
     return asked or principal.region
 
 
-def record_out(r: SlaRecord) -> dict:
+def record_fields(r: SlaRecord) -> dict:
+    """An item's clocks as the API shows them (``SlaRecordOut``'s fields)."""
     return {
         "work_item_id": r.work_item_id,
         "request_id": r.request_id,
@@ -57,8 +71,8 @@ def record_out(r: SlaRecord) -> dict:
     }
 
 
-@router.get("/sla/{work_item_id}", tags=["sla"], summary="One work item's SLA clocks")
-async def get_sla(work_item_id: str, session: Session, principal: Annotated[Principal, Depends(current_principal)]):
+@router.get("/sla/{work_item_id}", tags=["sla"], response_model=SlaOut, summary="One work item's SLA clocks")
+async def get_sla(work_item_id: str, session: DbSession, principal: Anyone) -> SlaOut:
     record = await session.get(SlaRecord, work_item_id)
     visible = record is not None and (
         (principal.role == "department" and principal.unit == record.unit_code)
@@ -69,22 +83,24 @@ async def get_sla(work_item_id: str, session: Session, principal: Annotated[Prin
     timers = await session.scalars(
         select(SlaTimer).where(SlaTimer.work_item_id == work_item_id).order_by(SlaTimer.fire_at, SlaTimer.id)
     )
-    return {**record_out(record), "timers": [timer_out(t) for t in timers]}
+    return SlaOut(**record_fields(record), timers=[timer_out(t) for t in timers])
 
 
-def timer_out(timer: SlaTimer) -> dict:
+def timer_out(timer: SlaTimer) -> TimerOut:
     """One step of an item's timer plan, e.g. 督办 due 2026-12-03 09:00, as a supervisor reads it."""
     status = "fired" if timer.fired_at else "cancelled" if timer.cancelled_at else "pending"
-    return {
-        "kind": timer.kind,
-        "name": TIMER_KINDS.zh(timer.kind),
-        "fire_at": timer.fire_at.astimezone(SHANGHAI).isoformat(),
-        "status": status,
-    }
+    return TimerOut(
+        kind=timer.kind,
+        name=TIMER_KINDS.zh(timer.kind),
+        fire_at=timer.fire_at.astimezone(SHANGHAI).isoformat(),
+        status=status,
+    )
 
 
-@router.get("/overdue", tags=["sla"], summary="What is overdue now, oldest first")
-async def overdue(request: Request, session: Session, principal: Overseer, region: str | None = None) -> list[dict]:
+@router.get("/overdue", tags=["sla"], response_model=list[OverdueOut], summary="What is overdue now, oldest first")
+async def overdue(
+    request: Request, session: DbSession, principal: Overseer, region: str | None = None
+) -> list[OverdueOut]:
     region = region_of(principal, region)
     now = utcnow()
     calendar = request.app.state.runtime.calendar
@@ -93,25 +109,29 @@ async def overdue(request: Request, session: Session, principal: Overseer, regio
     if region:
         query = query.where(regions.within(SlaRecord.region_code, region))
     return [
-        {
-            **record_out(r),
-            "overdue_working_hours": round(
-                calendar.working_time_between(r.current_due_at, now).total_seconds() / 3600, 2
-            ),
-        }
+        OverdueOut(
+            **record_fields(r),
+            overdue_working_hours=round(calendar.working_time_between(r.current_due_at, now).total_seconds() / 3600, 2),
+        )
         for r in await session.scalars(query)
     ]
+
+
+def start_of(day: date | None) -> datetime | None:
+    """The first instant of ``day`` in Asia/Shanghai (statistics' periods are Chinese days)."""
+    return datetime.combine(day, datetime.min.time(), SHANGHAI) if day else None
 
 
 @router.get(
     "/stats/units",
     tags=["statistics"],
+    response_model=UnitStatsOut,
     summary="Per unit, region and request type: 响应率, 解决率, 按时办结率, 满意率",
     responses=exports("json", "csv"),
 )
 async def unit_stats(
     request: Request,
-    session: Session,
+    session: DbSession,
     principal: Overseer,
     start: Annotated[Day | None, Query(alias="from")] = None,
     end: Annotated[Day | None, Query(alias="to", description="exclusive")] = None,
@@ -119,11 +139,10 @@ async def unit_stats(
     format: Literal["json", "csv"] = "json",
 ):
     region = region_of(principal, region)
-    to_instant = lambda d: datetime.combine(d, datetime.min.time(), SHANGHAI) if d else None  # noqa: E731
-    records = await stats.records_in(session, to_instant(start), to_instant(end), region)
+    records = await stats.records_in(session, start_of(start), start_of(end), region)
     await work_calendar.refresh(session, request.app.state.runtime.calendar)
     result = stats.grouped(records, request.app.state.runtime.calendar, utcnow())
-    result["credit_substitution"] = await stats.substitution_in(session, to_instant(start), to_instant(end), region)
+    result["credit_substitution"] = await stats.substitution_in(session, start_of(start), start_of(end), region)
     if format == "csv":
         return Response(
             stats.units_csv(result["units"], result["credit_substitution"]),
@@ -136,12 +155,13 @@ async def unit_stats(
 @router.get(
     "/stats/credit-substitution",
     tags=["statistics"],
+    response_model=SubstitutionOut,
     summary="证明替代率 per province and city: certificate items the 专项信用报告 absorbed / certificate items "
     "requested, counted where each subject is",
     responses=exports("json", "csv"),
 )
 async def credit_substitution(
-    session: Session,
+    session: DbSession,
     principal: Overseer,
     start: Annotated[Day | None, Query(alias="from")] = None,
     end: Annotated[Day | None, Query(alias="to", description="exclusive")] = None,
@@ -149,8 +169,7 @@ async def credit_substitution(
     format: Literal["json", "csv"] = "json",
 ):
     region = region_of(principal, region)
-    to_instant = lambda d: datetime.combine(d, datetime.min.time(), SHANGHAI) if d else None  # noqa: E731
-    result = await stats.substitution_in(session, to_instant(start), to_instant(end), region)
+    result = await stats.substitution_in(session, start_of(start), start_of(end), region)
     if format == "csv":
         return Response(
             stats.substitution_csv(result),
@@ -161,8 +180,15 @@ async def credit_substitution(
 
 
 # --- calendar -------------------------------------------------------------------------------------------
-@router.put("/calendar/{year}", tags=["calendar"], summary="Load a year's official schedule (holidays, make-up days)")
-async def put_calendar(year: int, body: work_calendar.ScheduleIn, request: Request, session: Session, principal: Admin):
+@router.put(
+    "/calendar/{year}",
+    tags=["calendar"],
+    response_model=CalendarLoadedOut,
+    summary="Load a year's official schedule (holidays, make-up days)",
+)
+async def put_calendar(
+    year: int, body: work_calendar.ScheduleIn, request: Request, session: DbSession, principal: Admin
+) -> CalendarLoadedOut:
     if not 2000 <= year <= 2100:
         raise Problem(404, "year_not_found", "年份超出范围", "Year out of range")
     try:
@@ -172,54 +198,55 @@ async def put_calendar(year: int, body: work_calendar.ScheduleIn, request: Reque
         raise invalid_field("holidays", "schedule_invalid", str(exc), str(exc)) from exc
     async with request.app.state.runtime.sessions() as reader:
         await work_calendar.refresh(reader, request.app.state.runtime.calendar)
-    return {"year": year, "holidays": len(body.holidays), "workdays": len(body.workdays)}
+    return CalendarLoadedOut(year=year, holidays=len(body.holidays), workdays=len(body.workdays))
 
 
-@router.get("/calendar/{year}", tags=["calendar"], summary="Working days of a year and where they come from")
-async def get_calendar(
-    year: int, request: Request, session: Session, _principal: Annotated[Principal, Depends(current_principal)]
-):
+@router.get(
+    "/calendar/{year}",
+    tags=["calendar"],
+    response_model=CalendarYearOut,
+    summary="Working days of a year and where they come from",
+)
+async def get_calendar(year: int, request: Request, session: DbSession, _principal: Anyone) -> CalendarYearOut:
     calendar = request.app.state.runtime.calendar
     await work_calendar.refresh(session, calendar)
     if not 2000 <= year <= 2100:
         raise Problem(404, "year_not_found", "年份超出范围", "Year out of range")
     days = [date.fromordinal(o) for o in range(date(year, 1, 1).toordinal(), date(year + 1, 1, 1).toordinal())]
-    return {
-        "year": year,
-        "source": calendar.schedule_source(year),
-        "holidays": [d.isoformat() for d in days if d.weekday() < 5 and not calendar.is_working_day(d)],
-        "workdays": [d.isoformat() for d in days if d.weekday() >= 5 and calendar.is_working_day(d)],
-    }
+    return CalendarYearOut(
+        year=year,
+        source=calendar.schedule_source(year),
+        holidays=[d for d in days if d.weekday() < 5 and not calendar.is_working_day(d)],
+        workdays=[d for d in days if d.weekday() >= 5 and calendar.is_working_day(d)],
+    )
 
 
 # --- policies ------------------------------------------------------------------------------------------
-class PolicyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    acknowledge_amount: int = Field(ge=1, le=1000)
-    acknowledge_unit: policies.TimeUnit
-    resolve_amount: int = Field(ge=1, le=1000)
-    resolve_unit: policies.TimeUnit
-
-
-@router.get("/policies", tags=["sla"], summary="SLA policies: stored ones and the built-in defaults")
-async def list_policies(session: Session, _principal: Annotated[Principal, Depends(current_principal)]) -> dict:
+@router.get(
+    "/policies",
+    tags=["sla"],
+    response_model=PoliciesOut,
+    summary="SLA policies: stored ones and the built-in defaults",
+)
+async def list_policies(session: DbSession, _principal: Anyone) -> PoliciesOut:
     stored = await session.scalars(
         select(SlaPolicy).order_by(SlaPolicy.region_code, SlaPolicy.request_type, SlaPolicy.department_kind)
     )
-    return {
-        "defaults": {t: policies.as_dict(limits) for t, limits in policies.DEFAULT_LIMITS.items()},
-        "policies": [
-            {
-                "request_type": p.request_type,
-                "department_kind": p.department_kind,
-                "region_code": p.region_code,
-                **policies.as_dict(
-                    policies.Limits(p.acknowledge_amount, p.acknowledge_unit, p.resolve_amount, p.resolve_unit)
-                ),
-            }
+    return PoliciesOut(
+        defaults={t: LimitsOut(**policies.as_dict(limits)) for t, limits in policies.DEFAULT_LIMITS.items()},
+        policies=[
+            PolicyOut(
+                request_type=p.request_type,
+                department_kind=p.department_kind,
+                region_code=p.region_code,
+                acknowledge_amount=p.acknowledge_amount,
+                acknowledge_unit=p.acknowledge_unit,
+                resolve_amount=p.resolve_amount,
+                resolve_unit=p.resolve_unit,
+            )
             for p in stored
         ],
-    }
+    )
 
 
 def administered_region(principal: Principal, asked: str | None) -> str:
@@ -240,6 +267,7 @@ def administered_region(principal: Principal, asked: str | None) -> str:
 @router.put(
     "/policies/{request_type}/{department_kind}",
     tags=["sla"],
+    response_model=PolicyOut,
     summary=(
         "Set a policy (department_kind * for all) for a region (its admin's by default; * nationwide, for a "
         "national admin); it applies to items dispatched from now on"
@@ -249,10 +277,10 @@ async def put_policy(
     request_type: str,
     department_kind: str,
     body: PolicyIn,
-    session: Session,
+    session: DbSession,
     principal: Admin,
     region: Annotated[str | None, Query(pattern=r"^(\*|\d{6})$")] = None,
-):
+) -> PolicyOut:
     region_code = administered_region(principal, region)
     if request_type not in catalogue.REQUEST_TYPES:
         raise Problem(
@@ -276,34 +304,12 @@ async def put_policy(
         for field, value in body.model_dump().items():
             setattr(policy, field, value)
         policy.updated_at = utcnow()
-    return {
-        "request_type": request_type,
-        "department_kind": department_kind,
-        "region_code": region_code,
-        **body.model_dump(),
-    }
+    return PolicyOut(
+        request_type=request_type, department_kind=department_kind, region_code=region_code, **body.model_dump()
+    )
 
 
 # --- recipients and notifications --------------------------------------------------------------------------
-class RecipientIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["unit", "leadership", "supervisor", "enterprise"]
-    key: str = Field(min_length=1, max_length=100, description="unit code, region code or USCC")
-    channel: Literal["wechat", "email", "webhook"]
-    address: str = Field(min_length=3, max_length=500, description="openid, e-mail address or https URL")
-    name: str | None = Field(None, max_length=100)
-
-    @field_validator("address")
-    @classmethod
-    def _address_fits_channel(cls, address: str, info: ValidationInfo) -> str:
-        channel = info.data.get("channel")
-        if channel == "email" and not EMAIL.match(address):
-            raise bilingual_error("email_invalid", "邮箱地址格式不正确", "Not an e-mail address")
-        if channel == "webhook" and not address.startswith(("https://", "http://")):
-            raise bilingual_error("url_invalid", "回调地址须为 http(s) URL", "A webhook address is an http(s) URL")
-        return address
-
-
 async def administered(session: AsyncSession, principal: Principal, kind: str, key: str) -> str | None:
     """The region of a recipient, if ``principal`` administers it (404 otherwise: a regional
     admin learns nothing of other regions' units)."""
@@ -318,34 +324,28 @@ async def administered(session: AsyncSession, principal: Principal, kind: str, k
     )
 
 
-@router.get("/recipients", tags=["notifications"], summary="Who is told, and how: those in your region")
-async def list_recipients(session: Session, principal: Admin, key: str | None = None) -> list[dict]:
+@router.get(
+    "/recipients",
+    tags=["notifications"],
+    response_model=list[RecipientOut],
+    summary="Who is told, and how: those in your region",
+)
+async def list_recipients(session: DbSession, principal: Admin, key: str | None = None) -> list[RecipientOut]:
     query = select(Recipient).where(principal.region_clause(Recipient.region_code)).order_by(Recipient.id)
     if key:
         query = query.where(Recipient.key == key)
-    return [
-        {
-            "id": r.id,
-            "kind": r.kind,
-            "key": r.key,
-            "channel": r.channel,
-            "address": r.address,
-            "name": r.name,
-            "region_code": r.region_code,
-            "source": r.source,
-        }
-        for r in await session.scalars(query.limit(1000))
-    ]
+    return [RecipientOut.model_validate(r) for r in await session.scalars(query.limit(1000))]
 
 
 @router.post(
     "/recipients",
     status_code=201,
     tags=["notifications"],
+    response_model=RecipientIn,
     summary="Register who is told, and how",
     responses=refusals(404),  # a unit that does not exist or lies outside the admin's region
 )
-async def add_recipient(body: RecipientIn, session: Session, principal: Admin) -> dict:
+async def add_recipient(body: RecipientIn, session: DbSession, principal: Admin) -> RecipientIn:
     async with session.begin():
         region = await administered(session, principal, body.kind, body.key)
         existing = await session.scalar(
@@ -358,12 +358,17 @@ async def add_recipient(body: RecipientIn, session: Session, principal: Admin) -
         )
         if existing is None:
             session.add(Recipient(**body.model_dump(), region_code=region, source="api"))
-    return body.model_dump()
+    return body
 
 
-@router.get("/notifications", tags=["notifications"], summary="The notification log, newest first")
+@router.get(
+    "/notifications",
+    tags=["notifications"],
+    response_model=list[NotificationOut],
+    summary="The notification log, newest first",
+)
 async def list_notifications(
-    session: Session,
+    session: DbSession,
     principal: Overseer,
     work_item_id: str | None = None,
     status: str | None = None,

@@ -1,0 +1,245 @@
+"""notifier's HTTP contract: SLA clocks, overdue lists, statistics, the working calendar, SLA
+policies, recipients and the notification log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
+
+from shared.validation import EMAIL, bilingual_error
+
+from . import policies
+
+
+# --- what callers send ------------------------------------------------------------------------------------
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    acknowledge_amount: int = Field(ge=1, le=1000)
+    acknowledge_unit: policies.TimeUnit
+    resolve_amount: int = Field(ge=1, le=1000)
+    resolve_unit: policies.TimeUnit
+
+
+class RecipientIn(BaseModel):
+    # Who is told, and how; POST /v1/recipients answers with it as registered.
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["unit", "leadership", "supervisor", "enterprise"]
+    key: str = Field(min_length=1, max_length=100, description="unit code, region code or USCC")
+    channel: Literal["wechat", "email", "webhook"]
+    address: str = Field(min_length=3, max_length=500, description="openid, e-mail address or https URL")
+    name: str | None = Field(None, max_length=100)
+
+    @field_validator("address")
+    @classmethod
+    def _address_fits_channel(cls, address: str, info: ValidationInfo) -> str:
+        channel = info.data.get("channel")
+        if channel == "email" and not EMAIL.match(address):
+            raise bilingual_error("email_invalid", "邮箱地址格式不正确", "Not an e-mail address")
+        if channel == "webhook" and not address.startswith(("https://", "http://")):
+            raise bilingual_error("url_invalid", "回调地址须为 http(s) URL", "A webhook address is an http(s) URL")
+        return address
+
+
+# --- SLA clocks ------------------------------------------------------------------------------------------
+class SlaRecordOut(BaseModel):
+    """One work item's clocks, as the notifier keeps them."""
+
+    model_config = ConfigDict(from_attributes=True)
+    work_item_id: str
+    request_id: str
+    reference_no: str
+    request_type: str
+    unit_code: str
+    unit_name: str
+    region_code: str = Field(description="the handling unit's region")
+    state: str
+    dispatched_at: datetime
+    acknowledge_due_at: datetime
+    acknowledged_at: datetime | None
+    resolve_due_at: datetime | None
+    paused: bool = Field(description="waiting for the enterprise's 补正: the resolve clock stands still")
+    resolved_at: datetime | None
+    policy: dict[str, Any] = Field(description="the time limits as they were when the clock started")
+
+
+class TimerOut(BaseModel):
+    """One step of an item's timer plan, e.g. 督办 due 2026-12-03 09:00, as a supervisor reads it."""
+
+    kind: str
+    name: str = Field(description="the step in Chinese")
+    fire_at: str = Field(description="ISO 8601 instant in Asia/Shanghai")
+    status: Literal["pending", "fired", "cancelled"]
+
+
+class SlaOut(SlaRecordOut):
+    timers: list[TimerOut]
+
+    @field_serializer(
+        "dispatched_at", "acknowledge_due_at", "acknowledged_at", "resolve_due_at", "resolved_at", when_used="json"
+    )
+    def _as_isoformat(self, instant: datetime | None) -> str | None:
+        # This route has always written its instants as datetime.isoformat() does (+00:00 for UTC),
+        # the lists as pydantic does (Z). Both are RFC 3339; each route keeps its own.
+        return instant.isoformat() if instant is not None else None
+
+
+class OverdueOut(SlaRecordOut):
+    overdue_working_hours: float = Field(description="working hours past the current deadline")
+
+
+# --- statistics ------------------------------------------------------------------------------------------
+# A row's keys come first (unit, region, request type), then its figures, as they always have:
+# pydantic orders the fields of ``class Row(Figures, Key)`` from the last base to the first.
+class Figures(BaseModel):
+    """What units are judged on, over the items dispatched in the period (``stats.summarize``)."""
+
+    received: int
+    acknowledged_on_time: int
+    acknowledged_late: int
+    response_rate: float | None = Field(description="响应率: acknowledged in time / received")
+    resolved: int
+    resolution_rate: float | None = Field(description="解决率")
+    resolved_on_time: int
+    on_time_rate: float | None = Field(description="按时办结率")
+    median_handling_hours: float | None = Field(description="working hours from dispatch to resolution")
+    p90_handling_hours: float | None
+    median_handling_days: float | None = Field(description="in working days")
+    p90_handling_days: float | None
+    extended: int = Field(description="items granted an extension")
+    extension_rate: float | None = Field(description="延期率")
+    returned: int = Field(description="items returned to the coordinating office")
+    return_rate: float | None = Field(description="退回率")
+    open_now: int
+    overdue_now: int
+    rated: int
+    satisfied: int
+    satisfaction_rate: float | None = Field(description="满意率: rated 4 or 5 / rated")
+
+
+class UnitKey(BaseModel):
+    unit_code: str
+    unit_name: str
+
+
+class RegionKey(BaseModel):
+    region_code: str
+
+
+class RequestTypeKey(BaseModel):
+    request_type: str
+
+
+class UnitFigures(Figures, UnitKey):
+    pass
+
+
+class RegionFigures(Figures, RegionKey):
+    pass
+
+
+class RequestTypeFigures(Figures, RequestTypeKey):
+    pass
+
+
+class SubstitutionFigures(BaseModel):
+    certificate_items: int = Field(description="department items of certificate requests + covered ones")
+    by_departments: int
+    covered_by_credit_report: int
+    fulfilled_by_credit_report: int = Field(description="covered items whose report was uploaded")
+    awaiting_credit_report: int
+    substitution_rate: float | None = Field(description="证明替代率: covered / certificate items")
+
+
+class SubstitutionRegionKey(BaseModel):
+    region_code: str
+    region_name: str
+    level: Literal["province", "city"]
+    level_name: str
+
+
+class SubstitutionRegion(SubstitutionFigures, SubstitutionRegionKey):
+    pass
+
+
+class SubstitutionOut(BaseModel):
+    """证明替代率 per province and prefecture-level city, each item counted where its subject is."""
+
+    label: str
+    regions: list[SubstitutionRegion]
+    total: SubstitutionFigures
+
+
+class UnitStatsOut(BaseModel):
+    units: list[UnitFigures]
+    regions: list[RegionFigures]
+    request_types: list[RequestTypeFigures]
+    total: Figures
+    credit_substitution: SubstitutionOut
+
+
+# --- calendar, policies, recipients, notifications -----------------------------------------------------
+class CalendarLoadedOut(BaseModel):
+    year: int
+    holidays: int = Field(description="how many holidays were loaded")
+    workdays: int = Field(description="how many make-up working days were loaded")
+
+
+class CalendarYearOut(BaseModel):
+    year: int
+    source: str = Field(description="where the year's schedule comes from")
+    holidays: list[date] = Field(description="weekdays that are not working days")
+    workdays: list[date] = Field(description="weekend days that are working days")
+
+
+class LimitsOut(BaseModel):
+    acknowledge_amount: int
+    acknowledge_unit: policies.TimeUnit
+    resolve_amount: int
+    resolve_unit: policies.TimeUnit
+
+
+class PolicyKey(BaseModel):
+    request_type: str
+    department_kind: str = Field(description="* for every kind")
+    region_code: str = Field(description="* nationwide")
+
+
+class PolicyOut(LimitsOut, PolicyKey):
+    pass
+
+
+class PoliciesOut(BaseModel):
+    defaults: dict[str, LimitsOut] = Field(description="the built-in limits per request type")
+    policies: list[PolicyOut]
+
+
+class RecipientOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: str
+    key: str
+    channel: str
+    address: str
+    name: str | None
+    region_code: str | None
+    source: str = Field(description="registry (replaced on each load) · api")
+
+
+class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    work_item_id: str | None
+    recipient_kind: str
+    channel: str
+    address: str
+    title: str
+    body: str
+    urgent: bool
+    status: str = Field(description="pending · sent · failed")
+    attempts: int
+    last_error: str | None
+    created_at: str = Field(description="ISO 8601 instant")
+    sent_at: str | None
+    next_attempt_at: str
