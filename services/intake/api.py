@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, files
-from shared.auth import Principal, current_principal, decode_token, require_roles
+from shared.auth import Anyone, ForEnterprise, Principal, decode_token
 from shared.catalogue import DEPARTMENT_KINDS
 from shared.events import reopens
 from shared.problems import Problem, refusals
@@ -47,11 +47,6 @@ from .schemas import (
 router = APIRouter(prefix="/v1")
 
 
-Session = DbSession
-Caller = Annotated[Principal, Depends(current_principal)]
-Submitter = Annotated[Principal, Depends(require_roles("enterprise", "liaison"))]
-
-
 @router.get("/catalogue", tags=["catalogue"], summary="Request types, their items and the form fields of each")
 async def get_catalogue(request: Request) -> dict:
     settings = request.app.state.settings
@@ -84,8 +79,8 @@ async def submit_request(
     body: RequestCreate,
     request: Request,
     response: Response,
-    session: Session,
-    principal: Caller,
+    session: DbSession,
+    principal: Anyone,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RequestCreated:
     access.authorize_submission(principal, body)
@@ -105,8 +100,8 @@ async def submit_request(
 
 @router.get("/requests", tags=["requests"], response_model=RequestPage, summary="The caller's requests, newest first")
 async def list_requests(
-    session: Session,
-    principal: Caller,
+    session: DbSession,
+    principal: Anyone,
     status: Annotated[str | None, Query(max_length=30)] = None,
     type: Annotated[str | None, Query(max_length=40)] = None,
     created_from: Annotated[Instant | None, Query(alias="from")] = None,
@@ -133,7 +128,7 @@ async def list_requests(
 
 
 @router.get("/requests/{request_id}", tags=["requests"], response_model=RequestOut, summary="One request's progress")
-async def get_request(request_id: str, session: Session, principal: Caller) -> RequestOut:
+async def get_request(request_id: str, session: DbSession, principal: Anyone) -> RequestOut:
     req = await access.load_request(session, principal, request_id)
     items = await read_model.work_items_of(session, req.id)
     entries = await timeline.timeline_of(session, req.id)
@@ -236,7 +231,7 @@ def file_out(row: Attachment) -> FileOut:
     summary="Download a file of a request (yours, or what a unit issued); every download is logged",
     responses=files.DOWNLOAD_RESPONSES,
 )
-async def download_request_file(request_id: str, file_id: str, request: Request, session: Session, principal: Caller):
+async def download_request_file(request_id: str, file_id: str, request: Request, session: DbSession, principal: Anyone):
     async with session.begin():
         req = await access.load_request(session, principal, request_id)
         found = await session.get(Attachment, file_id)
@@ -259,7 +254,7 @@ async def _act(request: Request, session: AsyncSession, principal: Principal, re
     summary="Answer a department's 补正 request; it restarts that department's clock",
 )
 async def post_supplement(
-    request_id: str, body: SupplementIn, request: Request, session: Session, principal: Submitter
+    request_id: str, body: SupplementIn, request: Request, session: DbSession, principal: ForEnterprise
 ):
     await _act(request, session, principal, request_id, submissions.supplement, body)
     return {"status": "sent"}
@@ -274,7 +269,7 @@ async def post_supplement(
     "count as fulfilled",
 )
 async def post_credit_report(
-    request_id: str, body: CreditReportIn, request: Request, session: Session, principal: Submitter
+    request_id: str, body: CreditReportIn, request: Request, session: DbSession, principal: ForEnterprise
 ) -> CreditReportOut:
     async with session.begin():
         req = await access.load_request(session, principal, request_id)
@@ -293,7 +288,7 @@ async def post_credit_report(
     response_model=list[RatableItem],
     summary="好差评: every work item of the request, which may be rated now, and the ratings given",
 )
-async def get_ratings(request_id: str, session: Session, principal: Caller) -> list[RatableItem]:
+async def get_ratings(request_id: str, session: DbSession, principal: Anyone) -> list[RatableItem]:
     req = await access.load_request(session, principal, request_id)
     given = await submissions.ratings_of(session, req.id)
     owner = access.is_owner(principal, req)
@@ -331,7 +326,7 @@ def rating_out(rating: ItemRating) -> RatingOut:
     response_model=RatingOut,
     summary="Rate one finished work item (好差评, five levels); 不满意 or worse reopens that item alone (重办)",
 )
-async def post_rating(request_id: str, body: RatingIn, request: Request, session: Session, principal: Submitter):
+async def post_rating(request_id: str, body: RatingIn, request: Request, session: DbSession, principal: ForEnterprise):
     async with session.begin():
         req = await access.load_request(session, principal, request_id)
         rating = await submissions.rate(session, principal, req, body)
@@ -347,7 +342,7 @@ async def post_rating(request_id: str, body: RatingIn, request: Request, session
     summary="Withdraw before resolution; every department with an open item is told",
 )
 async def post_withdraw(
-    request_id: str, request: Request, session: Session, principal: Submitter, body: WithdrawIn | None = None
+    request_id: str, request: Request, session: DbSession, principal: ForEnterprise, body: WithdrawIn | None = None
 ):
     await _act(request, session, principal, request_id, submissions.withdraw, body or WithdrawIn())
     return {"status": "withdrawn"}
@@ -362,7 +357,7 @@ async def post_withdraw(
     summary="Upload a PDF, OFD, JPEG or PNG file (20 MB at most)",
 )
 async def upload_attachment(
-    request: Request, session: Session, principal: Submitter, file: Annotated[UploadFile, File()]
+    request: Request, session: DbSession, principal: ForEnterprise, file: Annotated[UploadFile, File()]
 ) -> AttachmentOut:
     settings = request.app.state.settings
     async with session.begin():
@@ -376,7 +371,7 @@ async def upload_attachment(
     summary="Download your own upload",
     responses=files.DOWNLOAD_RESPONSES,
 )
-async def download_own(attachment_id: str, request: Request, session: Session, principal: Caller):
+async def download_own(attachment_id: str, request: Request, session: DbSession, principal: Anyone):
     async with session.begin():
         found = await session.get(Attachment, attachment_id)
         if found is None or found.uploaded_by != principal.sub:
@@ -393,7 +388,7 @@ async def download_own(attachment_id: str, request: Request, session: Session, p
 async def download_signed(
     attachment_id: str,
     request: Request,
-    session: Session,
+    session: DbSession,
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
 ):
@@ -414,8 +409,8 @@ async def download_signed(
     responses=exports("json", "csv", "xlsx"),
 )
 async def get_ledger(
-    session: Session,
-    principal: Caller,
+    session: DbSession,
+    principal: Anyone,
     format: Literal["json", "csv", "xlsx"] = "json",
     status: Annotated[str | None, Query(max_length=30)] = None,
     type: Annotated[str | None, Query(max_length=40)] = None,
@@ -469,7 +464,7 @@ _optional_bearer = HTTPBearer(auto_error=False)
 async def wechat_login(
     body: WechatLogin,
     request: Request,
-    session: Session,
+    session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)] = None,
 ) -> TokenOut:
     settings = request.app.state.settings
