@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
@@ -21,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -34,7 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -77,7 +80,11 @@ class UTCDateTime(TypeDecorator):
 
 def infrastructure_tables(metadata: MetaData) -> tuple[Table, Table]:
     """The outbox (events written in the same transaction as the state they describe, published
-    later by the relay) and processed_events (ids of consumed events, for idempotency)."""
+    later by the relay) and processed_events (ids of consumed events, for idempotency).
+
+    A sent row keeps where the broker acknowledged it (partition and offset), and
+    ``outbox_high_water`` the highest offset acknowledged per partition, so the relay can tell
+    when the broker lost acknowledged events (shared.messaging.relay)."""
     outbox = Table(
         "outbox",
         metadata,
@@ -88,6 +95,16 @@ def infrastructure_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("value", Text, nullable=False),
         Column("created_at", UTCDateTime, nullable=False, default=utcnow),
         Column("sent_at", UTCDateTime, index=True),
+        Column("sent_partition", Integer),
+        Column("sent_offset", BigInteger),
+        Index("ix_outbox_landed", "topic", "sent_partition", "sent_offset"),
+    )
+    Table(
+        "outbox_high_water",
+        metadata,
+        Column("topic", String(249), primary_key=True),
+        Column("partition", Integer, primary_key=True),
+        Column("high_offset", BigInteger, nullable=False),
     )
     processed = Table(
         "processed_events",
@@ -275,3 +292,36 @@ def run_migrations_online(target_metadata: MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(run())
+
+
+# The kinds of exception a database that cannot be reached raises (``is_unavailable`` decides).
+UNAVAILABILITY_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    PoolTimeoutError,
+    DBAPIError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database cannot be reached or used now: a
+    refused or dropped connection, a timeout, a pool with no connection to give, a server
+    starting or shutting down, SQLite's locked or unopenable file. Such a failure is transient:
+    a request gets 503 with Retry-After, a consumer retries, nothing is dead-lettered."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | TimeoutError | PoolTimeoutError | OperationalError | InterfaceError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(
+            current,
+            asyncpg.PostgresConnectionError | asyncpg.OperatorInterventionError | asyncpg.TooManyConnectionsError,
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

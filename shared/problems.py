@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -36,6 +37,16 @@ class Problem(Exception):
     errors: list[FieldError] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] | None = None
+
+
+RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = Problem(
+    503,
+    "database_unavailable",
+    "服务暂时不可用（数据库无法连接），未保存任何内容，请稍后重试",
+    "Service temporarily unavailable (its database cannot be reached); nothing was stored, please retry",
+    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+)
 
 
 def invalid_field(field: str, code: str, zh: str, en: str) -> Problem:
@@ -169,10 +180,23 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers = {**(headers or {}), "Allow": ", ".join(_methods_of(request))}
         return problem_response(request, Problem(exc.status_code, code, zh, en, headers=headers))
 
+    from shared.db import UNAVAILABILITY_ERRORS, is_unavailable
+
+    async def _database(request: Request, exc: Exception):
+        if not is_unavailable(exc):
+            raise exc  # a fault of another kind: the 500 below
+        # Nothing was stored (the transaction never committed): the client may retry, with its
+        # Idempotency-Key where it sent one, and gets one answer for both tries.
+        structlog.get_logger(__name__).warning(
+            "http.database_unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}"
+        )
+        return problem_response(request, DATABASE_UNAVAILABLE)
+
+    for failure in UNAVAILABILITY_ERRORS:
+        app.add_exception_handler(failure, _database)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        import structlog
-
         structlog.get_logger(__name__).exception("http.unhandled_error", path=request.url.path)
         return problem_response(
             request, Problem(500, "internal_error", "服务器内部错误，请稍后重试", "Internal server error")
@@ -240,7 +264,7 @@ def document_refusals(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             statuses: set[int] = set()
             if operation.get("security"):
-                statuses |= {401, 403}
+                statuses |= {401, 403, 503}  # 503: its database away for a while
             if "{" in path:
                 statuses.add(404)
                 if method in ("post", "put", "patch", "delete"):

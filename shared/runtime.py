@@ -19,6 +19,7 @@ from shared.events import dlq
 from shared.messaging.applying import BatchHandler, Handler
 from shared.messaging.broker import BrokerAccess, ping
 from shared.messaging.consumer import EventConsumer
+from shared.messaging.metrics import DEPENDENCY_UP
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.topics import TopicKeeper, ensure_topics
 from shared.settings import Service, Settings
@@ -48,6 +49,8 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size,
             partitions=settings.kafka_topic_partitions,
             replication=settings.kafka_replication_factor,
+            fence_every=settings.outbox_fence_every,
+            loss_check_seconds=settings.outbox_loss_check_seconds,
         )
         self.topic_keeper = TopicKeeper(self.broker, settings.kafka_topic_partitions, settings.kafka_replication_factor)
         self.topic_check_seconds = 5.0  # how soon topics lost with the broker are created again
@@ -69,6 +72,8 @@ class ServiceRuntime:
             after_commit=self.relay.notify,
             partitions=self.settings.kafka_topic_partitions,
             replication=self.settings.kafka_replication_factor,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
         )
         self.consumers.append(consumer)
         self.topics.update(topics)
@@ -103,10 +108,14 @@ class ServiceRuntime:
                 await asyncio.sleep(self.topic_check_seconds)
                 try:
                     created = await self.topic_keeper.ensure(self.topics)
+                    DEPENDENCY_UP.labels(self.name, "broker").set(1)
                     if created:
                         log.warning("topics.recreated", service=self.name, topics=created)
                 except Exception as exc:  # broker away: the consumers and /readyz say so already
+                    DEPENDENCY_UP.labels(self.name, "broker").set(0)
                     log.info("topics.check_failed", service=self.name, error=f"{type(exc).__name__}: {exc}")
+                with contextlib.suppress(Exception):  # the gauge says it; the workers retry anyway
+                    await self.check_database()
         finally:
             await self.topic_keeper.close()
 
@@ -151,10 +160,33 @@ class ServiceRuntime:
         await self.engine.dispose()
 
     async def check_database(self) -> None:
-        await db.ping(self.engine)
+        await self._check("database", db.ping(self.engine))
 
     async def check_broker(self) -> None:
-        await ping(self.broker)
+        await self._check("broker", ping(self.broker))
+
+    async def _check(self, dependency: str, check) -> None:
+        """Runs a dependency's check and keeps ``xiaoer_dependency_up`` in step with its answer."""
+        try:
+            await check
+        except Exception:
+            DEPENDENCY_UP.labels(self.name, dependency).set(0)
+            raise
+        DEPENDENCY_UP.labels(self.name, dependency).set(1)
+
+    def warnings(self) -> list[str]:
+        """Degraded but serving: shown on /readyz, never failing it. The relay republishing what
+        the broker lost, and consumers far behind their partitions' ends."""
+        found = [w for w in [self.relay.landings.warning()] if w]
+        for consumer in self.consumers:
+            behind = sum(consumer.lag.values())
+            if behind >= self.settings.consumer_lag_warning:
+                found.append(f"{consumer.name}: {behind} events behind (xiaoer_consumer_lag)")
+        return found
+
+    def lag(self) -> dict[str, dict[str, int]]:
+        """Each consumer's lag per partition (``topic/partition``), as its last fetch saw it."""
+        return {c.name: {f"{tp.topic}/{tp.partition}": n for tp, n in sorted(c.lag.items())} for c in self.consumers}
 
     async def check_workers(self) -> None:
         """Fails when a relay, consumer or scheduler started here has stopped, a consumer is

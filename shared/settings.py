@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     database_pool_overflow: int = Field(10, ge=0, description="extra connections per process in a burst")
     outbox_poll_seconds: float = 0.5
     outbox_batch_size: int = 200
+    # How often the active relay checks that the broker still has what it acknowledged (and when
+    # it takes the lease); what is gone is published again (shared/messaging/landing.py).
+    outbox_loss_check_seconds: float = Field(10.0, gt=0, description="seconds between broker-loss checks")
+    # A relay asks the database whether it still holds its lease before each chunk this large.
+    outbox_fence_every: int = Field(50, ge=1, description="rows sent between two checks of the relay's lease")
+    # A consumer that stops heartbeating (its process killed) loses its partitions after this
+    # long, and the group's other members take them over.
+    kafka_session_timeout_ms: int = Field(4000, ge=1000, description="consumer group session timeout")
+    kafka_heartbeat_interval_ms: int = Field(1000, ge=100, description="consumer heartbeat interval")
+    # /readyz warns (without failing) when a consumer is this many events behind its partitions' ends.
+    consumer_lag_warning: int = Field(1000, ge=1, description="events behind before /readyz warns")
 
     # --- HTTP: where each service listens and is reached (the services call each other's APIs,
     # and links handed out must point at the right one) ----------------------------------------

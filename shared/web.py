@@ -169,6 +169,44 @@ def exports(*formats: str) -> dict[int | str, dict]:
     return {200: {"description": "按 format 参数: " + "、".join(formats), "content": content}}
 
 
+def operations_router(runtime: ServiceRuntime, warnings: Callable[[], list[str]] | None) -> APIRouter:
+    """``/healthz``, ``/readyz`` and ``/metrics``: what ops teams and their probes ask."""
+    router = APIRouter(tags=["operations"])
+    service = runtime.name
+    readiness = runtime.readiness()
+
+    @router.get("/healthz", summary="Alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @router.get(
+        "/readyz",
+        summary="Database and broker reachable, workers running; lag and warnings as detail",
+        responses={503: {"description": "a dependency is away", "content": {"application/json": {}}}},
+    )
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        ready = True
+        for name, check in readiness.items():
+            try:
+                await check()
+                checks[name] = "ok"
+            except Exception as exc:  # report every dependency, not just the first failure
+                checks[name] = f"error: {exc}"
+                ready = False
+        body: dict = {"status": "ok" if ready else "unavailable", "checks": checks}
+        # Degraded but serving: shown, not failing the probe.
+        body["warnings"] = runtime.warnings() + (warnings() if warnings is not None else [])
+        body["lag"] = runtime.lag()
+        return JSONResponse(body, 200 if ready else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
 def create_app(
     runtime: ServiceRuntime,
     *,
@@ -199,37 +237,7 @@ def create_app(
         max_header=settings.http_max_header_bytes,
     )
     app.add_middleware(RequestContextMiddleware, service=service)
-    readiness = runtime.readiness()
-
-    @app.get("/healthz", tags=["operations"], summary="Alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": service}
-
-    @app.get(
-        "/readyz",
-        tags=["operations"],
-        summary="Database and broker reachable",
-        responses={503: {"description": "a dependency is away", "content": {"application/json": {}}}},
-    )
-    async def readyz() -> JSONResponse:
-        checks: dict[str, str] = {}
-        ready = True
-        for name, check in readiness.items():
-            try:
-                await check()
-                checks[name] = "ok"
-            except Exception as exc:  # report every dependency, not just the first failure
-                checks[name] = f"error: {exc}"
-                ready = False
-        body = {"status": "ok" if ready else "unavailable", "checks": checks}
-        if warnings is not None:
-            body["warnings"] = warnings()  # degraded but serving: shown, not failing the probe
-        return JSONResponse(body, 200 if ready else 503)
-
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    app.include_router(operations_router(runtime, warnings))
     for router in routers:
         app.include_router(router)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -77,6 +78,18 @@ async def _create_postgres_databases(admin_url: str, names: list[str]) -> Databa
         await conn.close()
 
     return Databases(created, [drop])
+
+
+@contextlib.asynccontextmanager
+async def postgres_databases(names: list[str]):
+    """Fresh PostgreSQL databases (dropped afterwards) whatever the suite runs on, for faults
+    that exist on PostgreSQL only; their URLs by name."""
+    databases = await _create_postgres_databases(os.environ["XIAOER_TEST_POSTGRES_URL"], names)
+    try:
+        yield databases.urls
+    finally:
+        for cleanup in databases.cleanup:
+            await cleanup()
 
 
 def database_backend() -> str:

@@ -86,20 +86,7 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
     views = await _views_of(session, event.request_id)
     view = views.get(event.work_item_id)
     if view is None:
-        deadline = (await _deadlines_of(session, event.request_id)).get(event.work_item_id)
-        view = WorkItemView(
-            id=event.work_item_id,
-            request_id=event.request_id,
-            kind=event.department_kind,
-            item=event.item,
-            subject_uscc=event.subject_uscc,
-            subject_name=event.subject_name,
-            result=None,
-            acknowledge_due_at=deadline.acknowledge_due_at if deadline else None,
-            due_at=deadline.resolve_due_at if deadline else None,
-        )
-        session.add(view)
-        views[view.id] = view
+        view = views[event.work_item_id] = await _new_view(session, event)
     elif event.older_than(view.version):
         # A replayed or republished past event: true history for the timeline, but the view
         # already shows a later state, which it keeps.
@@ -114,36 +101,7 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
         event.state,
     )
     view.last_actor = event.actor.label if event.actor else None
-    files: list[events.FileRef] = []
-    if isinstance(event, events.WorkItemResolved):
-        view.result = event.resolution.model_dump(mode="json")
-        files = event.resolution.documents
-        await attachments.learn(
-            session,
-            files,
-            unit_code=event.unit_code,
-            request_id=event.request_id,
-            work_item_id=view.id,
-            purpose="issued",
-        )
-    elif isinstance(event, events.WorkItemSupplementRequested):
-        files = event.attachments
-        await attachments.learn(
-            session,
-            files,
-            unit_code=event.unit_code,
-            request_id=event.request_id,
-            work_item_id=view.id,
-            purpose="supplement_form",
-        )
-    elif isinstance(event, events.WorkItemReopened):
-        view.result = None
-    elif isinstance(event, events.WorkItemCovered):
-        view.coverage = events.CoverageVersion(region_code=event.coverage_region, version=event.coverage_version).label
-        if (await note_credit_report(session, event)).uploaded_at is not None:
-            view.status = CREDIT_UPLOADED  # the report was uploaded before this item's news came
-    elif isinstance(event, events.WorkItemDispatched) and event.credit_coverage:
-        view.coverage = "、".join(version.label for version in event.credit_coverage)
+    files = await _apply_what_the_event_carries(session, event, view)
     view.updated_at = utcnow()
     if request.status != "withdrawn":
         request.status = overall_status(request, list(views.values()))
@@ -158,6 +116,54 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
         view,
         file_ids=[f.id for f in files],
     )
+
+
+async def _new_view(session: AsyncSession, event: events.WorkItemEvent) -> WorkItemView:
+    """The view of an item first heard of, with the deadlines the notifier may have sent before."""
+    deadline = (await _deadlines_of(session, event.request_id)).get(event.work_item_id)
+    view = WorkItemView(
+        id=event.work_item_id,
+        request_id=event.request_id,
+        kind=event.department_kind,
+        item=event.item,
+        subject_uscc=event.subject_uscc,
+        subject_name=event.subject_name,
+        result=None,
+        acknowledge_due_at=deadline.acknowledge_due_at if deadline else None,
+        due_at=deadline.resolve_due_at if deadline else None,
+    )
+    session.add(view)
+    return view
+
+
+async def _apply_what_the_event_carries(
+    session: AsyncSession, event: events.WorkItemEvent, view: WorkItemView
+) -> list[events.FileRef]:
+    """A result, files for the enterprise, a coverage version: whatever the event brings beyond
+    the item's state. The files it brings, for its timeline entry."""
+    if isinstance(event, events.WorkItemResolved):
+        view.result = event.resolution.model_dump(mode="json")
+        return await _learn_files(session, event, view, event.resolution.documents, "issued")
+    if isinstance(event, events.WorkItemSupplementRequested):
+        return await _learn_files(session, event, view, event.attachments, "supplement_form")
+    if isinstance(event, events.WorkItemReopened):
+        view.result = None
+    elif isinstance(event, events.WorkItemCovered):
+        view.coverage = events.CoverageVersion(region_code=event.coverage_region, version=event.coverage_version).label
+        if (await note_credit_report(session, event)).uploaded_at is not None:
+            view.status = CREDIT_UPLOADED  # the report was uploaded before this item's news came
+    elif isinstance(event, events.WorkItemDispatched) and event.credit_coverage:
+        view.coverage = "、".join(version.label for version in event.credit_coverage)
+    return []
+
+
+async def _learn_files(
+    session: AsyncSession, event: events.WorkItemEvent, view: WorkItemView, files: list[events.FileRef], purpose: str
+) -> list[events.FileRef]:
+    await attachments.learn(
+        session, files, unit_code=event.unit_code, request_id=event.request_id, work_item_id=view.id, purpose=purpose
+    )
+    return files
 
 
 async def apply_sla_update(session: AsyncSession, event: events.SlaUpdated) -> None:

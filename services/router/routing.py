@@ -207,7 +207,9 @@ async def route_requests(
     for submitted, row in zip(batch, rows, strict=True):
         if submitted.request_id in new:
             new.discard(submitted.request_id)  # the same request twice in a batch: routed once
-            await _route(session, settings, submitted, RoutedRequest(**row), now, items, outgoing)
+            routed, announced = await _route(session, settings, submitted, RoutedRequest(**row), now)
+            items += routed
+            outgoing += announced
     if items:  # after the messages: they set each item's version
         await session.execute(insert(WorkItem.__table__), [vars(item) for item in items])
     await messages.emit(session, outgoing)
@@ -220,12 +222,9 @@ async def _route(
     submitted: events.RequestSubmitted,
     request: RoutedRequest,
     now: datetime,
-    items: list[NewWorkItem],
-    outgoing: list[OutgoingMessage],
-) -> None:
-    """One request's work items (added to ``items``) and events (to ``outgoing``); the items its
-    subjects' 专项信用报告 cover are added to the session. ``request`` is for the messages: its
-    row is written."""
+) -> tuple[list[NewWorkItem], list[OutgoingMessage]]:
+    """One request's work items and their events; the items its subjects' 专项信用报告 cover are
+    added to the session. ``request`` is for the messages: its row is written by the caller."""
     await item_files.learn(
         session,
         submitted.attachments,
@@ -239,27 +238,12 @@ async def _route(
     splits = credit.splits_for(book, submitted, submitted.submitted_at)
     covered = covered_items(submitted.request_id, splits, now)
     coverage = {c.id: c for split in splits or [] for c in split.in_force}
-    outgoing += [messages.covered(item, coverage[item.coverage_id], request, now) for item in covered]
+    outgoing = [messages.covered(item, coverage[item.coverage_id], request, now) for item in covered]
     session.add_all(covered)
     consulted = {s.subject.uscc: credit.versions_of(s) for s in splits or []}
+    items = []
     for decision in plan(registry, submitted, splits):
-        item = NewWorkItem(
-            id=str(uuid.uuid4()),
-            request_id=submitted.request_id,
-            item=decision.item,
-            department_kind=decision.department_kind,
-            unit_code=decision.unit.unit_code,
-            subject_uscc=decision.subject.uscc,
-            subject_name=decision.subject.name,
-            subject_region=decision.subject.region_code,
-            state="dispatched",
-            rule_id=decision.rule.id if decision.rule else None,
-            rule_version=decision.rule.version if decision.rule else None,
-            routing_reason=decision.reason,
-            credit_coverage=consulted.get(decision.subject.uscc),
-            created_at=now,
-            updated_at=now,
-        )
+        item = _new_item(submitted, decision, consulted.get(decision.subject.uscc), now)
         items.append(item)
         outgoing.append(messages.assigned(settings, item, decision.unit, request, now, submitted=submitted))
         outgoing.append(
@@ -276,3 +260,26 @@ async def _route(
                 routing_reason=item.routing_reason,
             )
         )
+    return items, outgoing
+
+
+def _new_item(
+    submitted: events.RequestSubmitted, decision: Decision, consulted: list[dict] | None, now: datetime
+) -> NewWorkItem:
+    return NewWorkItem(
+        id=str(uuid.uuid4()),
+        request_id=submitted.request_id,
+        item=decision.item,
+        department_kind=decision.department_kind,
+        unit_code=decision.unit.unit_code,
+        subject_uscc=decision.subject.uscc,
+        subject_name=decision.subject.name,
+        subject_region=decision.subject.region_code,
+        state="dispatched",
+        rule_id=decision.rule.id if decision.rule else None,
+        rule_version=decision.rule.version if decision.rule else None,
+        routing_reason=decision.reason,
+        credit_coverage=consulted,
+        created_at=now,
+        updated_at=now,
+    )

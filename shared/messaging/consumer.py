@@ -20,6 +20,7 @@ from shared.messaging.applying import BatchHandler, EventApplier, Handler
 from shared.messaging.broker import BrokerAccess, new_producer
 from shared.messaging.encoding import PoisonMessage
 from shared.messaging.metrics import (
+    CONSUMER_LAG,
     CONSUMER_REJOINS,
     CONSUMER_STALLED,
     CONSUMER_TRANSIENT_FAILURES,
@@ -64,6 +65,8 @@ class EventConsumer:
         assignment_grace: float = 15.0,
         reconnect_after: int = 5,
         fetch_max_wait_ms: int = 50,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3_000,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -71,6 +74,10 @@ class EventConsumer:
         # fetch as soon as a record arrives; the embedded broker (Tansu) answers only when this
         # runs out, so aiokafka's default of 500 ms would add up to half a second to every hop.
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        # How soon the group notices a member gone without leaving (killed) and hands its
+        # partitions to the others.
+        self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
         self.group_id = group_id
         self.broker = BrokerAccess.of(broker)
         self.applier = EventApplier(
@@ -91,6 +98,7 @@ class EventConsumer:
         self._producer: AIOKafkaProducer | None = None
         self._covered_at = time.monotonic()  # last seen owning a partition of every topic it reads
         self._partition_counts: dict[str, int] = {}  # of the topics it reads: the most seen since connecting
+        self.lag: dict[TopicPartition, int] = {}  # records behind, per owned partition
         CONSUMER_STALLED.labels(name).set(0)
 
     @property
@@ -172,6 +180,8 @@ class EventConsumer:
                 max_poll_records=200,
                 fetch_max_wait_ms=self.fetch_max_wait_ms,
                 metadata_max_age_ms=self.metadata_max_age_ms,
+                session_timeout_ms=self.session_timeout_ms,
+                heartbeat_interval_ms=self.heartbeat_interval_ms,
             )
             self._consumer, self._producer = consumer, new_producer(self.broker)
             try:
@@ -229,6 +239,20 @@ class EventConsumer:
             await self._keep_place(consumer, resume_at, batch)
             raise
         self._note_progress(consumer, batch)
+        await self._measure_lag(consumer)
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """How far behind each owned partition's end this consumer is, from what its fetches
+        already told (no request of its own): ``xiaoer_consumer_lag`` and ``lag``."""
+        lag: dict[TopicPartition, int] = {}
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is not None:
+                lag[tp] = max(0, end - await consumer.position(tp))
+                CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(lag[tp])
+        for gone in self.lag.keys() - lag.keys():  # moved to another member: its lag is theirs now
+            CONSUMER_LAG.remove(self.name, gone.topic, str(gone.partition))
+        self.lag = lag
 
     async def _apply(self, record: ConsumerRecord) -> None:
         """Applies one record or dead-letters it if it is poison; any other error propagates."""

@@ -18,3 +18,24 @@ CONSUMER_REJOINS = Counter(
 CONSUMER_STALLED = Gauge(
     "xiaoer_consumer_stalled", "1 while a consumer retries a record after a transient failure", ["consumer"]
 )
+CONSUMER_LAG = Gauge(
+    "xiaoer_consumer_lag",
+    "Records behind the partition's end, as of the consumer's last fetch",
+    ["consumer", "topic", "partition"],
+)
+OUTBOX_OLDEST_UNSENT = Gauge(
+    "xiaoer_outbox_oldest_unsent_seconds",
+    "Age of the oldest outbox row not yet published (0 when none), seen by the active relay",
+    ["service"],
+)
+BROKER_LOSS_DETECTED = Counter(
+    "xiaoer_broker_loss_detected_total",
+    "Times the relay found the broker had lost events it acknowledged",
+    ["service"],
+)
+EVENTS_REPUBLISHED = Counter(
+    "xiaoer_events_republished_total", "Outbox events published again after the broker lost them", ["service"]
+)
+DEPENDENCY_UP = Gauge(
+    "xiaoer_dependency_up", "1 when the dependency answered its last check", ["service", "dependency"]
+)

@@ -82,6 +82,6 @@ async def republish(database_url: str, since: datetime, until: datetime | None =
     engine = db.create_engine(database_url)
     try:
         async with engine.begin() as conn:
-            return (await conn.execute(query.values(sent_at=None))).rowcount
+            return (await conn.execute(query.values(sent_at=None, sent_partition=None, sent_offset=None))).rowcount
     finally:
         await engine.dispose()

@@ -10,13 +10,15 @@ from datetime import timedelta
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Table, delete, select, text, update
+from aiokafka.structs import RecordMetadata
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.clock import utcnow
 from shared.messaging.broker import BrokerAccess, new_producer
+from shared.messaging.landing import Landings
 from shared.messaging.leases import OutboxLease, PostgresLease, outbox_lease
-from shared.messaging.metrics import EVENTS_PUBLISHED, OUTBOX_RELAY_ACTIVE
+from shared.messaging.metrics import EVENTS_PUBLISHED, OUTBOX_OLDEST_UNSENT, OUTBOX_RELAY_ACTIVE
 from shared.messaging.topics import TopicKeeper
 
 log = structlog.get_logger(__name__)
@@ -39,8 +41,15 @@ class OutboxRelay:
     ignore, and never comes before a later row of its key.
 
     Before each batch the relay creates the batch's topics that the broker lacks (a broker that
-    came back empty), with the configured partitions. Sent rows are kept for ``retention`` (so
-    ``xiaoer outbox republish`` can send a time range again), then pruned by the active relay.
+    came back empty), with the configured partitions. Each sent row keeps where it landed, and the
+    relay publishes again, by itself, what the broker lost (``landing.Landings``). Sent rows are
+    kept for ``retention`` (so ``xiaoer outbox republish`` can send a time range again), then
+    pruned by the active relay.
+
+    Fencing: a relay publishes only while it holds the lease. It asks the database before each
+    chunk of ``fence_every`` rows, and the moment the lease's session ends every send in the
+    chunk still waiting is cancelled (``leases.OutboxLease.fenced``), so a relay that lost its
+    lease while stalled sends nothing after its standby took over.
 
     Wake-ups: after committing outbox rows a writer calls ``notify``. When this process runs the
     active relay, that sets its event; otherwise (HTTP workers beside a worker process, ``xiaoer
@@ -65,6 +74,8 @@ class OutboxRelay:
         retention: timedelta = timedelta(days=7),
         prune_every: float = 600.0,
         producer_factory: Callable[[BrokerAccess], AIOKafkaProducer] | None = None,
+        fence_every: int = 50,
+        loss_check_seconds: float = 10.0,
     ) -> None:
         self.name = name
         self.sessions = sessions
@@ -77,6 +88,14 @@ class OutboxRelay:
         self.prune_every = prune_every
         self.producer_factory = producer_factory or new_producer
         self.topics = TopicKeeper(self.broker, partitions, replication)
+        self.fence_every = fence_every
+        self.landings = Landings(
+            name=name,
+            outbox=outbox,
+            high_water=outbox.metadata.tables["outbox_high_water"],
+            topics=self.topics,
+            check_seconds=loss_check_seconds,
+        )
         self.wakeup = asyncio.Event()
         self.channel = wakeup_channel(name, outbox.name)
         self._notify_pending = False
@@ -172,39 +191,52 @@ class OutboxRelay:
         if self.active:
             log.info("outbox.relay_standby", relay=self.name)
         self.active = False
+        self.landings.forget()
         OUTBOX_RELAY_ACTIVE.labels(self.name).set(0)
 
     async def relay_once(self) -> int:
-        """Publishes the lowest unsent rows (one batch) and marks them sent; the lease's holder only."""
+        """Publishes the lowest unsent rows (one batch) and marks them sent where they landed; the
+        lease's holder only. First, now and then, checks the broker still has what it sent."""
         producer = await self._get_producer()
         assert self._lease is not None
         async with self._lease.connection() as conn:
             async with conn.begin():
+                await self.landings.check_if_due(conn)
                 query = select(self.outbox).where(self.outbox.c.sent_at.is_(None)).order_by(self.outbox.c.id)
                 rows = (await conn.execute(query.limit(self.batch_size))).mappings().all()
+            self.landings.note_progress(rows[0]["id"] if rows else None)
+            OUTBOX_OLDEST_UNSENT.labels(self.name).set(
+                (utcnow() - rows[0]["created_at"]).total_seconds() if rows else 0
+            )
             if not rows:
                 return 0
             await self.topics.ensure({row["topic"] for row in rows})
-            # Send the whole batch, then wait for every acknowledgement; per-key order holds
-            # because one producer sends to one partition per key in order.
-            futures = []
-            for row in rows:
-                headers = json.loads(row["headers"])
-                futures.append(
-                    await producer.send(
-                        row["topic"],
-                        row["value"].encode(),
-                        key=row["key"].encode() if row["key"] else None,
-                        headers=[(k, v.encode()) for k, v in headers.items()],
-                    )
-                )
-            await asyncio.gather(*futures)
-            async with conn.begin():
-                ids = [row["id"] for row in rows]
-                await conn.execute(update(self.outbox).where(self.outbox.c.id.in_(ids)).values(sent_at=utcnow()))
+            for start in range(0, len(rows), self.fence_every):
+                chunk = rows[start : start + self.fence_every]
+                await self._lease.verify()  # a relay that lost its lease sends nothing more
+                landed = await self._lease.fenced(self._send(producer, chunk))
+                async with conn.begin():
+                    await self.landings.record(conn, chunk, landed)
         for row in rows:
             EVENTS_PUBLISHED.labels(row["topic"]).inc()
         return len(rows)
+
+    @staticmethod
+    async def _send(producer: AIOKafkaProducer, rows) -> list[RecordMetadata]:
+        """Sends the rows, then waits for every acknowledgement; per-key order holds because one
+        producer sends to one partition per key in order."""
+        futures = []
+        for row in rows:
+            headers = json.loads(row["headers"])
+            futures.append(
+                await producer.send(
+                    row["topic"],
+                    row["value"].encode(),
+                    key=row["key"].encode() if row["key"] else None,
+                    headers=[(k, v.encode()) for k, v in headers.items()],
+                )
+            )
+        return list(await asyncio.gather(*futures))
 
     async def _prune_now_and_then(self) -> None:
         """Deletes rows sent longer than ``retention`` ago, a chunk at a time, every ``prune_every`` s."""

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.protocol.metadata import MetadataRequest
@@ -33,7 +34,9 @@ class TopicKeeper:
         self.partitions = partitions
         self.replication = replication
         self._admin: AIOKafkaAdminClient | None = None
+        self._offsets: AIOKafkaConsumer | None = None
         self._warned: set[str] = set()
+        self.partition_counts: dict[str, int] = {}  # of the topics looked up: as the broker last said
 
     async def ensure(self, topics: Iterable[str]) -> list[str]:
         """Creates those of ``topics`` the broker does not have; returns their names."""
@@ -62,6 +65,7 @@ class TopicKeeper:
                 if refused:
                     raise KafkaError(f"the broker refused to create topics: {', '.join(refused)}")
                 log.info("topics.created", topics=missing, partitions=self.partitions)
+            self.partition_counts |= existing | dict.fromkeys(missing, self.partitions)
         except BaseException:
             await self.close()
             raise
@@ -72,6 +76,25 @@ class TopicKeeper:
                     "topics.partitions_differ", topic=topic, partitions=existing[topic], configured=self.partitions
                 )
         return missing
+
+    async def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offset the next record of each partition will get, as the broker says now. Call
+        ``ensure`` for their topics first: a partition the topic does not have (re-created
+        smaller) answers 0, and no topic is created by asking."""
+        asked = list(partitions)
+        there = [tp for tp in asked if tp.partition < self.partition_counts.get(tp.topic, 0)]
+        ends = dict.fromkeys(asked, 0)
+        if there:
+            try:
+                if self._offsets is None:
+                    consumer = AIOKafkaConsumer(**self.broker.client_options(), request_timeout_ms=10_000)
+                    await consumer.start()
+                    self._offsets = consumer
+                ends |= await self._offsets.end_offsets(there)
+            except BaseException:
+                await self.close()
+                raise
+        return ends
 
     async def _admin_client(self) -> AIOKafkaAdminClient:
         if self._admin is None:
@@ -90,6 +113,10 @@ class TopicKeeper:
             admin, self._admin = self._admin, None
             with contextlib.suppress(Exception):
                 await admin.close()
+        if self._offsets is not None:
+            consumer, self._offsets = self._offsets, None
+            with contextlib.suppress(Exception):
+                await consumer.stop()
 
 
 async def ensure_topics(
