@@ -19,6 +19,7 @@ from services import cli
 from shared import events
 from shared.messaging.dead_letters import DeadLetterFilter, dead_letters
 from shared.messaging.encoding import PoisonMessage
+from shared.messaging.topics import ensure_topics
 from tests.support import eventually, header, read_topic
 from tests.test_faults import _all, own_consumer, record_applied
 
@@ -100,3 +101,25 @@ def _duplicates(consumer: str) -> float:
     return (
         REGISTRY.get_sample_value("xiaoer_events_consumed_total", {"consumer": consumer, "outcome": "duplicate"}) or 0
     )
+
+
+async def test_dead_letters_written_as_one_batch_are_all_listed(broker, tmp_path):
+    """The embedded broker reports the end offset of five records written in one batch as 1
+    (issue 26, row 6): reading up to the reported end listed one of five. Now the listing reads
+    until the topic stays quiet."""
+    from aiokafka import AIOKafkaProducer
+
+    topic = f"dlq-batch.{tmp_path.name[-8:]}"
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=200)  # one batch for all five
+    await producer.start()
+    try:
+        await ensure_topics(broker.bootstrap, [events.dlq(topic)], partitions=1)
+        sent = [
+            await producer.send(events.dlq(topic), f"letter {n}".encode(), key=b"k", headers=[("x-error", b"e")])
+            for n in range(5)
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    letters = await dead_letters(broker.bootstrap, DeadLetterFilter(topic=topic))
+    assert sorted(letter.value for letter in letters) == [f"letter {n}".encode() for n in range(5)]

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import events
 from shared.messaging.broker import BrokerAccess, new_producer
 from shared.messaging.topics import TopicKeeper
+
+log = structlog.get_logger(__name__)
 
 # What a consumer adds to a message it dead-letters.
 DEAD_LETTER_HEADERS = ("x-error", "x-original-topic", "x-original-partition", "x-original-offset", "x-consumer")
@@ -177,7 +181,16 @@ async def _dlq_topics(broker: BrokerAccess | str, selection: DeadLetterFilter, a
         await admin.close()
 
 
-async def _read(broker: BrokerAccess | str, partitions: list[TopicPartition]) -> list[DeadLetter]:
+async def _read(
+    broker: BrokerAccess | str,
+    partitions: list[TopicPartition],
+    quiet_seconds: float = 1.0,
+    at_most_seconds: float = 60,
+) -> list[DeadLetter]:
+    """Every record of ``partitions`` from the beginning, read until none has come for
+    ``quiet_seconds`` (or ``at_most_seconds`` passed). Not up to the end offsets the broker
+    reports: the embedded broker reports the end of a batch written at once as its first
+    record's offset + 1, which would leave the rest of the batch unread."""
     if not partitions:
         return []
     consumer = AIOKafkaConsumer(
@@ -186,15 +199,17 @@ async def _read(broker: BrokerAccess | str, partitions: list[TopicPartition]) ->
     await consumer.start()
     try:
         consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
-        pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
         letters: list[DeadLetter] = []
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=1000)
-            for tp, records in batch.items():
-                letters += [_letter(r) for r in records if r.offset < ends[tp]]
-            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
+        started = quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < quiet_seconds:
+            if time.monotonic() - started > at_most_seconds:
+                log.warning("dead_letters.read_cut_short", seconds=at_most_seconds, read=len(letters))
+                break
+            batch = await consumer.getmany(timeout_ms=250)
+            if batch:
+                letters += [_letter(record) for records in batch.values() for record in records]
+                quiet_since = time.monotonic()
         return letters
     finally:
         await consumer.stop()
