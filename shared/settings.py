@@ -59,9 +59,11 @@ class Settings(BaseSettings):
     # A relay asks the database whether it still holds its lease before each chunk this large.
     outbox_fence_every: int = Field(50, ge=1, description="rows sent between two checks of the relay's lease")
     # A consumer that stops heartbeating (its process killed) loses its partitions after this
-    # long, and the group's other members take them over.
-    kafka_session_timeout_ms: int = Field(4000, ge=1000, description="consumer group session timeout")
-    kafka_heartbeat_interval_ms: int = Field(1000, ge=100, description="consumer heartbeat interval")
+    # long, and the group's other members take them over (with the embedded broker's rebalance,
+    # within about 4 s of a crash). A process whose event loop is blocked longer than this loses
+    # them too: raise both if xiaoer_consumer_rejoins_total climbs without crashes.
+    kafka_session_timeout_ms: int = Field(2000, ge=1000, description="consumer group session timeout")
+    kafka_heartbeat_interval_ms: int = Field(400, ge=100, description="consumer heartbeat interval")
     # /readyz warns (without failing) when a consumer is this many events behind its partitions' ends.
     consumer_lag_warning: int = Field(1000, ge=1, description="events behind before /readyz warns")
 

@@ -52,6 +52,11 @@ def settings_fields(var_dir: Path, bootstrap: str, urls: dict[str, str], **extra
         kafka_group_prefix=f"test-{uuid.uuid4().hex[:6]}",
         kafka_topic_partitions=3,
         outbox_poll_seconds=0.1,
+        # One test process runs every service and the browser on one event loop: a group member
+        # held up by a heavy test step must not lose its partitions (the production default is
+        # 2 s, for a fast takeover after a crash: tests/test_router_takeover.py).
+        kafka_session_timeout_ms=10_000,
+        kafka_heartbeat_interval_ms=1_000,
         jwt_secret="test-signing-key-not-for-production",
         log_json=False,
         files_dir=var_dir / "files",

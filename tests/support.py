@@ -6,6 +6,9 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -15,6 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import asyncpg
+import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.engine import make_url
 
@@ -339,3 +343,40 @@ def numbered_event(seq: int, request_id: str | None = None) -> events.RequestWit
         actor=events.Actor(role="enterprise", id=MINGLUO),
         occurred_at=datetime.now(UTC),
     )
+
+
+class ServiceProcess:
+    """One ``xiaoer serve SERVICE`` process that can be killed (SIGKILL) and started again."""
+
+    def __init__(self, name: str, env: dict[str, str], port: int, log: Path) -> None:
+        self.name, self.env, self.port, self.log = name, env, port, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "cli", "serve", self.name],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)  # no shutdown of any kind
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    async def ready(self) -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=2) as client:
+                return (await client.get(f"http://127.0.0.1:{self.port}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False

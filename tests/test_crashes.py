@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,49 +26,19 @@ from services.router.models import WorkItem
 from shared.auth import mint_token
 from shared.messaging.dead_letters import dead_letters
 from shared.settings import SERVICES, Settings
-from tests.support import MINGLUO, certificate_request, eventually, make_databases, unit_topic_deliveries
+from tests.support import (
+    MINGLUO,
+    ServiceProcess,
+    certificate_request,
+    eventually,
+    make_databases,
+    unit_topic_deliveries,
+)
 
 pytestmark = pytest.mark.faults
 # Two department certificates per request (asked of the offices even where the province's 专项信用报告
 # would cover them, which `xiaoer seed` configures): two work items on two unit topics.
 BUNDLE = certificate_request(items=("tax", "commerce"), certificate_anyway=["tax", "commerce"])
-
-
-class Service:
-    """One ``xiaoer serve SERVICE`` process that can be killed and started again."""
-
-    def __init__(self, name: str, env: dict[str, str], port: int, log: Path) -> None:
-        self.name, self.env, self.port, self.log = name, env, port, log
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "cli", "serve", self.name],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)  # no shutdown of any kind
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-
-    async def ready(self) -> bool:
-        try:
-            async with httpx.AsyncClient(timeout=2) as client:
-                return (await client.get(f"http://127.0.0.1:{self.port}/readyz")).status_code == 200
-        except httpx.HTTPError:
-            return False
 
 
 async def test_each_service_killed_mid_load_and_restarted_loses_and_doubles_nothing(tmp_path):
@@ -89,7 +57,7 @@ async def test_each_service_killed_mid_load_and_restarted_loses_and_doubles_noth
         **{f"XIAOER_{name.upper()}_DATABASE_URL": url for name, url in databases.urls.items()},
         **{f"XIAOER_{name.upper()}_PORT": str(port) for name, port in ports.items()},
     }
-    services = {name: Service(name, env, ports[name], tmp_path / f"{name}.log") for name in SERVICES}
+    services = {name: ServiceProcess(name, env, ports[name], tmp_path / f"{name}.log") for name in SERVICES}
     intake_url = f"http://127.0.0.1:{ports['intake']}"
     try:
         for command in (["migrate"], ["seed"]):

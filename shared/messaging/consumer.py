@@ -182,6 +182,9 @@ class EventConsumer:
                 metadata_max_age_ms=self.metadata_max_age_ms,
                 session_timeout_ms=self.session_timeout_ms,
                 heartbeat_interval_ms=self.heartbeat_interval_ms,
+                # Time for members to rejoin in a rebalance: one busy with a batch must not be
+                # dropped for it (a dead member is gone after the session timeout anyway).
+                rebalance_timeout_ms=max(10_000, self.session_timeout_ms),
             )
             self._consumer, self._producer = consumer, new_producer(self.broker)
             try:
