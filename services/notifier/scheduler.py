@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.clock import utcnow
 
 from . import calendar as work_calendar
-from . import messages, notify
+from . import messages, metrics, notify
 from .channels import Channels
 from .models import Notification, SlaRecord, SlaTimer
 from .settings import NotifierSettings
@@ -149,6 +149,7 @@ class Scheduler:
         with TICK_SECONDS.time():
             fired = await self.fire_due_timers(now)
             sent = await self.deliver(now)
+        await metrics.refresh(self.sessions, now)  # the SLA gauges, at most every 30 s
         return fired, sent
 
     async def run(self) -> None:
