@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Tools the checks use, kept beside the virtualenv, outside the repository (make tools).
+TOOLS    := $(VENV)/tools
+PROMTOOL := $(TOOLS)/prometheus/usr/bin/promtool
+NODE_MODULES := $(TOOLS)/node/node_modules
+ASYNCAPI_PARSER := $(NODE_MODULES)/@asyncapi/parser/package.json
 
-.PHONY: run test test-sqlite test-postgres lint bench up down install clean schemas vendor i18n screenshots
+.PHONY: run test test-sqlite test-postgres lint bench up down install clean schemas vendor i18n screenshots \
+	image image-test compose-test tools
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +25,12 @@ run: $(STAMP)
 	$(BIN)/xiaoer run
 
 ## The whole test suite: SQLite always, PostgreSQL too when XIAOER_TEST_POSTGRES_URL is set.
-test: $(STAMP)
+## Also: the alert rules' unit tests (promtool) and the AsyncAPI document through the official parser.
+test: $(STAMP) tools
 	$(BIN)/ruff check .
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	$(PROMTOOL) test rules deploy/prometheus/tests/*.yml
+	NODE_PATH=$(NODE_MODULES) node deploy/contracts/check-asyncapi.mjs docs/asyncapi.yaml
 	$(BIN)/pytest
 	@if [ -n "$$XIAOER_TEST_POSTGRES_URL" ]; then \
 		echo "--- again on PostgreSQL ($$XIAOER_TEST_POSTGRES_URL)"; \
@@ -57,6 +67,29 @@ screenshots: $(STAMP)
 ## PostgreSQL from XIAOER_BENCH_POSTGRES_URL (default: local); about 12 minutes (BENCH_ARGS=--quick: 5).
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+## promtool from Debian's prometheus package, unpacked, not installed (apt-get download needs the
+## package lists: apt-get update); @asyncapi/parser from npm.
+tools: $(PROMTOOL) $(ASYNCAPI_PARSER)
+
+$(PROMTOOL):
+	rm -rf $(TOOLS)/prometheus && mkdir -p $(TOOLS)/prometheus
+	cd $(TOOLS)/prometheus && apt-get download prometheus && dpkg -x prometheus_*.deb . && rm prometheus_*.deb
+
+$(ASYNCAPI_PARSER):
+	mkdir -p $(TOOLS)/node
+	cd $(TOOLS)/node && echo '{"private": true}' > package.json && npm install --no-audit --no-fund @asyncapi/parser@3.6.6
+
+## The production image (deploy/image/build.sh). Where nothing can be pulled it first makes the
+## Python base from Debian's packages with debootstrap (root). DOCKER_HOST picks the daemon.
+image:
+	deploy/image/build.sh
+
+## The image run: each role as a container on the host network against this machine's PostgreSQL
+## and an embedded broker, the README's request through them (about 4 minutes).
+image-test: $(STAMP) image
+	XIAOER_TEST_POSTGRES_URL=$${XIAOER_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+		$(BIN)/pytest deploy/tests/test_image.py -p no:cacheprovider
 
 ## The production stack with Docker Compose (Apache Kafka in KRaft mode, PostgreSQL).
 up:
