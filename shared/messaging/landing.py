@@ -6,8 +6,8 @@ records it acknowledged: the embedded broker keeps nothing across a restart, and
 loses them in an unclean leader election or with a lost disk. Two signs tell it, both checked by
 the relay that holds the outbox's lease:
 
-- a partition's end offset (where its next record would go) is at or below an offset the relay
-  recorded: every record from there on is gone (an empty broker answers 0 for all of them);
+- the record at the highest offset the relay recorded on a partition is not there any more: every
+  record from the partition's end offset on is gone (an empty broker answers 0 for all of them);
 - an acknowledgement hands out an offset at or below one handed out before: the partition
   started again, so what the relay had recorded there from that offset on is gone.
 
@@ -74,8 +74,12 @@ class Landings:
         if self.high:
             await self.topics.ensure({tp.topic for tp in self.high})  # a broker back empty lacks them
             ends = await self.topics.end_offsets(self.high)
-            for tp, high in sorted(self.high.items()):
-                if ends[tp] <= high:
+            behind = {tp: high for tp, high in self.high.items() if ends[tp] <= high}
+            # An end offset at or below a recorded offset is a loss only when the record is not
+            # there either (the embedded broker under-reports the end of batched writes).
+            there = await self.topics.records_at({tp: high for tp, high in behind.items() if ends[tp] > 0})
+            for tp, high in sorted(behind.items()):
+                if tp not in there:
                     await self._republish(conn, tp, ends[tp], f"end offset {ends[tp]}, recorded up to {high}")
         self._next_check = time.monotonic() + self.check_seconds
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterable
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.protocol.metadata import MetadataRequest
@@ -95,6 +96,39 @@ class TopicKeeper:
                 await self.close()
                 raise
         return ends
+
+    async def records_at(
+        self, positions: dict[TopicPartition, int], wait_seconds: float = 5.0
+    ) -> dict[TopicPartition, ConsumerRecord]:
+        """The record at each given offset that the broker still has (absent from the answer: it
+        has none there). The embedded broker reports a partition's end as the first offset of its
+        last batch + 1, so an end offset alone cannot tell whether a record is there."""
+        wanted = {
+            tp: offset for tp, offset in positions.items() if tp.partition < self.partition_counts.get(tp.topic, 0)
+        }
+        if not wanted:
+            return {}
+        consumer = AIOKafkaConsumer(
+            **self.broker.client_options(),
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            request_timeout_ms=10_000,
+        )
+        await consumer.start()
+        try:
+            consumer.assign(list(wanted))
+            for tp, offset in wanted.items():
+                consumer.seek(tp, offset)
+            found: dict[TopicPartition, ConsumerRecord] = {}
+            pending, deadline = set(wanted), time.monotonic() + wait_seconds
+            while pending and time.monotonic() < deadline:
+                for tp, records in (await consumer.getmany(*pending, timeout_ms=250)).items():
+                    found.update((tp, r) for r in records if r.offset == wanted[tp])
+                    if records:  # what comes first from there on is the record, or it is gone
+                        pending.discard(tp)
+            return found
+        finally:
+            await consumer.stop()
 
     async def _admin_client(self) -> AIOKafkaAdminClient:
         if self._admin is None:
