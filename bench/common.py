@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
-from services.devstack import EmbeddedBroker, free_port  # noqa: E402
+from cli.devstack import EmbeddedBroker, free_port  # noqa: E402
 from shared.auth import mint_token  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from shared.validation import make_uscc  # noqa: E402
@@ -118,7 +118,7 @@ class Stack:
 
     def xiaoer(self, *args: str, **extra_env: str) -> None:
         subprocess.run(
-            [PYTHON, "-m", "services.cli", *args],
+            [PYTHON, "-m", "cli", *args],
             env={**self.env, **extra_env},
             cwd=self.code,
             check=True,
@@ -133,7 +133,7 @@ class Stack:
     def serve(self, command: str, service: str, port: int | None = None, **extra_env: str) -> subprocess.Popen:
         if port is not None:
             extra_env[f"XIAOER_{service.upper()}_PORT"] = str(port)
-        return self.spawn([PYTHON, "-m", "services.cli", command, service], **extra_env)
+        return self.spawn([PYTHON, "-m", "cli", command, service], **extra_env)
 
     def bare(self, port: int, workers: int = 1, app: str = "bare_app:app", **extra_env: str) -> subprocess.Popen:
         """A reference endpoint of bench/ (``bare_app``, ``floor_app``) under uvicorn."""

@@ -49,7 +49,7 @@ from common import (
 from openloop import percentile
 from router import read_inboxes
 
-from services.devstack import free_port
+from cli.devstack import free_port
 
 INBOX_ROWS = "SELECT value, sent_at FROM outbox WHERE topic LIKE 'dept.%.inbox' AND sent_at IS NOT NULL"
 

@@ -33,7 +33,7 @@ import asyncpg
 from common import ROOT, fmt, fresh_database, machine, open_loop, raw_dsn, stack, wait_ready, wrk, wrk_script
 from floor_app import TABLE
 
-from services.devstack import free_port
+from cli.devstack import free_port
 
 
 async def measure(seconds: int, connections: int, open_seconds: int, code: Path, http_workers: int) -> dict:

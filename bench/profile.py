@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ITEMS_PER_REQUEST, USCC, fresh_database, raw_dsn, stack, wait_ready, wrk, wrk_script
 from router import queue_backlog
 
-from services.devstack import free_port
+from cli.devstack import free_port
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
 

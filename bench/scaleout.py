@@ -45,7 +45,7 @@ from common import (
 )
 from router import drain
 
-from services.devstack import free_port
+from cli.devstack import free_port
 from shared import events
 
 

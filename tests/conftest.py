@@ -20,7 +20,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from moto.server import ThreadedMotoServer
 
-from services.devstack import EmbeddedBroker, free_port
+from cli.devstack import EmbeddedBroker, free_port
 from services.intake import main as intake_main
 from services.notifier import main as notifier_main
 from services.router import main as router_main

@@ -239,7 +239,7 @@ class SmtpSink:
                 sink.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
                 return "250 OK"
 
-        from services.devstack import free_port
+        from cli.devstack import free_port
 
         self.port = free_port()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)

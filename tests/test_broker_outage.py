@@ -13,8 +13,8 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services import cli
-from services.devstack import EmbeddedBroker, free_port
+from cli import main as cli
+from cli.devstack import EmbeddedBroker, free_port
 from services.intake import main as intake_main
 from shared import events
 from tests.conftest import make_settings

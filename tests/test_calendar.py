@@ -159,7 +159,7 @@ def test_naive_datetimes_are_refused(calendar):
 def test_sla_due_command_is_the_same_in_any_machine_time_zone(tz, flag, amount, expected, tmp_path):
     database = f"sqlite+aiosqlite:///{tmp_path}/notifier.db"  # empty: no loaded schedules to read
     out = subprocess.run(
-        [sys.executable, "-m", "services.cli", "sla", "due", "--from", "2025-09-30T16:00:00+08:00", flag, amount],
+        [sys.executable, "-m", "cli", "sla", "due", "--from", "2025-09-30T16:00:00+08:00", flag, amount],
         capture_output=True,
         text=True,
         check=True,

@@ -20,10 +20,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from sqlalchemy import func, select
 
+from cli.devstack import free_port
+from cli.kafka_acls import service_user
 from examples import department_client as example
-from services.devstack import free_port
 from services.intake import main as intake_main
-from services.kafka_acls import service_user
 from services.notifier import main as notifier_main
 from services.router import main as router_main
 from services.router.models import WorkItemLog
@@ -73,7 +73,7 @@ async def credentials_cli(system, tmp_path, *args: str) -> subprocess.CompletedP
     }
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "services.cli", "units", "credentials", *args],
+        [sys.executable, "-m", "cli", "units", "credentials", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -283,7 +283,7 @@ async def test_embedded_broker_with_authentication_refuses_clients_without_crede
 async def test_each_service_logs_in_to_the_broker_as_its_own_user(authenticating_broker, tmp_path):
     """What each service's settings make its Kafka clients present to the broker, read on the wire
     by a relay between them: a SCRAM-SHA-512 login as the service's own user, as the production
-    broker's ACLs expect (services/kafka_acls.py). The embedded broker cannot hold users (Tansu
+    broker's ACLs expect (cli/kafka_acls.py). The embedded broker cannot hold users (Tansu
     creates them only on a broker without authentication), so it refuses them: readiness says so."""
     await eventually(lambda: _listening(authenticating_broker))
     for service, builder in (("intake", intake_main), ("router", router_main), ("notifier", notifier_main)):

@@ -3,7 +3,7 @@ of a bug are listed and shown, then replayed after the fix and applied once; rep
 changes nothing (consumers dedupe by ce_id); a message that is still poison goes back to the DLQ.
 
 The consumer is a runtime of its own on a fresh topic (tests/test_faults.py's harness); the
-commands run as an operator runs them (``services.cli.main``), in a thread of their own.
+commands run as an operator runs them (``cli.main.main``), in a thread of their own.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from services import cli
+from cli import main as cli
 from shared import events
 from shared.messaging.dead_letters import DeadLetterFilter, dead_letters
 from shared.messaging.encoding import PoisonMessage

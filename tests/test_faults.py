@@ -27,7 +27,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, in
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from services.devstack import EmbeddedBroker, free_port
+from cli.devstack import EmbeddedBroker, free_port
 from services.notifier.models import SlaRecord
 from services.router import registry
 from services.router.models import RoutedRequest, WorkItem

@@ -1,4 +1,4 @@
-"""The production broker's ACLs for xiaoer's own services (services/kafka_acls.py) against what the
+"""The production broker's ACLs for xiaoer's own services (cli/kafka_acls.py) against what the
 running services really do on the broker: every topic a service's outbox wrote to, every topic and
 group its consumers read, every topic it creates must be granted to that service's principal, and
 nothing lets one service write another's events or pose as a department."""
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from services.kafka_acls import OPS_USER, acl_script, allowed, service_grants, service_user
+from cli.kafka_acls import OPS_USER, acl_script, allowed, service_grants, service_user
 from shared import events
 from tests.support import MINGLUO, certificate_request, eventually
 

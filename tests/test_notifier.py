@@ -597,7 +597,7 @@ async def test_a_schedule_loaded_by_another_process_changes_the_next_deadline_wi
 
     def xiaoer(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "services.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+            [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, check=True
         )
         return done.stdout.strip()
 

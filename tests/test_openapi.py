@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.devstack import free_port
+from cli.devstack import free_port
 from shared.auth import mint_token
 from shared.settings import Settings
 from tests.support import MINGLUO
@@ -61,7 +61,7 @@ def stack(tmp_path_factory, fake_wechat):
     env = {k: v for k, v in env.items() if not k.endswith("_DATABASE_URL")}  # embedded defaults
     with open(var / "stack.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run"],
+            [sys.executable, "-m", "cli", "run"],
             cwd=var,
             env=env,
             stdout=log,

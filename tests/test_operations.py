@@ -17,9 +17,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from services.cli import parser
+from cli.kafka_acls import service_user
+from cli.main import parser
 from services.intake.settings import IntakeSettings
-from services.kafka_acls import service_user
 from services.notifier.settings import NotifierSettings
 from services.router.settings import RouterSettings
 from services.web.settings import WebSettings
@@ -132,7 +132,7 @@ def test_development_key_is_generated_once_and_kept(tmp_path):
 def test_token_command_mints_a_token_the_services_accept(tmp_path):
     env = {"XIAOER_JWT_SECRET": "a-cli-signing-key-of-enough-length-42", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        [sys.executable, "-m", "services.cli", "token", "--role", "liaison", "--uscc", MINGLUO, "--uscc", "X"],
+        [sys.executable, "-m", "cli", "token", "--role", "liaison", "--uscc", MINGLUO, "--uscc", "X"],
         capture_output=True,
         text=True,
         check=True,
@@ -142,7 +142,7 @@ def test_token_command_mints_a_token_the_services_accept(tmp_path):
     claims = jwt.decode(out, "a-cli-signing-key-of-enough-length-42", algorithms=["HS256"], issuer="xiaoer")
     assert claims["role"] == "liaison" and claims["usccs"] == [MINGLUO, "X"]
     refused = subprocess.run(
-        [sys.executable, "-m", "services.cli", "token", "--role", "department"],
+        [sys.executable, "-m", "cli", "token", "--role", "department"],
         capture_output=True,
         text=True,
         env=env,
@@ -175,7 +175,7 @@ def test_compose_file_names_only_what_the_code_has():
         assert services[svc]["command"] == ["api", svc]
         assert services[f"{svc}-worker"]["command"] == ["worker", svc]
     assert services["web"]["command"] == ["api", "web"] and services["web"]["ports"] == ["8003:8003"]
-    # Every Kafka client logs in: each service as its own user (services/kafka_acls.py grants it
+    # Every Kafka client logs in: each service as its own user (cli/kafka_acls.py grants it
     # only its topics), over TLS; no PLAINTEXT listener outside the kafka container's own 127.0.0.1.
     kafka = services["kafka"]["environment"]
     protocols = dict(p.split(":") for p in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))

@@ -24,7 +24,7 @@ def unique(prefix: str) -> str:
 
 async def test_a_clerk_signs_in_with_a_password_made_by_xiaoer_user_add(web, page):
     username = unique("lisi")
-    command = [sys.executable, "-m", "services.cli", "user", "add", "--role", "department", "--unit", "440112.tax"]
+    command = [sys.executable, "-m", "cli", "user", "add", "--role", "department", "--unit", "440112.tax"]
     command += ["--name", "李四", "--username", username, "--password-stdin"]
     environment = {**os.environ, "XIAOER_WEB_DATABASE_URL": web.settings.database_url, "XIAOER_ENV": "development"}
     process = await asyncio.create_subprocess_exec(
@@ -145,7 +145,7 @@ async def test_an_enterprise_signs_in_with_wechat_once_bound(system, web, page):
 
 
 def test_xiaoer_user_demo_makes_demo_staff_in_development_only(tmp_path, monkeypatch, capsys):
-    from services import cli
+    from cli import main as cli
     from services.router import registry
     from services.web import demo
     from shared.db import upgrade

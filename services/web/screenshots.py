@@ -83,7 +83,7 @@ def running_stack(timeout: float = 120) -> Iterator[Stack]:
         log_path = var / "stack.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "run"],
+                [sys.executable, "-m", "cli", "run"],
                 cwd=var,
                 env=env,
                 stdout=log,
