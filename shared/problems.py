@@ -205,7 +205,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 # --- what the OpenAPI documents say about refusals -------------------------------------------------------
 # Every refusal has one body shape (above) and one media type. The OpenAPI documents say so for every
-# operation, so clients and fuzzers (schemathesis, in tests/test_openapi.py) can hold the APIs to it.
+# operation, so clients and fuzzers (schemathesis, in tests/system/test_openapi.py) can hold the APIs to it.
 REFUSALS: dict[int, str] = {
     400: "请求无法解析 (a body that cannot be read, e.g. broken multipart)",
     401: "需要登录凭证，或凭证无效、已过期 (no token, or an invalid or expired one)",

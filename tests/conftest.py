@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,16 +19,12 @@ from aiokafka import AIOKafkaProducer
 from moto.server import ThreadedMotoServer
 
 from cli.devstack import EmbeddedBroker, free_port
-from services.intake import main as intake_main
-from services.notifier import main as notifier_main
-from services.router import main as router_main
 from services.router import registry
-from shared.auth import mint_token
 from shared.settings import SERVICES, Settings
 from tests.support import FakeWebhook, FakeWechat, SmtpSink, database_backend, make_databases
+from tests.support.system import BUILDERS, System, settings_fields
 
-BUILDERS = {"intake": intake_main, "router": router_main, "notifier": notifier_main}
-pytest_plugins = ["tests.web_support"]  # the pages' fixtures: web (APIs and pages on real HTTP), browser, page
+pytest_plugins = ["tests.support.web"]  # the pages' fixtures: web (APIs and pages on real HTTP), browser, page
 
 
 # --- broker and system ----------------------------------------------------------------------------
@@ -41,57 +35,6 @@ def broker(tmp_path_factory):
     embedded.start()
     yield embedded
     embedded.stop()
-
-
-def settings_fields(var_dir: Path, bootstrap: str, urls: dict[str, str], **extra) -> dict:
-    """What the tests set, for every service alike (each takes the fields it knows)."""
-    return dict(
-        _env_file=None,
-        var_dir=var_dir,
-        kafka_bootstrap_servers=bootstrap,
-        kafka_group_prefix=f"test-{uuid.uuid4().hex[:6]}",
-        kafka_topic_partitions=3,
-        outbox_poll_seconds=0.1,
-        # One test process runs every service and the browser on one event loop: a group member
-        # held up by a heavy test step must not lose its partitions (the production default is
-        # 2 s, for a fast takeover after a crash: tests/test_router_takeover.py).
-        kafka_session_timeout_ms=10_000,
-        kafka_heartbeat_interval_ms=1_000,
-        jwt_secret="test-signing-key-not-for-production",
-        log_json=False,
-        files_dir=var_dir / "files",
-        **{f"{name}_database_url": url for name, url in urls.items()},
-        **extra,
-    )
-
-
-def make_settings(service: str, var_dir: Path, bootstrap: str, urls: dict[str, str], **extra) -> Settings:
-    return BUILDERS[service].load_settings(**settings_fields(var_dir, bootstrap, urls, **extra))
-
-
-@dataclass
-class System:
-    settings: Settings
-    runtimes: dict
-    clients: dict[str, httpx.AsyncClient]
-
-    @property
-    def intake(self) -> httpx.AsyncClient:
-        return self.clients["intake"]
-
-    @property
-    def router(self) -> httpx.AsyncClient:
-        return self.clients["router"]
-
-    @property
-    def notifier(self) -> httpx.AsyncClient:
-        return self.clients["notifier"]
-
-    def token(self, role: str, **claims) -> str:
-        return mint_token(self.settings, role=role, **claims)
-
-    def auth(self, role: str, **claims) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(role, **claims)}"}
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 # A later migration that rebuilds one of these tables on SQLite (op.batch_alter_table copies it
 # into a new table) drops its triggers and must create them again, or routing would keep a stale
-# registry (tests/test_workflow.py renames a unit in SQL and fails if so).
+# registry (tests/system/test_workflow.py renames a unit in SQL and fails if so).
 TABLES = ("department_units", "unit_coverage", "routing_rules", "credit_coverage")
 BUMP = "UPDATE registry_generation SET generation = generation + 1 WHERE id = 1"
 
