@@ -91,6 +91,12 @@ image-test: $(STAMP) image
 	XIAOER_TEST_POSTGRES_URL=$${XIAOER_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 		$(BIN)/pytest deploy/tests/test_image.py -p no:cacheprovider
 
+## docker-compose.yml started here, with stand-ins for what cannot be pulled (docker-compose.standins.yml;
+## Debian's docker-compose): migration first, health checks, the README's request end to end, Prometheus
+## and the board's queries, a killed container, down and up keeping the data, then torn down.
+compose-test: $(STAMP) image
+	$(BIN)/pytest deploy/tests/test_compose.py -p no:cacheprovider -s
+
 ## The production stack with Docker Compose (Apache Kafka in KRaft mode, PostgreSQL).
 up:
 	docker compose up --build -d
