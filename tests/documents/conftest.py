@@ -15,12 +15,13 @@ from PIL import Image
 
 from services.router.documents import codes, issuing, signing, templates, verification, wording
 from shared.clock import utcnow
+from shared.validation import make_uscc
 
 VERIFY_BASE = "https://xiaoer.example.gov.cn"
 UNIT_CODE = "440112.tax"
 UNIT_NAME = "国家税务总局广州市黄埔区税务局"
 SUBJECT = "广州小二智能科技有限公司"
-USCC = "91440112MA5D2XJ39T"  # a valid check character (python-stdnum)
+USCC = make_uscc("91440112MA5D2XJ39")  # with its check character
 
 
 def tool(name: str) -> str:

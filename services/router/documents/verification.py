@@ -15,7 +15,7 @@ date and the end of the advised period of use, the registered SHA-256, and the s
 - **Masked USCC** (:func:`mask_uscc`): the first 2 characters (registering authority and kind of
   organisation, e.g. 91 = an enterprise registered by market regulation) and the last 4 (the end of
   the organisation code and the check character) stay, the 12 between are hidden:
-  ``91************J39T``. A reader holding the document can match it against the full code
+  ``91************J39A``. A reader holding the document can match it against the full code
   printed there; the page tells nobody else the code, and the 6-digit region inside it is hidden.
 - **Status**: 有效, or 已撤销 with the day (Asia/Shanghai) and the reason class.
 - **Byte identity** (:func:`compare_upload`): an uploaded PDF is identical to the registered one or
@@ -113,7 +113,7 @@ MASK_KEEP_END = 4
 
 
 def mask_uscc(uscc: str) -> str:
-    """``91440112MA5D2XJ39T`` → ``91************J39T`` (see the module's docstring). Anything
+    """``91440112MA5D2XJ39A`` → ``91************J39A`` (see the module's docstring). Anything
     not 18 characters long is hidden whole, so a malformed record leaks nothing."""
     value = uscc.strip().upper()
     if len(value) != 18:
