@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared import catalogue
 from shared.validation import USCC, MobileNumber, RegionCode, RequestTypeCode, bilingual_error
@@ -15,8 +16,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def compact_uscc(value: Any) -> Any:
+    """A USCC as people paste it: full-width characters made plain, every space gone, letters in
+    upper case (``9144 0112ma59…`` → ``91440112MA59…``), before it is checked."""
+    if isinstance(value, str):
+        return "".join(unicodedata.normalize("NFKC", value).split()).upper()
+    return value
+
+
+Uscc = Annotated[USCC, BeforeValidator(compact_uscc)]
+
+
 class SubjectIn(Strict):
-    uscc: USCC
+    uscc: Uscc
     name: str = Field(min_length=2, max_length=100, examples=["广州明珞装备股份有限公司"])
     region_code: RegionCode = Field(examples=["440112"])
 
@@ -180,7 +192,9 @@ class CreditReportOut(BaseModel):
 
 
 class CreditReportIn(Strict):
-    subject_uscc: str = Field(max_length=18, description="the subject the report is about")
+    subject_uscc: Annotated[str, BeforeValidator(compact_uscc)] = Field(
+        max_length=18, description="the subject the report is about"
+    )
     attachment_id: str = Field(max_length=36, description="the report PDF, uploaded with POST /v1/attachments")
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from shared import catalogue, events
 from shared.validation import EMAIL, USCC, Instant, RegionCode, RequestTypeCode, bilingual_error
@@ -20,6 +21,17 @@ def _known_kind(value: str) -> str:
 
 
 DepartmentKind = Annotated[str, AfterValidator(_known_kind)]
+
+
+def compact_uscc(value: Any) -> Any:
+    """A USCC as people paste it: full-width characters made plain, every space gone, letters in
+    upper case, before it is checked (as intake takes it)."""
+    if isinstance(value, str):
+        return "".join(unicodedata.normalize("NFKC", value).split()).upper()
+    return value
+
+
+Uscc = Annotated[USCC, BeforeValidator(compact_uscc)]
 
 
 class Strict(BaseModel):
@@ -51,7 +63,7 @@ class DecisionIn(Strict):
 
 
 class PreviewSubject(Strict):
-    uscc: USCC
+    uscc: Uscc
     name: str = Field(min_length=2, max_length=100)
     region_code: RegionCode
 

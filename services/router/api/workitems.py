@@ -34,6 +34,7 @@ from ..schemas import (
     ReturnOut,
     WorkItemDetailOut,
     WorkItemOut,
+    compact_uscc,
 )
 
 router = APIRouter(prefix="/v1", tags=["work items"])
@@ -70,7 +71,7 @@ async def list_work_items(
         query = query.where(
             or_(
                 WorkItem.subject_name.contains(q, autoescape=True),
-                WorkItem.subject_uscc == q.upper(),
+                WorkItem.subject_uscc == compact_uscc(q),
                 WorkItem.request_id.in_(by_reference),
             )
         )
