@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events, regions
+from shared import catalogue, events, regions
 from shared.catalogue import DEPARTMENT_KINDS
 from shared.clock import utcnow
 from shared.messaging.encoding import OutgoingMessage
@@ -138,6 +138,14 @@ class Lifecycle:
         if data.outcome == "issued" and not data.document_no:
             raise invalid_field(
                 "document_no", "missing", "出具证明时请填写文号", "An issued certificate needs its document number"
+            )
+        if data.outcome == "issued" and not data.attachments and await self._is_certificate(item):
+            # 办结 means a document: a certificate the enterprise cannot download was not issued.
+            raise invalid_field(
+                "attachments",
+                "certificate_file_missing",
+                "出具证明须上传证明文件（先上传，再在办结时引用）",
+                "An issued certificate needs its file: upload it, then name it when resolving",
             )
         if data.outcome in ("not_issued", "answered") and not data.note:
             raise invalid_field("note", "missing", "请填写不予出具的理由或答复内容", "Give the reason or the answer")
@@ -394,6 +402,11 @@ class Lifecycle:
         self.messages.append(messages.assigned(self.settings, item, unit, request, self.now, role))
 
     # --- lookups ---------------------------------------------------------------------------------------
+    async def _is_certificate(self, item: WorkItem) -> bool:
+        """Whether ``item`` is a 守法证明 (every item of a certificate bundle is one)."""
+        request = await self.session.get(RoutedRequest, item.request_id)
+        return request.request_type == catalogue.COMPLIANCE_CERTIFICATE
+
     async def _target_unit(self, item: WorkItem, code: str | None, field: str) -> DepartmentUnit:
         if not code:
             raise invalid_field(field, "missing", "请选择目标单位", "Name the target unit")

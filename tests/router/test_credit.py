@@ -316,7 +316,10 @@ async def test_an_uploaded_report_fulfils_the_covered_items_everywhere_and_the_r
         (covered.id, "credit_report_uploaded", 2, pdf["id"])
     ]
 
-    await system.clerk(routed.unit_code).act(routed.id, "resolve", outcome="issued", document_no="穗黄证〔2026〕12号")
+    certificate = (await system.clerk(routed.unit_code).upload(routed.id)).json()
+    await system.clerk(routed.unit_code).act(
+        routed.id, "resolve", outcome="issued", document_no="穗黄证〔2026〕12号", attachments=[certificate["id"]]
+    )
     await request_seen(system, created["id"], lambda b: b["status"] == "resolved")
 
 

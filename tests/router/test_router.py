@@ -140,8 +140,9 @@ async def test_happy_path_acknowledge_progress_resolve_and_rate(system):
     assert (await system.clerk("440112.tax").act(item["id"], "progress", note="核查中")).json()[
         "state"
     ] == "in_progress"
+    certificate = (await system.clerk("440112.tax").upload(item["id"])).json()
     resolved = await system.clerk("440112.tax").act(
-        item["id"], "resolve", outcome="issued", document_no="穗黄税证〔2026〕12号"
+        item["id"], "resolve", outcome="issued", document_no="穗黄税证〔2026〕12号", attachments=[certificate["id"]]
     )
     assert resolved.json()["state"] == "resolved"
     seen = await system.enterprise().wait_for_item(created["id"], item["id"], "resolved")
@@ -191,7 +192,10 @@ async def test_a_poor_rating_reopens_only_that_item_once_and_counts_for_that_uni
     assert again.status_code == 409  # reopened: not finished, nothing to rate
 
     # After the redo, one more rating, which is final.
-    await system.clerk(tax.unit_code).act(tax.id, "resolve", outcome="issued", document_no="穗黄税证〔2026〕99号")
+    certificate = (await system.clerk(tax.unit_code).upload(tax.id)).json()
+    await system.clerk(tax.unit_code).act(
+        tax.id, "resolve", outcome="issued", document_no="穗黄税证〔2026〕99号", attachments=[certificate["id"]]
+    )
     await system.enterprise().wait_for_item(created["id"], tax.id, "resolved")
     final = await system.intake.post(
         path, json={"work_item_id": tax.id, "score": 1}, headers=system.enterprise().headers
@@ -310,7 +314,10 @@ async def test_co_handled_item_resolves_with_its_lead(system):
     contributed = await system.clerk(helper).act(item["id"], "progress", note="无安全生产违法记录")
     assert contributed.status_code == 200
     assert (await system.clerk(helper).act(item["id"], "resolve", outcome="answered", note="x")).status_code == 404
-    await system.clerk(lead).act(item["id"], "resolve", outcome="issued", document_no="穗黄环证〔2026〕3号")
+    certificate = (await system.clerk(lead).upload(item["id"])).json()
+    await system.clerk(lead).act(
+        item["id"], "resolve", outcome="issued", document_no="穗黄环证〔2026〕3号", attachments=[certificate["id"]]
+    )
     seen = await system.enterprise().wait_for_item(created["id"], item["id"], "resolved")
     summaries = [t["summary"] for t in seen["timeline"]]
     assert any("协办意见" in s for s in summaries)
@@ -447,6 +454,7 @@ async def test_department_systems_act_over_kafka_and_bad_actions_go_to_the_dlq(s
     invalid = await send_action(system, producer, code, work_item_id=item["id"], action="acknowledge")
     incomplete = await send_action(system, producer, code, work_item_id=item["id"], action="resolve", outcome="issued")
 
+    certificate = (await system.clerk(code).upload(item["id"])).json()  # a department system uploads over HTTP
     await send_action(
         system,
         producer,
@@ -455,6 +463,7 @@ async def test_department_systems_act_over_kafka_and_bad_actions_go_to_the_dlq(s
         action="resolve",
         outcome="issued",
         document_no="穗黄医保证〔2026〕8号",
+        attachments=[certificate["id"]],
     )
     seen = await system.enterprise().wait_for_item(created["id"], item["id"], "resolved")
     assert seen["work_items"][0]["result"]["document_no"] == "穗黄医保证〔2026〕8号"

@@ -413,7 +413,11 @@ async def test_an_older_event_of_an_item_changes_nothing_its_readers_hold(system
     [first] = [decode(r).data for r in dispatched if _is(r, item["id"], events.WorkItemDispatched)]
     assert first.version == 1
     await system.clerk(code).act(item["id"], "acknowledge")
-    assert (await system.clerk(code).act(item["id"], "resolve", outcome="issued", document_no="X-7")).status_code == 200
+    certificate = (await system.clerk(code).upload(item["id"])).json()
+    resolved = await system.clerk(code).act(
+        item["id"], "resolve", outcome="issued", document_no="X-7", attachments=[certificate["id"]]
+    )
+    assert resolved.status_code == 200
     seen = await system.enterprise().wait_for_item(created["id"], item["id"], "resolved")
     record = await eventually(lambda: _record_in(system, item["id"], "resolved"))
     assert record.version == 3
