@@ -73,10 +73,46 @@ WORK_ITEM_STATES = Terms(
     # 信用代证: covered by the subject's 专项信用报告 (no unit, no clock).
     Term("credit_report", "待上传专项信用报告", "Credit report to upload"),
     Term("credit_report_uploaded", "已由专项信用报告替代", "Replaced by the credit report"),
+    # The unit sent the item back to the enterprise (e.g. 主体授权不符): it ends there.
+    Term("returned_to_enterprise", "已退回企业", "Returned to the enterprise"),
 )
 # Which states still await a unit's work (clocks run, the item counts as open), and which are done.
 OPEN_STATES = frozenset({"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"})
-FINISHED_STATES = frozenset({"resolved", "closed", "cancelled", "credit_report_uploaded"})
+FINISHED_STATES = frozenset({"resolved", "closed", "cancelled", "credit_report_uploaded", "returned_to_enterprise"})
+
+# The tabs of a unit's queue (router ``GET /v1/workitems/counts``), each with the states it shows.
+QUEUE_TABS = Terms(
+    Term("new", "待签收", "To acknowledge"),
+    Term("working", "办理中", "In progress"),
+    Term("supplement", "待补正", "Awaiting supplement"),
+    Term("done", "已办结", "Finished"),
+    Term("returned", "已退回", "Returned"),
+)
+TAB_STATES: dict[str, tuple[str, ...]] = {
+    "new": ("dispatched",),
+    "working": ("acknowledged", "in_progress"),
+    "supplement": ("awaiting_supplement",),
+    "done": ("resolved", "closed", "cancelled", "returned_to_enterprise"),
+    "returned": ("returned",),
+}
+
+
+def tab_of(state: str) -> str | None:
+    """The queue tab an item in ``state`` is shown on (None: no unit's queue shows it)."""
+    return next((tab for tab, states in TAB_STATES.items() if state in states), None)
+
+
+# Where an item's clock stands, as a queue filters by it (router ``GET /v1/workitems?sla=``).
+SLA_STATES = Terms(
+    Term("overdue", "已超期", "Overdue"),
+    Term("paused", "暂停计时", "Paused"),
+    Term("running", "正常计时", "Running"),
+)
+# Which deadline of an item counts now (services/notifier/countdown.py).
+DEADLINES = Terms(
+    Term("acknowledge", "签收", "Acknowledgement"),
+    Term("resolve", "办结", "Resolution"),
+)
 
 # The moves of the life cycle (services/router/transitions.py says from where to where, and who).
 MOVES = Terms(
@@ -93,6 +129,14 @@ MOVES = Terms(
     Term("supplemented", "补正材料", "Supplement"),
     Term("reopen", "重办", "Reopened"),
     Term("close", "评价办结", "Rated and closed"),
+    Term("return-to-enterprise", "退回企业", "Return to the enterprise"),
+)
+
+# Why a unit gives an item back (``return`` with ``reason_class``): to the coordinating office for
+# another unit, or to the enterprise when the subject's authorisation does not hold.
+RETURN_REASONS = Terms(
+    Term("not_competent", "非本单位职责", "Not this unit's responsibility"),
+    Term("subject_authorization", "主体授权不符", "The subject's authorisation does not hold"),
 )
 
 # How a unit resolves an item.
@@ -117,6 +161,61 @@ REQUEST_STATUSES = Terms(
     Term("resolved", "已办结", "Resolved"),
     Term("closed", "已评价", "Rated"),
     Term("withdrawn", "已撤回", "Withdrawn"),
+    # The enterprise's turn (待您处理): such requests sort first in its list.
+    Term("awaiting_supplement", "待补正", "Supplement awaited"),
+    Term("awaiting_credit_report", "待上传报告", "Credit report awaited"),
+    Term("awaiting_rating", "待评价", "Rating awaited"),
+)
+AWAITING_ENTERPRISE = frozenset({"awaiting_supplement", "awaiting_credit_report", "awaiting_rating"})
+
+# A request's items as the enterprise counts them (its summary: 待签收 4 · 办理中 3 · …), each
+# group with the states it holds; ``your_`` groups are the enterprise's turn.
+ITEM_GROUPS = Terms(
+    Term("to_acknowledge", "待签收", "To acknowledge"),
+    Term("in_progress", "办理中", "In progress"),
+    Term("your_supplement", "待您补正", "Your supplement"),
+    Term("your_credit_report", "待上传报告", "Your credit report"),
+    Term("finished", "已办结", "Finished"),
+    Term("returned_to_enterprise", "已退回企业", "Returned to you"),
+    Term("cancelled", "已撤销", "Cancelled"),
+)
+GROUP_STATES: dict[str, tuple[str, ...]] = {
+    "to_acknowledge": ("dispatched", "returned"),
+    "in_progress": ("acknowledged", "in_progress"),
+    "your_supplement": ("awaiting_supplement",),
+    "your_credit_report": ("credit_report",),
+    "finished": ("resolved", "closed", "credit_report_uploaded"),
+    "returned_to_enterprise": ("returned_to_enterprise",),
+    "cancelled": ("cancelled",),
+}
+# A request's steps (提交 → 受理 → 办理 → 办结).
+REQUEST_STEPS = Terms(
+    Term("submitted", "提交", "Submitted"),
+    Term("accepted", "受理", "Accepted"),
+    Term("handling", "办理", "Handling"),
+    Term("done", "办结", "Done"),
+)
+
+# --- Who may ask about whom (issue 25) ----------------------------------------------------------
+# How a request proves it may name a subject: the applicant itself, a relation in the
+# enterprise-group registry, or the subject's 授权委托书 attached for it.
+SUBJECT_PROOFS = Terms(
+    Term("applicant", "申请企业本身", "The applicant itself"),
+    Term("group_registry", "集团关系登记", "Enterprise-group registry"),
+    Term("authorization", "授权委托书", "Letter of authorisation"),
+)
+RELATION_KINDS = Terms(
+    Term("subsidiary", "子公司", "Subsidiary"),
+    Term("branch", "分支机构", "Branch"),
+)
+# What a file of a request is for.
+FILE_PURPOSES = Terms(
+    Term("attachment", "申请材料", "Application material"),
+    Term("supplement", "补正材料", "Supplement"),
+    Term("supplement_form", "补正通知附件", "Supplement form"),
+    Term("issued", "出具文书", "Issued document"),
+    Term("credit_report", "专项信用报告", "Credit report"),
+    Term("authorization", "授权委托书", "Letter of authorisation"),
 )
 
 # A subject's 专项信用报告 on a request.
@@ -162,6 +261,7 @@ CHANNELS = Terms(
     Term("wechat", "微信", "WeChat"),
     Term("email", "邮件", "E-mail"),
     Term("webhook", "接口回调", "Webhook"),
+    Term("topic", "消息总线", "Event stream"),
 )
 AUDIENCES = Terms(
     Term("unit", "承办单位", "Handling unit"),
