@@ -167,22 +167,26 @@ class Lifecycle:
 
     async def _transfer(self, item, actor, data):
         target = await self._target_unit(item, data.to_unit, "to_unit")
-        previous = item.unit_code
-        await self._leave(item, "transfer", target, actor, data.reason or data.note)
+        previous = await self.session.get(DepartmentUnit, item.unit_code)
+        await self._leave(item, "transfer", target, actor, data.reason)
         await self._changed(
             item,
             target,
             events.WorkItemDispatched,
             actor,
-            data.reason or data.note,
+            data.reason,
             rule_id=item.rule_id,
             rule_version=item.rule_version,
             routing_reason=item.routing_reason,
-            previous_unit_code=previous,
+            previous_unit_code=previous.unit_code,
             restarts_clock=False,  # a unit passing its item on buys no time
         )
-        await self._assign(item, target)
-        await self._notice(item, previous, "transferred_away", text=f"已转办至 {target.name}")
+        # The receiving unit learns who sent it and why.
+        handover = events.Handover(
+            from_unit=previous.unit_code, from_unit_name=previous.name, by=actor.name or actor.id, reason=data.reason
+        )
+        await self._assign(item, target, transfer=handover)
+        await self._notice(item, previous.unit_code, "transferred_away", text=f"已转办至 {target.name}")
 
     async def dispatch(self, item: WorkItem, coordinator_unit: str, actor: events.Actor, to_unit: str | None) -> None:
         """A coordinating office sends an item it holds (returned, or unmatched at routing) on."""
@@ -397,9 +401,11 @@ class Lifecycle:
         request = await self.session.get(RoutedRequest, item.request_id)
         self.messages.append(messages.notice(item, unit, request, notice, self.now, **extra))
 
-    async def _assign(self, item: WorkItem, unit: DepartmentUnit, role: str = "lead") -> None:
+    async def _assign(
+        self, item: WorkItem, unit: DepartmentUnit, role: str = "lead", transfer: events.Handover | None = None
+    ) -> None:
         request = await self.session.get(RoutedRequest, item.request_id)
-        self.messages.append(messages.assigned(self.settings, item, unit, request, self.now, role))
+        self.messages.append(messages.assigned(self.settings, item, unit, request, self.now, role, transfer=transfer))
 
     # --- lookups ---------------------------------------------------------------------------------------
     async def _is_certificate(self, item: WorkItem) -> bool:

@@ -157,9 +157,11 @@ def assigned(
     now: datetime,
     role: str = "lead",
     submitted: events.RequestSubmitted | None = None,
+    transfer: events.Handover | None = None,
 ) -> OutgoingMessage:
     """What a unit needs to work the item, on its own inbox topic. ``submitted``: the request's
-    event when the caller has it parsed already (routing), instead of its stored copy."""
+    event when the caller has it parsed already (routing), instead of its stored copy;
+    ``transfer``: who handed it over and why, when another unit transferred it (转办)."""
     submitted = submitted or events.RequestSubmitted.model_validate(request.body)
     subject = events.Subject(uscc=item.subject_uscc, name=item.subject_name, region_code=item.subject_region)
     body = events.WorkItemAssigned(
@@ -176,6 +178,7 @@ def assigned(
         description=submitted.description,
         attachment_links=signed_links(settings, submitted.attachments),
         role=role,
+        transfer=transfer,
         dispatched_at=now,
     )
     return OUTBOX.message(body, topic=unit.inbox_topic, key=item.id, subject=item.id, time=now)

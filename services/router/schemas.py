@@ -153,7 +153,18 @@ class ReturnOut(BaseModel):
     """Why a unit sent the item back (the coordinator's queue shows it)."""
 
     by_unit: str
+    by_unit_name: str
     by: str | None
+    reason: str | None
+    at: datetime
+
+
+class TransferOut(BaseModel):
+    """Who transferred the item to the unit holding it now (转办), and why: the receiving unit sees it."""
+
+    from_unit: str
+    from_unit_name: str
+    by: str | None = Field(description="the person (or system) of the sending unit")
     reason: str | None
     at: datetime
 
@@ -166,6 +177,7 @@ class WorkItemOut(BaseModel):
     item: str
     department_kind: str
     unit_code: str
+    unit_name: str
     subject_uscc: str
     subject_name: str
     subject_region: str
@@ -173,6 +185,7 @@ class WorkItemOut(BaseModel):
     state_name: str = Field(description="the state in Chinese, e.g. 待签收")
     allowed_actions: list[str]
     assisting_units: list[str]
+    assisting_unit_names: list[str] = Field(description="the assisting units' names, in the order of their codes")
     resolution: dict[str, Any] | None
     acknowledge_due_at: datetime | None
     resolve_due_at: datetime | None
@@ -185,6 +198,9 @@ class WorkItemOut(BaseModel):
     contact: ContactOut | None
     attachments: list[FileOut] = Field(description="files of this item, each with its download link")
     returned: ReturnOut | None = Field(None, description="set while the item waits at a coordinator after a return")
+    transferred: TransferOut | None = Field(
+        None, description="set while the item is at the unit another unit transferred it to (转办)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -199,6 +215,7 @@ class HistoryEntryOut(BaseModel):
     to: str
     to_name: str = Field(description="the state moved to, in Chinese")
     unit_code: str
+    unit_name: str
     actor: str = Field(description="role:id of the person or system")
     actor_name: str | None
     note: str | None
@@ -327,10 +344,10 @@ class UnitOut(BaseModel):
 class UnitCoverageOut(BaseModel):
     """Which unit of a kind serves a region."""
 
-    model_config = ConfigDict(from_attributes=True)
     kind: str
     region_code: str
     unit_code: str
+    unit_name: str
 
 
 class CreditCoverageOut(BaseModel):

@@ -74,7 +74,13 @@ MOVES: dict[str, Move] = {
             "unit",
             (Need("reason", "退回须说明理由", "A return needs a reason"),),
         ),
-        Move("transfer", _states("dispatched", "acknowledged", "in_progress"), "dispatched", "unit", (TARGET,)),
+        Move(
+            "transfer",
+            _states("dispatched", "acknowledged", "in_progress"),
+            "dispatched",
+            "unit",
+            (TARGET, Need("reason", "转办须说明理由", "A transfer needs a reason")),
+        ),
         Move(
             "assist",
             _states("acknowledged", "in_progress"),

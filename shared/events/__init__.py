@@ -26,6 +26,7 @@ from shared.events.departments import (
     DEPARTMENT_MOVES,
     DepartmentAction,
     DepartmentActionName,
+    Handover,
     WorkItemAssigned,
     WorkItemNotice,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "DepartmentActionName",
     "Event",
     "FileRef",
+    "Handover",
     "NotificationSent",
     "Outcome",
     "RequestSubmitted",

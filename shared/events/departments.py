@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.base import Event, Subject
 from shared.events.workitems import Outcome
@@ -50,6 +50,16 @@ class DepartmentAction(Event):
 
 
 # --- router → a department unit's inbox -----------------------------------------------------------
+class Handover(BaseModel):
+    """Who passed an item on to the receiving unit (转办), and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    from_unit: str
+    from_unit_name: str
+    by: str = Field(description="the person (or system) of the sending unit who transferred it")
+    reason: str
+
+
 class WorkItemAssigned(Event):
     """What a department unit needs to act on one work item, and no personal data beyond that."""
 
@@ -69,6 +79,7 @@ class WorkItemAssigned(Event):
     role: Literal["lead", "assist"] = Field(
         "lead", description="assist: a co-handling (会办) request from the lead unit"
     )
+    transfer: Handover | None = Field(None, description="set when another unit transferred the item here (转办)")
     dispatched_at: datetime
 
 

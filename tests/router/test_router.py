@@ -261,7 +261,7 @@ async def test_transfer_moves_the_item_and_tells_both_units(system):
         system, "440112.commerce", lambda rs: any(b.get("notice") == "transferred_away" for b in bodies(rs, item["id"]))
     )
     assert any(b.get("notice") == "transferred_away" for b in bodies(old, item["id"]))
-    bad = await system.clerk("440100.commerce").act(item["id"], "transfer", to_unit="440100.nowhere")
+    bad = await system.clerk("440100.commerce").act(item["id"], "transfer", to_unit="440100.nowhere", reason="x")
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "to_unit"
 
 

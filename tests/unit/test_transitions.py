@@ -58,6 +58,7 @@ def test_a_move_from_the_wrong_state_is_refused_with_what_is_allowed():
         ("extension", {"reason": "材料多"}, "days"),
         ("extension", {"days": 3}, "reason"),
         ("transfer", {}, "to_unit"),
+        ("transfer", {"to_unit": "440100.commerce", "note": "x"}, "reason"),
     ],
 )
 def test_a_move_without_what_it_needs_names_the_field(action, given, field):

@@ -57,15 +57,23 @@ async def put_unit(unit_code: str, body: UnitIn, request: Request, session: DbSe
 )
 async def put_coverage(body: CoverageIn, session: DbSession, _principal: Admin) -> UnitCoverageOut:
     async with session.begin():
-        if await session.get(DepartmentUnit, body.unit_code) is None:
+        unit = await session.get(DepartmentUnit, body.unit_code)
+        if unit is None:
             raise invalid_field(
                 "unit_code", "unit_unknown", f"单位不存在：{body.unit_code}", f"Unknown unit: {body.unit_code}"
             )
         await load_registry(session, {"coverage": [body.model_dump()]})
-    return UnitCoverageOut(**body.model_dump())
+    return UnitCoverageOut(**body.model_dump(), unit_name=unit.name)
 
 
 @router.get("/coverage", response_model=list[UnitCoverageOut], summary="Configured coverage")
 async def list_coverage(session: DbSession, _principal: Staff) -> list[UnitCoverageOut]:
-    rows = await session.scalars(select(UnitCoverage).order_by(UnitCoverage.kind, UnitCoverage.region_code))
-    return [UnitCoverageOut.model_validate(row) for row in rows]
+    rows = await session.execute(
+        select(UnitCoverage, DepartmentUnit.name)
+        .join(DepartmentUnit, DepartmentUnit.unit_code == UnitCoverage.unit_code)
+        .order_by(UnitCoverage.kind, UnitCoverage.region_code)
+    )
+    return [
+        UnitCoverageOut(kind=c.kind, region_code=c.region_code, unit_code=c.unit_code, unit_name=name)
+        for c, name in rows
+    ]

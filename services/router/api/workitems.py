@@ -3,7 +3,6 @@ and extensions, its files, and the department's moves. Who sees which item is ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
@@ -12,26 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import files
 from shared.auth import Department, Principal, Staff
-from shared.logging import mask_mobile, mask_name
 from shared.problems import Problem
 from shared.validation import Instant
-from shared.vocabulary import WORK_ITEM_STATES
 from shared.web import DbSession
 
 from .. import item_files, transitions
 from ..access import VisibleItem, visible_items
+from ..item_views import file_out, history_out, items_out
 from ..lifecycle import ActionInput, Lifecycle, dispatch_candidates, item_not_found
-from ..models import DepartmentUnit, Extension, ItemFile, RoutedRequest, WorkItem, WorkItemLog
+from ..models import DepartmentUnit, Extension, RoutedRequest, WorkItem, WorkItemLog
 from ..routing import COORDINATOR
 from ..schemas import (
     ActionIn,
-    ContactOut,
     DispatchCandidateOut,
     DispatchIn,
     ExtensionOut,
     FileOut,
-    HistoryEntryOut,
-    ReturnOut,
     WorkItemDetailOut,
     WorkItemOut,
     compact_uscc,
@@ -95,7 +90,7 @@ async def get_work_item(item: VisibleItem, session: DbSession, principal: Staff)
     extensions = await session.scalars(select(Extension).where(Extension.work_item_id == item.id))
     detail = WorkItemDetailOut(
         **out.model_dump(),
-        history=[history_entry_out(entry) for entry in log],
+        history=await history_out(session, list(log)),
         extensions=[ExtensionOut.model_validate(x) for x in extensions],
     )
     holder = await session.get(DepartmentUnit, item.unit_code)
@@ -114,20 +109,6 @@ async def get_work_item(item: VisibleItem, session: DbSession, principal: Staff)
             for u in sorted(await dispatch_candidates(session, item), key=lambda u: u.unit_code == returned_by)
         ]
     return detail
-
-
-def history_entry_out(entry: WorkItemLog) -> HistoryEntryOut:
-    return HistoryEntryOut(
-        action=entry.action,
-        from_state=entry.from_state,
-        to=entry.to_state,
-        to_name=WORK_ITEM_STATES.zh(entry.to_state),
-        unit_code=entry.unit_code,
-        actor=entry.actor,
-        actor_name=entry.actor_name,
-        note=entry.note,
-        at=entry.at.isoformat(),
-    )
 
 
 @router.post(
@@ -210,99 +191,3 @@ async def apply_move(
     await session.commit()
     request.app.state.runtime.relay.notify()
     return out
-
-
-# --- work items as the API shows them ----------------------------------------------------------------------
-async def items_out(session: AsyncSession, items: Sequence[WorkItem], principal: Principal) -> list[WorkItemOut]:
-    """Work items as the API shows them; what they need besides themselves (their requests, files
-    and why a returned one came back) is read in one query each, however many items."""
-    if not items:
-        return []
-    requests = {
-        r.request_id: r
-        for r in await session.scalars(
-            select(RoutedRequest).where(RoutedRequest.request_id.in_({i.request_id for i in items}))
-        )
-    }
-    files = await item_files.of_items(session, items)
-    returns = {  # the latest return of each returned item (ascending ids: the last one wins)
-        entry.work_item_id: entry
-        for entry in await session.scalars(
-            select(WorkItemLog)
-            .where(WorkItemLog.work_item_id.in_([i.id for i in items if i.state == "returned"]))
-            .where(WorkItemLog.action == "return")
-            .order_by(WorkItemLog.id)
-        )
-    }
-    return [item_out(i, principal, requests[i.request_id], files[i.id], returns.get(i.id)) for i in items]
-
-
-def item_out(
-    item: WorkItem,
-    principal: Principal,
-    request: RoutedRequest,
-    files: list[ItemFile],
-    last_return: WorkItemLog | None,
-) -> WorkItemOut:
-    body = request.body
-    returned = None
-    if last_return is not None:
-        returned = ReturnOut(
-            by_unit=last_return.unit_code, reason=last_return.note, at=last_return.at, by=last_return.actor_name
-        )
-    return WorkItemOut(
-        id=item.id,
-        request_id=item.request_id,
-        reference_no=request.reference_no,
-        request_type=request.request_type,
-        item=item.item,
-        department_kind=item.department_kind,
-        unit_code=item.unit_code,
-        subject_uscc=item.subject_uscc,
-        subject_name=item.subject_name,
-        subject_region=item.subject_region,
-        state=item.state,
-        state_name=WORK_ITEM_STATES.zh(item.state),
-        allowed_actions=transitions.allowed_actions(item.state),
-        assisting_units=item.assisting_units or [],
-        resolution=item.resolution,
-        acknowledge_due_at=item.acknowledge_due_at,
-        resolve_due_at=item.resolve_due_at,
-        rule_id=item.rule_id,
-        rule_version=item.rule_version,
-        routing_reason=item.routing_reason,
-        description=body.get("description"),
-        period_months=body.get("period_months"),
-        purpose=body.get("purpose"),
-        contact=contact_for(principal, item, body),
-        attachments=[file_out(item, f) for f in files],
-        returned=returned,
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-    )
-
-
-def contact_for(principal: Principal, item: WorkItem, body: dict) -> ContactOut | None:
-    """The enterprise's contact: in full for the clerks of the item's unit, masked for others."""
-    name, mobile = body.get("contact_name"), body.get("contact_mobile")
-    if not (name or mobile):
-        return None
-    if principal.role == "department" and principal.unit == item.unit_code:
-        return ContactOut(name=name, mobile=mobile, masked=False)
-    return ContactOut(
-        name=mask_name(name) if name else None, mobile=mask_mobile(mobile) if mobile else None, masked=True
-    )
-
-
-def file_out(item: WorkItem, row: ItemFile) -> FileOut:
-    return FileOut(
-        id=row.id,
-        name=row.name,
-        content_type=row.content_type,
-        size=row.size,
-        sha256=row.sha256,
-        origin=row.origin,
-        purpose=row.purpose,
-        used_in=row.used_in,
-        download_url=f"/v1/workitems/{item.id}/files/{row.id}",
-    )
