@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ITEMS_PER_REQUEST, ROOT, fmt, fresh_database, machine, raw_dsn, stack
 from router import queue_backlog
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (what a drain costs, whatever else runs on the machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def wait_for(conn, query: str, expected: int, deadline: float) -> int:
@@ -66,15 +73,17 @@ async def drain(requests: int, partitions: int, code: Path = ROOT) -> dict:
                     'AND value LIKE \'%"state":"dispatched"%\''
                 )
                 await wait_for(router_db, sent_query, expected, time.perf_counter() + 600)
+                router_cpu = cpu_seconds(router.pid)
                 span = await router_db.fetchrow(
                     "SELECT min(created_at) AS first, max(sent_at) AS last FROM outbox WHERE topic = 'workitems.events'"
                 )
                 s.stop_process(router)
                 started = time.perf_counter()
-                s.serve("worker", "notifier")
+                notifier = s.serve("worker", "notifier")
                 records = await wait_for(
                     notifier_db, "SELECT count(*) FROM sla_records", expected, time.perf_counter() + 600
                 )
+                notifier_cpu = cpu_seconds(notifier.pid)
                 wall = time.perf_counter() - started
                 notifier_span = await notifier_db.fetchrow(
                     "SELECT min(created_at) AS first, max(created_at) AS last FROM outbox WHERE topic = 'sla.events'"
@@ -101,6 +110,9 @@ async def drain(requests: int, partitions: int, code: Path = ROOT) -> dict:
         "notifier_seconds": notifier_seconds,
         "notifier_items_per_s": expected / notifier_seconds if notifier_seconds else 0.0,
         "notifier_wall_seconds": wall,
+        # CPU per item, start-up included (the same for both): less moved by other load than items/s.
+        "router_cpu_ms_per_item": 1000 * router_cpu / expected,
+        "notifier_cpu_ms_per_item": 1000 * notifier_cpu / expected,
         "ratio": (expected / notifier_seconds) / (expected / router_seconds) if notifier_seconds else 0.0,
     }
 
@@ -110,13 +122,13 @@ def report(r: dict) -> str:
         [
             f"{r['requests']:,} queued requests → {r['items_expected']:,} dispatched work items; {r['machine']}",
             "",
-            "| | items/s | seconds | SLA records | without timers | timers |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| | items/s | seconds | CPU ms per item | SLA records | without timers | timers |",
+            "|---|---:|---:|---:|---:|---:|---:|",
             f"| notifier drain (first SLA record → last) | {fmt(r['notifier_items_per_s'])} | "
-            f"{fmt(r['notifier_seconds'], 1)} | {r['sla_records']:,} | {r['records_without_timers']} | "
-            f"{r['timers']:,} |",
+            f"{fmt(r['notifier_seconds'], 1)} | {r['notifier_cpu_ms_per_item']:.2f} | {r['sla_records']:,} | "
+            f"{r['records_without_timers']} | {r['timers']:,} |",
             f"| router drain, same backlog (reference) | {fmt(r['router_items_per_s'])} | "
-            f"{fmt(r['router_seconds'], 1)} | | | |",
+            f"{fmt(r['router_seconds'], 1)} | {r['router_cpu_ms_per_item']:.2f} | | | |",
             "",
             f"the notifier drains at **{r['ratio']:.2f}×** the router's rate; wall time from starting the "
             f"notifier process (start-up and group join included): {fmt(r['notifier_wall_seconds'], 1)} s.",

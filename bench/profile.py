@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile.py intake [--seconds 20]   # intake under wrk -t2 -c32
     .venv/bin/python bench/profile.py router                  # the router draining 1,000 requests
+    .venv/bin/python bench/profile.py notifier                # the notifier draining their 8,000 items
 
 py-spy (a dev extra) samples every process of the service (``--subprocesses``: the HTTP workers
 and the process running its relay and consumers) at 200 Hz; the collapsed stacks are summed
@@ -133,9 +134,39 @@ async def profile_router(requests: int, out: Path) -> None:
             spy.wait()
 
 
+async def profile_notifier(requests: int, out: Path) -> None:
+    """The notifier draining the dispatched items of ``requests`` requests the router routed first."""
+    async with fresh_database() as router_url, fresh_database() as notifier_url:
+        with stack() as s:
+            bootstrap = s.start_broker()
+            s.env |= {
+                "XIAOER_ROUTER_DATABASE_URL": router_url,
+                "XIAOER_NOTIFIER_DATABASE_URL": notifier_url,
+                "XIAOER_SCHEDULER_ENABLED": "false",
+            }
+            s.xiaoer("migrate", "router", "notifier")
+            s.seed_registry(router_url)
+            await queue_backlog(bootstrap, requests, 3)
+            router = s.serve("worker", "router")
+            routed = await asyncpg.connect(raw_dsn(router_url))
+            query = "SELECT count(*) FROM outbox WHERE topic = 'workitems.events' AND sent_at IS NOT NULL"
+            while await routed.fetchval(query) < requests * ITEMS_PER_REQUEST:
+                await asyncio.sleep(0.2)
+            await routed.close()
+            s.stop_process(router)
+            process = s.serve("worker", "notifier")
+            spy = record(process.pid, 600, out)
+            conn = await asyncpg.connect(raw_dsn(notifier_url))
+            while (await conn.fetchval("SELECT count(*) FROM sla_records")) < requests * ITEMS_PER_REQUEST:
+                await asyncio.sleep(0.2)
+            await conn.close()
+            spy.send_signal(signal.SIGINT)
+            spy.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("target", choices=["intake", "router"])
+    parser.add_argument("target", choices=["intake", "router", "notifier"])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--top", type=int, default=15)
@@ -143,8 +174,10 @@ def main() -> None:
     out = Path(tempfile.mkstemp(prefix=f"xiaoer-profile-{args.target}-", suffix=".txt")[1])
     if args.target == "intake":
         asyncio.run(profile_intake(args.seconds, out))
-    else:
+    elif args.target == "router":
         asyncio.run(profile_router(args.requests, out))
+    else:
+        asyncio.run(profile_notifier(args.requests, out))
     print(f"collapsed stacks: {out}\n")
     print(summarize(out, args.top))
 

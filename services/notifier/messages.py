@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
+from shared.messaging.encoding import OutgoingMessage
 from shared.messaging.outbox import Outbox
 
 from .models import Notification, SlaRecord, outbox
@@ -20,7 +21,8 @@ from .models import Notification, SlaRecord, outbox
 OUTBOX = Outbox(outbox, events.SOURCE_NOTIFIER)
 
 
-async def deadlines_changed(session: AsyncSession, record: SlaRecord, now: datetime) -> None:
+def deadlines_message(record: SlaRecord, now: datetime) -> OutgoingMessage:
+    """A work item's deadlines as they stand (``sla.events``), for ``emit`` with others."""
     update = events.SlaUpdated(
         work_item_id=record.work_item_id,
         request_id=record.request_id,
@@ -28,9 +30,12 @@ async def deadlines_changed(session: AsyncSession, record: SlaRecord, now: datet
         resolve_due_at=None if record.paused_at else record.resolve_due_at,
         paused=record.paused_at is not None,
     )
-    await OUTBOX.emit(
-        session, update, topic=events.SLA_EVENTS, key=record.request_id, subject=record.work_item_id, time=now
-    )
+    return OUTBOX.message(update, topic=events.SLA_EVENTS, key=record.request_id, subject=record.work_item_id, time=now)
+
+
+async def emit(session: AsyncSession, outgoing: list[OutgoingMessage]) -> None:
+    """Messages built here, added to the outbox with one INSERT."""
+    await OUTBOX.emit_all(session, outgoing)
 
 
 async def notifications_published(session: AsyncSession, notifications: list[Notification], now: datetime) -> None:

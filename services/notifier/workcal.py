@@ -51,9 +51,14 @@ def _aware(t: datetime) -> datetime:
 @dataclass
 class WorkingCalendar:
     windows: tuple[tuple[time, time], ...] = DEFAULT_WINDOWS
-    schedules: dict[int, YearSchedule] = field(default_factory=dict)
+    schedules: dict[int, YearSchedule] = field(default_factory=dict)  # replaced whole, never edited in place
     fallback_years: set[int] = field(default_factory=set)  # years answered without a schedule
     loaded_version: tuple | None = None  # which operator-loaded schedules it holds (calendar.refresh)
+    # Each day's answer, for the schedules it was computed with: deadline arithmetic asks about
+    # the same few dozen days thousands of times, and chinese-calendar validates every date it
+    # is asked (most of the notifier's CPU before this cache).
+    _days: dict[date, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _days_for: object = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def working_day_length(self) -> timedelta:
@@ -80,6 +85,14 @@ class WorkingCalendar:
             return "fallback"
 
     def is_working_day(self, day: date) -> bool:
+        if self._days_for is not self.schedules:  # new schedules loaded (calendar.load_schedules)
+            self._days, self._days_for = {}, self.schedules
+        known = self._days.get(day)
+        if known is None:
+            known = self._days[day] = self._working_day(day)
+        return known
+
+    def _working_day(self, day: date) -> bool:
         schedule = self.schedules.get(day.year)
         if schedule is not None:
             if day in schedule.workdays:

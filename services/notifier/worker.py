@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events
+from shared.messaging.applying import BatchHandler
 from shared.messaging.encoding import ReceivedEvent
 
 from . import calendar as work_calendar
@@ -16,12 +17,19 @@ from .workcal import WorkingCalendar
 
 
 def handlers(calendar: WorkingCalendar, settings: NotifierSettings) -> dict:
-    async def on_work_item_event(session: AsyncSession, received: ReceivedEvent) -> None:
-        if events.is_credit_report_unit(received.data.unit_code):
-            # 信用代证: the report stands for the certificate; no unit, no clock, no notification.
-            return await stats.credit_item_event(session, received.data)
-        await work_calendar.refresh(session, calendar)
-        await Clocks(session, calendar, settings).apply(received.data, received.id)
+    async def on_work_item_events(session: AsyncSession, batch: list[ReceivedEvent]) -> None:
+        clocked = []
+        for received in batch:
+            if events.is_credit_report_unit(received.data.unit_code):
+                # 信用代证: the report stands for the certificate; no unit, no clock, no notification.
+                await stats.credit_item_event(session, received.data)
+            else:
+                clocked.append((received.data, received.id))
+        if clocked:
+            await work_calendar.refresh(session, calendar)
+            await Clocks(session, calendar, settings).apply_all(clocked)
+
+    on_work_item_event = BatchHandler(on_work_item_events)
 
     async def on_wechat_bound(session: AsyncSession, received: ReceivedEvent) -> None:
         bound: events.WechatUserBound = received.data

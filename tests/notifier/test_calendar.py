@@ -126,7 +126,8 @@ def test_a_loaded_schedule_overrides_the_fallback(calendar):
     saturday = next(d for d in first_week if d.weekday() == 5)
     weekdays = [d for d in first_week if d.weekday() < 5]
     # Every weekday of the first week but the last is a holiday; its Saturday is a make-up day.
-    calendar.schedules[UNSCHEDULED] = YearSchedule(holidays=frozenset(weekdays[:-1]), workdays=frozenset({saturday}))
+    schedule = YearSchedule(holidays=frozenset(weekdays[:-1]), workdays=frozenset({saturday}))
+    calendar.schedules = {**calendar.schedules, UNSCHEDULED: schedule}  # replaced whole, as loading does
     due = calendar.add_working_days(datetime(UNSCHEDULED - 1, 12, 31, 10, tzinfo=SHANGHAI), 2)
     assert local(due) == close_of_day(max(saturday, weekdays[-1]))
     assert calendar.schedule_source(UNSCHEDULED) == "loaded" and UNSCHEDULED not in calendar.fallback_years
