@@ -1,13 +1,14 @@
-"""Benchmark: submit → work item on its unit's inbox topic, open loop.
+"""Benchmark: submit → work item on its unit's inbox topic, and submit → its SLA record, open loop.
 
-Intake and the router run as operators run them (``xiaoer serve``), each on a fresh PostgreSQL
-database, with the embedded broker. bench/openloop.py POSTs the 8-item bundle at a fixed rate
-(default 50 requests/s = 400 items/s for 60 s). Each item's latency runs from the moment its
-request was due to be sent to the moment the broker had acknowledged its ``WorkItemAssigned``
+The whole system runs as operators run it (``xiaoer serve`` of intake, router, notifier and the
+pages), each on a fresh PostgreSQL database, with the embedded broker. bench/openloop.py POSTs
+the 8-item bundle at a fixed rate (default 50 requests/s = 400 items/s for 60 s). Each item's
+latency runs from the moment its request was due to be sent to the moment the broker had acknowledged its ``WorkItemAssigned``
 message on the unit's topic: the router's relay records that moment (``sent_at`` of the outbox
 row, written after the acknowledgement, so it is if anything late). Afterwards every inbox topic
 is read back: every accepted request must show its 8 distinct items there, each once; anything
-lost or doubled is reported (and fails the run).
+lost or doubled is reported (and fails the run). Each item's SLA record is timed by the notifier's
+first ``sla.events`` outbox row of the item, written in the record's own transaction.
 
 Nothing reads the topics while the load runs: a reader polling every unit's inbox partitions
 often enough to time arrivals itself cost the embedded broker half a core and itself a third of
@@ -51,68 +52,111 @@ from router import read_inboxes
 
 from cli.devstack import free_port
 
-INBOX_ROWS = "SELECT value, sent_at FROM outbox WHERE topic LIKE 'dept.%.inbox' AND sent_at IS NOT NULL"
+# The work items as assigned to their units (the inboxes also carry notices: deadlines and news).
+ASSIGNED = "cn.xiaoer.workitem.assigned"
+INBOX_ROWS = (
+    "SELECT value, sent_at FROM outbox WHERE topic LIKE 'dept.%.inbox' AND sent_at IS NOT NULL "
+    f"AND (headers::json)->>'ce_type' = '{ASSIGNED}'"
+)
 
 
 async def measure(rate: float, seconds: float, code: Path = ROOT, drain_seconds: float = 60) -> dict:
-    async with fresh_database() as intake_db, fresh_database() as router_db:
+    """The whole system, as ``make run`` and compose run it (intake, router, notifier and the
+    pages), under the open-loop load; then what each accepted request became."""
+    async with (
+        fresh_database() as intake_db,
+        fresh_database() as router_db,
+        fresh_database() as notifier_db,
+        fresh_database() as web_db,
+    ):
         with stack(code) as s:
             bootstrap = s.start_broker()
-            s.env["XIAOER_INTAKE_DATABASE_URL"] = intake_db
-            s.env["XIAOER_ROUTER_DATABASE_URL"] = router_db
-            s.xiaoer("migrate", "intake", "router")
+            urls = {"intake": intake_db, "router": router_db, "notifier": notifier_db, "web": web_db}
+            s.env |= {f"XIAOER_{name.upper()}_DATABASE_URL": url for name, url in urls.items()}
+            s.xiaoer("migrate")
             s.seed_registry(router_db)
-            intake_port, router_port = free_port(), free_port()
-            s.serve("serve", "intake", intake_port)
-            s.serve("serve", "router", router_port)
-            await wait_ready(f"http://127.0.0.1:{intake_port}/readyz")
-            await wait_ready(f"http://127.0.0.1:{router_port}/readyz")
-            out = Path(tempfile.mkstemp(prefix="xiaoer-e2e-", suffix=".jsonl")[1])
-            token = s.token(role="enterprise", usccs=[USCC])
-            generator = await asyncio.create_subprocess_exec(
-                PYTHON,
-                str(Path(__file__).with_name("openloop.py")),
-                f"http://127.0.0.1:{intake_port}/v1/requests",
-                "--rate",
-                str(rate),
-                "--seconds",
-                str(seconds),
-                "--token",
-                token,
-                "--out",
-                str(out),
-                stdout=asyncio.subprocess.PIPE,
-            )
-            stdout, _ = await generator.communicate()
-            submitted = json.loads(stdout.decode().strip().splitlines()[-1])
-            sent = [json.loads(line) for line in out.read_text().splitlines()]
+            ports = {name: free_port() for name in urls}
+            for name, port in ports.items():
+                s.serve("serve", name, port)
+            for name, port in ports.items():
+                await wait_ready(f"http://127.0.0.1:{port}/" + ("healthz" if name == "web" else "readyz"))
+            submitted, sent = await _load(s.token(role="enterprise", usccs=[USCC]), ports["intake"], rate, seconds)
             accepted = {r["id"]: r["due"] for r in sent if r["status"] == 201}
-            # Until every accepted request's items are acknowledged on their topics (or time is up).
             router = await asyncpg.connect(raw_dsn(router_db))
-            deadline = time.monotonic() + drain_seconds
-            while time.monotonic() < deadline:
-                count = await router.fetchval(f"SELECT count(*) FROM ({INBOX_ROWS}) AS sent")
-                if count >= len(accepted) * ITEMS_PER_REQUEST:
-                    break
-                await asyncio.sleep(0.5)
-            acknowledged: dict[str, dict[str, float]] = defaultdict(dict)  # request → item → when
-            for row in await router.fetch(INBOX_ROWS):
-                body = json.loads(row["value"])
-                acknowledged[body["request_id"]][body["work_item_id"]] = row["sent_at"].timestamp()
+            acknowledged = await _on_topics(router, len(accepted), drain_seconds)
+            clocked = await _clocked(notifier_db, len(accepted), drain_seconds)
             stages = await where_the_time_went(intake_db, router, accepted, acknowledged)
             await router.close()
-            on_topics: dict[str, Counter] = defaultdict(Counter)  # request → item → times on its topic
+            on_topics: dict[str, Counter] = defaultdict(Counter)  # request → item → assignments on its topic
+            seen: set[str] = set()  # a copy with the same ce_id is skipped by its reader, as consumers do
             for record in await read_inboxes(bootstrap):
-                body = json.loads(record.value)
-                on_topics[body["request_id"]][body["work_item_id"]] += 1
-    latencies, lost, doubled = [], 0, 0
+                ce_id, ce_type = dict(record.headers)["ce_id"].decode(), dict(record.headers)["ce_type"].decode()
+                if ce_type == ASSIGNED and ce_id not in seen:
+                    seen.add(ce_id)
+                    body = json.loads(record.value)
+                    on_topics[body["request_id"]][body["work_item_id"]] += 1
+    return _result(rate, seconds, submitted, sent, accepted, acknowledged, on_topics, clocked, stages)
+
+
+async def _load(token: str, intake_port: int, rate: float, seconds: float) -> tuple[dict, list[dict]]:
+    """The open-loop generator's summary, and each request it sent (its id, status, due time)."""
+    out = Path(tempfile.mkstemp(prefix="xiaoer-e2e-", suffix=".jsonl")[1])
+    generator = await asyncio.create_subprocess_exec(
+        PYTHON,
+        str(Path(__file__).with_name("openloop.py")),
+        f"http://127.0.0.1:{intake_port}/v1/requests",
+        *("--rate", str(rate), "--seconds", str(seconds), "--token", token, "--out", str(out)),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await generator.communicate()
+    return json.loads(stdout.decode().strip().splitlines()[-1]), [json.loads(x) for x in out.read_text().splitlines()]
+
+
+async def _on_topics(router: asyncpg.Connection, requests: int, drain_seconds: float) -> dict[str, dict[str, float]]:
+    """request → item → when the broker acknowledged it on its unit's topic (waiting for all)."""
+    deadline = time.monotonic() + drain_seconds
+    while time.monotonic() < deadline:
+        if await router.fetchval(f"SELECT count(*) FROM ({INBOX_ROWS}) AS sent") >= requests * ITEMS_PER_REQUEST:
+            break
+        await asyncio.sleep(0.5)
+    acknowledged: dict[str, dict[str, float]] = defaultdict(dict)
+    for row in await router.fetch(INBOX_ROWS):
+        body = json.loads(row["value"])
+        acknowledged[body["request_id"]][body["work_item_id"]] = row["sent_at"].timestamp()
+    return acknowledged
+
+
+async def _clocked(notifier_db: str, requests: int, drain_seconds: float) -> dict[str, float]:
+    """work item → when its SLA record was made (the notifier's first sla.events row of it, written
+    in the same transaction), waiting for all."""
+    notifier = await asyncpg.connect(raw_dsn(notifier_db))
+    try:
+        deadline = time.monotonic() + drain_seconds
+        while time.monotonic() < deadline:
+            if await notifier.fetchval("SELECT count(*) FROM sla_records") >= requests * ITEMS_PER_REQUEST:
+                break
+            await asyncio.sleep(0.5)
+        rows = await notifier.fetch(
+            "SELECT (headers::json)->>'ce_subject' AS item, min(created_at) AS at FROM outbox "
+            "WHERE topic = 'sla.events' GROUP BY 1"
+        )
+        return {row["item"]: row["at"].timestamp() for row in rows}
+    finally:
+        await notifier.close()
+
+
+def _result(rate, seconds, submitted, sent, accepted, acknowledged, on_topics, clocked, stages) -> dict:
+    latencies, to_sla, lost, doubled, unclocked = [], [], 0, 0, 0
     for request_id, due in accepted.items():
         items = acknowledged.get(request_id, {})
         on_topic = on_topics.get(request_id, Counter())
         lost += max(0, ITEMS_PER_REQUEST - len(on_topic))
         doubled += sum(n - 1 for n in on_topic.values())
         latencies += [(at - due) * 1000 for item, at in items.items() if item in on_topic]
+        unclocked += sum(1 for item in on_topic if item not in clocked)
+        to_sla += [(clocked[item] - due) * 1000 for item in on_topic if item in clocked]
     latencies.sort()
+    to_sla.sort()
     return {
         "machine": machine(),
         "rate": rate,
@@ -127,6 +171,9 @@ async def measure(rate: float, seconds: float, code: Path = ROOT, drain_seconds:
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
         "max_ms": latencies[-1] if latencies else float("nan"),
+        "sla_p50_ms": percentile(to_sla, 50),
+        "sla_p99_ms": percentile(to_sla, 99),
+        "without_sla_record": unclocked,
         "stages": stages,
     }
 
@@ -187,6 +234,9 @@ def report(r: dict) -> str:
             f"the POST itself: p50 {fmt(r['submit']['p50_ms'], 1)} ms, p99 {fmt(r['submit']['p99_ms'], 1)} ms, "
             f"generator late p99 {fmt(r['submit']['generator_late_p99_ms'], 1)} ms.",
             "",
+            f"submit → SLA record exists (the notifier): p50 {fmt(r['sla_p50_ms'], 1)} ms, "
+            f"p99 {fmt(r['sla_p99_ms'], 1)} ms; items without one: {r['without_sla_record']}.",
+            "",
             "Where the time went (median of each stage, from the times intake and the router recorded; a "
             "request's last item counts):",
             "",
@@ -208,8 +258,8 @@ def main() -> None:
     print(report(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    if result["lost"] or result["doubled"] or result["not_accepted"]:
-        sys.exit("requests refused, or items lost or doubled")
+    if result["lost"] or result["doubled"] or result["not_accepted"] or result["without_sla_record"]:
+        sys.exit("requests refused, or items lost, doubled or without an SLA record")
 
 
 if __name__ == "__main__":
