@@ -1,19 +1,19 @@
 """Benchmark: submit → work item on its unit's inbox topic, and submit → its SLA record, open loop.
 
 The whole system runs as operators run it (``xiaoer serve`` of intake, router, notifier and the
-pages), each on a fresh PostgreSQL database, with the embedded broker. bench/openloop.py POSTs
-the 8-item bundle at a fixed rate (default 50 requests/s = 400 items/s for 60 s). Each item's
-latency runs from the moment its request was due to be sent to the moment the broker had acknowledged its ``WorkItemAssigned``
-message on the unit's topic: the router's relay records that moment (``sent_at`` of the outbox
-row, written after the acknowledgement, so it is if anything late). Afterwards every inbox topic
-is read back: every accepted request must show its 8 distinct items there, each once; anything
-lost or doubled is reported (and fails the run). Each item's SLA record is timed by the notifier's
-first ``sla.events`` outbox row of the item, written in the record's own transaction.
+pages), each on a fresh PostgreSQL database, with the embedded broker. bench/openloop.py POSTs the
+8-item bundle at a fixed rate (default 50 requests/s = 400 items/s for 60 s). Each item's latency
+runs from the moment its request was due to be sent to the moment the broker had acknowledged its
+``WorkItemAssigned`` message on the unit's topic: the router's relay records that moment
+(``sent_at`` of the outbox row, written after the acknowledgement, so it is if anything late).
+Afterwards every inbox topic is read back: every accepted request must show its 8 distinct items
+there, each once; anything lost or doubled is reported (and fails the run). Each item's SLA record
+is timed by the notifier's first ``sla.events`` outbox row of the item, written in the record's own
+transaction.
 
-Nothing reads the topics while the load runs: a reader polling every unit's inbox partitions
-often enough to time arrivals itself cost the embedded broker half a core and itself a third of
-one on this 2-core machine, at idle (docs/benchmarks.md), which is load the measured system would
-not have.
+Nothing reads the topics while the load runs: a reader polling every unit's inbox partitions often
+enough to time arrivals itself cost the embedded broker half a core and itself a third of one on
+this 2-core machine, at idle (docs/benchmarks.md), which is load the measured system would not have.
 
     .venv/bin/python bench/e2e.py [--rate 50] [--seconds 60] [--json FILE]
 
