@@ -11,3 +11,19 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# What answers about time left are computed at (the countdowns, overdue filters and lists): now.
+# A test fixes it to compare what every page shows at one instant; events, tokens and the
+# records' own times keep the real clock (``utcnow``).
+_reading_now: datetime | None = None
+
+
+def reading_now() -> datetime:
+    return _reading_now or utcnow()
+
+
+def fix_reading_now(instant: datetime | None) -> None:
+    """Tests only: answers about time left are computed at ``instant`` (None: at the real now)."""
+    global _reading_now
+    _reading_now = instant

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
 from shared.logging import mask_mobile, mask_name
-from shared.vocabulary import WORK_ITEM_STATES
+from shared.vocabulary import WORK_ITEM_STATES, tab_of
 
 from . import item_files, transitions
 from .models import DepartmentUnit, ItemFile, RoutedRequest, WorkItem, WorkItemLog
@@ -106,12 +106,14 @@ def item_out(item: WorkItem, principal: Principal, context: Context) -> WorkItem
         subject_region=item.subject_region,
         state=item.state,
         state_name=WORK_ITEM_STATES.zh(item.state),
+        tab=tab_of(item.state),
         allowed_actions=transitions.allowed_actions(item.state),
         assisting_units=item.assisting_units or [],
         assisting_unit_names=[context.name(c) for c in item.assisting_units or []],
         resolution=item.resolution,
         acknowledge_due_at=item.acknowledge_due_at,
         resolve_due_at=item.resolve_due_at,
+        sla_paused=bool(item.sla_paused),
         rule_id=item.rule_id,
         rule_version=item.rule_version,
         routing_reason=item.routing_reason,

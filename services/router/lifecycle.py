@@ -350,6 +350,7 @@ class Lifecycle:
     async def deadlines(self, item: WorkItem, update: events.SlaUpdated) -> None:
         item.acknowledge_due_at = update.acknowledge_due_at
         item.resolve_due_at = update.resolve_due_at
+        item.sla_paused = update.paused
         await self._notice(
             item,
             item.unit_code,

@@ -6,11 +6,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    case,
+    false,
+)
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.clock import utcnow
 from shared.db import service_base
+from shared.vocabulary import OPEN_STATES
+
+# Until a unit signs for an item (and while it waits at a coordinator), 签收's deadline counts.
+UNSIGNED_STATES = ("dispatched", "returned")
 
 Base = service_base()
 outbox = Base.metadata.tables["outbox"]
@@ -117,8 +134,31 @@ class WorkItem(Base):
     resolution: Mapped[dict[str, Any] | None]
     acknowledge_due_at: Mapped[datetime | None] = mapped_column(comment="from the notifier (sla.events)")
     resolve_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    sla_paused: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="the notifier paused the clock (补正)"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    # The deadline that counts now, and whether it passed: the queue's filters, in Python and SQL.
+    @hybrid_property
+    def current_due_at(self) -> datetime | None:
+        return self.acknowledge_due_at if self.state in UNSIGNED_STATES else self.resolve_due_at
+
+    @current_due_at.inplace.expression
+    @classmethod
+    def _current_due_at(cls) -> ColumnElement[datetime | None]:
+        return case((cls.state.in_(UNSIGNED_STATES), cls.acknowledge_due_at), else_=cls.resolve_due_at)
+
+    @hybrid_method
+    def is_overdue(self, now: datetime) -> bool:
+        due = self.current_due_at
+        return self.state in OPEN_STATES and not self.sla_paused and due is not None and due < now
+
+    @is_overdue.inplace.expression
+    @classmethod
+    def _is_overdue(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(cls.state.in_(OPEN_STATES), cls.sla_paused.is_(False), cls.current_due_at < now)
 
 
 @dataclass

@@ -54,6 +54,10 @@ class ActionIn(Strict):
     days: int | None = Field(None, ge=1, le=60)
 
 
+class BulkAcknowledgeIn(Strict):
+    ids: list[str] = Field(min_length=1, max_length=500, description="the work items to sign for (签收)")
+
+
 class DispatchIn(Strict):
     to_unit: str = Field(max_length=100)
 
@@ -183,12 +187,14 @@ class WorkItemOut(BaseModel):
     subject_region: str
     state: str
     state_name: str = Field(description="the state in Chinese, e.g. 待签收")
+    tab: str | None = Field(description="the queue tab it is shown on (new · working · supplement · done · returned)")
     allowed_actions: list[str]
     assisting_units: list[str]
     assisting_unit_names: list[str] = Field(description="the assisting units' names, in the order of their codes")
     resolution: dict[str, Any] | None
     acknowledge_due_at: datetime | None
     resolve_due_at: datetime | None
+    sla_paused: bool = Field(description="the clock stands still while the enterprise supplies material (补正)")
     rule_id: int | None
     rule_version: int | None
     routing_reason: str
@@ -248,6 +254,33 @@ class WorkItemDetailOut(WorkItemOut):
     dispatch_candidates: list[DispatchCandidateOut] | None = Field(
         None, description="only for the coordinating office holding an item it may dispatch; absent otherwise"
     )
+
+
+class TabCountOut(BaseModel):
+    code: str = Field(description="new · working · supplement · done · returned")
+    zh: str
+    en: str
+    count: int
+
+
+class QueueCountsOut(BaseModel):
+    """How many items each tab of the queue holds under the same filters as the list."""
+
+    tabs: list[TabCountOut]
+    total: int
+
+
+class BulkOutcomeOut(BaseModel):
+    id: str
+    ok: bool
+    state: str | None = Field(description="the item's state after 签收, when it signed")
+    code: str | None = Field(description="why not: work_item_not_found · invalid_transition …")
+    message: str | None = Field(description="why not, in the caller's language")
+
+
+class BulkAcknowledgeOut(BaseModel):
+    acknowledged: int
+    results: list[BulkOutcomeOut]
 
 
 class ExtensionDecisionOut(BaseModel):

@@ -5,77 +5,136 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
-from sqlalchemy import or_, select
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import files
 from shared.auth import Department, Principal, Staff
-from shared.problems import Problem
+from shared.problems import Problem, wants_english
 from shared.validation import Instant
+from shared.vocabulary import QUEUE_TABS, TAB_STATES
 from shared.web import DbSession
 
-from .. import item_files, transitions
-from ..access import VisibleItem, visible_items
+from .. import item_files, queue, transitions
+from ..access import VisibleItem
 from ..item_views import file_out, history_out, items_out
 from ..lifecycle import ActionInput, Lifecycle, dispatch_candidates, item_not_found
-from ..models import DepartmentUnit, Extension, RoutedRequest, WorkItem, WorkItemLog
+from ..models import DepartmentUnit, Extension, WorkItem, WorkItemLog
 from ..routing import COORDINATOR
 from ..schemas import (
     ActionIn,
+    BulkAcknowledgeIn,
+    BulkAcknowledgeOut,
+    BulkOutcomeOut,
     DispatchCandidateOut,
     DispatchIn,
     ExtensionOut,
     FileOut,
+    QueueCountsOut,
+    TabCountOut,
     WorkItemDetailOut,
     WorkItemOut,
-    compact_uscc,
 )
 
 router = APIRouter(prefix="/v1", tags=["work items"])
 
 
+async def queue_filters(
+    q: Annotated[
+        str | None, Query(max_length=100, description="reference number, subject name or USCC, across every tab")
+    ] = None,
+    enterprise: Annotated[
+        str | None, Query(max_length=100, description="the applying enterprise or the subject: USCC or part of a name")
+    ] = None,
+    unit: Annotated[str | None, Query(max_length=100, description="one unit (supervisors)")] = None,
+    due_from: Annotated[Instant | None, Query(description="the deadline that counts now (签收, 办结) from")] = None,
+    due_to: Annotated[Instant | None, Query(description="… before this instant")] = None,
+    due_before: Annotated[Instant | None, Query(description="the 办结 deadline before this instant")] = None,
+    sla: Annotated[
+        Literal["overdue", "paused", "running"] | None,
+        Query(description="已超期 · 暂停计时 (补正) · 正常计时"),
+    ] = None,
+    extension: Annotated[Literal["pending"] | None, Query(description="only items awaiting an extension")] = None,
+) -> queue.Filters:
+    return queue.Filters(
+        q=q,
+        enterprise=enterprise,
+        unit=unit,
+        due_from=due_from,
+        due_to=due_to,
+        due_before=due_before,
+        sla=sla,
+        extension=extension,
+    )
+
+
+QueueFilters = Annotated[queue.Filters, Depends(queue_filters)]
+
+
 @router.get(
     "/workitems",
     response_model=list[WorkItemOut],
-    summary="The caller's unit's queue (a supervisor's: the region's), oldest first",
+    summary="The caller's unit's queue (a supervisor's: the region's), oldest first; every item says its tab",
 )
 async def list_work_items(
     session: DbSession,
     principal: Staff,
+    filters: QueueFilters,
     state: Annotated[list[str] | None, Query(max_length=30, description="repeat for several states")] = None,
-    due_before: Instant | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="reference number, enterprise name or USCC")] = None,
-    unit: Annotated[str | None, Query(max_length=100, description="one unit (supervisors)")] = None,
-    extension: Annotated[Literal["pending"] | None, Query(description="only items awaiting an extension")] = None,
-    order: Annotated[Literal["created", "deadline"], Query(description="deadline: nearest 办结期限 first")] = "created",
+    tab: Annotated[
+        Literal[tuple(QUEUE_TABS)] | None,  # type: ignore[valid-type]
+        Query(description="one tab's states (new · working · supplement · done · returned)"),
+    ] = None,
+    order: Annotated[
+        Literal["created", "deadline"], Query(description="deadline: the deadline that counts now, nearest first")
+    ] = "created",
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[WorkItemOut]:
-    query = select(WorkItem).where(visible_items(principal))
-    if state:
-        query = query.where(WorkItem.state.in_(state))
-    if due_before:
-        query = query.where(WorkItem.resolve_due_at < due_before)
-    if unit:
-        query = query.where(WorkItem.unit_code == unit)
-    if extension:
-        query = query.where(WorkItem.id.in_(select(Extension.work_item_id).where(Extension.state == "pending")))
-    if q:
-        by_reference = select(RoutedRequest.request_id).where(RoutedRequest.reference_no.contains(q, autoescape=True))
-        query = query.where(
-            or_(
-                WorkItem.subject_name.contains(q, autoescape=True),
-                WorkItem.subject_uscc == compact_uscc(q),
-                WorkItem.request_id.in_(by_reference),
-            )
-        )
-    if order == "deadline":  # no deadline (a covered item) last
-        ordering = (WorkItem.resolve_due_at.is_(None), WorkItem.resolve_due_at, WorkItem.id)
-    else:
-        ordering = (WorkItem.created_at, WorkItem.id)
-    items = list(await session.scalars(query.order_by(*ordering).offset(offset).limit(limit)))
+    filters.states = [*(state or []), *(TAB_STATES[tab] if tab else [])] or None
+    items = await queue.find(session, principal, filters, order, offset, limit)
     return await items_out(session, items, principal)
+
+
+@router.get(
+    "/workitems/counts",
+    response_model=QueueCountsOut,
+    summary="How many items each tab holds under the same filters as the list (a search across all tabs)",
+)
+async def count_work_items(session: DbSession, principal: Staff, filters: QueueFilters) -> QueueCountsOut:
+    counts = await queue.tab_counts(session, principal, filters)
+    return QueueCountsOut(
+        tabs=[TabCountOut(**QUEUE_TABS[tab].as_dict(), count=n) for tab, n in counts.items()],
+        total=sum(counts.values()),
+    )
+
+
+@router.post(
+    "/workitems/acknowledge",
+    response_model=BulkAcknowledgeOut,
+    summary="签收 of many items at once (select all): each signs or says why not",
+)
+async def acknowledge_many(
+    body: BulkAcknowledgeIn, request: Request, session: DbSession, principal: Department
+) -> BulkAcknowledgeOut:
+    outcomes = await queue.acknowledge_all(session, request.app.state.settings, principal, body.ids)
+    await session.commit()
+    request.app.state.runtime.relay.notify()
+    english = wants_english(request)
+    return BulkAcknowledgeOut(
+        acknowledged=sum(o.ok for o in outcomes),
+        results=[
+            BulkOutcomeOut(
+                id=o.id,
+                ok=o.ok,
+                state=o.state,
+                code=o.code,
+                message=(o.message_en if english else o.message_zh) if not o.ok else None,
+            )
+            for o in outcomes
+        ],
+    )
 
 
 @router.get(
