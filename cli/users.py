@@ -1,4 +1,6 @@
-"""The pages' staff accounts: ``xiaoer user add`` and, for development, ``xiaoer user demo``."""
+"""The pages' staff accounts: ``xiaoer user add``, ``unlock``, ``password``, ``deactivate`` and
+``activate``, and, for development, ``xiaoer user demo``. A new password or a deactivation ends the
+account's sessions at once (the pages check the account on every request)."""
 
 from __future__ import annotations
 
@@ -58,6 +60,54 @@ def cmd_user_add(args, settings: Settings) -> None:
         print(f"password (shown once): {password}")
 
 
+def _change(args, what, done: str) -> None:
+    """Runs ``what(session)`` on the pages' database; prints ``done`` or why it was refused."""
+    from services.web import accounts
+
+    try:
+        account = asyncio.run(in_transaction(service_settings(WEB).database_url, what))
+    except accounts.AccountError as refused:
+        sys.exit(f"未更改 / not changed: {refused}")
+    print(done.format(username=account.username, name=account.display_name))
+
+
+def cmd_user_unlock(args, settings: Settings) -> None:
+    """Lifts the lockout after wrong passwords."""
+    from services.web import accounts
+
+    _change(args, lambda s: accounts.unlock(s, args.username), "unlocked {username} ({name})")
+
+
+def cmd_user_password(args, settings: Settings) -> None:
+    """A new password (stdin, or generated and printed once); the account's sessions end."""
+    import secrets
+
+    from services.web import accounts
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else secrets.token_urlsafe(12)
+    _change(
+        args,
+        lambda s: accounts.set_password(s, args.username, password),
+        "new password for {username} ({name}); its sessions have ended",
+    )
+    if not args.password_stdin:
+        print(f"password (shown once): {password}")
+
+
+def cmd_user_deactivate(args, settings: Settings) -> None:
+    """A leaver: no sign-in any more, and every open session of the account ends at once."""
+    from services.web import accounts
+
+    ended = "deactivated {username} ({name}); its sessions have ended"
+    _change(args, lambda s: accounts.deactivate(s, args.username), ended)
+
+
+def cmd_user_activate(args, settings: Settings) -> None:
+    from services.web import accounts
+
+    _change(args, lambda s: accounts.reactivate(s, args.username), "activated {username} ({name})")
+
+
 def register(sub) -> None:
     users = sub.add_parser("user", help="staff accounts of the pages")
     users = users.add_subparsers(dest="user_command", required=True)
@@ -69,6 +119,17 @@ def register(sub) -> None:
     ua.add_argument("--username", help="default: the unit code (dudao.<region>, admin), -2, -3 … if taken")
     ua.add_argument("--password-stdin", action="store_true", help="read the password from stdin (else generated)")
     ua.set_defaults(func=cmd_user_add)
+    for name, func, text in (
+        ("unlock", cmd_user_unlock, "lift the lockout after wrong passwords"),
+        ("password", cmd_user_password, "set a new password (its sessions end)"),
+        ("deactivate", cmd_user_deactivate, "deactivate an account (a leaver): its sessions end at once"),
+        ("activate", cmd_user_activate, "activate a deactivated account again"),
+    ):
+        command = users.add_parser(name, help=text)
+        command.add_argument("username")
+        if name == "password":
+            command.add_argument("--password-stdin", action="store_true", help="read it from stdin (else generated)")
+        command.set_defaults(func=func)
     users.add_parser("demo", help="development only: the demo staff accounts (into an empty table)").set_defaults(
         func=cmd_user_demo
     )

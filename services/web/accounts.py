@@ -87,8 +87,7 @@ async def create(
     """A new active account. Without a username: the unit code (a supervisor's ``dudao.<region>``,
     an admin's ``admin``), with ``-2``, ``-3`` … when that is taken."""
     region_code = check_fields(role, unit_code, region_code)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"密码至少 {MIN_PASSWORD_LENGTH} 个字符 / a password has {MIN_PASSWORD_LENGTH}+ characters")
+    check_password(password)
     if not display_name.strip():
         raise AccountError("须提供姓名 --name / --name is required")
     if username is None:
@@ -149,6 +148,51 @@ async def authenticate(
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = await hash_password(password)
     account.failed_attempts, account.last_sign_in_at = 0, now
+    return account
+
+
+async def _existing(session: AsyncSession, username: str) -> StaffAccount:
+    account = await session.scalar(select(StaffAccount).where(StaffAccount.username == username).with_for_update())
+    if account is None:
+        raise AccountError(f"没有用户名为 {username} 的账号 / no account named {username}")
+    return account
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"密码至少 {MIN_PASSWORD_LENGTH} 个字符 / a password has {MIN_PASSWORD_LENGTH}+ characters")
+
+
+async def unlock(session: AsyncSession, username: str) -> StaffAccount:
+    """Lifts a lockout after wrong passwords (and forgets the count)."""
+    account = await _existing(session, username)
+    account.locked_until, account.failed_attempts = None, 0
+    return account
+
+
+async def set_password(session: AsyncSession, username: str, password: str) -> StaffAccount:
+    """A new password; the account's sessions begun before now end (whoever knew the old one is
+    signed out), and a lockout is lifted."""
+    check_password(password)
+    account = await _existing(session, username)
+    account.password_hash = await hash_password(password)
+    account.locked_until, account.failed_attempts = None, 0
+    account.sessions_revoked_at = utcnow()
+    return account
+
+
+async def deactivate(session: AsyncSession, username: str) -> StaffAccount:
+    """A leaver: no sign-in any more, and every session of the account ends at its next request."""
+    account = await _existing(session, username)
+    account.active = False
+    account.sessions_revoked_at = utcnow()
+    return account
+
+
+async def reactivate(session: AsyncSession, username: str) -> StaffAccount:
+    account = await _existing(session, username)
+    account.active = True
+    account.locked_until, account.failed_attempts = None, 0
     return account
 
 

@@ -3,19 +3,21 @@ logs — from the notifier's and the router's APIs with the supervisor's token (
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from shared.clock import SHANGHAI, utcnow
 from shared.vocabulary import OPEN_STATES
 
 from . import labels
-from .apis import ApiError, ServiceClient, Services, download
+from .apis import ApiError, ServiceClient, Services
 from .i18n import N_, _
-from .pages import NavItem, render
+from .pages import NavItem, is_live_poll, render, render_live
 from .session import flash, viewer_of
 from .workdays import working_days
 
@@ -94,6 +96,8 @@ async def overdue(
         "options": options,
         "chosen": {"region": region, "unit": unit, "kind": kind, "type": type},
     }
+    if is_live_poll(request, "overdue-live"):  # the board asking whether anything changed
+        return render_live(request, "board/_overdue.html", context)
     return render(request, "board/overdue.html", context)
 
 
@@ -183,9 +187,27 @@ async def unit_figures_csv(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
 ):
+    """The table of the units page as CSV, made here from the same figures, with the same
+    headings in the page's language (Chinese unless EN was chosen), for Excel (UTF-8 with BOM)."""
     start, end = _period(start, end)
-    params = {"from": start.isoformat(), "to": end.isoformat(), "format": "csv"}
-    return download(await api.call("notifier", "GET", "/v1/stats/units", params=params))
+    stats = await api.get("notifier", "/v1/stats/units", params={"from": start.isoformat(), "to": end.isoformat()})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_("承办单位"), *(_(label) for _field, label, _kind in FIGURES)])
+    for row in [*stats["units"], {**stats["total"], "unit_name": _("合计")}]:
+        writer.writerow([row["unit_name"], *(_csv_figure(row.get(field), kind) for field, _label, kind in FIGURES)])
+    name = f"units-{start.isoformat()}-{(end - timedelta(days=1)).isoformat()}.csv"
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"},
+    )
+
+
+def _csv_figure(value, kind: str) -> str:
+    if value is None:
+        return ""
+    return f"{value * 100:.1f}%" if kind == "rate" else str(value)
 
 
 @router.get("/units/{unit_code}", name="board.unit_items")

@@ -18,8 +18,9 @@ from shared.vocabulary import OPEN_STATES
 from . import labels
 from .apis import ApiError, ServiceClient, Services, download
 from .i18n import N_, _
-from .pages import NavItem, render
+from .pages import NavItem, is_live_poll, render, render_live
 from .session import Viewer, flash, viewer_of
+from .units import unit_names
 from .workdays import working_days
 
 router = APIRouter(prefix="/clerk")
@@ -92,10 +93,11 @@ async def queue(
         "page": page,
         "has_next": len(items) > PAGE_SIZE,
         "rows": rows,
+        "unit_name": await unit_names(request, api),
     }
-    partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
-    template = "clerk/_queue.html" if partial else "clerk/queue.html"
-    return render(request, template, context)
+    if is_live_poll(request, "queue") and not request.headers.get("HX-History-Restore-Request"):
+        return render_live(request, "clerk/_queue.html", context)  # a tab, a search, or the queue asking for changes
+    return render(request, "clerk/queue.html", context)
 
 
 @router.post("/acknowledge", name="clerk.acknowledge_many")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
@@ -24,6 +24,7 @@ from .i18n import N_, _
 from .models import StaffAccount
 from .pages import error_page, render
 from .session import sign_in
+from .signin import local_path
 
 DEMO_PASSWORD = "xiaoer-demo"
 
@@ -91,7 +92,7 @@ def _region_key(account: StaffAccount) -> tuple[bool, bool, str]:
 
 
 @router.get("", name="demo")
-async def demo_page(request: Request):
+async def demo_page(request: Request, next: Annotated[str | None, Query(max_length=500)] = None):
     async with request.app.state.runtime.sessions() as session:
         staff = list(await session.scalars(select(StaffAccount).where(StaffAccount.demo, StaffAccount.active)))
     staff.sort(key=lambda a: (_region_key(a), _ROLE_ORDER[a.role], a.username))
@@ -99,19 +100,29 @@ async def demo_page(request: Request):
         (regions.full_name(code) if code else _("全国"), list(accounts))
         for (_other, _national, code), accounts in groupby(staff, key=_region_key)
     ]
-    context = {"enterprises": ENTERPRISE_PERSONAS, "regions": by_region, "password": DEMO_PASSWORD}
+    context = {
+        "enterprises": ENTERPRISE_PERSONAS,
+        "regions": by_region,
+        "password": DEMO_PASSWORD,
+        "next": local_path(next, ""),
+    }
     return render(request, "demo.html", context)
 
 
 @router.post("")
-async def demo_sign_in(request: Request, persona: Annotated[str, Form(max_length=120)]):
-    """``persona`` is an enterprise persona's key, or ``staff:<username>`` of a demo account."""
+async def demo_sign_in(
+    request: Request,
+    persona: Annotated[str, Form(max_length=120)],
+    next_page: Annotated[str, Form(alias="next", max_length=500)] = "",
+):
+    """``persona`` is an enterprise persona's key, or ``staff:<username>`` of a demo account;
+    ``next`` the page to go back to (a login expired)."""
     chosen = next((p for p in ENTERPRISE_PERSONAS if p.key == persona), None)
     if chosen is not None:
         viewer = sign_in(
             request, role=chosen.role, name=chosen.name, usccs=list(chosen.usccs), sub=f"demo:{chosen.key}"
         )
-        return RedirectResponse(viewer.home, status_code=303)
+        return RedirectResponse(local_path(next_page, viewer.home), status_code=303)
     username = persona.removeprefix("staff:")
     async with request.app.state.runtime.sessions() as session:
         account = await session.get(StaffAccount, username)
@@ -125,4 +136,4 @@ async def demo_sign_in(request: Request, persona: Annotated[str, Form(max_length
         unit=account.unit_code,
         region=account.region_code,
     )
-    return RedirectResponse(viewer.home, status_code=303)
+    return RedirectResponse(local_path(next_page, viewer.home), status_code=303)

@@ -8,23 +8,27 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import unicodedata
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
+from sqlalchemy import delete
 from starlette.datastructures import FormData
 
-from shared import catalogue, regions
+from shared import catalogue, db, regions
 from shared.clock import utcnow
 from shared.vocabulary import OPEN_STATES
 
 from . import labels
 from .apis import ApiError, ServiceClient, Services, download
 from .i18n import N_, _
-from .pages import NavItem, render
-from .session import flash, viewer_of
+from .models import SubmittedForm
+from .pages import NavItem, is_live_poll, render, render_live
+from .session import Viewer, flash, viewer_of
 from .workdays import Countdown, WorkingDays, working_days
 
 router = APIRouter(prefix="/enterprise")
@@ -32,6 +36,7 @@ Submitter = viewer_of("enterprise", "liaison")
 NAV = [NavItem(N_("我的诉求"), "/enterprise/", ("enterprise", "liaison"))]
 
 CATALOGUE_TTL_SECONDS = 600  # the catalogue changes with a release; ten minutes old is fine
+SUBMITTED_FORMS_KEPT = timedelta(days=30)  # how long a form's key still answers "已提交"
 
 
 def next_deadline(found: dict, calendar: WorkingDays, now: datetime) -> Countdown | None:
@@ -50,18 +55,40 @@ def search_regions(text: str, limit: int = 30) -> list[regions.Region]:
 
 
 def region_code(text: str) -> str:
-    """What a person typed in a region field: a code as is, or a name that names one region."""
-    text = text.strip()
-    if re.fullmatch(r"\d{6}", text) or not text:
+    """What a person typed in a region field: a code as is ("310115", or "上海市浦东新区 310115"
+    as a list shows it), or a name that names one region, whole or in part (浦东 → 310115).
+    Anything else stays as typed, for :func:`region_problem` to say what is wrong."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    if not text:
         return text
+    if code := re.fullmatch(r"(?:.*\D)?(\d{6})", text):
+        return code.group(1)
     exact = [r for r in regions.all_regions() if text in (r.full_name, r.name)]
-    return exact[0].code if len(exact) == 1 else text
+    if len(exact) == 1:
+        return exact[0].code
+    partial = [r for r in regions.all_regions() if text in r.full_name]
+    return partial[0].code if len(partial) == 1 else text
+
+
+def region_problem(text: str) -> str | None:
+    """Why a region field's text names no region (None: it does, or it is empty)."""
+    if not text or regions.exists(text):
+        return None
+    found = len(search_regions(text, limit=2))
+    if found > 1:
+        return _("“%(text)s”对应多个地区，请从列表中选择") % {"text": text}
+    return _("没有找到“%(text)s”，请输入地区名称（如“浦东”）并从列表中选择") % {"text": text}
+
+
+def clean_uscc(text: str) -> str:
+    """A USCC as pasted: full-width characters made half-width, every space gone, upper case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper()
 
 
 @router.get("/regions", name="enterprise.regions")
 async def region_options(request: Request, viewer: Submitter):
     """The <datalist> options for what was typed in a region field (htmx, as one types)."""
-    typed = next(iter(request.query_params.values()), "")
+    typed = unicodedata.normalize("NFKC", next(iter(request.query_params.values()), "")).strip()
     return render(request, "enterprise/_region_options.html", {"found": search_regions(typed[:40])})
 
 
@@ -118,7 +145,7 @@ def _catalogue_type(found: dict, code: str) -> dict:
     return next((t for t in found["request_types"] if t["code"] == code), found["request_types"][0])
 
 
-def _blank_form(viewer, enterprise: str | None) -> dict:
+def _blank_form(viewer, enterprise: str | None, key: str) -> dict:
     uscc = enterprise if enterprise in viewer.usccs else (viewer.usccs[0] if viewer.usccs else "")
     own_name = viewer.name if viewer.role == "enterprise" else ""
     return {
@@ -130,8 +157,16 @@ def _blank_form(viewer, enterprise: str | None) -> dict:
         "description": "",
         "contact": {"name": "", "mobile": ""},
         "attachments": [],
-        "idempotency_key": str(uuid.uuid4()),
+        "idempotency_key": key,
     }
+
+
+def _form_key(text: str | None) -> str | None:
+    """A form key the pages issued (a UUID), or None."""
+    try:
+        return str(uuid.UUID(text)) if text else None
+    except ValueError:
+        return None
 
 
 def _form_from(data: FormData) -> dict:
@@ -143,13 +178,13 @@ def _form_from(data: FormData) -> dict:
     return {
         "type": text("type"),
         "enterprise": {
-            "uscc": text("enterprise.uscc").upper(),
+            "uscc": clean_uscc(text("enterprise.uscc")),
             "name": text("enterprise.name"),
             "region_code": region_code(text("enterprise.region_code")),
         },
         "subjects": [
             {
-                "uscc": text(f"subjects.{i}.uscc").upper(),
+                "uscc": clean_uscc(text(f"subjects.{i}.uscc")),
                 "name": text(f"subjects.{i}.name"),
                 "region_code": region_code(text(f"subjects.{i}.region_code")),
             }
@@ -161,8 +196,16 @@ def _form_from(data: FormData) -> dict:
         "description": text("description"),
         "contact": {"name": text("contact.name"), "mobile": text("contact.mobile")},
         "attachments": [{"id": a, "name": text(f"attachment_name.{a}") or a} for a in attachments[:20]],
-        "idempotency_key": text("idempotency_key") or str(uuid.uuid4()),
+        "idempotency_key": _form_key(text("idempotency_key")) or str(uuid.uuid4()),
     }
+
+
+def _region_problems(form: dict) -> dict[str, str]:
+    """The region fields that name no region, with what to do (checked here: the API would only
+    say 行政区划代码不存在)."""
+    named = {"enterprise.region_code": form["enterprise"]["region_code"]}
+    named |= {f"subjects.{i}.region_code": s["region_code"] for i, s in enumerate(form["subjects"])}
+    return {field: problem for field, text in named.items() if (problem := region_problem(text))}
 
 
 def _body_of(form: dict) -> dict:
@@ -184,6 +227,31 @@ def _body_of(form: dict) -> dict:
     return body
 
 
+def field_labels(request_type: dict, form: dict) -> dict[str, str]:
+    """What each field the API may name is called on the form, for the links in the error banner
+    (``subjects.0.uscc`` → 子公司 1 · 统一社会信用代码)."""
+    en = labels.current() == "en"
+    named = {f["name"]: f["label_en"] if en else f["label_zh"] for f in request_type["form"]}
+    uscc, name, region = _("统一社会信用代码"), _("企业名称"), _("所在地区")
+    found = {
+        "enterprise.uscc": f"{_('申请企业')} · {named.get('enterprise.uscc', uscc)}",
+        "enterprise.name": f"{_('申请企业')} · {named.get('enterprise.name', name)}",
+        "enterprise.region_code": f"{_('申请企业')} · {region}",
+    }
+    for i, _subject in enumerate(form["subjects"]):
+        row = _("子公司 %(n)d") % {"n": i + 1}
+        found |= {
+            f"subjects.{i}.uscc": f"{row} · {uscc}",
+            f"subjects.{i}.name": f"{row} · {name}",
+            f"subjects.{i}.region_code": f"{row} · {region}",
+        }
+    for field in ("subjects", "items", "period_months", "purpose", "description", "contact.name", "contact.mobile"):
+        if field in named:
+            found[field] = named[field]
+    found["attachments"] = named.get("attachments", _("上传材料"))
+    return found
+
+
 def _new_page(request: Request, found: dict, form: dict, error: ApiError | None = None, status: int = 200):
     request_type = _catalogue_type(found, form.get("type") or catalogue.COMPLIANCE_CERTIFICATE)
     form["type"] = request_type["code"]
@@ -192,10 +260,37 @@ def _new_page(request: Request, found: dict, form: dict, error: ApiError | None 
         "request_type": request_type,
         "form": form,
         "error": error,
+        "field_labels": field_labels(request_type, form),
         "fields": {f["name"]: f for f in request_type["form"]},
         "region_name": regions.full_name,
     }
     return render(request, "enterprise/new.html", context, status_code=status)
+
+
+async def _submitted(request: Request, viewer: Viewer, key: str) -> SubmittedForm | None:
+    """The request this form's key made, if it was submitted (by this person)."""
+    async with request.app.state.runtime.sessions() as session:
+        found = await session.get(SubmittedForm, key)
+    return found if found is not None and found.owner == viewer.subject else None
+
+
+async def _remember_submitted(request: Request, viewer: Viewer, key: str, created: dict) -> None:
+    row = {
+        "key": key,
+        "owner": viewer.subject,
+        "request_id": created["id"],
+        "reference_no": created["reference_no"],
+        "created_at": utcnow(),
+    }
+    async with request.app.state.runtime.sessions() as session, session.begin():
+        # A double click's two POSTs both get intake's one request: the first row stays.
+        await db.insert_new(session, SubmittedForm.__table__, [row], key=["key"])
+        await session.execute(delete(SubmittedForm).where(SubmittedForm.created_at < utcnow() - SUBMITTED_FORMS_KEPT))
+
+
+def _already(request: Request, done: SubmittedForm) -> RedirectResponse:
+    flash(request, _("已提交，查看诉求 %(no)s") % {"no": done.reference_no}, "info")
+    return RedirectResponse(request.url_for("enterprise.request", request_id=done.request_id).path, status_code=303)
 
 
 @router.get("/new", name="enterprise.new")
@@ -205,34 +300,43 @@ async def new_request(
     api: Services,
     type: Annotated[str, Query(max_length=40)] = catalogue.COMPLIANCE_CERTIFICATE,
     enterprise: Annotated[str | None, Query(max_length=18)] = None,
+    form: Annotated[str | None, Query(max_length=40)] = None,
 ):
+    """A new form gets its key from the server in its address (``?form=``), so that Back and
+    reload come to the same form — and, once it was sent, to the request it made."""
+    key = _form_key(form)
+    asked = {"type": type, **({"enterprise": enterprise} if enterprise else {})}
+    if key is None:
+        return RedirectResponse(f"{request.url.path}?{urlencode({'form': str(uuid.uuid4()), **asked})}", 303)
+    if done := await _submitted(request, viewer, key):
+        context = {"done": done, "new_form": f"{request.url.path}?{urlencode(asked)}"}
+        return render(request, "enterprise/submitted.html", context)
     found = await the_catalogue(request, api)
-    form = _blank_form(viewer, enterprise)
-    form["type"] = type
-    return _new_page(request, found, form)
-
-
-@router.get("/new/subject", name="enterprise.new_subject")
-async def subject_row(request: Request, viewer: Submitter, index: Annotated[int, Query(ge=0, le=49)] = 0):
-    """One more subsidiary's fields (htmx), and the add button for the one after it."""
-    blank = {"uscc": "", "name": "", "region_code": ""}
-    context = {"index": index, "subject": blank, "error": None, "region_name": regions.full_name, "oob": True}
-    return render(request, "enterprise/_subject_row.html", context)
+    blank = _blank_form(viewer, enterprise, key)
+    blank["type"] = type
+    return _new_page(request, found, blank)
 
 
 @router.post("/new", name="enterprise.submit")
 async def submit_request(request: Request, viewer: Submitter, api: Services):
     form = _form_from(await request.form())
+    key = form["idempotency_key"]
+    if done := await _submitted(request, viewer, key):  # Back, reload, a second click: the same request
+        return _already(request, done)
+    if problems := _region_problems(form):
+        error = ApiError(422, "validation_error", _("提交的内容有误，请按提示修改"), problems)
+        return _new_page(request, await the_catalogue(request, api), form, error, status=422)
     try:
-        created = await api.post(
-            "intake", "/v1/requests", json=_body_of(form), headers={"Idempotency-Key": form["idempotency_key"]}
-        )
+        created = await api.post("intake", "/v1/requests", json=_body_of(form), headers={"Idempotency-Key": key})
     except ApiError as error:
         if error.status == 401:
             raise
+        if done := await _submitted(request, viewer, key):  # a parallel POST of this form won
+            return _already(request, done)
         # The form again, with the same Idempotency-Key: if the first POST did arrive after all,
         # the next try gets intake's answer to it instead of a second request.
         return _new_page(request, await the_catalogue(request, api), form, error, status=error.status)
+    await _remember_submitted(request, viewer, key, created)
     flash(request, _("诉求已提交，受理编号 %(no)s") % {"no": created["reference_no"]}, "success")
     return RedirectResponse(request.url_for("enterprise.request", request_id=created["id"]).path, status_code=303)
 
@@ -301,6 +405,8 @@ async def one_request(request: Request, request_id: str, viewer: Submitter, api:
         "general_events": [e for e in found["timeline"] if not e["work_item_id"]],
         "may_withdraw": found["status"] in ("submitted", "dispatched", "in_progress"),
     }
+    if is_live_poll(request, "live"):  # the page asking whether anything changed (static/js/app.js)
+        return render_live(request, "enterprise/_request.html", context)
     return render(request, "enterprise/request.html", context)
 
 

@@ -34,6 +34,15 @@ audience_name = _namer(vocabulary.AUDIENCES)
 sending_state = _namer(vocabulary.SENDING_STATES)
 role_name = _namer(vocabulary.ROLES)
 kind_name = _namer(catalogue.DEPARTMENT_KINDS)
+file_purpose = _namer(vocabulary.FILE_PURPOSES)
+return_reason = _namer(vocabulary.RETURN_REASONS)
+item_group = _namer(vocabulary.ITEM_GROUPS)
+request_step = _namer(vocabulary.REQUEST_STEPS)
+queue_tab = _namer(vocabulary.QUEUE_TABS)
+sla_state = _namer(vocabulary.SLA_STATES)
+deadline_name = _namer(vocabulary.DEADLINES)
+subject_proof = _namer(vocabulary.SUBJECT_PROOFS)
+relation_kind = _namer(vocabulary.RELATION_KINDS)
 
 
 def rating_name(score: int) -> str:
@@ -91,6 +100,15 @@ TEMPLATE_GLOBALS = {
         "sending_state",
         "role_name",
         "kind_name",
+        "file_purpose",
+        "return_reason",
+        "item_group",
+        "request_step",
+        "queue_tab",
+        "sla_state",
+        "deadline_name",
+        "subject_proof",
+        "relation_kind",
         "rating_name",
         "outcome_options",
         "rating_options",

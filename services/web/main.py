@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import structlog
 from asgi_csrf import asgi_csrf
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,12 +23,12 @@ from shared import db
 from shared.settings import SERVICES, WEB
 from shared.web import RequestContextMiddleware, RequestLimitMiddleware
 
-from . import board, clerk, demo, enterprise, signin
+from . import admin, board, clerk, demo, enterprise, signin
 from .apis import ApiError
-from .assets import Assets, HashedStaticFiles
+from .assets import IMMUTABLE, STATIC_DIR, Assets, HashedStaticFiles
 from .i18n import LocaleMiddleware, _
 from .pages import error_page, make_templates
-from .session import Forbidden, SignInRequired, flash, sign_out
+from .session import Forbidden, SessionGuard, SignInRequired, session_ended, sign_out
 from .settings import WebSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -86,23 +86,29 @@ def build_app(runtime: WebRuntime, *, workers: bool = False) -> FastAPI:
     app.state.http = http
     app.state.api_urls = {service: settings.public_url(service) for service in SERVICES}
     app.state.templates = make_templates(assets)
-    app.state.nav = [*enterprise.NAV, *clerk.NAV, *board.NAV]
+    app.state.nav = [*enterprise.NAV, *clerk.NAV, *board.NAV, *admin.NAV]
 
     app.mount("/static", HashedStaticFiles(assets), name="static")
-    for module in (signin, enterprise, clerk, board):
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:  # browsers ask for it on every site, whatever the page says
+        return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon", headers={"Cache-Control": IMMUTABLE})
+
+    for module in (signin, enterprise, clerk, board, admin):
         app.include_router(module.router)
     if settings.env == "development":
         app.include_router(demo.router)  # in production /demo does not exist (404)
     _operations(app, runtime)
     _error_pages(app)
-    _middleware(app, settings)
+    _middleware(app, runtime)
     return app
 
 
-def _middleware(app: FastAPI, settings: WebSettings) -> None:
+def _middleware(app: FastAPI, runtime: WebRuntime) -> None:
     # Added innermost first: a request passes the size limits → gzip → headers → language → session
-    # → CSRF → request ids and metrics (inside asgi-csrf, which copies the scope, so that they see
-    # the matched route).
+    # → session guard → CSRF → request ids and metrics (inside asgi-csrf, which copies the scope, so
+    # that they see the matched route).
+    settings = runtime.settings
     app.add_middleware(RequestContextMiddleware, service=WEB)
     app.add_middleware(
         asgi_csrf,
@@ -111,11 +117,14 @@ def _middleware(app: FastAPI, settings: WebSettings) -> None:
         always_protect=signin.ALWAYS_PROTECTED,  # sign-in forms are checked even before any cookie
         send_csrf_failed=_csrf_refused,
     )
+    app.add_middleware(SessionGuard, runtime=runtime)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.derived_secret("session"),
         session_cookie="xiaoer_session",
-        max_age=settings.jwt_ttl_seconds,  # the cookie lives as long as the token it carries
+        # A day longer than the token it carries: a session whose token ran out still arrives, so
+        # the sign-in page can say the login expired (rather than greet a stranger).
+        max_age=settings.jwt_ttl_seconds + 24 * 3600,
         same_site="lax",
         https_only=settings.secure_cookies,
     )
@@ -132,10 +141,38 @@ def _middleware(app: FastAPI, settings: WebSettings) -> None:
     )
 
 
-class SecurityHeadersMiddleware:
-    """Headers every page carries: no framing by other sites, no MIME sniffing, no referrer leak."""
+# Scripts only from our own files (no inline script, no eval: htmx with allowEval off, Alpine's CSP
+# build), styles only from our style sheets; nothing else is loaded, posted to or framed.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 
-    HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+
+CSRF_COOKIE = b"csrftoken="
+
+
+class SecurityHeadersMiddleware:
+    """Headers every answer carries: the Content-Security-Policy, no framing by other sites, no
+    MIME sniffing, no referrer leak; pages (personal data) are never stored by a cache, and the
+    CSRF cookie is HttpOnly too (the pages put the token in their forms; no script reads it)."""
+
+    HEADERS = {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
 
     def __init__(self, app) -> None:
         self.app = app
@@ -146,6 +183,12 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in self.HEADERS.items():
                     headers.setdefault(name, value)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("Cache-Control", "no-store")
+                message["headers"] = [
+                    (name, value + b"; HttpOnly" if name == b"set-cookie" and value.startswith(CSRF_COOKIE) else value)
+                    for name, value in message["headers"]
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
@@ -168,11 +211,41 @@ async def _csrf_refused(scope, send, reason) -> None:
     await response(scope, _no_body, send)
 
 
+def page_of(request: Request) -> str:
+    """The page the person is on: an htmx call's page (``HX-Current-URL``), the page a form was
+    posted from (``Referer``), or the page asked for; only ever a path of this site."""
+    if request.headers.get("HX-Request"):
+        candidate = request.headers.get("HX-Current-URL")
+    elif request.method not in ("GET", "HEAD"):
+        candidate = request.headers.get("referer")
+    else:
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not candidate:
+        return "/"
+    parts = urlsplit(candidate)
+    if parts.netloc and parts.netloc != request.url.netloc:
+        return "/"
+    return signin.local_path(parts.path + (f"?{parts.query}" if parts.query else ""), "/")
+
+
+def to_sign_in(request: Request, reason: str | None) -> Response:
+    """To the sign-in page and back to this page afterwards, saying why. A full page goes there by
+    a redirect; an htmx call (an upload, a tab, a row added) takes the whole page there
+    (``HX-Redirect``), never a sign-in page inside a form. What was typed stays in the browser
+    (static/js/app.js keeps forms) and is put back when the page opens again."""
+    query = {"next": page_of(request)}
+    if reason:
+        query["reason"] = reason
+    target = "/?" + urlencode(query)
+    if request.headers.get("HX-Request"):
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
 def _error_pages(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, _exc: SignInRequired):
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse("/?" + urlencode({"next": target}), status_code=303)
+        return to_sign_in(request, session_ended(request))
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden):
@@ -180,10 +253,9 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_refused(request: Request, exc: ApiError):
-        if exc.status == 401:  # the token expired or was revoked: sign in again
+        if exc.status == 401:  # the API no longer takes the token: sign in again
             sign_out(request)
-            flash(request, _("登录已过期，请重新登录"), "error")
-            return RedirectResponse("/", status_code=303)
+            return to_sign_in(request, "expired")
         return error_page(request, exc.status, exc.message)
 
     @app.exception_handler(StarletteHTTPException)

@@ -40,3 +40,21 @@ class StaffAccount(Base):
     demo: Mapped[bool] = mapped_column(default=False, comment="a seeded development persona")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_sign_in_at: Mapped[datetime | None]
+    sessions_revoked_at: Mapped[datetime | None] = mapped_column(
+        comment="sessions begun before this instant have ended (deactivated, password changed)"
+    )
+
+
+class SubmittedForm(Base):
+    """A form the pages handed out with its idempotency key, once submitted: the key's answer.
+    Back, reload, a double click or a retry of the same form find it here and are shown the
+    request already made, never a second one (intake replays the key too, but refuses it with
+    another body, e.g. a form edited after Back)."""
+
+    __tablename__ = "submitted_forms"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True, comment="the form's Idempotency-Key")
+    owner: Mapped[str] = mapped_column(String(200), comment="the token subject that submitted it")
+    request_id: Mapped[str] = mapped_column(String(36))
+    reference_no: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -4,6 +4,7 @@ page saying what happened and what to do, never a stack trace."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,11 +12,12 @@ from typing import Any
 
 import structlog
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from shared import regions
 from shared.clock import SHANGHAI
 from shared.logging import mask_mobile, mask_name
 
@@ -26,6 +28,23 @@ from .session import PageRole, signed_in, take_flashes
 log = structlog.get_logger(__name__)
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 ELDER_COOKIE = "elder"  # 长辈版: larger text, higher contrast (适老化)
+# htmx under the Content-Security-Policy: no eval, no script tags or indicator styles of its own,
+# no copies of pages in localStorage (personal data); a 304 (a live region unchanged) and a 401
+# (sign in again: the answer's HX-Redirect takes the whole page) swap nothing.
+HTMX_CONFIG = {
+    "allowEval": False,
+    "allowScriptTags": False,
+    "includeIndicatorStyles": False,
+    "historyCacheSize": 0,
+    "selfRequestsOnly": True,
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "304", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "[45]..", "swap": False, "error": True},
+        {"code": "...", "swap": False},
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,7 @@ def build_environment(assets: Assets) -> Environment:
     env.filters.update(shanghai=shanghai_time, mask_mobile=mask_mobile, mask_name=mask_name)
     env.globals.update(
         asset=assets.url,
+        region_name=regions.full_name,
         **labels.TEMPLATE_GLOBALS,
     )
     return env
@@ -77,11 +97,13 @@ def _page_context(request: Request) -> dict[str, Any]:
         "html_lang": i18n.HTML_LANG[locale],
         "elder": request.cookies.get(ELDER_COOKIE) == "1",
         "nav": [item for item in request.app.state.nav if viewer and viewer.role in item.roles],
-        "flashes": take_flashes(request),
+        "flashes": lambda: take_flashes(request),  # taken by the page that shows them, not by a fragment
         "csrf_token": csrf,
         "csrf_field": lambda: Markup('<input type="hidden" name="csrftoken" value="%s">') % escape(csrf()),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "dev": request.app.state.settings.env == "development",
+        "htmx_config": HTMX_CONFIG,
+        "live_seconds": request.app.state.settings.web_live_refresh_seconds,
     }
 
 
@@ -93,6 +115,23 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     """A page: ``return render(request, "clerk/queue.html", {"items": items})``."""
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, template, context or {}, status_code=status_code)
+
+
+def render_live(request: Request, template: str, context: dict[str, Any]) -> Response:
+    """A live region's content (an htmx poll, see static/js/app.js) with an ETag of what it
+    shows: asked again with that ETag while nothing changed, it is a 304 with no body."""
+    response = render(request, template, context)
+    tag = f'"{hashlib.sha256(response.body).hexdigest()[:20]}"'
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return response
+
+
+def is_live_poll(request: Request, region: str) -> bool:
+    """An htmx call for the live region ``region`` (its id), which gets only that region's content."""
+    return bool(request.headers.get("HX-Request")) and request.headers.get("HX-Target") == region
 
 
 def error_page(request: Request, status: int, title: str, detail: str | None = None) -> HTMLResponse:

@@ -2,19 +2,26 @@
 SessionMiddleware, itsdangerous) and carries a JWT minted with the shared key: the APIs check
 that token on every call, so their authorisation still decides everything. The page roles add
 two to the token's: a ``coordinator`` is a department token for a coordination office, and
-staff are told apart from enterprises only to choose their pages."""
+staff are told apart from enterprises only to choose their pages.
+
+:class:`SessionGuard` checks the session once per request before any page runs: a token past
+its expiry ends it ("expired"), and so does a staff account deactivated ("inactive") or given a
+new password ("revoked") after the session began — at once, not when the token runs out."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Annotated, Literal
 
 import jwt
 from fastapi import Depends, Request
 
 from shared.auth import decode_token, mint_token
+from shared.clock import utcnow
 
 from . import labels
+from .models import StaffAccount
 
 PageRole = Literal["enterprise", "liaison", "department", "coordinator", "supervisor", "admin"]
 HOME: dict[str, str] = {
@@ -38,6 +45,7 @@ class Viewer:
     unit: str | None = None
     region: str | None = None
     usccs: list[str] = field(default_factory=list)
+    signed_in_at: str | None = None  # ISO 8601: a staff session ends if its account changed after
 
     @property
     def home(self) -> str:
@@ -46,6 +54,11 @@ class Viewer:
     @property
     def role_name(self) -> str:
         return labels.role_name(self.role)
+
+    @property
+    def subject(self) -> str:
+        """Who the APIs see (the token's ``sub``); the token was checked when the request came in."""
+        return str(jwt.decode(self.token, options={"verify_signature": False}).get("sub", ""))
 
 
 class SignInRequired(Exception):
@@ -62,7 +75,7 @@ def sign_in(request: Request, *, role: PageRole, name: str, username: str | None
     token_role = "department" if role == "coordinator" else role
     sub = f"staff:{username}" if username else claims.pop("sub", None)
     token = mint_token(settings, role=token_role, sub=sub, name=name, **claims)
-    viewer = Viewer(token=token, role=role, name=name, username=username, **claims)
+    viewer = Viewer(token=token, role=role, name=name, username=username, signed_in_at=utcnow().isoformat(), **claims)
     request.session.clear()
     request.session["viewer"] = asdict(viewer)
     return viewer
@@ -78,6 +91,7 @@ def sign_in_with_token(request: Request, token: str, *, name: str | None = None)
         unit=principal.unit,
         region=principal.region,
         usccs=list(principal.usccs),
+        signed_in_at=utcnow().isoformat(),
     )
     request.session.clear()
     request.session["viewer"] = asdict(viewer)
@@ -89,17 +103,67 @@ def sign_out(request: Request) -> None:
 
 
 def signed_in(request: Request) -> Viewer | None:
-    """The session's person while their token is valid; an expired session is dropped."""
+    """The session's person, as :class:`SessionGuard` found them for this request."""
     if "session" not in request.scope:  # the 500 page is rendered outside the session middleware
         return None
-    data = request.session.get("viewer")
-    if not data:
-        return None
+    state = request.scope.get("state") or {}
+    if "viewer" in state:
+        return state["viewer"]
+    data = request.session.get("viewer")  # not guarded (a page rendered outside the guard)
+    viewer, _ended = _from_token(request.app.state.settings, data) if data else (None, None)
+    return viewer
+
+
+def session_ended(request: Request) -> str | None:
+    """Why the session this request came with ended: expired | inactive | revoked, or None."""
+    return (request.scope.get("state") or {}).get("session_ended")
+
+
+def _from_token(settings, data: dict) -> tuple[Viewer | None, str | None]:
     try:
-        decode_token(request.app.state.settings, data["token"])
-        return Viewer(**data)
+        decode_token(settings, data["token"])
+        return Viewer(**data), None
     except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-        request.session.clear()
+        return None, "expired"
+
+
+UNGUARDED = ("/static/", "/favicon.ico", "/healthz", "/readyz", "/metrics")
+
+
+class SessionGuard:
+    """Inside the session middleware: decides once per request whether the session still holds
+    (token valid; a staff account still active, and unchanged since the session began) and puts
+    the :class:`Viewer`, or why the session ended, in ``scope["state"]``."""
+
+    def __init__(self, app, runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].startswith(UNGUARDED) or "session" not in scope:
+            return await self.app(scope, receive, send)
+        session = scope["session"]
+        viewer, ended = None, None
+        if data := session.get("viewer"):
+            viewer, ended = _from_token(self.runtime.settings, data)
+            if viewer is not None and viewer.username:
+                ended = await self._staff_ended(viewer)
+                viewer = None if ended else viewer
+            if viewer is None:
+                session.clear()
+        state = scope.setdefault("state", {})
+        state["viewer"], state["session_ended"] = viewer, ended
+        await self.app(scope, receive, send)
+
+    async def _staff_ended(self, viewer: Viewer) -> str | None:
+        async with self.runtime.sessions() as db:
+            account = await db.get(StaffAccount, viewer.username)
+        if account is None or not account.active:
+            return "inactive"
+        revoked = account.sessions_revoked_at
+        began = datetime.fromisoformat(viewer.signed_in_at) if viewer.signed_in_at else None
+        if revoked is not None and (began is None or began < revoked):
+            return "revoked"
         return None
 
 

@@ -15,6 +15,9 @@ class WebSettings(Settings):
     web_max_failed_sign_ins: int = Field(5, ge=1, description="wrong passwords in a row before an account locks")
     web_lockout_minutes: int = Field(15, ge=1, description="how long a locked account stays locked")
     web_api_timeout_seconds: float = Field(10.0, gt=0, description="how long a page waits for an API")
+    web_live_refresh_seconds: int = Field(
+        20, ge=1, le=600, description="live pages (a request, a queue, the board) ask for changes this often"
+    )
 
     @property
     def database_url(self) -> str:

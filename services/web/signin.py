@@ -12,9 +12,9 @@ from shared.clock import SHANGHAI
 
 from . import accounts, i18n
 from .apis import ApiError, Services
-from .i18n import _
+from .i18n import N_, _
 from .pages import ELDER_COOKIE, render
-from .session import flash, sign_in, sign_in_with_token, sign_out, signed_in
+from .session import flash, session_ended, sign_in, sign_in_with_token, sign_out, signed_in
 
 router = APIRouter()
 # Forms that act without a session: asgi-csrf checks them even when the browser sends no cookie.
@@ -33,17 +33,50 @@ def in_wechat(request: Request) -> bool:
     return "MicroMessenger" in request.headers.get("user-agent", "")
 
 
-def _signin_page(request: Request, *, next_path: str, username: str = "", error: str | None = None, status=200):
-    context = {"next": next_path, "username": username, "error": error, "in_wechat": in_wechat(request)}
+# Why the sign-in page opened instead of the page asked for (?reason= from main.to_sign_in).
+REASONS = {
+    "expired": N_("登录已过期，请重新登录"),
+    "inactive": N_("账号已停用，请联系管理员"),
+    "revoked": N_("账号的密码已更改，请重新登录"),
+}
+
+
+def _signin_page(
+    request: Request,
+    *,
+    next_path: str,
+    username: str = "",
+    error: str | None = None,
+    status=200,
+    notice: str | None = None,
+):
+    context = {
+        "next": next_path,
+        "username": username,
+        "error": error,
+        "notice": notice,
+        "in_wechat": in_wechat(request),
+    }
     return render(request, "signin.html", context, status_code=status)
 
 
 @router.get("/", name="signin")
-async def signin_page(request: Request, next: Annotated[str | None, Query(max_length=500)] = None):
+async def signin_page(
+    request: Request,
+    next: Annotated[str | None, Query(max_length=500)] = None,
+    reason: Annotated[str | None, Query(max_length=20)] = None,
+):
     viewer = signed_in(request)
     if viewer is not None:
         return RedirectResponse(local_path(next, viewer.home), status_code=303)
-    return _signin_page(request, next_path=local_path(next, ""))
+    next_path = local_path(next, "")
+    if reason in REASONS:
+        notice = _(REASONS[reason])
+    elif next_path and session_ended(request):
+        notice = _(REASONS[session_ended(request)])
+    else:
+        notice = _("请先登录") if next_path else None
+    return _signin_page(request, next_path=next_path, notice=notice)
 
 
 def _refusal_message(refused: accounts.SignInRefused, settings) -> tuple[str, int]:
@@ -91,15 +124,21 @@ async def signout(request: Request):
 
 
 @router.get("/auth/wechat")
-async def wechat_signin(request: Request, api: Services, code: Annotated[str, Query(min_length=1, max_length=200)]):
+async def wechat_signin(
+    request: Request,
+    api: Services,
+    code: Annotated[str, Query(min_length=1, max_length=200)],
+    next: Annotated[str | None, Query(max_length=500)] = None,
+):
     """Inside the mini-program, its web-view opens this page with a fresh ``wx.login()`` code;
-    intake exchanges it (jscode2session) for the token of the account bound to that WeChat user."""
+    intake exchanges it (jscode2session) for the token of the account bound to that WeChat user.
+    ``next``: the page to go back to (after a login expired)."""
     try:
         answer = await api.post("intake", "/v1/auth/wechat", json={"code": code})
     except ApiError as refused:
         return _signin_page(request, next_path="", error=refused.message, status=refused.status)
     viewer = sign_in_with_token(request, answer["access_token"])
-    return RedirectResponse(viewer.home, status_code=303)
+    return RedirectResponse(local_path(next, viewer.home), status_code=303)
 
 
 def _back(request: Request, target: str) -> RedirectResponse:

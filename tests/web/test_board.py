@@ -12,7 +12,7 @@ from playwright.async_api import expect
 
 from shared import events
 from shared.messaging.encoding import encode
-from tests.support import MINGLUO, eventually
+from tests.support import MINGLUO, PDF_BYTES, eventually
 from tests.support.web import DESKTOP, assert_accessible, new_page, sign_in_as, submit_for
 
 BOARD_UNIT = "440112.statistics"  # a quiet unit: its row is easy to read
@@ -40,9 +40,12 @@ async def test_a_units_figures_change_after_a_resolution(system, web, browser):
         item = await submit_for(system, kind="statistics", unit=BOARD_UNIT)
         clerk = system.auth("department", unit=BOARD_UNIT)
         await system.router.post(f"/v1/workitems/{item['id']}/acknowledge", json={}, headers=clerk)
+        certificate = {"file": ("证明.pdf", PDF_BYTES, "application/pdf")}
+        upload = await system.router.post(f"/v1/workitems/{item['id']}/files", files=certificate, headers=clerk)
+        assert upload.status_code == 201, upload.text
         resolved = await system.router.post(
             f"/v1/workitems/{item['id']}/resolve",
-            json={"outcome": "issued", "document_no": "穗统证〔2026〕7号"},
+            json={"outcome": "issued", "document_no": "穗统证〔2026〕7号", "attachments": [upload.json()["id"]]},
             headers=clerk,
         )
         assert resolved.status_code == 200, resolved.text
@@ -75,7 +78,10 @@ async def test_a_units_figures_change_after_a_resolution(system, web, browser):
         href = await page.get_by_role("link", name="导出 CSV").get_attribute("href")
         exported = await page.request.get(href)
         assert exported.ok and exported.headers["content-type"].startswith("text/csv")
-        assert BOARD_UNIT in (await exported.body()).decode("utf-8-sig")
+        lines = (await exported.body()).decode("utf-8-sig").splitlines()
+        assert lines[0].startswith("承办单位,收件数,办结数,签收及时率"), "the table's headings, in Chinese"
+        assert any(line.startswith("广州市黄埔区统计局,") for line in lines), "units by name, never by code"
+        assert lines[-1].startswith("合计,")
 
         await row.get_by_role("link", name="广州市黄埔区统计局").click()
         await expect(page.get_by_role("heading", name="广州市黄埔区统计局")).to_be_visible()

@@ -37,7 +37,7 @@ async def test_a_clerk_signs_in_with_a_password_made_by_xiaoer_user_add(web, pag
     await sign_in_with_password(page, username, "correct horse battery")
     assert page.url == web.url + "/clerk/"
     await expect(page.get_by_text("李四 · 部门")).to_be_visible()
-    await expect(page.get_by_role("heading", name="工作台")).to_contain_text("440112.tax")
+    await expect(page.get_by_role("heading", name="工作台")).to_contain_text("广州市黄埔区税务局")  # its name
     account = await web.account(username)
     assert account.failed_attempts == 0 and account.last_sign_in_at is not None
 
