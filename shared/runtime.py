@@ -14,7 +14,7 @@ from pathlib import Path
 import structlog
 from sqlalchemy import MetaData
 
-from shared import db
+from shared import db, tracing
 from shared.events import dlq
 from shared.messaging.applying import BatchHandler, Handler
 from shared.messaging.broker import BrokerAccess, ping
@@ -31,6 +31,7 @@ class ServiceRuntime:
     def __init__(self, name: Service, settings: Settings, metadata: MetaData, migrations_dir: Path) -> None:
         self.name = name
         self.settings = settings
+        tracing.setup(settings, name)
         self.migrations_dir = migrations_dir
         self.database_url = settings.database_url
         self.engine = db.create_engine(

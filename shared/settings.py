@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # them too: raise both if xiaoer_consumer_rejoins_total climbs without crashes.
     kafka_session_timeout_ms: int = Field(2000, ge=1000, description="consumer group session timeout")
     kafka_heartbeat_interval_ms: int = Field(400, ge=100, description="consumer heartbeat interval")
+    # Traces across HTTP and Kafka (shared/tracing.py), sent to an OTLP collector over HTTP.
+    tracing_enabled: bool = False
+    tracing_otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     # /readyz warns (without failing) when a consumer is this many events behind its partitions' ends.
     consumer_lag_warning: int = Field(1000, ge=1, description="events behind before /readyz warns")
 

@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import files
+from shared import files, tracing
 from shared.problems import document_refusals, install_problem_handlers, transport_refusal
 from shared.runtime import ServiceRuntime
 
@@ -226,6 +226,7 @@ def create_app(
     app.state.settings = runtime.settings
     app.state.runtime = runtime
     app.state.files = files.file_store(runtime.settings)  # attachments and issued documents
+    tracing.instrument(app)
     install_problem_handlers(app)
     settings = runtime.settings
     # Uploads get room beyond a file's limit so the upload route itself refuses an oversized file

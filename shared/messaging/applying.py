@@ -15,7 +15,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared import db
+from shared import db, tracing
 from shared.clock import utcnow
 from shared.messaging.encoding import PoisonMessage, ReceivedEvent, decode
 from shared.messaging.outbox import wrote_outbox
@@ -72,7 +72,7 @@ class EventApplier:
         is kept and None says so; the caller then applies the records one by one (``apply_one``),
         which tells exactly the poison ones and stops at exactly the record a transient failure
         is about. Otherwise the outcome of each record, in order."""
-        if len(records) < 2:
+        if len(records) < 2 or tracing.enabled():  # traced: one span per event (shared/tracing.py)
             return None
         try:
             received = [decode(record) for record in records]
@@ -109,12 +109,14 @@ class EventApplier:
         "duplicate" (applied before). Raises ``PoisonMessage`` for a record that can never be
         applied, anything else for a transient failure."""
         received = decode(record)
+        headers = {name: value.decode() for name, value in record.headers or () if value is not None}
         try:
-            async with self.sessions() as session, session.begin():
-                await session.execute(
-                    insert(self.processed).values(consumer=self.name, event_id=received.id, processed_at=utcnow())
-                )
-                [outcome] = await self._run_handlers(session, [received])
+            with tracing.consuming(received.type, headers, self.name):
+                async with self.sessions() as session, session.begin():
+                    await session.execute(
+                        insert(self.processed).values(consumer=self.name, event_id=received.id, processed_at=utcnow())
+                    )
+                    [outcome] = await self._run_handlers(session, [received])
         except IntegrityError:
             if await self._already_processed(received.id):
                 return "duplicate"

@@ -12,6 +12,7 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 from pydantic import ValidationError
 
+from shared import tracing
 from shared.clock import utcnow
 from shared.events import EVENT_TYPES, Event
 
@@ -59,6 +60,7 @@ def encode(
     }
     if subject:
         headers["ce_subject"] = subject
+    headers |= tracing.trace_headers()  # the emitting span, when tracing is on
     # The body serialised by pydantic (in Rust) once.
     return OutgoingMessage(topic, key, headers, event.model_dump_json().encode())
 
