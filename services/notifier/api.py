@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, regions
 from shared.auth import Admin, Anyone, Overseer, Principal
-from shared.clock import SHANGHAI, utcnow
+from shared.clock import SHANGHAI, reading_now, utcnow
 from shared.problems import Problem, invalid_field, refusals
 from shared.validation import Day
 from shared.vocabulary import TIMER_KINDS
@@ -21,6 +21,7 @@ from shared.web import DbSession, exports
 
 from . import calendar as work_calendar
 from . import policies, recipients, stats
+from .countdown import countdown
 from .models import Notification, Recipient, SlaPolicy, SlaRecord, SlaTimer
 from .scheduler import notification_out
 from .schemas import (
@@ -39,6 +40,7 @@ from .schemas import (
     TimerOut,
     UnitStatsOut,
 )
+from .workcal import WorkingCalendar
 
 router = APIRouter(prefix="/v1")
 
@@ -71,8 +73,13 @@ def record_fields(r: SlaRecord) -> dict:
     }
 
 
-@router.get("/sla/{work_item_id}", tags=["sla"], response_model=SlaOut, summary="One work item's SLA clocks")
-async def get_sla(work_item_id: str, session: DbSession, principal: Anyone) -> SlaOut:
+@router.get(
+    "/sla/{work_item_id}",
+    tags=["sla"],
+    response_model=SlaOut,
+    summary="One work item's SLA clocks, its timer plan and its countdown",
+)
+async def get_sla(work_item_id: str, request: Request, session: DbSession, principal: Anyone) -> SlaOut:
     record = await session.get(SlaRecord, work_item_id)
     visible = record is not None and (
         (principal.role == "department" and principal.unit == record.unit_code)
@@ -83,7 +90,19 @@ async def get_sla(work_item_id: str, session: DbSession, principal: Anyone) -> S
     timers = await session.scalars(
         select(SlaTimer).where(SlaTimer.work_item_id == work_item_id).order_by(SlaTimer.fire_at, SlaTimer.id)
     )
-    return SlaOut(**record_fields(record), timers=[timer_out(t) for t in timers])
+    calendar = await calendar_of(request, session)
+    return SlaOut(
+        **record_fields(record),
+        timers=[timer_out(t) for t in timers],
+        countdown=countdown(record, reading_now(), calendar).as_dict(),
+    )
+
+
+async def calendar_of(request: Request, session: AsyncSession) -> WorkingCalendar:
+    """The process's working calendar, with any schedule loaded elsewhere since."""
+    calendar = request.app.state.runtime.calendar
+    await work_calendar.refresh(session, calendar)
+    return calendar
 
 
 def timer_out(timer: SlaTimer) -> TimerOut:
@@ -102,19 +121,16 @@ async def overdue(
     request: Request, session: DbSession, principal: Overseer, region: str | None = None
 ) -> list[OverdueOut]:
     region = region_of(principal, region)
-    now = utcnow()
-    calendar = request.app.state.runtime.calendar
-    await work_calendar.refresh(session, calendar)
+    now = reading_now()
+    calendar = await calendar_of(request, session)
     query = select(SlaRecord).where(SlaRecord.is_overdue(now)).order_by(SlaRecord.current_due_at)
     if region:
         query = query.where(regions.within(SlaRecord.region_code, region))
-    return [
-        OverdueOut(
-            **record_fields(r),
-            overdue_working_hours=round(calendar.working_time_between(r.current_due_at, now).total_seconds() / 3600, 2),
-        )
-        for r in await session.scalars(query)
-    ]
+    out = []
+    for r in await session.scalars(query):
+        shown = countdown(r, now, calendar)
+        out.append(OverdueOut(**record_fields(r), overdue_working_hours=shown.working_hours, countdown=shown.as_dict()))
+    return out
 
 
 def start_of(day: date | None) -> datetime | None:

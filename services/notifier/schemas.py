@@ -64,6 +64,33 @@ class SlaRecordOut(BaseModel):
     policy: dict[str, Any] = Field(description="the time limits as they were when the clock started")
 
 
+class CountdownOut(BaseModel):
+    """What an item's clock means now, in the words every page shows (services/notifier/countdown.py)."""
+
+    deadline: Literal["acknowledge", "resolve"] | None = Field(
+        description="which deadline counts: 签收 until someone signs, then 办结; null once finished"
+    )
+    due_at: datetime | None = Field(description="that deadline; null while paused or finished")
+    paused: bool = Field(description="the clock stands still (补正)")
+    finished: bool
+    overdue: bool
+    working_days: int = Field(description="whole working days left (or overdue); 0 under one day")
+    working_hours: float = Field(description="the working time left (or overdue), in hours")
+    tone: Literal["ok", "soon", "late"] = Field(description="soon: under one working day left; late: overdue")
+    zh: str = Field(examples=["签收剩余 1 个工作日", "办结超期 2 个工作日", "暂停计时（待补正），办结剩余 3 个工作日"])
+    en: str = Field(examples=["1 working day left to acknowledge", "Resolution overdue by 2 working days"])
+
+
+class ItemCountdownOut(BaseModel):
+    work_item_id: str
+    request_id: str
+    reference_no: str
+    unit_code: str
+    unit_name: str
+    state: str
+    countdown: CountdownOut
+
+
 class TimerOut(BaseModel):
     """One step of an item's timer plan, e.g. 督办 due 2026-12-03 09:00, as a supervisor reads it."""
 
@@ -75,6 +102,7 @@ class TimerOut(BaseModel):
 
 class SlaOut(SlaRecordOut):
     timers: list[TimerOut]
+    countdown: CountdownOut
 
     @field_serializer(
         "dispatched_at", "acknowledge_due_at", "acknowledged_at", "resolve_due_at", "resolved_at", when_used="json"
@@ -87,6 +115,7 @@ class SlaOut(SlaRecordOut):
 
 class OverdueOut(SlaRecordOut):
     overdue_working_hours: float = Field(description="working hours past the current deadline")
+    countdown: CountdownOut
 
 
 # --- statistics ------------------------------------------------------------------------------------------
