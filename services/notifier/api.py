@@ -142,7 +142,8 @@ def start_of(day: date | None) -> datetime | None:
     "/stats/units",
     tags=["statistics"],
     response_model=UnitStatsOut,
-    summary="Per unit, region and request type: 响应率, 解决率, 按时办结率, 满意率",
+    summary="Per unit that held an item (returned and transferred ones too), region and request type: 签收及时率, "
+    "解决率, 按时办结率, 满意率 …; 合计 from the unit rows; the definitions with the table",
     responses=exports("json", "csv"),
 )
 async def unit_stats(
@@ -156,12 +157,12 @@ async def unit_stats(
 ):
     region = region_of(principal, region)
     records = await stats.records_in(session, start_of(start), start_of(end), region)
-    await work_calendar.refresh(session, request.app.state.runtime.calendar)
-    result = stats.grouped(records, request.app.state.runtime.calendar, utcnow())
+    calendar = await calendar_of(request, session)
+    result = stats.grouped(records, calendar, reading_now(), region)
     result["credit_substitution"] = await stats.substitution_in(session, start_of(start), start_of(end), region)
     if format == "csv":
         return Response(
-            stats.units_csv(result["units"], result["credit_substitution"]),
+            stats.units_csv(result, result["credit_substitution"]),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="unit-stats.csv"'},
         )

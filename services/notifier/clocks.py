@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import db, events
 from shared.clock import SHANGHAI
 
-from . import messages, notify, policies
+from . import holders, messages, notify, policies
 from .models import SlaRecord, SlaTimer
 from .settings import NotifierSettings
 from .workcal import WorkingCalendar
@@ -112,6 +112,7 @@ class Clocks:
         record.version = max(record.version or 0, event.version)
         record.state = event.state
         record.unit_code, record.unit_name, record.region_code = event.unit_code, event.unit_name, event.region_code
+        holders.follow(record, event)  # every unit that held it, for the statistics
         await notify.for_event(self.session, record, event, event_id)
         return True
 

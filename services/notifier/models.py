@@ -80,6 +80,9 @@ class SlaRecord(Base):
     returned_by: Mapped[list[Any]] = mapped_column(
         default=list, comment="units that returned the item to the coordinator, in order (退回率)"
     )
+    holders: Mapped[list[Any]] = mapped_column(
+        default=list, comment="every unit that held the item, in order, and how it left (holders.py)"
+    )
 
     # "Overdue", the one definition, in Python and in SQL alike: an open, unpaused item past the
     # deadline that counts now — signing for it (签收) until it is signed, then resolving it.

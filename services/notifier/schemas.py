@@ -122,24 +122,30 @@ class OverdueOut(SlaRecordOut):
 # A row's keys come first (unit, region, request type), then its figures, as they always have:
 # pydantic orders the fields of ``class Row(Figures, Key)`` from the last base to the first.
 class Figures(BaseModel):
-    """What units are judged on, over the items dispatched in the period (``stats.summarize``)."""
+    """What units are judged on, over the items dispatched in the period (``stats.COLUMNS`` says
+    what each counts; ``definitions`` in the answer says it to people)."""
 
     received: int
     acknowledged_on_time: int
     acknowledged_late: int
-    response_rate: float | None = Field(description="响应率: acknowledged in time / received")
+    acknowledge_counted: int = Field(description="signed, or unsigned past the 签收 limit")
+    response_rate: float | None = Field(description="签收及时率: acknowledged_on_time / acknowledge_counted")
+    kept: int = Field(description="received less those returned, transferred or dispatched on")
     resolved: int
-    resolution_rate: float | None = Field(description="解决率")
+    resolution_rate: float | None = Field(description="解决率: resolved / kept")
     resolved_on_time: int
-    on_time_rate: float | None = Field(description="按时办结率")
+    resolve_counted: int = Field(description="resolved, or unresolved past the limit with the clock running")
+    on_time_rate: float | None = Field(description="按时办结率: resolved_on_time / resolve_counted")
     median_handling_hours: float | None = Field(description="working hours from dispatch to resolution")
     p90_handling_hours: float | None
     median_handling_days: float | None = Field(description="in working days")
     p90_handling_days: float | None
     extended: int = Field(description="items granted an extension")
-    extension_rate: float | None = Field(description="延期率")
-    returned: int = Field(description="items returned to the coordinating office")
-    return_rate: float | None = Field(description="退回率")
+    extension_rate: float | None = Field(description="延期率: extended / kept")
+    returned: int = Field(description="items the unit returned to the coordinating office")
+    return_rate: float | None = Field(description="退回率: returned / received")
+    transferred: int = Field(description="items the unit transferred to another unit")
+    transfer_rate: float | None = Field(description="转办率: transferred / received")
     open_now: int
     overdue_now: int
     rated: int
@@ -154,10 +160,12 @@ class UnitKey(BaseModel):
 
 class RegionKey(BaseModel):
     region_code: str
+    region_name: str
 
 
 class RequestTypeKey(BaseModel):
     request_type: str
+    request_type_name: str
 
 
 class UnitFigures(Figures, UnitKey):
@@ -200,11 +208,22 @@ class SubstitutionOut(BaseModel):
     total: SubstitutionFigures
 
 
+class DefinitionOut(BaseModel):
+    """One column of the unit table: its header and what it counts, for the page to show under it."""
+
+    field: str
+    zh: str
+    en: str
+    definition_zh: str
+    definition_en: str
+
+
 class UnitStatsOut(BaseModel):
-    units: list[UnitFigures]
-    regions: list[RegionFigures]
+    units: list[UnitFigures] = Field(description="every unit that held an item dispatched in the period")
+    regions: list[RegionFigures] = Field(description="by the holding unit's region")
     request_types: list[RequestTypeFigures]
-    total: Figures
+    total: Figures = Field(description="合计: the unit rows' counts summed, its rates from those sums")
+    definitions: list[DefinitionOut]
     credit_substitution: SubstitutionOut
 
 

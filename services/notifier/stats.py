@@ -1,8 +1,12 @@
-"""Statistics units are judged on: 响应率 (acknowledged in time), 解决率 (resolved), 按时办结率
-(resolved in time), handling time in working hours, open and overdue now, and 满意率. They count
-department work only: an item a 专项信用报告 covered (信用代证) has no clock and no unit. What the
-report absorbed is its own figure per province and city, 证明替代率 (``substitution_in``), kept
-from the covered items' own events (``credit_item_event``)."""
+"""Statistics units are judged on: 签收及时率, 解决率, 按时办结率, handling time in working hours,
+延期率, 退回率, 转办率, open and overdue now, and 满意率 — for every unit that held an item
+dispatched in the period (holders.py), so a unit that returned or transferred an item has its row
+and is counted for it. Every figure of a row comes from its counts, and 合计 from the rows' counts
+summed: the total adds up. The definitions travel with the table (``COLUMNS``).
+
+They count department work only: an item a 专项信用报告 covered (信用代证) has no clock and no
+unit. What the report absorbed is its own figure per province and city, 证明替代率
+(``substitution_in``), kept from the covered items' own events (``credit_item_event``)."""
 
 from __future__ import annotations
 
@@ -10,151 +14,290 @@ import csv
 import io
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, events, regions
 from shared.vocabulary import OPEN_STATES
 
+from .holders import RETURNED, TRANSFERRED, Holding, holdings_of
 from .models import CoveredItem, SlaRecord
 from .workcal import WorkingCalendar
 
-FIELDS = (
-    "received",
-    "acknowledged_on_time",
-    "acknowledged_late",
-    "response_rate",
-    "resolved",
-    "resolution_rate",
-    "resolved_on_time",
-    "on_time_rate",
-    "median_handling_hours",
-    "p90_handling_hours",
-    "median_handling_days",
-    "p90_handling_days",
-    "extended",
-    "extension_rate",
-    "returned",
-    "return_rate",
-    "open_now",
-    "overdue_now",
-    "rated",
-    "satisfied",
-    "satisfaction_rate",
+# The unit table's columns: field, Chinese header, English header, and what it counts (Chinese,
+# English). The definitions travel with the table (``definitions``), so the page shows them under it.
+COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "received",
+        "收件数",
+        "Received",
+        "统计期内派单的工单中派给该单位的（含其后退回、转办的）",
+        "Items dispatched in the period that the unit was given, including those it returned or transferred",
+    ),
+    ("acknowledged_on_time", "按时签收", "Signed on time", "在签收时限内签收的", "Signed for within the 签收 limit"),
+    ("acknowledged_late", "超时签收", "Signed late", "过了签收时限才签收的", "Signed for after the 签收 limit"),
+    (
+        "acknowledge_counted",
+        "应签收数",
+        "Due for signing",
+        "已签收的，加上签收时限已过仍未签收的；时限未到的不计",
+        "Those signed for, and those unsigned past their 签收 limit; none whose limit is still ahead",
+    ),
+    ("response_rate", "签收及时率", "Signed-on-time rate", "按时签收 ÷ 应签收数", "Signed on time ÷ due for signing"),
+    (
+        "kept",
+        "留办数",
+        "Kept",
+        "收件数减去退回、转办和分拨出去的",
+        "Received, less those returned, transferred or dispatched on",
+    ),
+    ("resolved", "办结数", "Resolved", "该单位办结的", "Resolved by the unit"),
+    ("resolution_rate", "解决率", "Resolution rate", "办结数 ÷ 留办数", "Resolved ÷ kept"),
+    ("resolved_on_time", "按时办结", "Resolved on time", "在办结时限内办结的", "Resolved within the limit"),
+    (
+        "resolve_counted",
+        "应办结数",
+        "Due for resolution",
+        "已办结的，加上办结时限已过仍未办结的；时限未到或暂停计时的不计",
+        "Those resolved, and those unresolved past their limit; none whose limit is ahead or whose clock is paused",
+    ),
+    ("on_time_rate", "按时办结率", "On-time rate", "按时办结 ÷ 应办结数", "Resolved on time ÷ due for resolution"),
+    (
+        "median_handling_hours",
+        "办理时长中位数（工作小时）",
+        "Median handling (working hours)",
+        "从派单到办结的工作时间的中位数",
+        "Median working time from dispatch to resolution",
+    ),
+    (
+        "p90_handling_hours",
+        "办理时长 P90（工作小时）",
+        "P90 handling (working hours)",
+        "90% 的工单在此时间内办结",
+        "90 % of items were resolved within this",
+    ),
+    (
+        "median_handling_days",
+        "办理时长中位数（工作日）",
+        "Median handling (working days)",
+        "同上，以工作日计",
+        "The same in working days",
+    ),
+    (
+        "p90_handling_days",
+        "办理时长 P90（工作日）",
+        "P90 handling (working days)",
+        "同上，以工作日计",
+        "The same in working days",
+    ),
+    ("extended", "延期数", "Extended", "获批延期的", "Granted an extension"),
+    ("extension_rate", "延期率", "Extension rate", "延期数 ÷ 留办数", "Extended ÷ kept"),
+    (
+        "returned",
+        "退回数",
+        "Returned",
+        "退回协调办的，计入退回的单位",
+        "Returned to the coordinating office, counted for the unit that returned it",
+    ),
+    ("return_rate", "退回率", "Return rate", "退回数 ÷ 收件数", "Returned ÷ received"),
+    (
+        "transferred",
+        "转办数",
+        "Transferred",
+        "转给其他单位的，计入转办的单位",
+        "Transferred to another unit, counted for the unit that transferred it",
+    ),
+    ("transfer_rate", "转办率", "Transfer rate", "转办数 ÷ 收件数", "Transferred ÷ received"),
+    ("open_now", "在办", "Open now", "现在仍由该单位办理的", "Still with the unit now"),
+    (
+        "overdue_now",
+        "当前超期",
+        "Overdue now",
+        "现在已过当前时限（签收或办结）的；暂停计时的不计",
+        "Past the deadline that counts now (签收 or 办结); none whose clock is paused",
+    ),
+    ("rated", "评价数", "Rated", "企业已评价的", "Rated by the enterprise"),
+    ("satisfied", "满意数", "Satisfied", "评价为满意或非常满意的", "Rated satisfied or very satisfied"),
+    ("satisfaction_rate", "满意率", "Satisfaction rate", "满意数 ÷ 评价数", "Satisfied ÷ rated"),
 )
+FIELDS = tuple(field for field, *_ in COLUMNS)
+# Rates, each the share of one count in another (the total's rates come from its summed counts).
+RATES = {
+    "response_rate": ("acknowledged_on_time", "acknowledge_counted"),
+    "resolution_rate": ("resolved", "kept"),
+    "on_time_rate": ("resolved_on_time", "resolve_counted"),
+    "extension_rate": ("extended", "kept"),
+    "return_rate": ("returned", "received"),
+    "transfer_rate": ("transferred", "received"),
+    "satisfaction_rate": ("satisfied", "rated"),
+}
+HOURS = ("median_handling_hours", "p90_handling_hours", "median_handling_days", "p90_handling_days")
+COUNTS = tuple(f for f in FIELDS if f not in RATES and f not in HOURS)
+
+
+def definitions() -> list[dict[str, str]]:
+    return [
+        {"field": field, "zh": zh, "en": en, "definition_zh": about_zh, "definition_en": about_en}
+        for field, zh, en, about_zh, about_en in COLUMNS
+    ]
 
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def summarize(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime) -> dict:
-    acknowledged = sum(1 for r in records if r.acknowledged_at and r.acknowledged_at <= r.acknowledge_due_at)
-    resolved = [r for r in records if r.resolved_at is not None or r.state == "closed"]
-    hours = sorted(
-        calendar.working_time_between(r.dispatched_at, r.resolved_at).total_seconds() / 3600
-        for r in resolved
-        if r.resolved_at
+def _resolved(record: SlaRecord) -> bool:
+    return record.resolved_at is not None or record.state == "closed"
+
+
+def _past_resolve_limit(record: SlaRecord, now: datetime) -> bool:
+    """Unresolved and past its 办结 limit, the clock running: counts against 按时办结率."""
+    due = record.resolve_due_at
+    return record.state in OPEN_STATES and record.paused_at is None and due is not None and due < now
+
+
+def counts_of(holdings: list[Holding], now: datetime) -> dict[str, int]:
+    """What a set of holdings adds up to, as counts only (rates and times come from these)."""
+    signed = [h for h in holdings if h.acknowledged_at is not None]
+    on_time = sum(1 for h in signed if h.acknowledge_due_at is None or h.acknowledged_at <= h.acknowledge_due_at)
+    unsigned_late = sum(
+        1
+        for h in holdings
+        if h.acknowledged_at is None and h.acknowledge_due_at is not None and h.acknowledge_due_at < (h.ended_at or now)
     )
-    day = calendar.working_day_length.total_seconds() / 3600  # hours in one working day
+    kept = [h for h in holdings if h.current]
+    resolved = [h for h in kept if _resolved(h.record)]
+    rated = [h for h in kept if h.record.score is not None]
+    return {
+        "received": len(holdings),
+        "acknowledged_on_time": on_time,
+        "acknowledged_late": len(signed) - on_time,
+        "acknowledge_counted": len(signed) + unsigned_late,
+        "kept": len(kept),
+        "resolved": len(resolved),
+        "resolved_on_time": sum(1 for h in resolved if h.record.resolved_on_time),
+        "resolve_counted": len(resolved) + sum(1 for h in kept if _past_resolve_limit(h.record, now)),
+        "extended": sum(1 for h in kept if h.record.extended),
+        "returned": sum(1 for h in holdings if h.let_go == RETURNED),
+        "transferred": sum(1 for h in holdings if h.let_go == TRANSFERRED),
+        "open_now": sum(1 for h in kept if h.record.state in OPEN_STATES),
+        "overdue_now": sum(1 for h in kept if h.record.is_overdue(now)),
+        "rated": len(rated),
+        "satisfied": sum(1 for h in rated if h.record.score >= 4),
+    }
+
+
+def handling_hours(holdings: list[Holding], calendar: WorkingCalendar) -> list[float]:
+    """Working hours from dispatch to resolution of the items resolved by their holders."""
+    return sorted(
+        calendar.working_time_between(h.record.dispatched_at, h.record.resolved_at).total_seconds() / 3600
+        for h in holdings
+        if h.current and h.record.resolved_at is not None
+    )
+
+
+def figures(counts: dict[str, int], hours: list[float], day_hours: float) -> dict:
+    """A row's figures from its counts and its handling times: every rate is one count of another."""
     median = statistics.median(hours) if hours else None
     p90 = None
     if hours:
         p90 = statistics.quantiles(hours, n=10, method="inclusive")[-1] if len(hours) >= 2 else hours[0]
-    extended = sum(1 for r in records if r.extended)
-    returned = sum(1 for r in records if r.returned_by)
-    rated = [r for r in records if r.score is not None]
-    satisfied = sum(1 for r in rated if r.score >= 4)
-    on_time = sum(1 for r in resolved if r.resolved_on_time)
-    return {
-        "received": len(records),
-        "acknowledged_on_time": acknowledged,
-        # 签收 after its deadline: recorded as late (签收及时率 counts it out), never as more time.
-        "acknowledged_late": sum(1 for r in records if r.acknowledged_at and r.acknowledged_at > r.acknowledge_due_at),
-        "response_rate": _rate(acknowledged, len(records)),
-        "resolved": len(resolved),
-        "resolution_rate": _rate(len(resolved), len(records)),
-        "resolved_on_time": on_time,
-        "on_time_rate": _rate(on_time, len(resolved)),
+    times = {
         "median_handling_hours": None if median is None else round(median, 2),
         "p90_handling_hours": None if p90 is None else round(p90, 2),
-        # The same in working days (a working day: the business hours of one day, 8 h by default).
-        "median_handling_days": None if median is None else round(median / day, 2),
-        "p90_handling_days": None if p90 is None else round(p90 / day, 2),
-        "extended": extended,  # items granted an extension (延期率)
-        "extension_rate": _rate(extended, len(records)),
-        "returned": returned,  # items returned to the coordinator at least once (退回率)
-        "return_rate": _rate(returned, len(records)),
-        "open_now": sum(1 for r in records if r.state in OPEN_STATES),
-        "overdue_now": sum(1 for r in records if r.is_overdue(now)),
-        "rated": len(rated),
-        "satisfied": satisfied,
-        "satisfaction_rate": _rate(satisfied, len(rated)),
+        "median_handling_days": None if median is None else round(median / day_hours, 2),
+        "p90_handling_days": None if p90 is None else round(p90 / day_hours, 2),
+    }
+    rates = {rate: _rate(counts[part], counts[whole]) for rate, (part, whole) in RATES.items()}
+    return {field: {**counts, **rates, **times}[field] for field in FIELDS}
+
+
+@dataclass
+class Row:
+    key: dict[str, str]
+    counts: dict[str, int]
+    hours: list[float]
+
+
+def _rows(groups: dict[str, list[Holding]], key, calendar: WorkingCalendar, now: datetime) -> list[Row]:
+    return [Row(key(code, hs), counts_of(hs, now), handling_hours(hs, calendar)) for code, hs in sorted(groups.items())]
+
+
+def total_of(rows: list[Row], day_hours: float) -> dict:
+    """合计 from the rows themselves: their counts summed, their handling times together."""
+    counts = {field: sum(row.counts[field] for row in rows) for field in COUNTS}
+    return figures(counts, sorted(h for row in rows for h in row.hours), day_hours)
+
+
+def holdings_in(records: list[SlaRecord], region: str | None) -> list[Holding]:
+    """Every unit's hold of every record's item, those of units in ``region`` only when given."""
+    return [h for r in records for h in holdings_of(r) if not region or regions.covers(region, h.region_code)]
+
+
+def grouped(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime, region: str | None = None) -> dict:
+    """Per unit (every unit that held an item), region and request type, and 合计 from the unit rows."""
+    holdings = holdings_in(records, region)
+    by: dict[str, dict[str, list[Holding]]] = {
+        "units": defaultdict(list),
+        "regions": defaultdict(list),
+        "types": defaultdict(list),
+    }
+    names = {}
+    for h in holdings:
+        by["units"][h.unit_code].append(h)
+        names[h.unit_code] = h.unit_name
+        by["regions"][h.region_code].append(h)
+        by["types"][h.record.request_type].append(h)
+    day_hours = calendar.working_day_length.total_seconds() / 3600
+    units = _rows(by["units"], lambda code, _: {"unit_code": code, "unit_name": names[code]}, calendar, now)
+    places = _rows(by["regions"], lambda code, _: {"region_code": code, "region_name": _place(code)}, calendar, now)
+    types = _rows(
+        by["types"], lambda code, _: {"request_type": code, "request_type_name": _type_name(code)}, calendar, now
+    )
+    return {
+        "units": [{**row.key, **figures(row.counts, row.hours, day_hours)} for row in units],
+        "regions": [{**row.key, **figures(row.counts, row.hours, day_hours)} for row in places],
+        "request_types": [{**row.key, **figures(row.counts, row.hours, day_hours)} for row in types],
+        "total": total_of(units, day_hours),
+        "definitions": definitions(),
     }
 
 
-async def _between(session, model, at, region_column, start, end, region) -> list:
-    """Rows of ``model`` whose ``at`` lies in [start, end) and whose region lies under ``region``."""
-    query = select(model)
-    if start:
-        query = query.where(at >= start)
-    if end:
-        query = query.where(at < end)
-    if region:
-        query = query.where(regions.within(region_column, region))
-    return list(await session.scalars(query))
+def _place(code: str) -> str:
+    return regions.full_name(code) if regions.exists(code) else code
+
+
+def _type_name(code: str) -> str:
+    request_type = catalogue.REQUEST_TYPES.get(code)
+    return request_type.zh if request_type else code
 
 
 async def records_in(
     session: AsyncSession, start: datetime | None, end: datetime | None, region: str | None
 ) -> list[SlaRecord]:
-    return await _between(session, SlaRecord, SlaRecord.dispatched_at, SlaRecord.region_code, start, end, region)
+    """The records of items dispatched in [start, end) that a unit in ``region`` may have held: its
+    unit's region or its subject's (holdings_in keeps the units in the region)."""
+    query = select(SlaRecord)
+    if start:
+        query = query.where(SlaRecord.dispatched_at >= start)
+    if end:
+        query = query.where(SlaRecord.dispatched_at < end)
+    if region:
+        query = query.where(
+            or_(regions.within(SlaRecord.region_code, region), regions.within(SlaRecord.subject_region, region))
+        )
+    return list(await session.scalars(query))
 
 
-def grouped(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime) -> dict:
-    groups: dict[str, dict[str, list[SlaRecord]]] = {
-        "units": defaultdict(list),
-        "regions": defaultdict(list),
-        "request_types": defaultdict(list),
-    }
-    names = {}
-    for r in records:
-        groups["units"][r.unit_code].append(r)
-        names[r.unit_code] = r.unit_name
-        groups["regions"][r.region_code].append(r)
-        groups["request_types"][r.request_type].append(r)
-    returns: defaultdict[str, set[str]] = defaultdict(set)  # unit → items it gave back
-    for r in records:
-        for unit in r.returned_by or []:
-            returns[unit].add(r.work_item_id)
-    return {
-        "units": [
-            {"unit_code": k, "unit_name": names[k], **summarize(v, calendar, now), **unit_returns(v, returns[k])}
-            for k, v in sorted(groups["units"].items())
-        ],
-        "regions": [{"region_code": k, **summarize(v, calendar, now)} for k, v in sorted(groups["regions"].items())],
-        "request_types": [
-            {"request_type": k, **summarize(v, calendar, now)} for k, v in sorted(groups["request_types"].items())
-        ],
-        "total": summarize(records, calendar, now),
-    }
-
-
-def unit_returns(at_unit: list[SlaRecord], returned: set[str]) -> dict:
-    """退回率 of one unit: the items it returned to the coordinator among all it was given. An item
-    it returned has moved on to another unit, so it counts here by ``returned_by``, not by where
-    the item is now."""
-    given = {r.work_item_id for r in at_unit} | returned
-    return {"returned": len(returned), "return_rate": _rate(len(returned), len(given))}
-
-
-def units_csv(rows: list[dict], substitution: dict | None = None) -> bytes:
-    """The units' figures; then, after an empty line, the 证明替代率 table (``substitution``)."""
+def units_csv(result: dict, substitution: dict | None = None) -> bytes:
+    """The units' figures under Chinese headers, then 合计; after an empty line, the 证明替代率 table."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["unit_code", "unit_name", *FIELDS])
+    writer.writerow(["单位代码", "单位名称", *(zh for _, zh, *_ in COLUMNS)])
+    rows = [*result["units"], {"unit_code": "合计", "unit_name": "", **result["total"]}]
     for row in rows:
         writer.writerow([row["unit_code"], row["unit_name"], *("" if row[f] is None else row[f] for f in FIELDS)])
     if substitution is not None:

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.base import Actor, Event, FileRef
-from shared.vocabulary import OUTCOMES, WORK_ITEM_STATES
+from shared.vocabulary import OUTCOMES, RETURN_REASONS, WORK_ITEM_STATES
 
 # A work item's state: one of shared.vocabulary.WORK_ITEM_STATES (which also says which are open).
 WorkItemState = Literal[tuple(WORK_ITEM_STATES)]  # type: ignore[valid-type]
@@ -166,6 +166,15 @@ class WorkItemReturned(WorkItemEvent):
     returned_by: str
 
 
+class WorkItemReturnedToEnterprise(WorkItemEvent):
+    """The unit gave the item back to the enterprise (``return`` with reason class
+    ``subject_authorization``, 主体授权不符): it ends there; ``note`` is the reason the enterprise reads."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.returned_to_enterprise"
+    reason_class: Literal[tuple(RETURN_REASONS)]  # type: ignore[valid-type]
+    returned_by: str
+
+
 class WorkItemAssisted(WorkItemEvent):
     """Assisting units (会办) were added, or one of them contributed (``contribution``)."""
 
@@ -212,6 +221,7 @@ WORK_ITEM_EVENTS: tuple[type[WorkItemEvent], ...] = (
     WorkItemSupplemented,
     WorkItemResolved,
     WorkItemReturned,
+    WorkItemReturnedToEnterprise,
     WorkItemAssisted,
     WorkItemExtensionRequested,
     WorkItemExtensionDecided,

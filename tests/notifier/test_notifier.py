@@ -409,7 +409,8 @@ async def test_statistics_and_the_overdue_list(system, producer):
     assert response.status_code == 200
     row = next(u for u in response.json()["units"] if u["unit_code"] == good.unit)
     assert row["received"] == 2 and row["acknowledged_on_time"] == 1 and row["response_rate"] == 0.5
-    assert row["resolved"] == 1 and row["resolution_rate"] == 0.5 and row["on_time_rate"] == 1.0
+    # 按时办结率 counts the resolved item and the one past its limit (not resolved): one of two.
+    assert row["resolved"] == 1 and row["resolution_rate"] == 0.5 and row["on_time_rate"] == 0.5
     assert row["median_handling_hours"] == 9.0  # 11-03 10:00 → 11-04 11:00 in working hours
     assert row["median_handling_days"] == 1.12  # 9 h of 8-hour working days
     assert row["open_now"] == 1 and row["overdue_now"] == 1
@@ -419,7 +420,7 @@ async def test_statistics_and_the_overdue_list(system, producer):
     csv_text = (
         await system.notifier.get("/v1/stats/units", params={"region": region, "format": "csv"}, headers=supervisor)
     ).content.decode()
-    assert csv_text.startswith("\ufeffunit_code,unit_name,received") and good.unit in csv_text
+    assert csv_text.startswith("\ufeff单位代码,单位名称,收件数") and good.unit in csv_text
 
     overdue = (await system.notifier.get("/v1/overdue", params={"region": region}, headers=supervisor)).json()
     ids = [o["work_item_id"] for o in overdue]
@@ -683,8 +684,9 @@ async def test_extension_and_return_rates_count_for_the_unit_that_asked_and_the_
         headers=system.auth("supervisor", region="310000"),
     )
     units = {u["unit_code"]: u for u in response.json()["units"]}
-    # The unit that asked: one item left with it, extended; the item it gave back counts as returned by it.
-    assert units[giver]["received"] == 1 and units[giver]["extended"] == 1 and units[giver]["extension_rate"] == 1.0
+    # The unit that asked: given two, one left with it, extended; the one it gave back counts as returned by it.
+    assert units[giver]["received"] == 2 and units[giver]["kept"] == 1
+    assert units[giver]["extended"] == 1 and units[giver]["extension_rate"] == 1.0
     assert units[giver]["returned"] == 1 and units[giver]["return_rate"] == 0.5
     # The unit that got the returned item did not return it.
     assert units[returned.unit]["returned"] == 0 and units[returned.unit]["extension_rate"] == 0.0

@@ -1,0 +1,160 @@
+"""Row 7 of issue 25, statistics that add up, on the real notifier: every unit that held an item
+has a row — the one that transferred it, the one that returned it, the coordinating office that
+dispatched it on — and is counted for what it did; 签收及时率 counts only items signed or past
+their 签收 limit, 按时办结率 only items finished or overdue; 合计 is the rows added up; the
+definitions come with the table; the CSV export speaks Chinese. Events carry instants of
+November 2025 and the figures are read at a fixed instant."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import datetime
+
+import pytest
+
+from services.notifier import stats
+from shared import events
+from shared.clock import fix_reading_now
+from shared.messaging.encoding import encode
+from tests.support import MINGLUO, eventually
+
+REGION = "310115"
+PERIOD = {"from": "2025-10-01", "to": "2025-12-01", "region": REGION}
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(f"2025-{text}+08:00")
+
+
+class Item:
+    """A work item moved by publishing the router's events; ``unit`` is where the next event says it is."""
+
+    def __init__(self, system, producer, unit: str):
+        self.system, self.producer, self.unit = system, producer, unit
+        self.id, self.request_id, self.version = str(uuid.uuid4()), str(uuid.uuid4()), 0
+
+    async def send(self, model, when: str, state: str, **extra):
+        self.version += 1
+        event = model(
+            work_item_id=self.id,
+            request_id=self.request_id,
+            reference_no="XE-20251103-000099",
+            request_type="compliance_certificate",
+            item="tax",
+            department_kind="tax",
+            unit_code=self.unit,
+            unit_name=f"测试单位 {self.unit}",
+            region_code=REGION,
+            subject_uscc=MINGLUO,
+            subject_name="明珞(上海)科技有限公司",
+            enterprise_uscc=MINGLUO,
+            state=state,
+            occurred_at=at(when),
+            version=self.version,
+            **extra,
+        )
+        message = encode(event, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=self.request_id)
+        await self.producer.send_and_wait(
+            message.topic, message.value, key=message.key.encode(), headers=message.kafka_headers()
+        )
+
+    async def dispatch(self, when: str, unit: str, **extra):
+        self.unit = unit
+        await self.send(
+            events.WorkItemDispatched, when, "dispatched", rule_id=None, rule_version=None, routing_reason="t", **extra
+        )
+
+
+@pytest.fixture
+async def units_of_a_week(system, producer):
+    """Four units and their coordinating office through a week of November 2025."""
+    tag = uuid.uuid4().hex[:6]
+    first, second, third = (f"{REGION}.tax.s{tag}{n}" for n in (1, 2, 3))
+    coordinator = f"{REGION}.coordinator"
+    transferred, returned, fresh, overdue = (Item(system, producer, first) for _ in range(4))
+    # Signed by the first unit, transferred to the second, which signs and resolves it in time.
+    await transferred.dispatch("11-03T10:00", first)
+    await transferred.send(events.WorkItemAcknowledged, "11-03T11:00", "acknowledged")
+    await transferred.dispatch("11-03T15:00", second, previous_unit_code=first, restarts_clock=False)
+    await transferred.send(events.WorkItemAcknowledged, "11-04T09:30", "acknowledged")
+    resolution = {"outcome": "issued", "document_no": "沪税证〔2025〕1号"}
+    await transferred.send(events.WorkItemResolved, "11-04T11:00", "resolved", resolution=resolution)
+    # Returned unsigned by the first unit before its 签收 limit; the coordinator sends it to the third.
+    await returned.dispatch("11-03T10:00", first)
+    returned.unit = coordinator
+    await returned.send(events.WorkItemReturned, "11-03T16:00", "returned", returned_by=first)
+    await returned.dispatch("11-04T10:00", third, previous_unit_code=coordinator)
+    # Given to the first unit the day before the figures are read: its 签收 limit is still ahead.
+    await fresh.dispatch("11-04T10:00", first)
+    # The second unit's item of the week before, signed and not resolved: past its limit now.
+    await overdue.dispatch("10-27T10:00", second)
+    await overdue.send(events.WorkItemAcknowledged, "10-27T11:00", "acknowledged")
+    return {
+        "first": first,
+        "second": second,
+        "third": third,
+        "coordinator": coordinator,
+        "items": [transferred, returned, fresh, overdue],
+    }
+
+
+async def test_every_unit_that_held_an_item_has_its_row_and_the_total_adds_up(system, units_of_a_week):
+    units = units_of_a_week
+    supervisor = system.auth("supervisor", region="310000")
+    fix_reading_now(at("11-05T12:00"))
+    try:
+
+        async def table():
+            shown = (await system.notifier.get("/v1/stats/units", params=PERIOD, headers=supervisor)).json()
+            rows = {row["unit_code"]: row for row in shown["units"]}
+            ready = rows.get(units["third"]) and rows.get(units["second"], {}).get("resolved") == 1
+            return (shown, rows) if ready else None
+
+        shown, rows = await eventually(table)
+    finally:
+        fix_reading_now(None)
+    first, second, third = rows[units["first"]], rows[units["second"]], rows[units["third"]]
+    # The first unit: given three, transferred one, returned one (unsigned, before its limit), one
+    # not yet due: only the one it signed counts for 签收及时率.
+    assert (first["received"], first["transferred"], first["returned"], first["kept"]) == (3, 1, 1, 1)
+    assert (first["acknowledge_counted"], first["acknowledged_on_time"], first["response_rate"]) == (1, 1, 1.0)
+    assert (first["transfer_rate"], first["return_rate"]) == (0.3333, 0.3333)
+    assert (first["resolve_counted"], first["on_time_rate"]) == (0, None)
+    # The second: one resolved in time, one past its limit: 按时办结率 one half.
+    assert (second["received"], second["resolved"], second["resolve_counted"], second["on_time_rate"]) == (2, 1, 2, 0.5)
+    assert second["overdue_now"] == 1
+    # The third: its 签收 limit is ahead, so nothing counts for or against it yet.
+    assert (third["received"], third["acknowledge_counted"], third["response_rate"]) == (1, 0, None)
+    coordinator = rows[units["coordinator"]]
+    assert coordinator["received"] >= 1
+
+    total = shown["total"]
+    for field in stats.COUNTS:
+        assert total[field] == sum(row[field] for row in shown["units"]), field
+    assert total["response_rate"] == round(total["acknowledged_on_time"] / total["acknowledge_counted"], 4)
+    definitions = {d["field"]: d for d in shown["definitions"]}
+    assert (
+        definitions["response_rate"]["zh"] == "签收及时率"
+        and "应签收数" in definitions["response_rate"]["definition_zh"]
+    )
+    assert "transferred" in definitions["transfer_rate"]["definition_en"].lower()
+    assert all(r["region_name"] for r in shown["regions"])
+
+
+async def test_the_csv_export_has_chinese_headers_and_ends_with_the_total(system, units_of_a_week):
+    supervisor = system.auth("supervisor", region="310000")
+
+    async def exported():
+        response = await system.notifier.get("/v1/stats/units", params={**PERIOD, "format": "csv"}, headers=supervisor)
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+        return rows if any(units_of_a_week["third"] in row for row in rows) else None
+
+    rows = await eventually(exported)
+    assert rows[0][:5] == ["单位代码", "单位名称", "收件数", "按时签收", "超时签收"]
+    assert "签收及时率" in rows[0] and "按时办结率" in rows[0] and "转办数" in rows[0]
+    table = rows[: rows.index([])] if [] in rows else rows
+    assert table[-1][0] == "合计"
+    received = rows[0].index("收件数")
+    assert int(table[-1][received]) == sum(int(row[received]) for row in table[1:-1])

@@ -1,0 +1,96 @@
+"""Row 7 of issue 25: the unit statistics add up. On random items — each held by one to four
+units in turn, let go by 退回, 转办 or dispatch, signed or not, resolved, rated, paused — 合计 is
+the unit rows' counts summed, the region rows add up to it too, and every rate of every row is one
+of its counts over another (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.notifier import stats
+from services.notifier.models import SlaRecord
+from services.notifier.workcal import WorkingCalendar
+
+CALENDAR = WorkingCalendar()
+START = datetime.fromisoformat("2025-11-03T09:00:00+08:00")
+NOW = START + timedelta(days=9)
+UNITS = [f"{region}.tax" for region in ("440112", "440113", "310115")] + ["440112.coordinator"]
+hours = st.integers(min_value=0, max_value=24 * 14)
+
+
+def at(h: int) -> datetime:
+    return START + timedelta(hours=h)
+
+
+@st.composite
+def records(draw) -> SlaRecord:
+    units = draw(st.lists(st.sampled_from(UNITS), min_size=1, max_size=4))
+    moments = sorted(draw(st.lists(hours, min_size=len(units) + 1, max_size=len(units) + 1)))
+    holders = []
+    for i, unit in enumerate(units):
+        last = i == len(units) - 1
+        received, left = at(moments[i]), at(moments[i + 1])
+        signed = draw(st.one_of(st.none(), st.integers(min_value=0, max_value=48)))
+        holders.append(
+            {
+                "unit_code": unit,
+                "unit_name": unit,
+                "region_code": unit.split(".")[0],
+                "received_at": received.isoformat(),
+                "acknowledge_due_at": (received + timedelta(hours=draw(st.integers(1, 40)))).isoformat(),
+                "acknowledged_at": None if signed is None else (received + timedelta(hours=signed)).isoformat(),
+                "left_at": None if last else left.isoformat(),
+                "left_how": None if last else draw(st.sampled_from(["returned", "transferred", "dispatched"])),
+                "ended_at": None,
+            }
+        )
+    state = draw(
+        st.sampled_from(
+            ["dispatched", "acknowledged", "in_progress", "awaiting_supplement", "resolved", "closed", "cancelled"]
+        )
+    )
+    resolved = state in ("resolved", "closed")
+    return SlaRecord(
+        work_item_id=str(draw(st.uuids())),
+        request_type=draw(st.sampled_from(["compliance_certificate", "problem"])),
+        unit_code=units[-1],
+        region_code=units[-1].split(".")[0],
+        state=state,
+        dispatched_at=at(moments[0]),
+        acknowledge_due_at=at(moments[-1] + 8),
+        acknowledged_at=at(moments[-1] + 1) if state != "dispatched" else None,
+        resolve_due_at=at(moments[0] + draw(st.integers(8, 300))),
+        resolved_at=at(moments[-1] + 30) if resolved else None,
+        resolved_on_time=draw(st.booleans()) if resolved else None,
+        paused_at=at(moments[-1] + 2) if state == "awaiting_supplement" else None,
+        score=draw(st.one_of(st.none(), st.integers(1, 5))) if state == "closed" else None,
+        extended=draw(st.booleans()),
+        holders=holders,
+    )
+
+
+def assert_rates_follow_counts(row: dict) -> None:
+    for rate, (part, whole) in stats.RATES.items():
+        expected = round(row[part] / row[whole], 4) if row[whole] else None
+        assert row[rate] == expected, (rate, row)
+        assert expected is None or 0 <= expected <= 1, (rate, row)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(records(), max_size=25))
+def test_the_total_is_the_unit_rows_added_up(items):
+    result = stats.grouped(items, CALENDAR, NOW)
+    total = result["total"]
+    for field in stats.COUNTS:
+        assert total[field] == sum(row[field] for row in result["units"]), field
+        assert total[field] == sum(row[field] for row in result["regions"]), field
+        assert total[field] == sum(row[field] for row in result["request_types"]), field
+    for row in [*result["units"], *result["regions"], total]:
+        assert_rates_follow_counts(row)
+        assert row["acknowledged_on_time"] + row["acknowledged_late"] <= row["acknowledge_counted"] <= row["received"]
+        assert row["returned"] + row["transferred"] + row["kept"] <= row["received"]
+    assert total["received"] == sum(len(r.holders) for r in items), "every unit that held an item has it counted"
+    assert {row["unit_code"] for row in result["units"]} == {h["unit_code"] for r in items for h in r.holders}
