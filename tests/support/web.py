@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
+import time
+from base64 import b64decode, b64encode
 from dataclasses import dataclass
 
+import itsdangerous
+import jwt
 import pytest
 import uvicorn
 from axe_playwright_python.async_playwright import Axe
@@ -78,6 +83,9 @@ class WebStack:
             return await accounts.create(session, password=password, **fields)
 
 
+LIVE_SECONDS = 2  # live pages ask for changes this often in tests (20 s by default)
+
+
 def web_settings(system, var_dir, database_url: str, api_urls: dict[str, str], **extra) -> WebSettings:
     fields = dict(
         _env_file=None,
@@ -86,6 +94,7 @@ def web_settings(system, var_dir, database_url: str, api_urls: dict[str, str], *
         jwt_secret=system.settings.jwt_secret.get_secret_value(),  # the APIs' key: their tokens
         log_json=False,
         web_database_url=database_url,
+        web_live_refresh_seconds=LIVE_SECONDS,
         **{f"{name}_public_url": url for name, url in api_urls.items()},
     )
     return web_main.load_settings(**{**fields, **extra})
@@ -132,12 +141,27 @@ async def new_page(browser: Browser, web: WebStack, *, viewport=PHONE, locale: s
     return await context.new_page()
 
 
+def watch_csp(page: Page) -> list[str]:
+    """What the page's Content-Security-Policy blocked (Chromium reports each on the console)."""
+    blocked: list[str] = []
+
+    def seen(message) -> None:
+        if "Content Security Policy" in message.text:
+            blocked.append(message.text)
+
+    page.on("console", seen)
+    return blocked
+
+
 @pytest.fixture
 async def page(browser, web):
-    """A phone-sized page (375 × 667) in Chinese, signed in as nobody."""
+    """A phone-sized page (375 × 667) in Chinese, signed in as nobody. Whatever the test does on
+    it, the Content-Security-Policy blocked nothing (the pages work under it)."""
     opened = await new_page(browser, web)
+    blocked = watch_csp(opened)
     yield opened
     await opened.context.close()
+    assert blocked == [], f"the Content-Security-Policy blocked: {blocked}"
 
 
 async def sign_in_as(page: Page, persona: str) -> None:
@@ -147,6 +171,35 @@ async def sign_in_as(page: Page, persona: str) -> None:
     await page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")  # other regions
     async with page.expect_navigation():
         await page.locator(f'button[name="persona"][value="{persona}"]').click()
+
+
+async def sign_in_again_as(page: Page, persona: str) -> None:
+    """From the sign-in page a page sent the person to (``?next=``): the demo sign-in, which goes
+    back to that page."""
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="以演示角色登录").click()
+    await page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    async with page.expect_navigation():
+        await page.locator(f'button[name="persona"][value="{persona}"]').click()
+
+
+SESSION_COOKIE = "xiaoer_session"
+
+
+async def expire_session(page: Page, web: WebStack) -> None:
+    """The signed-in person's token runs out now, as it does after ``XIAOER_JWT_TTL_SECONDS``: the
+    session cookie is signed again as the web service signs it, with the same claims and an
+    expiry a minute ago (no waiting for a clock)."""
+    context = page.context
+    cookie = next(c for c in await context.cookies() if c["name"] == SESSION_COOKIE)
+    signer = itsdangerous.TimestampSigner(web.settings.derived_secret("session"))
+    data = json.loads(b64decode(signer.unsign(cookie["value"].encode())))
+    claims = jwt.decode(data["viewer"]["token"], options={"verify_signature": False})
+    claims["exp"] = int(time.time()) - 60
+    data["viewer"]["token"] = jwt.encode(claims, web.settings.signing_key, algorithm="HS256")
+    value = signer.sign(b64encode(json.dumps(data).encode())).decode()
+    keep = ("name", "domain", "path", "expires", "httpOnly", "secure", "sameSite")
+    await context.add_cookies([{**{k: cookie[k] for k in keep}, "value": value}])
 
 
 async def sign_in_with_password(page: Page, username: str, password: str) -> None:

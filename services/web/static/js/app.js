@@ -321,6 +321,10 @@
     });
   });
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { settle(); });
-  else settle();
+  // After every deferred script (page scripts listen for xiaoer:restore), before Alpine starts.
+  if (document.readyState === "complete") settle();
+  else
+    document.addEventListener("DOMContentLoaded", function () {
+      settle();
+    });
 })();

@@ -1,0 +1,138 @@
+"""Issue 25, row 9: live pages. The enterprise's request, the clerk's queue and the supervisors'
+board redraw themselves when their data changes — polled with the ETag of what is shown, so an
+unchanged page is a 304 — without losing a half-typed form or a ticked box, and a withdrawn
+request stops offering uploads. The tests wait for what the pages do by themselves (the polls
+run every ``LIVE_SECONDS`` in tests); nobody reloads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from playwright.async_api import expect
+
+from shared import events
+from shared.messaging.encoding import encode
+from tests.support import MINGLUO, certificate_request, eventually
+from tests.support.web import DESKTOP, LIVE_SECONDS, new_page, sign_in_as, submit_for, watch_csp
+
+SOON = LIVE_SECONDS * 1000 * 4  # ms: a few polls
+LIVE_UNIT, LIVE_KIND = (
+    "440112.housing_construction",
+    "housing_construction",
+)  # no other test sends work there: one short queue
+
+
+def enterprise(system):
+    return system.auth("enterprise", usccs=[MINGLUO], sub="demo:enterprise")
+
+
+async def two_items(system) -> tuple[dict, dict, dict]:
+    created = await system.intake.post(
+        "/v1/requests",
+        json=certificate_request(items=("statistics", "water_affairs")),
+        headers=enterprise(system),
+    )
+    assert created.status_code == 201, created.text
+    request = created.json()
+
+    async def routed():
+        body = (await system.intake.get(f"/v1/requests/{request['id']}", headers=enterprise(system))).json()
+        items = body["work_items"]
+        return items if len(items) == 2 and all(i["due_at"] for i in items) else None
+
+    items = {i["item"]: i for i in await eventually(routed)}
+    return request, items["statistics"], items["water_affairs"]
+
+
+async def move(system, item: dict, action: str, **body) -> None:
+    clerk = system.auth("department", unit=item["unit_code"])
+    moved = await system.router.post(f"/v1/workitems/{item['id']}/{action}", json=body, headers=clerk)
+    assert moved.status_code == 200, moved.text
+
+
+async def test_the_request_page_follows_the_work_and_keeps_a_half_typed_supplement(system, web, page):
+    request, asked, other = await two_items(system)
+    await move(system, asked, "acknowledge")
+    await move(system, asked, "request-supplement", note="请补充近三年统计报表")
+
+    async def supplement_asked():
+        body = (await system.intake.get(f"/v1/requests/{request['id']}", headers=enterprise(system))).json()
+        return any(i["status"] == "awaiting_supplement" for i in body["work_items"])
+
+    await eventually(supplement_asked)
+    polls = []
+    page.on("response", lambda r: polls.append(r.status) if r.request.headers.get("hx-target") == "live" else None)
+    await sign_in_as(page, "enterprise")
+    await page.goto(f"/enterprise/requests/{request['id']}")
+    card = page.locator(f"#item-{asked['id']}")
+    typed = "报表正在盖章，明天上传"
+    await card.get_by_label("补正说明").fill(typed)
+    await page.get_by_role("heading", level=1).click()  # the person looks elsewhere; the text stays typed
+    await eventually(lambda: 304 in polls, timeout=SOON / 1000)  # nothing changed: nothing sent again
+
+    await move(system, other, "acknowledge")  # at the water office, meanwhile
+    await expect(page.locator(f"#item-{other['id']} .status")).to_have_text("已签收", timeout=SOON)
+    await expect(card.get_by_label("补正说明")).to_have_value(typed)
+
+    withdrawn = await system.intake.post(
+        f"/v1/requests/{request['id']}/withdraw", json={"reason": "已另行取得"}, headers=enterprise(system)
+    )
+    assert withdrawn.status_code in (200, 202), withdrawn.text
+    await expect(page.locator(".summary .status")).to_have_text("已撤回", timeout=SOON)
+    await expect(page.locator("input[type=file]")).to_have_count(0)  # no upload offered any more
+    await expect(page.get_by_role("button", name="提交补正")).to_have_count(0)
+
+
+async def test_the_queue_shows_new_work_and_keeps_what_is_ticked(system, web, browser):
+    first = await submit_for(system, kind=LIVE_KIND, unit=LIVE_UNIT)
+    page = await new_page(browser, web, viewport=DESKTOP)
+    blocked = watch_csp(page)
+    try:
+        await sign_in_as(page, f"staff:{LIVE_UNIT}")
+        await page.get_by_label(f"选择 {first['reference_no']}").check()
+        second = await submit_for(
+            system, kind=LIVE_KIND, unit=LIVE_UNIT
+        )  # a new item for the unit, while the clerk looks at the queue
+        await expect(page.get_by_role("row").filter(has_text=second["reference_no"])).to_be_visible(timeout=SOON)
+        await expect(page.get_by_label(f"选择 {first['reference_no']}")).to_be_checked()
+        await expect(page.get_by_label(f"选择 {second['reference_no']}")).not_to_be_checked()
+        assert blocked == []
+    finally:
+        await page.context.close()
+
+
+async def test_the_board_shows_a_newly_overdue_item(system, web, browser, producer):
+    page = await new_page(browser, web, viewport=DESKTOP)
+    try:
+        await sign_in_as(page, "staff:dudao.440112")
+        reference = f"XE-LIVE-{uuid.uuid4().hex[:8]}"
+        dispatched = events.WorkItemDispatched(
+            work_item_id=str(uuid.uuid4()),
+            request_id=str(uuid.uuid4()),
+            reference_no=reference,
+            request_type="compliance_certificate",
+            item="justice",
+            department_kind="justice",
+            unit_code="440112.justice",
+            unit_name="广州市黄埔区司法局",
+            region_code="440112",
+            subject_uscc=MINGLUO,
+            subject_name="广州明珞装备股份有限公司",
+            enterprise_uscc=MINGLUO,
+            state="dispatched",
+            occurred_at=datetime.now(UTC) - timedelta(days=60),  # long past any time limit
+            rule_id=1,
+            rule_version=1,
+            routing_reason="test",
+        )
+        message = encode(
+            dispatched, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=dispatched.request_id
+        )
+        await producer.send_and_wait(
+            message.topic, message.value, key=message.key.encode(), headers=message.kafka_headers()
+        )
+        row = page.get_by_role("row").filter(has_text=reference)
+        await expect(row).to_contain_text("广州市黄埔区司法局", timeout=SOON * 3)
+    finally:
+        await page.context.close()
