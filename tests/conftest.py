@@ -10,19 +10,16 @@ system is started once and shared.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from moto.server import ThreadedMotoServer
 
 from cli.devstack import EmbeddedBroker, free_port
-from services.router import registry
-from shared.settings import SERVICES, Settings
+from shared.settings import SERVICES
 from tests.support import FakeWebhook, FakeWechat, SmtpSink, database_backend, make_databases
-from tests.support.system import BUILDERS, System, settings_fields
+from tests.support.system import settings_fields, start_system, stop_system
 
 pytest_plugins = ["tests.support.web"]  # the pages' fixtures: web (APIs and pages on real HTTP), browser, page
 
@@ -93,29 +90,9 @@ async def system(broker, fake_wechat, smtp, object_storage, tmp_path_factory):
         notification_retry_seconds=60,
         **files,
     )
-    runtimes = {name: BUILDERS[name].build_runtime(BUILDERS[name].load_settings(**fields)) for name in SERVICES}
-    settings = Settings(**fields)  # what every service shares: the signing key, the broker
-    for runtime in runtimes.values():
-        await runtime.migrate()
-    async with runtimes["router"].sessions() as session, session.begin():
-        # The demo units with their contacts; supervising offices are left to the tests that count them.
-        await registry.load_registry(session, {**registry.demo_registry(), "supervisors": []})
-    for runtime in runtimes.values():
-        await runtime.start_workers()
-    for runtime in runtimes.values():
-        for consumer in runtime.consumers:
-            await asyncio.wait_for(consumer.ready.wait(), timeout=30)
-    clients = {
-        name: httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=BUILDERS[name].build_app(runtime)), base_url=f"http://{name}"
-        )
-        for name, runtime in runtimes.items()
-    }
-    yield System(settings, runtimes, clients)
-    for client in clients.values():
-        await client.aclose()
-    for runtime in runtimes.values():
-        await runtime.stop()
+    system = await start_system(fields, consumer_timeout=30)
+    yield system
+    await stop_system(system)
     for cleanup in databases.cleanup:
         await cleanup()
 

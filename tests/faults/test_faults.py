@@ -25,14 +25,13 @@ from sqlalchemy import func, select
 
 from cli.devstack import EmbeddedBroker, free_port
 from services.notifier.models import SlaRecord
-from services.router import registry
 from services.router.models import RoutedRequest, WorkItem
 from shared import events
 from shared.auth import mint_token
 from shared.messaging.dead_letters import dead_letters
 from shared.messaging.relay import OutboxRelay
 from shared.runtime import ServiceRuntime
-from shared.settings import SERVICES, Settings
+from shared.settings import SERVICES
 from tests.support import (
     MINGLUO,
     certificate_request,
@@ -43,7 +42,7 @@ from tests.support import (
     unit_topic_deliveries,
 )
 from tests.support.consumers import Harness, Outage, at_least, own_consumer, record_applied
-from tests.support.system import BUILDERS, settings_fields
+from tests.support.system import BUILDERS, settings_fields, start_system
 
 pytestmark = pytest.mark.faults
 
@@ -315,16 +314,11 @@ async def own_system(tmp_path, bootstrap: str) -> OwnSystem:
     its consumers, in the same groups (two consumers per group)."""
     databases = await make_databases(tmp_path, list(SERVICES))
     fields = settings_fields(tmp_path, bootstrap, databases.urls, scheduler_enabled=False)
-    runtimes = {name: BUILDERS[name].build_runtime(BUILDERS[name].load_settings(**fields)) for name in SERVICES}
-    for runtime in runtimes.values():
-        await runtime.migrate()
-    async with runtimes["router"].sessions() as session, session.begin():
-        await registry.load_registry(session, {**registry.demo_registry(), "supervisors": []})
-    replicas = []
+    system = await start_system(fields)
     second_router = BUILDERS["router"].build_runtime(BUILDERS["router"].load_settings(**fields))
     await second_router.start_workers()
-    for runtime in runtimes.values():
-        await runtime.start_workers()
+    replicas = []
+    for runtime in system.runtimes.values():
         if runtime.name == "router":
             continue
         relay = runtime.relay
@@ -338,16 +332,11 @@ async def own_system(tmp_path, bootstrap: str) -> OwnSystem:
             partitions=runtime.settings.kafka_topic_partitions,
         )
         replicas.append(asyncio.create_task(second.run(), name=f"{relay.name}.relay-2"))
-    for runtime in [*runtimes.values(), second_router]:
-        for consumer in runtime.consumers:
-            await asyncio.wait_for(consumer.ready.wait(), timeout=60)
-    clients = {
-        name: httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=BUILDERS[name].build_app(r)), base_url=f"http://{name}"
-        )
-        for name, r in runtimes.items()
-    }
-    return OwnSystem(Settings(**fields), databases.urls, runtimes, clients, replicas, second_router, databases.cleanup)
+    for consumer in second_router.consumers:
+        await asyncio.wait_for(consumer.ready.wait(), timeout=60)
+    return OwnSystem(
+        system.settings, databases.urls, system.runtimes, system.clients, replicas, second_router, databases.cleanup
+    )
 
 
 async def _routed(stack: OwnSystem, ids: list[str]) -> dict[str, str] | None:

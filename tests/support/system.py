@@ -4,6 +4,7 @@ test service runs with, and the people who use it: ``system.enterprise().submit(
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,10 @@ from sqlalchemy import select
 from services.intake import main as intake_main
 from services.notifier import main as notifier_main
 from services.router import main as router_main
+from services.router import registry
 from services.router.models import WorkItem
 from shared.auth import mint_token
-from shared.settings import Settings
+from shared.settings import SERVICES, Settings
 from tests.support.actors import Admin, Clerk, Enterprise, Supervisor
 from tests.support.data import MINGLUO
 from tests.support.waiting import eventually
@@ -103,3 +105,33 @@ class System:
         [item] = await self.routed_items(request_id, 1)
         assert item.unit_code == unit_code
         return {"id": item.id}
+
+
+async def start_system(fields: dict, consumer_timeout: float = 60) -> System:
+    """The three services in this process, as ``settings_fields`` configures them: migrated, the
+    demo registry loaded (its supervising offices left to the tests that count them), workers
+    started and every consumer joined, each app behind an HTTP client."""
+    runtimes = {name: BUILDERS[name].build_runtime(BUILDERS[name].load_settings(**fields)) for name in SERVICES}
+    for runtime in runtimes.values():
+        await runtime.migrate()
+    async with runtimes["router"].sessions() as session, session.begin():
+        await registry.load_registry(session, {**registry.demo_registry(), "supervisors": []})
+    for runtime in runtimes.values():
+        await runtime.start_workers()
+    for runtime in runtimes.values():
+        for consumer in runtime.consumers:
+            await asyncio.wait_for(consumer.ready.wait(), timeout=consumer_timeout)
+    clients = {
+        name: httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=BUILDERS[name].build_app(r)), base_url=f"http://{name}"
+        )
+        for name, r in runtimes.items()
+    }
+    return System(Settings(**fields), runtimes, clients)  # Settings: what every service shares
+
+
+async def stop_system(system: System) -> None:
+    for client in system.clients.values():
+        await client.aclose()
+    for runtime in system.runtimes.values():
+        await runtime.stop()

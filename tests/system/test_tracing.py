@@ -8,9 +8,6 @@ this request), with OpenTelemetry's in-memory exporter in place of the OTLP one.
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -19,12 +16,11 @@ from sqlalchemy import func, select
 
 from cli.devstack import EmbeddedBroker, free_port
 from services.notifier.models import SlaRecord
-from services.router import registry
 from shared import events, tracing
 from shared.auth import mint_token
 from shared.settings import SERVICES
 from tests.support import MINGLUO, certificate_request, eventually, make_databases
-from tests.support.system import BUILDERS, settings_fields
+from tests.support.system import settings_fields, start_system, stop_system
 
 
 async def test_one_request_is_one_connected_trace_across_the_three_services(tmp_path):
@@ -36,22 +32,10 @@ async def test_one_request_is_one_connected_trace_across_the_three_services(tmp_
     broker.start()
     databases = await make_databases(tmp_path, list(SERVICES))
     fields = settings_fields(tmp_path, broker.bootstrap, databases.urls, scheduler_enabled=False)
-    runtimes = {name: BUILDERS[name].build_runtime(BUILDERS[name].load_settings(**fields)) for name in SERVICES}
-    clients = {}
+    system = None
     try:
-        for runtime in runtimes.values():
-            await runtime.migrate()
-        async with runtimes["router"].sessions() as session, session.begin():
-            await registry.load_registry(session, {**registry.demo_registry(), "supervisors": []})
-        for runtime in runtimes.values():
-            await runtime.start_workers()
-        for runtime in runtimes.values():
-            for consumer in runtime.consumers:
-                await asyncio.wait_for(consumer.ready.wait(), timeout=60)
-        clients = {
-            name: httpx.AsyncClient(transport=httpx.ASGITransport(app=BUILDERS[name].build_app(r)), base_url="http://s")
-            for name, r in runtimes.items()
-        }
+        system = await start_system(fields)
+        runtimes, clients = system.runtimes, system.clients
         token = mint_token(runtimes["intake"].settings, role="enterprise", usccs=[MINGLUO])
         body = certificate_request(items=("tax", "customs"), certificate_anyway=["tax", "customs"])
         created = await clients["intake"].post("/v1/requests", json=body, headers={"Authorization": f"Bearer {token}"})
@@ -66,10 +50,8 @@ async def test_one_request_is_one_connected_trace_across_the_three_services(tmp_
         await eventually(clocked, timeout=60)
         spans = await eventually(lambda: _spans_of_request(exporter), timeout=30)
     finally:
-        for client in clients.values():
-            await client.aclose()
-        for runtime in runtimes.values():
-            await runtime.stop()
+        if system is not None:
+            await stop_system(system)
         broker.stop()
         for cleanup in databases.cleanup:
             await cleanup()
