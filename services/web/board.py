@@ -3,23 +3,22 @@ logs — from the notifier's and the router's APIs with the supervisor's token (
 
 from __future__ import annotations
 
-import csv
-import io
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 
 from shared.clock import SHANGHAI, utcnow
 from shared.vocabulary import OPEN_STATES
 
 from . import labels
-from .apis import ApiError, ServiceClient, Services
-from .i18n import N_, _
+from .apis import ApiError, ServiceClient, Services, download
+from .clocks import countdowns
+from .i18n import N_, _, current
 from .pages import NavItem, is_live_poll, render, render_live
 from .session import flash, viewer_of
-from .workdays import working_days
 
 router = APIRouter(prefix="/board")
 Overseer = viewer_of("supervisor", "admin")
@@ -31,22 +30,29 @@ NAV = [
 ]
 TREND_WEEKS = 8
 
-# The notifier's unit figures shown as columns: (field, heading msgid, kind).
-FIGURES = (
-    ("received", N_("收件数"), "count"),
-    ("resolved", N_("办结数"), "count"),
-    ("response_rate", N_("签收及时率"), "rate"),
-    ("resolution_rate", N_("办结率"), "rate"),
-    ("on_time_rate", N_("按时办结率"), "rate"),
-    ("satisfaction_rate", N_("满意率"), "rate"),
-    ("extension_rate", N_("延期率"), "rate"),
-    ("return_rate", N_("退回率"), "rate"),
-    ("median_handling_days", N_("办理时长中位数（工作日）"), "days"),
-    ("p90_handling_days", N_("办理时长 P90（工作日）"), "days"),
-    ("open_now", N_("在办"), "count"),
-    ("overdue_now", N_("当前超期"), "count"),
-)
-FIGURE_FIELDS = {field for field, _label, _kind in FIGURES}
+
+@dataclass(frozen=True)
+class Column:
+    """A figure of the unit table, as the notifier defines it (``definitions`` in its answer):
+    the heading and what it counts, shown under the table, in the page's language."""
+
+    field: str
+    heading: str
+    definition: str
+
+    @property
+    def kind(self) -> str:
+        if self.field.endswith("_rate"):
+            return "rate"
+        return "days" if "handling" in self.field else "count"
+
+
+def _columns(stats: dict) -> list[Column]:
+    en = current() == "en"
+    return [
+        Column(d["field"], d["en"] if en else d["zh"], d["definition_en"] if en else d["definition_zh"])
+        for d in stats["definitions"]
+    ]
 
 
 def _today() -> date:
@@ -84,12 +90,6 @@ async def overdue(
         and (not kind or units.get(r["unit_code"], {}).get("kind") == kind)
         and (not type or r["request_type"] == type)
     ]
-    calendar = await working_days(request, api, *(r["resolve_due_at"] for r in shown))
-    now = utcnow()
-    for r in shown:
-        late_on_ack = r["acknowledged_at"] is None and r["acknowledge_due_at"]
-        r["late"] = calendar.countdown(r["acknowledge_due_at"] if late_on_ack else r["resolve_due_at"], now)
-        r["late_for"] = _("签收") if late_on_ack else _("办结")
     context = {
         "rows": shown,
         "total": len(rows),
@@ -131,7 +131,8 @@ async def unit_figures(
         flash(request, _("结束日期须晚于开始日期"), "error")
         return RedirectResponse("/board/units", status_code=303)
     stats = await api.get("notifier", "/v1/stats/units", params={"from": start.isoformat(), "to": end.isoformat()})
-    sort = sort if sort in FIGURE_FIELDS or sort == "unit_name" else "received"
+    columns = _columns(stats)
+    sort = sort if sort in {c.field for c in columns} or sort == "unit_name" else "received"
     rows = sorted(stats["units"], key=_sort_key(sort), reverse=desc)
     if sort != "unit_name":  # units without the figure stay last either way
         rows = [r for r in rows if r.get(sort) is not None] + [r for r in rows if r.get(sort) is None]
@@ -139,7 +140,7 @@ async def unit_figures(
     context = {
         "rows": rows,
         "total": stats["total"],
-        "figures": FIGURES,
+        "columns": columns,
         "start": start,
         "end": end,
         "last_day": end - timedelta(days=1),
@@ -187,27 +188,10 @@ async def unit_figures_csv(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
 ):
-    """The table of the units page as CSV, made here from the same figures, with the same
-    headings in the page's language (Chinese unless EN was chosen), for Excel (UTF-8 with BOM)."""
+    """The notifier's CSV of the same figures (Chinese headings, 合计 last), for Excel."""
     start, end = _period(start, end)
-    stats = await api.get("notifier", "/v1/stats/units", params={"from": start.isoformat(), "to": end.isoformat()})
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([_("承办单位"), *(_(label) for _field, label, _kind in FIGURES)])
-    for row in [*stats["units"], {**stats["total"], "unit_name": _("合计")}]:
-        writer.writerow([row["unit_name"], *(_csv_figure(row.get(field), kind) for field, _label, kind in FIGURES)])
-    name = f"units-{start.isoformat()}-{(end - timedelta(days=1)).isoformat()}.csv"
-    return Response(
-        "\ufeff" + out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"},
-    )
-
-
-def _csv_figure(value, kind: str) -> str:
-    if value is None:
-        return ""
-    return f"{value * 100:.1f}%" if kind == "rate" else str(value)
+    params = {"from": start.isoformat(), "to": end.isoformat(), "format": "csv"}
+    return download(await api.call("notifier", "GET", "/v1/stats/units", params=params))
 
 
 @router.get("/units/{unit_code}", name="board.unit_items")
@@ -218,10 +202,9 @@ async def unit_items(request: Request, unit_code: str, viewer: Overseer, api: Se
     if found is None:
         raise ApiError(404, "unit_not_found", _("单位不存在或不在您的督办范围内"))
     items = await api.get("router", "/v1/workitems", params={"unit": unit_code, "order": "deadline", "limit": 200})
-    calendar = await working_days(request, api, *(i["resolve_due_at"] for i in items))
-    now = utcnow()
+    clocks = await countdowns(api, items=[i["id"] for i in items if i["state"] in OPEN_STATES])
     for item in items:
-        item["countdown"] = calendar.countdown(item["resolve_due_at"], now) if item["state"] in OPEN_STATES else None
+        item["countdown"] = clocks.get(item["id"])
     return render(request, "board/unit.html", {"unit": found, "items": items})
 
 

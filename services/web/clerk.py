@@ -5,23 +5,28 @@ those, and shows the router's reason when it refuses one."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
-from shared.clock import utcnow
-from shared.vocabulary import OPEN_STATES
+from shared.clock import SHANGHAI
+from shared.vocabulary import OPEN_STATES, QUEUE_TABS, SLA_STATES
 
 from . import labels
 from .apis import ApiError, ServiceClient, Services, download
-from .i18n import N_, _
+from .clocks import countdowns
+from .i18n import N_, _, current
 from .pages import NavItem, is_live_poll, render, render_live
 from .session import Viewer, flash, viewer_of
+from .signin import local_path
 from .units import unit_names
-from .workdays import working_days
 
 router = APIRouter(prefix="/clerk")
 Clerk = viewer_of("department", "coordinator")
@@ -29,24 +34,54 @@ NAV = [NavItem(N_("工作台"), "/clerk/", ("department", "coordinator"))]
 PAGE_SIZE = 20
 
 
+# The queue's tabs (shared/vocabulary.py: QUEUE_TABS and the states of each); "all" is a search's
+# view across every tab, each hit showing its tab.
+ALL = "all"
+DEFAULT_TAB = {"department": "new", "coordinator": "returned"}
+PAGE_SIZES = (20, 50, 100)
+
+
 @dataclass(frozen=True)
-class Tab:
-    code: str
-    states: tuple[str, ...]  # the tab is named after the last of them
+class QueueFilters:
+    """What the clerk narrows the queue by: the same for the list and for the tabs' counts."""
+
+    q: str = ""
+    enterprise: str = ""
+    due_from: date | None = None
+    due_to: date | None = None
+    sla: str = ""
 
     @property
-    def label(self) -> str:
-        return labels.work_item_state(self.states[-1])
+    def active(self) -> bool:
+        return bool(self.q or self.enterprise or self.due_from or self.due_to or self.sla)
 
+    def api_params(self) -> dict:
+        """The router's query parameters (dates as the start of the day in Asia/Shanghai)."""
+        params: dict = {}
+        if self.q:
+            params["q"] = self.q
+        if self.enterprise:
+            params["enterprise"] = self.enterprise
+        if self.due_from:
+            params["due_from"] = datetime.combine(self.due_from, time(), SHANGHAI).isoformat()
+        if self.due_to:  # to the end of that day
+            params["due_to"] = datetime.combine(self.due_to + timedelta(days=1), time(), SHANGHAI).isoformat()
+        if self.sla:
+            params["sla"] = self.sla
+        return params
 
-TABS = (
-    Tab("new", ("dispatched",)),
-    Tab("working", ("acknowledged", "in_progress")),
-    Tab("supplement", ("awaiting_supplement",)),
-    Tab("done", ("closed", "resolved")),
-    Tab("returned", ("returned",)),
-)
-TABS_BY_CODE = {tab.code: tab for tab in TABS}
+    def query(self, **more) -> str:
+        """This page's address with ``more`` changed (tab, page …)."""
+        fields = {
+            "q": self.q,
+            "enterprise": self.enterprise,
+            "due_from": self.due_from.isoformat() if self.due_from else "",
+            "due_to": self.due_to.isoformat() if self.due_to else "",
+            "sla": self.sla,
+            **more,
+        }
+        return "/clerk/?" + urlencode({k: v for k, v in fields.items() if v not in ("", None)})
+
 
 DONE = {
     "acknowledge": N_("已签收"),
@@ -61,6 +96,14 @@ DONE = {
 }
 
 
+def _day(text: str) -> date | None:
+    """A date field as a form sends it: empty (no filter) or YYYY-MM-DD; anything else is ignored."""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 @router.get("/", name="clerk.queue")
 async def queue(
     request: Request,
@@ -68,31 +111,44 @@ async def queue(
     api: Services,
     tab: Annotated[str | None, Query(max_length=20)] = None,
     q: Annotated[str, Query(max_length=100)] = "",
+    enterprise: Annotated[str, Query(max_length=100)] = "",
+    due_from: Annotated[str, Query(max_length=10)] = "",
+    due_to: Annotated[str, Query(max_length=10)] = "",
+    sla: Annotated[str, Query(max_length=20)] = "",
     page: Annotated[int, Query(ge=1, le=5000)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZES[0],
 ):
-    chosen = TABS_BY_CODE.get(tab or "") or (TABS_BY_CODE["returned"] if viewer.role == "coordinator" else TABS[0])
-    params: dict = {
-        "state": list(chosen.states),
+    """A unit's queue by tab, with each tab's count; a search or a filter covers every tab (the
+    view "all", each hit showing its tab) unless a tab is chosen with it."""
+    sla = sla if sla in SLA_STATES else ""
+    filters = QueueFilters(q.strip(), enterprise.strip(), _day(due_from), _day(due_to), sla)
+    if tab not in (*QUEUE_TABS, ALL):
+        tab = ALL if filters.active else DEFAULT_TAB.get(viewer.role, "new")
+    size = size if size in PAGE_SIZES else PAGE_SIZES[0]
+    params = {
+        **filters.api_params(),
         "order": "deadline",
-        "offset": (page - 1) * PAGE_SIZE,
-        "limit": PAGE_SIZE + 1,  # one more: is there a next page?
+        "offset": (page - 1) * size,
+        "limit": size + 1,  # one more: is there a next page?
+        **({"tab": tab} if tab != ALL else {}),
     }
-    if q.strip():
-        params["q"] = q.strip()
-    items = await api.get("router", "/v1/workitems", params=params)
-    calendar = await working_days(request, api, *(item["resolve_due_at"] for item in items))
-    now = utcnow()
-    rows = [
-        {**item, "countdown": calendar.countdown(item["resolve_due_at"], now) if item["state"] in OPEN_STATES else None}
-        for item in items[:PAGE_SIZE]
-    ]
+    items, counts = await asyncio.gather(
+        api.get("router", "/v1/workitems", params=params),
+        api.get("router", "/v1/workitems/counts", params=filters.api_params()),
+    )
+    rows = items[:size]
+    clocks = await countdowns(api, items=[i["id"] for i in rows if i["state"] in OPEN_STATES])
     context = {
-        "tabs": TABS,
-        "tab": chosen,
-        "q": q.strip(),
+        "tabs": [(t["code"], t["en"] if current() == "en" else t["zh"], t["count"]) for t in counts["tabs"]],
+        "total": counts["total"],
+        "tab": tab,
+        "filters": filters,
+        "sla_options": labels.options(SLA_STATES),
         "page": page,
-        "has_next": len(items) > PAGE_SIZE,
-        "rows": rows,
+        "size": size,
+        "sizes": PAGE_SIZES,
+        "has_next": len(items) > size,
+        "rows": [{**item, "countdown": clocks.get(item["id"])} for item in rows],
         "unit_name": await unit_names(request, api),
     }
     if is_live_poll(request, "queue") and not request.headers.get("HX-History-Restore-Request"):
@@ -102,30 +158,26 @@ async def queue(
 
 @router.post("/acknowledge", name="clerk.acknowledge_many")
 async def acknowledge_many(request: Request, viewer: Clerk, api: Services):
-    """Bulk 签收: each item is its own move; one refused does not stop the others."""
+    """签收 of the ticked items (or every item of the page: select all), in one call to the router;
+    each signs or says why not, one refused does not stop the others."""
     form = await request.form()
-    chosen = [str(v) for v in form.getlist("item")][:PAGE_SIZE]
+    chosen = list(dict.fromkeys(str(v) for v in form.getlist("item")))[:500]
+    back = local_path(str(form.get("back") or ""), "/clerk/?tab=new")
     if not chosen:
         flash(request, _("请先勾选要签收的工单"), "error")
-        return RedirectResponse("/clerk/?tab=new", status_code=303)
-    done, refused = 0, []
-    for item_id in chosen:
-        try:
-            await api.post("router", f"/v1/workitems/{item_id}/acknowledge", json={})
-            done += 1
-        except ApiError as error:
-            refused.append(error.message)
-    if done:
-        flash(request, _("已签收 %(n)d 件") % {"n": done}, "success")
-    for message in dict.fromkeys(refused):
-        flash(request, _("未能签收：%(reason)s") % {"reason": message}, "error")
-    return RedirectResponse("/clerk/?tab=new", status_code=303)
+        return RedirectResponse(back, status_code=303)
+    answer = await api.post("router", "/v1/workitems/acknowledge", json={"ids": chosen})
+    if answer["acknowledged"]:
+        flash(request, _("已签收 %(n)d 件") % {"n": answer["acknowledged"]}, "success")
+    refused = [r["message"] or r["code"] for r in answer["results"] if not r["ok"]]
+    for message, n in Counter(refused).items():
+        flash(request, _("%(n)d 件未能签收：%(reason)s") % {"n": n, "reason": message}, "error")
+    return RedirectResponse(back, status_code=303)
 
 
 async def _item_page(request: Request, api: ServiceClient, viewer: Viewer, item_id: str, **extra):
     item = await api.get("router", f"/v1/workitems/{item_id}")
-    calendar = await working_days(request, api, item["resolve_due_at"], item["acknowledge_due_at"])
-    now = utcnow()
+    clock = (await countdowns(api, items=[item_id])).get(item_id)
     units = []
     if {"transfer", "assist"} & set(item["allowed_actions"]):
         region = (viewer.unit or "").split(".")[0]
@@ -133,8 +185,7 @@ async def _item_page(request: Request, api: ServiceClient, viewer: Viewer, item_
         units = [u for u in units if u["unit_code"] != item["unit_code"]]
     context = {
         "item": item,
-        "countdown": calendar.countdown(item["resolve_due_at"], now) if item["state"] in OPEN_STATES else None,
-        "ack_countdown": calendar.countdown(item["acknowledge_due_at"], now) if item["state"] == "dispatched" else None,
+        "countdown": clock if clock and (not clock["finished"] or item["state"] in ("resolved", "closed")) else None,
         "units": units,
         "error": None,
         "failed": None,

@@ -10,7 +10,7 @@ import re
 import time
 import unicodedata
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -25,11 +25,11 @@ from shared.vocabulary import OPEN_STATES
 
 from . import labels
 from .apis import ApiError, ServiceClient, Services, download
+from .clocks import countdowns, most_pressing
 from .i18n import N_, _
 from .models import SubmittedForm
 from .pages import NavItem, is_live_poll, render, render_live
 from .session import Viewer, flash, viewer_of
-from .workdays import Countdown, WorkingDays, working_days
 
 router = APIRouter(prefix="/enterprise")
 Submitter = viewer_of("enterprise", "liaison")
@@ -39,9 +39,7 @@ CATALOGUE_TTL_SECONDS = 600  # the catalogue changes with a release; ten minutes
 SUBMITTED_FORMS_KEPT = timedelta(days=30)  # how long a form's key still answers "已提交"
 
 
-def next_deadline(found: dict, calendar: WorkingDays, now: datetime) -> Countdown | None:
-    dues = [i["due_at"] for i in found["work_items"] if i["status"] in OPEN_STATES and i["due_at"]]
-    return calendar.countdown(min(dues), now) if dues else None
+FINISHED_REQUEST = ("withdrawn", "resolved", "closed")  # intake refuses a withdrawal of these
 
 
 # --- regions (GB/T 2260) ------------------------------------------------------------------------------
@@ -103,11 +101,9 @@ async def my_requests(
 ):
     page = await api.get("intake", "/v1/requests", params={"limit": 20, **({"cursor": cursor} if cursor else {})})
     items = [i for i in page["items"] if not enterprise or i["enterprise_uscc"] == enterprise]
-    open_ones = [i for i in items if i["status"] in ("submitted", "dispatched", "in_progress")]
-    details = await asyncio.gather(*(api.get("intake", f"/v1/requests/{i['id']}") for i in open_ones))
-    calendar = await working_days(request, api, *(d["expected_at"] for d in details))
-    now = utcnow()
-    deadlines = {d["id"]: next_deadline(d, calendar, now) for d in details}
+    open_ones = [i for i in items if i["status"] not in FINISHED_REQUEST]
+    clocks = await asyncio.gather(*(countdowns(api, request_id=i["id"]) for i in open_ones))
+    deadlines = {i["id"]: most_pressing(list(found.values())) for i, found in zip(open_ones, clocks, strict=True)}
     context = {"page": page, "items": items, "deadlines": deadlines, "enterprise": enterprise}
     return render(request, "enterprise/requests.html", context)
 
@@ -354,8 +350,8 @@ async def upload(request: Request, viewer: Submitter, api: Services, file: Annot
 
 
 # --- one request -----------------------------------------------------------------------------------
-def _rows(found: dict, calendar: WorkingDays, now: datetime) -> list[dict]:
-    """One row per subject × department: its state, unit, deadline and events, issued files."""
+def _rows(found: dict, clocks: dict[str, dict]) -> list[dict]:
+    """One row per subject × department: its state, unit, countdown and events, issued files."""
     events_by_item: dict[str, list[dict]] = {}
     for entry in found["timeline"]:
         if entry["work_item_id"]:
@@ -366,18 +362,12 @@ def _rows(found: dict, calendar: WorkingDays, now: datetime) -> list[dict]:
             files_by_item.setdefault(file["work_item_id"], []).append(file)
     rows = []
     for item in found["work_items"]:
-        open_ = item["status"] in OPEN_STATES
-        due = item["due_at"] or (item["acknowledge_due_at"] if item["status"] == "dispatched" else None)
+        clock = clocks.get(item["id"])
+        shown = clock and (not clock["finished"] or item["status"] in ("resolved", "closed"))
         rows.append(
             {
                 "item": item,
-                "deadline": (
-                    Countdown("soon", _("补正期间暂停计时"))
-                    if item["status"] == "awaiting_supplement" and not due
-                    else calendar.countdown(due, now)
-                    if open_
-                    else None
-                ),
+                "deadline": clock if shown else None,
                 "events": events_by_item.get(item["id"], []),
                 "files": files_by_item.get(item["id"], []),
             }
@@ -395,15 +385,15 @@ async def one_request(request: Request, request_id: str, viewer: Submitter, api:
         e["event"] == "request.rated" for e in found["timeline"]
     )
     ratings = await api.get("intake", f"/v1/requests/{request_id}/ratings") if rated else []
-    calendar = await working_days(request, api, *(i["due_at"] for i in found["work_items"]))
-    now = utcnow()
+    clocks = await countdowns(api, request_id=request_id) if found["work_items"] else {}
+    open_clocks = [clocks.get(i["id"]) for i in found["work_items"] if i["status"] in OPEN_STATES]
     context = {
         "found": found,
-        "rows": _rows(found, calendar, now),
+        "rows": _rows(found, clocks),
         "ratings": {r["work_item_id"]: r for r in ratings},
-        "deadline": next_deadline(found, calendar, now),
+        "deadline": most_pressing(open_clocks),
         "general_events": [e for e in found["timeline"] if not e["work_item_id"]],
-        "may_withdraw": found["status"] in ("submitted", "dispatched", "in_progress"),
+        "may_withdraw": found["status"] not in FINISHED_REQUEST,
     }
     if is_live_poll(request, "live"):  # the page asking whether anything changed (static/js/app.js)
         return render_live(request, "enterprise/_request.html", context)

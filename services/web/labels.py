@@ -49,6 +49,13 @@ def rating_name(score: int) -> str:
     return vocabulary.rating_name(score, _language())
 
 
+def clock(countdown: dict | None) -> str:
+    """An item's countdown (the notifier's words) in the page's language."""
+    if not countdown:
+        return ""
+    return countdown["en"] if _language() == "en" else countdown["zh"]
+
+
 def options(terms: Terms) -> list[tuple[str, str]]:
     """(code, name) pairs for a form's choices, in the vocabulary's order."""
     return [(code, terms.name(code, _language())) for code in terms]
@@ -110,6 +117,7 @@ TEMPLATE_GLOBALS = {
         "subject_proof",
         "relation_kind",
         "rating_name",
+        "clock",
         "outcome_options",
         "rating_options",
         "request_type",

@@ -61,7 +61,7 @@ async def test_a_units_figures_change_after_a_resolution(system, web, browser):
         row = page.locator(f'tr[data-unit="{BOARD_UNIT}"]')
         await expect(row.get_by_role("rowheader")).to_have_text("广州市黄埔区统计局")
         await expect(row.locator('td[data-field="resolution_rate"]')).not_to_have_text("0.0%")
-        for heading in ("延期率", "退回率", "办理时长中位数（工作日）", "办理时长 P90（工作日）"):
+        for heading in ("延期率", "退回率", "转办率", "应签收数", "办理时长中位数（工作日）", "办理时长 P90（工作日）"):
             await expect(page.get_by_role("columnheader", name=heading)).to_be_visible()
         await expect(row.locator('td[data-field="return_rate"]')).to_have_text("0.0%")  # it returned nothing
         await expect(row.locator('td[data-field="median_handling_days"]')).not_to_have_text("—")
@@ -79,9 +79,9 @@ async def test_a_units_figures_change_after_a_resolution(system, web, browser):
         exported = await page.request.get(href)
         assert exported.ok and exported.headers["content-type"].startswith("text/csv")
         lines = (await exported.body()).decode("utf-8-sig").splitlines()
-        assert lines[0].startswith("承办单位,收件数,办结数,签收及时率"), "the table's headings, in Chinese"
-        assert any(line.startswith("广州市黄埔区统计局,") for line in lines), "units by name, never by code"
-        assert lines[-1].startswith("合计,")
+        assert lines[0].startswith("单位代码,单位名称,收件数,"), "the table's headings, in Chinese"
+        assert any(f"{BOARD_UNIT},广州市黄埔区统计局," in line for line in lines), "each unit with its name"
+        assert any(line.startswith("合计,") for line in lines)
 
         await row.get_by_role("link", name="广州市黄埔区统计局").click()
         await expect(page.get_by_role("heading", name="广州市黄埔区统计局")).to_be_visible()

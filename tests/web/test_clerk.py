@@ -98,7 +98,7 @@ async def test_a_clerk_works_an_item_from_sign_in_to_resolution(system, web, bro
         row = page.get_by_role("row").filter(has_text=reference)
         await expect(row).to_contain_text("待签收")
         await expect(row).to_contain_text("广州明珞装备股份有限公司")
-        await expect(row.locator(".countdown")).to_contain_text("还剩")
+        await expect(row.locator(".countdown")).to_contain_text("签收剩余")
         await expect(page.get_by_role("row")).to_have_count(2)  # the heading row and the one found
         await assert_accessible(page)
 

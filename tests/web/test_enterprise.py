@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
 
-import chinese_calendar
 from playwright.async_api import expect
 
-from shared.clock import SHANGHAI, utcnow
+from shared.clock import utcnow
 from tests.support import MINGLUO, MINGLUO_SH, OTHER_CO, PDF_BYTES, certificate_request, eventually
 from tests.support.web import assert_accessible, assert_fits_phone, sign_in_as
 
@@ -58,12 +56,10 @@ async def act(system, item: dict, action: str, **body) -> dict:
     return moved.json()
 
 
-def working_days_left(due_at: str) -> int:
-    """Working days after today up to the due day, by chinese-calendar (the notifier's own source
-    when no schedule was loaded, as in tests)."""
-    today = utcnow().astimezone(SHANGHAI).date()
-    due_day = datetime.fromisoformat(due_at).astimezone(SHANGHAI).date()
-    return len([d for d in chinese_calendar.get_workdays(today, due_day) if d > today])
+async def clocks_of(system, request_id: str) -> dict[str, str]:
+    """Each item's countdown as the notifier words it for the enterprise: the page shows the same."""
+    answer = await system.notifier.get("/v1/countdowns", params={"request_id": request_id}, headers=enterprise(system))
+    return {row["work_item_id"]: row["countdown"]["zh"] for row in answer.json()}
 
 
 async def test_an_enterprise_submits_a_bundle_for_itself_and_a_subsidiary_and_follows_it(system, web, page):
@@ -106,6 +102,8 @@ async def test_an_enterprise_submits_a_bundle_for_itself_and_a_subsidiary_and_fo
     )
     assert {f["name"] for f in body["files"]} == {"营业执照.pdf"}
     await page.reload()
+    clocks = await clocks_of(system, request_id)
+    assert all(text.startswith("签收剩余") for text in clocks.values()), clocks
     rows = page.locator("li.item")
     await expect(rows).to_have_count(4)
     for item in body["work_items"]:
@@ -113,8 +111,7 @@ async def test_an_enterprise_submits_a_bundle_for_itself_and_a_subsidiary_and_fo
         await expect(row).to_contain_text(item["unit_name"])
         await expect(row).to_contain_text(item["subject_name"])
         await expect(row).to_contain_text("待签收")
-        left = working_days_left(item["due_at"])
-        await expect(row.locator(".deadline")).to_have_text(f"还剩 {left} 个工作日" if left else "今天到期")
+        await expect(row.locator(".deadline")).to_have_text(clocks[item["id"]])  # the notifier's words
         await expect(row.locator(".events")).to_contain_text("已派单至")
     await expect(page.locator(".summary")).to_contain_text("已派单")
     await expect(page.get_by_role("link", name="营业执照.pdf")).to_be_visible()
@@ -125,7 +122,7 @@ async def test_an_enterprise_submits_a_bundle_for_itself_and_a_subsidiary_and_fo
     await page.goto("/enterprise/")
     card = page.locator("li.card", has_text=body["reference_no"])
     await expect(card).to_contain_text("已派单")
-    await expect(card.locator(".deadline")).to_contain_text(re.compile(r"最近时限：(还剩 \d+ 个工作日|今天到期)"))
+    await expect(card.locator(".deadline")).to_contain_text(re.compile(r"最近时限：签收剩余 \d+ (个工作日|小时)"))
     await assert_fits_phone(page)
     await assert_accessible(page)
 
@@ -196,7 +193,7 @@ async def test_an_enterprise_answers_a_supplement_request_with_a_file(system, we
     row = page.locator(f"#item-{item['id']}")
     await expect(row).to_contain_text("待补正")
     await expect(row).to_contain_text("请补充近三年营业执照副本")
-    await expect(row.locator(".deadline")).to_have_text("补正期间暂停计时")
+    await expect(row.locator(".deadline")).to_contain_text("暂停计时（待补正），办结剩余")
     await assert_fits_phone(page)
     await assert_accessible(page)
     async with page.expect_navigation():  # 长辈版: larger text, still the phone's width

@@ -272,6 +272,17 @@
   });
 
   // --- small input helps --------------------------------------------------------------------------
+  // <input type=checkbox data-select-all="name">: ticks or clears every box of that name in its form.
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    var name = el.getAttribute && el.getAttribute("data-select-all");
+    if (!name) return;
+    var scope = el.form || document;
+    scope.querySelectorAll('input[type=checkbox][name="' + CSS.escape(name) + '"]').forEach(function (box) {
+      box.checked = el.checked;
+    });
+    save(el.form);
+  });
   // <input data-uscc>: a pasted code loses its spaces and becomes upper case (the server does too).
   document.addEventListener("change", function (event) {
     var el = event.target;

@@ -1,5 +1,5 @@
 // The enterprise H5's small behaviours: upload progress (htmx's xhr progress events), clearing a
-// file input once its file is uploaded, "select all" checkboxes, a subsidiary's row added from
+// file input once its file is uploaded, a subsidiary's row added from
 // its <template> (no server call, so an expired login cannot put a page inside the form).
 document.addEventListener("htmx:xhr:progress", function (event) {
   var bar = document.getElementById(event.target.dataset.progress || "");
@@ -14,14 +14,6 @@ document.addEventListener("htmx:afterRequest", function (event) {
     input.value = "";
     var bar = document.getElementById(input.dataset.progress);
     if (bar) bar.hidden = true;
-  }
-});
-document.addEventListener("change", function (event) {
-  var all = event.target.dataset && event.target.dataset.selectAll;
-  if (all) {
-    document.querySelectorAll('input[type=checkbox][name="' + all + '"]').forEach(function (box) {
-      box.checked = event.target.checked;
-    });
   }
 });
 
