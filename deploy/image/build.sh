@@ -10,8 +10,10 @@
 #   deploy/image/build.sh          the base (once), then the image $IMAGE
 #   deploy/image/build.sh base     the base only
 #
-# The build context is the files git knows (tracked, and untracked but not ignored), so .venv,
-# var/ and node_modules never reach the daemon. Needs root for debootstrap; DOCKER_HOST is honoured.
+# The build context is the working tree's files git knows (tracked, and untracked but not
+# ignored), so .venv, var/ and node_modules never reach the daemon; GIT_REF=HEAD (or any commit)
+# builds that commit instead, whatever the working tree holds. Needs root for debootstrap;
+# DOCKER_HOST is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -49,12 +51,18 @@ base() {
   echo "base image $BASE_IMAGE: $(docker image inspect -f '{{.Size}}' "$BASE_IMAGE") bytes"
 }
 
+context() {
+  if [ -n "${GIT_REF:-}" ]; then
+    git archive --format=tar "$GIT_REF"
+  else
+    git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -c
+  fi
+}
+
 image() {
   local started=$SECONDS
-  { git ls-files -z --cached --others --exclude-standard; } \
-    | tar --null -T - --ignore-failed-read -c \
-    | docker build --network host -f deploy/Dockerfile --build-arg "PYTHON_IMAGE=${PYTHON_IMAGE:-$BASE_IMAGE}" \
-      -t "$IMAGE" -
+  context | docker build --network host -f deploy/Dockerfile --build-arg "PYTHON_IMAGE=${PYTHON_IMAGE:-$BASE_IMAGE}" \
+    -t "$IMAGE" -
   echo "image $IMAGE: $(docker image inspect -f '{{.Size}}' "$IMAGE") bytes, built in $((SECONDS - started)) s"
 }
 

@@ -86,6 +86,21 @@ def test_the_image_runs_as_an_unprivileged_user_with_a_health_check():
     assert "usage: xiaoer" in docker("run", "--rm", "--network", "host", IMAGE, "--help").stdout
 
 
+def test_the_image_renders_a_certificate_in_chinese():
+    """WeasyPrint with Pango and Noto Serif CJK SC, as the unprivileged user (docs/certificates.md)."""
+    script = (
+        "from weasyprint import HTML\n"
+        "from services.router.documents.templates import cjk_fonts\n"
+        "print(sorted(cjk_fonts()))\n"
+        "page = HTML(string='<p style=\"font-family: Noto Serif CJK SC\">无违法违规证明</p>')\n"
+        "pdf = page.write_pdf(uncompressed_pdf=True)\n"
+        "print(pdf[:5].decode(), b'+Noto-Serif-CJK-SC' in pdf)\n"  # the font embedded, as a subset
+    )
+    result = docker("run", "--rm", "--network", "host", "--entrypoint", "python", IMAGE, "-c", script)
+    assert result.stdout.split("\n")[:2] == ["['Noto Serif CJK SC']", "%PDF- True"], result
+    assert "error" not in result.stderr.lower(), result.stderr
+
+
 async def test_every_role_turns_healthy_and_the_readme_request_goes_through(deployment):
     took = wait_healthy(deployment["containers"], timeout=180)
     print(f"all {len(deployment['containers'])} containers healthy {took:.0f} s after start")
@@ -117,7 +132,12 @@ async def test_every_role_turns_healthy_and_the_readme_request_goes_through(depl
     admin = token(deployment, "--role", "admin")
     notifier = f"http://127.0.0.1:{deployment['ports']['notifier']}"
     async with httpx.AsyncClient(base_url=notifier, headers={"Authorization": f"Bearer {admin}"}) as client:
-        sla = await eventually(lambda: _ok(client.get(f"/v1/sla/{tax['id']}")), timeout=30, interval=0.5)
+        try:
+            sla = await eventually(lambda: _ok(client.get(f"/v1/sla/{tax['id']}")), timeout=30, interval=0.5)
+        except AssertionError as exc:
+            worker = next(c for c in deployment["containers"] if c.endswith("-notifier-worker"))
+            answer = (await client.get(f"/v1/sla/{tax['id']}")).text
+            raise AssertionError(f"{exc}\n{answer}\n{logs(worker)}") from exc
     assert sla["acknowledge_due_at"]
 
 
