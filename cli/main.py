@@ -5,10 +5,24 @@ from __future__ import annotations
 
 import argparse
 
-from cli import calendar_cmd, check, dlq, migrate, outbox, run, schemas, serve, sla, tokens, units, users
+from cli import calendar_cmd, check, dlq, migrate, outbox, relations, run, schemas, serve, sla, tokens, units, users
 from shared.settings import Settings
 
-COMMANDS = (run, migrate, units, serve, users, check, tokens, sla, calendar_cmd, dlq, outbox, schemas)  # --help's order
+COMMANDS = (
+    run,
+    migrate,
+    units,
+    relations,
+    serve,
+    users,
+    check,
+    tokens,
+    sla,
+    calendar_cmd,
+    dlq,
+    outbox,
+    schemas,
+)  # --help's order
 
 
 def parser() -> argparse.ArgumentParser:

@@ -44,9 +44,11 @@ async def claim(
     request_id: str,
     purpose: str,
     work_item_id: str | None = None,
+    subject_uscc: str | None = None,
 ) -> list[events.FileRef]:
-    """The caller's own uploads ``ids``, now part of a request (or of one answer in it). An id
-    that is unknown, someone else's or already used elsewhere is refused naming ``field``."""
+    """The caller's own uploads ``ids``, now part of a request (or of one answer in it, or the
+    authorisation of one ``subject_uscc``). An id that is unknown, someone else's or already used
+    elsewhere is refused naming ``field``."""
     if not ids:
         return []
     if len(set(ids)) != len(ids):
@@ -65,7 +67,7 @@ async def claim(
                 table.c.uploaded_by == principal.sub,
                 or_(table.c.request_id.is_(None), table.c.request_id == request_id),
             )
-            .values(request_id=request_id, work_item_id=work_item_id, purpose=purpose)
+            .values(request_id=request_id, work_item_id=work_item_id, purpose=purpose, subject_uscc=subject_uscc)
             .returning(table.c.id, table.c.filename, table.c.content_type, table.c.size, table.c.sha256)
         )
     }

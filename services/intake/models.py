@@ -130,18 +130,31 @@ class Attachment(Base):
     uploaded_by: Mapped[str] = mapped_column(String(100), index=True, comment="a user's sub, or unit:<unit_code>")
     request_id: Mapped[str | None] = mapped_column(String(36), index=True, comment="set once the file is used")
     work_item_id: Mapped[str | None] = mapped_column(String(36))
-    purpose: Mapped[str] = mapped_column(String(20), default="attachment")  # see FILE_PURPOSES
+    purpose: Mapped[str] = mapped_column(String(20), default="attachment")  # shared.vocabulary.FILE_PURPOSES
+    subject_uscc: Mapped[str | None] = mapped_column(
+        String(18), comment="授权委托书: the subject that authorised the applicant"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# What a file is for, as a person reads it.
-FILE_PURPOSES = {
-    "attachment": "申请材料",
-    "supplement": "补正材料",
-    "supplement_form": "补正通知附件",
-    "issued": "出具文书",
-    "credit_report": "专项信用报告",
-}
+class EnterpriseRelation(Base):
+    """The enterprise-group registry: a parent that may ask about one of its subsidiaries or
+    branches without a 授权委托书 each time. Kept by the liaison office (for the enterprises it
+    serves) or an admin (for the parents in its region); from a file (``xiaoer relations import``)
+    or the API."""
+
+    __tablename__ = "enterprise_relations"
+
+    parent_uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    subject_uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    parent_name: Mapped[str] = mapped_column(String(200))
+    parent_region: Mapped[str] = mapped_column(String(6), index=True, comment="whose admins keep the entry")
+    subject_name: Mapped[str] = mapped_column(String(200))
+    subject_region: Mapped[str] = mapped_column(String(6))
+    kind: Mapped[str] = mapped_column(String(20), comment="shared.vocabulary.RELATION_KINDS")
+    source: Mapped[str] = mapped_column(String(20), comment="file · api")
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class FileDownload(Base):

@@ -146,7 +146,10 @@ async def _apply_what_the_event_carries(
         return await _learn_files(session, event, view, event.resolution.documents, "issued")
     if isinstance(event, events.WorkItemSupplementRequested):
         return await _learn_files(session, event, view, event.attachments, "supplement_form")
-    if isinstance(event, events.WorkItemReopened):
+    if isinstance(event, events.WorkItemReturnedToEnterprise):
+        # 主体授权不符: the unit's reason, for the enterprise to read beside the item.
+        view.result = {"reason_class": event.reason_class, "note": event.note}
+    elif isinstance(event, events.WorkItemReopened):
         view.result = None
     elif isinstance(event, events.WorkItemCovered):
         view.coverage = events.CoverageVersion(region_code=event.coverage_region, version=event.coverage_version).label

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared import catalogue
 from shared.validation import USCC, MobileNumber, RegionCode, RequestTypeCode, bilingual_error
+from shared.vocabulary import RELATION_KINDS
 
 
 class Strict(BaseModel):
@@ -33,6 +34,16 @@ class SubjectIn(Strict):
     region_code: RegionCode = Field(examples=["440112"])
 
 
+class SubsidiaryIn(SubjectIn):
+    """Another subject than the applicant itself: the applicant may name it only with proof — a
+    relation in the enterprise-group registry, or the subject's 授权委托书 (a PDF uploaded with
+    POST /v1/attachments) named here."""
+
+    authorization: str | None = Field(
+        None, max_length=36, description="the subject's 授权委托书: an attachment id (PDF) from POST /v1/attachments"
+    )
+
+
 class ContactIn(Strict):
     name: str = Field(min_length=1, max_length=50)
     mobile: MobileNumber
@@ -43,8 +54,11 @@ class RequestCreate(Strict):
         examples=["compliance_certificate"], description="a request type code from GET /v1/catalogue"
     )
     enterprise: SubjectIn
-    subjects: list[SubjectIn] = Field(
-        default=[], max_length=50, description="subsidiaries; the enterprise itself is always a subject"
+    subjects: list[SubsidiaryIn] = Field(
+        default=[],
+        max_length=50,
+        description="subsidiaries and branches, each related to the enterprise in the group registry or with its "
+        "授权委托书; the enterprise itself is always a subject",
     )
     items: list[str] = Field(
         min_length=1,
@@ -114,7 +128,7 @@ class RequestCreate(Strict):
 
     @field_validator("subjects")
     @classmethod
-    def _distinct_subjects(cls, subjects: list[SubjectIn], info: ValidationInfo) -> list[SubjectIn]:
+    def _distinct_subjects(cls, subjects: list[SubsidiaryIn], info: ValidationInfo) -> list[SubsidiaryIn]:
         usccs = [s.uscc for s in subjects]
         enterprise = info.data.get("enterprise")
         if len(set(usccs)) != len(usccs) or (enterprise is not None and enterprise.uscc in usccs):
@@ -221,7 +235,10 @@ class RequestOut(BaseModel):
     type: str
     status: str
     enterprise: dict[str, Any]
-    subjects: list[dict[str, Any]]
+    subjects: list[dict[str, Any]] = Field(
+        description="the enterprise first, then the others; each {uscc, name, region_code, proof: {kind, kind_name, "
+        "file}} — how the applicant may ask about it (applicant · group_registry · authorization)"
+    )
     items: list[str]
     period_months: int | None
     purpose: str | None
@@ -311,3 +328,38 @@ class TokenOut(BaseModel):
     token_type: str = "bearer"
     role: str
     usccs: list[str]
+
+
+# --- the enterprise-group registry --------------------------------------------------------------------
+class RelationIn(Strict):
+    """A parent and one of its subsidiaries or branches (the USCCs are the path's)."""
+
+    parent_name: str = Field(min_length=2, max_length=200, examples=["广州明珞装备股份有限公司"])
+    parent_region: RegionCode = Field(examples=["440112"], description="the parent's region: its admins keep it")
+    subject_name: str = Field(min_length=2, max_length=200, examples=["明珞(上海)科技有限公司"])
+    subject_region: RegionCode = Field(examples=["310115"])
+    kind: Literal[tuple(RELATION_KINDS)] = Field(  # type: ignore[valid-type]
+        "subsidiary", description="subsidiary 子公司 · branch 分支机构"
+    )
+
+
+class RelationOut(BaseModel):
+    parent_uscc: str
+    parent_name: str
+    parent_region: str
+    subject_uscc: str
+    subject_name: str
+    subject_region: str
+    kind: str
+    kind_name: str = Field(description="子公司 · 分支机构")
+    source: str = Field(description="file (xiaoer relations import) · api")
+    updated_by: str
+    updated_at: datetime
+
+
+class SubjectProofOut(BaseModel):
+    """How the request proved its applicant may ask about the subject."""
+
+    kind: str = Field(description="applicant · group_registry · authorization")
+    kind_name: str = Field(description="申请企业本身 · 集团关系登记 · 授权委托书")
+    file: FileOut | None = Field(None, description="the subject's 授权委托书, when that is the proof")

@@ -22,7 +22,7 @@ from shared.clock import SHANGHAI, utcnow
 from shared.problems import Problem, invalid_field
 from shared.vocabulary import rating_name
 
-from . import attachments, messages, read_model, timeline
+from . import attachments, messages, read_model, relations, timeline
 from .access import owner_only
 from .models import (
     REFERENCE_NUMBERS,
@@ -165,6 +165,9 @@ async def create_request(
         if not await claim_key(session, principal, idempotency_key, digest, request_id):
             return await replay(session, principal, idempotency_key, digest)
 
+    # Who may ask about whom: every other subject is related in the group registry or authorised.
+    known = await relations.check_subjects(session, body)
+    proofs = await relations.proofs(session, principal, body, known, request_id)
     # Core statements on the session's connection: the ORM's execute and bulk-insert paths cost
     # more CPU than the INSERTs for rows nobody reads back as objects.
     conn = await session.connection()
@@ -178,7 +181,7 @@ async def create_request(
             "enterprise_uscc": body.enterprise.uscc,
             "enterprise_name": body.enterprise.name,
             "enterprise_region": body.enterprise.region_code,
-            "body": body.model_dump(mode="json"),
+            "body": stored_body(body, proofs),
             "submitted_by_role": principal.role,
             "submitted_by": principal.sub,
             "created_at": now,
@@ -193,20 +196,37 @@ async def create_request(
         timeline.entry(request_id, now, "request.submitted", f"诉求已提交，受理编号 {reference_no}"),
     )
     receipt = Receipt(request_id, reference_no, now)
-    await messages.request_submitted(session, submitted_event(receipt, body, principal, files))
+    await messages.request_submitted(session, submitted_event(receipt, body, principal, files, proofs))
     return receipt
 
 
+def stored_body(body: RequestCreate, proofs: list[events.SubjectProof]) -> dict[str, Any]:
+    """The request as submitted, each subject with how it was proven."""
+    stored = body.model_dump(mode="json")
+    stored["enterprise"]["proof"] = {"kind": relations.APPLICANT}
+    for subject, proof in zip(stored["subjects"], proofs, strict=True):
+        subject["proof"] = proof.model_dump(mode="json")
+    return stored
+
+
 def submitted_event(
-    receipt: Receipt, body: RequestCreate, principal: Principal, files: list[events.FileRef]
+    receipt: Receipt,
+    body: RequestCreate,
+    principal: Principal,
+    files: list[events.FileRef],
+    proofs: list[events.SubjectProof],
 ) -> events.RequestSubmitted:
-    enterprise = events.Subject(**body.enterprise.model_dump())
+    enterprise = events.Subject(**body.enterprise.model_dump(), proof=events.SubjectProof(kind=relations.APPLICANT))
+    others = [
+        events.Subject(uscc=s.uscc, name=s.name, region_code=s.region_code, proof=proof)
+        for s, proof in zip(body.subjects, proofs, strict=True)
+    ]
     return events.RequestSubmitted(
         request_id=receipt.id,
         reference_no=receipt.reference_no,
         request_type=body.type,
         enterprise=enterprise,
-        subjects=[enterprise] + [events.Subject(**s.model_dump()) for s in body.subjects],
+        subjects=[enterprise, *others],
         items=body.items,
         certificate_anyway=body.certificate_anyway,
         period_months=body.period_months,

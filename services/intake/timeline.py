@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, events, regions
-from shared.vocabulary import OUTCOMES, rating_name
+from shared.vocabulary import OUTCOMES, RETURN_REASONS, rating_name
 
 from .models import TimelineEntry, WorkItemView
 
@@ -58,6 +58,7 @@ PUBLIC_NOTES = (
     events.WorkItemSupplementRequested,
     events.WorkItemResolved,
     events.WorkItemCancelled,
+    events.WorkItemReturnedToEnterprise,
 )
 
 
@@ -81,6 +82,8 @@ def summary(event: events.WorkItemEvent) -> str:
             text = f"{unit}已办结：{OUTCOMES.zh(resolution.outcome)}{number}（{subject}）"
         case events.WorkItemReturned():
             text = f"部门退回，由{unit}重新分拨（{subject}）"
+        case events.WorkItemReturnedToEnterprise(reason_class=reason):
+            text = f"{unit}退回：{RETURN_REASONS.zh(reason)}（{subject}）"
         case events.WorkItemAssisted(contribution_by=str(by)):
             text = f"协办单位 {by} 提交协办意见（{subject}）"
         case events.WorkItemAssisted(assisting_units=units):

@@ -169,7 +169,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
     work_item_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(100), comment="a timer kind, or the ce_type of the event it tells of")
     recipient_kind: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(500))

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import db, events, regions
 from shared.clock import SHANGHAI, utcnow
-from shared.vocabulary import OUTCOMES
+from shared.vocabulary import OUTCOMES, RETURN_REASONS
 
 from .models import Notification, Recipient, SlaRecord
 from .workcal import WorkingCalendar
@@ -87,7 +87,12 @@ def event_messages(record: SlaRecord, event: events.WorkItemEvent) -> list[tuple
             return [("enterprise", "请补正材料", f"{record.unit_name}需要您补充材料（{item}）：{event.note or ''}")]
         case events.WorkItemResolved(resolution=resolution):
             outcome = OUTCOMES.zh(resolution.outcome)
-            return [("enterprise", "已办结", f"{record.unit_name}已办结您的诉求 {item}：{outcome}")]
+            return [("enterprise", "已办结", f"{record.unit_name}已办结您的诉求 {item}：{outcome}，请查看并评价")]
+        case events.WorkItemReturnedToEnterprise(reason_class=reason):
+            why = RETURN_REASONS.zh(reason)
+            return [
+                ("enterprise", f"退回：{why}", f"{record.unit_name}退回了您的诉求 {item}（{why}）：{event.note or ''}")
+            ]
     return []
 
 

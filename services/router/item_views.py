@@ -14,7 +14,7 @@ from shared.auth import Principal
 from shared.logging import mask_mobile, mask_name
 from shared.vocabulary import WORK_ITEM_STATES, tab_of
 
-from . import item_files, transitions
+from . import item_files, proofs, transitions
 from .models import DepartmentUnit, ItemFile, RoutedRequest, WorkItem, WorkItemLog
 from .schemas import ContactOut, FileOut, HistoryEntryOut, ReturnOut, TransferOut, WorkItemOut
 
@@ -104,6 +104,7 @@ def item_out(item: WorkItem, principal: Principal, context: Context) -> WorkItem
         subject_uscc=item.subject_uscc,
         subject_name=item.subject_name,
         subject_region=item.subject_region,
+        subject_proof=proofs.proof_out(body, item, context.files[item.id], file_out),
         state=item.state,
         state_name=WORK_ITEM_STATES.zh(item.state),
         tab=tab_of(item.state),

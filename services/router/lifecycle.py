@@ -33,6 +33,7 @@ class ActionInput:
     document_no: str | None = None
     attachments: list[str] | None = None
     reason: str | None = None
+    reason_class: str | None = None
     to_unit: str | None = None
     units: list[str] | None = None
     days: int | None = None
@@ -57,6 +58,9 @@ async def dispatch_candidates(session: AsyncSession, item: WorkItem) -> list[Dep
         return (lineage.index(unit.region_code) if unit.region_code in lineage else len(lineage), unit.unit_code)
 
     return sorted(units, key=nearness)
+
+
+SUBJECT_AUTHORIZATION = "subject_authorization"  # a return reason class: 主体授权不符
 
 
 def item_not_found() -> Problem:
@@ -84,6 +88,7 @@ class Lifecycle:
             "request-supplement": self._request_supplement,
             "resolve": self._resolve,
             "return": self._return,
+            "return-to-enterprise": self._return_to_enterprise,
             "transfer": self._transfer,
             "assist": self._assist,
             "extension": self._extension,
@@ -103,6 +108,8 @@ class Lifecycle:
 
     # --- department actions ---------------------------------------------------------------------
     async def act(self, item: WorkItem, action: str, acting_unit: str, actor: events.Actor, data: ActionInput) -> None:
+        if action == "return" and data.reason_class == SUBJECT_AUTHORIZATION:
+            action = "return-to-enterprise"  # 主体授权不符: back to the enterprise, not the coordinator
         move = transitions.department_move(action)
         is_lead = item.unit_code == acting_unit
         is_assistant = acting_unit in (item.assisting_units or [])
@@ -164,6 +171,17 @@ class Lifecycle:
         await self._leave(item, "return", coordinator, actor, data.reason)
         await self._changed(item, coordinator, events.WorkItemReturned, actor, data.reason, returned_by=returned_by)
         await self._assign(item, coordinator)
+
+    async def _return_to_enterprise(self, item, actor, data):
+        await self._move(
+            item,
+            "return-to-enterprise",
+            actor,
+            data.reason,
+            events.WorkItemReturnedToEnterprise,
+            reason_class=data.reason_class,
+            returned_by=item.unit_code,
+        )
 
     async def _transfer(self, item, actor, data):
         target = await self._target_unit(item, data.to_unit, "to_unit")

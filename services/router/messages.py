@@ -163,7 +163,10 @@ def assigned(
     event when the caller has it parsed already (routing), instead of its stored copy;
     ``transfer``: who handed it over and why, when another unit transferred it (转办)."""
     submitted = submitted or events.RequestSubmitted.model_validate(request.body)
-    subject = events.Subject(uscc=item.subject_uscc, name=item.subject_name, region_code=item.subject_region)
+    subject = next((s for s in submitted.subjects if s.uscc == item.subject_uscc), None) or events.Subject(
+        uscc=item.subject_uscc, name=item.subject_name, region_code=item.subject_region
+    )
+    authorization = subject.proof.authorization if subject.proof else None
     body = events.WorkItemAssigned(
         work_item_id=item.id,
         request_id=item.request_id,
@@ -177,6 +180,7 @@ def assigned(
         purpose=submitted.purpose,
         description=submitted.description,
         attachment_links=signed_links(settings, submitted.attachments),
+        authorization_link=signed_links(settings, [authorization])[0] if authorization else None,
         role=role,
         transfer=transfer,
         dispatched_at=now,

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from shared import catalogue, events
 from shared.validation import EMAIL, USCC, Instant, RegionCode, RequestTypeCode, bilingual_error
+from shared.vocabulary import RETURN_REASONS
 
 from .credit import SiteIn, VersionFields
 
@@ -41,14 +42,21 @@ class Strict(BaseModel):
 class ActionIn(Strict):
     """Fields of ``POST /v1/workitems/{id}/{action}``; which are required depends on the action:
     progress and request-supplement need ``note``; resolve needs ``outcome`` (``document_no`` when
-    issued, ``note`` otherwise); return needs ``reason``; transfer needs ``to_unit``; assist needs
-    ``units``; extension needs ``days`` and ``reason``."""
+    issued — and the certificate file in ``attachments`` for a certificate —, ``note`` otherwise);
+    return needs ``reason`` (``reason_class`` subject_authorization returns it to the enterprise);
+    transfer needs ``to_unit`` and ``reason``; assist needs ``units``; extension needs ``days`` and
+    ``reason``."""
 
     note: str | None = Field(None, max_length=2000)
     outcome: events.Outcome | None = None
     document_no: str | None = Field(None, max_length=100)
     attachments: list[str] = Field(default=[], max_length=20)
     reason: str | None = Field(None, max_length=1000)
+    reason_class: Literal[tuple(RETURN_REASONS)] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="return: not_competent 非本单位职责 (to the coordinating office, the default) · "
+        "subject_authorization 主体授权不符 (back to the enterprise, which reads the reason)",
+    )
     to_unit: str | None = Field(None, max_length=100)
     units: list[str] = Field(default=[], max_length=10)
     days: int | None = Field(None, ge=1, le=60)
@@ -163,6 +171,14 @@ class ReturnOut(BaseModel):
     at: datetime
 
 
+class SubjectProofOut(BaseModel):
+    """How the request proved its applicant may ask about the subject, shown beside it."""
+
+    kind: str = Field(description="applicant · group_registry · authorization")
+    kind_name: str = Field(description="申请企业本身 · 集团关系登记 · 授权委托书")
+    file: FileOut | None = Field(None, description="the subject's 授权委托书 to open, when that is the proof")
+
+
 class TransferOut(BaseModel):
     """Who transferred the item to the unit holding it now (转办), and why: the receiving unit sees it."""
 
@@ -185,6 +201,9 @@ class WorkItemOut(BaseModel):
     subject_uscc: str
     subject_name: str
     subject_region: str
+    subject_proof: SubjectProofOut | None = Field(
+        description="how the applicant may ask about the subject (null for requests from before it was kept)"
+    )
     state: str
     state_name: str = Field(description="the state in Chinese, e.g. 待签收")
     tab: str | None = Field(description="the queue tab it is shown on (new · working · supplement · done · returned)")

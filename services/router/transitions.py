@@ -4,6 +4,7 @@ the ``allowed_actions`` every work item shows all read this one table.
 
     dispatched ─acknowledge→ acknowledged ─progress→ in_progress ─resolve→ resolved ─close→ closed
         │  └──────return──────┘ → returned (at the coordinator) ─dispatch→ dispatched    │
+        │  └─return (主体授权不符)─┘ → returned_to_enterprise (the end, the enterprise reads why)
         │                 request-supplement → awaiting_supplement ─supplemented→ in_progress
         └ transfer (from dispatched, acknowledged, in_progress) → dispatched at another unit
     assist, extension: no change of state;  withdraw: every open item → cancelled;
@@ -40,6 +41,7 @@ class Move:
     to: str | None  # None: the item keeps its state (assist, extension)
     by: Actor
     needs: tuple[Need, ...] = ()
+    listed: bool = True  # False: asked for through another move (return-to-enterprise through return)
 
     @property
     def zh(self) -> str:
@@ -74,6 +76,15 @@ MOVES: dict[str, Move] = {
             "unit",
             (Need("reason", "退回须说明理由", "A return needs a reason"),),
         ),
+        # A return whose reason class is 主体授权不符: the item goes back to the enterprise and ends.
+        Move(
+            "return-to-enterprise",
+            _states("dispatched", "acknowledged"),
+            "returned_to_enterprise",
+            "unit",
+            (Need("reason", "请说明退回理由，企业会看到", "Give the reason; the enterprise reads it"),),
+            listed=False,
+        ),
         Move(
             "transfer",
             _states("dispatched", "acknowledged", "in_progress"),
@@ -106,7 +117,7 @@ MOVES: dict[str, Move] = {
     )
 }
 # What a unit can send to ``POST /v1/workitems/{id}/{action}`` or ``dept.responses``.
-UNIT_ACTIONS = tuple(name for name, move in MOVES.items() if move.by == "unit")
+UNIT_ACTIONS = tuple(name for name, move in MOVES.items() if move.by == "unit" and move.listed)
 # An assisting unit (会办) gives its contribution as a "progress"; it moves nothing.
 CONTRIBUTION = "progress"
 

@@ -104,6 +104,7 @@ class ActionHandlers:
                 document_no=action.document_no,
                 attachments=action.attachments,
                 reason=action.reason,
+                reason_class=action.reason_class,
                 to_unit=action.to_unit,
                 units=action.units,
                 days=action.days,

@@ -21,6 +21,7 @@ from shared.events.base import (
     Event,
     FileRef,
     Subject,
+    SubjectProof,
 )
 from shared.events.departments import (
     DEPARTMENT_MOVES,
@@ -125,6 +126,7 @@ __all__ = [
     "Resolution",
     "SlaUpdated",
     "Subject",
+    "SubjectProof",
     "SupervisingOfficeRegistered",
     "SupplementProvided",
     "UnitRegistered",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.vocabulary import ROLES
+from shared.vocabulary import ROLES, SUBJECT_PROOFS
 
 
 class Event(BaseModel):
@@ -15,15 +15,6 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     ce_type: ClassVar[str]
-
-
-class Subject(BaseModel):
-    """An entity a certificate or answer is about: the enterprise itself or a subsidiary."""
-
-    model_config = ConfigDict(extra="forbid")
-    uscc: str
-    name: str
-    region_code: str
 
 
 class Actor(BaseModel):
@@ -57,3 +48,22 @@ class FileRef(BaseModel):
     content_type: str
     size: int
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class SubjectProof(BaseModel):
+    """How a request proves that its applicant may ask about a subject: it is the applicant
+    itself, the enterprise-group registry relates them, or the subject's 授权委托书 came with it."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal[tuple(SUBJECT_PROOFS)]  # type: ignore[valid-type]
+    authorization: FileRef | None = Field(None, description="the subject's 授权委托书 (PDF), when that is the proof")
+
+
+class Subject(BaseModel):
+    """An entity a certificate or answer is about: the enterprise itself or a subsidiary."""
+
+    model_config = ConfigDict(extra="forbid")
+    uscc: str
+    name: str
+    region_code: str
+    proof: SubjectProof | None = Field(None, description="how the applicant may ask about it (null before issue 25)")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.base import Event, Subject
 from shared.events.workitems import Outcome
+from shared.vocabulary import RETURN_REASONS
 
 # --- department systems → router ---------------------------------------------------------------------
 # The moves a department (a unit's system, or a coordinating office) may send; the router's life
@@ -44,6 +45,11 @@ class DepartmentAction(Event):
         default=[], max_length=20, description="ids of files the unit uploaded with POST /v1/workitems/{id}/files"
     )
     reason: str | None = Field(None, max_length=1000)
+    reason_class: Literal[tuple(RETURN_REASONS)] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="return: not_competent (to the coordinator) · subject_authorization "
+        "(主体授权不符: back to the enterprise)",
+    )
     to_unit: str | None = None
     units: list[str] = Field(default=[], max_length=10)
     days: int | None = Field(None, ge=1, le=60)
@@ -76,6 +82,9 @@ class WorkItemAssigned(Event):
     purpose: str | None = None
     description: str | None = None
     attachment_links: list[str] = Field(default=[], description="signed, time-limited download links")
+    authorization_link: str | None = Field(
+        None, description="the subject's 授权委托书 (subject.proof says how it was proven), a signed link"
+    )
     role: Literal["lead", "assist"] = Field(
         "lead", description="assist: a co-handling (会办) request from the lead unit"
     )

@@ -19,6 +19,7 @@ from services.intake import submissions
 from services.intake.models import ReferenceCounter
 from shared import events
 from shared.clock import SHANGHAI, utcnow
+from tests.intake.groups import related
 from tests.support import (
     MINGLUO,
     MINGLUO_SH,
@@ -218,6 +219,7 @@ async def test_body_that_is_not_json_is_a_clear_422(system):
 
 # --- who sees what -------------------------------------------------------------------------------------
 async def test_visibility_by_role(system):
+    await related(system, SUBSIDIARY)  # who may ask about whom: the registry relates them
     created = (await post(system, certificate_request(subjects=[SUBSIDIARY]))).json()
     path = f"/v1/requests/{created['id']}"
 

@@ -27,6 +27,7 @@ from services.router.models import CreditCoverage, CreditItem, WorkItem
 from shared import events, regions
 from shared.validation import make_uscc
 from shared.vocabulary import WORK_ITEM_STATES
+from tests.intake.groups import related
 from tests.support import (
     MINGLUO,
     MINGLUO_SH,
@@ -83,6 +84,13 @@ def test_the_seed_gives_the_tests_something_to_split():
     assert len(GZ_COVERED) >= 2 and GZ_ROUTED, "Guangdong covers some of the ten kinds and not others"
     covered, routed = split("320505", ("tax", "commerce", "statistics", "customs"))
     assert covered and routed, "苏州市's plan covers some of these four and not the others"
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def subsidiaries(system):
+    """Who may ask about whom: the registry relates the subsidiaries these tests name to MINGLUO."""
+    for subject in (SH, SUZHOU, HUNAN):
+        await related(system, subject)
 
 
 @pytest.fixture(scope="module", autouse=True)

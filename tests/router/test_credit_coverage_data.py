@@ -23,6 +23,7 @@ from services.router.models import CreditItem, WorkItem
 from shared import catalogue, regions
 from shared.clock import SHANGHAI
 from shared.validation import make_uscc
+from tests.intake.groups import related
 from tests.support import certificate_request, eventually
 
 RAW = yaml.safe_load(credit.SEED_FILE.read_text(encoding="utf-8"))
@@ -224,6 +225,8 @@ async def seeded_in_force(system):
 async def submitted(system, seeded_in_force) -> dict[str, tuple[dict[str, str], str]]:
     """One 20-kind bundle per region, submitted at once: region -> (its subject, request id)."""
     subjects = {region: subject_in(region, number) for number, region in enumerate(REGIONS, start=1)}
+    for subject in subjects.values():
+        await related(system, subject)  # who may ask about whom: the registry relates them
 
     async def submit(subject):
         body = certificate_request(subjects=[subject], items=ALL_KINDS)

@@ -12,6 +12,7 @@ from services.notifier.models import SlaRecord
 from services.router.models import WorkItem, WorkItemLog
 from shared import catalogue, events
 from shared.validation import make_uscc
+from tests.intake.groups import related
 from tests.support import (
     MINGLUO,
     MINGLUO_SH,
@@ -42,6 +43,8 @@ def bodies(records, item_id):
 # --- routing ---------------------------------------------------------------------------------------------
 async def test_twenty_item_bundle_for_three_regions_lands_each_item_on_its_units_topic(system):
     assert len(ALL_KINDS) == 20
+    for subsidiary in (SH, PANYU):
+        await related(system, subsidiary)  # who may ask about whom: the registry relates them
     created = await system.enterprise().submit(subjects=[SH, PANYU], items=ALL_KINDS)
     items = await system.routed_items(created["id"], 60)
     region_of = {MINGLUO: "440112", MINGLUO_SH: "310115", PANYU_CO: "440100"}  # 番禺 falls back to 广州市

@@ -1,8 +1,10 @@
 """Broken object-level authorisation, tried on every object endpoint: one request of one
 enterprise in 黄埔区 (440112), with an attachment, a work item at 440112.tax, an extension request,
-a certificate, and each endpoint asked by its rightful callers (who must get it) and by another
-enterprise, another unit, a supervisor of the neighbouring 番禺区 (440113) and no one (who must
-get nothing: 401, 403 or 404, and not one byte of the object in the answer)."""
+a certificate; a second naming its Shanghai subsidiary with the subsidiary's 授权委托书 (an item at
+310115.tax); the enterprise-group registry's relation of the two; and each endpoint asked by its
+rightful callers (who must get it) and by another enterprise, another unit, a supervisor and an
+admin of the neighbouring 番禺区 (440113) and no one (who must get nothing: 401, 403 or 404, and
+not one byte of the object in the answer)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.support import CERTIFICATE, MINGLUO, OTHER_CO, PDF_BYTES, eventually
+from tests.intake.groups import related
+from tests.support import CERTIFICATE, MINGLUO, MINGLUO_SH, OTHER_CO, PDF_BYTES, certificate_request, eventually
 
 OWNER_SUB = f"enterprise-{MINGLUO}"  # the sub of system.enterprise()
+SUBSIDIARY = {"uscc": MINGLUO_SH, "name": "明珞(上海)科技有限公司", "region_code": "310115"}
+LETTER = "%PDF-1.7\n% 授权委托书 BOLA\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".encode()
 
 
 @dataclass
@@ -23,6 +28,11 @@ class World:
     attachment_id: str
     certificate_id: str
     extension_id: str
+    subsidiary_request_id: str
+    subsidiary_item_id: str
+    letter_id: str
+    parent: str = MINGLUO
+    subsidiary: str = MINGLUO_SH
     secrets: list[str] = field(default_factory=list)
 
 
@@ -44,6 +54,7 @@ async def world(system) -> World:
         ).status_code == 200
 
     await eventually(sla_known)
+    subsidiary_request, subsidiary_item, letter = await _subsidiary_request(system)
     return World(
         request_id=created["id"],
         reference_no=created["reference_no"],
@@ -51,9 +62,32 @@ async def world(system) -> World:
         attachment_id=upload["id"],
         certificate_id=certificate["id"],
         extension_id=extension["id"],
+        subsidiary_request_id=subsidiary_request["id"],
+        subsidiary_item_id=subsidiary_item,
+        letter_id=letter["id"],
         # What a stranger must never read (ids they sent may be echoed back; these may not).
-        secrets=[created["reference_no"], "广州明珞装备股份有限公司", "BOLA-内部理由", upload["sha256"]],
+        secrets=[
+            created["reference_no"],
+            "广州明珞装备股份有限公司",
+            "明珞(上海)科技有限公司",
+            "BOLA-内部理由",
+            upload["sha256"],
+            letter["sha256"],
+        ],
     )
+
+
+async def _subsidiary_request(system) -> tuple[dict, str, dict]:
+    """A request naming the subsidiary with its 授权委托书; the subsidiary related to its parent too."""
+    await related(system, SUBSIDIARY)
+    letter = await system.enterprise().upload(LETTER, "授权委托书.pdf")
+    created = await system.enterprise().submit(
+        certificate_request(subjects=[{**SUBSIDIARY, "authorization": letter["id"]}], items=("tax",))
+    )
+    items = await system.routed_items(created["id"], 2)
+    [theirs] = [i for i in items if i.subject_uscc == MINGLUO_SH]
+    assert theirs.unit_code == "310115.tax"
+    return created, theirs.id, letter
 
 
 def caller(system, who: str) -> dict[str, str]:
@@ -61,15 +95,26 @@ def caller(system, who: str) -> dict[str, str]:
         "owner": lambda: system.auth("enterprise", usccs=[MINGLUO], sub=OWNER_SUB),
         "liaison": lambda: system.auth("liaison", usccs=[MINGLUO], sub="bola-liaison"),
         "unit": lambda: system.auth("department", unit="440112.tax", sub="clerk-440112.tax"),
+        "subject_unit": lambda: system.auth("department", unit="310115.tax", sub="clerk-310115.tax"),
         "supervisor": lambda: system.auth("supervisor", region="440112", sub="bola-supervisor"),
+        "admin": lambda: system.auth("admin", region="440112", sub="bola-admin"),
         "other_enterprise": lambda: system.auth("enterprise", usccs=[OTHER_CO], sub="bola-other"),
         "other_unit": lambda: system.auth("department", unit="440112.commerce", sub="bola-other-clerk"),
         "neighbour_supervisor": lambda: system.auth("supervisor", region="440113", sub="bola-neighbour"),
+        "neighbour_admin": lambda: system.auth("admin", region="440113", sub="bola-neighbour-admin"),
+        "other_liaison": lambda: system.auth("liaison", usccs=[OTHER_CO], sub="bola-other-liaison"),
         "nobody": lambda: {},
     }[who]()
 
 
-STRANGERS = ("other_enterprise", "other_unit", "neighbour_supervisor", "nobody")
+STRANGERS = ("other_enterprise", "other_unit", "neighbour_supervisor", "neighbour_admin", "other_liaison", "nobody")
+RELATION = "/v1/relations/{parent}/{subsidiary}"
+RELATION_BODY = {
+    "parent_name": "广州明珞装备股份有限公司",
+    "parent_region": "440112",
+    "subject_name": "明珞(上海)科技有限公司",
+    "subject_region": "310115",
+}
 
 # service, method, path template, body, rightful callers
 ENDPOINTS = [
@@ -86,6 +131,21 @@ ENDPOINTS = [
     ("router", "POST", "/v1/extensions/{extension_id}/approve", None, ()),
     ("notifier", "GET", "/v1/sla/{item_id}", None, ("unit", "supervisor")),
     ("notifier", "GET", "/v1/notifications?work_item_id={item_id}", None, ("supervisor",)),
+    ("notifier", "GET", "/v1/countdowns?request_id={request_id}", None, ("owner", "liaison", "unit", "supervisor")),
+    # Who may ask about whom: the subjects' proofs and the enterprise-group registry.
+    (
+        "intake",
+        "GET",
+        "/v1/requests/{subsidiary_request_id}/files/{letter_id}",
+        None,
+        ("owner", "liaison", "supervisor"),
+    ),
+    ("router", "GET", "/v1/workitems/{subsidiary_item_id}", None, ("subject_unit",)),
+    ("router", "GET", "/v1/workitems/{subsidiary_item_id}/files/{letter_id}", None, ("subject_unit",)),
+    ("intake", "GET", RELATION, None, ("owner", "liaison", "supervisor", "admin")),
+    ("intake", "GET", "/v1/relations?parent_uscc={parent}", None, ("owner", "liaison", "supervisor", "admin")),
+    ("intake", "PUT", RELATION, RELATION_BODY, ("liaison", "admin")),
+    ("intake", "DELETE", RELATION, None, ()),
 ]
 # Moves the rightful caller could make are left out of the "rightful" column above when making
 # them would change the world the other rows look at (a rating, a supplement, an approval); their
@@ -125,8 +185,26 @@ async def test_every_object_endpoint_answers_only_its_rightful_callers(
     text = response.text
     assert not any(secret in text for secret in world.secrets), f"{who} learned something: {text[:200]}"
     assert PDF_BYTES not in response.content and CERTIFICATE not in response.content
+    assert LETTER not in response.content
     if who == "nobody":
         assert response.status_code == 401
+
+
+async def test_another_enterprise_cannot_name_someone_elses_subsidiary(system, world):
+    """The registry relates the subsidiary to its parent, not to whoever names it."""
+    body = certificate_request(enterprise=OTHER_CO, subjects=[SUBSIDIARY], items=("tax",))
+    refused = await system.intake.post("/v1/requests", json=body, headers=caller(system, "other_enterprise"))
+    assert refused.status_code == 422
+    assert [(e["field"], e["code"]) for e in refused.json()["errors"]] == [
+        ("subjects.0.uscc", "subject_not_authorized")
+    ]
+    letter = await system.intake.post(
+        "/v1/requests",
+        json={**body, "subjects": [{**SUBSIDIARY, "authorization": world.letter_id}]},
+        headers=caller(system, "other_enterprise"),
+    )
+    assert letter.status_code == 422, "nor with the parent's copy of the 授权委托书"
+    assert [e["code"] for e in letter.json()["errors"]] == ["attachment_unknown"]
 
 
 # --- hostile input ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from services.notifier.models import SlaRecord
 from services.router.models import WorkItem
 from shared import events
 from shared.messaging.encoding import encode
+from tests.intake.groups import related
 from tests.support import MINGLUO, MINGLUO_SH, certificate_request, eventually, header, read_topic
 
 FOUR_KINDS = ("tax", "customs", "development_reform", "commerce")
@@ -46,6 +47,7 @@ def consumed(consumer: str, outcome: str) -> float:
 
 
 async def test_one_subsidiary_four_kinds_gives_eight_work_items_on_eight_topics(system):
+    await related(system, SUBSIDIARY_SH)  # who may ask about whom: the registry relates them
     created = await submit(system, certificate_request(subjects=[SUBSIDIARY_SH], items=FOUR_KINDS))
     assert created["reference_no"].startswith("XE-")
 

@@ -17,6 +17,7 @@ from shared import events, files
 from shared.messaging.encoding import decode, encode
 from shared.settings import Settings
 from shared.validation import make_uscc
+from tests.intake.groups import related
 from tests.support import CERTIFICATE, MINGLUO, OTHER_CO, PDF_BYTES, eventually, header, read_topic
 
 
@@ -254,6 +255,7 @@ async def test_an_imported_registry_routes_a_new_region_and_notifies_its_recipie
     system.runtimes["router"].relay.notify()
 
     subsidiary = {"uscc": LINXIANG_CO, "name": "明珞(临湘)精密有限公司", "region_code": "430682"}
+    await related(system, subsidiary)  # who may ask about whom: the registry relates them
     created = await system.enterprise().submit(subjects=[subsidiary], items=("tax",))
     items = await system.routed_items(created["id"], 2)
     assert {i.unit_code for i in items} == {"440112.tax", "430682.tax"}, "the new region's item goes to the new unit"
