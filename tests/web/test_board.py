@@ -213,6 +213,10 @@ async def test_overdue_filters_and_an_items_notification_log(system, web, browse
         await expect(log).to_contain_text(notices[0]["title"])
         await expect(log).to_contain_text("签收催办")
         await expect(log).to_contain_text("邮件")
+        # Published for department systems: named for people, not as the internal "topic".
+        assert any(n["channel"] == "topic" for n in notices)
+        await expect(log).to_contain_text("消息总线")
+        await expect(log).not_to_contain_text("topic")
         await assert_accessible(page)
     finally:
         await page.context.close()
