@@ -183,6 +183,7 @@ def _form_from(data: FormData) -> dict:
                 "uscc": clean_uscc(text(f"subjects.{i}.uscc")),
                 "name": text(f"subjects.{i}.name"),
                 "region_code": region_code(text(f"subjects.{i}.region_code")),
+                "authorization": _letter(data, f"subjects.{i}.authorization"),
             }
             for i in rows
         ],
@@ -194,6 +195,12 @@ def _form_from(data: FormData) -> dict:
         "attachments": [{"id": a, "name": text(f"attachment_name.{a}") or a} for a in attachments[:20]],
         "idempotency_key": _form_key(text("idempotency_key")) or str(uuid.uuid4()),
     }
+
+
+def _letter(data: FormData, field: str) -> dict | None:
+    """A subsidiary's 授权委托书 as the form names it: the upload's id and file name."""
+    letter = str(data.get(field, "")).strip()
+    return {"id": letter, "name": str(data.get(f"attachment_name.{letter}", "")) or letter} if letter else None
 
 
 def _region_problems(form: dict) -> dict[str, str]:
@@ -214,7 +221,12 @@ def _body_of(form: dict) -> dict:
         "attachments": [a["id"] for a in form["attachments"]],
     }
     if certificate:
-        body["subjects"] = form["subjects"]
+        body["subjects"] = [
+            {**{k: v for k, v in s.items() if k != "authorization"}, "authorization": s["authorization"]["id"]}
+            if s["authorization"]
+            else {k: v for k, v in s.items() if k != "authorization"}
+            for s in form["subjects"]
+        ]
         body["purpose"] = form["purpose"] or None
         period = form["period_months"]
         body["period_months"] = int(period) if period.isdigit() else (period or None)
@@ -235,11 +247,12 @@ def field_labels(request_type: dict, form: dict) -> dict[str, str]:
         "enterprise.region_code": f"{_('申请企业')} · {region}",
     }
     for i, _subject in enumerate(form["subjects"]):
-        row = _("子公司 %(n)d") % {"n": i + 1}
+        row = _("子公司 %(n)s") % {"n": i + 1}
         found |= {
             f"subjects.{i}.uscc": f"{row} · {uscc}",
             f"subjects.{i}.name": f"{row} · {name}",
             f"subjects.{i}.region_code": f"{row} · {region}",
+            f"subjects.{i}.authorization": f"{row} · {_('授权委托书')}",
         }
     for field in ("subjects", "items", "period_months", "purpose", "description", "contact.name", "contact.mobile"):
         if field in named:
@@ -257,6 +270,7 @@ def _new_page(request: Request, found: dict, form: dict, error: ApiError | None 
         "form": form,
         "error": error,
         "field_labels": field_labels(request_type, form),
+        "field_anchors": {f"subjects.{i}.authorization": f"subject-letter-{i}" for i in range(len(form["subjects"]))},
         "fields": {f["name"]: f for f in request_type["form"]},
         "region_name": regions.full_name,
     }
@@ -338,15 +352,22 @@ async def submit_request(request: Request, viewer: Submitter, api: Services):
 
 
 @router.post("/attachments", name="enterprise.upload")
-async def upload(request: Request, viewer: Submitter, api: Services, file: Annotated[UploadFile, File()]):
-    """A file chosen in a form goes to intake at once (htmx); the form then names its id."""
+async def upload(
+    request: Request,
+    viewer: Submitter,
+    api: Services,
+    file: Annotated[UploadFile, File()],
+    slot: Annotated[str, Form(max_length=40, pattern=r"^(subjects\.\d{1,2}\.authorization)?$")] = "",
+):
+    """A file chosen in a form goes to intake at once (htmx); the form then names its id, as one
+    of its "attachments" or under ``slot`` (a subsidiary's 授权委托书)."""
     try:
         stored = await api.post(
             "intake", "/v1/attachments", files={"file": (file.filename, await file.read(), file.content_type)}
         )
     except ApiError as error:
         return render(request, "enterprise/_upload_error.html", {"error": error, "name": file.filename})
-    return render(request, "enterprise/_uploaded.html", {"file": stored})
+    return render(request, "enterprise/_uploaded.html", {"file": stored, "slot": slot or None})
 
 
 # --- one request -----------------------------------------------------------------------------------

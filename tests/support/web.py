@@ -224,6 +224,22 @@ async def assert_fits_phone(page: Page) -> None:
     assert width <= PHONE["width"], f"{page.url} is {width}px wide on a {PHONE['width']}px phone"
 
 
+async def related(system, subject_uscc: str, subject_name: str, subject_region: str, parent: str = MINGLUO) -> None:
+    """The enterprise-group registry says ``parent`` (广州明珞) may ask about the subsidiary: its
+    requests name it without a 授权委托书 (as an admin keeps the registry, through intake's API)."""
+    response = await system.intake.put(
+        f"/v1/relations/{parent}/{subject_uscc}",
+        json={
+            "parent_name": "广州明珞装备股份有限公司",
+            "parent_region": parent[2:8],
+            "subject_name": subject_name,
+            "subject_region": subject_region,
+        },
+        headers=system.auth("admin", sub="pages-group-registry"),
+    )
+    assert response.status_code == 200, response.text
+
+
 QUIET_UNIT = "440112.water_affairs"  # few other tests send work here: a short queue
 
 

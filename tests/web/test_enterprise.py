@@ -14,7 +14,7 @@ from playwright.async_api import expect
 
 from shared.clock import utcnow
 from tests.support import MINGLUO, MINGLUO_SH, OTHER_CO, PDF_BYTES, certificate_request, eventually
-from tests.support.web import assert_accessible, assert_fits_phone, sign_in_as
+from tests.support.web import assert_accessible, assert_fits_phone, related, sign_in_as
 
 ENTERPRISE_SUB = "demo:enterprise"  # the demo persona's token subject (services/web/demo.py)
 
@@ -63,6 +63,7 @@ async def clocks_of(system, request_id: str) -> dict[str, str]:
 
 
 async def test_an_enterprise_submits_a_bundle_for_itself_and_a_subsidiary_and_follows_it(system, web, page):
+    await related(system, MINGLUO_SH, "明珞（上海）智能装备有限公司", "310115")
     await sign_in_as(page, "enterprise")
     await page.get_by_role("link", name="提交新诉求").click()
     await expect(page.get_by_role("heading", name="提交诉求")).to_be_visible()

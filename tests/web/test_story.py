@@ -14,7 +14,7 @@ import uuid
 from playwright.async_api import expect
 
 from tests.support import MINGLUO, MINGLUO_SH, PDF_BYTES, eventually
-from tests.support.web import DESKTOP, new_page, sign_in_as, sign_in_with_password
+from tests.support.web import DESKTOP, new_page, related, sign_in_as, sign_in_with_password
 
 UNIT = "440112.water_affairs"
 UNIT_NAME = "广州市黄埔区水务局"
@@ -30,6 +30,7 @@ async def test_the_whole_story(system, web, browser):
     clerk = await new_page(browser, web, viewport=DESKTOP)
     supervisor = await new_page(browser, web, viewport=DESKTOP)
     try:
+        await related(system, MINGLUO_SH, "明珞（上海）智能装备有限公司", "310115")
         await sign_in_as(supervisor, "staff:dudao.440112")
         await supervisor.goto("/board/units")
         received_before = await unit_figure(supervisor, "received")

@@ -70,10 +70,11 @@
       var type = el.type;
       if (type === "file" || type === "password" || type === "submit" || type === "button") return;
       if (type === "hidden") {
+        // An uploaded file in a list: its id (under the name the form sends it as) and its name.
         var list = el.closest("ul.uploads[id]");
-        if (list && el.name === "attachments") {
+        if (list && el.name.indexOf("attachment_name.") !== 0) {
           var label = form.querySelector('input[name="attachment_name.' + CSS.escape(el.value) + '"]');
-          (uploads[list.id] = uploads[list.id] || []).push([el.value, label ? label.value : el.value]);
+          (uploads[list.id] = uploads[list.id] || []).push([el.value, label ? label.value : el.value, el.name]);
         }
         return;
       }
@@ -91,10 +92,10 @@
   function save(form) {
     if (form && form.hasAttribute && form.hasAttribute("data-keep")) write(keyOf(form), snapshot(form));
   }
-  function uploadedItem(id, name) {
+  function uploadedItem(id, name, field) {
     var item = document.createElement("li");
     item.className = "uploaded";
-    [["attachments", id], ["attachment_name." + id, name]].forEach(function (pair) {
+    [[field || "attachments", id], ["attachment_name." + id, name]].forEach(function (pair) {
       var input = document.createElement("input");
       input.type = "hidden";
       input.name = pair[0];
@@ -150,9 +151,10 @@
     Object.keys(kept.uploads || {}).forEach(function (id) {
       var list = document.getElementById(id);
       if (!list) return;
-      kept.uploads[id].forEach(function (pair) {
-        if (!list.querySelector('input[name="attachments"][value="' + CSS.escape(pair[0]) + '"]')) {
-          list.appendChild(uploadedItem(pair[0], pair[1]));
+      kept.uploads[id].forEach(function (kept) {
+        if (!list.querySelector('input[value="' + CSS.escape(kept[0]) + '"]')) {
+          if (list.hasAttribute("data-single")) list.textContent = ""; // one file only (a 授权委托书)
+          list.appendChild(uploadedItem(kept[0], kept[1], kept[2]));
         }
       });
     });
