@@ -163,10 +163,10 @@ REQUEST_STATUSES = Terms(
     Term("withdrawn", "已撤回", "Withdrawn"),
     # The enterprise's turn (待您处理): such requests sort first in its list.
     Term("awaiting_supplement", "待补正", "Supplement awaited"),
-    Term("awaiting_credit_report", "待上传报告", "Credit report awaited"),
+    Term("awaiting_report", "待上传报告", "Credit report awaited"),
     Term("awaiting_rating", "待评价", "Rating awaited"),
 )
-AWAITING_ENTERPRISE = frozenset({"awaiting_supplement", "awaiting_credit_report", "awaiting_rating"})
+AWAITING_ENTERPRISE = frozenset({"awaiting_supplement", "awaiting_report", "awaiting_rating"})
 
 # A request's items as the enterprise counts them (its summary: 待签收 4 · 办理中 3 · …), each
 # group with the states it holds; ``your_`` groups are the enterprise's turn.

@@ -16,6 +16,8 @@ from shared.problems import Problem, refusals
 from shared.signing import link_is_valid
 from shared.validation import Instant
 from shared.vocabulary import (
+    AWAITING_ENTERPRISE,
+    REQUEST_STATUSES,
     WORK_ITEM_STATES,
 )
 from shared.web import DbSession, exports
@@ -120,7 +122,20 @@ async def list_requests(
         limit=limit,
     )
     return RequestPage(
-        items=[RequestSummary.model_validate(r, from_attributes=True) for r in rows],
+        items=[
+            RequestSummary(
+                id=r.id,
+                reference_no=r.reference_no,
+                type=r.type,
+                status=r.status,
+                status_name=REQUEST_STATUSES.zh(r.status),
+                your_turn=r.status in AWAITING_ENTERPRISE,
+                enterprise_uscc=r.enterprise_uscc,
+                enterprise_name=r.enterprise_name,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ],
         next_cursor=next_cursor,
     )
 
@@ -196,7 +211,7 @@ async def post_credit_report(
 )
 async def get_ratings(request_id: str, session: DbSession, principal: Anyone) -> list[RatableItem]:
     req = await access.load_request(session, principal, request_id)
-    given = await submissions.ratings_of(session, req.id)
+    given = await read_model.ratings_of(session, req.id)
     owner = access.is_owner(principal, req)
     return [
         RatableItem(

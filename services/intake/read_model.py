@@ -11,16 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import db, events
 from shared.clock import utcnow
-from shared.vocabulary import FINISHED_STATES
 
-from . import attachments, timeline
-from .models import CreditReport, Request, TimelineEntry, WorkItemDeadline, WorkItemView
+from . import attachments, timeline, turns
+from .models import CreditReport, ItemRating, Request, TimelineEntry, WorkItemDeadline, WorkItemView
 
 # 信用代证: an item the subject's 专项信用报告 covers is "to obtain" (``credit_report``) until the
 # enterprise uploads the report, then fulfilled (``credit_report_uploaded``): intake marks it so at
 # the upload and the router confirms it. States, request statuses and the report entry's statuses
 # are named in shared/vocabulary.py.
-CREDIT_UPLOADED = "credit_report_uploaded"
+CREDIT_UPLOADED = turns.CREDIT_UPLOADED
 
 
 async def work_items_of(session: AsyncSession, request_id: str) -> list[WorkItemView]:
@@ -30,19 +29,21 @@ async def work_items_of(session: AsyncSession, request_id: str) -> list[WorkItem
     return list(rows)
 
 
-def overall_status(request: Request, items: list[WorkItemView]) -> str:
-    """A request's status as its work items show it."""
-    if request.status == "withdrawn" or not items:
-        return request.status
-    states = {item.status for item in items}
-    # Done when every item is finished by its department or covered by an uploaded report.
-    if states <= {"closed", "cancelled", CREDIT_UPLOADED} and states & {"closed", "cancelled"}:
-        return "closed"
-    if states <= FINISHED_STATES:
-        return "resolved"
-    if states <= {"dispatched", "returned", "credit_report"}:
-        return "dispatched"
-    return "in_progress"
+async def ratings_of(session: AsyncSession, request_id: str) -> dict[str, list[ItemRating]]:
+    rows = await session.scalars(
+        select(ItemRating).where(ItemRating.request_id == request_id).order_by(ItemRating.attempt)
+    )
+    by_item: dict[str, list[ItemRating]] = {}
+    for row in rows:
+        by_item.setdefault(row.work_item_id, []).append(row)
+    return by_item
+
+
+async def status_of(session: AsyncSession, request: Request, items: list[WorkItemView]) -> str:
+    """A request's status as its work items show it (turns.status), the ratings read only when an
+    item is resolved, so might wait for one."""
+    resolved = any(item.status == "resolved" for item in items)
+    return turns.status(request.status, items, await ratings_of(session, request.id) if resolved else {})
 
 
 async def _views_of(session: AsyncSession, request_id: str) -> dict[str, WorkItemView]:
@@ -104,7 +105,7 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
     files = await _apply_what_the_event_carries(session, event, view)
     view.updated_at = utcnow()
     if request.status != "withdrawn":
-        request.status = overall_status(request, list(views.values()))
+        request.status = await status_of(session, request, list(views.values()))
     request.updated_at = utcnow()
     if isinstance(event, events.WorkItemCreditReportUploaded):
         return None  # the router's confirmation of an upload: intake wrote the entry at the upload

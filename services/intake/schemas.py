@@ -229,11 +229,63 @@ class RequestCreated(BaseModel):
     created_at: datetime
 
 
+class YourTurnOut(BaseModel):
+    """Something the request waits for from its enterprise."""
+
+    kind: str = Field(description="supplement · credit_report · rating")
+    work_item_id: str
+    unit_name: str
+    subject_uscc: str
+    subject_name: str
+    zh: str = Field(examples=["广州市黄埔区税务局要求补正材料（广州明珞装备股份有限公司）"])
+    en: str
+
+
+class GroupCountOut(BaseModel):
+    code: str = Field(description="to_acknowledge · in_progress · your_supplement · your_credit_report · finished · …")
+    zh: str
+    en: str
+    count: int
+    your_turn: bool = Field(description="the enterprise's turn (待您…)")
+
+
+class ItemSummaryOut(BaseModel):
+    """The request's items by state, and the line that says it."""
+
+    total: int
+    groups: list[GroupCountOut]
+    zh: str = Field(examples=["10 项：待签收 4 · 办理中 3 · 待您补正 1 · 待上传报告 1 · 已办结 1"])
+    en: str
+
+
+class StepOut(BaseModel):
+    code: str
+    zh: str
+    en: str
+    done: bool
+    current: bool
+
+
+class RequestStepOut(BaseModel):
+    """Where the request stands on 提交 → 受理 → 办理 → 办结."""
+
+    code: str = Field(description="submitted · accepted · handling · done")
+    index: int = Field(ge=0, le=3)
+    withdrawn: bool
+    steps: list[StepOut]
+
+
 class RequestOut(BaseModel):
     id: str
     reference_no: str
     type: str
-    status: str
+    status: str = Field(description="a request status code; awaiting_* is the enterprise's turn")
+    status_name: str = Field(description="e.g. 待补正 · 办理中")
+    your_turn: list[YourTurnOut] = Field(
+        description="what the request waits for from its enterprise, most pressing first"
+    )
+    summary: ItemSummaryOut
+    step: RequestStepOut
     enterprise: dict[str, Any]
     subjects: list[dict[str, Any]] = Field(
         description="the enterprise first, then the others; each {uscc, name, region_code, proof: {kind, kind_name, "
@@ -261,6 +313,8 @@ class RequestSummary(BaseModel):
     reference_no: str
     type: str
     status: str
+    status_name: str = Field(description="e.g. 待补正 · 办理中")
+    your_turn: bool = Field(description="待您处理: a 补正, a 专项信用报告 or a rating waits for the enterprise")
     enterprise_uscc: str
     enterprise_name: str
     created_at: datetime

@@ -20,7 +20,7 @@ from shared.auth import Principal
 from shared.catalogue import DEPARTMENT_KINDS
 from shared.clock import SHANGHAI, utcnow
 from shared.problems import Problem, invalid_field
-from shared.vocabulary import rating_name
+from shared.vocabulary import FINISHED_STATES, rating_name
 
 from . import attachments, messages, read_model, relations, timeline
 from .access import owner_only
@@ -289,16 +289,6 @@ async def supplement(session: AsyncSession, principal: Principal, request: Reque
     await messages.request_updated(session, event, now)
 
 
-async def ratings_of(session: AsyncSession, request_id: str) -> dict[str, list[ItemRating]]:
-    rows = await session.scalars(
-        select(ItemRating).where(ItemRating.request_id == request_id).order_by(ItemRating.attempt)
-    )
-    by_item: dict[str, list[ItemRating]] = {}
-    for row in rows:
-        by_item.setdefault(row.work_item_id, []).append(row)
-    return by_item
-
-
 def next_attempt(item: WorkItemView, earlier: list[ItemRating]) -> int | None:
     """Which rating of ``item`` the enterprise may give now, or None. An item is rated as soon as
     it is resolved, on its own; a poor first rating reopens it (重办), and after the redo it may
@@ -319,7 +309,7 @@ async def rate(session: AsyncSession, principal: Principal, request: Request, bo
         raise invalid_field(
             "work_item_id", "work_item_unknown", "该诉求下没有这个工单", "No such work item in this request"
         )
-    earlier = (await ratings_of(session, request.id)).get(item.id, [])
+    earlier = (await read_model.ratings_of(session, request.id)).get(item.id, [])
     attempt = next_attempt(item, earlier)
     if attempt is None:
         if earlier:
@@ -354,12 +344,16 @@ async def rate(session: AsyncSession, principal: Principal, request: Request, bo
     summary = f"企业评价{item.unit_name}：{rating_name(body.score)}" + ("，申请重办" if reopens else "")
     timeline.record(session, request.id, now, "request.rated", summary, item)
     await messages.request_updated(session, event, now)
+    # Rated: no longer the enterprise's turn for this item (the router closes or reopens it).
+    request.status = await read_model.status_of(session, request, await read_model.work_items_of(session, request.id))
+    request.updated_at = now
     return rating
 
 
 async def withdraw(session: AsyncSession, principal: Principal, request: Request, body: WithdrawIn) -> None:
     owner_only(principal, request)
-    if request.status in ("withdrawn", "resolved", "closed"):
+    items = await read_model.work_items_of(session, request.id)
+    if request.status == "withdrawn" or (items and all(i.status in FINISHED_STATES for i in items)):
         raise conflict(
             "cannot_withdraw",
             "该诉求已办结或已撤回，不能撤回",
@@ -422,6 +416,6 @@ async def upload_credit_report(
         file_ids=[file.id],
     )
     await session.flush()
-    request.status = read_model.overall_status(request, await read_model.work_items_of(session, request.id))
+    request.status = await read_model.status_of(session, request, await read_model.work_items_of(session, request.id))
     request.updated_at = now
     return report

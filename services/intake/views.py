@@ -13,12 +13,13 @@ from shared.vocabulary import (
     CREDIT_REPORT_STATUSES,
     FILE_PURPOSES,
     OPEN_STATES,
+    REQUEST_STATUSES,
     SUBJECT_PROOFS,
     WORK_ITEM_STATES,
     rating_name,
 )
 
-from . import access, read_model, timeline
+from . import access, read_model, timeline, turns
 from .models import Attachment, CreditReport, ItemRating, Request, WorkItemView
 from .schemas import (
     CreditReportOut,
@@ -28,6 +29,7 @@ from .schemas import (
     SubjectProofOut,
     TimelineEntryOut,
     WorkItemOut,
+    YourTurnOut,
 )
 
 
@@ -37,11 +39,16 @@ async def request_out(session: AsyncSession, principal: Principal, req: Request)
     files = {f.id: f for f in await session.scalars(select(Attachment).where(Attachment.request_id == req.id))}
     body = req.body
     open_dues = [i.due_at for i in items if i.status in OPEN_STATES and i.due_at is not None]
+    waiting = turns.awaited(items, await read_model.ratings_of(session, req.id)) if req.status != "withdrawn" else []
     return RequestOut(
         id=req.id,
         reference_no=req.reference_no,
         type=req.type,
         status=req.status,
+        status_name=REQUEST_STATUSES.zh(req.status),
+        your_turn=[your_turn_out(t) for t in waiting],
+        summary=turns.summary(items),
+        step=turns.step(items, req.status == "withdrawn"),
         enterprise=body["enterprise"],
         subjects=[subject_out(s, files) for s in (body["enterprise"], *body.get("subjects", []))],
         items=body["items"],
@@ -70,6 +77,19 @@ async def request_out(session: AsyncSession, principal: Principal, req: Request)
             )
             for t in entries
         ],
+    )
+
+
+def your_turn_out(turn: turns.Turn) -> YourTurnOut:
+    zh, en = turn.words()
+    return YourTurnOut(
+        kind=turn.kind,
+        work_item_id=turn.work_item_id,
+        unit_name=turn.unit_name,
+        subject_uscc=turn.subject_uscc,
+        subject_name=turn.subject_name,
+        zh=zh,
+        en=en,
     )
 
 

@@ -10,7 +10,7 @@ from shared.messaging.applying import BatchHandler
 from shared.messaging.encoding import ReceivedEvent
 
 from . import calendar as work_calendar
-from . import recipients, stats
+from . import recipients, stats, turns
 from .clocks import Clocks
 from .settings import NotifierSettings
 from .workcal import WorkingCalendar
@@ -21,8 +21,10 @@ def handlers(calendar: WorkingCalendar, settings: NotifierSettings) -> dict:
         clocked = []
         for received in batch:
             if events.is_credit_report_unit(received.data.unit_code):
-                # 信用代证: the report stands for the certificate; no unit, no clock, no notification.
+                # 信用代证: the report stands for the certificate; no unit, no clock. The enterprise is
+                # told to upload it (its turn), once per request and subject.
                 await stats.credit_item_event(session, received.data)
+                await turns.credit_report_awaited(session, received.data)
             else:
                 clocked.append((received.data, received.id))
         if clocked:

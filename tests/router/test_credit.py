@@ -21,7 +21,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from services.notifier.models import CoveredItem
+from services.notifier.models import CoveredItem, Notification
 from services.router import credit
 from services.router.models import CreditCoverage, CreditItem, WorkItem
 from shared import events, regions
@@ -328,7 +328,35 @@ async def test_an_uploaded_report_fulfils_the_covered_items_everywhere_and_the_r
     await system.clerk(routed.unit_code).act(
         routed.id, "resolve", outcome="issued", document_no="穗黄证〔2026〕12号", attachments=[certificate["id"]]
     )
-    await request_seen(system, created["id"], lambda b: b["status"] == "resolved")
+    # Every item finished: done (办结), and the department's result waits for the enterprise's rating.
+    await request_seen(
+        system, created["id"], lambda b: b["status"] == "awaiting_rating" and b["step"]["code"] == "done"
+    )
+
+
+async def test_the_enterprise_is_told_to_upload_the_report_once_per_subject(system):
+    created = await system.enterprise().submit(items=(COVERED, ALSO_COVERED))
+    covered = await credit_items(system, created["id"], 2)
+    await covered_in_notifier(system, [c.id for c in covered], "credit_report")
+    seen = await request_seen(system, created["id"], lambda b: b["status"] == "awaiting_report")
+    assert seen["status_name"] == "待上传报告" and {t["kind"] for t in seen["your_turn"]} == {"credit_report"}
+    assert "待上传报告 2" in seen["summary"]["zh"]
+
+    async def told():
+        async with system.runtimes["notifier"].sessions() as session:
+            rows = list(
+                await session.scalars(
+                    select(Notification).where(
+                        Notification.work_item_id.in_([c.id for c in covered]),
+                        Notification.kind == "credit_report_awaited",
+                    )
+                )
+            )
+            return rows or None
+
+    rows = await eventually(told)
+    assert [(n.recipient_kind, n.channel, n.title) for n in rows] == [("enterprise", "topic", "请上传专项信用报告")]
+    assert created["reference_no"] in rows[0].body and "下载后上传" in rows[0].body
 
 
 # --- versions -------------------------------------------------------------------------------------------

@@ -149,7 +149,7 @@ async def test_happy_path_acknowledge_progress_resolve_and_rate(system):
     )
     assert resolved.json()["state"] == "resolved"
     seen = await system.enterprise().wait_for_item(created["id"], item["id"], "resolved")
-    assert seen["status"] == "resolved"
+    assert seen["status"] == "awaiting_rating", "resolved, and the enterprise's turn to rate it"
     assert seen["work_items"][0]["result"]["document_no"] == "穗黄税证〔2026〕12号"
     assert [t["event"] for t in seen["timeline"]][-3:] == [
         "workitem.acknowledged",

@@ -8,9 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.intake import timeline
-from services.intake.models import Request, WorkItemView
-from services.intake.read_model import overall_status
+from services.intake import timeline, turns
+from services.intake.models import WorkItemView
 from services.notifier.workcal import WorkingCalendar
 from services.router.credit import CoverageBook
 from services.router.models import CreditCoverage, DepartmentUnit, RoutingRule, UnitCoverage
@@ -119,20 +118,22 @@ def test_a_version_not_yet_in_force_and_one_asked_anyway_cover_nothing():
     ("states", "status"),
     [
         ({"dispatched"}, "dispatched"),
-        ({"dispatched", "credit_report"}, "dispatched"),
+        ({"dispatched", "credit_report"}, "awaiting_report"),  # the enterprise uploads its report
         ({"dispatched", "acknowledged"}, "in_progress"),
-        ({"resolved", "credit_report_uploaded"}, "resolved"),
-        ({"resolved", "cancelled"}, "resolved"),
+        ({"resolved", "credit_report_uploaded"}, "awaiting_rating"),  # the enterprise's turn: rate it
+        ({"resolved", "cancelled"}, "awaiting_rating"),
+        ({"credit_report_uploaded", "cancelled"}, "closed"),
+        ({"credit_report_uploaded"}, "resolved"),
         ({"closed", "credit_report_uploaded"}, "closed"),
     ],
 )
 def test_a_requests_status_follows_its_items(states, status):
-    items = [WorkItemView(status=state) for state in states]
-    assert overall_status(Request(status="submitted"), items) == status
+    items = [WorkItemView(id=state, status=state) for state in states]
+    assert turns.status("submitted", items, {}) == status
 
 
 def test_a_withdrawn_request_stays_withdrawn_whatever_its_items_say():
-    assert overall_status(Request(status="withdrawn"), [WorkItemView(status="resolved")]) == "withdrawn"
+    assert turns.status("withdrawn", [WorkItemView(id="w", status="resolved")], {}) == "withdrawn"
 
 
 # --- the enterprise's timeline in words ---------------------------------------------------------------
