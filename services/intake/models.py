@@ -89,6 +89,7 @@ class WorkItemView(Base):
     due_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None]
     last_actor: Mapped[str | None] = mapped_column(String(200), comment="who made the latest move, as people read it")
+    last_actor_en: Mapped[str | None] = mapped_column(String(200), comment="the same in English")
     version: Mapped[int] = mapped_column(
         Integer, default=0, comment="the router's version of the item this view shows; older events do not change it"
     )
@@ -112,6 +113,7 @@ class TimelineEntry(Base):
     unit_code: Mapped[str | None] = mapped_column(String(100))
     unit_name: Mapped[str | None] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text)
+    summary_en: Mapped[str | None] = mapped_column(Text, comment="the same in English (null before issue 25)")
     file_ids: Mapped[list[Any]] = mapped_column(default=list, comment="files this step brought, e.g. a certificate")
 
 

@@ -102,6 +102,7 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
         event.state,
     )
     view.last_actor = event.actor.label if event.actor else None
+    view.last_actor_en = event.actor.label_en if event.actor else None
     files = await _apply_what_the_event_carries(session, event, view)
     view.updated_at = utcnow()
     if request.status != "withdrawn":

@@ -163,7 +163,8 @@ class FileOut(BaseModel):
     size: int
     sha256: str
     purpose: str = Field(description="attachment · supplement · supplement_form · issued")
-    purpose_name: str = Field(description="申请材料 · 补正材料 · 补正通知附件 · 出具文书")
+    purpose_name: str = Field(description="申请材料 · 补正材料 · 补正通知附件 · 出具文书 · 专项信用报告 · 授权委托书")
+    purpose_name_en: str
     work_item_id: str | None
     download_url: str
 
@@ -178,10 +179,12 @@ class WorkItemOut(BaseModel):
     subject_name: str
     status: str
     status_name: str = Field(description="the state in Chinese, e.g. 办理中")
+    status_name_en: str = Field(description="the same in English, e.g. In progress")
     acknowledge_due_at: datetime | None
     due_at: datetime | None
     result: dict[str, Any] | None
     last_actor: str | None = Field(description="who made the latest move")
+    last_actor_en: str | None = Field(None, description="the same in English")
     coverage: str | None = Field(
         None,
         description="信用代证: the coverage versions a certificate item was decided under, e.g. 440000 v1 "
@@ -197,10 +200,11 @@ class CreditReportOut(BaseModel):
     subject_region: str
     report_name: str
     site: dict[str, str | None] = Field(description="name and url of the province's download site")
-    items: list[dict[str, str]] = Field(description="the certificate kinds (code, zh) the report stands for")
+    items: list[dict[str, str]] = Field(description="the certificate kinds (code, zh, en) the report stands for")
     coverage: list[str] = Field(description="the coverage versions that decided, e.g. 440000 v1")
     status: str = Field(description="to_obtain · uploaded · withdrawn (the request was withdrawn before an upload)")
     status_name: str = Field(description="待上传 · 已上传 · 已撤销")
+    status_name_en: str
     file: FileOut | None = None
     upload_url: str = Field(description="POST {subject_uscc, attachment_id} here after POST /v1/attachments")
 
@@ -219,6 +223,7 @@ class TimelineEntryOut(BaseModel):
     unit_code: str | None
     unit_name: str | None
     summary: str
+    summary_en: str = Field(description="the same in English (names and typed notes as written)")
     files: list[FileOut] = Field(default=[], description="files this step brought (an issued certificate, a form)")
 
 
@@ -281,6 +286,7 @@ class RequestOut(BaseModel):
     type: str
     status: str = Field(description="a request status code; awaiting_* is the enterprise's turn")
     status_name: str = Field(description="e.g. 待补正 · 办理中")
+    status_name_en: str
     your_turn: list[YourTurnOut] = Field(
         description="what the request waits for from its enterprise, most pressing first"
     )
@@ -344,6 +350,7 @@ class RatingOut(BaseModel):
     attempt: int = Field(description="1; 2 for the one rating after a redo (重办)")
     score: int
     score_name: str
+    score_name_en: str
     comment: str | None
     reopened: bool = Field(description="the rating sent the item back to its unit (重办)")
     created_at: datetime
@@ -416,4 +423,5 @@ class SubjectProofOut(BaseModel):
 
     kind: str = Field(description="applicant · group_registry · authorization")
     kind_name: str = Field(description="申请企业本身 · 集团关系登记 · 授权委托书")
+    kind_name_en: str
     file: FileOut | None = Field(None, description="the subject's 授权委托书, when that is the proof")

@@ -36,6 +36,7 @@ from .models import (
     WorkItemView,
 )
 from .schemas import CreditReportIn, RatingIn, RequestCreate, SupplementIn, WithdrawIn
+from .timeline import Words
 
 SUBMITTED = "submitted"  # a new request's status, until the departments' work moves it
 
@@ -193,7 +194,12 @@ async def create_request(
     )
     await conn.execute(
         insert(TimelineEntry.__table__),
-        timeline.entry(request_id, now, "request.submitted", f"诉求已提交，受理编号 {reference_no}"),
+        timeline.entry(
+            request_id,
+            now,
+            "request.submitted",
+            Words(f"诉求已提交，受理编号 {reference_no}", f"Request submitted, reference number {reference_no}"),
+        ),
     )
     receipt = Receipt(request_id, reference_no, now)
     await messages.request_submitted(session, submitted_event(receipt, body, principal, files, proofs))
@@ -282,7 +288,7 @@ async def supplement(session: AsyncSession, principal: Principal, request: Reque
         request.id,
         now,
         "request.supplement_provided",
-        f"已向{item.unit_name}补正材料",
+        Words(f"已向{item.unit_name}补正材料", f"Supplement sent to {item.unit_name}"),
         item,
         file_ids=[f.id for f in files],
     )
@@ -341,7 +347,10 @@ async def rate(session: AsyncSession, principal: Principal, request: Request, bo
         occurred_at=now,
     )
     reopens = events.reopens(attempt, body.score)
-    summary = f"企业评价{item.unit_name}：{rating_name(body.score)}" + ("，申请重办" if reopens else "")
+    summary = Words(
+        f"企业评价{item.unit_name}：{rating_name(body.score)}" + ("，申请重办" if reopens else ""),
+        f"You rated {item.unit_name}: {rating_name(body.score, 'en')}" + (", asking for a redo" if reopens else ""),
+    )
     timeline.record(session, request.id, now, "request.rated", summary, item)
     await messages.request_updated(session, event, now)
     # Rated: no longer the enterprise's turn for this item (the router closes or reopens it).
@@ -366,7 +375,7 @@ async def withdraw(session: AsyncSession, principal: Principal, request: Request
     event = events.RequestWithdrawn(
         request_id=request.id, reason=body.reason, actor=principal.as_actor(), occurred_at=now
     )
-    summary = "企业已撤回诉求" + (f"：{body.reason}" if body.reason else "")
+    summary = Words("企业已撤回诉求", "You withdrew the request") + body.reason
     timeline.record(session, request.id, now, "request.withdrawn", summary)
     await messages.request_updated(session, event, now)
 
@@ -406,13 +415,18 @@ async def upload_credit_report(
         if view is not None:
             view.status, view.updated_at = read_model.CREDIT_UPLOADED, now
             view.result = {"outcome": "credit_report", "document_id": file.id, "report_name": report.report_name}
-            names.append(DEPARTMENT_KINDS.zh(view.item))
+            names.append((DEPARTMENT_KINDS.zh(view.item), DEPARTMENT_KINDS.name(view.item, "en")))
     timeline.record(
         session,
         request.id,
         now,
         "credit_report.uploaded",
-        f"已上传{report.subject_name}的{report.report_name}，替代{len(names)}项证明：{'、'.join(names)}",
+        Words(
+            f"已上传{report.subject_name}的{report.report_name}，"
+            f"替代{len(names)}项证明：{'、'.join(n for n, _ in names)}",
+            f"Uploaded {report.report_name} of {report.subject_name}, replacing {len(names)} "
+            f"certificate{'s' if len(names) != 1 else ''}: {', '.join(e for _, e in names)}",
+        ),
         file_ids=[file.id],
     )
     await session.flush()

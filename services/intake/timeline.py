@@ -3,6 +3,7 @@ reads (Chinese first), with the unit and subject it concerns."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,16 +11,29 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, events, regions
-from shared.vocabulary import OUTCOMES, RETURN_REASONS, rating_name
+from shared.vocabulary import OUTCOMES, RETURN_REASONS, WORK_ITEM_STATES, rating_name
 
 from .models import TimelineEntry, WorkItemView
+
+
+@dataclass(frozen=True)
+class Words:
+    """What a timeline entry says, in Chinese and in English (unit and subject names, and the
+    notes people typed, stay as written)."""
+
+    zh: str
+    en: str
+
+    def __add__(self, note: str | None) -> Words:
+        """The entry with a unit's note after it (：in Chinese, ": " in English)."""
+        return Words(f"{self.zh}：{note}", f"{self.en}: {note}") if note else self
 
 
 def entry(
     request_id: str,
     at: datetime,
     event: str,
-    summary: str,
+    summary: Words,
     item: WorkItemView | None = None,
     file_ids: list[str] | None = None,
 ) -> dict[str, Any]:
@@ -32,7 +46,8 @@ def entry(
         "work_item_id": item.id if item else None,
         "unit_code": item.unit_code if item else None,
         "unit_name": item.unit_name if item else None,
-        "summary": summary,
+        "summary": summary.zh,
+        "summary_en": summary.en,
         "file_ids": file_ids or [],
     }
 
@@ -62,57 +77,126 @@ PUBLIC_NOTES = (
 )
 
 
-def summary(event: events.WorkItemEvent) -> str:
+def summary(event: events.WorkItemEvent) -> Words:
+    words = _what_happened(event)
+    return words + event.note if isinstance(event, PUBLIC_NOTES) else words
+
+
+def _kind(item: str) -> tuple[str, str]:
+    term = catalogue.DEPARTMENT_KINDS.get(item)
+    return (term.zh, term.en) if term else (item, item)
+
+
+def _what_happened(event: events.WorkItemEvent) -> Words:
+    found = _handling(event) or _decisions(event) or _credit_reports(event)
+    if found:
+        return found
+    state = WORK_ITEM_STATES.get(event.state)
+    unit, subject = event.unit_name, event.subject_name
+    return Words(
+        f"{unit}：{state.zh if state else event.state}（{subject}）",
+        f"{unit}: {state.en if state else event.state} ({subject})",
+    )
+
+
+def _handling(event: events.WorkItemEvent) -> Words | None:
+    """The unit's moves on the item."""
     unit, subject = event.unit_name, event.subject_name
     match event:
         case events.WorkItemDispatched(previous_unit_code=str()):
-            text = f"已转派至{unit}（{subject}）"
+            return Words(f"已转派至{unit}（{subject}）", f"Passed on to {unit} ({subject})")
         case events.WorkItemDispatched():
-            text = f"已派单至{unit}（{subject}）"
+            return Words(f"已派单至{unit}（{subject}）", f"Dispatched to {unit} ({subject})")
         case events.WorkItemAcknowledged():
-            text = f"{unit}已签收（{subject}）"
+            return Words(f"{unit}已签收（{subject}）", f"{unit} acknowledged it ({subject})")
         case events.WorkItemProgressed():
-            text = f"{unit}办理中（{subject}）"
+            return Words(f"{unit}办理中（{subject}）", f"{unit} is working on it ({subject})")
         case events.WorkItemSupplementRequested():
-            text = f"{unit}要求补正材料（{subject}）"
+            return Words(f"{unit}要求补正材料（{subject}）", f"{unit} asks for a supplement ({subject})")
         case events.WorkItemSupplemented():
-            text = f"{unit}已收到补正材料（{subject}）"
+            return Words(f"{unit}已收到补正材料（{subject}）", f"{unit} received the supplement ({subject})")
         case events.WorkItemResolved(resolution=resolution):
-            number = f"，文号 {resolution.document_no}" if resolution.document_no else ""
-            text = f"{unit}已办结：{OUTCOMES.zh(resolution.outcome)}{number}（{subject}）"
+            outcome = OUTCOMES[resolution.outcome]
+            number = resolution.document_no
+            return Words(
+                f"{unit}已办结：{outcome.zh}" + (f"，文号 {number}" if number else "") + f"（{subject}）",
+                f"{unit} resolved it: {outcome.en}" + (f", document no. {number}" if number else "") + f" ({subject})",
+            )
         case events.WorkItemReturned():
-            text = f"部门退回，由{unit}重新分拨（{subject}）"
+            return Words(
+                f"部门退回，由{unit}重新分拨（{subject}）",
+                f"Returned by the unit; {unit} dispatches it again ({subject})",
+            )
         case events.WorkItemReturnedToEnterprise(reason_class=reason):
-            text = f"{unit}退回：{RETURN_REASONS.zh(reason)}（{subject}）"
+            why = RETURN_REASONS[reason]
+            return Words(f"{unit}退回：{why.zh}（{subject}）", f"{unit} returned it to you: {why.en} ({subject})")
+    return None
+
+
+def _decisions(event: events.WorkItemEvent) -> Words | None:
+    """Co-handling, extensions, ratings and the end of an item."""
+    unit, subject = event.unit_name, event.subject_name
+    match event:
         case events.WorkItemAssisted(contribution_by=str(by)):
-            text = f"协办单位 {by} 提交协办意见（{subject}）"
+            return Words(
+                f"协办单位 {by} 提交协办意见（{subject}）", f"Assisting unit {by} gave its opinion ({subject})"
+            )
         case events.WorkItemAssisted(assisting_units=units):
-            text = f"{unit}邀请协办：{', '.join(units)}（{subject}）"
+            return Words(
+                f"{unit}邀请协办：{'、'.join(units)}（{subject}）",
+                f"{unit} invited {', '.join(units)} to assist ({subject})",
+            )
         case events.WorkItemExtensionRequested(days=days):
-            text = f"{unit}申请延期 {days} 个工作日（{subject}）"
+            return Words(
+                f"{unit}申请延期 {days} 个工作日（{subject}）",
+                f"{unit} asked for {days} more working day{'s' if days != 1 else ''} ({subject})",
+            )
         case events.WorkItemExtensionDecided(approved=True, days=days):
-            text = f"延期 {days} 个工作日已批准（{unit}，{subject}）"
+            return Words(
+                f"延期 {days} 个工作日已批准（{unit}，{subject}）",
+                f"An extension of {days} working day{'s' if days != 1 else ''} was approved ({unit}, {subject})",
+            )
         case events.WorkItemExtensionDecided():
-            text = f"延期申请未获批准（{unit}，{subject}）"
+            return Words(
+                f"延期申请未获批准（{unit}，{subject}）", f"The extension was not approved ({unit}, {subject})"
+            )
         case events.WorkItemReopened():
-            text = f"{unit}重新办理（{subject}）"
+            return Words(f"{unit}重新办理（{subject}）", f"{unit} handles it again ({subject})")
         case events.WorkItemClosed(score=int(score)):
-            text = f"{unit}事项已评价：{rating_name(score)}（{subject}）"
+            return Words(
+                f"{unit}事项已评价：{rating_name(score)}（{subject}）",
+                f"{unit}'s item was rated: {rating_name(score, 'en')} ({subject})",
+            )
         case events.WorkItemClosed():
-            text = f"{unit}事项已关闭（{subject}）"
+            return Words(f"{unit}事项已关闭（{subject}）", f"{unit}'s item was closed ({subject})")
+    return None
+
+
+def _credit_reports(event: events.WorkItemEvent) -> Words | None:
+    """信用代证: items a 专项信用报告 covers."""
+    subject = event.subject_name
+    match event:
         case events.WorkItemCancelled() if events.is_credit_report_unit(event.unit_code):
-            text = f"{catalogue.DEPARTMENT_KINDS.zh(event.item)}证明（由专项信用报告替代）已撤销（{subject}）"
-        case events.WorkItemCancelled():
-            text = f"{unit}事项已撤销（{subject}）"
+            zh, en = _kind(event.item)
+            return Words(
+                f"{zh}证明（由专项信用报告替代）已撤销（{subject}）",
+                f"The {en} certificate (replaced by the credit report) was cancelled ({subject})",
+            )
         case events.WorkItemCovered(item=item, coverage_version=version, report_site_name=site):
-            kind = catalogue.DEPARTMENT_KINDS.zh(item)
+            zh, en = _kind(item)
             place = regions.full_name(event.coverage_region)
-            text = (
-                f"{kind}证明可由专项信用报告替代（{place}覆盖数据第{version}版），"
-                f"无需部门出具：请从{site}下载后上传（{subject}）"
+            return Words(
+                f"{zh}证明可由专项信用报告替代（{place}覆盖数据第{version}版），无需部门出具：请从{site}下载后上传（{subject}）",
+                f"The {en} certificate can be replaced by the credit report ({place}, coverage version {version}); "
+                f"no unit issues it: download it from {site} and upload it ({subject})",
             )
         case events.WorkItemCreditReportUploaded(item=item):
-            text = f"{catalogue.DEPARTMENT_KINDS.zh(item)}证明已由专项信用报告替代（{subject}）"
-        case _:
-            text = f"{unit}：{event.state}（{subject}）"
-    return f"{text}：{event.note}" if event.note and isinstance(event, PUBLIC_NOTES) else text
+            zh, en = _kind(item)
+            return Words(
+                f"{zh}证明已由专项信用报告替代（{subject}）",
+                f"The {en} certificate is replaced by the credit report ({subject})",
+            )
+        case events.WorkItemCancelled():
+            unit = event.unit_name
+            return Words(f"{unit}事项已撤销（{subject}）", f"{unit}'s item was cancelled ({subject})")
+    return None

@@ -46,6 +46,7 @@ async def request_out(session: AsyncSession, principal: Principal, req: Request)
         type=req.type,
         status=req.status,
         status_name=REQUEST_STATUSES.zh(req.status),
+        status_name_en=REQUEST_STATUSES.name(req.status, "en"),
         your_turn=[your_turn_out(t) for t in waiting],
         summary=turns.summary(items),
         step=turns.step(items, req.status == "withdrawn"),
@@ -73,6 +74,7 @@ async def request_out(session: AsyncSession, principal: Principal, req: Request)
                 unit_code=t.unit_code,
                 unit_name=t.unit_name,
                 summary=t.summary,
+                summary_en=t.summary_en or t.summary,
                 files=[file_out(files[i]) for i in t.file_ids or [] if i in files],
             )
             for t in entries
@@ -106,6 +108,7 @@ def subject_out(subject: dict, files: dict[str, Attachment]) -> dict:
         "proof": SubjectProofOut(
             kind=proof["kind"],
             kind_name=SUBJECT_PROOFS.zh(proof["kind"]),
+            kind_name_en=SUBJECT_PROOFS.name(proof["kind"], "en"),
             file=file_out(files[file_id]) if file_id in files else None,
         ).model_dump(mode="json"),
     }
@@ -122,10 +125,12 @@ def work_item_out(item: WorkItemView) -> WorkItemOut:
         subject_name=item.subject_name,
         status=item.status,
         status_name=WORK_ITEM_STATES.zh(item.status),
+        status_name_en=WORK_ITEM_STATES.name(item.status, "en"),
         acknowledge_due_at=item.acknowledge_due_at,
         due_at=item.due_at,
         result=item.result,
         last_actor=item.last_actor,
+        last_actor_en=item.last_actor_en,
         coverage=item.coverage,
     )
 
@@ -142,10 +147,14 @@ def credit_report_out(report: CreditReport, items: list[WorkItemView], files: di
         subject_region=report.subject_region,
         report_name=report.report_name,
         site={"name": report.site_name, "url": report.site_url},
-        items=[{"code": i.item, "zh": DEPARTMENT_KINDS.zh(i.item)} for i in covered],
+        items=[
+            {"code": i.item, "zh": DEPARTMENT_KINDS.zh(i.item), "en": DEPARTMENT_KINDS.name(i.item, "en")}
+            for i in covered
+        ],
         coverage=report.coverage or [],
         status=status,
         status_name=CREDIT_REPORT_STATUSES.zh(status),
+        status_name_en=CREDIT_REPORT_STATUSES.name(status, "en"),
         file=file_out(files[report.attachment_id]) if uploaded and report.attachment_id in files else None,
         upload_url=f"/v1/requests/{report.request_id}/credit-reports",
     )
@@ -160,6 +169,7 @@ def file_out(row: Attachment) -> FileOut:
         sha256=row.sha256,
         purpose=row.purpose,
         purpose_name=FILE_PURPOSES.zh(row.purpose),
+        purpose_name_en=FILE_PURPOSES.name(row.purpose, "en"),
         work_item_id=row.work_item_id,
         download_url=f"/v1/requests/{row.request_id}/files/{row.id}",
     )
@@ -171,6 +181,7 @@ def rating_out(rating: ItemRating) -> RatingOut:
         attempt=rating.attempt,
         score=rating.score,
         score_name=rating_name(rating.score),
+        score_name_en=rating_name(rating.score, "en"),
         comment=rating.comment,
         reopened=reopens(rating.attempt, rating.score),
         created_at=rating.created_at,

@@ -16,7 +16,7 @@ from shared.auth import Admin, Anyone, Overseer, Principal
 from shared.clock import SHANGHAI, reading_now, utcnow
 from shared.problems import Problem, invalid_field, refusals
 from shared.validation import Day
-from shared.vocabulary import TIMER_KINDS
+from shared.vocabulary import AUDIENCES, CHANNELS, TIMER_KINDS
 from shared.web import DbSession, exports
 
 from . import calendar as work_calendar
@@ -392,7 +392,7 @@ async def list_notifications(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict]:
     query = (
-        select(Notification)
+        select(Notification, SlaRecord.unit_code, SlaRecord.unit_name)
         .join(SlaRecord, SlaRecord.work_item_id == Notification.work_item_id)
         .where(principal.region_clause(SlaRecord.region_code))
         .order_by(Notification.id.desc())
@@ -402,4 +402,22 @@ async def list_notifications(
         query = query.where(Notification.work_item_id == work_item_id)
     if status:
         query = query.where(Notification.status == status)
-    return [notification_out(n) for n in await session.scalars(query)]
+    return [
+        named(notification_out(n), unit_code, unit_name) for n, unit_code, unit_name in await session.execute(query)
+    ]
+
+
+def named(notification: dict, unit_code: str, unit_name: str) -> dict:
+    """A notification with the names people read beside its codes: its item's unit, the kind of
+    message, the channel (消息总线 rather than topic) and the audience."""
+    kind = notification["kind"]
+    return {
+        **notification,
+        "unit_code": unit_code,
+        "unit_name": unit_name,
+        "kind_name": TIMER_KINDS.zh(kind) if kind in TIMER_KINDS else notification["title"],
+        "channel_name": CHANNELS.zh(notification["channel"]),
+        "channel_name_en": CHANNELS.name(notification["channel"], "en"),
+        "recipient_kind_name": AUDIENCES.zh(notification["recipient_kind"]),
+        "recipient_kind_name_en": AUDIENCES.name(notification["recipient_kind"], "en"),
+    }

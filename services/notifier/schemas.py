@@ -278,9 +278,16 @@ class RecipientOut(BaseModel):
 class NotificationOut(BaseModel):
     id: int
     kind: str
+    kind_name: str = Field(description="e.g. 催办 · 签收督办, or the message's title for news about an item")
     work_item_id: str | None
+    unit_code: str = Field(description="the item's unit")
+    unit_name: str
     recipient_kind: str
+    recipient_kind_name: str = Field(description="承办单位 · 单位领导 · 督办人员 · 企业")
+    recipient_kind_name_en: str
     channel: str
+    channel_name: str = Field(description="微信 · 邮件 · 接口回调 · 消息总线")
+    channel_name_en: str
     address: str
     title: str
     body: str

@@ -33,6 +33,11 @@ class Actor(BaseModel):
         return f"{self.name or self.id}（{ROLES.zh(self.role)}）"
 
     @property
+    def label_en(self) -> str:
+        """The same in English, e.g. ``李四 (Department)``."""
+        return f"{self.name or self.id} ({ROLES.name(self.role, 'en')})"
+
+    @property
     def ref(self) -> str:
         """How audit columns record who did it, e.g. ``department:staff:440112.tax``."""
         return f"{self.role}:{self.id}"

@@ -4,6 +4,7 @@ working days. Each takes plain objects and answers; the services' tests cover th
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -137,6 +138,9 @@ def test_a_withdrawn_request_stays_withdrawn_whatever_its_items_say():
 
 
 # --- the enterprise's timeline in words ---------------------------------------------------------------
+FILE = events.FileRef(id="f", name="report.pdf", content_type="application/pdf", size=1, sha256="0" * 64)
+
+
 def item_event(kind: type[events.WorkItemEvent], **fields) -> events.WorkItemEvent:
     common = dict(
         request_id="r-1",
@@ -163,9 +167,49 @@ def test_the_timeline_names_the_unit_the_result_and_the_document_number():
         actor=events.Actor(role="department", id="clerk"),
         resolution=events.Resolution(outcome="issued", document_no="穗黄税证〔2026〕1号"),
     )
-    assert timeline.summary(resolved) == (
-        "国家税务总局广州市黄埔区税务局已办结：出具证明，文号 穗黄税证〔2026〕1号（广州明珞装备股份有限公司）"
+    said = timeline.summary(resolved)
+    assert (
+        said.zh
+        == "国家税务总局广州市黄埔区税务局已办结：出具证明，文号 穗黄税证〔2026〕1号（广州明珞装备股份有限公司）"
     )
+    assert said.en == (
+        "国家税务总局广州市黄埔区税务局 resolved it: Certificate issued, document no. 穗黄税证〔2026〕1号 "
+        "(广州明珞装备股份有限公司)"
+    )
+
+
+CHINESE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+@pytest.mark.parametrize("kind", events.WORK_ITEM_EVENTS, ids=lambda k: k.__name__)
+def test_every_timeline_line_reads_in_english_apart_from_names_and_notes(kind):
+    """Row 11 of issue 25: timeline lines, outcomes, credit notes and separators in English."""
+    extra = {
+        events.WorkItemDispatched: dict(rule_id=1, rule_version=1, routing_reason="r"),
+        events.WorkItemResolved: dict(resolution=events.Resolution(outcome="not_issued", note="NOTE")),
+        events.WorkItemReturned: dict(returned_by="440112.tax"),
+        events.WorkItemReturnedToEnterprise: dict(reason_class="subject_authorization", returned_by="440112.tax"),
+        events.WorkItemAssisted: dict(assisting_units=["440112.commerce"]),
+        events.WorkItemExtensionRequested: dict(extension_id="x", days=3),
+        events.WorkItemExtensionDecided: dict(extension_id="x", days=3, approved=False),
+        events.WorkItemClosed: dict(score=4),
+        events.WorkItemCovered: dict(
+            subject_region="440112",
+            coverage_region="440000",
+            coverage_version=2,
+            coverage_effective_from=NOW,
+            report_name="REPORT",
+            report_site_name="SITE",
+            reason="r",
+        ),
+        events.WorkItemCreditReportUploaded: dict(
+            subject_region="440112", coverage_region="440000", coverage_version=2, report=FILE
+        ),
+    }.get(kind, {})
+    said = timeline.summary(item_event(kind, note="NOTE", **extra))
+    english = said.en.replace("国家税务总局广州市黄埔区税务局", "").replace("广州明珞装备股份有限公司", "")
+    assert not CHINESE.search(english.replace("广东省", "")), said.en
+    assert CHINESE.search(said.zh), said.zh
 
 
 # --- working days (the official calendar of 2025, a fact of the State Council's schedule) ------------
