@@ -39,7 +39,8 @@ CATALOGUE_TTL_SECONDS = 600  # the catalogue changes with a release; ten minutes
 SUBMITTED_FORMS_KEPT = timedelta(days=30)  # how long a form's key still answers "已提交"
 
 
-FINISHED_REQUEST = ("withdrawn", "resolved", "closed")  # intake refuses a withdrawal of these
+# Every item finished (intake refuses a withdrawal then): no clock to show either.
+FINISHED_REQUEST = ("withdrawn", "resolved", "closed", "awaiting_rating")
 
 
 # --- regions (GB/T 2260) ------------------------------------------------------------------------------
@@ -372,7 +373,8 @@ async def upload(
 
 # --- one request -----------------------------------------------------------------------------------
 def _rows(found: dict, clocks: dict[str, dict]) -> list[dict]:
-    """One row per subject × department: its state, unit, countdown and events, issued files."""
+    """One row per subject × department: its state, unit, countdown and events, issued files;
+    the items waiting for the enterprise (待您处理: a 补正, a report, a rating) first."""
     events_by_item: dict[str, list[dict]] = {}
     for entry in found["timeline"]:
         if entry["work_item_id"]:
@@ -393,7 +395,14 @@ def _rows(found: dict, clocks: dict[str, dict]) -> list[dict]:
                 "files": files_by_item.get(item["id"], []),
             }
         )
-    rows.sort(key=lambda r: (r["item"]["subject_name"], r["item"]["unit_name"]))
+    waiting = [t["work_item_id"] for t in found["your_turn"]]
+    rows.sort(
+        key=lambda r: (
+            waiting.index(r["item"]["id"]) if r["item"]["id"] in waiting else len(waiting),
+            r["item"]["subject_name"],
+            r["item"]["unit_name"],
+        )
+    )
     return rows
 
 
