@@ -46,7 +46,7 @@ async def test_english_mode_on_the_pages_of_a_worked_request(system, web, browse
         f"/v1/workitems/{item['id']}/resolve",
         json={
             "outcome": "issued",
-            "document_no": f"穗交证{uuid.uuid4().hex[:4]}",
+            "document_no": f"HPJT-{uuid.uuid4().hex[:4]}",
             "attachments": [upload.json()["id"]],
         },
         headers=clerk,
@@ -66,6 +66,15 @@ async def test_english_mode_on_the_pages_of_a_worked_request(system, web, browse
         await expect(row).to_contain_text("Certificate issued")
         await expect(row.get_by_role("link", name=re.compile("Download Issued document"))).to_be_visible()
         assert await chinese_in_chrome(enterprise) == []
+        # The timeline in English: intake's lines, names (of units) as they are.
+        timeline = (await system.intake.get(f"/v1/requests/{request_id}", headers=owner)).json()["timeline"]
+        lines = [e for e in timeline if e["work_item_id"] == item["id"]]
+        shown = await row.locator(".events li").all_inner_texts()
+        assert len(shown) == len(lines) >= 3
+        for entry, text in zip(lines, shown, strict=True):
+            assert text.endswith(entry["summary_en"]), (text, entry)
+            assert not CJK.search(text.replace(item["unit_name"], "").replace(item["subject_name"], "")), text
+        await expect(row.locator(".events")).to_contain_text("resolved it: Certificate issued")
         for path in ("/enterprise/", "/enterprise/new"):
             await enterprise.goto(path)
             assert await chinese_in_chrome(enterprise) == [], path
