@@ -47,6 +47,7 @@ AUDIENCES = {
     "enterprise": ("enterprise", PHONE),
     "clerk": ("staff:440112.tax", DESKTOP),
     "board": ("staff:dudao.440112", DESKTOP),
+    "admin": ("staff:admin", DESKTOP),
 }
 
 
@@ -142,6 +143,16 @@ async def demo_data(stack: Stack) -> dict[str, str]:
     }
     async with httpx.AsyncClient(timeout=30) as http:
         intake, router = stack.urls["intake"], stack.urls["router"]
+        # The group registry knows the subsidiary (otherwise it needs its 授权委托书).
+        relation = {
+            "parent_name": "广州明珞装备股份有限公司",
+            "parent_region": "440112",
+            "subject_name": "明珞（上海）智能装备有限公司",
+            "subject_region": "310115",
+        }
+        admin = stack.auth("admin", sub="screenshots-admin")
+        url = f"{intake}/v1/relations/{MINGLUO}/{MINGLUO_SH}"
+        (await http.put(url, json=relation, headers=admin)).raise_for_status()
         created = (await http.post(f"{intake}/v1/requests", json=body, headers=company)).raise_for_status().json()
 
         async def routed():
@@ -173,15 +184,20 @@ async def demo_data(stack: Stack) -> dict[str, str]:
         await move(
             people, "resolve", outcome="issued", document_no="穗黄人社证〔2026〕8号", attachments=[upload.json()["id"]]
         )
-        return {"request_id": created["id"], "item_id": tax["id"], "work_item_id": tax["id"]}
+        return {
+            "request_id": created["id"],
+            "item_id": tax["id"],
+            "work_item_id": tax["id"],
+            "unit_code": tax["unit_code"],
+        }
 
 
 def page_paths(ids: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
     """Every GET page of the web service per audience, as (name, path) with its ids filled in."""
-    from services.web import board, clerk, enterprise
+    from services.web import admin, board, clerk, enterprise
 
     found: dict[str, list[tuple[str, str]]] = {audience: [] for audience in AUDIENCES}
-    for route in [*enterprise.router.routes, *clerk.router.routes, *board.router.routes]:
+    for route in [*enterprise.router.routes, *clerk.router.routes, *board.router.routes, *admin.router.routes]:
         if not isinstance(route, APIRoute) or "GET" not in route.methods:
             continue
         audience = route.path.strip("/").split("/")[0]

@@ -236,7 +236,9 @@
   document.addEventListener("htmx:configRequest", function (event) {
     var region = event.detail.elt;
     if (!region.hasAttribute || !region.hasAttribute("data-live")) return; // only the region's own polls
-    if (document.hidden || composing || typingIn(region)) {
+    // Not while hidden, typing, or while a request of the region's own runs (an upload would land
+    // in a list the redraw replaced).
+    if (document.hidden || composing || typingIn(region) || region.querySelector(".htmx-request")) {
       event.preventDefault();
       return;
     }
