@@ -5,7 +5,9 @@ figures, references, ratios and targets written into docs/benchmarks.md (between
     .venv/bin/python bench/run_all.py [--quick] [--only intake router ...] [--no-write]
 
 --quick: shorter runs and the scheduler at 100,000 open items instead of 1,000,000 (whose COPY
-set-up alone takes about a minute); the targets are stated for the full run. Everything runs on
+set-up alone takes about a minute); the targets are stated for the full run. ``--only year`` (not
+in the default set) measures on the year of a province, bench/year.py, generating it first if no
+year is kept. Everything runs on
 127.0.0.1 and stops by itself; the full run takes about 12 minutes on 2 cores.
 """
 
@@ -31,9 +33,14 @@ DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN = "<!-- make bench: generated from here -->"
 END = "<!-- make bench: generated up to here -->"
 NAMES = ("intake", "router", "notifier", "e2e", "scheduler", "scaleout")
+# Asked for by name only (``--only year``): the year of a province (bench/year.py) is generated once
+# (about half an hour) and kept; its measurements take about half an hour more.
+OPTIONAL = ("year",)
 
 
 def arguments(name: str, quick: bool) -> list[str]:
+    if name == "year":
+        return ["measure", "--runs", "10" if quick else "50"]
     if not quick:
         return []
     return {
@@ -135,6 +142,8 @@ def summary(results: dict) -> list[str]:
             f"| the same tick over {small['open']:,} open items: {fmt(small['median_ms'], 1)} ms | {r['ratio']:.2f}× "
             f"| ≤ 2× | {verdict(r['ratio'] <= 2)} |"
         )
+    if r := results.get("year"):
+        rows += year_rows(r)
     if r := results.get("scaleout"):
         (i1, i2), (r1, r2) = r["intake"], r["router"]
         doubled = i1["events_doubled"] + i2["events_doubled"] + r1["doubled"] + r2["doubled"]
@@ -152,10 +161,82 @@ def summary(results: dict) -> list[str]:
     ]
 
 
+def year_rows(r: dict) -> list[str]:
+    """The year of a province (bench/year.py): each kind of figure against its target, the worst
+    of its kind named; the whole table is in the year's own section."""
+    t, rows = r["targets"], []
+    scale = f"{r['year']['totals']['items']:,} items"
+    if lists := r.get("lists"):
+
+        def worst(row):
+            return max(row["first"]["year"]["p95_ms"], row.get("deep", {}).get("year", {}).get("p95_ms", 0))
+
+        slow = sorted(lists, key=worst, reverse=True)
+        failing = [row for row in lists if worst(row) > t["list_p95_ms"]]
+        rows.append(
+            f"| year ({scale}): the pages' lists, p95, first and deep page | {len(lists) - len(failing)} of "
+            f"{len(lists)} within; slowest {slow[0]['name']}: {fmt(worst(slow[0]))} ms | the same lists on empty "
+            f"databases: slowest {fmt(max(row['first']['empty']['p95_ms'] for row in lists))} ms | — "
+            f"| ≤ {t['list_p95_ms']} ms each | {verdict(not failing)} |"
+        )
+    if s := r.get("stats"):
+        year, empty = s["year"]["year"], s["empty"]["year"]
+        shown = (
+            f"failed after {fmt(year['seconds'])} s ({year['failed']})"
+            if year.get("failed")
+            else (f"{fmt(year['seconds'], 2)} s")
+        )
+        rows.append(
+            f"| year: unit statistics, whole year, whole province | {shown} | empty: {fmt(empty['seconds'], 2)} s "
+            f"| — | ≤ {t['stats_s']} s | {verdict(not year.get('failed') and year['seconds'] <= t['stats_s'])} |"
+        )
+        trend = s["year"]["trend_seconds"] * 1000
+        rows.append(
+            f"| year: the 8-week trend (8 weekly calls) | {fmt(trend)} ms | empty: "
+            f"{fmt(s['empty']['trend_seconds'] * 1000)} ms | — | ≤ {t['trend_ms']} ms "
+            f"| {verdict(not s['year']['trend_failed'] and trend <= t['trend_ms'])} |"
+        )
+    if e := r.get("export"):
+        for kind in ("csv", "xlsx"):
+            x = e[kind]["year"]
+            rate = e["rows_expected"] / x["seconds"]
+            ok = x["ttfb_s"] <= t["export_ttfb_s"] and rate >= t["export_rows_per_s"]
+            ok = ok and x["rss_growth_mb"] <= t["export_rss_mb"]
+            rows.append(
+                f"| year: ledger export, {e['rows_expected']:,} rows, {kind.upper()} | first byte "
+                f"{fmt(x['ttfb_s'], 2)} s, {fmt(rate)} rows/s, RSS +{fmt(x['rss_growth_mb'])} MB | empty: first byte "
+                f"{fmt(e[kind]['empty']['ttfb_s'], 2)} s | — | ≤ {t['export_ttfb_s']} s, ≥ {t['export_rows_per_s']:,} "
+                f"rows/s, ≤ {t['export_rss_mb']} MB | {verdict(ok)} |"
+            )
+    if pages := r.get("pages"):
+        slow = max(pages, key=lambda p: p["year"]["p95_ms"])
+        failing = [p for p in pages if p["year"]["p95_ms"] > t["page_p95_ms"] or p["year"]["status"] != 200]
+        rows.append(
+            f"| year: board and queue pages, p95 | {len(pages) - len(failing)} of {len(pages)} within; slowest "
+            f"{slow['name']}: {fmt(slow['year']['p95_ms'])} ms | empty: {fmt(slow['empty']['p95_ms'])} ms | — "
+            f"| ≤ {t['page_p95_ms']} ms | {verdict(not failing)} |"
+        )
+    if sc := r.get("scheduler"):
+        rows.append(
+            f"| year: scheduler tick, {sc['due']} due, {sc['year']['open']:,} open items | "
+            f"{fmt(sc['year']['median_ms'], 1)} ms | {sc['reference']['open']:,} open items: "
+            f"{fmt(sc['reference']['median_ms'], 1)} ms | {sc['ratio']:.2f}× | ≤ {t['scheduler_ratio']}× "
+            f"| {verdict(sc['ratio'] <= t['scheduler_ratio'])} |"
+        )
+    if m := r.get("migrations"):
+        done = [f"{s} {x['revision']} {fmt(x['upgrade_s'], 1)} s" for s, x in m.items() if "upgrade_s" in x]
+        rewrites = [w["table"] for x in m.values() for w in x.get("rewritten_up", [])]
+        rows.append(
+            f"| year: newest migrations, up on a copy of the year | {'; '.join(done) or '—'} | — | — "
+            f"| recorded{'; rewrites ' + ', '.join(rewrites) if rewrites else ', no table rewritten'} | — |"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="shorter runs, scheduler at 100,000 open items")
-    parser.add_argument("--only", nargs="+", choices=NAMES, default=list(NAMES))
+    parser.add_argument("--only", nargs="+", choices=NAMES + OPTIONAL, default=list(NAMES))
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--results", type=Path, help="keep the JSON here; figures already there are not measured again")
     args = parser.parse_args()
