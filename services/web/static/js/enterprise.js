@@ -47,3 +47,6 @@ document.addEventListener("xiaoer:restore", function (event) {
     if (match && !document.getElementById("subject-" + match[1])) addSubject(Number(match[1]));
   });
 });
+document.querySelectorAll("[data-add-subject]").forEach(function (button) {
+  button.disabled = false; // the row can be added from now on
+});
