@@ -1,12 +1,14 @@
-"""``GET /v1/countdowns``: the countdown of each item a page shows, for whoever may see the item —
-its enterprise and liaison officers, its unit, the supervisors of its unit's or its subject's
-region. Every page reads its items' clocks here, so all of them show the same words."""
+"""``POST /v1/countdowns`` (a read by POST: a page's items may be many): the countdown of each
+item a page shows, for whoever may see the item — its enterprise and liaison officers, its unit,
+the supervisors of its unit's or its subject's region. Every page reads its items' clocks here,
+so all of them show the same words."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import or_, select
 
 from shared.auth import Anyone, Principal
@@ -20,6 +22,8 @@ from .models import SlaRecord
 from .schemas import ItemCountdownOut
 
 router = APIRouter(prefix="/v1", tags=["sla"])
+# Work items and requests are named by UUIDs.
+Id = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 
 
 def may_see(principal: Principal, record: SlaRecord) -> bool:
@@ -32,28 +36,32 @@ def may_see(principal: Principal, record: SlaRecord) -> bool:
     )
 
 
-@router.get(
+class CountdownsIn(BaseModel):
+    """The items a page shows: by id, or every item of some requests (at least one of the two)."""
+
+    model_config = ConfigDict(extra="forbid")
+    work_item_ids: list[Id] = Field(default=[], max_length=500)
+    request_ids: list[Id] = Field(default=[], max_length=50)
+
+
+@router.post(
     "/countdowns",
     response_model=list[ItemCountdownOut],
     summary="What each item's clock means now (which deadline, working days left or overdue, paused), "
-    "for the items of a request or the items named; those the caller may not see are left out",
+    "for the items named or every item of the requests named; those the caller may not see are left out",
 )
 async def get_countdowns(
-    request: Request,
-    session: DbSession,
-    principal: Anyone,
-    work_item_id: Annotated[list[str] | None, Query(max_length=200, description="repeat for several items")] = None,
-    request_id: Annotated[str | None, Query(max_length=36, description="every item of one request")] = None,
+    body: CountdownsIn, request: Request, session: DbSession, principal: Anyone
 ) -> list[ItemCountdownOut]:
-    if not work_item_id and not request_id:
+    if not body.work_item_ids and not body.request_ids:
         raise invalid_field(
-            "work_item_id", "missing", "请指定工单或诉求", "Name work items (work_item_id) or a request (request_id)"
+            "work_item_ids", "missing", "请指定工单或诉求", "Name work items (work_item_ids) or requests (request_ids)"
         )
     conditions = []
-    if work_item_id:
-        conditions.append(SlaRecord.work_item_id.in_(work_item_id))
-    if request_id:
-        conditions.append(SlaRecord.request_id == request_id)
+    if body.work_item_ids:
+        conditions.append(SlaRecord.work_item_id.in_(body.work_item_ids))
+    if body.request_ids:
+        conditions.append(SlaRecord.request_id.in_(body.request_ids))
     records = [
         r
         for r in await session.scalars(select(SlaRecord).where(or_(*conditions)).order_by(SlaRecord.work_item_id))

@@ -69,9 +69,8 @@ class Item:
         notifier, callers = self.system.notifier, self.callers()
         shown = {}
         for who, headers in callers.items():
-            [mine] = (
-                await notifier.get("/v1/countdowns", params={"request_id": self.request_id}, headers=headers)
-            ).json()
+            answer = await notifier.post("/v1/countdowns", json={"request_ids": [self.request_id]}, headers=headers)
+            [mine] = answer.json()
             shown[f"{who}: countdowns"] = mine["countdown"]["zh"]
         for who in ("clerk", "supervisor"):
             plan = (await notifier.get(f"/v1/sla/{self.id}", headers=callers[who])).json()
@@ -133,9 +132,9 @@ async def test_strangers_read_no_countdown(system, producer):
         "a neighbouring supervisor": system.auth("supervisor", region="440113"),
     }
     for who, headers in strangers.items():
-        for params in ({"request_id": item.request_id}, {"work_item_id": item.id}):
-            answer = await system.notifier.get("/v1/countdowns", params=params, headers=headers)
+        for asked in ({"request_ids": [item.request_id]}, {"work_item_ids": [item.id]}):
+            answer = await system.notifier.post("/v1/countdowns", json=asked, headers=headers)
             assert answer.status_code == 200 and answer.json() == [], who
-    assert (await system.notifier.get("/v1/countdowns", params={"work_item_id": item.id})).status_code == 401
-    neither = await system.notifier.get("/v1/countdowns", headers=clerk)
-    assert neither.status_code == 422 and neither.json()["errors"][0]["field"] == "work_item_id"
+    assert (await system.notifier.post("/v1/countdowns", json={"work_item_ids": [item.id]})).status_code == 401
+    neither = await system.notifier.post("/v1/countdowns", json={}, headers=clerk)
+    assert neither.status_code == 422 and neither.json()["errors"][0]["field"] == "work_item_ids"
