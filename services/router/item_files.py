@@ -32,8 +32,10 @@ async def learn(
     work_item_id: str | None,
     purpose: str,
     uploaded_by: str,
+    subject_uscc: str | None = None,
 ) -> None:
-    """Records the enterprise's files from intake's events, once each (replays change nothing)."""
+    """Records the enterprise's files from intake's events, once each (replays change nothing);
+    a subject's 授权委托书 with its subject (``subject_uscc``): the units of its items see it."""
     for ref in refs:
         if await session.get(ItemFile, ref.id) is None:
             session.add(
@@ -41,6 +43,7 @@ async def learn(
                     id=ref.id,
                     request_id=request_id,
                     work_item_id=work_item_id,
+                    subject_uscc=subject_uscc,
                     origin="enterprise",
                     purpose=purpose,
                     name=ref.name,
@@ -115,7 +118,17 @@ async def of_items(session: AsyncSession, items: Sequence[WorkItem]) -> dict[str
     by_request: dict[str, list[ItemFile]] = {}
     for row in rows:
         by_request.setdefault(row.request_id, []).append(row)
-    return {i.id: [f for f in by_request.get(i.request_id, []) if f.work_item_id in (None, i.id)] for i in items}
+    return {i.id: [f for f in by_request.get(i.request_id, []) if readable(f, i)] for i in items}
+
+
+def readable(row: ItemFile, item: WorkItem) -> bool:
+    """Whether the unit of ``item`` may read ``row``: the request's files, the item's own, and the
+    授权委托书 of the item's subject (not another subject's)."""
+    return (
+        row.request_id == item.request_id
+        and row.work_item_id in (None, item.id)
+        and row.subject_uscc in (None, item.subject_uscc)
+    )
 
 
 def not_found() -> Problem:
@@ -126,7 +139,7 @@ async def download(
     session: AsyncSession, store: files.FileStore, item: WorkItem, file_id: str, downloaded_by: str
 ) -> StreamingResponse:
     row = await session.get(ItemFile, file_id)
-    if row is None or row.request_id != item.request_id or row.work_item_id not in (None, item.id):
+    if row is None or not readable(row, item):
         raise not_found()
     session.add(FileDownload(file_id=row.id, work_item_id=item.id, downloaded_by=downloaded_by))
     return files.download(store, row.sha256, row.name, row.content_type, row.size)

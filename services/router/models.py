@@ -231,8 +231,11 @@ class ItemFile(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(36), index=True)
     work_item_id: Mapped[str | None] = mapped_column(String(36), index=True, comment="null: the whole request's")
+    subject_uscc: Mapped[str | None] = mapped_column(
+        String(18), comment="a 授权委托书: only the items of this subject show it"
+    )
     origin: Mapped[str] = mapped_column(String(20))  # enterprise | unit
-    purpose: Mapped[str] = mapped_column(String(20))  # attachment | supplement | unit
+    purpose: Mapped[str] = mapped_column(String(20))  # attachment | supplement | unit | authorization
     name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)

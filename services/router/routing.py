@@ -233,14 +233,17 @@ async def _route(
         purpose="attachment",
         uploaded_by=submitted.submitted_by.ref,
     )
-    await item_files.learn(  # each subject's 授权委托书, shown beside the subject
-        session,
-        [s.proof.authorization for s in submitted.subjects if s.proof and s.proof.authorization],
-        request_id=submitted.request_id,
-        work_item_id=None,
-        purpose="authorization",
-        uploaded_by=submitted.submitted_by.ref,
-    )
+    for subject in submitted.subjects:  # each subject's 授权委托书, for the units of its items
+        if subject.proof and subject.proof.authorization:
+            await item_files.learn(
+                session,
+                [subject.proof.authorization],
+                request_id=submitted.request_id,
+                work_item_id=None,
+                purpose="authorization",
+                uploaded_by=submitted.submitted_by.ref,
+                subject_uscc=subject.uscc,
+            )
     registry, book = await db.once_per_session(session, "routing.registry", registry_snapshot)
     # The coverage in force on the submission day decides, however late the routing runs.
     splits = credit.splits_for(book, submitted, submitted.submitted_at)

@@ -108,6 +108,12 @@ async def test_a_letter_of_authorisation_is_the_other_proof(system):
     )
     download = await system.router.get(shown["file"]["download_url"], headers=clerk.headers)
     assert download.status_code == 200 and download.content == PDF_BYTES
+    # The unit of the applicant's own item reads the request's files, not another subject's letter.
+    [own] = [i for i in items if i.subject_uscc != subsidiary["uscc"]]
+    theirs_only = system.clerk(own.unit_code)
+    assert letter["id"] not in [f["id"] for f in (await theirs_only.item(own.id)).json()["attachments"]]
+    other_path = f"/v1/workitems/{own.id}/files/{letter['id']}"
+    assert (await system.router.get(other_path, headers=theirs_only.headers)).status_code == 404
 
 
 async def test_who_keeps_the_registry(system):
