@@ -13,7 +13,7 @@ ASYNCAPI_PARSER := $(NODE_MODULES)/@asyncapi/parser/package.json
 	image image-test compose-test tools
 
 $(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
