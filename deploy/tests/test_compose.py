@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from deploy.tests.containers import daemon_answers, docker, health, inspect, logs
-from deploy.tests.test_image import README_REQUEST
+from deploy.tests.test_image import README_REQUEST, register_the_subsidiary
 from tests.support import PDF_BYTES, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,9 @@ class Stack:
         password = lambda: secrets.token_hex(16)  # noqa: E731 - letters and digits, as deploy/kafka wants
         self.env = {
             **os.environ,
+            # Docker's vfs storage copies a whole image per container: removing one can outlast
+            # Compose's default 60 s wait for the daemon.
+            "COMPOSE_HTTP_TIMEOUT": "600",
             "XIAOER_JWT_SECRET": secrets.token_urlsafe(48),
             **{name: password() for name in ("POSTGRES_PASSWORD", "MINIO_PASSWORD", "GRAFANA_PASSWORD")},
             **{f"KAFKA_{s}_PASSWORD": password() for s in ("INTAKE", "ROUTER", "NOTIFIER", "OPS")},
@@ -163,6 +166,7 @@ async def test_the_readme_request_goes_end_to_end_through_the_containers(stack):
     # A new deployment has no department registry: the operator loads one (here the demo's).
     seeded = docker("exec", stack.container("router"), "xiaoer", "seed").stdout
     assert "seeded the demo registry" in seeded, seeded
+    await register_the_subsidiary(INTAKE, stack.token("--role", "admin", "--sub", "group-registry-admin"))
     async with enterprise_client(stack) as client:
         upload = await client.post("/v1/attachments", files={"file": ("营业执照.pdf", PDF_BYTES, "application/pdf")})
         assert upload.status_code == 201, upload.text  # kept in the S3 stand-in

@@ -29,6 +29,19 @@ README_REQUEST = {
 }
 
 
+async def register_the_subsidiary(intake: str, admin_token: str) -> None:
+    """The README's subject is another company: an admin registers it as the applicant's
+    subsidiary first (the enterprise-group registry), or the request needs its 授权委托书."""
+    parent, (subject,) = README_REQUEST["enterprise"], README_REQUEST["subjects"]
+    async with httpx.AsyncClient(base_url=intake, headers={"Authorization": f"Bearer {admin_token}"}) as client:
+        response = await client.put(
+            f"/v1/relations/{parent['uscc']}/{subject['uscc']}",
+            json={"parent_name": parent["name"], "parent_region": parent["region_code"],
+                  "subject_name": subject["name"], "subject_region": subject["region_code"]},
+        )  # fmt: skip
+    assert response.status_code == 200, response.text
+
+
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
     embedded = EmbeddedBroker(port=free_port(), log_path=tmp_path_factory.mktemp("broker") / "broker.log")
@@ -107,6 +120,7 @@ async def test_every_role_turns_healthy_and_the_readme_request_goes_through(depl
     enterprise = token(deployment, "--role", "enterprise", "--uscc", "91440112MA59C5XK03", "--name", "张三")
     headers = {"Authorization": f"Bearer {enterprise}"}
     intake = f"http://127.0.0.1:{deployment['ports']['intake']}"
+    await register_the_subsidiary(intake, token(deployment, "--role", "admin", "--sub", "group-registry-admin"))
     async with httpx.AsyncClient(base_url=intake, headers=headers, timeout=10) as client:
         created = await client.post("/v1/requests", json=README_REQUEST)
         assert created.status_code == 201, created.text

@@ -23,7 +23,7 @@ from services.router.settings import RouterSettings
 from services.web.settings import WebSettings
 from shared.settings import SERVICES, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 KUSTOMIZATION = yaml.safe_load((K8S / "kustomization.yaml").read_text())
 MANIFESTS = {path.name: list(filter(None, yaml.safe_load_all(path.read_text()))) for path in K8S.glob("*.yaml")}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
 BOARD = json.loads((GRAFANA / "dashboards" / "xiaoer.json").read_text())
 CJK = re.compile(r"[\u4e00-\u9fff]")
