@@ -47,17 +47,11 @@ class Column:
         return "days" if "handling" in self.field else "count"
 
 
-# Left out of the table (the CSV has them): the hour twins of the day columns, and counts that only
-# feed a shown rate's definition less directly.
-NOT_SHOWN = {"median_handling_hours", "p90_handling_hours", "acknowledged_late", "rated", "satisfied"}
-
-
 def _columns(stats: dict) -> list[Column]:
     en = current() == "en"
     return [
         Column(d["field"], d["en"] if en else d["zh"], d["definition_en"] if en else d["definition_zh"])
-        for d in stats["definitions"]
-        if d["field"] not in NOT_SHOWN
+        for d in stats["definitions"]  # every column: each rate's two counts are in the table
     ]
 
 
