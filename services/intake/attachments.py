@@ -86,7 +86,7 @@ def ref_of(row: Attachment | Row) -> events.FileRef:
     return events.FileRef(id=row.id, name=row.filename, content_type=row.content_type, size=row.size, sha256=row.sha256)
 
 
-async def learn(
+async def record_unit_files(
     session: AsyncSession,
     refs: Sequence[events.FileRef],
     *,

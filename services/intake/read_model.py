@@ -165,7 +165,7 @@ async def _apply_what_the_event_carries(
 async def _learn_files(
     session: AsyncSession, event: events.WorkItemEvent, view: WorkItemView, files: list[events.FileRef], purpose: str
 ) -> list[events.FileRef]:
-    await attachments.learn(
+    await attachments.record_unit_files(
         session, files, unit_code=event.unit_code, request_id=event.request_id, work_item_id=view.id, purpose=purpose
     )
     return files

@@ -24,7 +24,7 @@ def ref_of(row: ItemFile) -> events.FileRef:
     return events.FileRef(id=row.id, name=row.name, content_type=row.content_type, size=row.size, sha256=row.sha256)
 
 
-async def learn(
+async def record_enterprise_files(
     session: AsyncSession,
     refs: Sequence[events.FileRef],
     *,
@@ -80,7 +80,9 @@ async def upload(
     return row
 
 
-async def take(session: AsyncSession, item: WorkItem, ids: Sequence[str], move: str) -> list[events.FileRef]:
+async def claim_unit_uploads(
+    session: AsyncSession, item: WorkItem, ids: Sequence[str], move: str
+) -> list[events.FileRef]:
     """The unit's own uploads for this item, now sent on with ``move``. An id that is unknown,
     another item's, the enterprise's or already sent with another move is refused (422, field
     ``attachments``)."""

@@ -129,7 +129,7 @@ class Lifecycle:
         await self._move(item, "progress", actor, data.note, events.WorkItemProgressed)
 
     async def _request_supplement(self, item, actor, data):
-        forms = await item_files.take(self.session, item, data.attachments or [], "request-supplement")
+        forms = await item_files.claim_unit_uploads(self.session, item, data.attachments or [], "request-supplement")
         await self._move(
             item, "request-supplement", actor, data.note, events.WorkItemSupplementRequested, attachments=forms
         )
@@ -160,7 +160,7 @@ class Lifecycle:
             outcome=data.outcome,
             document_no=data.document_no,
             note=data.note,
-            documents=await item_files.take(self.session, item, data.attachments or [], "resolve"),
+            documents=await item_files.claim_unit_uploads(self.session, item, data.attachments or [], "resolve"),
         )
         item.resolution = resolution.model_dump(mode="json")
         await self._move(item, "resolve", actor, data.note, events.WorkItemResolved, resolution=resolution)
@@ -333,7 +333,7 @@ class Lifecycle:
     async def supplemented(self, item: WorkItem, actor: events.Actor, text: str, files: list[events.FileRef]) -> bool:
         if item.state not in transitions.MOVES["supplemented"].starts:
             return False
-        await item_files.learn(
+        await item_files.record_enterprise_files(
             self.session,
             files,
             request_id=item.request_id,
@@ -413,7 +413,7 @@ class Lifecycle:
     async def _changed(self, item: WorkItem, unit: DepartmentUnit | None, event_type, actor, note, **extra) -> None:
         unit = unit or await self.session.get(DepartmentUnit, item.unit_code)
         request = await self.session.get(RoutedRequest, item.request_id)
-        self.messages.append(messages.changed(item, unit, request, event_type, actor, note, self.now, **extra))
+        self.messages.append(messages.item_event(item, unit, request, event_type, actor, note, self.now, **extra))
 
     async def _notice(self, item: WorkItem, unit_code: str, notice: str, **extra) -> None:
         unit = await self.session.get(DepartmentUnit, unit_code)

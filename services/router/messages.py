@@ -25,7 +25,7 @@ from .settings import RouterSettings
 OUTBOX = Outbox(outbox, events.SOURCE_ROUTER)
 
 
-def changed(
+def item_event(
     item: WorkItem | NewWorkItem,
     unit: DepartmentUnit,
     request: RoutedRequest,

@@ -166,7 +166,7 @@ class NewWorkItem:
     """A work item as routing creates it, before it is a row: the same fields as ``WorkItem``,
     as a plain object. Routing builds eight or more per request and writes them with one bulk
     INSERT; building them as ORM objects (attribute instrumentation) was a large part of routing's
-    CPU (docs/benchmarks.md). ``version`` is set by the dispatch event (``messages.changed``)."""
+    CPU (docs/benchmarks.md). ``version`` is set by the dispatch event (``messages.item_event``)."""
 
     id: str
     request_id: str

@@ -225,7 +225,7 @@ async def _route(
 ) -> tuple[list[NewWorkItem], list[OutgoingMessage]]:
     """One request's work items and their events; the items its subjects' 专项信用报告 cover are
     added to the session. ``request`` is for the messages: its row is written by the caller."""
-    await item_files.learn(
+    await item_files.record_enterprise_files(
         session,
         submitted.attachments,
         request_id=submitted.request_id,
@@ -235,7 +235,7 @@ async def _route(
     )
     for subject in submitted.subjects:  # each subject's 授权委托书, for the units of its items
         if subject.proof and subject.proof.authorization:
-            await item_files.learn(
+            await item_files.record_enterprise_files(
                 session,
                 [subject.proof.authorization],
                 request_id=submitted.request_id,
@@ -258,7 +258,7 @@ async def _route(
         items.append(item)
         outgoing.append(messages.assigned(settings, item, decision.unit, request, now, submitted=submitted))
         outgoing.append(
-            messages.changed(
+            messages.item_event(
                 item,
                 decision.unit,
                 request,

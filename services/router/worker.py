@@ -16,8 +16,6 @@ from .lifecycle import ActionInput, Lifecycle
 from .models import RoutedRequest, WorkItem
 from .settings import RouterSettings
 
-department_source = credentials.department_source
-
 
 def dispatch_handlers(settings: RouterSettings) -> dict:
     async def on_requests_submitted(session: AsyncSession, received: list[ReceivedEvent]) -> None:
