@@ -1,4 +1,4 @@
-"""Each item's clock as the notifier words it (``GET /v1/countdowns``, services/notifier/
+"""Each item's clock as the notifier words it (``POST /v1/countdowns``, services/notifier/
 countdown.py): which deadline counts, the working days left or overdue, paused during 补正. The
 pages never count working days themselves, so the enterprise, the clerk, the coordinator and the
 supervisor read the same text for the same item at the same moment."""
@@ -12,17 +12,17 @@ import structlog
 from .apis import ApiError, ServiceClient
 
 log = structlog.get_logger(__name__)
-CHUNK = 50  # items per call: the ids travel in the query string
+CHUNK = 500  # items per call: the notifier takes at most 500 ids at once
 
 
 async def countdowns(api: ServiceClient, *, request_id: str | None = None, items=()) -> dict[str, dict]:
     """The countdown of each item (by work item id) of one request, or of the items named. The
     notifier away: no countdowns (the page still shows what it has), said in the log."""
     ids = list(dict.fromkeys(items))
-    calls = [{"request_id": request_id}] if request_id else []
-    calls += [{"work_item_id": ids[n : n + CHUNK]} for n in range(0, len(ids), CHUNK)]
+    calls = [{"request_ids": [request_id]}] if request_id else []
+    calls += [{"work_item_ids": ids[n : n + CHUNK]} for n in range(0, len(ids), CHUNK)]
     try:
-        answers = await asyncio.gather(*(api.get("notifier", "/v1/countdowns", params=p) for p in calls))
+        answers = await asyncio.gather(*(api.post("notifier", "/v1/countdowns", json=body) for body in calls))
     except ApiError as error:
         if error.status == 401:
             raise

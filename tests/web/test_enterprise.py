@@ -58,7 +58,9 @@ async def act(system, item: dict, action: str, **body) -> dict:
 
 async def clocks_of(system, request_id: str) -> dict[str, str]:
     """Each item's countdown as the notifier words it for the enterprise: the page shows the same."""
-    answer = await system.notifier.get("/v1/countdowns", params={"request_id": request_id}, headers=enterprise(system))
+    answer = await system.notifier.post(
+        "/v1/countdowns", json={"request_ids": [request_id]}, headers=enterprise(system)
+    )
     return {row["work_item_id"]: row["countdown"]["zh"] for row in answer.json()}
 
 

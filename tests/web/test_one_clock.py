@@ -31,7 +31,7 @@ def enterprise(system):
 
 async def notifier_row(system, item_id: str) -> dict:
     [row] = (
-        await system.notifier.get("/v1/countdowns", params={"work_item_id": item_id}, headers=system.auth("admin"))
+        await system.notifier.post("/v1/countdowns", json={"work_item_ids": [item_id]}, headers=system.auth("admin"))
     ).json()
     return row
 
