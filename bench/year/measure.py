@@ -517,8 +517,3 @@ async def measure(runs: int = 50, skip: set[str] | None = None, plans_dir: Path 
     result["load_average_after"] = os.getloadavg()
     return result
 
-
-def render(result: dict) -> str:
-    from .render import measured
-
-    return measured(result)

@@ -51,9 +51,7 @@ def _load(values) -> str:
 
 
 def report(result: dict) -> str:
-    from .measure import render
-
-    return render(result)
+    return measured(result)
 
 
 def _ms(value) -> str:
