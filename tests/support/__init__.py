@@ -26,6 +26,7 @@ from tests.support.data import (
     PNG_BYTES,
     certificate_request,
     first_year_without_official_schedule,
+    long_overdue_dispatch,
     numbered_event,
 )
 from tests.support.databases import (
@@ -83,6 +84,7 @@ __all__ = [
     "eventually",
     "first_year_without_official_schedule",
     "header",
+    "long_overdue_dispatch",
     "make_databases",
     "make_settings",
     "numbered_event",

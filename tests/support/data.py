@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
 from shared import events
 from shared.validation import make_uscc
@@ -62,4 +63,28 @@ def numbered_event(seq: int, request_id: str | None = None) -> events.RequestWit
         reason=str(seq),
         actor=events.Actor(role="enterprise", id=MINGLUO),
         occurred_at=datetime.now(UTC),
+    )
+
+
+def long_overdue_dispatch(reference: str, kind: str, unit_code: str, unit_name: str) -> events.WorkItemDispatched:
+    """A work item of 明珞's dispatched to ``unit_code`` 60 days ago, long past any time limit: what
+    the notifier makes overdue at once, for the pages that show overdue items."""
+    return events.WorkItemDispatched(
+        work_item_id=str(uuid.uuid4()),
+        request_id=str(uuid.uuid4()),
+        reference_no=reference,
+        request_type="compliance_certificate",
+        item=kind,
+        department_kind=kind,
+        unit_code=unit_code,
+        unit_name=unit_name,
+        region_code=unit_code.split(".")[0],
+        subject_uscc=MINGLUO,
+        subject_name="广州明珞装备股份有限公司",
+        enterprise_uscc=MINGLUO,
+        state="dispatched",
+        occurred_at=datetime.now(UTC) - timedelta(days=60),
+        rule_id=1,
+        rule_version=1,
+        routing_reason="test",
     )

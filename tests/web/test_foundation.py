@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -22,7 +22,7 @@ from services.web import i18n, pages, vendor_assets
 from services.web.assets import Assets
 from shared import events
 from shared.messaging.encoding import encode
-from tests.support import MINGLUO, certificate_request, eventually
+from tests.support import MINGLUO, certificate_request, eventually, long_overdue_dispatch
 from tests.support.web import assert_accessible, assert_fits_phone, new_page, sign_in_as
 
 WEB_DIR = Path(pages.__file__).parent
@@ -73,25 +73,7 @@ async def test_a_clerk_sees_the_units_queue(system, web, page):
 
 async def test_a_supervisor_sees_what_is_overdue(system, web, page, producer):
     reference = f"XE-WEB-{uuid.uuid4().hex[:8]}"
-    dispatched = events.WorkItemDispatched(
-        work_item_id=str(uuid.uuid4()),
-        request_id=str(uuid.uuid4()),
-        reference_no=reference,
-        request_type="compliance_certificate",
-        item="tax",
-        department_kind="tax",
-        unit_code="440112.tax",
-        unit_name="广州市黄埔区税务局",
-        region_code="440112",
-        subject_uscc=MINGLUO,
-        subject_name="广州明珞装备股份有限公司",
-        enterprise_uscc=MINGLUO,
-        state="dispatched",
-        occurred_at=datetime.now(UTC) - timedelta(days=60),  # long past any time limit
-        rule_id=1,
-        rule_version=1,
-        routing_reason="test",
-    )
+    dispatched = long_overdue_dispatch(reference, "tax", "440112.tax", "广州市黄埔区税务局")
     message = encode(dispatched, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=dispatched.request_id)
     await producer.send_and_wait(
         message.topic,

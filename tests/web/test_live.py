@@ -7,13 +7,12 @@ run every ``LIVE_SECONDS`` in tests); nobody reloads."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import expect
 
 from shared import events
 from shared.messaging.encoding import encode
-from tests.support import MINGLUO, certificate_request, eventually
+from tests.support import MINGLUO, certificate_request, eventually, long_overdue_dispatch
 from tests.support.web import DESKTOP, LIVE_SECONDS, new_page, sign_in_as, submit_for, watch_csp
 
 SOON = LIVE_SECONDS * 1000 * 4  # ms: a few polls
@@ -107,25 +106,7 @@ async def test_the_board_shows_a_newly_overdue_item(system, web, browser, produc
     try:
         await sign_in_as(page, "staff:dudao.440112")
         reference = f"XE-LIVE-{uuid.uuid4().hex[:8]}"
-        dispatched = events.WorkItemDispatched(
-            work_item_id=str(uuid.uuid4()),
-            request_id=str(uuid.uuid4()),
-            reference_no=reference,
-            request_type="compliance_certificate",
-            item="justice",
-            department_kind="justice",
-            unit_code="440112.justice",
-            unit_name="广州市黄埔区司法局",
-            region_code="440112",
-            subject_uscc=MINGLUO,
-            subject_name="广州明珞装备股份有限公司",
-            enterprise_uscc=MINGLUO,
-            state="dispatched",
-            occurred_at=datetime.now(UTC) - timedelta(days=60),  # long past any time limit
-            rule_id=1,
-            rule_version=1,
-            routing_reason="test",
-        )
+        dispatched = long_overdue_dispatch(reference, "justice", "440112.justice", "广州市黄埔区司法局")
         message = encode(
             dispatched, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=dispatched.request_id
         )
