@@ -126,34 +126,39 @@ async def _eventually(check):
             await asyncio.sleep(0.3)
 
 
+DEMO_BUNDLE = {
+    "type": "compliance_certificate",
+    "enterprise": {"uscc": MINGLUO, "name": "广州明珞装备股份有限公司", "region_code": "440112"},
+    "subjects": [{"uscc": MINGLUO_SH, "name": "明珞（上海）智能装备有限公司", "region_code": "310115"}],
+    # public_security: covered by 广东's 专项信用报告 (信用代证), so the page shows its upload slot.
+    "items": ["tax", "market_regulation", "human_resources", "public_security"],
+    "certificate_anyway": ["tax", "market_regulation", "human_resources"],
+    "period_months": 36,
+    "purpose": "ipo",
+    "description": "上市申报所需无违法违规证明",
+    "contact": {"name": "张三", "mobile": "13800138000"},
+}
+
+DEMO_RELATION = {
+    "parent_name": "广州明珞装备股份有限公司",
+    "parent_region": "440112",
+    "subject_name": "明珞（上海）智能装备有限公司",
+    "subject_region": "310115",
+}
+
+
 async def demo_data(stack: Stack) -> dict[str, str]:
     """A bundle for 广州明珞 and its subsidiary, worked a little by the clerks: the ids pages need."""
     company = stack.auth("enterprise", usccs=[MINGLUO], sub="demo:enterprise", name="广州明珞装备股份有限公司")
-    body = {
-        "type": "compliance_certificate",
-        "enterprise": {"uscc": MINGLUO, "name": "广州明珞装备股份有限公司", "region_code": "440112"},
-        "subjects": [{"uscc": MINGLUO_SH, "name": "明珞（上海）智能装备有限公司", "region_code": "310115"}],
-        # public_security: covered by 广东's 专项信用报告 (信用代证), so the page shows its upload slot.
-        "items": ["tax", "market_regulation", "human_resources", "public_security"],
-        "certificate_anyway": ["tax", "market_regulation", "human_resources"],
-        "period_months": 36,
-        "purpose": "ipo",
-        "description": "上市申报所需无违法违规证明",
-        "contact": {"name": "张三", "mobile": "13800138000"},
-    }
     async with httpx.AsyncClient(timeout=30) as http:
         intake, router = stack.urls["intake"], stack.urls["router"]
         # The group registry knows the subsidiary (otherwise it needs its 授权委托书).
-        relation = {
-            "parent_name": "广州明珞装备股份有限公司",
-            "parent_region": "440112",
-            "subject_name": "明珞（上海）智能装备有限公司",
-            "subject_region": "310115",
-        }
         admin = stack.auth("admin", sub="screenshots-admin")
         url = f"{intake}/v1/relations/{MINGLUO}/{MINGLUO_SH}"
-        (await http.put(url, json=relation, headers=admin)).raise_for_status()
-        created = (await http.post(f"{intake}/v1/requests", json=body, headers=company)).raise_for_status().json()
+        (await http.put(url, json=DEMO_RELATION, headers=admin)).raise_for_status()
+        created = (
+            (await http.post(f"{intake}/v1/requests", json=DEMO_BUNDLE, headers=company)).raise_for_status().json()
+        )
 
         async def routed():
             found = (await http.get(f"{intake}/v1/requests/{created['id']}", headers=company)).json()
