@@ -18,7 +18,7 @@ from shared.messaging.encoding import OutgoingMessage
 from shared.problems import Problem, invalid_field
 from shared.vocabulary import OUTCOMES, rating_name
 
-from . import item_files, messages, transitions
+from . import issuance, item_files, messages, transitions
 from .models import DepartmentUnit, Extension, RoutedRequest, WorkItem, WorkItemLog
 from .routing import COORDINATOR, Registry, coordinator_for
 from .settings import RouterSettings
@@ -37,6 +37,7 @@ class ActionInput:
     to_unit: str | None = None
     units: list[str] | None = None
     days: int | None = None
+    write_certificate: bool = False  # 出具证明: xiaoer writes and signs the certificate for the unit
 
 
 def fits(item: WorkItem, unit: DepartmentUnit) -> bool:
@@ -146,7 +147,8 @@ class Lifecycle:
             raise invalid_field(
                 "document_no", "missing", "出具证明时请填写文号", "An issued certificate needs its document number"
             )
-        if data.outcome == "issued" and not data.attachments and await self._is_certificate(item):
+        certificate = data.outcome == "issued" and await self._is_certificate(item)
+        if certificate and not data.attachments and not data.write_certificate:
             # 办结 means a document: a certificate the enterprise cannot download was not issued.
             raise invalid_field(
                 "attachments",
@@ -156,11 +158,13 @@ class Lifecycle:
             )
         if data.outcome in ("not_issued", "answered") and not data.note:
             raise invalid_field("note", "missing", "请填写不予出具的理由或答复内容", "Give the reason or the answer")
+        documents = await item_files.claim_unit_uploads(self.session, item, data.attachments or [], "resolve")
+        if certificate:  # 核验码: the unit's PDF registered with a 核验单, or the certificate xiaoer writes
+            issuer = issuance.Issuer(self.session, self.settings, self.now)
+            documents += await issuer.issue(item, documents, data.document_no, actor, write=data.write_certificate)
+            self.messages += issuer.messages
         resolution = events.Resolution(
-            outcome=data.outcome,
-            document_no=data.document_no,
-            note=data.note,
-            documents=await item_files.claim_unit_uploads(self.session, item, data.attachments or [], "resolve"),
+            outcome=data.outcome, document_no=data.document_no, note=data.note, documents=documents
         )
         item.resolution = resolution.model_dump(mode="json")
         await self._move(item, "resolve", actor, data.note, events.WorkItemResolved, resolution=resolution)

@@ -11,7 +11,7 @@ from shared.runtime import ServiceRuntime
 from shared.web import create_app
 
 from . import registry, worker
-from .api import credit_coverage, departments, extensions, routing, workitems
+from .api import credit_coverage, departments, extensions, routing, verifications, workitems
 from .models import Base
 from .settings import RouterSettings
 
@@ -33,7 +33,7 @@ class RouterRuntime(ServiceRuntime):
 
 def build_runtime(settings: RouterSettings) -> ServiceRuntime:
     runtime = RouterRuntime("router", settings, Base.metadata, MIGRATIONS)
-    runtime.require_topics([events.WORKITEMS_EVENTS, events.REGISTRY_EVENTS])
+    runtime.require_topics([events.WORKITEMS_EVENTS, events.REGISTRY_EVENTS, events.DOCUMENTS_EVENTS])
     runtime.add_consumer(
         name="router.dispatch", topics=[events.REQUESTS_SUBMITTED], handlers=worker.dispatch_handlers(settings)
     )
@@ -50,6 +50,13 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
         runtime,
         title="xiaoer router",
         description="派单与工单办理。Routing rules, department units and the work-item life cycle.",
-        routers=[workitems.router, extensions.router, routing.router, departments.router, credit_coverage.router],
+        routers=[
+            workitems.router,
+            extensions.router,
+            routing.router,
+            departments.router,
+            credit_coverage.router,
+            verifications.router,
+        ],
         workers=workers,
     )

@@ -60,6 +60,11 @@ class ActionIn(Strict):
     to_unit: str | None = Field(None, max_length=100)
     units: list[str] = Field(default=[], max_length=10)
     days: int | None = Field(None, ge=1, le=60)
+    write_certificate: bool = Field(
+        False,
+        description="resolve with issued on a certificate: xiaoer writes the certificate and signs it with the "
+        "unit's key (no upload needed); otherwise the unit's uploaded PDF gets a 核验单 and a 核验码",
+    )
 
 
 class BulkAcknowledgeIn(Strict):

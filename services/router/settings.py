@@ -6,8 +6,11 @@ from pydantic import Field, SecretStr
 
 from shared.settings import Settings
 
+from .documents.settings import DocumentSettings
 
-class RouterSettings(Settings):
+
+class RouterSettings(Settings, DocumentSettings):
+    # DocumentSettings: signing keys, certificates' periods and the public verification (issue 27).
     router_database_url: str = "sqlite+aiosqlite:///var/router.db"
 
     # Work items carry signed links to the request's attachments, served by intake.

@@ -31,6 +31,13 @@ from shared.events.departments import (
     WorkItemAssigned,
     WorkItemNotice,
 )
+from shared.events.documents import (
+    DOCUMENT_EVENTS,
+    DocumentEvent,
+    DocumentIssued,
+    DocumentRevoked,
+    DocumentVerified,
+)
 from shared.events.notifier import (
     NotificationSent,
     SlaUpdated,
@@ -52,6 +59,7 @@ from shared.events.requests import (
 from shared.events.topics import (
     DEPT_RESPONSES,
     DLQ_SUFFIX,
+    DOCUMENTS_EVENTS,
     NOTIFICATIONS,
     REGISTRY_EVENTS,
     REQUESTS_SUBMITTED,
@@ -97,6 +105,8 @@ __all__ = [
     "DEPARTMENT_MOVES",
     "DEPT_RESPONSES",
     "DLQ_SUFFIX",
+    "DOCUMENTS_EVENTS",
+    "DOCUMENT_EVENTS",
     "EVENT_TYPES",
     "NOTIFICATIONS",
     "REGISTRY_EVENTS",
@@ -116,6 +126,10 @@ __all__ = [
     "CreditReportUploaded",
     "DepartmentAction",
     "DepartmentActionName",
+    "DocumentEvent",
+    "DocumentIssued",
+    "DocumentRevoked",
+    "DocumentVerified",
     "Event",
     "FileRef",
     "Handover",
@@ -178,6 +192,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DepartmentAction,
         UnitRegistered,
         SupervisingOfficeRegistered,
+        *DOCUMENT_EVENTS,
     )
 }
 
@@ -257,6 +272,16 @@ TOPICS: dict[str, dict[str, Any]] = {
         "messages": [UnitRegistered, SupervisingOfficeRegistered],
         "from": "router",
         "to": ["notifier"],
+    },
+    DOCUMENTS_EVENTS: {
+        "description": (
+            "Documents issued with a 核验码 when a unit resolves a certificate item with 出具证明 (the certificate "
+            "xiaoer wrote and signed, or the 核验单 beside the unit's own PDF), their revocations, and every "
+            "lookup of them (no data about who looked). Key: the code."
+        ),
+        "messages": list(DOCUMENT_EVENTS),
+        "from": "router",
+        "to": ["department systems", "dashboards"],
     },
     NOTIFICATIONS: {
         "description": "Every notification the notifier issues, whatever other channels carry it. Key: work item id.",

@@ -9,6 +9,7 @@ USERS_EVENTS = "users.events"  # intake → notifier: how enterprise users can b
 DEPT_RESPONSES = "dept.responses"  # department systems → router: actions on work items
 WORKITEMS_EVENTS = "workitems.events"  # router → intake, notifier: every change of a work item
 NOTIFICATIONS = "notifications"  # notifier → anyone: every notification sent
+DOCUMENTS_EVENTS = "documents.events"  # router → department systems: documents issued, revoked, verified
 REGISTRY_EVENTS = "registry.events"  # router → notifier: units and supervising offices, and how to reach them
 
 

@@ -40,7 +40,9 @@ async def test_an_issued_certificate_needs_its_file_over_http(system):
     assert issued.status_code == 200, issued.text
     seen = await system.enterprise().wait_for_item(created["id"], item_id, "resolved")
     [entry] = [t for t in seen["timeline"] if t["event"] == "workitem.resolved"]
-    assert [f["sha256"] for f in entry["files"]] == [certificate["sha256"]], "the enterprise can download it"
+    names = {f["sha256"]: f["name"] for f in entry["files"]}
+    assert certificate["sha256"] in names, "the enterprise can download it"
+    assert len(names) == 2 and any(n.endswith("-核验单.pdf") for n in names.values()), "and its 核验单 (issue 27)"
 
 
 async def test_not_issued_needs_a_reason_the_enterprise_reads(system):

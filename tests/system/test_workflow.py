@@ -58,7 +58,8 @@ async def test_a_certificate_goes_from_the_enterprises_upload_to_the_enterprises
     # The enterprise finds it on its timeline and downloads it; so does its liaison officer.
     seen = await system.enterprise().wait_for_item(created["id"], item["id"], "resolved")
     entry = next(t for t in seen["timeline"] if t["event"] == "workitem.resolved")
-    [issued] = entry["files"]
+    [issued, slip] = entry["files"]  # the unit's PDF, and the 核验单 xiaoer registered it with (issue 27)
+    assert slip["name"] == "守法证明-核验单.pdf" and slip["purpose"] == "issued"
     assert issued["purpose"] == "issued" and issued["purpose_name"] == "出具文书" and issued["name"] == "守法证明.pdf"
     got = await system.intake.get(issued["download_url"], headers=system.enterprise().headers)
     assert got.status_code == 200 and got.content == CERTIFICATE

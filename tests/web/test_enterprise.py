@@ -268,7 +268,8 @@ async def test_a_poor_rating_visibly_reopens_the_item_and_the_certificate_downlo
     await expect(row).to_contain_text("已办结")
     await expect(row).to_contain_text(number)
     async with page.expect_download() as downloading:
-        await row.get_by_role("link", name=re.compile("下载 出具文书")).click()
+        # The unit's own PDF first, then the 核验单 xiaoer registered it with (issue 27).
+        await row.get_by_role("link", name=re.compile("下载 出具文书")).first.click()
     downloaded = await downloading.value
     assert (await downloaded.path()).read_bytes() == PDF_BYTES
     for level in ("非常满意", "满意", "基本满意", "不满意", "非常不满意"):

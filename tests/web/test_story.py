@@ -147,7 +147,8 @@ async def test_the_whole_story(system, web, browser):
         row = enterprise.locator(f"#item-{ours['id']}")
         await expect(row).to_contain_text("已办结")
         await expect(row).to_contain_text(document_no)
-        certificate = row.get_by_role("link", name=re.compile("下载 出具文书"))
+        # The unit's own PDF first, then the 核验单 xiaoer registered it with (issue 27).
+        certificate = row.get_by_role("link", name=re.compile("下载 出具文书")).first
         downloaded = await enterprise.request.get(await certificate.get_attribute("href"))
         assert downloaded.ok and await downloaded.body() == PDF_BYTES
 

@@ -64,7 +64,7 @@ async def test_english_mode_on_the_pages_of_a_worked_request(system, web, browse
         row = enterprise.locator(f"#item-{item['id']}")
         await expect(row.locator(".status")).to_have_text("Resolved")
         await expect(row).to_contain_text("Certificate issued")
-        await expect(row.get_by_role("link", name=re.compile("Download Issued document"))).to_be_visible()
+        await expect(row.get_by_role("link", name=re.compile("Download Issued document")).first).to_be_visible()
         assert await chinese_in_chrome(enterprise) == []
         # The timeline in English: intake's lines, names (of units) as they are.
         timeline = (await system.intake.get(f"/v1/requests/{request_id}", headers=owner)).json()["timeline"]

@@ -54,6 +54,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -155,7 +156,8 @@ def _unit_certificate(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit_code),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, unit_code),
+            # UTF8String: a unit code's "_" (440112.housing_fund) is not a PrintableString character.
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, unit_code, _type=_ASN1Type.UTF8String),
             x509.NameAttribute(NameOID.COMMON_NAME, unit_name),
         ]
     )
