@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, events, regions
-from shared.vocabulary import OUTCOMES, RETURN_REASONS, WORK_ITEM_STATES, rating_name
+from shared.vocabulary import OUTCOMES, RETURN_REASONS, REVOCATION_REASONS, WORK_ITEM_STATES, rating_name
 
 from .models import TimelineEntry, WorkItemView
 
@@ -159,6 +159,14 @@ def _decisions(event: events.WorkItemEvent) -> Words | None:
         case events.WorkItemExtensionDecided():
             return Words(
                 f"延期申请未获批准（{unit}，{subject}）", f"The extension was not approved ({unit}, {subject})"
+            )
+        case events.WorkItemDocumentRevoked(document_number=number, reason_class=reason_class, reopen=reopen):
+            reason = REVOCATION_REASONS[reason_class] if reason_class in REVOCATION_REASONS else None
+            zh, en = (reason.zh, reason.en) if reason else (reason_class, reason_class)
+            again = ("，将重新办理", "; it will be handled again") if reopen else ("", "")
+            return Words(
+                f"{unit}撤销了证明 {number}（{zh}）{again[0]}（{subject}）",
+                f"{unit} revoked certificate {number} ({en}){again[1]} ({subject})",
             )
         case events.WorkItemReopened():
             return Words(f"{unit}重新办理（{subject}）", f"{unit} handles it again ({subject})")

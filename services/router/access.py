@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, String, cast, false, or_
 from shared.auth import Principal, Staff
 from shared.web import DbSession
 
+from .document_models import IssuedDocumentRow
 from .lifecycle import item_not_found
 from .models import WorkItem
 
@@ -57,3 +58,28 @@ async def visible_item(item_id: str, session: DbSession, principal: Staff) -> Wo
 
 VisibleItem = Annotated[WorkItem, Depends(visible_item)]
 """A route's ``item: VisibleItem`` is the ``{item_id}`` of its path, seen by its caller."""
+
+
+# --- Issued documents (issue 27) --------------------------------------------------------------------
+def may_see_document(principal: Principal, doc: IssuedDocumentRow) -> bool:
+    """The enterprise that asked and the subject it is about; the issuing unit; supervisors and
+    admins over the unit's or the subject's region."""
+    if principal.role in ("enterprise", "liaison"):
+        return doc.enterprise_uscc in principal.usccs or doc.subject_uscc in principal.usccs
+    if principal.role == "department":
+        return principal.unit == doc.unit_code
+    return principal.covers_region(doc.unit_region) or principal.covers_region(doc.subject_region)
+
+
+def may_revoke_document(principal: Principal, doc: IssuedDocumentRow) -> bool:
+    """The issuing unit, or a supervisor over the unit's region."""
+    if principal.role == "department":
+        return principal.unit == doc.unit_code
+    return principal.role == "supervisor" and principal.covers_region(doc.unit_region)
+
+
+def wallet_documents(principal: Principal) -> ColumnElement[bool]:
+    """The SQL twin of :func:`may_see_document` for an enterprise or liaison officer."""
+    return or_(
+        IssuedDocumentRow.enterprise_uscc.in_(principal.usccs), IssuedDocumentRow.subject_uscc.in_(principal.usccs)
+    )

@@ -214,3 +214,15 @@ def document_fields(doc: IssuedDocumentRow) -> dict[str, Any]:
 
 def document_message(event: events.DocumentEvent, doc: IssuedDocumentRow) -> OutgoingMessage:
     return OUTBOX.message(event, topic=events.DOCUMENTS_EVENTS, key=doc.code, subject=doc.code, time=event.occurred_at)
+
+
+def revoke(
+    doc: IssuedDocumentRow, actor: events.Actor, reason_class: str, reason: str, reopen: bool, now: datetime
+) -> OutgoingMessage:
+    """Marks ``doc`` revoked (verification shows 已撤销 from the commit on) and announces it."""
+    doc.status, doc.revoked_at, doc.revoked_by = "revoked", now, actor.ref
+    doc.revocation_reason_class, doc.revocation_reason = reason_class, reason
+    event = events.DocumentRevoked(
+        **document_fields(doc), occurred_at=now, reason_class=reason_class, reason=reason, reopen=reopen, actor=actor
+    )
+    return document_message(event, doc)

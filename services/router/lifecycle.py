@@ -16,9 +16,10 @@ from shared.catalogue import DEPARTMENT_KINDS
 from shared.clock import utcnow
 from shared.messaging.encoding import OutgoingMessage
 from shared.problems import Problem, invalid_field
-from shared.vocabulary import OUTCOMES, rating_name
+from shared.vocabulary import OUTCOMES, REVOCATION_REASONS, rating_name
 
 from . import issuance, item_files, messages, transitions
+from .documents import codes
 from .models import DepartmentUnit, Extension, RoutedRequest, WorkItem, WorkItemLog
 from .routing import COORDINATOR, Registry, coordinator_for
 from .settings import RouterSettings
@@ -368,6 +369,22 @@ class Lifecycle:
             await self._move(
                 item, "close", rating.actor, note, events.WorkItemClosed, score=rating.score, comment=rating.comment
             )
+
+    async def revoke_document(self, item: WorkItem, doc, actor: events.Actor, reason_class, reason, reopen) -> None:
+        """A document of ``item`` revoked (issue 27): on the item's log and timeline, announced on
+        documents.events; the item reopens (重办) for its unit when ``reopen``."""
+        self.messages.append(issuance.revoke(doc, actor, reason_class, reason, reopen, self.now))
+        words = f"撤销证明 {codes.group(doc.code)}（{REVOCATION_REASONS.zh(reason_class)}）：{reason}"
+        self._log(item, "revoke-document", item.state, actor, words, unit_code=doc.unit_code)
+        await self._changed(
+            item, None, events.WorkItemDocumentRevoked, actor, words, code=doc.code,
+            document_number=doc.document_number, reason_class=reason_class,
+            reason_name=REVOCATION_REASONS.zh(reason_class), reopen=reopen,
+        )  # fmt: skip
+        if reopen:
+            item.resolution = None
+            await self._move(item, "reopen", actor, f"{words}；重办", events.WorkItemReopened)
+            await self._notice(item, item.unit_code, "reopened", text=f"{words}；重办")
 
     async def deadlines(self, item: WorkItem, update: events.SlaUpdated) -> None:
         item.acknowledge_due_at = update.acknowledge_due_at

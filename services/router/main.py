@@ -11,7 +11,7 @@ from shared.runtime import ServiceRuntime
 from shared.web import create_app
 
 from . import registry, worker
-from .api import credit_coverage, departments, extensions, routing, verifications, workitems
+from .api import credit_coverage, departments, documents, extensions, routing, shares, verifications, workitems
 from .models import Base
 from .settings import RouterSettings
 
@@ -57,6 +57,8 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
             departments.router,
             credit_coverage.router,
             verifications.router,
+            documents.router,
+            shares.router,
         ],
         workers=workers,
     )

@@ -213,6 +213,19 @@ class WorkItemCancelled(WorkItemEvent):
     ce_type: ClassVar[str] = "cn.xiaoer.workitem.cancelled"
 
 
+class WorkItemDocumentRevoked(WorkItemEvent):
+    """The issuing unit (or a supervisor over its region) revoked a document the item issued
+    (issue 27): it now verifies as 已撤销. The item's state is unchanged; when the unit reopens it
+    (重办), a ``WorkItemReopened`` follows."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.document_revoked"
+    code: str = Field(description="the revoked document's 核验码")
+    document_number: str
+    reason_class: str = Field(description="shared.vocabulary.REVOCATION_REASONS")
+    reason_name: str = Field(description="the reason class in Chinese, as verification shows it")
+    reopen: bool
+
+
 WORK_ITEM_EVENTS: tuple[type[WorkItemEvent], ...] = (
     WorkItemDispatched,
     WorkItemAcknowledged,
@@ -230,4 +243,5 @@ WORK_ITEM_EVENTS: tuple[type[WorkItemEvent], ...] = (
     WorkItemCancelled,
     WorkItemCovered,
     WorkItemCreditReportUploaded,
+    WorkItemDocumentRevoked,
 )

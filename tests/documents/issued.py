@@ -33,7 +33,8 @@ def own_pdf() -> bytes:
 
 
 async def acknowledged(system, kind: str = "tax", enterprise=None) -> tuple[dict, str, str]:
-    created = await (enterprise or system.enterprise()).submit(certificate_request(items=(kind,)))
+    enterprise = enterprise or system.enterprise()
+    created = await enterprise.submit(certificate_request(enterprise=enterprise.uscc, items=(kind,)))
     code = f"440112.{kind}"
     item = await system.routed_item(created["id"], code)
     assert (await system.clerk(code).act(item["id"], "acknowledge")).status_code == 200
