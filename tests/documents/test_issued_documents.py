@@ -4,6 +4,8 @@ and by the PDF they hold (byte for byte). Real broker, real database (SQLite or 
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 
 from services.router.document_models import VerificationLookup
@@ -178,4 +180,21 @@ async def test_misses_are_limited_more_strictly_than_lookups(system):
     allowed = int(system.runtimes["router"].settings.verification_miss_limit.split("/")[0])
     async with public_client(system) as guesser:
         answers = [(await guesser.get(f"/v1/verifications/{codes.new_code()}")).status_code for _ in range(allowed + 1)]
+    assert answers == [404] * allowed + [429]
+
+
+async def test_the_pages_server_passes_each_readers_address_on_and_nobody_else_can(system):
+    allowed = int(system.runtimes["router"].settings.verification_miss_limit.split("/")[0])
+    suffix = uuid.uuid4().int % 250 + 1
+    first, second = f"203.0.113.{suffix}", f"203.0.114.{suffix}"
+
+    async def miss(client, forwarded: str) -> int:
+        answer = await client.get(f"/v1/verifications/{codes.new_code()}", headers={"X-Forwarded-For": forwarded})
+        return answer.status_code
+
+    # system.router is at 127.0.0.1, a trusted proxy (the pages' server): each reader counts alone.
+    assert [await miss(system.router, first) for _ in range(allowed + 1)] == [404] * allowed + [429]
+    assert await miss(system.router, second) == 404, "another reader behind the same server"
+    async with public_client(system) as spoofer:  # not trusted: its header changes nothing
+        answers = [await miss(spoofer, f"192.0.2.{n}") for n in range(allowed + 1)]
     assert answers == [404] * allowed + [429]

@@ -151,3 +151,19 @@ def doc_slip_sha(content: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(content).hexdigest()
+
+
+async def test_the_issuing_unit_sees_how_its_document_was_verified(system):
+    doc, pdf = await issue_with_own_pdf(system)
+    async with public_client(system) as public:
+        await public.get(f"/v1/verifications/{doc.code}")
+        await public.post(f"/v1/verifications/{doc.code}/file", files={"file": ("x.pdf", pdf, "application/pdf")})
+    seen = await system.router.get(f"/v1/documents/{doc.code}/lookups", headers=system.clerk(doc.unit_code).headers)
+    assert seen.status_code == 200, seen.text
+    body = seen.json()
+    assert body["count"] == 2 and body["by_channel"] == {"code": 1, "file": 1, "batch": 0, "share": 0}
+    assert [r["channel_name"] for r in body["recent"]] == ["文件比对", "核验码"]
+    assert body["recent"][0]["match"] is True and "client" not in body["recent"][0]
+    for person, status in ((system.enterprise(), 403), (system.clerk("440112.commerce"), 404)):
+        got = await system.router.get(f"/v1/documents/{doc.code}/lookups", headers=person.headers)
+        assert got.status_code == status

@@ -9,17 +9,18 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import files
 from shared.auth import Anyone, ForEnterprise, Principal, Staff
 from shared.clock import SHANGHAI, reading_now
 from shared.problems import Problem
+from shared.vocabulary import LOOKUP_CHANNELS
 from shared.web import DbSession
 
 from ..access import may_revoke_document, may_see_document, wallet_documents
-from ..document_models import IssuedDocumentRow
+from ..document_models import IssuedDocumentRow, VerificationLookup
 from ..document_schemas import RevocationIn
 from ..document_views import public_json
 from ..documents import codes
@@ -109,6 +110,40 @@ async def document_slip(code: str, request: Request, session: DbSession, princip
     if doc.slip_file_id is None:
         raise document_not_found()
     return await _download(request, session, doc, doc.slip_file_id, principal)
+
+
+@router.get(
+    "/documents/{code}/lookups",
+    summary="How often and how a document was verified: for its issuing unit and overseers (newest 50 shown)",
+)
+async def document_lookups(code: str, session: DbSession, principal: Staff) -> dict[str, Any]:
+    doc = await visible_document(session, code, principal)
+    rows = await session.execute(
+        select(VerificationLookup.channel, func.count())
+        .where(VerificationLookup.code == doc.code)
+        .group_by(VerificationLookup.channel)
+    )
+    counts = {channel: count for channel, count in rows}
+    recent = await session.scalars(
+        select(VerificationLookup)
+        .where(VerificationLookup.code == doc.code)
+        .order_by(VerificationLookup.at.desc(), VerificationLookup.id.desc())
+        .limit(50)
+    )
+    return {
+        "code": codes.group(doc.code),
+        "count": sum(counts.values()),
+        "by_channel": {channel: counts.get(channel, 0) for channel in LOOKUP_CHANNELS},
+        "recent": [
+            {
+                "at": r.at.isoformat(),
+                "channel": r.channel,
+                "channel_name": LOOKUP_CHANNELS.zh(r.channel),
+                "match": r.match,
+            }
+            for r in recent
+        ],
+    }
 
 
 @router.post(

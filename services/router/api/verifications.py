@@ -37,8 +37,14 @@ def limiter(request: Request) -> verification.LookupLimiter:
 
 
 def client_of(request: Request) -> str:
-    # The address the server saw (behind a proxy, uvicorn's --proxy-headers sets it from X-Forwarded-For).
-    return request.client.host if request.client else "unknown"
+    """The reader's address: the one the server saw, or, when that is a trusted proxy (the pages'
+    server), the nearest address in X-Forwarded-For that is not one."""
+    seen = request.client.host if request.client else "unknown"
+    trusted = set(request.app.state.settings.verification_trusted_proxies)
+    if seen not in trusted:
+        return seen
+    chain = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+    return next((a for a in reversed(chain) if a not in trusted), seen)
 
 
 async def admit(request: Request) -> str:

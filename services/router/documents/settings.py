@@ -66,6 +66,12 @@ class DocumentSettings(BaseSettings):
     verification_rate_limit: str = Field("30/minute;300/hour", description="lookups per client")
     verification_miss_limit: str = Field("10/minute;50/hour", description="unknown codes per client")
     verification_rate_limit_storage: str = Field("memory://", description="limits storage URI")
+    # Who may tell the router a reader's address (X-Forwarded-For): the pages' server and reverse
+    # proxies. From them the limiter counts the forwarded address, so readers of the public pages do
+    # not share the web server's limit; from anyone else the header is ignored.
+    verification_trusted_proxies: list[str] = Field(
+        ["127.0.0.1", "::1"], description="addresses whose X-Forwarded-For the lookup limit believes"
+    )
 
     @model_validator(mode="after")
     def _no_development_ca_in_production(self) -> DocumentSettings:
