@@ -106,6 +106,7 @@ class ActionHandlers:
                 to_unit=action.to_unit,
                 units=action.units,
                 days=action.days,
+                write_certificate=action.write_certificate,
             )
             async with Lifecycle(session, self.settings) as lifecycle:
                 await lifecycle.act(item, action.action, action.unit_code, actor, data)

@@ -53,6 +53,11 @@ class DepartmentAction(Event):
     to_unit: str | None = None
     units: list[str] = Field(default=[], max_length=10)
     days: int | None = Field(None, ge=1, le=60)
+    write_certificate: bool = Field(
+        False,
+        description="resolve, issued, on a certificate: xiaoer writes the certificate and signs it with the unit's "
+        "key (no upload needed); otherwise each uploaded PDF is registered under a 核验码 with a 核验单 beside it",
+    )
 
 
 # --- router → a department unit's inbox -----------------------------------------------------------

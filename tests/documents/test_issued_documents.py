@@ -24,7 +24,8 @@ from tests.documents.issued import (
     stored,
 )
 from tests.documents.test_certificates import decoded_qr_codes
-from tests.support import header, read_topic
+from tests.support import header, read_topic, send_department_action
+from tests.support.waiting import eventually
 
 RESOLVED = events.WorkItemResolved.ce_type
 ISSUED = events.DocumentIssued.ce_type
@@ -198,3 +199,35 @@ async def test_the_pages_server_passes_each_readers_address_on_and_nobody_else_c
     async with public_client(system) as spoofer:  # not trusted: its header changes nothing
         answers = [await miss(spoofer, f"192.0.2.{n}") for n in range(allowed + 1)]
     assert answers == [404] * allowed + [429]
+
+
+async def test_a_department_system_asks_for_the_certificate_over_kafka_too(system, producer):
+    _, item_id, unit = await acknowledged(system)
+    await send_department_action(
+        system,
+        producer,
+        unit,
+        work_item_id=item_id,
+        action="resolve",
+        outcome="issued",
+        document_no="穗埔税证〔2026〕10号",
+        write_certificate=True,
+    )
+    [doc] = await eventually(lambda: documents_of(system, item_id))
+    assert doc.form == "certificate" and doc.document_number == "穗埔税证〔2026〕10号"
+    async with public_client(system) as public:
+        assert (await public.get(f"/v1/verifications/{doc.code}")).json()["status"] == "valid"
+
+
+async def test_the_verification_api_is_in_the_openapi_document(system):
+    paths = (await system.router.get("/openapi.json")).json()["paths"]
+    for path in (
+        "/v1/verifications/{code}",
+        "/v1/verifications/{code}/file",
+        "/v1/verifications/batch",
+        "/v1/documents",
+        "/v1/documents/{code}/revocations",
+        "/v1/shares",
+        "/v1/shares/{token}",
+    ):
+        assert path in paths, path
