@@ -20,7 +20,7 @@ from shared.vocabulary import AUDIENCES, CHANNELS, TIMER_KINDS
 from shared.web import DbSession, exports
 
 from . import calendar as work_calendar
-from . import policies, recipients, stats
+from . import policies, recipients, stats, urging
 from .countdown import countdown
 from .models import Notification, Recipient, SlaPolicy, SlaRecord, SlaTimer
 from .scheduler import notification_out
@@ -158,7 +158,8 @@ async def unit_stats(
     region = region_of(principal, region)
     records = await stats.records_in(session, start_of(start), start_of(end), region)
     calendar = await calendar_of(request, session)
-    result = stats.grouped(records, calendar, reading_now(), region)
+    urged = await urging.counts_by_holder(session, [r.work_item_id for r in records])
+    result = stats.grouped(records, calendar, reading_now(), region, urged)
     result["credit_substitution"] = await stats.substitution_in(session, start_of(start), start_of(end), region)
     if format == "csv":
         return Response(

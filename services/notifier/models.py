@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, case, text
@@ -157,6 +157,8 @@ class KnownUnit(Base):
     kind: Mapped[str] = mapped_column(String(40))
     region_code: Mapped[str] = mapped_column(String(6))
     active: Mapped[bool] = mapped_column(default=True)
+    phone: Mapped[str | None] = mapped_column(String(40), comment="the unit's public telephone, shown to enterprises")
+    office_hours: Mapped[str | None] = mapped_column(String(100), comment="when the public telephone is answered")
 
 
 class Notification(Base):
@@ -182,6 +184,23 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class Urging(Base):
+    """One 催办 by an enterprise (or its liaison officer) of its late item: at most one per item per
+    Chinese working day (``working_day``: the day it counts for — the next working day when pressed
+    on a rest day), counted for the unit that held the item then (被催办次数)."""
+
+    __tablename__ = "urgings"
+    __table_args__ = (UniqueConstraint("work_item_id", "working_day", name="uq_urgings_item_day"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    work_item_id: Mapped[str] = mapped_column(ForeignKey("sla_records.work_item_id"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(100), index=True)
+    deadline: Mapped[str] = mapped_column(String(20), comment="acknowledge | resolve: the deadline that counted")
+    working_day: Mapped[date]
+    urged_at: Mapped[datetime]
+    urged_by: Mapped[str] = mapped_column(String(100), comment="the sub of the enterprise user or liaison officer")
 
 
 class CalendarYear(Base):

@@ -81,6 +81,26 @@ class CountdownOut(BaseModel):
     en: str = Field(examples=["1 working day left to acknowledge", "Resolution overdue by 2 working days"])
 
 
+class UrgeStateOut(BaseModel):
+    """Whether the enterprise may 催办 the item now (services/notifier/urging.py), and when next."""
+
+    allowed: bool
+    reason: Literal["finished", "paused", "too_early", "already_today"] | None = Field(
+        description="why not: finished; paused (补正); too_early (neither overdue nor 80 % elapsed); "
+        "already_today (chased this working day)"
+    )
+    next_allowed_at: datetime | None = Field(description="when it may be chased next; null while finished or paused")
+    last_urged_at: datetime | None
+    count: int = Field(description="how often the item was chased (被催办次数)")
+
+
+class UnitContactOut(BaseModel):
+    """The unit's public telephone and office hours, as the department registry has them."""
+
+    phone: str | None
+    office_hours: str | None
+
+
 class ItemCountdownOut(BaseModel):
     work_item_id: str
     request_id: str
@@ -89,6 +109,18 @@ class ItemCountdownOut(BaseModel):
     unit_name: str
     state: str
     countdown: CountdownOut
+    urge: UrgeStateOut
+    unit_contact: UnitContactOut
+
+
+class UrgeOut(BaseModel):
+    """A 催办 recorded: who was told, and when the item may be chased again."""
+
+    work_item_id: str
+    urged_at: datetime
+    working_day: date = Field(description="the Chinese working day it counts for")
+    next_allowed_at: datetime
+    notified: int = Field(description="notifications created (unit and supervisors, every channel)")
 
 
 class TimerOut(BaseModel):
@@ -148,6 +180,7 @@ class Figures(BaseModel):
     transfer_rate: float | None = Field(description="转办率: transferred / received")
     open_now: int
     overdue_now: int
+    urged: int = Field(description="被催办次数: times enterprises chased the items (once per item per working day)")
     rated: int
     satisfied: int
     satisfaction_rate: float | None = Field(description="满意率: rated 4 or 5 / rated")

@@ -1,5 +1,5 @@
 """Statistics units are judged on: 签收及时率, 解决率, 按时办结率, handling time in working hours,
-延期率, 退回率, 转办率, open and overdue now, and 满意率 — for every unit that held an item
+延期率, 退回率, 转办率, open and overdue now, 被催办次数 (urging.py), and 满意率 — for every unit that held an item
 dispatched in the period (holders.py), so a unit that returned or transferred an item has its row
 and is counted for it. Every figure of a row comes from its counts, and 合计 from the rows' counts
 summed: the total adds up. The definitions travel with the table (``COLUMNS``).
@@ -119,6 +119,14 @@ COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
         "现在已过当前时限（签收或办结）的；暂停计时的不计",
         "Past the deadline that counts now (签收 or 办结); none whose clock is paused",
     ),
+    (
+        "urged",
+        "被催办次数",
+        "Chased by enterprises",
+        "企业（或驻企联络员）对工单的催办次数，计入催办时承办的单位；每个工单每个工作日至多一次",
+        "Times enterprises (or liaison officers) chased an item, counted for the unit holding it then; "
+        "at most once per item per working day",
+    ),
     ("rated", "评价数", "Rated", "企业已评价的", "Rated by the enterprise"),
     ("satisfied", "满意数", "Satisfied", "评价为满意或非常满意的", "Rated satisfied or very satisfied"),
     ("satisfaction_rate", "满意率", "Satisfaction rate", "满意数 ÷ 评价数", "Satisfied ÷ rated"),
@@ -159,8 +167,10 @@ def _past_resolve_limit(record: SlaRecord, now: datetime) -> bool:
     return record.state in OPEN_STATES and record.paused_at is None and due is not None and due < now
 
 
-def counts_of(holdings: list[Holding], now: datetime) -> dict[str, int]:
-    """What a set of holdings adds up to, as counts only (rates and times come from these)."""
+def counts_of(holdings: list[Holding], now: datetime, urged: dict[tuple[str, str], int] | None = None) -> dict:
+    """What a set of holdings adds up to, as counts only (rates and times come from these).
+    ``urged``: 被催办次数 per (item, unit that held it when chased), urging.counts_by_holder."""
+    held = {(h.record.work_item_id, h.unit_code) for h in holdings}  # a unit that held an item twice: once
     signed = [h for h in holdings if h.acknowledged_at is not None]
     on_time = sum(1 for h in signed if h.acknowledge_due_at is None or h.acknowledged_at <= h.acknowledge_due_at)
     unsigned_late = sum(
@@ -185,6 +195,7 @@ def counts_of(holdings: list[Holding], now: datetime) -> dict[str, int]:
         "transferred": sum(1 for h in holdings if h.let_go == TRANSFERRED),
         "open_now": sum(1 for h in kept if h.record.state in OPEN_STATES),
         "overdue_now": sum(1 for h in kept if h.record.is_overdue(now)),
+        "urged": sum((urged or {}).get(key, 0) for key in held),
         "rated": len(rated),
         "satisfied": sum(1 for h in rated if h.record.score >= 4),
     }
@@ -222,8 +233,13 @@ class Row:
     hours: list[float]
 
 
-def _rows(groups: dict[str, list[Holding]], key, calendar: WorkingCalendar, now: datetime) -> list[Row]:
-    return [Row(key(code, hs), counts_of(hs, now), handling_hours(hs, calendar)) for code, hs in sorted(groups.items())]
+def _rows(
+    groups: dict[str, list[Holding]], key, calendar: WorkingCalendar, now: datetime, urged: dict | None = None
+) -> list[Row]:
+    return [
+        Row(key(code, hs), counts_of(hs, now, urged), handling_hours(hs, calendar))
+        for code, hs in sorted(groups.items())
+    ]
 
 
 def total_of(rows: list[Row], day_hours: float) -> dict:
@@ -237,7 +253,13 @@ def holdings_in(records: list[SlaRecord], region: str | None) -> list[Holding]:
     return [h for r in records for h in holdings_of(r) if not region or regions.covers(region, h.region_code)]
 
 
-def grouped(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime, region: str | None = None) -> dict:
+def grouped(
+    records: list[SlaRecord],
+    calendar: WorkingCalendar,
+    now: datetime,
+    region: str | None = None,
+    urged: dict[tuple[str, str], int] | None = None,
+) -> dict:
     """Per unit (every unit that held an item), region and request type, and 合计 from the unit rows."""
     holdings = holdings_in(records, region)
     by: dict[str, dict[str, list[Holding]]] = {
@@ -252,10 +274,16 @@ def grouped(records: list[SlaRecord], calendar: WorkingCalendar, now: datetime, 
         by["regions"][h.region_code].append(h)
         by["types"][h.record.request_type].append(h)
     day_hours = calendar.working_day_length.total_seconds() / 3600
-    units = _rows(by["units"], lambda code, _: {"unit_code": code, "unit_name": names[code]}, calendar, now)
-    places = _rows(by["regions"], lambda code, _: {"region_code": code, "region_name": _place(code)}, calendar, now)
+    units = _rows(by["units"], lambda code, _: {"unit_code": code, "unit_name": names[code]}, calendar, now, urged)
+    places = _rows(
+        by["regions"], lambda code, _: {"region_code": code, "region_name": _place(code)}, calendar, now, urged
+    )
     types = _rows(
-        by["types"], lambda code, _: {"request_type": code, "request_type_name": _type_name(code)}, calendar, now
+        by["types"],
+        lambda code, _: {"request_type": code, "request_type_name": _type_name(code)},
+        calendar,
+        now,
+        urged,
     )
     return {
         "units": [{**row.key, **figures(row.counts, row.hours, day_hours)} for row in units],

@@ -132,6 +132,7 @@ ENDPOINTS = [
     ("router", "POST", "/v1/extensions/{extension_id}/approve", None, ()),
     ("notifier", "GET", "/v1/sla/{item_id}", None, ("unit", "supervisor")),
     ("notifier", "GET", "/v1/notifications?work_item_id={item_id}", None, ("supervisor",)),
+    ("notifier", "POST", "/v1/sla/{item_id}/urge", None, ()),  # 催办: the owner's own in tests/notifier/test_urge.py
     (
         "notifier",
         "POST",
