@@ -64,6 +64,7 @@ async def unit_registered(session: AsyncSession, event: events.UnitRegistered) -
         unit = KnownUnit(unit_code=event.unit_code)
         session.add(unit)
     unit.name, unit.kind, unit.region_code, unit.active = event.name, event.kind, event.region_code, event.active
+    unit.phone, unit.office_hours = event.phone, event.office_hours  # shown to enterprises on their items
     await _replace_from_registry(
         session, {"clerk": "unit", "leadership": "leadership"}, event.unit_code, event.region_code, event.contacts
     )

@@ -213,6 +213,8 @@ def unit_registered(unit: DepartmentUnit, now: datetime) -> OutgoingMessage:
         active=unit.active,
         supervising_office=unit.supervising_office,
         contacts=[events.Contact.model_validate(c) for c in unit.contacts or []],
+        phone=unit.phone,
+        office_hours=unit.office_hours,
         occurred_at=now,
     )
     return OUTBOX.message(body, topic=events.REGISTRY_EVENTS, key=unit.unit_code, subject=unit.unit_code, time=now)

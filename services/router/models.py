@@ -46,6 +46,8 @@ class DepartmentUnit(Base):
     contacts: Mapped[list[Any]] = mapped_column(default=list)
     supervising_office: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    phone: Mapped[str | None] = mapped_column(String(40), comment="public telephone, shown to enterprises")
+    office_hours: Mapped[str | None] = mapped_column(String(100), comment="when the public telephone is answered")
 
 
 class UnitCoverage(Base):

@@ -103,6 +103,7 @@ async def load_registry(session: AsyncSession, data: dict[str, Any]) -> dict[str
         unit.contacts = entry.get("contacts", [])
         unit.supervising_office = entry.get("supervising_office")
         unit.active = entry.get("active", True)
+        unit.phone, unit.office_hours = entry.get("phone"), entry.get("office_hours")
         counts["units"] += 1
         announcements.append(messages.unit_registered(unit, now))
     for entry in data.get("supervisors", []):

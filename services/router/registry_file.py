@@ -11,6 +11,8 @@ YAML / JSON::
         region_code: "430624"
         covers: ["430626"]              # other regions this unit serves (optional)
         supervising_office: 湘阴县人民政府督查室
+        phone: 0730-3221 234                # public telephone and its hours, shown to enterprises (optional)
+        office_hours: 工作日 9:00–12:00，14:30–17:30
         contacts:
           - {role: clerk, name: 赵六, email: tax@xiangyin.gov.cn}
           - {role: leadership, wechat_openid: o-abc123}
@@ -20,7 +22,7 @@ YAML / JSON::
       - {request_type: compliance_certificate, item: tax, department_kind: tax}
 
 CSV: one unit per line, with the columns ``unit_code, name, kind, region_code, covers,
-supervising_office, active, clerk_email, clerk_wechat_openid, clerk_webhook, leadership_email,
+supervising_office, active, phone, office_hours, clerk_email, clerk_wechat_openid, clerk_webhook, leadership_email,
 leadership_wechat_openid`` (several values in one cell separated by ``;``).
 """
 
@@ -38,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shared import catalogue
 from shared.validation import RegionCode
 
-from .schemas import ContactIn, DepartmentKind
+from .schemas import ContactIn, DepartmentKind, OfficeHours, Phone
 
 
 class RegistryFileError(ValueError):
@@ -57,6 +59,8 @@ class UnitEntry(BaseModel):
     supervising_office: str | None = Field(None, max_length=200)
     active: bool = True
     contacts: list[ContactIn] = Field(default=[], max_length=50)
+    phone: Phone | None = None
+    office_hours: OfficeHours | None = None
 
 
 class SupervisorEntry(BaseModel):
@@ -87,7 +91,13 @@ SECTIONS: dict[str, type[BaseModel]] = {"units": UnitEntry, "supervisors": Super
 
 
 def _explain(error: ValidationError) -> str:
-    return "；".join(f"{'.'.join(str(p) for p in e['loc']) or '整行'}: {e['msg']}" for e in error.errors())
+    """Each problem where it is and what is wrong; both languages where the check gives both."""
+
+    def said(e) -> str:
+        zh = (e.get("ctx") or {}).get("zh")
+        return f"{zh} / {e['msg']}" if zh else e["msg"]
+
+    return "；".join(f"{'.'.join(str(p) for p in e['loc']) or '整行'}: {said(e)}" for e in error.errors())
 
 
 def _csv_rows(text: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -126,6 +127,43 @@ class ContactIn(events.Contact):
         return value
 
 
+# A unit's public telephone as enterprises dial it: digits, spaces, hyphens, brackets, a leading +,
+# and an extension after 转 (020-8211 2345转801).
+PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,28}[0-9](转[0-9]{1,6})?$")
+
+
+def _phone(value: str) -> str:
+    value = value.strip()
+    if not PHONE.match(value):
+        raise bilingual_error(
+            "phone_invalid",
+            f"电话号码格式不正确：{value}（例：020-8211 2345 或 020-8211 2345转801）",
+            f"Not a telephone number: {value} (e.g. 020-8211 2345, or 020-8211 2345转801)",
+        )
+    return value
+
+
+def _office_hours(value: str) -> str:
+    value = value.strip()
+    if not 2 <= len(value) <= 100:
+        raise bilingual_error(
+            "office_hours_invalid", "办公时间须为 2 至 100 个字", "Office hours take 2 to 100 characters"
+        )
+    return value
+
+
+Phone = Annotated[
+    str,
+    AfterValidator(_phone),
+    Field(examples=["020-8211 2345"], description="public telephone, shown to enterprises on their items"),
+]
+OfficeHours = Annotated[
+    str,
+    AfterValidator(_office_hours),
+    Field(examples=["工作日 9:00–12:00，13:00–18:00"], description="when the public telephone is answered"),
+]
+
+
 class UnitIn(Strict):
     unit_code: str = Field(pattern=r"^\d{6}\.[a-z_]+(\.[a-z0-9_]+)?$", examples=["440112.tax"])
     name: str = Field(min_length=2, max_length=200)
@@ -134,6 +172,8 @@ class UnitIn(Strict):
     contacts: list[ContactIn] = Field(default=[], max_length=20)
     supervising_office: str | None = Field(None, max_length=200)
     active: bool = True
+    phone: Phone | None = None
+    office_hours: OfficeHours | None = None
 
 
 class CoverageIn(Strict):
@@ -396,6 +436,8 @@ class UnitOut(BaseModel):
     contacts: list[dict[str, Any]]
     supervising_office: str | None
     active: bool
+    phone: str | None = None
+    office_hours: str | None = None
 
 
 class UnitCoverageOut(BaseModel):

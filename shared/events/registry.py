@@ -33,6 +33,8 @@ class UnitRegistered(Event):
     active: bool
     supervising_office: str | None = None
     contacts: list[Contact] = []
+    phone: str | None = None  # the unit's public telephone, shown to enterprises on their items
+    office_hours: str | None = None  # when that telephone is answered
     occurred_at: datetime
 
 

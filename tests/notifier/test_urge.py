@@ -213,3 +213,27 @@ async def test_chases_count_for_the_unit_as_被催办次数_and_the_total_adds_u
         "/v1/stats/units", params={**period, "format": "csv"}, headers=item.caller("supervisor")
     )
     assert "被催办次数" in exported.content.decode("utf-8-sig").splitlines()[0]
+
+
+async def test_the_enterprise_sees_its_units_public_telephone_on_the_item(system, late_item):
+    item = late_item
+    admin = system.auth("admin", sub="urge-admin")
+    unit = {
+        "unit_code": item.unit,
+        "name": "黄埔区税务局催办测试所",
+        "kind": "tax",
+        "region_code": "440112",
+        "phone": "020-8211 2345转801",
+        "office_hours": "工作日 9:00–12:00，13:00–18:00",
+    }
+    bad = await system.router.put(f"/v1/units/{item.unit}", json={**unit, "phone": "请拨总机"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "phone"
+    assert "电话号码格式不正确" in bad.json()["errors"][0]["message"]
+    assert (await system.router.put(f"/v1/units/{item.unit}", json=unit, headers=admin)).status_code == 200
+
+    async def shown():
+        contact = (await item.shown())["unit_contact"]
+        return contact if contact["phone"] else None
+
+    contact = await eventually(shown)
+    assert contact == {"phone": "020-8211 2345转801", "office_hours": "工作日 9:00–12:00，13:00–18:00"}
