@@ -21,7 +21,7 @@ from shared.web import DbSession
 
 from ..access import may_revoke_document, may_see_document, wallet_documents
 from ..document_models import IssuedDocumentRow, VerificationLookup
-from ..document_schemas import RevocationIn
+from ..document_schemas import RevocationIn, WalletRowOut
 from ..document_views import public_json
 from ..documents import codes
 from ..lifecycle import Lifecycle
@@ -63,7 +63,11 @@ def wallet_row(doc: IssuedDocumentRow, request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/documents", summary="我的证明: the documents issued to the enterprise and its subjects")
+@router.get(
+    "/documents",
+    summary="我的证明: the documents issued to the enterprise and its subjects",
+    response_model=list[WalletRowOut],
+)
 async def wallet(
     request: Request,
     session: DbSession,
@@ -80,7 +84,11 @@ async def wallet(
     return [wallet_row(doc, request) for doc in rows]
 
 
-@router.get("/documents/{code}", summary="One document as its enterprise, issuing unit or overseers see it")
+@router.get(
+    "/documents/{code}",
+    summary="One document as its enterprise, issuing unit or overseers see it",
+    response_model=WalletRowOut,
+)
 async def document(code: str, request: Request, session: DbSession, principal: Anyone) -> dict[str, Any]:
     return wallet_row(await visible_document(session, code, principal), request)
 

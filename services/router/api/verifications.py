@@ -18,6 +18,7 @@ from shared.web import DbSession
 
 from .. import messages
 from ..document_models import IssuedDocumentRow, VerificationLookup
+from ..document_schemas import FileCheckOut, VerificationOut
 from ..document_views import not_found, public_json
 from ..documents import codes, qr, verification
 from ..issuance import client_key, document_fields, document_message
@@ -93,7 +94,12 @@ async def log_lookups(
     request.app.state.runtime.relay.notify()
 
 
-@router.get("/verifications/{code}", summary="核验: the public record of a document by its 核验码", responses=PUBLIC)
+@router.get(
+    "/verifications/{code}",
+    summary="核验: the public record of a document by its 核验码",
+    responses=PUBLIC,
+    response_model=VerificationOut,
+)
 async def verify(code: str, request: Request, session: DbSession) -> dict[str, Any]:
     client = await admit(request)
     doc = await find(request, session, code, client)
@@ -129,6 +135,7 @@ async def read_pdf(upload: UploadFile, max_bytes: int) -> bytes:
     "/verifications/{code}/file",
     summary="Whether a PDF is byte for byte the registered file (与登记的文件一致 / 不一致)",
     responses={**PUBLIC, 422: {"description": "not a PDF, empty, or over the size limit (field file)"}},
+    response_model=FileCheckOut,
 )
 async def verify_file(
     code: str, request: Request, session: DbSession, file: Annotated[UploadFile, File()]
