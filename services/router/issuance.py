@@ -20,11 +20,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import structlog
+from pyhanko.sign.signers import Signer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events, files, regions
 from shared.catalogue import DEPARTMENT_KINDS
 from shared.messaging.encoding import OutgoingMessage
+from shared.problems import invalid_field
 
 from .document_models import IssuedDocumentRow
 from .documents import codes, issuing, signing, verification
@@ -34,6 +37,7 @@ from .models import DepartmentUnit, ItemFile, RoutedRequest, WorkItem
 from .settings import RouterSettings
 
 PDF = "application/pdf"
+log = structlog.get_logger(__name__)
 
 
 def verify_base(settings: RouterSettings) -> str:
@@ -96,7 +100,7 @@ class Issuer:
         """The files xiaoer adds to the result: the certificate it wrote, or a 核验单 per PDF."""
         unit = await self.session.get(DepartmentUnit, item.unit_code)
         request = await self.session.get(RoutedRequest, item.request_id)
-        signer = await asyncio.to_thread(authority(self.settings).signer_for, unit.unit_code, unit.name)
+        signer = await self._signer(unit, write)
         if write:
             return [await self._certificate(item, unit, request, document_no, signer, actor)]
         return [
@@ -104,6 +108,22 @@ class Issuer:
             for ref in documents
             if ref.content_type == PDF
         ]
+
+    async def _signer(self, unit: DepartmentUnit, write: bool) -> Signer | None:
+        """The unit's signer; without a key (an outside CA's file missing) a certificate cannot be
+        written (422 on ``write_certificate``), and a 核验单 goes out unsigned (the platform's)."""
+        try:
+            return await asyncio.to_thread(authority(self.settings).signer_for, unit.unit_code, unit.name)
+        except signing.SigningUnavailable as missing:
+            if write:
+                raise invalid_field(
+                    "write_certificate",
+                    "signing_unavailable",
+                    f"{unit.name}没有签名证书，无法代为出具证明；请上传本单位的证明文件",
+                    f"{unit.unit_code} has no signing key: upload the unit's own certificate instead",
+                ) from missing
+            log.warning("documents.slip_unsigned", unit=unit.unit_code, reason=str(missing))
+            return None
 
     async def _certificate(self, item, unit, request, document_no, signer, actor) -> events.FileRef:
         code = codes.new_code()

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from services.router.document_models import VerificationLookup
 from services.router.documents import codes, signing, verification
-from services.router.issuance import authority
+from services.router.issuance import Issuer, authority
+from services.router.models import WorkItem
 from shared import events
+from shared.clock import utcnow
+from shared.problems import Problem
 from tests.documents.conftest import pdf_to_png
 from tests.documents.issued import (
     acknowledged,
@@ -19,6 +23,7 @@ from tests.documents.issued import (
     documents_of,
     issue_with_own_pdf,
     issue_written,
+    own_pdf,
     public_client,
     slip_of,
     stored,
@@ -231,3 +236,27 @@ async def test_the_verification_api_is_in_the_openapi_document(system):
         "/v1/shares/{token}",
     ):
         assert path in paths, path
+
+
+async def test_without_the_units_key_a_certificate_is_refused_and_a_slip_goes_out_unsigned(system, tmp_path):
+    _, item_id, _unit = await acknowledged(system)
+    settings = system.runtimes["router"].settings.model_copy(
+        update={"signing_ca": "file", "signing_ca_path": tmp_path}  # an outside CA's directory without the unit's file
+    )
+    pdf = own_pdf()
+    ref = events.FileRef(
+        id=str(uuid.uuid4()), name="证明.pdf", content_type="application/pdf", size=len(pdf),
+        sha256=verification.sha256_hex(pdf),
+    )  # fmt: skip
+    actor = events.Actor(role="department", id="clerk", unit="440112.tax")
+    async with system.runtimes["router"].sessions() as session:
+        item = await session.get(WorkItem, item_id)
+        issuer = Issuer(session, settings, utcnow())
+        with pytest.raises(Problem) as refused:
+            await issuer.issue(item, [], "穗埔税证〔2026〕11号", actor, write=True)
+        assert refused.value.errors[0].field == "write_certificate"
+        [slip] = await issuer.issue(item, [ref], "穗埔税证〔2026〕11号", actor, write=False)
+        unsigned = await stored(system, slip.sha256)
+        check = await signing.async_validate_signed_pdf(unsigned, [])
+        assert not check.ok, "the 核验单 carries no unit signature"
+        await session.rollback()
