@@ -21,7 +21,7 @@ from shared.vocabulary import OPEN_STATES, QUEUE_TABS, SLA_STATES
 
 from . import labels
 from .apis import ApiError, ServiceClient, Services, download
-from .clocks import countdowns
+from .clocks import clock_rows, countdowns
 from .i18n import N_, _, current
 from .pages import NavItem, is_live_poll, render, render_live
 from .session import Viewer, flash, viewer_of
@@ -177,7 +177,8 @@ async def acknowledge_many(request: Request, viewer: Clerk, api: Services):
 
 async def _item_page(request: Request, api: ServiceClient, viewer: Viewer, item_id: str, **extra):
     item = await api.get("router", f"/v1/workitems/{item_id}")
-    clock = (await countdowns(api, items=[item_id])).get(item_id)
+    found = (await clock_rows(api, items=[item_id])).get(item_id) or {}
+    clock = found.get("countdown")
     units = []
     if {"transfer", "assist"} & set(item["allowed_actions"]):
         region = (viewer.unit or "").split(".")[0]
@@ -187,6 +188,7 @@ async def _item_page(request: Request, api: ServiceClient, viewer: Viewer, item_
         "item": item,
         "countdown": clock if clock and (not clock["finished"] or item["state"] in ("resolved", "closed")) else None,
         "units": units,
+        "urged": found.get("urge"),  # how often, and when last, the enterprise chased it (催办)
         "error": None,
         "failed": None,
         "form": {},

@@ -18,6 +18,13 @@ CHUNK = 500  # items per call: the notifier takes at most 500 ids at once
 async def countdowns(api: ServiceClient, *, request_id: str | None = None, items=()) -> dict[str, dict]:
     """The countdown of each item (by work item id) of one request, or of the items named. The
     notifier away: no countdowns (the page still shows what it has), said in the log."""
+    rows = await clock_rows(api, request_id=request_id, items=items)
+    return {item_id: row["countdown"] for item_id, row in rows.items()}
+
+
+async def clock_rows(api: ServiceClient, *, request_id: str | None = None, items=()) -> dict[str, dict]:
+    """The notifier's whole answer per item: the countdown, whether its enterprise may 催办 it now
+    (``urge``) and its unit's public telephone (``unit_contact``)."""
     ids = list(dict.fromkeys(items))
     calls = [{"request_ids": [request_id]}] if request_id else []
     calls += [{"work_item_ids": ids[n : n + CHUNK]} for n in range(0, len(ids), CHUNK)]
@@ -28,7 +35,7 @@ async def countdowns(api: ServiceClient, *, request_id: str | None = None, items
             raise
         log.warning("web.countdowns_unavailable", status=error.status, error=error.message)
         return {}
-    return {row["work_item_id"]: row["countdown"] for answer in answers for row in answer}
+    return {row["work_item_id"]: row for answer in answers for row in answer}
 
 
 def most_pressing(found: list[dict]) -> dict | None:

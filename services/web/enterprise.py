@@ -23,10 +23,10 @@ from shared.vocabulary import OPEN_STATES
 
 from . import labels, request_form
 from .apis import ApiError, ServiceClient, Services, download
-from .clocks import countdowns, most_pressing
+from .clocks import clock_rows, countdowns, most_pressing
 from .i18n import N_, _
 from .models import SubmittedForm
-from .pages import NavItem, is_live_poll, render, render_live
+from .pages import NavItem, is_live_poll, render, render_live, shanghai_time
 from .session import Viewer, flash, viewer_of
 
 router = APIRouter(prefix="/enterprise")
@@ -213,8 +213,9 @@ async def upload(
 
 # --- one request -----------------------------------------------------------------------------------
 def _rows(found: dict, clocks: dict[str, dict]) -> list[dict]:
-    """One row per subject × department: its state, unit, countdown and events, issued files;
-    the items waiting for the enterprise (待您处理: a 补正, a report, a rating) first."""
+    """One row per subject × department: its state, unit (and the unit's telephone), countdown,
+    whether it may be chased (催办) and events, issued files; the items waiting for the enterprise
+    (待您处理: a 补正, a report, a rating) first. ``clocks``: the notifier's rows (clocks.clock_rows)."""
     events_by_item: dict[str, list[dict]] = {}
     for entry in found["timeline"]:
         if entry["work_item_id"]:
@@ -225,12 +226,16 @@ def _rows(found: dict, clocks: dict[str, dict]) -> list[dict]:
             files_by_item.setdefault(file["work_item_id"], []).append(file)
     rows = []
     for item in found["work_items"]:
-        clock = clocks.get(item["id"])
+        found_clock = clocks.get(item["id"]) or {}
+        clock = found_clock.get("countdown")
         shown = clock and (not clock["finished"] or item["status"] in ("resolved", "closed"))
+        urge = found_clock.get("urge")
         rows.append(
             {
                 "item": item,
                 "deadline": clock if shown else None,
+                "urge": urge if urge and item["status"] in OPEN_STATES else None,
+                "contact": found_clock.get("unit_contact") or {"phone": None, "office_hours": None},
                 "events": events_by_item.get(item["id"], []),
                 "files": files_by_item.get(item["id"], []),
             }
@@ -255,8 +260,10 @@ async def one_request(request: Request, request_id: str, viewer: Submitter, api:
         e["event"] == "request.rated" for e in found["timeline"]
     )
     ratings = await api.get("intake", f"/v1/requests/{request_id}/ratings") if rated else []
-    clocks = await countdowns(api, request_id=request_id) if found["work_items"] else {}
-    open_clocks = [clocks.get(i["id"]) for i in found["work_items"] if i["status"] in OPEN_STATES]
+    clocks = await clock_rows(api, request_id=request_id) if found["work_items"] else {}
+    open_clocks = [
+        (clocks.get(i["id"]) or {}).get("countdown") for i in found["work_items"] if i["status"] in OPEN_STATES
+    ]
     context = {
         "found": found,
         "rows": _rows(found, clocks),
@@ -368,6 +375,28 @@ async def upload_credit_report(
     body = {"subject_uscc": subject_uscc, "attachment_id": chosen[-1]}  # the latest file chosen
     if await _act(request, api, request_id, "credit-reports", body) is not REFUSED:
         flash(request, _("专项信用报告已上传"), "success")
+    return _back(request, request_id)
+
+
+@router.post("/requests/{request_id}/urge", name="enterprise.urge")
+async def urge(
+    request: Request,
+    request_id: str,
+    viewer: Submitter,
+    api: Services,
+    work_item_id: Annotated[str, Form(max_length=36)],
+):
+    """催办 a late item: the notifier records it (once per working day) and tells the unit and its
+    supervisors; a refusal says when the item may be chased next."""
+    try:
+        done = await api.post("notifier", f"/v1/sla/{work_item_id}/urge")
+    except ApiError as error:
+        if error.status == 401:
+            raise
+        flash(request, error.message, "error")
+        return _back(request, request_id)
+    when = shanghai_time(done["next_allowed_at"])
+    flash(request, _("已催办，承办单位和督办人员已收到提醒。下次可催办时间：%(when)s") % {"when": when}, "success")
     return _back(request, request_id)
 
 
