@@ -18,13 +18,18 @@ from fastapi.responses import RedirectResponse, Response
 from shared import vocabulary
 
 from . import labels
-from .apis import ApiError, download
+from .apis import ApiError, ServiceClient, Services, download
 from .i18n import _, current
 from .pages import render
+from .session import flash, signed_in, viewer_of
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
 
+# Who may revoke a document (the router decides which: its issuing unit's clerks, supervisors over
+# its region); they see the 撤销 form on its page when the router lets them see the document.
+STAFF = ("department", "coordinator", "supervisor")
+Revoker = viewer_of(*STAFF)
 CODE_MAX = 64  # a 核验码 is 16 characters (19 grouped): anything far longer is not one
 BATCH_MAX = 200  # the router's limit on codes in one batch
 
@@ -91,13 +96,33 @@ def record_path(code: str) -> str:
     return f"/v1/verifications/{quote(code, safe='')}"
 
 
-async def show_record(request: Request, code: str, check: dict | None = None, error: ApiError | None = None):
+async def managed(request: Request, api: ServiceClient, code: str) -> dict | None:
+    """The document as the signed-in staff member's unit or supervisor sees it (its item), or None."""
+    viewer = signed_in(request)
+    if viewer is None or viewer.role not in STAFF:
+        return None
+    try:
+        return await api.get("router", f"/v1/documents/{quote(code, safe='')}")
+    except ApiError:
+        return None  # not theirs to see: the public record only
+
+
+async def show_record(
+    request: Request, api: ServiceClient, code: str, check: dict | None = None, error: ApiError | None = None
+):
     if len(code) > CODE_MAX:
         return not_found_page(request)
     answer = await public_call(request, "GET", record_path(code))
     if (page := refused(request, answer)) is not None:
         return page
-    context = {"doc": answer.json(), "check": check, "error": error, **WORDS}
+    context = {
+        "doc": answer.json(),
+        "check": check,
+        "error": error,
+        "managed": await managed(request, api, code),
+        "reasons": labels.options(vocabulary.REVOCATION_REASONS),
+        **WORDS,
+    }
     return render(request, "verification/record.html", context, status_code=error.status if error else 200)
 
 
@@ -146,27 +171,50 @@ async def batch_check(
 
 
 @router.get("/verify/{code}", name="verification.record")
-async def verify_page(request: Request, code: str):
-    return await show_record(request, code)
+async def verify_page(request: Request, code: str, api: Services):
+    return await show_record(request, api, code)
+
+
+@router.post("/verify/{code}/revoke", name="verification.revoke")
+async def revoke(
+    request: Request,
+    code: str,
+    viewer: Revoker,
+    api: Services,
+    reason_class: Annotated[str, Form(max_length=40)],
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    reopen: Annotated[bool, Form()] = False,
+):
+    """撤销: the issuing unit (or its supervisor) withdraws a document; verification says 已撤销 at
+    once, and with 重办 the item reopens for the unit to issue again."""
+    body = {"reason_class": reason_class, "reason": reason.strip(), "reopen": reopen}
+    try:
+        await api.post("router", f"/v1/documents/{quote(code, safe='')}/revocations", json=body)
+    except ApiError as error:
+        fields = "；".join(message for message in error.fields.values() if message)
+        flash(request, f"{error.message}{'：' + fields if fields else ''}", "error")
+    else:
+        flash(request, _("已撤销该证明") + ("，" + _("工单已退回重办") if reopen else ""), "success")
+    return RedirectResponse(f"/verify/{quote(code, safe='')}", status_code=303)
 
 
 @router.post("/verify/{code}", name="verification.compare")
-async def compare_file(request: Request, code: str, file: Annotated[UploadFile | None, File()] = None):
+async def compare_file(request: Request, code: str, api: Services, file: Annotated[UploadFile | None, File()] = None):
     """The PDF a reader holds, compared with the registered file: 一致 / 不一致 (not an error)."""
     if len(code) > CODE_MAX:
         return not_found_page(request)
     if file is None or not file.filename:
         error = ApiError(422, "file_missing", _("请选择要比对的 PDF 文件"), {"file": _("请选择要比对的 PDF 文件")})
-        return await show_record(request, code, error=error)
+        return await show_record(request, api, code, error=error)
     sent = {"file": (file.filename, await file.read(), file.content_type or "application/pdf")}
     answer = await public_call(request, "POST", record_path(code) + "/file", files=sent)
     if answer.status_code == 422:
-        return await show_record(request, code, error=_problem(answer))
+        return await show_record(request, api, code, error=_problem(answer))
     if (page := refused(request, answer)) is not None:
         return page
     found: dict[str, Any] = answer.json()
     found["name"] = identity_result("identical" if found["match"] else "different")
-    return await show_record(request, code, check=found)
+    return await show_record(request, api, code, check=found)
 
 
 @router.get("/share/{token}", name="verification.share")

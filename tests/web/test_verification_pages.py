@@ -18,7 +18,7 @@ from services.router import main as router_main
 from services.router.documents.verification import LookupLimiter
 from services.web import main as web_main
 from tests.documents.issued import issue_with_own_pdf
-from tests.support.web import assert_accessible, assert_fits_phone, serve
+from tests.support.web import DESKTOP, assert_accessible, assert_fits_phone, new_page, serve, sign_in_as
 
 KIND = "housing_fund"  # 440112.housing_fund: few other tests issue there
 
@@ -158,3 +158,39 @@ async def test_a_burst_of_lookups_gets_the_try_later_page(system, web, page):
         for server, task in ((pages_server, pages_task), (router_server, router_task)):
             server.should_exit = True
             await asyncio.wait_for(task, 30)
+
+
+async def test_the_issuing_clerk_revokes_on_the_page_and_the_item_reopens(system, web, browser):
+    doc, _pdf = await issue_with_own_pdf(system, kind=KIND)
+    clerk = await new_page(browser, web, viewport=DESKTOP)
+    try:
+        await sign_in_as(clerk, f"staff:{doc.unit_code}")
+        await clerk.goto(f"/verify/{doc.code}")
+        await expect(clerk.get_by_role("link", name="查看工单")).to_have_attribute(
+            "href", f"/clerk/items/{doc.item_id}"
+        )
+        await clerk.get_by_label("撤销原因").select_option(label="内容有误")
+        await clerk.get_by_label("说明（不公开，只留在本单位记录中）").fill("主体名称写错")
+        await clerk.get_by_label("撤销后退回重办（工单重新打开，由本单位重新出具）").check()
+        clerk.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        async with clerk.expect_navigation():
+            await clerk.get_by_role("button", name="撤销证明").click()
+        await expect(clerk.locator(".flash-success")).to_contain_text("已撤销该证明")
+        await expect(clerk.locator(".verdict")).to_contain_text("已撤销")
+        await expect(clerk.get_by_role("button", name="撤销证明")).to_have_count(0)
+        await assert_accessible(clerk)
+        item = await system.router.get(
+            f"/v1/workitems/{doc.item_id}", headers=system.auth("department", unit=doc.unit_code)
+        )
+        assert item.json()["state"] == "in_progress"  # 重办
+
+        # A clerk of another unit sees the public record only.
+        other = await new_page(browser, web, viewport=DESKTOP)
+        try:
+            await sign_in_as(other, "staff:440112.tax")
+            await other.goto(f"/verify/{doc.code}")
+            await expect(other.get_by_role("heading", name="出具单位操作")).to_have_count(0)
+        finally:
+            await other.context.close()
+    finally:
+        await clerk.context.close()
