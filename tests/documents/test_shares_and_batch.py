@@ -133,3 +133,16 @@ async def test_a_batch_over_200_is_refused(system):
     async with public_client(system) as sponsor:
         refused = await sponsor.post("/v1/verifications/batch", json={"codes": [codes.new_code()] * 201})
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "codes"
+
+
+async def test_a_batch_file_that_is_neither_csv_nor_zip_is_refused_naming_file(system):
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
+    async with public_client(system) as sponsor:
+        for content in (png, b"PK\x03\x04 not really a zip", "核验码".encode("gbk")):
+            refused = await sponsor.post("/v1/verifications/batch", files={"file": ("x", content, "text/csv")})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["errors"][0] == {
+                **refused.json()["errors"][0],
+                "field": "file",
+                "code": "file_not_csv_or_zip",
+            }

@@ -118,7 +118,11 @@ async def revoke_share(ref: str, session: DbSession, principal: ForEnterprise) -
 @router.get(
     "/shares/{token}",
     summary="Public: the shared documents, each as its verification shows it (410 after expiry or revocation)",
-    responses={404: {"description": "unknown link"}, 410: {"description": "expired or revoked"}},
+    responses={
+        404: {"description": "unknown link"},
+        410: {"description": "expired or revoked"},
+        429: {"description": "稍后再试: too many lookups from this client (Retry-After)"},
+    },
 )
 async def open_share(token: str, request: Request, session: DbSession) -> dict[str, Any]:
     client = await admit(request)

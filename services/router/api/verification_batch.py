@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import reading_now
-from shared.problems import invalid_field
+from shared.problems import Problem, invalid_field
 
 from ..document_models import IssuedDocumentRow
 from ..document_views import public_json
@@ -78,10 +78,22 @@ def too_many(count: int) -> None:
         )
 
 
+def not_csv_or_zip() -> Problem:
+    return invalid_field(
+        "file",
+        "file_not_csv_or_zip",
+        "请上传 CSV（核验码）或 ZIP（PDF 文件）",
+        "Upload a CSV of codes or a ZIP of PDFs",
+    )
+
+
 def csv_codes(data: bytes) -> list[Entry]:
-    """Every non-empty first cell of a CSV (a header row that is no code is skipped as a miss would be)."""
-    text = data.decode("utf-8-sig", errors="replace")
-    cells = [row[0].strip() for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
+    """Every non-empty first cell of a CSV (a header row 核验码 or code is skipped)."""
+    try:
+        text = data.decode("utf-8-sig")
+        cells = [row[0].strip() for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
+    except (UnicodeDecodeError, csv.Error) as error:  # an image, a binary file: not a list of codes
+        raise not_csv_or_zip() from error
     if cells and cells[0] in ("核验码", "code", "Code", "CODE"):
         cells = cells[1:]
     return [Entry(input=c, code=c) for c in cells]
@@ -91,7 +103,7 @@ def zip_pdfs(data: bytes, max_bytes: int) -> list[Entry]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as error:
-        raise invalid_field("file", "file_not_csv_or_zip", "请上传 CSV 或 ZIP 文件", "Upload a CSV or a ZIP") from error
+        raise not_csv_or_zip() from error
     infos = [i for i in archive.infolist() if not i.is_dir() and i.filename.lower().endswith(".pdf")]
     too_many(len(infos))
     entries = []
