@@ -1,7 +1,8 @@
 """Issue 29, item 2 on the pages: on a phone, the enterprise presses 催办 on its late item, reads
 the confirmation, and finds the button disabled with the next time it may chase (the notifier's
 working-day calendar decides); the unit's telephone is on the item; the clerk's item page says the
-enterprise chased it. Read at a fixed instant past the 签收 deadline (fix_reading_now), no waiting."""
+enterprise chased it, and the supervisor's unit statistics count it (被催办次数). Read at a fixed
+instant past the 签收 deadline (fix_reading_now), no waiting."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from playwright.async_api import expect
 
 from services.web.pages import shanghai_time
-from shared.clock import fix_reading_now
+from shared.clock import SHANGHAI, fix_reading_now
 from tests.support import MINGLUO, eventually
 from tests.support.web import DESKTOP, QUIET_UNIT, assert_accessible, new_page, sign_in_as, submit_for, watch_csp
 
@@ -83,5 +84,12 @@ async def test_the_enterprise_chases_a_late_item_once_and_the_clerk_sees_it(syst
     await sign_in_as(clerk, f"staff:{QUIET_UNIT}")
     await clerk.goto(f"/clerk/items/{item['id']}")
     await expect(clerk.locator(".urged")).to_contain_text("企业已催办 1 次")
-    await phone.context.close()
-    await clerk.context.close()
+
+    board = await new_page(browser, web, viewport=DESKTOP)  # the supervisor's unit statistics
+    await sign_in_as(board, "staff:dudao.440112")
+    day = datetime.fromisoformat(sla["dispatched_at"]).astimezone(SHANGHAI).date()
+    await board.goto(f"/board/units?from={day.isoformat()}&to={(day + timedelta(days=1)).isoformat()}")
+    await expect(board.get_by_role("columnheader", name="被催办次数")).to_be_visible()
+    await expect(board.locator(f'tr[data-unit="{QUIET_UNIT}"] td[data-field="urged"]')).to_have_text("1")
+    for opened in (phone, clerk, board):
+        await opened.context.close()
