@@ -51,6 +51,8 @@ async def public_call(request: Request, method: str, path: str, **kwargs) -> htt
     (these pages tell 404, 410, 422 and 429 apart); network trouble is ``ApiError(503)``."""
     state = request.app.state
     headers = {"Accept-Language": current(), **kwargs.pop("headers", {})}
+    if request.client:  # the reader's address, for the router's per-client limit once it trusts us
+        headers["X-Forwarded-For"] = request.client.host
     try:
         return await state.http.request(method, state.api_urls["router"] + path, headers=headers, **kwargs)
     except httpx.HTTPError as exc:

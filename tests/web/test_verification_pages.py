@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -194,3 +196,39 @@ async def test_the_issuing_clerk_revokes_on_the_page_and_the_item_reopens(system
             await other.context.close()
     finally:
         await clerk.context.close()
+
+
+async def test_a_zip_of_pdfs_is_matched_file_by_file(system, web, page, tmp_path):
+    doc, pdf = await issue_with_own_pdf(system, kind=KIND)
+    changed = bytearray(pdf)
+    changed[len(changed) // 2] ^= 0x01
+    bundle = tmp_path / "材料.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.writestr("守法证明.pdf", pdf)
+        archive.writestr("改过的.pdf", bytes(changed))
+    await page.goto("/verify/batch")
+    await page.get_by_label("或上传 CSV / ZIP 文件").set_input_files(bundle)
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="核验", exact=True).click()
+    genuine = page.locator("tbody tr").filter(has_text="守法证明.pdf")
+    await expect(genuine).to_have_attribute("data-status", "valid")
+    await expect(genuine.locator("td").last).to_have_text("一致")
+    await expect(genuine.get_by_role("link")).to_have_attribute("href", re.compile(doc.code[:4]))
+    altered = page.locator("tbody tr").filter(has_text="改过的.pdf")
+    await expect(altered).to_have_attribute("data-status", "not_found")  # no registered file has its bytes
+    await expect(altered.locator("td").last).to_have_text("不一致")
+    await assert_accessible(page)
+
+
+async def test_an_empty_batch_is_refused_beside_the_field(web, page):
+    await page.goto("/verify/batch")
+    async with page.expect_navigation() as sent:
+        await page.get_by_role("button", name="核验", exact=True).click()
+    assert (await sent.value).status == 422
+    await expect(page.locator("#error-codes")).to_have_text("请填写核验码或选择文件")
+
+
+async def test_an_unknown_share_link_is_404_not_410(web, page):
+    answer = await page.goto("/share/no-such-token")
+    assert answer.status == 404
+    await expect(page.get_by_role("heading", name="未找到该分享链接")).to_be_visible()
