@@ -25,6 +25,13 @@ CE_HEADERS = {
         "ce_subject": {"type": "string", "description": "the request or work item id"},
         "ce_specversion": {"const": "1.0"},
         "content-type": {"const": "application/json"},
+        "ce_traceparent": {
+            "type": "string",
+            "description": "W3C trace context (CloudEvents distributed-tracing extension): the span that "
+            "published the event, so a consumer's work joins the same trace; absent when tracing is off",
+            "examples": ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"],
+        },
+        "ce_tracestate": {"type": "string", "description": "W3C tracestate, when the tracer sets one"},
     },
 }
 
