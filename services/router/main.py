@@ -12,8 +12,8 @@ from shared.web import create_app
 
 from . import registry, worker
 from .api import credit_coverage, departments, documents, extensions, routing, shares, verifications, workitems
-from .models import Base
 from .settings import RouterSettings
+from .tables import metadata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,7 +32,7 @@ class RouterRuntime(ServiceRuntime):
 
 
 def build_runtime(settings: RouterSettings) -> ServiceRuntime:
-    runtime = RouterRuntime("router", settings, Base.metadata, MIGRATIONS)
+    runtime = RouterRuntime("router", settings, metadata, MIGRATIONS)
     runtime.require_topics([events.WORKITEMS_EVENTS, events.REGISTRY_EVENTS, events.DOCUMENTS_EVENTS])
     runtime.add_consumer(
         name="router.dispatch", topics=[events.REQUESTS_SUBMITTED], handlers=worker.dispatch_handlers(settings)

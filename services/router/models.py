@@ -327,8 +327,3 @@ class CreditItem(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, comment="1 when covered, +1 with every event after")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
-
-
-# The tables of issued documents live beside these, in their own module (issue 27); importing it
-# here puts them in Base.metadata for migrations and create_all alike.
-from . import document_models  # noqa: E402, F401

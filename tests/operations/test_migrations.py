@@ -19,7 +19,7 @@ from services.intake import models as intake_models
 from services.notifier import main as notifier_main
 from services.notifier import models as notifier_models
 from services.router import main as router_main
-from services.router import models as router_models
+from services.router import tables as router_tables
 from services.web import main as web_main
 from services.web import models as web_models
 from shared.db import upgrade
@@ -27,7 +27,7 @@ from tests.support import database_backend, make_databases
 
 SERVICES = {
     "intake": (intake_main.MIGRATIONS, intake_models.Base.metadata),
-    "router": (router_main.MIGRATIONS, router_models.Base.metadata),
+    "router": (router_main.MIGRATIONS, router_tables.metadata),
     "notifier": (notifier_main.MIGRATIONS, notifier_models.Base.metadata),
     "web": (web_main.MIGRATIONS, web_models.Base.metadata),
 }

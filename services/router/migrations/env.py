@@ -1,6 +1,6 @@
 """Alembic environment of the router service's own database."""
 
-from services.router.models import Base
+from services.router.tables import metadata
 from shared.db import run_migrations_online
 
-run_migrations_online(Base.metadata)
+run_migrations_online(metadata)
