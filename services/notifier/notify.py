@@ -88,6 +88,15 @@ def event_messages(record: SlaRecord, event: events.WorkItemEvent) -> list[tuple
         case events.WorkItemResolved(resolution=resolution):
             outcome = OUTCOMES.zh(resolution.outcome)
             return [("enterprise", "已办结", f"{record.unit_name}已办结您的诉求 {item}：{outcome}，请查看并评价")]
+        case events.WorkItemDocumentRevoked(document_number=number, reason_name=why, reopen=reopen):
+            again = "，该事项将重新办理" if reopen else ""
+            return [
+                (
+                    "enterprise",
+                    "证明已撤销",
+                    f"{record.unit_name}撤销了为您出具的证明 {number}（{item}）：{why}{again}。核验时将显示已撤销",
+                )
+            ]
         case events.WorkItemReturnedToEnterprise(reason_class=reason):
             why = RETURN_REASONS.zh(reason)
             return [

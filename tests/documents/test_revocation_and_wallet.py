@@ -56,6 +56,15 @@ async def test_a_revocation_shows_at_once_on_the_api_the_timelines_and_kafka(sys
     [entry] = await eventually(on_the_enterprises_timeline)
     assert "撤销" in entry["summary"] and "内容有误" in entry["summary"]
 
+    async def the_enterprise_is_told():
+        log = await system.notifier.get(
+            "/v1/notifications", params={"work_item_id": doc.item_id}, headers=system.auth("admin")
+        )
+        return [n for n in log.json() if n["recipient_kind"] == "enterprise" and n["title"] == "证明已撤销"]
+
+    told = await eventually(the_enterprise_is_told)
+    assert "内容有误" in told[0]["body"] and "重新办理" not in told[0]["body"], told[0]["body"]
+
     def revoked_record(records):
         return [r for r in records if header(r, "ce_subject") == doc.code and header(r, "ce_type") == REVOKED]
 
