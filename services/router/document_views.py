@@ -7,12 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shared.problems import Problem
 from shared.vocabulary import REVOCATION_REASONS
 
 from .document_models import IssuedDocumentRow
 from .documents import codes, verification
 from .issuance import verify_base
+from .schemas import ItemDocumentOut
 from .settings import RouterSettings
 
 
@@ -80,3 +84,11 @@ def public_json(doc: IssuedDocumentRow, settings: RouterSettings, now: datetime)
         "notes": view.notes,
         "verify_url": codes.verification_url(verify_base(settings), doc.code),
     }
+
+
+async def issued_by(session: AsyncSession, item_id: str) -> list[ItemDocumentOut]:
+    """The documents an item issued, oldest first: what its page links to (record, 撤销)."""
+    rows = await session.scalars(
+        select(IssuedDocumentRow).where(IssuedDocumentRow.item_id == item_id).order_by(IssuedDocumentRow.issued_at)
+    )
+    return [ItemDocumentOut(code=codes.group(row.code), status=row.status) for row in rows]

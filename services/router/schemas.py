@@ -312,9 +312,17 @@ class DispatchCandidateOut(BaseModel):
     returned_it: bool = Field(description="the unit that sent the item back (offered last)")
 
 
+class ItemDocumentOut(BaseModel):
+    """A document the item issued, with its 核验码 (its page: /verify/{code})."""
+
+    code: str = Field(description="the 核验码, grouped for reading (XXXX-XXXX-XXXX-XXXX)")
+    status: str = Field(description="valid · revoked (shared.vocabulary.DOCUMENT_STATUSES)")
+
+
 class WorkItemDetailOut(WorkItemOut):
     history: list[HistoryEntryOut]
     extensions: list[ExtensionOut]
+    documents: list[ItemDocumentOut] = Field([], description="the documents the item issued (issue 27)")
     dispatch_candidates: list[DispatchCandidateOut] | None = Field(
         None, description="only for the coordinating office holding an item it may dispatch; absent otherwise"
     )

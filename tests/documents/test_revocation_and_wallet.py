@@ -48,6 +48,7 @@ async def test_a_revocation_shows_at_once_on_the_api_the_timelines_and_kafka(sys
     assert any(h["action"] == "revoke-document" and REASON in h["note"] for h in history), "the unit's timeline"
     item = (await clerk.item(doc.item_id)).json()
     assert item["state"] == "resolved", "no 重办 asked: the item stays resolved"
+    assert item["documents"] == [{"code": codes.group(doc.code), "status": "revoked"}], "its page links the record"
 
     async def on_the_enterprises_timeline():
         seen = await system.enterprise().request(doc.request_id)

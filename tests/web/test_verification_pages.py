@@ -17,6 +17,7 @@ import httpx
 from playwright.async_api import expect
 
 from services.router import main as router_main
+from services.router.documents import codes
 from services.router.documents.verification import LookupLimiter
 from services.web import main as web_main
 from tests.documents.issued import issue_with_own_pdf
@@ -174,6 +175,10 @@ async def test_the_issuing_clerk_revokes_on_the_page_and_the_item_reopens(system
     clerk = await new_page(browser, web, viewport=DESKTOP)
     try:
         await sign_in_as(clerk, f"staff:{doc.unit_code}")
+        # The clerk's item page links each document it issued to its record (and 撤销 there).
+        await clerk.goto(f"/clerk/items/{doc.item_id}")
+        await clerk.get_by_role("link", name=codes.group(doc.code)).click()
+        await expect(clerk).to_have_url(re.compile(r"/verify/"))
         await clerk.goto(f"/verify/{doc.code}")
         await expect(clerk.get_by_role("link", name="查看工单")).to_have_attribute(
             "href", f"/clerk/items/{doc.item_id}"

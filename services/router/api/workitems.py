@@ -18,6 +18,7 @@ from shared.web import DbSession
 
 from .. import item_files, queue, transitions
 from ..access import VisibleItem
+from ..document_views import issued_by
 from ..item_views import file_out, history_out, items_out
 from ..lifecycle import ActionInput, Lifecycle, dispatch_candidates, item_not_found
 from ..models import DepartmentUnit, Extension, WorkItem, WorkItemLog
@@ -151,6 +152,7 @@ async def get_work_item(item: VisibleItem, session: DbSession, principal: Staff)
         **out.model_dump(),
         history=await history_out(session, list(log)),
         extensions=[ExtensionOut.model_validate(x) for x in extensions],
+        documents=await issued_by(session, item.id),
     )
     holder = await session.get(DepartmentUnit, item.unit_code)
     coordinating = holder is not None and holder.kind == COORDINATOR and principal.unit == item.unit_code
