@@ -11,8 +11,8 @@ import pytest
 from services.router.documents import codes
 from shared import events
 from shared.clock import SHANGHAI, fix_reading_now, utcnow
-from tests.documents.issued import issue_with_own_pdf, issue_written, public_client, stored
-from tests.support import OTHER_CO, header, read_topic
+from tests.documents.issued import HOLDER, OTHER_HOLDER, issue_with_own_pdf, issue_written, public_client, stored
+from tests.support import header, read_topic
 from tests.support.waiting import eventually
 
 REASON = "文号填写错误，另行出具"
@@ -51,7 +51,7 @@ async def test_a_revocation_shows_at_once_on_the_api_the_timelines_and_kafka(sys
     assert item["documents"] == [{"code": codes.group(doc.code), "status": "revoked"}], "its page links the record"
 
     async def on_the_enterprises_timeline():
-        seen = await system.enterprise().request(doc.request_id)
+        seen = await system.enterprise(HOLDER).request(doc.request_id)
         return [t for t in seen["timeline"] if t["event"] == "workitem.document_revoked"]
 
     [entry] = await eventually(on_the_enterprises_timeline)
@@ -83,7 +83,7 @@ async def test_a_revocation_with_redo_reopens_the_item_for_a_new_certificate(sys
     clerk = system.clerk(doc.unit_code)
     assert (await revoke(system, clerk, doc.code, reason_class="duplicate", reopen=True)).status_code == 200
     assert (await clerk.item(doc.item_id)).json()["state"] == "in_progress"
-    await system.enterprise().wait_for_item(doc.request_id, doc.item_id, "in_progress")
+    await system.enterprise(HOLDER).wait_for_item(doc.request_id, doc.item_id, "in_progress")
     again = await clerk.act(
         doc.item_id, "resolve", outcome="issued", document_no="穗埔税证〔2026〕9号", write_certificate=True
     )
@@ -98,7 +98,7 @@ async def test_only_the_issuing_unit_or_a_supervisor_over_its_region_may_revoke(
     refusals = {
         "another unit": (system.clerk("440112.commerce"), 404),
         "a neighbouring supervisor": (system.supervisor("440113"), 404),
-        "the enterprise": (system.enterprise(), 403),
+        "the enterprise": (system.enterprise(HOLDER), 403),
         "a national admin": (system.admin(), 403),
     }
     for who, (person, status) in refusals.items():
@@ -111,8 +111,8 @@ async def test_only_the_issuing_unit_or_a_supervisor_over_its_region_may_revoke(
 
 
 async def test_the_wallet_holds_the_enterprises_documents_and_only_theirs(system, reading_at):
-    doc, _pdf = await issue_with_own_pdf(system, enterprise=system.enterprise(OTHER_CO))
-    mine = await system.router.get("/v1/documents", headers=system.enterprise(OTHER_CO).headers)
+    doc, _pdf = await issue_with_own_pdf(system, enterprise=system.enterprise(OTHER_HOLDER))
+    mine = await system.router.get("/v1/documents", headers=system.enterprise(OTHER_HOLDER).headers)
     [row] = [r for r in mine.json() if r["code"] == codes.group(doc.code)]
     assert row["item_id"] == doc.item_id and row["download"] == f"/v1/documents/{doc.code}/file"
     assert (row["expired"], row["expiring_soon"]) == (False, False)
@@ -120,14 +120,14 @@ async def test_the_wallet_holds_the_enterprises_documents_and_only_theirs(system
     assert codes.group(doc.code) not in {r["code"] for r in others.json()}
     assert (await system.router.get("/v1/documents", headers=system.clerk(doc.unit_code).headers)).status_code == 403
     filtered = await system.router.get(
-        "/v1/documents", params={"status": "revoked"}, headers=system.enterprise(OTHER_CO).headers
+        "/v1/documents", params={"status": "revoked"}, headers=system.enterprise(OTHER_HOLDER).headers
     )
     assert codes.group(doc.code) not in {r["code"] for r in filtered.json()}
 
     def wallet_at(day_offset: int):
         valid_until = doc.valid_until
         reading_at(_noon(valid_until + timedelta(days=day_offset)))
-        return system.router.get(f"/v1/documents/{doc.code}", headers=system.enterprise(OTHER_CO).headers)
+        return system.router.get(f"/v1/documents/{doc.code}", headers=system.enterprise(OTHER_HOLDER).headers)
 
     soon = (await wallet_at(-3)).json()
     assert (soon["expiring_soon"], soon["expired"]) == (True, False)
@@ -142,8 +142,8 @@ def _noon(day):
 
 
 async def test_downloads_go_to_the_enterprise_the_issuing_unit_and_overseers_only(system):
-    doc, pdf = await issue_with_own_pdf(system, enterprise=system.enterprise(OTHER_CO))
-    allowed = [system.enterprise(OTHER_CO), system.clerk(doc.unit_code), system.supervisor("440112")]
+    doc, pdf = await issue_with_own_pdf(system, enterprise=system.enterprise(OTHER_HOLDER))
+    allowed = [system.enterprise(OTHER_HOLDER), system.clerk(doc.unit_code), system.supervisor("440112")]
     refused = [system.enterprise(), system.clerk("440112.commerce"), system.supervisor("440113")]
     for person in allowed:
         got = await system.router.get(f"/v1/documents/{doc.code}/file", headers=person.headers)
@@ -174,6 +174,6 @@ async def test_the_issuing_unit_sees_how_its_document_was_verified(system):
     assert body["count"] == 2 and body["by_channel"] == {"code": 1, "file": 1, "batch": 0, "share": 0}
     assert [r["channel_name"] for r in body["recent"]] == ["文件比对", "核验码"]
     assert body["recent"][0]["match"] is True and "client" not in body["recent"][0]
-    for person, status in ((system.enterprise(), 403), (system.clerk("440112.commerce"), 404)):
+    for person, status in ((system.enterprise(HOLDER), 403), (system.clerk("440112.commerce"), 404)):
         got = await system.router.get(f"/v1/documents/{doc.code}/lookups", headers=person.headers)
         assert got.status_code == status

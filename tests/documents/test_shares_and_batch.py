@@ -13,8 +13,7 @@ import pytest
 
 from services.router.documents import codes
 from shared.clock import fix_reading_now, utcnow
-from tests.documents.issued import issue_with_own_pdf, issue_written, public_client
-from tests.support import OTHER_CO
+from tests.documents.issued import OTHER_HOLDER, issue_with_own_pdf, issue_written, public_client
 
 
 @pytest.fixture
@@ -24,7 +23,7 @@ def reading_at():
 
 
 async def test_a_share_link_lists_the_chosen_documents_until_it_expires(system, reading_at):
-    owner = system.enterprise(OTHER_CO)
+    owner = system.enterprise(OTHER_HOLDER)
     first, _pdf = await issue_with_own_pdf(system, enterprise=owner)
     second = await issue_written(system, enterprise=owner)
     created = await system.router.post(
@@ -52,7 +51,7 @@ async def test_a_share_link_lists_the_chosen_documents_until_it_expires(system, 
 
 
 async def test_a_revoked_share_link_is_gone_and_only_its_owner_may_revoke_it(system):
-    owner = system.enterprise(OTHER_CO)
+    owner = system.enterprise(OTHER_HOLDER)
     doc, _pdf = await issue_with_own_pdf(system, enterprise=owner)
     share = (
         await system.router.post("/v1/shares", json={"codes": [doc.code], "expires_in_days": 30}, headers=owner.headers)
@@ -65,13 +64,13 @@ async def test_a_revoked_share_link_is_gone_and_only_its_owner_may_revoke_it(sys
 
 
 async def test_only_ones_own_documents_can_be_shared(system):
-    doc, _pdf = await issue_with_own_pdf(system, enterprise=system.enterprise(OTHER_CO))
+    doc, _pdf = await issue_with_own_pdf(system, enterprise=system.enterprise(OTHER_HOLDER))
     refused = await system.router.post(
         "/v1/shares", json={"codes": [doc.code], "expires_in_days": 3}, headers=system.enterprise().headers
     )
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "codes"
     too_long = await system.router.post(
-        "/v1/shares", json={"codes": [doc.code], "expires_in_days": 91}, headers=system.enterprise(OTHER_CO).headers
+        "/v1/shares", json={"codes": [doc.code], "expires_in_days": 91}, headers=system.enterprise(OTHER_HOLDER).headers
     )
     assert too_long.status_code == 422
     clerk = await system.router.post(

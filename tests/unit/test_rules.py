@@ -205,6 +205,13 @@ def test_every_timeline_line_reads_in_english_apart_from_names_and_notes(kind):
         events.WorkItemCreditReportUploaded: dict(
             subject_region="440112", coverage_region="440000", coverage_version=2, report=FILE
         ),
+        events.WorkItemDocumentRevoked: dict(
+            code="7KQ4M2XA9HTRC3VB",
+            document_number="NO-1",
+            reason_class="content_error",
+            reason_name="内容有误",
+            reopen=True,
+        ),
     }.get(kind, {})
     said = timeline.summary(item_event(kind, note="NOTE", **extra))
     english = said.en.replace("国家税务总局广州市黄埔区税务局", "").replace("广州明珞装备股份有限公司", "")

@@ -17,7 +17,18 @@ async def cell(page, unit: str, field: str) -> str:
     return (await page.locator(f'tr[data-unit="{unit}"] td[data-field="{field}"]').inner_text()).strip()
 
 
+async def unit_rows(system, supervisor: dict) -> dict[str, dict]:
+    stats = (await system.notifier.get("/v1/stats/units", headers=supervisor)).json()
+    return {row["unit_code"]: row for row in stats["units"]}
+
+
 async def test_a_transferring_unit_has_its_row_and_the_total_adds_up(system, web, browser):
+    supervisor = system.auth("supervisor", region="440112")
+    # The session's other tests (the OpenAPI fuzzing among them) may have sent work to these units:
+    # the page must show what this test adds on top of what was there.
+    before = await unit_rows(system, supervisor)
+    zero = {"received": 0, "transferred": 0, "kept": 0, "acknowledge_counted": 0}
+    sent_before, got_before = before.get(SENDER, zero), before.get(RECEIVER, zero)
     item = await submit_for(system, kind=KIND, unit=SENDER)
     moved = await system.router.post(
         f"/v1/workitems/{item['id']}/transfer",
@@ -25,12 +36,15 @@ async def test_a_transferring_unit_has_its_row_and_the_total_adds_up(system, web
         headers=system.auth("department", unit=SENDER),
     )
     assert moved.status_code == 200, moved.text
-    supervisor = system.auth("supervisor", region="440112")
 
     async def counted():
-        stats = (await system.notifier.get("/v1/stats/units", headers=supervisor)).json()
-        units = {row["unit_code"]: row for row in stats["units"]}
-        return SENDER in units and RECEIVER in units and units[SENDER]["transferred"] >= 1
+        units = await unit_rows(system, supervisor)
+        return (
+            SENDER in units
+            and RECEIVER in units
+            and units[SENDER]["transferred"] > sent_before["transferred"]
+            and units[RECEIVER]["received"] > got_before["received"]
+        )
 
     await eventually(counted, timeout=30)
     page = await new_page(browser, web, viewport=DESKTOP)
@@ -40,14 +54,16 @@ async def test_a_transferring_unit_has_its_row_and_the_total_adds_up(system, web
         await page.goto("/board/units")
         sender = page.locator(f'tr[data-unit="{SENDER}"]')
         await expect(sender.get_by_role("rowheader")).to_have_text("广州市黄埔区国家外汇管理局分局")
-        assert await cell(page, SENDER, "received") == "1"
-        assert await cell(page, SENDER, "transferred") == "1"
-        assert await cell(page, SENDER, "transfer_rate") == "100.0%"
-        assert await cell(page, SENDER, "kept") == "0"
-        assert await cell(page, RECEIVER, "received") == "1"
-        # Its 签收 limit is still ahead: not counted for 签收及时率, which has nothing to say yet.
-        assert await cell(page, RECEIVER, "acknowledge_counted") == "0"
-        assert await cell(page, RECEIVER, "response_rate") == "—"
+        received, transferred = sent_before["received"] + 1, sent_before["transferred"] + 1
+        assert await cell(page, SENDER, "received") == str(received)
+        assert await cell(page, SENDER, "transferred") == str(transferred)
+        assert await cell(page, SENDER, "transfer_rate") == f"{100 * transferred / received:.1f}%"
+        assert await cell(page, SENDER, "kept") == str(sent_before["kept"]), "what it passed on it did not keep"
+        assert await cell(page, RECEIVER, "received") == str(got_before["received"] + 1)
+        # Its 签收 limit is still ahead: not counted for 签收及时率.
+        assert await cell(page, RECEIVER, "acknowledge_counted") == str(got_before["acknowledge_counted"])
+        if not got_before["acknowledge_counted"]:
+            assert await cell(page, RECEIVER, "response_rate") == "—", "nothing to say yet"
 
         # 合计 is the rows' sum, column by column (for the counts).
         units = await page.locator("tbody tr[data-unit]").count()
