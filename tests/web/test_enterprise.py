@@ -14,7 +14,7 @@ from playwright.async_api import expect
 
 from shared.clock import utcnow
 from tests.support import MINGLUO, MINGLUO_SH, OTHER_CO, PDF_BYTES, certificate_request, eventually
-from tests.support.web import assert_accessible, assert_fits_phone, related, sign_in_as
+from tests.support.web import assert_accessible, assert_fits_phone, card_in_list, related, sign_in_as
 
 ENTERPRISE_SUB = "demo:enterprise"  # the demo persona's token subject (services/web/demo.py)
 
@@ -123,7 +123,7 @@ async def test_an_enterprise_submits_a_bundle_for_itself_and_a_subsidiary_and_fo
 
     # The list shows it with its overall status and its next deadline.
     await page.goto("/enterprise/")
-    card = page.locator("li.card", has_text=body["reference_no"])
+    card = await card_in_list(page, body["reference_no"])
     await expect(card).to_contain_text("已派单")
     await expect(card.locator(".deadline")).to_contain_text(re.compile(r"最近时限：签收剩余 \d+ (个工作日|小时)"))
     await assert_fits_phone(page)
@@ -159,6 +159,7 @@ async def test_a_bad_uscc_is_shown_beside_its_field_and_creates_nothing(system, 
 
 
 async def test_the_same_idempotency_key_twice_creates_one_request(system, web, page):
+    started = utcnow()
     await sign_in_as(page, "enterprise")
     await page.goto("/enterprise/new")
     marker = f"重复提交检查 {uuid.uuid4().hex[:8]}"
@@ -176,11 +177,9 @@ async def test_the_same_idempotency_key_twice_creates_one_request(system, web, p
         }"""
     )
     assert statuses == ["opaqueredirect", "opaqueredirect"]  # both answered 303 to the request
-    page_of_requests = (await system.intake.get("/v1/requests", headers=enterprise(system))).json()["items"]
-    details = [
-        (await system.intake.get(f"/v1/requests/{r['id']}", headers=enterprise(system))).json()
-        for r in page_of_requests[:10]
-    ]
+    since = {"from": started.isoformat(), "limit": 100}  # only what was made since the form was opened
+    made = (await system.intake.get("/v1/requests", params=since, headers=enterprise(system))).json()["items"]
+    details = [(await system.intake.get(f"/v1/requests/{r['id']}", headers=enterprise(system))).json() for r in made]
     assert len([d for d in details if d["description"] == marker]) == 1
 
 
@@ -341,7 +340,7 @@ async def test_a_liaison_officer_submits_and_follows_for_each_enterprise_and_dow
     await expect(page.locator(".summary")).to_contain_text("明珞（上海）智能装备有限公司")
 
     await page.goto(f"/enterprise/?enterprise={MINGLUO_SH}")
-    await expect(page.locator("li.card").first).to_contain_text("明珞（上海）智能装备有限公司")
+    await expect(await card_in_list(page, "明珞（上海）智能装备有限公司")).to_be_visible()
     async with page.expect_download() as downloading:
         await page.get_by_role("link", name="下载台账（Excel）").click()
     ledger = await downloading.value

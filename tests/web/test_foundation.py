@@ -23,7 +23,7 @@ from services.web.assets import Assets
 from shared import events
 from shared.messaging.encoding import encode
 from tests.support import MINGLUO, certificate_request, eventually, long_overdue_dispatch
-from tests.support.web import assert_accessible, assert_fits_phone, new_page, sign_in_as
+from tests.support.web import assert_accessible, assert_fits_phone, card_in_list, new_page, sign_in_as
 
 WEB_DIR = Path(pages.__file__).parent
 
@@ -37,7 +37,7 @@ async def test_an_enterprise_sees_its_requests(system, web, page):
 
     await sign_in_as(page, "enterprise")
     await expect(page.get_by_role("heading", name="我的诉求", exact=True)).to_be_visible()
-    card = page.locator("li.card", has_text=reference)
+    card = await card_in_list(page, reference)
     await expect(card).to_contain_text("守法证明")
     await expect(card).to_contain_text("广州明珞装备股份有限公司")
     await expect(page.get_by_role("link", name="我的诉求")).to_have_attribute("aria-current", "page")

@@ -45,8 +45,8 @@ async def share_link(page, doc_code: str, days: str, note: str) -> str:
 
 
 async def test_the_wallet_lists_downloads_and_shares_until_the_link_is_withdrawn(system, web, page, browser):
-    doc, pdf = await issue_with_own_pdf(system, kind=KIND)
-    withdrawn, _ = await issue_with_own_pdf(system, kind=KIND)
+    doc, pdf = await issue_with_own_pdf(system, kind=KIND, enterprise=system.enterprise())
+    withdrawn, _ = await issue_with_own_pdf(system, kind=KIND, enterprise=system.enterprise())
     revoked = await system.router.post(
         f"/v1/documents/{withdrawn.code}/revocations",
         json={"reason_class": "duplicate", "reason": "重复", "reopen": False},
@@ -99,7 +99,7 @@ async def test_the_wallet_lists_downloads_and_shares_until_the_link_is_withdrawn
 
 
 async def test_validity_and_a_links_expiry_follow_the_clock(system, web, page, fixed_clock):
-    doc, _pdf = await issue_with_own_pdf(system, kind=KIND)
+    doc, _pdf = await issue_with_own_pdf(system, kind=KIND, enterprise=system.enterprise())
     await sign_in_as(page, "enterprise")
     link = await share_link(page, doc.code, "7", "到期测试")
     valid_until = datetime.fromisoformat(
