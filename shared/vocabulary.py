@@ -168,6 +168,8 @@ REQUEST_STATUSES = Terms(
     Term("awaiting_rating", "待评价", "Rating awaited"),
 )
 AWAITING_ENTERPRISE = frozenset({"awaiting_supplement", "awaiting_report", "awaiting_rating"})
+# Requests with every item finished: nothing left to withdraw, no clock to show.
+FINISHED_REQUESTS = frozenset({"withdrawn", "resolved", "closed", "awaiting_rating"})
 
 # A request's items as the enterprise counts them (its summary: 待签收 4 · 办理中 3 · …), each
 # group with the states it holds; ``your_`` groups are the enterprise's turn.

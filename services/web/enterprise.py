@@ -19,7 +19,7 @@ from sqlalchemy import delete
 
 from shared import catalogue, db, regions
 from shared.clock import utcnow
-from shared.vocabulary import OPEN_STATES
+from shared.vocabulary import FINISHED_REQUESTS, OPEN_STATES
 
 from . import labels, request_form
 from .apis import ApiError, ServiceClient, Services, download
@@ -35,10 +35,6 @@ NAV = [NavItem(N_("我的诉求"), "/enterprise/", ("enterprise", "liaison"))]
 
 CATALOGUE_TTL_SECONDS = 600  # the catalogue changes with a release; ten minutes old is fine
 SUBMITTED_FORMS_KEPT = timedelta(days=30)  # how long a form's key still answers "已提交"
-
-
-# Every item finished (intake refuses a withdrawal then): no clock to show either.
-FINISHED_REQUEST = ("withdrawn", "resolved", "closed", "awaiting_rating")
 
 
 # --- regions (GB/T 2260) ------------------------------------------------------------------------------
@@ -60,7 +56,7 @@ async def my_requests(
 ):
     page = await api.get("intake", "/v1/requests", params={"limit": 20, **({"cursor": cursor} if cursor else {})})
     items = [i for i in page["items"] if not enterprise or i["enterprise_uscc"] == enterprise]
-    open_ones = [i for i in items if i["status"] not in FINISHED_REQUEST]
+    open_ones = [i for i in items if i["status"] not in FINISHED_REQUESTS]
     clocks = await asyncio.gather(*(countdowns(api, request_id=i["id"]) for i in open_ones))
     deadlines = {i["id"]: most_pressing(list(found.values())) for i, found in zip(open_ones, clocks, strict=True)}
     context = {"page": page, "items": items, "deadlines": deadlines, "enterprise": enterprise}
@@ -270,7 +266,7 @@ async def one_request(request: Request, request_id: str, viewer: Submitter, api:
         "ratings": {r["work_item_id"]: r for r in ratings},
         "deadline": most_pressing(open_clocks),
         "general_events": [e for e in found["timeline"] if not e["work_item_id"]],
-        "may_withdraw": found["status"] not in FINISHED_REQUEST,
+        "may_withdraw": found["status"] not in FINISHED_REQUESTS,
     }
     if is_live_poll(request, "live"):  # the page asking whether anything changed (static/js/app.js)
         return render_live(request, "enterprise/_request.html", context)
