@@ -2,7 +2,8 @@
 
 - ``enterprise``: enterprise staff, bound to one USCC.
 - ``liaison``: a liaison officer (驻企联络员), bound to the USCCs of the enterprises they serve.
-- ``department``: a department unit's clerk or system, bound to one unit code.
+- ``department``: a department unit's clerk or system, bound to one unit code; ``lead`` marks the
+  unit's lead (科长), who assigns items to clerks and keeps the unit's reply templates.
 - ``supervisor``: a supervising office (督办), bound to a region code; sees everything under it.
 - ``admin``: operators; bound to a region too when given one.
 """
@@ -34,11 +35,16 @@ class Principal(BaseModel):
     name: str | None = None
     usccs: list[str] = []  # enterprise: exactly one; liaison: the enterprises served
     unit: str | None = None  # department
+    lead: bool = False  # department: the unit's lead (科长)
     region: str | None = None  # supervisor, admin
 
     def as_actor(self) -> events.Actor:
         """Who acts, as events record it: the person's id and name, and the unit they act for."""
         return events.Actor(role=self.role, id=self.sub, name=self.name, unit=self.unit)
+
+    def leads(self, unit_code: str) -> bool:
+        """The lead (科长) of this unit: assigns its items, keeps its templates, reads per-person figures."""
+        return self.role == "department" and self.lead and self.unit == unit_code
 
     def may_act_for(self, uscc: str) -> bool:
         return self.role in ("enterprise", "liaison") and uscc in self.usccs
@@ -72,6 +78,7 @@ def mint_token(
     usccs: list[str] | None = None,
     unit: str | None = None,
     region: str | None = None,
+    lead: bool = False,
     ttl_seconds: int | None = None,
 ) -> str:
     if role == "enterprise" and len(usccs or []) != 1:
@@ -80,6 +87,8 @@ def mint_token(
         raise ValueError("a liaison token needs at least one USCC")
     if role == "department" and not unit:
         raise ValueError("a department token needs a unit code")
+    if lead and role != "department":
+        raise ValueError("only a department token can mark a unit's lead")
     if role == "supervisor" and not region:
         raise ValueError("a supervisor token needs a region code")
     now = utcnow()
@@ -93,6 +102,7 @@ def mint_token(
         "usccs": usccs or [],
         "unit": unit,
         "region": region,
+        "lead": lead or None,
     }
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, settings.signing_key, _ALGORITHM)
 
