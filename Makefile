@@ -24,18 +24,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/xiaoer run
 
-## The whole test suite: SQLite always, PostgreSQL too when XIAOER_TEST_POSTGRES_URL is set.
+## The whole test suite: SQLite always, PostgreSQL too (side by side) when XIAOER_TEST_POSTGRES_URL is set.
 ## Also: the alert rules' unit tests (promtool) and the AsyncAPI document through the official parser.
 test: $(STAMP) tools
 	$(BIN)/ruff check .
 	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
 	$(PROMTOOL) test rules deploy/prometheus/tests/*.yml
 	NODE_PATH=$(NODE_MODULES) node deploy/contracts/check-asyncapi.mjs docs/asyncapi.yaml
-	$(BIN)/pytest
-	@if [ -n "$$XIAOER_TEST_POSTGRES_URL" ]; then \
-		echo "--- again on PostgreSQL ($$XIAOER_TEST_POSTGRES_URL)"; \
-		XIAOER_TEST_DATABASE=postgres $(BIN)/pytest; \
-	fi
+	tests/both_databases.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -29,7 +29,7 @@ import jwt
 import pytest
 import uvicorn
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from services.intake import main as intake_main
 from services.notifier import main as notifier_main
@@ -41,6 +41,10 @@ from services.web.settings import WebSettings
 from tests.support import MINGLUO, certificate_request, eventually, make_databases
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: no browser download
+# A page's assertion waits up to 15 s (Playwright's default: 5) for what it expects: `make test` runs
+# the SQLite and PostgreSQL passes side by side on two cores, so an answer can take a while; what
+# never comes still fails.
+expect.set_options(timeout=15_000)
 PHONE = {"width": 375, "height": 667}
 DESKTOP = {"width": 1280, "height": 800}
 API_BUILDERS = {"intake": intake_main, "router": router_main, "notifier": notifier_main}
