@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
 
-from shared.validation import EMAIL, bilingual_error
+from shared.validation import EMAIL, Day, bilingual_error
 
 from . import policies
 
@@ -348,7 +348,7 @@ class SupervisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     unit_code: str = Field(min_length=1, max_length=100)
     note: str = Field(min_length=1, max_length=2000, description="督办事项: what the unit must answer")
-    due_on: date = Field(description="the last day of the answer, today or later (Asia/Shanghai)")
+    due_on: Day = Field(description="the last day of the answer, today or later (Asia/Shanghai)")
 
     _note = field_validator("note")(_said)
 
