@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Department, Overseer, Staff
 from shared.clock import SHANGHAI, reading_now
@@ -90,10 +91,16 @@ async def list_supervisions(
 
 @router.get("/supervisions/{supervision_id}", response_model=SupervisionOut, summary="One 督办单")
 async def get_supervision(supervision_id: str, session: DbSession, principal: Staff) -> SupervisionOut:
-    order = await session.get(UnitSupervision, supervision_id[:36])
+    order = await session.get(UnitSupervision, supervision_id) if len(supervision_id) <= 36 else None
     if order is None or not supervision.may_read(principal, order):
         raise supervision.not_found()
     return SupervisionOut(**supervision.out(order, reading_now()))
+
+
+async def found_for_update(session: AsyncSession, supervision_id: str) -> UnitSupervision | None:
+    if len(supervision_id) > 36:  # ids are UUIDs: a longer one names nothing
+        return None
+    return await session.get(UnitSupervision, supervision_id, with_for_update=True)
 
 
 @router.post(
@@ -108,7 +115,7 @@ async def answer_supervision(
     now = reading_now()
     async with session.begin():
         calendar = await calendar_of(request, session)
-        order = await session.get(UnitSupervision, supervision_id[:36], with_for_update=True)
+        order = await found_for_update(session, supervision_id)
         if order is None or not supervision.may_read(principal, order):
             raise supervision.not_found()
         if order.answered_at is not None:
