@@ -256,7 +256,24 @@ TIMER_KINDS = Terms(
     Term("follow_up", "回访", "Follow-up"),
     # Not a timer: the enterprise's own 催办 of its late item (issue 29), told like the timers' 催办.
     Term("enterprise_urge", "企业催办", "Chase by the enterprise"),
+    # Not timers either: a supervisor's 督办单 to a unit, and the unit's answer to it (issue 29).
+    Term("unit_supervision", "督办单", "Supervision order"),
+    Term("supervision_answered", "督办答复", "Answer to a supervision order"),
 )
+# A supervisor's 督办单 to a unit (notifier, issue 29): open until the unit answers it.
+SUPERVISION_STATES = Terms(
+    Term("open", "待答复", "Awaiting answer"),
+    Term("answered", "已答复", "Answered"),
+)
+# Whether the unit answered by the deadline the supervisor set (or, still open, whether it has passed).
+SUPERVISION_TIMELINESS = Terms(
+    Term("on_time", "按时答复", "Answered on time"),
+    Term("late", "逾期答复", "Answered late"),
+    Term("pending", "未到期", "Not yet due"),
+    Term("overdue", "已逾期未答复", "Overdue, unanswered"),
+)
+# Notes between supervisors and the unit on one work item (router): never shown to the enterprise.
+INTERNAL_COMMENT = Term("internal_comment", "内部批注", "Internal comment")
 TIMER_STATES = Terms(
     Term("pending", "待触发", "Pending"),
     Term("fired", "已触发", "Fired"),

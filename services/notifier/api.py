@@ -62,6 +62,7 @@ def record_fields(r: SlaRecord) -> dict:
         "unit_code": r.unit_code,
         "unit_name": r.unit_name,
         "region_code": r.region_code,
+        "subject_name": r.subject_name,
         "state": r.state,
         "dispatched_at": r.dispatched_at,
         "acknowledge_due_at": r.acknowledge_due_at,

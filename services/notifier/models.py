@@ -234,3 +234,26 @@ class CoveredItem(Base):
         String(30), default="credit_report", comment="credit_report → credit_report_uploaded | cancelled"
     )
     changed_at: Mapped[datetime | None] = mapped_column(comment="when the report was uploaded or the request withdrawn")
+
+
+class UnitSupervision(Base):
+    """A supervisor's 督办单 to a unit of their region (issue 29): a note and the day by which the
+    unit must answer; the unit's clerks answer it once. Counted for the unit (被督办次数, answered
+    on time: ``answered_at`` before ``due_at``)."""
+
+    __tablename__ = "unit_supervisions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    unit_code: Mapped[str] = mapped_column(String(100), index=True)
+    unit_name: Mapped[str] = mapped_column(String(200))
+    region_code: Mapped[str] = mapped_column(String(6), index=True, comment="the unit's, when it was supervised")
+    note: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date] = mapped_column(comment="the last day (Asia/Shanghai) for the unit's answer")
+    due_at: Mapped[datetime] = mapped_column(comment="the first instant after due_on: an answer before it is on time")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_by_name: Mapped[str | None] = mapped_column(String(100))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    answered_by_name: Mapped[str | None] = mapped_column(String(100))

@@ -120,6 +120,55 @@ async def recipients(session: AsyncSession, record: SlaRecord, audience: str) ->
     return list(rows)
 
 
+def sending_time(audience: str, urgent: bool, calendar: WorkingCalendar | None, now: datetime) -> datetime:
+    """When a message goes out: officials are not disturbed outside business hours unless it is urgent."""
+    if audience in OFFICIALS and not urgent and calendar is not None and not calendar.is_business_time(now):
+        return calendar.next_business_instant(now)
+    return now
+
+
+async def to_unit(
+    session: AsyncSession,
+    calendar: WorkingCalendar,
+    unit_code: str,
+    region_code: str,
+    kind: str,
+    messages: list[tuple[str, str, str]],
+    cause: str,
+    now: datetime,
+) -> int:
+    """Messages about a unit rather than one of its items (a 督办单): to its clerks and leadership,
+    or its region's supervisors, on every channel they have and on the notifications topic."""
+    rows = []
+    for audience, title, body in messages:
+        keys = (regions.lineage(region_code) or [region_code]) if audience == "supervisor" else [unit_code]
+        found = await session.scalars(
+            select(Recipient).where(Recipient.kind == audience, Recipient.key.in_(keys)).order_by(Recipient.id)
+        )
+        key = region_code if audience == "supervisor" else unit_code
+        targets = [(r.channel, r.address) for r in found] + [("topic", f"{audience}:{key}")]
+        send_at = sending_time(audience, False, calendar, now)
+        rows += [
+            {
+                "dedupe_key": f"{cause}:{audience}:{channel}:{address}",
+                "work_item_id": None,
+                "kind": kind,
+                "recipient_kind": audience,
+                "channel": channel,
+                "address": address,
+                "title": title,
+                "body": body,
+                "urgent": False,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": send_at,
+                "created_at": utcnow(),
+            }
+            for channel, address in targets
+        ]
+    return len(await db.insert_new(session, Notification.__table__, rows, ["dedupe_key"])) if rows else 0
+
+
 async def create(
     session: AsyncSession,
     calendar: WorkingCalendar | None,
@@ -134,9 +183,7 @@ async def create(
     urgent = record.request_type == "emergency"
     rows = []
     for audience, title, body in messages:
-        send_at = now
-        if audience in OFFICIALS and not urgent and calendar is not None and not calendar.is_business_time(now):
-            send_at = calendar.next_business_instant(now)
+        send_at = sending_time(audience, urgent, calendar, now)
         targets = [(r.channel, r.address) for r in await recipients(session, record, audience)]
         key = (
             record.enterprise_uscc

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
 
-from shared.validation import EMAIL, bilingual_error
+from shared.validation import EMAIL, Day, bilingual_error
 
 from . import policies
 
@@ -54,6 +54,7 @@ class SlaRecordOut(BaseModel):
     unit_code: str
     unit_name: str
     region_code: str = Field(description="the handling unit's region")
+    subject_name: str = Field(description="the enterprise the item is about")
     state: str
     dispatched_at: datetime
     acknowledge_due_at: datetime
@@ -331,3 +332,53 @@ class NotificationOut(BaseModel):
     created_at: str = Field(description="ISO 8601 instant")
     sent_at: str | None
     next_attempt_at: str
+
+
+# --- 督办单: a supervisor's order to a unit (supervision.py) ---------------------------------------------
+def _said(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise bilingual_error("text_blank", "请填写内容", "Write something")
+    return text
+
+
+class SupervisionIn(BaseModel):
+    """督办 a unit of your region: what it must answer, and the last day (Asia/Shanghai) to answer."""
+
+    model_config = ConfigDict(extra="forbid")
+    unit_code: str = Field(min_length=1, max_length=100)
+    note: str = Field(min_length=1, max_length=2000, description="督办事项: what the unit must answer")
+    due_on: Day = Field(description="the last day of the answer, today or later (Asia/Shanghai)")
+
+    _note = field_validator("note")(_said)
+
+
+class SupervisionAnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer: str = Field(min_length=1, max_length=4000, description="the unit's answer to the 督办单")
+
+    _answer = field_validator("answer")(_said)
+
+
+class SupervisionOut(BaseModel):
+    """A 督办单 as its supervisor and the unit's clerks read it."""
+
+    id: str
+    unit_code: str
+    unit_name: str
+    region_code: str = Field(description="the unit's region")
+    note: str
+    due_on: date
+    due_at: datetime = Field(description="an answer before this instant is on time")
+    created_at: datetime
+    created_by_name: str | None
+    state: Literal["open", "answered"]
+    state_name: str = Field(description="待答复 · 已答复")
+    timeliness: Literal["on_time", "late", "pending", "overdue"] = Field(
+        description="按时答复 · 逾期答复 · 未到期 · 已逾期未答复"
+    )
+    timeliness_name: str
+    answer: str | None
+    answered_at: datetime | None
+    answered_by_name: str | None
+    notified: int | None = Field(None, description="notifications created by this call (create and answer only)")

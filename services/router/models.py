@@ -327,3 +327,19 @@ class CreditItem(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, comment="1 when covered, +1 with every event after")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
+
+
+class WorkItemComment(Base):
+    """内部批注: a note on a work item between the supervisors over it and the units that hold it
+    (issue 29). Never announced and never in the enterprise's timeline: no event carries it."""
+
+    __tablename__ = "work_item_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    work_item_id: Mapped[str] = mapped_column(ForeignKey("work_items.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(100), comment="role:id of the person")
+    author_name: Mapped[str | None] = mapped_column(String(100))
+    author_role: Mapped[str] = mapped_column(String(20))
+    author_unit: Mapped[str | None] = mapped_column(String(100), comment="the clerk's unit; null for supervisors")
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -29,6 +29,7 @@ NAV = [
     NavItem(N_("延期审批"), "/board/extensions", ROLES),
 ]
 TREND_WEEKS = 8
+ANSWER_DAYS = 3  # a 督办单's answer is due in three days unless the supervisor says otherwise
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ async def overdue(
     ]
     context = {
         "rows": shown,
+        "pending": {p["item"]["id"]: p for p in await pending_extensions(api)},
         "total": len(rows),
         "options": options,
         "chosen": {"region": region, "unit": unit, "kind": kind, "type": type},
@@ -194,9 +196,9 @@ async def unit_figures_csv(
     return download(await api.call("notifier", "GET", "/v1/stats/units", params=params))
 
 
-@router.get("/units/{unit_code}", name="board.unit_items")
-async def unit_items(request: Request, unit_code: str, viewer: Overseer, api: Services):
-    """Drill-down: the unit's work items (nearest deadline first)."""
+async def _unit_page(request: Request, api: ServiceClient, unit_code: str, status: int = 200, **extra):
+    """Drill-down: the unit's work items (nearest deadline first, pending extensions decided in
+    their rows), the form to 督办 it and its 督办单 with the unit's answers."""
     units = await _units(api)
     found = units.get(unit_code)
     if found is None:
@@ -205,33 +207,78 @@ async def unit_items(request: Request, unit_code: str, viewer: Overseer, api: Se
     clocks = await countdowns(api, items=[i["id"] for i in items if i["state"] in OPEN_STATES])
     for item in items:
         item["countdown"] = clocks.get(item["id"])
-    return render(request, "board/unit.html", {"unit": found, "items": items})
+    context = {
+        "unit": found,
+        "items": items,
+        "pending": {p["item"]["id"]: p for p in await pending_extensions(api, unit_code)},
+        "orders": await api.get("notifier", "/v1/supervisions", params={"unit": unit_code}),
+        "form": {"note": "", "due_on": (_today() + timedelta(days=ANSWER_DAYS)).isoformat()},
+        "error": None,
+        **extra,
+    }
+    return render(request, "board/unit.html", context, status_code=status)
+
+
+@router.get("/units/{unit_code}", name="board.unit_items")
+async def unit_items(request: Request, unit_code: str, viewer: Overseer, api: Services):
+    return await _unit_page(request, api, unit_code)
+
+
+@router.post("/units/{unit_code}/supervise", name="board.supervise")
+async def supervise(request: Request, unit_code: str, viewer: Overseer, api: Services):
+    """督办 the unit: the notifier checks that it lies in the supervisor's region and tells it."""
+    form = await request.form()
+    fields = {"note": str(form.get("note") or ""), "due_on": str(form.get("due_on") or "")}
+    try:
+        await api.post("notifier", "/v1/supervisions", json={"unit_code": unit_code, **fields})
+    except ApiError as error:
+        if error.status == 404:
+            raise
+        return await _unit_page(request, api, unit_code, status=error.status, error=error, form=fields)
+    flash(request, _("已发出督办单，单位答复后在此查看"), "success")
+    return RedirectResponse(f"/board/units/{unit_code}", status_code=303)
+
+
+async def pending_extensions(api: ServiceClient, unit: str | None = None) -> list[dict]:
+    """The extension requests awaiting a decision (of one unit's items), each with its item."""
+    params = {"extension": "pending", "order": "deadline", **({"unit": unit} if unit else {})}
+    pending = []
+    for item in await api.get("router", "/v1/workitems", params=params):
+        detail = await api.get("router", f"/v1/workitems/{item['id']}")
+        pending += [{"item": detail, "extension": x} for x in detail["extensions"] if x["state"] == "pending"]
+    return pending
 
 
 @router.get("/extensions", name="board.extensions")
 async def extensions(request: Request, viewer: Overseer, api: Services):
-    items = await api.get("router", "/v1/workitems", params={"extension": "pending", "order": "deadline"})
-    pending = []
-    for item in items:
-        detail = await api.get("router", f"/v1/workitems/{item['id']}")
-        for extension in detail["extensions"]:
-            if extension["state"] == "pending":
-                pending.append({"item": detail, "extension": extension})
-    return render(request, "board/extensions.html", {"pending": pending, "error": None, "failed": None})
+    return render(request, "board/extensions.html", {"pending": await pending_extensions(api)})
 
 
 @router.post("/extensions/{extension_id}/{decision}", name="board.decide")
 async def decide(request: Request, extension_id: str, decision: str, viewer: Overseer, api: Services):
+    """Approve or deny where the request is shown: htmx gets the decided block (or the forms again
+    with the router's reason); without JavaScript, the extensions page with a flash."""
     form = await request.form()
     reason = str(form.get("reason") or "").strip() or None
+    inline = bool(request.headers.get("HX-Request"))
+    shape = "card" if form.get("shape") != "cell" else "cell"
     try:
         await api.post("router", f"/v1/extensions/{extension_id}/{decision}", json={"reason": reason})
     except ApiError as error:
         if error.status == 404:
             raise
+        if inline:
+            item = await api.get("router", f"/v1/workitems/{str(form.get('item') or '')[:36]}")
+            [extension] = [x for x in item["extensions"] if x["id"] == extension_id] or [None]
+            if extension is not None:
+                p = {"item": item, "extension": extension}
+                return render(request, "board/_decision_again.html", {"p": p, "shape": shape, "error": error})
         flash(request, error.field("reason") or error.message, "error")
         return RedirectResponse("/board/extensions", status_code=303)
-    flash(request, _("已批准延期") if decision == "approve" else _("已驳回延期申请"), "success")
+    message = _("已批准延期") if decision == "approve" else _("已驳回延期申请")
+    if inline:
+        return render(request, "board/_decided.html", {"shape": shape, "message": message})
+    flash(request, message, "success")
     return RedirectResponse("/board/extensions", status_code=303)
 
 
@@ -262,5 +309,32 @@ async def item_log(request: Request, item_id: str, viewer: Overseer, api: Servic
         "item": item,
         "notices": notices,
         "sla": sla,
+        "comments": item["comments"] if item else [],
+        "comment_error": None,
     }
     return render(request, "board/item.html", context)
+
+
+@router.post("/items/{item_id}/comments", name="board.comment")
+async def comment(request: Request, item_id: str, viewer: Overseer, api: Services):
+    """A 内部批注 on an item of the supervisor's region (the router checks the scope)."""
+    return await add_comment(request, api, item_id, f"/board/items/{item_id}")
+
+
+async def add_comment(request: Request, api: ServiceClient, item_id: str, page: str):
+    """Board and workbench alike: htmx gets the comments section again, a plain form the page."""
+    form = await request.form()
+    error = None
+    try:
+        await api.post("router", f"/v1/workitems/{item_id}/comments", json={"body": str(form.get("body") or "")})
+    except ApiError as failed:
+        if failed.status == 404:
+            raise
+        error = failed
+    if not request.headers.get("HX-Request"):
+        if error is not None:
+            flash(request, error.field("body") or error.message, "error")
+        return RedirectResponse(f"{page}#comments", status_code=303)
+    comments = await api.get("router", f"/v1/workitems/{item_id}/comments")
+    context = {"comments": comments, "action": f"{page}/comments", "comment_error": error}
+    return render(request, "staff/_comments.html", context)

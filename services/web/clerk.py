@@ -21,6 +21,7 @@ from shared.vocabulary import OPEN_STATES, QUEUE_TABS, SLA_STATES
 
 from . import labels
 from .apis import ApiError, ServiceClient, Services, download
+from .board import add_comment
 from .clocks import clock_rows, countdowns
 from .i18n import N_, _, current
 from .pages import NavItem, is_live_poll, render, render_live
@@ -132,9 +133,10 @@ async def queue(
         "limit": size + 1,  # one more: is there a next page?
         **({"tab": tab} if tab != ALL else {}),
     }
-    items, counts = await asyncio.gather(
+    items, counts, orders = await asyncio.gather(
         api.get("router", "/v1/workitems", params=params),
         api.get("router", "/v1/workitems/counts", params=filters.api_params()),
+        api.get("notifier", "/v1/supervisions", params={"limit": 20}),  # 督办单 to the unit, newest first
     )
     rows = items[:size]
     clocks = await countdowns(api, items=[i["id"] for i in rows if i["state"] in OPEN_STATES])
@@ -150,6 +152,7 @@ async def queue(
         "has_next": len(items) > size,
         "rows": [{**item, "countdown": clocks.get(item["id"])} for item in rows],
         "unit_name": await unit_names(request, api),
+        "orders": [o for o in orders if o["state"] == "open"] + [o for o in orders if o["state"] != "open"][:5],
     }
     if is_live_poll(request, "queue") and not request.headers.get("HX-History-Restore-Request"):
         return render_live(request, "clerk/_queue.html", context)  # a tab, a search, or the queue asking for changes
@@ -227,6 +230,34 @@ def _body(form) -> dict:
     if body.get("days") and body["days"].isdigit():
         body["days"] = int(body["days"])  # anything else: the router's field error says why
     return body
+
+
+@router.post("/supervisions/{supervision_id}/answer", name="clerk.answer")
+async def answer(request: Request, supervision_id: str, viewer: Clerk, api: Services):
+    """The unit answers a 督办单 (once): htmx gets the answered order in place, a plain form the workbench."""
+    form = await request.form()
+    path = f"/v1/supervisions/{supervision_id}"
+    error = None
+    try:
+        order = await api.post("notifier", f"{path}/answer", json={"answer": str(form.get("answer") or "")})
+    except ApiError as failed:
+        if failed.status == 404:
+            raise
+        error, order = failed, await api.get("notifier", path)
+    if not request.headers.get("HX-Request"):
+        flash(
+            request,
+            (error.field("answer") or error.message) if error else _("已答复督办单"),
+            "error" if error else "success",
+        )
+        return RedirectResponse("/clerk/", status_code=303)
+    return render(request, "staff/_order.html", {"o": order, "answerable": True, "answer_error": error})
+
+
+@router.post("/items/{item_id}/comments", name="clerk.comment")
+async def comment(request: Request, item_id: str, viewer: Clerk, api: Services):
+    """A 内部批注 on an item the unit holds (the router checks it); before ``act``, which would take it."""
+    return await add_comment(request, api, item_id, f"/clerk/items/{item_id}")
 
 
 @router.post("/items/{item_id}/{action}", name="clerk.act")

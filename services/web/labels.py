@@ -43,6 +43,8 @@ sla_state = _namer(vocabulary.SLA_STATES)
 deadline_name = _namer(vocabulary.DEADLINES)
 subject_proof = _namer(vocabulary.SUBJECT_PROOFS)
 relation_kind = _namer(vocabulary.RELATION_KINDS)
+supervision_state = _namer(vocabulary.SUPERVISION_STATES)
+supervision_timeliness = _namer(vocabulary.SUPERVISION_TIMELINESS)
 
 
 def rating_name(score: int) -> str:
@@ -116,6 +118,8 @@ TEMPLATE_GLOBALS = {
         "deadline_name",
         "subject_proof",
         "relation_kind",
+        "supervision_state",
+        "supervision_timeliness",
         "rating_name",
         "clock",
         "outcome_options",

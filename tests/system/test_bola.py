@@ -9,9 +9,11 @@ not one byte of the object in the answer)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 
+from shared.clock import SHANGHAI, utcnow
 from tests.intake.groups import related
 from tests.support import CERTIFICATE, MINGLUO, MINGLUO_SH, OTHER_CO, PDF_BYTES, certificate_request, eventually
 
@@ -31,6 +33,8 @@ class World:
     subsidiary_request_id: str
     subsidiary_item_id: str
     letter_id: str
+    supervision_id: str
+    tomorrow: str
     parent: str = MINGLUO
     subsidiary: str = MINGLUO_SH
     secrets: list[str] = field(default_factory=list)
@@ -55,6 +59,13 @@ async def world(system) -> World:
 
     await eventually(sla_known)
     subsidiary_request, subsidiary_item, letter = await _subsidiary_request(system)
+    tomorrow = (utcnow().astimezone(SHANGHAI).date() + timedelta(days=1)).isoformat()
+    supervision = await system.notifier.post(
+        "/v1/supervisions",
+        json={"unit_code": code, "note": "BOLA-督办事项", "due_on": tomorrow},
+        headers=caller(system, "supervisor"),
+    )
+    assert supervision.status_code == 201, supervision.text
     return World(
         request_id=created["id"],
         reference_no=created["reference_no"],
@@ -65,12 +76,15 @@ async def world(system) -> World:
         subsidiary_request_id=subsidiary_request["id"],
         subsidiary_item_id=subsidiary_item,
         letter_id=letter["id"],
+        supervision_id=supervision.json()["id"],
+        tomorrow=tomorrow,
         # What a stranger must never read (ids they sent may be echoed back; these may not).
         secrets=[
             created["reference_no"],
             "广州明珞装备股份有限公司",
             "明珞(上海)科技有限公司",
             "BOLA-内部理由",
+            "BOLA-督办事项",
             upload["sha256"],
             letter["sha256"],
         ],
@@ -154,6 +168,19 @@ ENDPOINTS = [
     ("intake", "GET", "/v1/relations?parent_uscc={parent}", None, ("owner", "liaison", "supervisor", "admin")),
     ("intake", "PUT", RELATION, RELATION_BODY, ("liaison", "admin")),
     ("intake", "DELETE", RELATION, None, ()),
+    # The board's actions (issue 29 item 6): 内部批注 on an item, a 督办单 to a unit of one's region.
+    ("router", "GET", "/v1/workitems/{item_id}/comments", None, ("unit", "supervisor")),
+    ("router", "POST", "/v1/workitems/{item_id}/comments", {"body": "BOLA 批注"}, ("unit", "supervisor")),
+    (
+        "notifier",
+        "POST",
+        "/v1/supervisions",
+        {"unit_code": "440112.tax", "note": "BOLA 再督办", "due_on": "{tomorrow}"},
+        ("supervisor", "admin"),
+    ),
+    ("notifier", "GET", "/v1/supervisions/{supervision_id}", None, ("unit", "supervisor", "admin")),
+    ("notifier", "GET", "/v1/supervisions?unit=440112.tax", None, ("unit", "supervisor", "admin")),
+    ("notifier", "POST", "/v1/supervisions/{supervision_id}/answer", {"answer": "BOLA 答复"}, ()),
 ]
 # Moves the rightful caller could make are left out of the "rightful" column above when making
 # them would change the world the other rows look at (a rating, a supplement, an approval); their

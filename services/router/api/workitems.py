@@ -16,7 +16,7 @@ from shared.validation import Instant
 from shared.vocabulary import QUEUE_TABS, TAB_STATES
 from shared.web import DbSession
 
-from .. import item_files, queue, transitions
+from .. import comments, item_files, queue, transitions
 from ..access import VisibleItem
 from ..document_views import issued_by
 from ..item_views import file_out, history_out, items_out
@@ -153,6 +153,7 @@ async def get_work_item(item: VisibleItem, session: DbSession, principal: Staff)
         history=await history_out(session, list(log)),
         extensions=[ExtensionOut.model_validate(x) for x in extensions],
         documents=await issued_by(session, item.id),
+        comments=await comments.of_item(session, item.id),  # staff only: this route is Staff's
     )
     holder = await session.get(DepartmentUnit, item.unit_code)
     coordinating = holder is not None and holder.kind == COORDINATOR and principal.unit == item.unit_code
