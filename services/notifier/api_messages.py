@@ -37,13 +37,13 @@ async def unread_count(session: DbSession, principal: Anyone) -> UnreadOut:
     return UnreadOut(unread=await inbox.unread_count(session, principal))
 
 
-@router.get("/{message_id}", response_model=MessageOut, summary="One of my messages", responses=refusals(404))
+@router.get("/{message_id:int}", response_model=MessageOut, summary="One of my messages", responses=refusals(404))
 async def get_message(message_id: MessageId, session: DbSession, principal: Anyone) -> MessageOut:
     return MessageOut(**await inbox.one(session, principal, message_id))
 
 
 @router.post(
-    "/{message_id}/read", response_model=MessageOut, summary="Mark one of my messages read", responses=refusals(404)
+    "/{message_id:int}/read", response_model=MessageOut, summary="Mark one of my messages read", responses=refusals(404)
 )
 async def read_message(message_id: MessageId, session: DbSession, principal: Anyone) -> MessageOut:
     async with session.begin():
