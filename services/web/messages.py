@@ -71,7 +71,7 @@ async def unread_badge(request: Request, viewer: Reader, api: Services):
     return render(request, "messages/_unread.html", {"unread": count})
 
 
-@router.get("/{message_id}", name="messages.open")
+@router.get("/{message_id:int}", name="messages.open")
 async def open_message(message_id: int, viewer: Reader, api: Services):
     """Opening a message marks it read (as a mail is) and goes to its page."""
     message = await api.post("notifier", f"/v1/messages/{message_id}/read")
