@@ -274,6 +274,20 @@ SUPERVISION_TIMELINESS = Terms(
 )
 # Notes between supervisors and the unit on one work item (router): never shown to the enterprise.
 INTERNAL_COMMENT = Term("internal_comment", "内部批注", "Internal comment")
+# What an in-app message is about, by its notification's kind (a timer kind, a work-item event's
+# type, or one of the notifier's own): the tag the message centre shows beside its title.
+MESSAGE_KINDS = Terms(
+    *(term for term in TIMER_KINDS.values() if term.code != "follow_up"),
+    Term("follow_up", "请评价", "Please rate"),  # the 回访 as the enterprise reads it
+    Term("cn.xiaoer.workitem.dispatched", "新工单待签收", "New item to sign for"),
+    Term("cn.xiaoer.workitem.acknowledged", "已签收", "Signed for"),
+    Term("cn.xiaoer.workitem.supplement_requested", "待您补正", "Supplement needed"),
+    Term("cn.xiaoer.workitem.supplemented", "企业已补正", "Supplement received"),
+    Term("cn.xiaoer.workitem.resolved", "已办结", "Resolved"),
+    Term("cn.xiaoer.workitem.returned_to_enterprise", "已退回", "Returned"),
+    Term("cn.xiaoer.workitem.document_revoked", "证明已撤销", "Certificate revoked"),
+    Term("credit_report_awaited", "待上传", "Report to upload"),
+)
 TIMER_STATES = Terms(
     Term("pending", "待触发", "Pending"),
     Term("fired", "已触发", "Fired"),
@@ -284,6 +298,8 @@ CHANNELS = Terms(
     Term("email", "邮件", "E-mail"),
     Term("webhook", "接口回调", "Webhook"),
     Term("topic", "消息总线", "Event stream"),
+    # The message centre (消息中心) on every signed-in page: stored for its audience, read per person.
+    Term("inbox", "站内消息", "In-app message"),
 )
 AUDIENCES = Terms(
     Term("unit", "承办单位", "Handling unit"),

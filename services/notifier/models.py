@@ -166,11 +166,18 @@ class Notification(Base):
     creation happen once however many notifier instances see the same timer or event."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_pending", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notifications_pending", "status", "next_attempt_at"),
+        # The message centre reads one audience's in-app messages, newest first.
+        Index("ix_notifications_audience", "channel", "recipient_kind", "address", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
     work_item_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    request_id: Mapped[str | None] = mapped_column(
+        String(36), comment="the request it is about: where an in-app message leads the enterprise"
+    )
     kind: Mapped[str] = mapped_column(String(100), comment="a timer kind, or the ce_type of the event it tells of")
     recipient_kind: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
@@ -184,6 +191,18 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class MessageRead(Base):
+    """One person's read mark on one in-app message (a notification on the ``inbox`` channel). The
+    message belongs to its audience (an enterprise, a unit, a region's supervisors); the mark to the
+    reader (the token's ``sub``), so two clerks of one unit each have their own."""
+
+    __tablename__ = "message_reads"
+
+    notification_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("notifications.id"), primary_key=True)
+    reader: Mapped[str] = mapped_column(String(200), primary_key=True)
+    read_at: Mapped[datetime]
 
 
 class Urging(Base):

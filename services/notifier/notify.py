@@ -16,6 +16,9 @@ from .models import Notification, Recipient, SlaRecord
 from .workcal import WorkingCalendar
 
 OFFICIALS = ("unit", "leadership", "supervisor")
+# Told only in the message centre: news a unit's queue shows anyway, which would flood its inboxes
+# and WeChat if it went out on every channel.
+IN_APP_ONLY = {events.WorkItemDispatched.ce_type, events.WorkItemSupplemented.ce_type}
 
 
 def _local(t: datetime | None) -> str:
@@ -72,9 +75,14 @@ def timer_still_applies(record: SlaRecord, kind: str) -> bool:
 
 
 def event_messages(record: SlaRecord, event: events.WorkItemEvent) -> list[tuple[str, str, str]]:
-    """What the enterprise hears about its item as it moves."""
+    """What the enterprise hears about its item as it moves, and the unit of a new item or a 补正."""
     item = f"{record.reference_no}（{record.subject_name}）"
     match event:
+        case events.WorkItemDispatched():
+            due = _local(record.acknowledge_due_at)
+            return [("unit", "新工单待签收", f"{record.unit_name}收到新工单 {item}，请在 {due} 前签收")]
+        case events.WorkItemSupplemented():
+            return [("unit", "企业已补正", f"企业已补充材料（{item}），计时恢复，请继续办理")]
         case events.WorkItemAcknowledged():
             return [
                 (
@@ -138,7 +146,8 @@ async def to_unit(
     now: datetime,
 ) -> int:
     """Messages about a unit rather than one of its items (a 督办单): to its clerks and leadership,
-    or its region's supervisors, on every channel they have and on the notifications topic."""
+    or its region's supervisors, on every channel they have, on the notifications topic and in
+    their message centre (which leads to the reader's desk: the 督办单 stands on it)."""
     rows = []
     for audience, title, body in messages:
         keys = (regions.lineage(region_code) or [region_code]) if audience == "supervisor" else [unit_code]
@@ -148,25 +157,38 @@ async def to_unit(
         key = region_code if audience == "supervisor" else unit_code
         targets = [(r.channel, r.address) for r in found] + [("topic", f"{audience}:{key}")]
         send_at = sending_time(audience, False, calendar, now)
+        about = {
+            "work_item_id": None,
+            "request_id": None,
+            "kind": kind,
+            "recipient_kind": audience,
+            "title": title,
+            "body": body,
+            "urgent": False,
+            "created_at": utcnow(),
+        }
         rows += [
             {
+                **about,
                 "dedupe_key": f"{cause}:{audience}:{channel}:{address}",
-                "work_item_id": None,
-                "kind": kind,
-                "recipient_kind": audience,
                 "channel": channel,
                 "address": address,
-                "title": title,
-                "body": body,
-                "urgent": False,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": send_at,
-                "created_at": utcnow(),
             }
             for channel, address in targets
         ]
+        rows.append(in_app(about, f"{cause}:{audience}:inbox:{key}", key))
     return len(await db.insert_new(session, Notification.__table__, rows, ["dedupe_key"])) if rows else 0
+
+
+def audience_key(record: SlaRecord, audience: str) -> str | None:
+    """Whom an audience is, as its messages are addressed: the enterprise's USCC, the region of the
+    supervising office (the handling unit's), or the unit's code."""
+    if audience == "enterprise":
+        return record.enterprise_uscc
+    return record.region_code if audience == "supervisor" else record.unit_code
 
 
 async def create(
@@ -179,39 +201,61 @@ async def create(
     now: datetime,
 ) -> int:
     """Creates each message for every recipient of its audience, plus one on the notifications
-    topic. Officials are not disturbed outside business hours unless the item is urgent."""
+    topic and one in the audience's message centre. Officials are not disturbed outside business
+    hours unless the item is urgent; the message centre disturbs no one, so it has it at once."""
     urgent = record.request_type == "emergency"
     rows = []
     for audience, title, body in messages:
         send_at = sending_time(audience, urgent, calendar, now)
-        targets = [(r.channel, r.address) for r in await recipients(session, record, audience)]
-        key = (
-            record.enterprise_uscc
-            if audience == "enterprise"
-            else (record.region_code if audience == "supervisor" else record.unit_code)
-        )
-        targets.append(("topic", f"{audience}:{key}"))
+        key = audience_key(record, audience)
+        targets = []
+        if kind not in IN_APP_ONLY:
+            targets = [(r.channel, r.address) for r in await recipients(session, record, audience)]
+            targets.append(("topic", f"{audience}:{key}"))
+        about = {
+            "work_item_id": record.work_item_id,
+            "request_id": record.request_id,
+            "kind": kind,
+            "recipient_kind": audience,
+            "title": title,
+            "body": body,
+            "urgent": urgent,
+            "created_at": utcnow(),
+        }
         for channel, address in targets:
             rows.append(
                 {
+                    **about,
                     "dedupe_key": f"{cause}:{audience}:{channel}:{address}",
-                    "work_item_id": record.work_item_id,
-                    "kind": kind,
-                    "recipient_kind": audience,
                     "channel": channel,
                     "address": address,
-                    "title": title,
-                    "body": body,
-                    "urgent": urgent,
                     "status": "pending",
                     "attempts": 0,
                     "next_attempt_at": send_at,
-                    "created_at": utcnow(),
+                    "sent_at": None,
                 }
             )
+        if key:
+            rows.append(in_app(about, f"{cause}:{audience}:inbox:{key}", key))
     if not rows:
         return 0
     return len(await db.insert_new(session, Notification.__table__, rows, ["dedupe_key"]))
+
+
+def in_app(about: dict, dedupe_key: str, key: str) -> dict:
+    """The message-centre copy, addressed to the audience's key: storing it is its delivery, so it
+    is logged as sent at once (``inbox.py`` reads it for every person of the audience)."""
+    created = about["created_at"]
+    return {
+        **about,
+        "dedupe_key": dedupe_key,
+        "channel": "inbox",
+        "address": key,
+        "status": "sent",
+        "attempts": 1,
+        "next_attempt_at": created,
+        "sent_at": created,
+    }
 
 
 async def for_event(session: AsyncSession, record: SlaRecord, event: events.WorkItemEvent, event_id: str) -> None:

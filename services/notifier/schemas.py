@@ -382,3 +382,40 @@ class SupervisionOut(BaseModel):
     answered_at: datetime | None
     answered_by_name: str | None
     notified: int | None = Field(None, description="notifications created by this call (create and answer only)")
+
+
+# --- the message centre (消息中心) ----------------------------------------------------------------------
+class MessageOut(BaseModel):
+    """One in-app message as its reader sees it. ``target`` says where it leads: ``request`` — the
+    enterprise's request page (``request_id``); ``work_item`` — the work item (``work_item_id``), on
+    the clerk's item page for a unit, the board's item page for a supervisor."""
+
+    id: int
+    kind: str = Field(description="a timer kind, a work-item event's type, or credit_report_awaited")
+    kind_name: str = Field(description="待您补正 · 待上传 · 已办结 · 请评价 · 新工单待签收 · 催办 · 督办 …")
+    kind_name_en: str
+    title: str
+    body: str
+    audience: Literal["enterprise", "unit", "leadership", "supervisor"]
+    target: Literal["request", "work_item"]
+    request_id: str | None
+    work_item_id: str | None
+    urgent: bool
+    created_at: datetime
+    read: bool = Field(description="read by the caller (each person has their own marks)")
+    read_at: datetime | None
+
+
+class MessagesOut(BaseModel):
+    items: list[MessageOut] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+    unread: int = Field(description="the caller's unread messages, all pages")
+
+
+class UnreadOut(BaseModel):
+    unread: int
+
+
+class ReadAllOut(BaseModel):
+    marked: int = Field(description="messages marked read now")
+    unread: int = Field(description="what remains unread (a message that arrived meanwhile)")

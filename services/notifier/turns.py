@@ -23,6 +23,7 @@ async def credit_report_awaited(session: AsyncSession, event: events.WorkItemEve
         region_code=event.region_code,
         unit_code=event.unit_code,
         work_item_id=event.work_item_id,
+        request_id=event.request_id,  # where its message leads
     )
     text = (
         f"您的诉求 {event.reference_no} 中{event.subject_name}的部分证明可由{event.report_name}替代："

@@ -37,6 +37,8 @@ class World:
     tomorrow: str
     parent: str = MINGLUO
     subsidiary: str = MINGLUO_SH
+    enterprise_message_id: int = 0  # 已签收, in the owner's message centre
+    unit_message_id: int = 0  # 新工单待签收, in 440112.tax's
     secrets: list[str] = field(default_factory=list)
 
 
@@ -66,7 +68,7 @@ async def world(system) -> World:
         headers=caller(system, "supervisor"),
     )
     assert supervision.status_code == 201, supervision.text
-    return World(
+    world = World(
         request_id=created["id"],
         reference_no=created["reference_no"],
         item_id=item["id"],
@@ -89,6 +91,19 @@ async def world(system) -> World:
             letter["sha256"],
         ],
     )
+    world.enterprise_message_id = await _message(system, "owner", item["id"], "cn.xiaoer.workitem.acknowledged")
+    world.unit_message_id = await _message(system, "unit", item["id"], "cn.xiaoer.workitem.dispatched")
+    return world
+
+
+async def _message(system, who: str, item_id: str, kind: str) -> int:
+    """The id of the in-app message of ``kind`` about the item that ``who``'s message centre holds."""
+
+    async def found():
+        mine = await system.notifier.get("/v1/messages", params={"limit": 100}, headers=caller(system, who))
+        return next((m["id"] for m in mine.json()["items"] if (m["work_item_id"], m["kind"]) == (item_id, kind)), None)
+
+    return await eventually(found)
 
 
 async def _subsidiary_request(system) -> tuple[dict, str, dict]:
@@ -154,6 +169,11 @@ ENDPOINTS = [
         {"request_ids": ["{request_id}"]},
         ("owner", "liaison", "unit", "supervisor"),
     ),
+    # 消息中心: a message is its audience's (an enterprise with its liaison officers, a unit).
+    ("notifier", "GET", "/v1/messages/{enterprise_message_id}", None, ("owner", "liaison")),
+    ("notifier", "POST", "/v1/messages/{enterprise_message_id}/read", None, ("owner", "liaison")),
+    ("notifier", "GET", "/v1/messages/{unit_message_id}", None, ("unit",)),
+    ("notifier", "POST", "/v1/messages/{unit_message_id}/read", None, ("unit",)),
     # Who may ask about whom: the subjects' proofs and the enterprise-group registry.
     (
         "intake",

@@ -27,9 +27,9 @@ from tests.support.web import (
 
 PAGES = {
     None: ["/", "/demo"],
-    "enterprise": ["/enterprise/", "/enterprise/new", "/enterprise/enterprises"],
+    "enterprise": ["/enterprise/", "/enterprise/new", "/enterprise/enterprises", "/messages/"],
     f"staff:{QUIET_UNIT}": ["/clerk/", "/clerk/?tab=working"],
-    "staff:dudao.440112": ["/board/", "/board/units", "/board/extensions"],
+    "staff:dudao.440112": ["/board/", "/board/units", "/board/extensions", "/messages/"],
     "staff:admin": ["/admin/accounts"],
 }
 

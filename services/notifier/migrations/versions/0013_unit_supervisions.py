@@ -1,7 +1,7 @@
 """a supervisor's 督办单 to a unit, and the unit's answer
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06 04:10:00
 
 unit_supervisions: one row per 督办单 (issue 29 item 6): the note, the day the unit must answer by,
@@ -15,8 +15,8 @@ from alembic import op
 
 from shared.db import UTCDateTime
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
