@@ -11,7 +11,17 @@ from shared.runtime import ServiceRuntime
 from shared.web import create_app
 
 from . import registry, worker
-from .api import credit_coverage, departments, documents, extensions, routing, shares, verifications, workitems
+from .api import (
+    credit_coverage,
+    departments,
+    documents,
+    extensions,
+    routing,
+    shares,
+    templates,
+    verifications,
+    workitems,
+)
 from .settings import RouterSettings
 from .tables import metadata
 
@@ -59,6 +69,7 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
             verifications.router,
             documents.router,
             shares.router,
+            templates.router,
         ],
         workers=workers,
     )
