@@ -31,6 +31,7 @@ class World:
     subsidiary_request_id: str
     subsidiary_item_id: str
     letter_id: str
+    template_id: int
     parent: str = MINGLUO
     subsidiary: str = MINGLUO_SH
     secrets: list[str] = field(default_factory=list)
@@ -55,6 +56,10 @@ async def world(system) -> World:
 
     await eventually(sla_known)
     subsidiary_request, subsidiary_item, letter = await _subsidiary_request(system)
+    template = await system.router.post(
+        f"/v1/units/{code}/templates", json=TEMPLATE_BODY, headers=caller(system, "unit_lead")
+    )
+    assert template.status_code == 201, template.text
     return World(
         request_id=created["id"],
         reference_no=created["reference_no"],
@@ -65,6 +70,7 @@ async def world(system) -> World:
         subsidiary_request_id=subsidiary_request["id"],
         subsidiary_item_id=subsidiary_item,
         letter_id=letter["id"],
+        template_id=template.json()["id"],
         # What a stranger must never read (ids they sent may be echoed back; these may not).
         secrets=[
             created["reference_no"],
@@ -73,6 +79,8 @@ async def world(system) -> World:
             "BOLA-内部理由",
             upload["sha256"],
             letter["sha256"],
+            "BOLA-模板标题",
+            "BOLA-模板正文",
         ],
     )
 
@@ -95,11 +103,13 @@ def caller(system, who: str) -> dict[str, str]:
         "owner": lambda: system.auth("enterprise", usccs=[MINGLUO], sub=OWNER_SUB),
         "liaison": lambda: system.auth("liaison", usccs=[MINGLUO], sub="bola-liaison"),
         "unit": lambda: system.auth("department", unit="440112.tax", sub="clerk-440112.tax"),
+        "unit_lead": lambda: system.auth("department", unit="440112.tax", lead=True, sub="lead-440112.tax"),
         "subject_unit": lambda: system.auth("department", unit="310115.tax", sub="clerk-310115.tax"),
         "supervisor": lambda: system.auth("supervisor", region="440112", sub="bola-supervisor"),
         "admin": lambda: system.auth("admin", region="440112", sub="bola-admin"),
         "other_enterprise": lambda: system.auth("enterprise", usccs=[OTHER_CO], sub="bola-other"),
         "other_unit": lambda: system.auth("department", unit="440112.commerce", sub="bola-other-clerk"),
+        "other_lead": lambda: system.auth("department", unit="440112.commerce", lead=True, sub="bola-other-lead"),
         "neighbour_supervisor": lambda: system.auth("supervisor", region="440113", sub="bola-neighbour"),
         "neighbour_admin": lambda: system.auth("admin", region="440113", sub="bola-neighbour-admin"),
         "other_liaison": lambda: system.auth("liaison", usccs=[OTHER_CO], sub="bola-other-liaison"),
@@ -107,8 +117,18 @@ def caller(system, who: str) -> dict[str, str]:
     }[who]()
 
 
-STRANGERS = ("other_enterprise", "other_unit", "neighbour_supervisor", "neighbour_admin", "other_liaison", "nobody")
+STRANGERS = (
+    "other_enterprise",
+    "other_unit",
+    "other_lead",
+    "neighbour_supervisor",
+    "neighbour_admin",
+    "other_liaison",
+    "nobody",
+)
 RELATION = "/v1/relations/{parent}/{subsidiary}"
+TEMPLATES = "/v1/units/440112.tax/templates"
+TEMPLATE_BODY = {"kind": "return", "title": "BOLA-模板标题", "body": "BOLA-模板正文"}
 FILTERED_READS = {"/v1/countdowns"}  # a read by POST: what the caller may not see is left out
 RELATION_BODY = {
     "parent_name": "广州明珞装备股份有限公司",
@@ -154,6 +174,11 @@ ENDPOINTS = [
     ("intake", "GET", "/v1/relations?parent_uscc={parent}", None, ("owner", "liaison", "supervisor", "admin")),
     ("intake", "PUT", RELATION, RELATION_BODY, ("liaison", "admin")),
     ("intake", "DELETE", RELATION, None, ()),
+    # A unit's reply templates (issue 29): its clerks read them, its lead writes them.
+    ("router", "GET", TEMPLATES, None, ("unit", "unit_lead")),
+    ("router", "PUT", TEMPLATES + "/{template_id}", TEMPLATE_BODY, ("unit_lead",)),
+    ("router", "DELETE", TEMPLATES + "/{template_id}", None, ()),
+    ("router", "GET", "/v1/workitems/{item_id}/templates", None, ("unit", "unit_lead")),
 ]
 # Moves the rightful caller could make are left out of the "rightful" column above when making
 # them would change the world the other rows look at (a rating, a supplement, an approval); their
