@@ -82,6 +82,8 @@ async def test_the_lead_adds_a_template_a_clerk_uses_it_and_the_enterprise_reads
         await sign_in_as(clerk, f"staff:{UNIT}")
         await clerk.goto("/clerk/templates")
         await expect(clerk.get_by_role("row", name=re.compile("缺外汇登记证"))).to_be_visible()
+        current = clerk.get_by_role("navigation", name="主导航").locator("[aria-current=page]")
+        await expect(current).to_have_text("回复模板")  # not 工作台 too, whose address it lies under
         await expect(clerk.get_by_role("heading", name="添加模板")).to_have_count(0)  # the lead's alone
         await expect(clerk.get_by_role("link", name=re.compile("编辑"))).to_have_count(0)
 
