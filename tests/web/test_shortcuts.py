@@ -74,6 +74,12 @@ async def test_j_and_k_move_the_selection_enter_opens_and_a_signs_for_the_item(s
         async with page.expect_navigation():
             await page.keyboard.press("Enter")
         assert page.url.endswith(f"/clerk/items/{second['id']}")
+        await page.go_back()
+        await page.locator("h1").click()  # nothing focused: o opens the selection all the same
+        await page.keyboard.press("j")
+        async with page.expect_navigation():
+            await page.keyboard.press("o")
+        assert page.url.endswith(f"/clerk/items/{second['id']}")
         assert blocked == []
     finally:
         await page.context.close()
