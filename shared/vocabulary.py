@@ -140,6 +140,21 @@ RETURN_REASONS = Terms(
     Term("subject_authorization", "主体授权不符", "The subject's authorisation does not hold"),
 )
 
+# A unit's reply templates (常用语, kept by its lead, issue 29): which move's text each one fills —
+# 补正's note (what the enterprise must add) or 退回's reason.
+REPLY_TEMPLATE_KINDS = Terms(
+    Term("supplement", "补正", "Request for a supplement"),
+    Term("return", "退回", "Return"),
+)
+
+# The placeholders a reply template may hold, written {企业名称}; each is filled from the item the
+# template is used on (services/router/reply_templates.py).
+TEMPLATE_PLACEHOLDERS = Terms(
+    Term("企业名称", "工单所涉企业的名称", "the name of the enterprise the item is about"),
+    Term("事项", "事项名称，如“税务”", "the item, e.g. 税务 (tax)"),
+    Term("诉求编号", "受理编号，如 XE-20261122-000123", "the reference number, e.g. XE-20261122-000123"),
+)
+
 # How a unit resolves an item.
 OUTCOMES = Terms(
     Term("issued", "出具证明", "Certificate issued"),

@@ -19,6 +19,7 @@ from .api import (
     extensions,
     routing,
     shares,
+    templates,
     verifications,
     workitems,
 )
@@ -70,6 +71,7 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
             verifications.router,
             documents.router,
             shares.router,
+            templates.router,
         ],
         workers=workers,
     )

@@ -25,6 +25,7 @@ from .board import add_comment
 from .clocks import clock_rows, countdowns
 from .i18n import N_, _, current
 from .pages import NavItem, is_live_poll, render, render_live
+from .reply_templates import for_item
 from .session import Viewer, flash, viewer_of
 from .signin import local_path
 from .units import unit_names
@@ -189,6 +190,8 @@ async def _item_page(request: Request, api: ServiceClient, viewer: Viewer, item_
         units = [u for u in units if u["unit_code"] != item["unit_code"]]
     context = {
         "item": item,
+        # The unit's 补正 and 退回 texts, filled for this item (a coordinator's office keeps none).
+        "reply_templates": await for_item(api, item) if viewer.role == "department" else {},
         "countdown": clock if clock and (not clock["finished"] or item["state"] in ("resolved", "closed")) else None,
         "units": units,
         "urged": found.get("urge"),  # how often, and when last, the enterprise chased it (催办)

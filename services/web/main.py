@@ -23,7 +23,7 @@ from shared import db
 from shared.settings import SERVICES, WEB
 from shared.web import RequestContextMiddleware, RequestLimitMiddleware
 
-from . import admin, board, clerk, demo, enterprise, messages, signin, verification, wallet
+from . import admin, board, clerk, demo, enterprise, messages, reply_templates, signin, verification, wallet
 from .apis import ApiError
 from .assets import IMMUTABLE, STATIC_DIR, Assets, HashedStaticFiles
 from .i18n import LocaleMiddleware, _
@@ -86,7 +86,7 @@ def build_app(runtime: WebRuntime, *, workers: bool = False) -> FastAPI:
     app.state.http = http
     app.state.api_urls = {service: settings.public_url(service) for service in SERVICES}
     app.state.templates = make_templates(assets)
-    app.state.nav = [*enterprise.NAV, *wallet.NAV, *clerk.NAV, *board.NAV, *admin.NAV]
+    app.state.nav = [*enterprise.NAV, *wallet.NAV, *clerk.NAV, *reply_templates.NAV, *board.NAV, *admin.NAV]
 
     app.mount("/static", HashedStaticFiles(assets), name="static")
 
@@ -94,7 +94,7 @@ def build_app(runtime: WebRuntime, *, workers: bool = False) -> FastAPI:
     async def favicon() -> FileResponse:  # browsers ask for it on every site, whatever the page says
         return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon", headers={"Cache-Control": IMMUTABLE})
 
-    for module in (signin, enterprise, clerk, board, admin, verification, wallet, messages):
+    for module in (signin, enterprise, clerk, reply_templates, board, admin, verification, wallet, messages):
         app.include_router(module.router)
     if settings.env == "development":
         app.include_router(demo.router)  # in production /demo does not exist (404)

@@ -89,6 +89,9 @@ def _page_context(request: Request) -> dict[str, Any]:
     """What every template may use, beside what its route passes."""
     viewer = signed_in(request)
     locale = i18n.current()
+    nav = [item for item in request.app.state.nav if viewer and viewer.role in item.roles]
+    # The entry a page belongs to: the longest address it lies under (/clerk/templates, not /clerk/).
+    under = [item.href for item in nav if request.url.path.startswith(item.href)]
     # Set by asgi-csrf; absent only on the 500 page, rendered outside every middleware.
     csrf = request.scope.get("csrftoken") or (lambda: "")
     return {
@@ -96,7 +99,8 @@ def _page_context(request: Request) -> dict[str, Any]:
         "locale": locale,
         "html_lang": i18n.HTML_LANG[locale],
         "elder": request.cookies.get(ELDER_COOKIE) == "1",
-        "nav": [item for item in request.app.state.nav if viewer and viewer.role in item.roles],
+        "nav": nav,
+        "nav_current": max(under, key=len, default=None),
         "flashes": lambda: take_flashes(request),  # taken by the page that shows them, not by a fragment
         "csrf_token": csrf,
         "csrf_field": lambda: Markup('<input type="hidden" name="csrftoken" value="%s">') % escape(csrf()),

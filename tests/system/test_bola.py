@@ -35,6 +35,7 @@ class World:
     letter_id: str
     supervision_id: str
     tomorrow: str
+    template_id: int
     parent: str = MINGLUO
     subsidiary: str = MINGLUO_SH
     enterprise_message_id: int = 0  # 已签收, in the owner's message centre
@@ -68,6 +69,10 @@ async def world(system) -> World:
         headers=caller(system, "supervisor"),
     )
     assert supervision.status_code == 201, supervision.text
+    template = await system.router.post(
+        f"/v1/units/{code}/templates", json=TEMPLATE_BODY, headers=caller(system, "unit_lead")
+    )
+    assert template.status_code == 201, template.text
     world = World(
         request_id=created["id"],
         reference_no=created["reference_no"],
@@ -80,6 +85,7 @@ async def world(system) -> World:
         letter_id=letter["id"],
         supervision_id=supervision.json()["id"],
         tomorrow=tomorrow,
+        template_id=template.json()["id"],
         # What a stranger must never read (ids they sent may be echoed back; these may not).
         secrets=[
             created["reference_no"],
@@ -89,6 +95,8 @@ async def world(system) -> World:
             "BOLA-督办事项",
             upload["sha256"],
             letter["sha256"],
+            "BOLA-模板标题",
+            "BOLA-模板正文",
         ],
     )
     world.enterprise_message_id = await _message(system, "owner", item["id"], "cn.xiaoer.workitem.acknowledged")
@@ -124,11 +132,13 @@ def caller(system, who: str) -> dict[str, str]:
         "owner": lambda: system.auth("enterprise", usccs=[MINGLUO], sub=OWNER_SUB),
         "liaison": lambda: system.auth("liaison", usccs=[MINGLUO], sub="bola-liaison"),
         "unit": lambda: system.auth("department", unit="440112.tax", sub="clerk-440112.tax"),
+        "unit_lead": lambda: system.auth("department", unit="440112.tax", lead=True, sub="lead-440112.tax"),
         "subject_unit": lambda: system.auth("department", unit="310115.tax", sub="clerk-310115.tax"),
         "supervisor": lambda: system.auth("supervisor", region="440112", sub="bola-supervisor"),
         "admin": lambda: system.auth("admin", region="440112", sub="bola-admin"),
         "other_enterprise": lambda: system.auth("enterprise", usccs=[OTHER_CO], sub="bola-other"),
         "other_unit": lambda: system.auth("department", unit="440112.commerce", sub="bola-other-clerk"),
+        "other_lead": lambda: system.auth("department", unit="440112.commerce", lead=True, sub="bola-other-lead"),
         "neighbour_supervisor": lambda: system.auth("supervisor", region="440113", sub="bola-neighbour"),
         "neighbour_admin": lambda: system.auth("admin", region="440113", sub="bola-neighbour-admin"),
         "other_liaison": lambda: system.auth("liaison", usccs=[OTHER_CO], sub="bola-other-liaison"),
@@ -136,8 +146,18 @@ def caller(system, who: str) -> dict[str, str]:
     }[who]()
 
 
-STRANGERS = ("other_enterprise", "other_unit", "neighbour_supervisor", "neighbour_admin", "other_liaison", "nobody")
+STRANGERS = (
+    "other_enterprise",
+    "other_unit",
+    "other_lead",
+    "neighbour_supervisor",
+    "neighbour_admin",
+    "other_liaison",
+    "nobody",
+)
 RELATION = "/v1/relations/{parent}/{subsidiary}"
+TEMPLATES = "/v1/units/440112.tax/templates"
+TEMPLATE_BODY = {"kind": "return", "title": "BOLA-模板标题", "body": "BOLA-模板正文"}
 FILTERED_READS = {"/v1/countdowns"}  # a read by POST: what the caller may not see is left out
 RELATION_BODY = {
     "parent_name": "广州明珞装备股份有限公司",
@@ -201,6 +221,11 @@ ENDPOINTS = [
     ("notifier", "GET", "/v1/supervisions/{supervision_id}", None, ("unit", "supervisor", "admin")),
     ("notifier", "GET", "/v1/supervisions?unit=440112.tax", None, ("unit", "supervisor", "admin")),
     ("notifier", "POST", "/v1/supervisions/{supervision_id}/answer", {"answer": "BOLA 答复"}, ()),
+    # A unit's reply templates (issue 29): its clerks read them, its lead writes them.
+    ("router", "GET", TEMPLATES, None, ("unit", "unit_lead")),
+    ("router", "PUT", TEMPLATES + "/{template_id}", TEMPLATE_BODY, ("unit_lead",)),
+    ("router", "DELETE", TEMPLATES + "/{template_id}", None, ()),
+    ("router", "GET", "/v1/workitems/{item_id}/templates", None, ("unit", "unit_lead")),
 ]
 # Moves the rightful caller could make are left out of the "rightful" column above when making
 # them would change the world the other rows look at (a rating, a supplement, an approval); their

@@ -1,7 +1,7 @@
 """内部批注: internal comments on work items between supervisors and units
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-06 04:15:00
 
 work_item_comments (issue 29 item 6): notes the supervisors over an item and the units holding it
@@ -16,7 +16,7 @@ from alembic import op
 from shared.db import UTCDateTime
 
 revision: str = "0016"
-down_revision: str | None = "0013"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
