@@ -90,9 +90,11 @@ class WorkItemRated(Event):
 
 
 class WorkItemFollowUpGiven(Event):
-    """回访 of one finished work item: the enterprise answered online, or a liaison officer who
-    serves it recorded a call (or visit). Once per item; the router logs it on the item and
-    announces it (``WorkItemFollowedUp``) so the statistics count it (解决率)."""
+    """回访 of one finished work item: whether the problem was solved.
+
+    The enterprise answered online, or a liaison officer who serves it recorded a call (or visit).
+    Once per item; the router logs it on the item and announces it (``WorkItemFollowedUp``) so the
+    statistics count it (解决率)."""
 
     ce_type: ClassVar[str] = "cn.xiaoer.request.follow_up_given"
     request_id: str

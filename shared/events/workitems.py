@@ -227,8 +227,10 @@ class WorkItemDocumentRevoked(WorkItemEvent):
 
 
 class WorkItemFollowedUp(WorkItemEvent):
-    """回访 after 办结 (from the enterprise, or a liaison officer's call): whether the problem was
-    solved. The item's state is unchanged; the notifier counts it for the unit's 解决率."""
+    """回访 after 办结: whether the problem was solved.
+
+    From the enterprise online, or a liaison officer's call. The item's state is unchanged; the
+    notifier counts it for the unit's 解决率."""
 
     ce_type: ClassVar[str] = "cn.xiaoer.workitem.followed_up"
     result: Literal[tuple(FOLLOW_UP_RESULTS)] = Field(description="shared.vocabulary.FOLLOW_UP_RESULTS")  # type: ignore[valid-type]
