@@ -43,6 +43,8 @@ sla_state = _namer(vocabulary.SLA_STATES)
 deadline_name = _namer(vocabulary.DEADLINES)
 subject_proof = _namer(vocabulary.SUBJECT_PROOFS)
 relation_kind = _namer(vocabulary.RELATION_KINDS)
+follow_up_result = _namer(vocabulary.FOLLOW_UP_RESULTS)
+follow_up_method = _namer(vocabulary.FOLLOW_UP_METHODS)
 
 
 def rating_name(score: int) -> str:
@@ -67,6 +69,10 @@ def outcome_options() -> list[tuple[str, str]]:
 
 def rating_options() -> list[tuple[int, str]]:
     return [(int(code), name) for code, name in options(vocabulary.RATING_LEVELS)]
+
+
+def follow_up_options() -> list[tuple[str, str]]:
+    return options(vocabulary.FOLLOW_UP_RESULTS)
 
 
 def request_type(code: str) -> str:
@@ -116,6 +122,9 @@ TEMPLATE_GLOBALS = {
         "deadline_name",
         "subject_proof",
         "relation_kind",
+        "follow_up_result",
+        "follow_up_method",
+        "follow_up_options",
         "rating_name",
         "clock",
         "outcome_options",
