@@ -16,6 +16,7 @@ async def resolved_item(system, unit: str = "440112.commerce", kind: str = "comm
     enterprise = system.enterprise(uscc)
     created = await enterprise.submit(certificate_request(enterprise=uscc, items=(kind,)))
     item = (await system.routed_item(created["id"], unit))["id"]
+    await enterprise.wait_for_items(created["id"], 1)  # intake's read model knows the item too
     return uscc, enterprise, created["id"], item
 
 
