@@ -66,7 +66,7 @@ async def test_the_enterprise_answers_the_follow_up_once_after_resolution(system
         found = (await system.clerk("440112.commerce").item(item)).json()
         return found if any(e["action"] == "follow-up" for e in found["history"]) else None
 
-    found = await eventually(logged)
+    found = await eventually(logged, timeout=30)
     entry = next(e for e in found["history"] if e["action"] == "follow-up")
     assert entry["note"] == "线上回访：部分解决。证明已开，但还需补一份说明" and found["state"] == "resolved"
 

@@ -106,7 +106,7 @@ async def test_the_enterprises_served_come_named_and_counted_most_urgent_first(s
     # Sixty days on, the unsigned statistics item is past its 签收 limit; the 补正 waits, its clock paused.
     fix_reading_now(utcnow() + timedelta(days=60))
     try:
-        found = await eventually(counted)
+        found = await eventually(counted, timeout=45)
     finally:
         fix_reading_now(None)
     assert [e["uscc"] for e in found] == [late, waiting, calm, subsidiary]

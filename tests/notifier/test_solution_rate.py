@@ -75,7 +75,7 @@ async def test_the_solution_rate_counts_follow_ups_and_the_total_adds_up(system,
         ready = rows.get(first, {}).get("followed_up") == 2 and rows.get(second, {}).get("followed_up") == 2
         return (shown, rows) if ready else None
 
-    shown, rows = await eventually(table)
+    shown, rows = await eventually(table, timeout=30)
     one, two = rows[first], rows[second]
     assert (one["resolved"], one["followed_up"], one["solved"], one["partly_solved"]) == (3, 2, 1, 1)
     assert one["solution_rate"] == 0.5, "部分解决 is not solved"

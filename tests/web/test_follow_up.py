@@ -73,7 +73,7 @@ async def test_the_enterprise_answers_the_follow_up_and_the_unit_and_the_board_s
             await desk.goto(f"/clerk/items/{item}")
             return await desk.locator(".history li", has_text="线上回访：已解决").count() == 1
 
-        await eventually(logged)
+        await eventually(logged, timeout=30)
         await expect(desk.locator(".history li", has_text="线上回访：已解决")).to_contain_text("回访")
         await assert_accessible(desk)
 
@@ -81,7 +81,7 @@ async def test_the_enterprise_answers_the_follow_up_and_the_unit_and_the_board_s
             found = await unit_row(system)
             return found if found["followed_up"] == before["followed_up"] + 1 else None
 
-        after = await eventually(counted)
+        after = await eventually(counted, timeout=30)
         assert after["solved"] == before["solved"] + 1
         await sign_in_as(desk, "staff:dudao.440112")
         await desk.goto("/board/units")

@@ -75,7 +75,7 @@ async def test_the_home_shows_the_enterprises_counted_most_urgent_first_and_file
 
     fix_reading_now(utcnow() + timedelta(days=60))  # the statistics item is long past its 签收 limit
     try:
-        await eventually(counted)
+        await eventually(counted, timeout=45)
         await signed_in_liaison(system, page, usccs)
         assert page.url == web.url + "/enterprise/enterprises", "the liaison officer's home"
         await expect(page.get_by_role("heading", name="所服务企业", exact=True)).to_be_visible()
