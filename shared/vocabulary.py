@@ -131,6 +131,7 @@ MOVES = Terms(
     Term("close", "评价办结", "Rated and closed"),
     Term("return-to-enterprise", "退回企业", "Return to the enterprise"),
     Term("revoke-document", "撤销证明", "Revoke the document"),
+    Term("follow-up", "回访", "Follow-up"),  # not a move: the item's state stays; its log records it
 )
 
 # Why a unit gives an item back (``return`` with ``reason_class``): to the coordinating office for
@@ -256,6 +257,19 @@ POOR_RATING = 2  # this score or lower reopens the item (重办), once
 
 def rating_name(score: int, language: Language = "zh") -> str:
     return RATING_LEVELS.name(str(score), language)
+
+
+# --- 回访 (follow-up after 办结, 12345 practice): was the problem solved, and how it was asked --------
+FOLLOW_UP_RESULTS = Terms(
+    Term("solved", "已解决", "Solved"),
+    Term("partly", "部分解决", "Partly solved"),
+    Term("unsolved", "未解决", "Not solved"),
+)
+FOLLOW_UP_METHODS = Terms(
+    Term("online", "线上回访", "Online"),  # the enterprise answers on its request page
+    Term("phone", "电话回访", "By phone"),  # a liaison officer calls and records the answer
+    Term("visit", "上门回访", "In person"),
+)
 
 
 # --- SLA timers and notifications (notifier) ----------------------------------------------------

@@ -53,6 +53,26 @@ def visible(principal: Principal, query: Select) -> Select:
     return query.where(false())
 
 
+def may_filter_by(principal: Principal, uscc: str) -> None:
+    """An enterprise or liaison officer may narrow their list to an enterprise they act for only;
+    supervisors and coordinators to any (their scope narrows the list anyway)."""
+    if principal.role in ("enterprise", "liaison") and not principal.may_act_for(uscc):
+        raise Problem(
+            403,
+            "not_your_enterprise",
+            "无权查看该企业的诉求",
+            "You may not see this enterprise's requests",
+            errors=[
+                FieldError(
+                    "uscc",
+                    "not_your_enterprise",
+                    "登录凭证未绑定该统一社会信用代码",
+                    "Your token is not bound to this USCC",
+                )
+            ],
+        )
+
+
 def may_keep_ledger(principal: Principal) -> bool:
     """The ledger and the request list are for enterprises, liaison officers, supervisors, admins
     and coordinating offices; other units use the work-item API."""

@@ -108,9 +108,14 @@ async def list_requests(
     created_to: Annotated[Instant | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    uscc: Annotated[
+        str | None, Query(pattern=r"^[0-9A-Z]{18}$", description="only this enterprise's requests (one you serve)")
+    ] = None,
 ) -> RequestPage:
     if not access.may_keep_ledger(principal):
         raise Problem(403, "forbidden", "部门请使用工单接口", "Departments use the work-item API")
+    if uscc:
+        access.may_filter_by(principal, uscc)
     rows, next_cursor = await listing.list_requests(
         session,
         principal,
@@ -120,6 +125,7 @@ async def list_requests(
         created_to=created_to,
         cursor=cursor,
         limit=limit,
+        uscc=uscc,
     )
     return RequestPage(
         items=[

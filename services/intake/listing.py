@@ -70,11 +70,15 @@ async def list_requests(
     created_to: datetime | None,
     cursor: str | None,
     limit: int,
+    uscc: str | None = None,
 ) -> tuple[list[Request], str | None]:
     """A page of the caller's requests, newest first; the enterprise's (and its liaison's) with
-    those waiting for it first."""
+    those waiting for it first; only one enterprise's with ``uscc`` (in SQL, before the page is
+    cut, so a page never comes back empty while that enterprise's requests wait behind it)."""
     turns = turn_first(principal)
     query = filtered(visible(principal, select(Request)), status, type_, created_from, created_to)
+    if uscc:
+        query = query.where(Request.enterprise_uscc == uscc)
     if cursor:
         query = query.where(_after(*decode_cursor(cursor), turns))
     ordering = [Request.created_at.desc(), Request.id.desc()]

@@ -10,7 +10,7 @@ from shared import events
 from shared.runtime import ServiceRuntime
 from shared.web import create_app
 
-from . import api, api_relations, worker
+from . import api, api_enterprises, api_relations, worker
 from .models import Base
 from .settings import IntakeSettings
 
@@ -38,6 +38,6 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
         description=(
             "提交企业诉求，查看各部门办理进度。Submit enterprise requests and follow every department's progress."
         ),
-        routers=[api.router, api_relations.router],
+        routers=[api.router, api_relations.router, api_enterprises.router],
         workers=workers,
     )

@@ -35,7 +35,11 @@ async def request_submitted(session: AsyncSession, submitted: events.RequestSubm
 
 async def request_updated(
     session: AsyncSession,
-    update: events.RequestWithdrawn | events.SupplementProvided | events.WorkItemRated | events.CreditReportUploaded,
+    update: events.RequestWithdrawn
+    | events.SupplementProvided
+    | events.WorkItemRated
+    | events.WorkItemFollowUpGiven
+    | events.CreditReportUploaded,
     now: datetime,
 ) -> None:
     await OUTBOX.emit(

@@ -186,6 +186,24 @@ class ItemRating(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ItemFollowUp(Base):
+    """回访 of one finished work item (12345 practice): was the problem solved — the enterprise's
+    own answer online, or what a liaison officer who serves it recorded from a call. Once per item,
+    beside its rating (item_ratings)."""
+
+    __tablename__ = "item_follow_ups"
+
+    work_item_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    result: Mapped[str] = mapped_column(String(20), comment="shared.vocabulary.FOLLOW_UP_RESULTS")
+    method: Mapped[str] = mapped_column(String(20), comment="shared.vocabulary.FOLLOW_UP_METHODS")
+    comment: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(100), comment="the sub of the enterprise user or liaison officer")
+    recorded_by_role: Mapped[str] = mapped_column(String(20))
+    recorded_by_name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WechatBinding(Base):
     """A WeChat user (openid of our mini-program) bound to an enterprise or liaison identity."""
 

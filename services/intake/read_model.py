@@ -108,8 +108,8 @@ async def apply_work_item_event(session: AsyncSession, event: events.WorkItemEve
     if request.status != "withdrawn":
         request.status = await status_of(session, request, list(views.values()))
     request.updated_at = utcnow()
-    if isinstance(event, events.WorkItemCreditReportUploaded):
-        return None  # the router's confirmation of an upload: intake wrote the entry at the upload
+    if isinstance(event, (events.WorkItemCreditReportUploaded, events.WorkItemFollowedUp)):
+        return None  # the router's confirmation of an upload or a 回访: intake wrote the entry then
     return timeline.entry(
         event.request_id,
         event.occurred_at,

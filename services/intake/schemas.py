@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 
 from shared import catalogue
 from shared.validation import USCC, MobileNumber, RegionCode, RequestTypeCode, bilingual_error
-from shared.vocabulary import RELATION_KINDS
+from shared.vocabulary import FOLLOW_UP_METHODS, FOLLOW_UP_RESULTS, RELATION_KINDS
 
 
 class Strict(BaseModel):
@@ -365,6 +365,55 @@ class RatableItem(BaseModel):
     status_name: str
     may_rate: bool
     ratings: list[RatingOut]
+
+
+class FollowUpIn(Strict):
+    """回访 of one finished work item: was the problem solved. The enterprise answers online; a
+    liaison officer records a call (``phone``, the default for them) or a visit."""
+
+    work_item_id: str = Field(max_length=36, description="the finished (办结) work item followed up")
+    result: Literal[tuple(FOLLOW_UP_RESULTS)] = Field(description="已解决 · 部分解决 · 未解决")  # type: ignore[valid-type]
+    method: Literal[tuple(FOLLOW_UP_METHODS)] | None = Field(  # type: ignore[valid-type]
+        None, description="enterprise: online (the default); liaison officer: phone (the default) or visit"
+    )
+    comment: str | None = Field(None, max_length=1000)
+
+
+class FollowUpOut(BaseModel):
+    work_item_id: str
+    result: str
+    result_name: str = Field(description="已解决 · 部分解决 · 未解决")
+    result_name_en: str
+    method: str
+    method_name: str = Field(description="线上回访 · 电话回访 · 上门回访")
+    method_name_en: str
+    comment: str | None
+    recorded_by_role: str = Field(description="enterprise · liaison")
+    recorded_by_name: str | None
+    created_at: datetime
+
+
+class FollowUpItem(BaseModel):
+    work_item_id: str
+    unit_name: str
+    item: str
+    subject_name: str
+    status: str
+    status_name: str
+    may_follow_up: bool = Field(description="办结 and not followed up yet, and the caller acts for the enterprise")
+    follow_up: FollowUpOut | None
+
+
+class EnterpriseOverview(BaseModel):
+    """One enterprise a liaison officer serves (an enterprise: itself), with what needs attention."""
+
+    uscc: str
+    name: str | None = Field(description="from its requests, else the enterprise-group registry or an item's subject")
+    region_code: str
+    open: int = Field(description="requests not yet finished")
+    waiting: int = Field(description="待企业处理: requests waiting for the enterprise (补正, 待上传报告, 待评价)")
+    overdue: int = Field(description="requests with an item past the deadline that counts now, its clock running")
+    total: int = Field(description="all its requests")
 
 
 class WithdrawIn(Strict):

@@ -11,7 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, events, regions
-from shared.vocabulary import OUTCOMES, RETURN_REASONS, REVOCATION_REASONS, WORK_ITEM_STATES, rating_name
+from shared.vocabulary import (
+    FOLLOW_UP_RESULTS,
+    OUTCOMES,
+    RETURN_REASONS,
+    REVOCATION_REASONS,
+    WORK_ITEM_STATES,
+    rating_name,
+)
 
 from .models import TimelineEntry, WorkItemView
 
@@ -177,6 +184,11 @@ def _decisions(event: events.WorkItemEvent) -> Words | None:
             )
         case events.WorkItemClosed():
             return Words(f"{unit}事项已关闭（{subject}）", f"{unit}'s item was closed ({subject})")
+        case events.WorkItemFollowedUp(result=result):
+            solved = FOLLOW_UP_RESULTS[result]
+            return Words(
+                f"{unit}事项已回访：{solved.zh}（{subject}）", f"{unit}'s item was followed up: {solved.en} ({subject})"
+            )
     return None
 
 

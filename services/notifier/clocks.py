@@ -182,7 +182,7 @@ class Clocks:
                 record.resolved_at = now
                 record.resolved_on_time = record.resolve_due_at is None or now <= record.resolve_due_at
                 await self.cancel_timers(record, now)
-                # 回访: the enterprise is asked to rate it the next working morning.
+                # 回访: the enterprise is asked to rate it and say whether it is solved, the next working morning.
                 self.add_timers(record, [("follow_up", self._next_morning(now))])
             case events.WorkItemReopened():
                 record.score = event.score  # the dissatisfied rating stays on the unit's record
@@ -194,6 +194,8 @@ class Clocks:
                 await self.cancel_timers(record, now)
             case events.WorkItemCancelled():
                 await self.cancel_timers(record, now)
+            case events.WorkItemFollowedUp(result=result):
+                record.follow_up_result = result  # 回访: counted for the unit's 解决率
             case events.WorkItemReturned():
                 # The unit that had it gives it back (退回率 counts it for that unit); at the
                 # coordinator a fresh acknowledge clock runs for finding the right unit.

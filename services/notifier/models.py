@@ -70,6 +70,9 @@ class SlaRecord(Base):
     resolved_at: Mapped[datetime | None]
     resolved_on_time: Mapped[bool | None]
     score: Mapped[int | None]
+    follow_up_result: Mapped[str | None] = mapped_column(
+        String(20), comment="回访 after 办结: shared.vocabulary.FOLLOW_UP_RESULTS (解决率)"
+    )
     policy: Mapped[dict[str, Any]] = mapped_column(comment="the policy as it was when the clock started")
     version: Mapped[int] = mapped_column(
         Integer,

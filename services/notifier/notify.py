@@ -60,7 +60,13 @@ def timer_messages(record: SlaRecord, kind: str) -> list[tuple[str, str, str]]:
         "public_notice": [
             ("supervisor", "通报", f"{record.unit_name}的工单 {item} 已超时五个工作日（时限 {due}），建议通报")
         ],
-        "follow_up": [("enterprise", "回访", f"您的诉求 {item} 已由{record.unit_name}办结，请对办理结果进行评价")],
+        "follow_up": [
+            (
+                "enterprise",
+                "回访",
+                f"您的诉求 {item} 已由{record.unit_name}办结，请对办理结果进行评价，并告诉我们问题是否已解决",
+            )
+        ],
     }[kind]
 
 

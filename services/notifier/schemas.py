@@ -165,7 +165,7 @@ class Figures(BaseModel):
     response_rate: float | None = Field(description="签收及时率: acknowledged_on_time / acknowledge_counted")
     kept: int = Field(description="received less those returned, transferred or dispatched on")
     resolved: int
-    resolution_rate: float | None = Field(description="解决率: resolved / kept")
+    resolution_rate: float | None = Field(description="办结率: resolved / kept")
     resolved_on_time: int
     resolve_counted: int = Field(description="resolved, or unresolved past the limit with the clock running")
     on_time_rate: float | None = Field(description="按时办结率: resolved_on_time / resolve_counted")
@@ -185,6 +185,10 @@ class Figures(BaseModel):
     rated: int
     satisfied: int
     satisfaction_rate: float | None = Field(description="满意率: rated 4 or 5 / rated")
+    followed_up: int = Field(description="回访数: items followed up after resolution")
+    solved: int = Field(description="回访 answered 已解决")
+    partly_solved: int = Field(description="回访 answered 部分解决")
+    solution_rate: float | None = Field(description="解决率: solved / followed_up")
 
 
 class UnitKey(BaseModel):

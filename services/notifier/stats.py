@@ -1,5 +1,6 @@
-"""Statistics units are judged on: 签收及时率, 解决率, 按时办结率, handling time in working hours,
-延期率, 退回率, 转办率, open and overdue now, 被催办次数 (urging.py), and 满意率 — for every unit that held an item
+"""Statistics units are judged on: 签收及时率, 办结率, 按时办结率, handling time in working hours,
+延期率, 退回率, 转办率, open and overdue now, 被催办次数 (urging.py), 满意率 and 解决率 (from the
+回访 after 办结) — for every unit that held an item
 dispatched in the period (holders.py), so a unit that returned or transferred an item has its row
 and is counted for it. Every figure of a row comes from its counts, and 合计 from the rows' counts
 summed: the total adds up. The definitions travel with the table (``COLUMNS``).
@@ -55,7 +56,7 @@ COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
         "Received, less those returned, transferred or dispatched on",
     ),
     ("resolved", "办结数", "Resolved", "该单位办结的", "Resolved by the unit"),
-    ("resolution_rate", "解决率", "Resolution rate", "办结数 ÷ 留办数", "Resolved ÷ kept"),
+    ("resolution_rate", "办结率", "Resolution rate", "办结数 ÷ 留办数", "Resolved ÷ kept"),
     ("resolved_on_time", "按时办结", "Resolved on time", "在办结时限内办结的", "Resolved within the limit"),
     (
         "resolve_counted",
@@ -130,6 +131,22 @@ COLUMNS: tuple[tuple[str, str, str, str, str], ...] = (
     ("rated", "评价数", "Rated", "企业已评价的", "Rated by the enterprise"),
     ("satisfied", "满意数", "Satisfied", "评价为满意或非常满意的", "Rated satisfied or very satisfied"),
     ("satisfaction_rate", "满意率", "Satisfaction rate", "满意数 ÷ 评价数", "Satisfied ÷ rated"),
+    (
+        "followed_up",
+        "回访数",
+        "Followed up",
+        "办结后已回访的（企业在线回答，或驻企联络员电话、上门回访）",
+        "Followed up after resolution (answered online by the enterprise, or by a liaison officer's call or visit)",
+    ),
+    ("solved", "已解决", "Solved", "回访结果为已解决的", "Followed up as solved"),
+    ("partly_solved", "部分解决", "Partly solved", "回访结果为部分解决的", "Followed up as partly solved"),
+    (
+        "solution_rate",
+        "解决率",
+        "Solved rate",
+        "已解决 ÷ 回访数（部分解决不计为解决）",
+        "Solved ÷ followed up (partly solved is not solved)",
+    ),
 )
 FIELDS = tuple(field for field, *_ in COLUMNS)
 # Rates, each the share of one count in another (the total's rates come from its summed counts).
@@ -141,6 +158,7 @@ RATES = {
     "return_rate": ("returned", "received"),
     "transfer_rate": ("transferred", "received"),
     "satisfaction_rate": ("satisfied", "rated"),
+    "solution_rate": ("solved", "followed_up"),
 }
 HOURS = ("median_handling_hours", "p90_handling_hours", "median_handling_days", "p90_handling_days")
 COUNTS = tuple(f for f in FIELDS if f not in RATES and f not in HOURS)
@@ -181,6 +199,7 @@ def counts_of(holdings: list[Holding], now: datetime, urged: dict[tuple[str, str
     kept = [h for h in holdings if h.current]
     resolved = [h for h in kept if _resolved(h.record)]
     rated = [h for h in kept if h.record.score is not None]
+    followed = [h.record.follow_up_result for h in kept if h.record.follow_up_result is not None]
     return {
         "received": len(holdings),
         "acknowledged_on_time": on_time,
@@ -198,6 +217,9 @@ def counts_of(holdings: list[Holding], now: datetime, urged: dict[tuple[str, str
         "urged": sum((urged or {}).get(key, 0) for key in held),
         "rated": len(rated),
         "satisfied": sum(1 for h in rated if h.record.score >= 4),
+        "followed_up": len(followed),
+        "solved": followed.count("solved"),
+        "partly_solved": followed.count("partly"),
     }
 
 

@@ -16,7 +16,7 @@ from shared.catalogue import DEPARTMENT_KINDS
 from shared.clock import utcnow
 from shared.messaging.encoding import OutgoingMessage
 from shared.problems import Problem, invalid_field
-from shared.vocabulary import OUTCOMES, REVOCATION_REASONS, rating_name
+from shared.vocabulary import FOLLOW_UP_METHODS, FOLLOW_UP_RESULTS, OUTCOMES, REVOCATION_REASONS, rating_name
 
 from . import issuance, item_files, messages, transitions
 from .documents import codes
@@ -369,6 +369,23 @@ class Lifecycle:
             await self._move(
                 item, "close", rating.actor, note, events.WorkItemClosed, score=rating.score, comment=rating.comment
             )
+
+    async def followed_up(self, item: WorkItem, follow_up: events.WorkItemFollowUpGiven) -> None:
+        """回访 after 办结: on the item's log (the unit reads it) and announced for the statistics
+        (解决率); the item's state stays."""
+        how, result = FOLLOW_UP_METHODS.zh(follow_up.method), FOLLOW_UP_RESULTS.zh(follow_up.result)
+        note = f"{how}：{result}" + (f"。{follow_up.comment}" if follow_up.comment else "")
+        self._log(item, "follow-up", item.state, follow_up.actor, note)
+        await self._changed(
+            item,
+            None,
+            events.WorkItemFollowedUp,
+            follow_up.actor,
+            note,
+            result=follow_up.result,
+            method=follow_up.method,
+            comment=follow_up.comment,
+        )
 
     async def revoke_document(self, item: WorkItem, doc, actor: events.Actor, reason_class, reason, reopen) -> None:
         """A document of ``item`` revoked (issue 27): on the item's log and timeline, announced on

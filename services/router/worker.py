@@ -36,6 +36,7 @@ class ActionHandlers:
             events.RequestWithdrawn.ce_type: self.on_withdrawn,
             events.SupplementProvided.ce_type: self.on_supplement,
             events.WorkItemRated.ce_type: self.on_rated,
+            events.WorkItemFollowUpGiven.ce_type: self.on_followed_up,
             events.CreditReportUploaded.ce_type: self.on_credit_report_uploaded,
             events.SlaUpdated.ce_type: self.on_sla_updated,
             events.DepartmentAction.ce_type: self.on_department_action,
@@ -79,6 +80,16 @@ class ActionHandlers:
             raise PoisonMessage(f"work item {event.work_item_id} is not of request {event.request_id}")
         async with Lifecycle(session, self.settings) as lifecycle:
             await lifecycle.rated(item, event)
+
+    async def on_followed_up(self, session: AsyncSession, received: ReceivedEvent) -> None:
+        event: events.WorkItemFollowUpGiven = received.data
+        item = await session.get(WorkItem, event.work_item_id)
+        if item is None:
+            raise NotYetKnown(f"work item {event.work_item_id} of request {event.request_id} not routed yet")
+        if item.request_id != event.request_id:
+            raise PoisonMessage(f"work item {event.work_item_id} is not of request {event.request_id}")
+        async with Lifecycle(session, self.settings) as lifecycle:
+            await lifecycle.followed_up(item, event)
 
     async def on_sla_updated(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.SlaUpdated = received.data

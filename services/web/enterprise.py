@@ -31,7 +31,10 @@ from .session import Viewer, flash, viewer_of
 
 router = APIRouter(prefix="/enterprise")
 Submitter = viewer_of("enterprise", "liaison")
-NAV = [NavItem(N_("我的诉求"), "/enterprise/", ("enterprise", "liaison"))]
+NAV = [
+    NavItem(N_("所服务企业"), "/enterprise/enterprises", ("liaison",)),  # the liaison officer's home
+    NavItem(N_("我的诉求"), "/enterprise/", ("enterprise", "liaison")),
+]
 
 CATALOGUE_TTL_SECONDS = 600  # the catalogue changes with a release; ten minutes old is fine
 SUBMITTED_FORMS_KEPT = timedelta(days=30)  # how long a form's key still answers "已提交"
@@ -54,30 +57,30 @@ async def my_requests(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     enterprise: Annotated[str | None, Query(max_length=18)] = None,
 ):
-    page = await api.get("intake", "/v1/requests", params={"limit": 20, **({"cursor": cursor} if cursor else {})})
-    items = [i for i in page["items"] if not enterprise or i["enterprise_uscc"] == enterprise]
+    # One enterprise's requests are chosen by intake (in SQL, before the page is cut).
+    params = {"limit": 20, **({"cursor": cursor} if cursor else {}), **({"uscc": enterprise} if enterprise else {})}
+    page = await api.get("intake", "/v1/requests", params=params)
+    items = page["items"]
     open_ones = [i for i in items if i["status"] not in FINISHED_REQUESTS]
     clocks = await asyncio.gather(*(countdowns(api, request_id=i["id"]) for i in open_ones))
     deadlines = {i["id"]: most_pressing(list(found.values())) for i, found in zip(open_ones, clocks, strict=True)}
-    context = {"page": page, "items": items, "deadlines": deadlines, "enterprise": enterprise}
+    chosen = await _served(api, enterprise) if enterprise else None
+    context = {"page": page, "items": items, "deadlines": deadlines, "enterprise": enterprise, "chosen": chosen}
     return render(request, "enterprise/requests.html", context)
+
+
+async def _served(api: ServiceClient, uscc: str) -> dict | None:
+    """One enterprise the person acts for, named and counted by intake (None if not theirs)."""
+    return next((e for e in await api.get("intake", "/v1/enterprises") if e["uscc"] == uscc), None)
 
 
 @router.get("/enterprises", name="enterprise.enterprises")
 async def served_enterprises(request: Request, viewer: Submitter, api: Services):
-    """A liaison officer's enterprises (an enterprise sees its own): submit and follow for each."""
-    page = await api.get("intake", "/v1/requests", params={"limit": 100})
-    names = {}
-    for item in page["items"]:
-        names.setdefault(item["enterprise_uscc"], item["enterprise_name"])
+    """The liaison officer's home (an enterprise sees its own): each enterprise served with its open,
+    waiting (补正, 待上传报告, 待评价) and overdue requests, most urgent first, as intake counts them."""
     served = [
-        {
-            "uscc": uscc,
-            "name": names.get(uscc) or (viewer.name if viewer.role == "enterprise" else ""),
-            "region": regions.full_name(uscc[2:8]),
-            "count": sum(1 for i in page["items"] if i["enterprise_uscc"] == uscc),
-        }
-        for uscc in viewer.usccs
+        {**found, "region": regions.full_name(found["region_code"])}
+        for found in await api.get("intake", "/v1/enterprises")
     ]
     return render(request, "enterprise/enterprises.html", {"served": served})
 
@@ -159,6 +162,9 @@ async def new_request(
     found = await the_catalogue(request, api)
     blank = request_form.blank_form(viewer, enterprise, key)
     blank["type"] = type
+    if viewer.role == "liaison" and blank["enterprise"]["uscc"]:  # the enterprise chosen, named for them
+        served = await _served(api, blank["enterprise"]["uscc"])
+        blank["enterprise"]["name"] = (served or {}).get("name") or ""
     return _new_page(request, found, blank)
 
 
@@ -256,6 +262,8 @@ async def one_request(request: Request, request_id: str, viewer: Submitter, api:
         e["event"] == "request.rated" for e in found["timeline"]
     )
     ratings = await api.get("intake", f"/v1/requests/{request_id}/ratings") if rated else []
+    # 回访 after 办结, beside the rating: asked for on the same condition.
+    followed = await api.get("intake", f"/v1/requests/{request_id}/follow-ups") if rated else []
     clocks = await clock_rows(api, request_id=request_id) if found["work_items"] else {}
     open_clocks = [
         (clocks.get(i["id"]) or {}).get("countdown") for i in found["work_items"] if i["status"] in OPEN_STATES
@@ -264,6 +272,7 @@ async def one_request(request: Request, request_id: str, viewer: Submitter, api:
         "found": found,
         "rows": _rows(found, clocks),
         "ratings": {r["work_item_id"]: r for r in ratings},
+        "follow_ups": {f["work_item_id"]: f for f in followed},
         "deadline": most_pressing(open_clocks),
         "general_events": [e for e in found["timeline"] if not e["work_item_id"]],
         "may_withdraw": found["status"] not in FINISHED_REQUESTS,
@@ -352,6 +361,25 @@ async def rate(
         flash(request, _("已评价：%(level)s。该事项已退回部门重新办理") % {"level": level}, "success")
     else:
         flash(request, _("已评价：%(level)s") % {"level": level}, "success")
+    return _back(request, request_id)
+
+
+@router.post("/requests/{request_id}/follow-ups", name="enterprise.follow_up")
+async def follow_up(
+    request: Request,
+    request_id: str,
+    viewer: Submitter,
+    api: Services,
+    work_item_id: Annotated[str, Form(max_length=36)],
+    result: Annotated[str, Form(max_length=20)],
+    comment: Annotated[str, Form(max_length=1000)] = "",
+):
+    """回访: the enterprise says whether its problem was solved; a liaison officer records a call
+    (intake decides who may, and the method each role gives)."""
+    body = {"work_item_id": work_item_id, "result": result, "comment": comment.strip() or None}
+    given = await _act(request, api, request_id, "follow-ups", body)
+    if given is not REFUSED:
+        flash(request, _("已记录回访：%(result)s") % {"result": labels.follow_up_result(given["result"])}, "success")
     return _back(request, request_id)
 
 

@@ -45,6 +45,8 @@ subject_proof = _namer(vocabulary.SUBJECT_PROOFS)
 relation_kind = _namer(vocabulary.RELATION_KINDS)
 supervision_state = _namer(vocabulary.SUPERVISION_STATES)
 supervision_timeliness = _namer(vocabulary.SUPERVISION_TIMELINESS)
+follow_up_result = _namer(vocabulary.FOLLOW_UP_RESULTS)
+follow_up_method = _namer(vocabulary.FOLLOW_UP_METHODS)
 
 
 def rating_name(score: int) -> str:
@@ -69,6 +71,10 @@ def outcome_options() -> list[tuple[str, str]]:
 
 def rating_options() -> list[tuple[int, str]]:
     return [(int(code), name) for code, name in options(vocabulary.RATING_LEVELS)]
+
+
+def follow_up_options() -> list[tuple[str, str]]:
+    return options(vocabulary.FOLLOW_UP_RESULTS)
 
 
 def request_type(code: str) -> str:
@@ -120,6 +126,9 @@ TEMPLATE_GLOBALS = {
         "relation_kind",
         "supervision_state",
         "supervision_timeliness",
+        "follow_up_result",
+        "follow_up_method",
+        "follow_up_options",
         "rating_name",
         "clock",
         "outcome_options",

@@ -26,7 +26,7 @@ from .models import StaffAccount
 PageRole = Literal["enterprise", "liaison", "department", "coordinator", "supervisor", "admin"]
 HOME: dict[str, str] = {
     "enterprise": "/enterprise/",
-    "liaison": "/enterprise/",
+    "liaison": "/enterprise/enterprises",  # the enterprises served, most urgent first
     "department": "/clerk/",
     "coordinator": "/clerk/",
     "supervisor": "/board/",

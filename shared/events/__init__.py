@@ -53,6 +53,7 @@ from shared.events.requests import (
     RequestWithdrawn,
     SupplementProvided,
     WechatUserBound,
+    WorkItemFollowUpGiven,
     WorkItemRated,
     reopens,
 )
@@ -90,6 +91,7 @@ from shared.events.workitems import (
     WorkItemEvent,
     WorkItemExtensionDecided,
     WorkItemExtensionRequested,
+    WorkItemFollowedUp,
     WorkItemProgressed,
     WorkItemReopened,
     WorkItemResolved,
@@ -158,6 +160,8 @@ __all__ = [
     "WorkItemEvent",
     "WorkItemExtensionDecided",
     "WorkItemExtensionRequested",
+    "WorkItemFollowUpGiven",
+    "WorkItemFollowedUp",
     "WorkItemNotice",
     "WorkItemProgressed",
     "WorkItemRated",
@@ -184,6 +188,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RequestWithdrawn,
         SupplementProvided,
         WorkItemRated,
+        WorkItemFollowUpGiven,
         CreditReportUploaded,
         *WORK_ITEM_EVENTS,
         WorkItemAssigned,
@@ -213,10 +218,10 @@ TOPICS: dict[str, dict[str, Any]] = {
     },
     REQUESTS_UPDATES: {
         "description": (
-            "What an enterprise does after submitting: withdraw, answer a 补正, rate, upload a 专项信用报告 "
-            "(信用代证). Key: request id."
+            "What an enterprise does after submitting: withdraw, answer a 补正, rate, answer the 回访 (or its "
+            "liaison officer records one), upload a 专项信用报告 (信用代证). Key: request id."
         ),
-        "messages": [RequestWithdrawn, SupplementProvided, WorkItemRated, CreditReportUploaded],
+        "messages": [RequestWithdrawn, SupplementProvided, WorkItemRated, WorkItemFollowUpGiven, CreditReportUploaded],
         "from": "intake",
         "to": ["router"],
     },

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from shared.events.base import Actor, Event, FileRef, Subject
-from shared.vocabulary import POOR_RATING
+from shared.vocabulary import FOLLOW_UP_METHODS, FOLLOW_UP_RESULTS, POOR_RATING
 
 
 class RequestSubmitted(Event):
@@ -85,6 +85,23 @@ class WorkItemRated(Event):
     score: int = Field(ge=1, le=5)
     comment: str | None = None
     attempt: Literal[1, 2] = 1
+    actor: Actor
+    occurred_at: datetime
+
+
+class WorkItemFollowUpGiven(Event):
+    """回访 of one finished work item: whether the problem was solved.
+
+    The enterprise answered online, or a liaison officer who serves it recorded a call (or visit).
+    Once per item; the router logs it on the item and announces it (``WorkItemFollowedUp``) so the
+    statistics count it (解决率)."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.request.follow_up_given"
+    request_id: str
+    work_item_id: str
+    result: Literal[tuple(FOLLOW_UP_RESULTS)] = Field(description="shared.vocabulary.FOLLOW_UP_RESULTS")  # type: ignore[valid-type]
+    method: Literal[tuple(FOLLOW_UP_METHODS)] = Field(description="shared.vocabulary.FOLLOW_UP_METHODS")  # type: ignore[valid-type]
+    comment: str | None = None
     actor: Actor
     occurred_at: datetime
 

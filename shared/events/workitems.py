@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.base import Actor, Event, FileRef
-from shared.vocabulary import OUTCOMES, RETURN_REASONS, WORK_ITEM_STATES
+from shared.vocabulary import FOLLOW_UP_METHODS, FOLLOW_UP_RESULTS, OUTCOMES, RETURN_REASONS, WORK_ITEM_STATES
 
 # A work item's state: one of shared.vocabulary.WORK_ITEM_STATES (which also says which are open).
 WorkItemState = Literal[tuple(WORK_ITEM_STATES)]  # type: ignore[valid-type]
@@ -226,6 +226,18 @@ class WorkItemDocumentRevoked(WorkItemEvent):
     reopen: bool
 
 
+class WorkItemFollowedUp(WorkItemEvent):
+    """回访 after 办结: whether the problem was solved.
+
+    From the enterprise online, or a liaison officer's call. The item's state is unchanged; the
+    notifier counts it for the unit's 解决率."""
+
+    ce_type: ClassVar[str] = "cn.xiaoer.workitem.followed_up"
+    result: Literal[tuple(FOLLOW_UP_RESULTS)] = Field(description="shared.vocabulary.FOLLOW_UP_RESULTS")  # type: ignore[valid-type]
+    method: Literal[tuple(FOLLOW_UP_METHODS)] = Field(description="shared.vocabulary.FOLLOW_UP_METHODS")  # type: ignore[valid-type]
+    comment: str | None = None
+
+
 WORK_ITEM_EVENTS: tuple[type[WorkItemEvent], ...] = (
     WorkItemDispatched,
     WorkItemAcknowledged,
@@ -244,4 +256,5 @@ WORK_ITEM_EVENTS: tuple[type[WorkItemEvent], ...] = (
     WorkItemCovered,
     WorkItemCreditReportUploaded,
     WorkItemDocumentRevoked,
+    WorkItemFollowedUp,
 )

@@ -174,6 +174,10 @@ ENDPOINTS = [
     ("intake", "GET", "/v1/attachments/{attachment_id}", None, ("owner",)),
     ("intake", "POST", "/v1/requests/{request_id}/supplements", {"work_item_id": "{item_id}", "text": "x"}, ()),
     ("intake", "POST", "/v1/requests/{request_id}/ratings", {"work_item_id": "{item_id}", "score": 5}, ()),
+    # 回访 and the liaison officer's list of one enterprise's requests (issue 29).
+    ("intake", "GET", "/v1/requests/{request_id}/follow-ups", None, ("owner", "liaison", "supervisor")),
+    ("intake", "POST", "/v1/requests/{request_id}/follow-ups", {"work_item_id": "{item_id}", "result": "solved"}, ()),
+    ("intake", "GET", "/v1/requests?uscc={parent}", None, ("owner", "liaison", "supervisor", "admin")),
     ("router", "GET", "/v1/workitems/{item_id}", None, ("unit", "supervisor")),
     ("router", "GET", "/v1/workitems/{item_id}/files/{attachment_id}", None, ("unit", "supervisor")),
     ("router", "GET", "/v1/workitems/{item_id}/files/{certificate_id}", None, ("unit", "supervisor")),
@@ -263,7 +267,8 @@ async def test_every_object_endpoint_answers_only_its_rightful_callers(
         assert response.status_code < 300, response.text
         return
     filtered = "?" in path or path in FILTERED_READS
-    listing = response.status_code == 200 and filtered and response.json() == []  # a filtered list: empty
+    found = response.json() if response.status_code == 200 and filtered else None
+    listing = found == [] or (isinstance(found, dict) and found.get("items") == [])  # a filtered list: empty
     assert listing or response.status_code in (401, 403, 404), f"{who}: {response.status_code} {response.text[:200]}"
     text = response.text
     assert not any(secret in text for secret in world.secrets), f"{who} learned something: {text[:200]}"
@@ -271,6 +276,22 @@ async def test_every_object_endpoint_answers_only_its_rightful_callers(
     assert LETTER not in response.content
     if who == "nobody":
         assert response.status_code == 401
+
+
+async def test_the_enterprises_list_holds_only_the_callers_own(system, world):
+    """``GET /v1/enterprises`` names no object: it is the token's own enterprises, counted. The
+    parent's enterprise and liaison officer see it named; another's see only their own; no unit,
+    supervisor or admin has such a list."""
+    for who in ("owner", "liaison"):
+        [own] = (await system.intake.get("/v1/enterprises", headers=caller(system, who))).json()
+        assert (own["uscc"], own["name"]) == (MINGLUO, "广州明珞装备股份有限公司") and own["total"] >= 2
+    for who in ("other_enterprise", "other_liaison"):
+        response = await system.intake.get("/v1/enterprises", headers=caller(system, who))
+        assert [e["uscc"] for e in response.json()] == [OTHER_CO]
+        assert not any(secret in response.text for secret in world.secrets) and MINGLUO not in response.text
+    for who in ("other_unit", "neighbour_supervisor", "neighbour_admin", "nobody"):
+        response = await system.intake.get("/v1/enterprises", headers=caller(system, who))
+        assert response.status_code in (401, 403) and MINGLUO not in response.text, who
 
 
 async def test_another_enterprise_cannot_name_someone_elses_subsidiary(system, world):

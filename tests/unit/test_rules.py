@@ -212,6 +212,7 @@ def test_every_timeline_line_reads_in_english_apart_from_names_and_notes(kind):
             reason_name="内容有误",
             reopen=True,
         ),
+        events.WorkItemFollowedUp: dict(result="partly", method="phone"),
     }.get(kind, {})
     said = timeline.summary(item_event(kind, note="NOTE", **extra))
     english = said.en.replace("国家税务总局广州市黄埔区税务局", "").replace("广州明珞装备股份有限公司", "")
