@@ -11,7 +11,17 @@ from shared.runtime import ServiceRuntime
 from shared.web import create_app
 
 from . import registry, worker
-from .api import credit_coverage, departments, documents, extensions, routing, shares, verifications, workitems
+from .api import (
+    assignment,
+    credit_coverage,
+    departments,
+    documents,
+    extensions,
+    routing,
+    shares,
+    verifications,
+    workitems,
+)
 from .settings import RouterSettings
 from .tables import metadata
 
@@ -51,6 +61,7 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
         title="xiaoer router",
         description="派单与工单办理。Routing rules, department units and the work-item life cycle.",
         routers=[
+            assignment.router,  # before workitems': its paths would otherwise match /workitems/{item_id}/{action}
             workitems.router,
             extensions.router,
             routing.router,
