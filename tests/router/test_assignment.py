@@ -6,6 +6,8 @@ alone reads the figures per person."""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 
 import pytest
@@ -196,3 +198,12 @@ async def test_a_cursor_of_another_order_or_a_broken_one_is_refused(system, sort
         assert refused.status_code == 422 and refused.json()["errors"][0]["code"] == "cursor_invalid"
     broken = await system.router.get("/v1/workitems", params={"after": "not-a-cursor"}, headers=headers)
     assert broken.status_code == 422 and broken.json()["errors"][0]["field"] == "after"
+    forged = [  # well-formed, but a number where a name belongs; an instant without its offset
+        ("enterprise", {"o": "enterprise", "d": False, "k": [5, "x"]}),
+        ("created", {"o": "created", "d": False, "k": [{"at": "2026-01-01T00:00:00"}, "x"]}),
+        ("state", {"o": "state", "d": False, "k": [1, None, "x"]}),
+    ]
+    for order, body in forged:
+        after = base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+        refused = await system.router.get("/v1/workitems", params={"order": order, "after": after}, headers=headers)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["code"] == "cursor_invalid", refused.text
