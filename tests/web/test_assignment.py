@@ -4,10 +4,22 @@ the figures per person."""
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from playwright.async_api import expect
 
+from services.web import accounts
 from services.web.demo import LEAD_UNIT
-from tests.support.web import DESKTOP, assert_accessible, new_page, sign_in_as, submit_for, watch_csp
+from tests.support.web import (
+    DESKTOP,
+    assert_accessible,
+    new_page,
+    sign_in_as,
+    sign_in_with_password,
+    submit_for,
+    watch_csp,
+)
 
 LEAD = f"{LEAD_UNIT}.lead"  # the demo unit's lead, beside its clerk (username: the unit code)
 
@@ -86,5 +98,24 @@ async def test_a_clerk_takes_an_unassigned_item(system, web, browser):
             f"/v1/workitems/{item['id']}", headers=system.auth("department", unit=LEAD_UNIT)
         )
         assert found.json()["assignee_sub"] == f"staff:{LEAD_UNIT}"
+    finally:
+        await page.context.close()
+
+
+async def test_an_operator_makes_a_lead_who_signs_in_as_the_lead(web, browser):
+    password = "lead-password-29"
+    with pytest.raises(accounts.AccountError):
+        await web.add_staff(password, role="supervisor", display_name="督办", region_code="440112", lead=True)
+    username = f"kezhang-{uuid.uuid4().hex[:8]}"
+    await web.add_staff(
+        password, role="department", display_name="钱科长", unit_code=LEAD_UNIT, username=username, lead=True
+    )
+    page = await new_page(browser, web, viewport=DESKTOP)
+    try:
+        await sign_in_with_password(page, username, password)
+        await expect(page.get_by_role("link", name="每人办理情况")).to_be_visible()
+        shown = await page.goto("/clerk/people")
+        assert shown is not None and shown.status == 200
+        await expect(page.get_by_role("heading", name="每人办理情况")).to_be_visible()
     finally:
         await page.context.close()
