@@ -48,6 +48,7 @@ def cmd_user_add(args, settings: Settings) -> None:
         username=args.username,
         unit_code=args.unit,
         region_code=args.region,
+        lead=args.lead,
     )
     try:
         account = asyncio.run(
@@ -116,6 +117,7 @@ def register(sub) -> None:
     ua.add_argument("--name", required=True, help="the person's name as pages show it, e.g. 李四")
     ua.add_argument("--unit", help="department or coordinator: the unit code, e.g. 440112.tax")
     ua.add_argument("--region", help="supervisor (required) or admin: the region code, e.g. 440112")
+    ua.add_argument("--lead", action="store_true", help="department: the unit's lead (科长), who assigns its items")
     ua.add_argument("--username", help="default: the unit code (dudao.<region>, admin), -2, -3 … if taken")
     ua.add_argument("--password-stdin", action="store_true", help="read the password from stdin (else generated)")
     ua.set_defaults(func=cmd_user_add)

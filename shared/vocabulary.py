@@ -108,6 +108,25 @@ SLA_STATES = Terms(
     Term("paused", "暂停计时", "Paused"),
     Term("running", "正常计时", "Running"),
 )
+# How a clerk sorts the queue (router ``GET /v1/workitems?order=``), and the deadline windows it
+# narrows it to (the pages turn them into ``due_from``/``due_to``, or ``sla=overdue``).
+QUEUE_ORDERS = Terms(
+    Term("deadline", "期限", "Deadline"),
+    Term("created", "收到时间", "Received"),
+    Term("enterprise", "企业", "Enterprise"),
+    Term("state", "状态", "State"),
+)
+DUE_WINDOWS = Terms(
+    Term("today", "今天到期", "Due today"),
+    Term("week", "本周到期", "Due this week"),
+    Term("overdue", "已超期", "Overdue"),
+)
+# Whose items (router ``GET /v1/workitems?assignee=``): the caller's, nobody's, or a named clerk's sub.
+ASSIGNEE_CHOICES = Terms(
+    Term("me", "我的", "Mine"),
+    Term("none", "未分配", "Unassigned"),
+)
+
 # Which deadline of an item counts now (services/notifier/countdown.py).
 DEADLINES = Terms(
     Term("acknowledge", "签收", "Acknowledgement"),
@@ -132,6 +151,9 @@ MOVES = Terms(
     Term("return-to-enterprise", "退回企业", "Return to the enterprise"),
     Term("revoke-document", "撤销证明", "Revoke the document"),
     Term("follow-up", "回访", "Follow-up"),  # not a move: the item's state stays; its log records it
+    # Who in the unit handles it (承办人, issue 29): no state changes, recorded in the item's history.
+    Term("claim", "认领", "Take"),
+    Term("assign", "指派承办人", "Assign"),
 )
 
 # Why a unit gives an item back (``return`` with ``reason_class``): to the coordinating office for

@@ -125,6 +125,8 @@ def item_out(item: WorkItem, principal: Principal, context: Context) -> WorkItem
         attachments=[file_out(item, f) for f in context.files[item.id]],
         returned=returned,
         transferred=transferred,
+        assignee_sub=item.assignee_sub,
+        assignee_name=item.assignee_name,
         created_at=item.created_at,
         updated_at=item.updated_at,
     )

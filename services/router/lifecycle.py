@@ -431,6 +431,7 @@ class Lifecycle:
         item.unit_code = unit.unit_code
         item.state = to_state
         item.assisting_units = []
+        item.assignee_sub = item.assignee_name = item.assigned_at = None  # the new unit names its own 承办人
         item.updated_at = self.now
 
     def _log(self, item, action, to_state, actor, note, unit_code=None) -> None:

@@ -12,6 +12,7 @@ from shared.web import create_app
 
 from . import registry, worker
 from .api import (
+    assignment,
     comments,
     credit_coverage,
     departments,
@@ -63,6 +64,7 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
         description="派单与工单办理。Routing rules, department units and the work-item life cycle.",
         routers=[
             comments.router,  # before workitems': its POST /workitems/{id}/{action} would take /comments
+            assignment.router,  # before workitems': its paths would otherwise match /workitems/{item_id}/{action}
             workitems.router,
             extensions.router,
             routing.router,

@@ -139,6 +139,12 @@ class WorkItem(Base):
     sla_paused: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false(), comment="the notifier paused the clock (补正)"
     )
+    # 承办人 (issue 29): the clerk of the unit who handles it; cleared when the item leaves the unit.
+    assignee_sub: Mapped[str | None] = mapped_column(
+        String(120), index=True, comment="承办人: the token subject (sub) of the clerk handling it"
+    )
+    assignee_name: Mapped[str | None] = mapped_column(String(100), comment="承办人's name when assigned")
+    assigned_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -16,6 +16,7 @@ from shared.problems import Problem
 from shared.vocabulary import OPEN_STATES, QUEUE_TABS, TAB_STATES
 
 from .access import visible_items
+from .keyset import Order
 from .lifecycle import ActionInput, Lifecycle
 from .models import Extension, RoutedRequest, WorkItem
 from .schemas import compact_uscc
@@ -35,6 +36,9 @@ class Filters:
     due_before: datetime | None = None  # the 办结 deadline (kept for earlier callers)
     sla: str | None = None  # overdue · paused · running
     extension: str | None = None
+    assignee: str | None = None  # 承办人: me · none · a clerk's token subject
+    open: bool | None = None  # true: only what is still open (我的待办); false: only what is finished
+    request_type: str | None = None
 
 
 def _matches_text(text: str) -> ColumnElement[bool]:
@@ -90,18 +94,30 @@ def narrowed(query: Select, principal: Principal, filters: Filters, now: datetim
         query = query.where(_in_sla_state(filters.sla, now))
     if filters.extension:
         query = query.where(WorkItem.id.in_(select(Extension.work_item_id).where(Extension.state == "pending")))
+    if filters.assignee:
+        query = query.where(_assigned_to(filters.assignee, principal))
+    if filters.open is not None:
+        query = query.where(WorkItem.state.in_(OPEN_STATES) if filters.open else WorkItem.state.not_in(OPEN_STATES))
+    if filters.request_type:
+        of_type = select(RoutedRequest.request_id).where(RoutedRequest.request_type == filters.request_type)
+        query = query.where(WorkItem.request_id.in_(of_type))
     return query
 
 
+def _assigned_to(assignee: str, principal: Principal) -> ColumnElement[bool]:
+    if assignee == "none":
+        return WorkItem.assignee_sub.is_(None)
+    return WorkItem.assignee_sub == (principal.sub if assignee == "me" else assignee)
+
+
 async def find(
-    session: AsyncSession, principal: Principal, filters: Filters, order: str, offset: int, limit: int
+    session: AsyncSession, principal: Principal, filters: Filters, order: Order, offset: int, limit: int
 ) -> list[WorkItem]:
+    """A page of the queue in ``order``: after ``order.after`` (keyset) when given, else from ``offset``."""
     query = narrowed(select(WorkItem), principal, filters, reading_now())
-    if order == "deadline":  # no deadline (a covered item) last
-        ordering = (WorkItem.current_due_at.is_(None), WorkItem.current_due_at, WorkItem.id)
-    else:
-        ordering = (WorkItem.created_at, WorkItem.id)
-    return list(await session.scalars(query.order_by(*ordering).offset(offset).limit(limit)))
+    if order.after is not None:
+        query = query.where(order.after_clause())
+    return list(await session.scalars(query.order_by(*order.clauses()).offset(offset).limit(limit)))
 
 
 async def tab_counts(session: AsyncSession, principal: Principal, filters: Filters) -> dict[str, int]:

@@ -271,6 +271,8 @@ class WorkItemOut(BaseModel):
     transferred: TransferOut | None = Field(
         None, description="set while the item is at the unit another unit transferred it to (转办)"
     )
+    assignee_sub: str | None = Field(None, description="承办人: the token subject of the clerk handling it")
+    assignee_name: str | None = Field(None, description="承办人's name; none while nobody in the unit took it")
     created_at: datetime
     updated_at: datetime
 

@@ -83,10 +83,13 @@ async def create(
     username: str | None = None,
     unit_code: str | None = None,
     region_code: str | None = None,
+    lead: bool = False,
 ) -> StaffAccount:
     """A new active account. Without a username: the unit code (a supervisor's ``dudao.<region>``,
-    an admin's ``admin``), with ``-2``, ``-3`` … when that is taken."""
+    an admin's ``admin``), with ``-2``, ``-3`` … when that is taken. ``lead``: the unit's 科长."""
     region_code = check_fields(role, unit_code, region_code)
+    if lead and role != "department":
+        raise AccountError("只有部门办事员可以是科长 --lead / only a department account can be a unit's lead")
     check_password(password)
     if not display_name.strip():
         raise AccountError("须提供姓名 --name / --name is required")
@@ -107,6 +110,7 @@ async def create(
         failed_attempts=0,
         active=True,
         demo=False,
+        lead=lead,
     )
     session.add(account)
     await session.flush()

@@ -7,24 +7,22 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
-from shared.clock import SHANGHAI
-from shared.vocabulary import OPEN_STATES, QUEUE_TABS, SLA_STATES
+from shared import catalogue
+from shared.vocabulary import DUE_WINDOWS, OPEN_STATES, QUEUE_TABS, SLA_STATES
 
-from . import labels
+from . import labels, workbench
 from .apis import ApiError, ServiceClient, Services, download
 from .board import add_comment
 from .clocks import clock_rows, countdowns
 from .i18n import N_, _, current
 from .pages import NavItem, is_live_poll, render, render_live
+from .queue_filters import QueueFilters
 from .reply_templates import for_item
 from .session import Viewer, flash, viewer_of
 from .signin import local_path
@@ -43,48 +41,6 @@ DEFAULT_TAB = {"department": "new", "coordinator": "returned"}
 PAGE_SIZES = (20, 50, 100)
 
 
-@dataclass(frozen=True)
-class QueueFilters:
-    """What the clerk narrows the queue by: the same for the list and for the tabs' counts."""
-
-    q: str = ""
-    enterprise: str = ""
-    due_from: date | None = None
-    due_to: date | None = None
-    sla: str = ""
-
-    @property
-    def active(self) -> bool:
-        return bool(self.q or self.enterprise or self.due_from or self.due_to or self.sla)
-
-    def api_params(self) -> dict:
-        """The router's query parameters (dates as the start of the day in Asia/Shanghai)."""
-        params: dict = {}
-        if self.q:
-            params["q"] = self.q
-        if self.enterprise:
-            params["enterprise"] = self.enterprise
-        if self.due_from:
-            params["due_from"] = datetime.combine(self.due_from, time(), SHANGHAI).isoformat()
-        if self.due_to:  # to the end of that day
-            params["due_to"] = datetime.combine(self.due_to + timedelta(days=1), time(), SHANGHAI).isoformat()
-        if self.sla:
-            params["sla"] = self.sla
-        return params
-
-    def query(self, **more) -> str:
-        """This page's address with ``more`` changed (tab, page …)."""
-        fields = {
-            "q": self.q,
-            "enterprise": self.enterprise,
-            "due_from": self.due_from.isoformat() if self.due_from else "",
-            "due_to": self.due_to.isoformat() if self.due_to else "",
-            "sla": self.sla,
-            **more,
-        }
-        return "/clerk/?" + urlencode({k: v for k, v in fields.items() if v not in ("", None)})
-
-
 DONE = {
     "acknowledge": N_("已签收"),
     "progress": N_("已记录办理进展"),
@@ -98,46 +54,35 @@ DONE = {
 }
 
 
-def _day(text: str) -> date | None:
-    """A date field as a form sends it: empty (no filter) or YYYY-MM-DD; anything else is ignored."""
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 @router.get("/", name="clerk.queue")
 async def queue(
     request: Request,
     viewer: Clerk,
     api: Services,
     tab: Annotated[str | None, Query(max_length=20)] = None,
-    q: Annotated[str, Query(max_length=100)] = "",
-    enterprise: Annotated[str, Query(max_length=100)] = "",
-    due_from: Annotated[str, Query(max_length=10)] = "",
-    due_to: Annotated[str, Query(max_length=10)] = "",
-    sla: Annotated[str, Query(max_length=20)] = "",
+    view: Annotated[int | None, Query(ge=1)] = None,
     page: Annotated[int, Query(ge=1, le=5000)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZES[0],
 ):
     """A unit's queue by tab, with each tab's count; a search or a filter covers every tab (the
-    view "all", each hit showing its tab) unless a tab is chosen with it."""
-    sla = sla if sla in SLA_STATES else ""
-    filters = QueueFilters(q.strip(), enterprise.strip(), _day(due_from), _day(due_to), sla)
+    view "all", each hit showing its tab) unless a tab is chosen with it. The filters and the sort
+    are ``QueueFilters``' (the query's other parameters); the router filters and sorts."""
+    filters = QueueFilters.read(dict(request.query_params))
     if tab not in (*QUEUE_TABS, ALL):
         tab = ALL if filters.active else DEFAULT_TAB.get(viewer.role, "new")
     size = size if size in PAGE_SIZES else PAGE_SIZES[0]
     params = {
         **filters.api_params(),
-        "order": "deadline",
         "offset": (page - 1) * size,
         "limit": size + 1,  # one more: is there a next page?
         **({"tab": tab} if tab != ALL else {}),
     }
-    items, counts, orders = await asyncio.gather(
+    items, counts, orders, views, people = await asyncio.gather(
         api.get("router", "/v1/workitems", params=params),
         api.get("router", "/v1/workitems/counts", params=filters.api_params()),
         api.get("notifier", "/v1/supervisions", params={"limit": 20}),  # 督办单 to the unit, newest first
+        workbench.view_tabs(request, api, viewer, filters, view),
+        workbench.colleagues(request, viewer),
     )
     rows = items[:size]
     clocks = await countdowns(api, items=[i["id"] for i in rows if i["state"] in OPEN_STATES])
@@ -145,8 +90,13 @@ async def queue(
         "tabs": [(t["code"], t["en"] if current() == "en" else t["zh"], t["count"]) for t in counts["tabs"]],
         "total": counts["total"],
         "tab": tab,
+        "view": view,
+        "views": views,
         "filters": filters,
         "sla_options": labels.options(SLA_STATES),
+        "due_options": labels.options(DUE_WINDOWS),
+        "type_options": [(code, labels.request_type(code)) for code in catalogue.REQUEST_TYPES],
+        "colleagues": people,
         "page": page,
         "size": size,
         "sizes": PAGE_SIZES,
@@ -192,6 +142,7 @@ async def _item_page(request: Request, api: ServiceClient, viewer: Viewer, item_
         "item": item,
         # The unit's 补正 and 退回 texts, filled for this item (a coordinator's office keeps none).
         "reply_templates": await for_item(api, item) if viewer.role == "department" else {},
+        "colleagues": await workbench.colleagues(request, viewer) if viewer.lead else [],
         "countdown": clock if clock and (not clock["finished"] or item["state"] in ("resolved", "closed")) else None,
         "units": units,
         "urged": found.get("urge"),  # how often, and when last, the enterprise chased it (催办)

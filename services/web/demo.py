@@ -27,6 +27,8 @@ from .session import sign_in
 from .signin import local_path
 
 DEMO_PASSWORD = "xiaoer-demo"
+# The demo unit whose clerk has a lead (科长) beside them, who assigns its items (issue 29).
+LEAD_UNIT = "440112.tax"
 
 # The enterprises of the demo data (tests/support.py uses the same): 广州明珞 in 黄埔区 and its
 # subsidiary in 浦东新区.
@@ -55,8 +57,9 @@ ENTERPRISE_PERSONAS = (
 
 def demo_accounts(registry: dict[str, Any]) -> list[StaffAccount]:
     """Staff personas for a registry in the shape of ``deploy/registry.example.yaml`` (the router's
-    demo registry): a clerk per unit (a coordinator for coordination offices), a supervisor per
-    supervising office, and a national admin. Usernames are the unit codes, ``dudao.<region>``
+    demo registry): a clerk per unit (a coordinator for coordination offices), and beside the
+    clerk of :data:`LEAD_UNIT` its lead (科长, ``<unit>.lead``), a supervisor per supervising
+    office, and a national admin. Usernames are the unit codes, ``dudao.<region>``
     and ``admin``; passwords are set by :func:`accounts.seed_demo`."""
     accounts = [
         StaffAccount(
@@ -67,6 +70,18 @@ def demo_accounts(registry: dict[str, Any]) -> list[StaffAccount]:
             region_code=unit["region_code"],
         )
         for unit in registry.get("units", [])
+    ]
+    accounts += [
+        StaffAccount(
+            username=f"{unit['unit_code']}.lead",
+            display_name=f"{unit['name']}（科长）",
+            role="department",
+            unit_code=unit["unit_code"],
+            region_code=unit["region_code"],
+            lead=True,
+        )
+        for unit in registry.get("units", [])
+        if unit["unit_code"] == LEAD_UNIT
     ]
     accounts += [
         StaffAccount(
@@ -135,5 +150,6 @@ async def demo_sign_in(
         username=account.username,
         unit=account.unit_code,
         region=account.region_code,
+        lead=account.lead,
     )
     return RedirectResponse(local_path(next_page, viewer.home), status_code=303)

@@ -40,6 +40,7 @@ item_group = _namer(vocabulary.ITEM_GROUPS)
 request_step = _namer(vocabulary.REQUEST_STEPS)
 queue_tab = _namer(vocabulary.QUEUE_TABS)
 sla_state = _namer(vocabulary.SLA_STATES)
+queue_order = _namer(vocabulary.QUEUE_ORDERS)
 deadline_name = _namer(vocabulary.DEADLINES)
 subject_proof = _namer(vocabulary.SUBJECT_PROOFS)
 relation_kind = _namer(vocabulary.RELATION_KINDS)
@@ -121,6 +122,7 @@ TEMPLATE_GLOBALS = {
         "request_step",
         "queue_tab",
         "sla_state",
+        "queue_order",
         "deadline_name",
         "subject_proof",
         "relation_kind",

@@ -23,7 +23,19 @@ from shared import db
 from shared.settings import SERVICES, WEB
 from shared.web import RequestContextMiddleware, RequestLimitMiddleware
 
-from . import admin, board, clerk, demo, enterprise, messages, reply_templates, signin, verification, wallet
+from . import (
+    admin,
+    board,
+    clerk,
+    demo,
+    enterprise,
+    messages,
+    reply_templates,
+    signin,
+    verification,
+    wallet,
+    workbench,
+)
 from .apis import ApiError
 from .assets import IMMUTABLE, STATIC_DIR, Assets, HashedStaticFiles
 from .i18n import LocaleMiddleware, _
@@ -94,7 +106,8 @@ def build_app(runtime: WebRuntime, *, workers: bool = False) -> FastAPI:
     async def favicon() -> FileResponse:  # browsers ask for it on every site, whatever the page says
         return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon", headers={"Cache-Control": IMMUTABLE})
 
-    for module in (signin, enterprise, clerk, reply_templates, board, admin, verification, wallet, messages):
+    # workbench before clerk: its /clerk/items/{id}/claim and /assign before clerk's /{action}
+    for module in (signin, enterprise, workbench, clerk, reply_templates, board, admin, verification, wallet, messages):
         app.include_router(module.router)
     if settings.env == "development":
         app.include_router(demo.router)  # in production /demo does not exist (404)

@@ -1,11 +1,13 @@
-"""The web service's tables: only the staff accounts it signs people in with. Everything a page
-shows comes from the three services' APIs; the web service keeps no copy of their data."""
+"""The web service's tables: the staff accounts it signs people in with, and each person's saved
+queue views. Everything a page shows comes from the three services' APIs; the web service keeps
+no copy of their data."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Integer, MetaData, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, MetaData, String, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.clock import utcnow
@@ -38,6 +40,9 @@ class StaffAccount(Base):
     locked_until: Mapped[datetime | None] = mapped_column(comment="no sign-in before this instant")
     active: Mapped[bool] = mapped_column(default=True)
     demo: Mapped[bool] = mapped_column(default=False, comment="a seeded development persona")
+    lead: Mapped[bool] = mapped_column(
+        default=False, server_default=false(), comment="department: the unit's lead (科长), who assigns its items"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_sign_in_at: Mapped[datetime | None]
     sessions_revoked_at: Mapped[datetime | None] = mapped_column(
@@ -58,3 +63,20 @@ class SubmittedForm(Base):
     request_id: Mapped[str] = mapped_column(String(36))
     reference_no: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SavedView(Base):
+    """A filter and sort of the clerk's queue that one person named (issue 29), shown as a tab of
+    their workbench with its count. The filters are the queue page's own parameters (relative ones
+    such as 本周到期 stay relative: the week is the week of the day it is opened)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("username", "name", name="uq_saved_views_username_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(
+        ForeignKey("staff_accounts.username", ondelete="CASCADE"), index=True, comment="whose view it is"
+    )
+    name: Mapped[str] = mapped_column(String(40))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, comment="the queue page's parameters (filters and sort)")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

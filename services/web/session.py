@@ -45,6 +45,7 @@ class Viewer:
     unit: str | None = None
     region: str | None = None
     usccs: list[str] = field(default_factory=list)
+    lead: bool = False  # a unit's lead (科长): assigns its items, reads its figures per person
     signed_in_at: str | None = None  # ISO 8601: a staff session ends if its account changed after
 
     @property

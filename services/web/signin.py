@@ -112,6 +112,7 @@ async def signin_submit(
         username=outcome.username,
         unit=outcome.unit_code,
         region=outcome.region_code,
+        lead=outcome.lead,
     )
     return RedirectResponse(local_path(next, viewer.home), status_code=303)
 

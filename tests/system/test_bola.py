@@ -138,6 +138,7 @@ def caller(system, who: str) -> dict[str, str]:
         "admin": lambda: system.auth("admin", region="440112", sub="bola-admin"),
         "other_enterprise": lambda: system.auth("enterprise", usccs=[OTHER_CO], sub="bola-other"),
         "other_unit": lambda: system.auth("department", unit="440112.commerce", sub="bola-other-clerk"),
+        "lead": lambda: system.auth("department", unit="440112.tax", sub="lead-440112.tax", lead=True),
         "other_lead": lambda: system.auth("department", unit="440112.commerce", lead=True, sub="bola-other-lead"),
         "neighbour_supervisor": lambda: system.auth("supervisor", region="440113", sub="bola-neighbour"),
         "neighbour_admin": lambda: system.auth("admin", region="440113", sub="bola-neighbour-admin"),
@@ -165,6 +166,7 @@ RELATION_BODY = {
     "subject_name": "明珞(上海)科技有限公司",
     "subject_region": "310115",
 }
+ASSIGN_BODY = {"assignee_sub": "clerk-440112.tax", "assignee_name": "BOLA-承办人"}
 
 # service, method, path template, body, rightful callers
 ENDPOINTS = [
@@ -183,6 +185,10 @@ ENDPOINTS = [
     ("router", "GET", "/v1/workitems/{item_id}/files/{certificate_id}", None, ("unit", "supervisor")),
     ("router", "POST", "/v1/workitems/{item_id}/progress", {"note": "BOLA"}, ("unit",)),
     ("router", "POST", "/v1/extensions/{extension_id}/approve", None, ()),
+    # 承办人 (issue 29): the unit's clerk takes it, its lead assigns it (to the same clerk: the rows
+    # may run in any order and leave the world as it was).
+    ("router", "POST", "/v1/workitems/{item_id}/claim", None, ("unit",)),
+    ("router", "POST", "/v1/workitems/{item_id}/assign", ASSIGN_BODY, ("lead",)),
     ("notifier", "GET", "/v1/sla/{item_id}", None, ("unit", "supervisor")),
     ("notifier", "GET", "/v1/notifications?work_item_id={item_id}", None, ("supervisor",)),
     ("notifier", "POST", "/v1/sla/{item_id}/urge", None, ()),  # 催办: the owner's own in tests/notifier/test_urge.py
@@ -309,6 +315,22 @@ async def test_another_enterprise_cannot_name_someone_elses_subsidiary(system, w
     )
     assert letter.status_code == 422, "nor with the parent's copy of the 授权委托书"
     assert [e["code"] for e in letter.json()["errors"]] == ["attachment_unknown"]
+
+
+async def test_only_the_units_lead_assigns_and_reads_the_figures_per_person(system, world):
+    url = f"/v1/workitems/{world.item_id}/assign"
+    refused = await system.router.post(url, json=ASSIGN_BODY, headers=caller(system, "unit"))
+    assert refused.status_code == 403 and refused.json()["code"] == "lead_only", "a clerk who is not the lead"
+    assigned = await system.router.post(url, json=ASSIGN_BODY, headers=caller(system, "lead"))
+    assert assigned.status_code == 200, assigned.text
+
+    figures = await system.router.get("/v1/workitems/assignees", headers=caller(system, "lead"))
+    assert figures.status_code == 200 and ASSIGN_BODY["assignee_sub"] in figures.text
+    for who in ("unit", "other_unit", "supervisor", "neighbour_supervisor", "admin", "owner", "nobody"):
+        answer = await system.router.get("/v1/workitems/assignees", headers=caller(system, who))
+        assert answer.status_code == (401 if who == "nobody" else 403), f"{who}: {answer.status_code}"
+    theirs = await system.router.get("/v1/workitems/assignees", headers=caller(system, "other_lead"))
+    assert theirs.status_code == 200 and ASSIGN_BODY["assignee_sub"] not in theirs.text, "their own unit's only"
 
 
 # --- hostile input ----------------------------------------------------------------------------------------

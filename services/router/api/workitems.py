@@ -5,21 +5,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import files
 from shared.auth import Department, Principal, Staff
 from shared.problems import Problem, wants_english
-from shared.validation import Instant
-from shared.vocabulary import QUEUE_TABS, TAB_STATES
+from shared.validation import Instant, RequestTypeCode
+from shared.vocabulary import QUEUE_ORDERS, QUEUE_TABS, TAB_STATES
 from shared.web import DbSession
 
 from .. import comments, item_files, queue, transitions
 from ..access import VisibleItem
 from ..document_views import issued_by
 from ..item_views import file_out, history_out, items_out
+from ..keyset import Order
 from ..lifecycle import ActionInput, Lifecycle, dispatch_candidates, item_not_found
 from ..models import DepartmentUnit, Extension, WorkItem, WorkItemLog
 from ..routing import COORDINATOR
@@ -57,6 +58,11 @@ async def queue_filters(
         Query(description="已超期 · 暂停计时 (补正) · 正常计时"),
     ] = None,
     extension: Annotated[Literal["pending"] | None, Query(description="only items awaiting an extension")] = None,
+    assignee: Annotated[
+        str | None, Query(max_length=120, description="承办人: me · none (unassigned) · a clerk's token subject")
+    ] = None,
+    open: Annotated[bool | None, Query(description="true: only open items (我的待办 with assignee=me)")] = None,
+    request_type: Annotated[RequestTypeCode | None, Query(description="one kind of request")] = None,
 ) -> queue.Filters:
     return queue.Filters(
         q=q,
@@ -67,6 +73,9 @@ async def queue_filters(
         due_before=due_before,
         sla=sla,
         extension=extension,
+        assignee=assignee,
+        open=open,
+        request_type=request_type,
     )
 
 
@@ -79,6 +88,7 @@ QueueFilters = Annotated[queue.Filters, Depends(queue_filters)]
     summary="The caller's unit's queue (a supervisor's: the region's), oldest first; every item says its tab",
 )
 async def list_work_items(
+    response: Response,
     session: DbSession,
     principal: Staff,
     filters: QueueFilters,
@@ -88,13 +98,24 @@ async def list_work_items(
         Query(description="one tab's states (new · working · supplement · done · returned)"),
     ] = None,
     order: Annotated[
-        Literal["created", "deadline"], Query(description="deadline: the deadline that counts now, nearest first")
+        Literal[tuple(QUEUE_ORDERS)],  # type: ignore[valid-type]
+        Query(description="deadline (the one that counts now) · created (received) · enterprise · state"),
     ] = "created",
+    desc: Annotated[bool, Query(description="the order reversed")] = False,
+    after: Annotated[
+        str | None, Query(max_length=1000, description="the previous page's X-Next-Cursor: the page after it")
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[WorkItemOut]:
+    """A full page says where the next one starts in its ``X-Next-Cursor`` header (keyset paging)."""
     filters.states = [*(state or []), *(TAB_STATES[tab] if tab else [])] or None
-    items = await queue.find(session, principal, filters, order, offset, limit)
+    ordering = Order(order, desc)
+    if after:
+        ordering.read_cursor(after)
+    items = await queue.find(session, principal, filters, ordering, offset, limit)
+    if len(items) == limit:
+        response.headers["X-Next-Cursor"] = ordering.cursor_of(items[-1])
     return await items_out(session, items, principal)
 
 

@@ -1,7 +1,7 @@
 """A unit's reply templates for 补正 and 退回 (issue 29)
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-06 03:55:00
 
 reply_templates: texts the unit's lead (科长) keeps and its clerks fill in, with placeholders such
@@ -16,7 +16,7 @@ from alembic import op
 import shared.db
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
