@@ -121,11 +121,6 @@ DUE_WINDOWS = Terms(
     Term("week", "本周到期", "Due this week"),
     Term("overdue", "已超期", "Overdue"),
 )
-# Whose items (router ``GET /v1/workitems?assignee=``): the caller's, nobody's, or a named clerk's sub.
-ASSIGNEE_CHOICES = Terms(
-    Term("me", "我的", "Mine"),
-    Term("none", "未分配", "Unassigned"),
-)
 
 # Which deadline of an item counts now (services/notifier/countdown.py).
 DEADLINES = Terms(
