@@ -70,7 +70,7 @@
     form.submit();
   }
   function acknowledge() {
-    var here = document.querySelector("form.move-now"); // an item's page: its 签收 button
+    var here = document.getElementById("acknowledge-now"); // an item's page: its 签收 button (not 认领)
     if (here) here.requestSubmit();
     else acknowledgeSelected();
   }
