@@ -12,9 +12,9 @@ from shared.auth import Principal
 from shared.clock import utcnow
 from shared.vocabulary import ROLES
 
+from .comment_schemas import CommentOut
 from .item_views import unit_names
 from .models import WorkItem, WorkItemComment
-from .schemas import CommentOut
 
 
 async def add(session: AsyncSession, item: WorkItem, principal: Principal, body: str) -> WorkItemComment:

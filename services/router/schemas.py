@@ -13,6 +13,7 @@ from shared import catalogue, events
 from shared.validation import EMAIL, USCC, Instant, RegionCode, RequestTypeCode, bilingual_error
 from shared.vocabulary import RETURN_REASONS
 
+from .comment_schemas import CommentOut
 from .credit import SiteIn, VersionFields
 
 
@@ -319,33 +320,6 @@ class ItemDocumentOut(BaseModel):
 
     code: str = Field(description="the 核验码, grouped for reading (XXXX-XXXX-XXXX-XXXX)")
     status: str = Field(description="valid · revoked (shared.vocabulary.DOCUMENT_STATUSES)")
-
-
-class CommentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    body: str = Field(min_length=1, max_length=2000, description="内部批注: for supervisors and the unit only")
-
-    @field_validator("body")
-    @classmethod
-    def _not_blank(cls, body: str) -> str:
-        if not body.strip():
-            raise bilingual_error("text_blank", "请填写批注内容", "Write the comment")
-        return body.strip()
-
-
-class CommentOut(BaseModel):
-    """内部批注 on a work item: staff only (the enterprise never reads it)."""
-
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    work_item_id: str
-    body: str
-    author_name: str | None
-    author_role: str
-    author_role_name: str = Field(description="督办人员 · 部门 …")
-    author_unit: str | None
-    author_unit_name: str | None
-    at: datetime
 
 
 class WorkItemDetailOut(WorkItemOut):

@@ -10,7 +10,7 @@ from shared.web import DbSession
 
 from .. import comments
 from ..access import VisibleItem
-from ..schemas import CommentIn, CommentOut
+from ..comment_schemas import CommentIn, CommentOut
 
 router = APIRouter(prefix="/v1", tags=["work items"])
 
