@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 
 from cli.devstack import EmbeddedBroker, free_port
-from deploy.tests.containers import IMAGE, daemon_answers, docker, inspect, logs, wait_healthy
+from deploy.tests.containers import (
+    IMAGE,
+    SIGNING_CA_IN_CONTAINER,
+    daemon_answers,
+    docker,
+    inspect,
+    logs,
+    signing_ca,
+    wait_healthy,
+)
 from tests.support import eventually, postgres_databases, read_topic
 
 SERVICES = ("intake", "router", "notifier")
@@ -51,10 +61,12 @@ def broker(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-async def deployment(broker):
+async def deployment(broker, tmp_path_factory):
     """migrate and seed as one-shot containers, then an API and a worker container per service
     and the pages; yields the environment they share, the ports and the containers' names."""
     daemon_answers()
+    ca_dir = tmp_path_factory.mktemp("signing")
+    ca_password = signing_ca(ca_dir)
     prefix = f"xiaoer-image-test-{uuid.uuid4().hex[:6]}"
     ports = {name: free_port() for name in (*SERVICES, "web")}
     metrics = {name: free_port() for name in SERVICES}
@@ -65,13 +77,17 @@ async def deployment(broker):
             "XIAOER_JWT_SECRET": secrets.token_urlsafe(48),
             "XIAOER_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
             "XIAOER_KAFKA_TOPIC_PARTITIONS": "3",
+            "XIAOER_SIGNING_CA": "file",
+            "XIAOER_SIGNING_CA_PATH": SIGNING_CA_IN_CONTAINER,
+            "XIAOER_SIGNING_CA_PASSWORD": ca_password,
             **{f"XIAOER_{name.upper()}_DATABASE_URL": url for name, url in urls.items()},
             **{f"XIAOER_{name.upper()}_PORT": str(port) for name, port in ports.items()},
         }
         flags = [f"--env={key}={value}" for key, value in env.items()]
+        flags.append(f"--volume={ca_dir}:{Path(SIGNING_CA_IN_CONTAINER).parent}:ro")
         run = ["run", "--rm", "--network", "host", *flags, IMAGE]
-        docker(*run, "migrate", timeout=180)
-        docker(*run, "seed", timeout=180)
+        docker(*run, "migrate")
+        docker(*run, "seed")
         containers = []
         try:
             for name in SERVICES:
