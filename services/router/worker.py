@@ -62,32 +62,19 @@ class ActionHandlers:
 
     async def on_supplement(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.SupplementProvided = received.data
-        item = await session.get(WorkItem, event.work_item_id)
-        if item is None:
-            # As for a withdrawal: the submission that creates the item may not be routed yet.
-            raise NotYetKnown(f"work item {event.work_item_id} of request {event.request_id} not routed yet")
-        if item.request_id != event.request_id:
-            raise PoisonMessage(f"work item {event.work_item_id} is not of request {event.request_id}")
+        item = await item_of_request(session, event.work_item_id, event.request_id)
         async with Lifecycle(session, self.settings) as lifecycle:
             await lifecycle.supplemented(item, event.actor, event.text, event.attachments)
 
     async def on_rated(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.WorkItemRated = received.data
-        item = await session.get(WorkItem, event.work_item_id)
-        if item is None:
-            raise NotYetKnown(f"work item {event.work_item_id} of request {event.request_id} not routed yet")
-        if item.request_id != event.request_id:
-            raise PoisonMessage(f"work item {event.work_item_id} is not of request {event.request_id}")
+        item = await item_of_request(session, event.work_item_id, event.request_id)
         async with Lifecycle(session, self.settings) as lifecycle:
             await lifecycle.rated(item, event)
 
     async def on_followed_up(self, session: AsyncSession, received: ReceivedEvent) -> None:
         event: events.WorkItemFollowUpGiven = received.data
-        item = await session.get(WorkItem, event.work_item_id)
-        if item is None:
-            raise NotYetKnown(f"work item {event.work_item_id} of request {event.request_id} not routed yet")
-        if item.request_id != event.request_id:
-            raise PoisonMessage(f"work item {event.work_item_id} is not of request {event.request_id}")
+        item = await item_of_request(session, event.work_item_id, event.request_id)
         async with Lifecycle(session, self.settings) as lifecycle:
             await lifecycle.followed_up(item, event)
 
@@ -135,3 +122,14 @@ async def _items_of(session: AsyncSession, request_id: str) -> list[WorkItem]:
 
 def action_handlers(settings: RouterSettings) -> dict:
     return ActionHandlers(settings).as_dict()
+
+
+async def item_of_request(session: AsyncSession, work_item_id: str, request_id: str) -> WorkItem:
+    """The work item an enterprise's update names. Not there yet: the submission that creates it may
+    not be routed yet (retried); of another request: the message is malformed (dead letter)."""
+    item = await session.get(WorkItem, work_item_id)
+    if item is None:
+        raise NotYetKnown(f"work item {work_item_id} of request {request_id} not routed yet")
+    if item.request_id != request_id:
+        raise PoisonMessage(f"work item {work_item_id} is not of request {request_id}")
+    return item
