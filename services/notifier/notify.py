@@ -174,15 +174,7 @@ async def to_unit(
             "created_at": utcnow(),
         }
         rows += [
-            {
-                **about,
-                "dedupe_key": f"{cause}:{audience}:{channel}:{address}",
-                "channel": channel,
-                "address": address,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": send_at,
-            }
+            to_send(about, f"{cause}:{audience}:{channel}:{address}", channel, address, send_at)
             for channel, address in targets
         ]
         rows.append(in_app(about, f"{cause}:{audience}:inbox:{key}", key))
@@ -228,24 +220,30 @@ async def create(
             "urgent": urgent,
             "created_at": utcnow(),
         }
-        for channel, address in targets:
-            rows.append(
-                {
-                    **about,
-                    "dedupe_key": f"{cause}:{audience}:{channel}:{address}",
-                    "channel": channel,
-                    "address": address,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": send_at,
-                    "sent_at": None,
-                }
-            )
+        rows += [
+            to_send(about, f"{cause}:{audience}:{channel}:{address}", channel, address, send_at)
+            for channel, address in targets
+        ]
         if key:
             rows.append(in_app(about, f"{cause}:{audience}:inbox:{key}", key))
     if not rows:
         return 0
     return len(await db.insert_new(session, Notification.__table__, rows, ["dedupe_key"]))
+
+
+def to_send(about: dict, dedupe_key: str, channel: str, address: str, send_at: datetime) -> dict:
+    """A copy for one recipient on one channel, waiting for its sending time. Every row of one
+    INSERT carries the same keys (``in_app``'s too): SQLAlchemy takes the first row's as the columns."""
+    return {
+        **about,
+        "dedupe_key": dedupe_key,
+        "channel": channel,
+        "address": address,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": send_at,
+        "sent_at": None,
+    }
 
 
 def in_app(about: dict, dedupe_key: str, key: str) -> dict:
@@ -267,5 +265,6 @@ def in_app(about: dict, dedupe_key: str, key: str) -> dict:
 async def for_event(session: AsyncSession, record: SlaRecord, event: events.WorkItemEvent, event_id: str) -> None:
     messages = event_messages(record, event)
     if messages:
-        # Enterprise news goes out at any hour: it is no official being chased.
+        # Event news goes out at any hour: the enterprise is no official being chased, and what the
+        # units get of it (新工单待签收, 企业已补正) goes to their message centre only.
         await create(session, None, record, event.ce_type, messages, f"event:{event_id}", event.occurred_at)
