@@ -60,7 +60,7 @@ async def queue(
     viewer: Clerk,
     api: Services,
     tab: Annotated[str | None, Query(max_length=20)] = None,
-    view: Annotated[int | None, Query(ge=1)] = None,
+    view: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     page: Annotated[int, Query(ge=1, le=5000)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZES[0],
 ):
@@ -77,10 +77,12 @@ async def queue(
         "limit": size + 1,  # one more: is there a next page?
         **({"tab": tab} if tab != ALL else {}),
     }
-    items, counts, orders, views, people = await asyncio.gather(
+    items, counts, open_orders, answered_orders, views, people = await asyncio.gather(
         api.get("router", "/v1/workitems", params=params),
         api.get("router", "/v1/workitems/counts", params=filters.api_params()),
-        api.get("notifier", "/v1/supervisions", params={"limit": 20}),  # 督办单 to the unit, newest first
+        # 督办单 to the unit: every one still to answer, and the five last answered
+        api.get("notifier", "/v1/supervisions", params={"state": "open", "limit": 500}),
+        api.get("notifier", "/v1/supervisions", params={"state": "answered", "limit": 5}),
         workbench.view_tabs(request, api, viewer, filters, view),
         workbench.colleagues(request, viewer),
     )
@@ -103,7 +105,7 @@ async def queue(
         "has_next": len(items) > size,
         "rows": [{**item, "countdown": clocks.get(item["id"])} for item in rows],
         "unit_name": await unit_names(request, api),
-        "orders": [o for o in orders if o["state"] == "open"] + [o for o in orders if o["state"] != "open"][:5],
+        "orders": open_orders + answered_orders,
     }
     if is_live_poll(request, "queue") and not request.headers.get("HX-History-Restore-Request"):
         return render_live(request, "clerk/_queue.html", context)  # a tab, a search, or the queue asking for changes
@@ -143,6 +145,7 @@ async def _item_page(request: Request, api: ServiceClient, viewer: Viewer, item_
         # The unit's 补正 and 退回 texts, filled for this item (a coordinator's office keeps none).
         "reply_templates": await for_item(api, item) if viewer.role == "department" else {},
         "colleagues": await workbench.colleagues(request, viewer) if viewer.lead else [],
+        "open": item["state"] in OPEN_STATES,  # 认领 and 指派 are for open items only (the router's rule)
         "countdown": clock if clock and (not clock["finished"] or item["state"] in ("resolved", "closed")) else None,
         "units": units,
         "urged": found.get("urge"),  # how often, and when last, the enterprise chased it (催办)
