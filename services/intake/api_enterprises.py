@@ -5,6 +5,7 @@ answered by the enterprise or recorded by a liaison officer who serves it)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from sqlalchemy.exc import IntegrityError
 
 from shared.auth import Anyone, ForEnterprise
 from shared.clock import reading_now
@@ -51,8 +52,11 @@ async def get_follow_ups(request_id: str, session: DbSession, principal: Anyone)
 async def post_follow_up(
     request_id: str, body: FollowUpIn, request: Request, session: DbSession, principal: ForEnterprise
 ) -> FollowUpOut:
-    async with session.begin():
-        req = await access.load_request(session, principal, request_id)
-        out = follow_ups.out(await follow_ups.record(session, principal, req, body))
+    try:
+        async with session.begin():
+            req = await access.load_request(session, principal, request_id)
+            out = follow_ups.out(await follow_ups.record(session, principal, req, body))
+    except IntegrityError:  # the same 回访 sent twice at the same moment: the other one was kept
+        raise follow_ups.already_given() from None
     request.app.state.runtime.relay.notify()
     return out

@@ -27,6 +27,11 @@ FOLLOWED_UP_STATES = frozenset({"resolved", "closed"})
 METHODS_BY_ROLE = {"enterprise": ("online",), "liaison": ("phone", "visit")}
 
 
+# One 回访 per item (its primary key): a second is refused, whoever sends it.
+def already_given() -> Problem:
+    return Problem(409, "already_followed_up", "该事项已回访", "This item has already been followed up")
+
+
 def out(row: ItemFollowUp) -> FollowUpOut:
     return FollowUpOut(
         work_item_id=row.work_item_id,
@@ -94,7 +99,7 @@ async def record(session: AsyncSession, principal: Principal, request: Request, 
             "work_item_id", "work_item_unknown", "该诉求下没有这个工单", "No such work item in this request"
         )
     if await session.get(ItemFollowUp, item.id) is not None:
-        raise Problem(409, "already_followed_up", "该事项已回访", "This item has already been followed up")
+        raise already_given()
     if item.status not in FOLLOWED_UP_STATES:
         raise Problem(
             409,

@@ -57,7 +57,9 @@ async def my_requests(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     enterprise: Annotated[str | None, Query(max_length=18)] = None,
 ):
-    # One enterprise's requests are chosen by intake (in SQL, before the page is cut).
+    # One enterprise's requests are chosen by intake (in SQL, before the page is cut); a code typed
+    # by hand in lower case or with spaces is read as meant (intake answers 403 for one not served).
+    enterprise = "".join((enterprise or "").split()).upper() or None
     params = {"limit": 20, **({"cursor": cursor} if cursor else {}), **({"uscc": enterprise} if enterprise else {})}
     page = await api.get("intake", "/v1/requests", params=params)
     items = page["items"]
@@ -373,10 +375,13 @@ async def follow_up(
     work_item_id: Annotated[str, Form(max_length=36)],
     result: Annotated[str, Form(max_length=20)],
     comment: Annotated[str, Form(max_length=1000)] = "",
+    method: Annotated[str | None, Form(max_length=20)] = None,
 ):
-    """回访: the enterprise says whether its problem was solved; a liaison officer records a call
-    (intake decides who may, and the method each role gives)."""
+    """回访: the enterprise says whether its problem was solved; a liaison officer records a call or
+    a visit (intake decides who may, and the methods each role may give)."""
     body = {"work_item_id": work_item_id, "result": result, "comment": comment.strip() or None}
+    if method:
+        body["method"] = method
     given = await _act(request, api, request_id, "follow-ups", body)
     if given is not REFUSED:
         flash(request, _("已记录回访：%(result)s") % {"result": labels.follow_up_result(given["result"])}, "success")

@@ -106,7 +106,10 @@ async def test_a_liaison_officer_records_a_phone_follow_up(system, web, page):
     await page.goto(f"/enterprise/requests/{request_id}")
     row = page.locator(f"#item-{item}")
     form = row.locator("form", has=page.get_by_role("button", name="记录回访"))
-    await expect(form.get_by_role("group", name="电话回访：问题是否解决")).to_be_visible()
+    await expect(form.get_by_role("group", name="回访：问题是否解决")).to_be_visible()
+    # A call unless the officer says it was a visit (上门回访).
+    await expect(form.get_by_role("group", name="回访方式").get_by_label("电话回访")).to_be_checked()
+    await expect(form.get_by_role("group", name="回访方式").get_by_label("上门回访")).not_to_be_checked()
     await assert_accessible(page)
     await form.get_by_label("未解决", exact=True).check()
     await form.get_by_label("回访意见").fill("电话联系企业，仍需协调")
@@ -122,3 +125,19 @@ async def test_a_liaison_officer_records_a_phone_follow_up(system, web, page):
     )
     [shown] = given.json()
     assert (shown["may_follow_up"], shown["follow_up"]["method"]) == (False, "phone")
+
+
+async def test_a_liaison_officer_records_a_visit(system, web, page):
+    request_id, item = await resolved_request(system)
+    await sign_in_as(page, "liaison")
+    await page.goto(f"/enterprise/requests/{request_id}")
+    form = page.locator(f"#item-{item}").locator("form", has=page.get_by_role("button", name="记录回访"))
+    await form.get_by_role("group", name="回访方式").get_by_label("上门回访").check()
+    await form.get_by_label("已解决", exact=True).check()
+    async with page.expect_navigation():
+        await form.get_by_role("button", name="记录回访").click()
+    await expect(page.locator(f"#item-{item} .follow-up .given")).to_have_text("回访：已解决 · 上门回访")
+    given = await system.intake.get(
+        f"/v1/requests/{request_id}/follow-ups", headers=system.auth("enterprise", **ENTERPRISE)
+    )
+    assert [f["follow_up"]["method"] for f in given.json() if f["work_item_id"] == item] == ["visit"]
