@@ -13,8 +13,9 @@ from shared import catalogue
 from shared.clock import SHANGHAI, reading_now
 from shared.vocabulary import DUE_WINDOWS, QUEUE_ORDERS, SLA_STATES
 
+from .session import STAFF_SUB
+
 DEFAULT_SORT = "deadline"
-STAFF_SUB = "staff:"  # the token subject of a staff account: staff:<username> (session.sign_in)
 
 
 def _day(text: str) -> date | None:

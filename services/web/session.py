@@ -23,6 +23,7 @@ from shared.clock import utcnow
 from . import labels
 from .models import StaffAccount
 
+STAFF_SUB = "staff:"  # the token subject of a staff account: staff:<username>
 PageRole = Literal["enterprise", "liaison", "department", "coordinator", "supervisor", "admin"]
 HOME: dict[str, str] = {
     "enterprise": "/enterprise/",
@@ -74,7 +75,7 @@ def sign_in(request: Request, *, role: PageRole, name: str, username: str | None
     """Mints the person's token and starts a fresh session (dropping any earlier one's data)."""
     settings = request.app.state.settings
     token_role = "department" if role == "coordinator" else role
-    sub = f"staff:{username}" if username else claims.pop("sub", None)
+    sub = STAFF_SUB + username if username else claims.pop("sub", None)
     token = mint_token(settings, role=token_role, sub=sub, name=name, **claims)
     viewer = Viewer(token=token, role=role, name=name, username=username, signed_in_at=utcnow().isoformat(), **claims)
     request.session.clear()

@@ -9,17 +9,18 @@ import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from . import saved_views
 from .apis import ApiError, ServiceClient, Services
 from .i18n import _
 from .models import StaffAccount
 from .pages import error_page, render
-from .queue_filters import MY_TODO, STAFF_SUB, QueueFilters
-from .session import Viewer, flash, viewer_of
+from .queue_filters import MY_TODO, QueueFilters
+from .session import STAFF_SUB, Viewer, flash, viewer_of
 from .units import unit_names
 
 router = APIRouter(prefix="/clerk")
@@ -70,6 +71,11 @@ async def view_tabs(
     ]
 
 
+async def _save(request: Request, username: str, name: str, filters: QueueFilters) -> int:
+    async with request.app.state.runtime.sessions() as session, session.begin():
+        return (await saved_views.save(session, username, name, filters)).id
+
+
 @router.post("/views", name="clerk.save_view")
 async def save_view(request: Request, viewer: Clerk, name: Annotated[str, Form(max_length=100)] = ""):
     """Saves the queue's current filters and sort (the form's hidden fields) under ``name``."""
@@ -78,9 +84,10 @@ async def save_view(request: Request, viewer: Clerk, name: Annotated[str, Form(m
     if not viewer.username:
         return error_page(request, 403, _("只有员工账号可以保存视图"))
     try:
-        async with request.app.state.runtime.sessions() as session, session.begin():
-            view = await saved_views.save(session, viewer.username, name, filters)
-            view_id = view.id
+        try:
+            view_id = await _save(request, viewer.username, name, filters)
+        except IntegrityError:  # the same name saved twice at once (a double click): now it replaces
+            view_id = await _save(request, viewer.username, name, filters)
     except saved_views.ViewRefused as refused:
         flash(request, _(str(refused)), "error")
         return RedirectResponse(filters.query(tab="all"), status_code=303)
@@ -89,7 +96,7 @@ async def save_view(request: Request, viewer: Clerk, name: Annotated[str, Form(m
 
 
 @router.post("/views/{view_id}/delete", name="clerk.delete_view")
-async def delete_view(request: Request, view_id: int, viewer: Clerk):
+async def delete_view(request: Request, view_id: Annotated[int, Path(ge=1, le=2**31 - 1)], viewer: Clerk):
     async with request.app.state.runtime.sessions() as session, session.begin():
         gone = await saved_views.remove(session, viewer.username or "", view_id)
     if not gone:

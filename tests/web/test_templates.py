@@ -30,8 +30,8 @@ KIND_NAME = "国家外汇管理局分局"
 
 
 async def sign_in_as_lead(page: Page, web: WebStack, unit: str) -> None:
-    """The unit's demo clerk, signed in as its lead: the session's token carries ``lead`` (as the
-    staff account of a 科长 makes it), signed again as the web service signs sessions."""
+    """The unit's demo clerk, signed in as its lead: the session and its token carry ``lead`` (as
+    the staff account of a 科长 makes them), signed again as the web service signs sessions."""
     await sign_in_as(page, f"staff:{unit}")
     context = page.context
     cookie = next(c for c in await context.cookies() if c["name"] == SESSION_COOKIE)
@@ -39,6 +39,7 @@ async def sign_in_as_lead(page: Page, web: WebStack, unit: str) -> None:
     data = json.loads(b64decode(signer.unsign(cookie["value"].encode())))
     claims = jwt.decode(data["viewer"]["token"], options={"verify_signature": False})
     data["viewer"]["token"] = jwt.encode({**claims, "lead": True}, web.settings.signing_key, algorithm="HS256")
+    data["viewer"]["lead"] = True
     value = signer.sign(b64encode(json.dumps(data).encode())).decode()
     keep = ("name", "domain", "path", "expires", "httpOnly", "secure", "sameSite")
     await context.add_cookies([{**{k: cookie[k] for k in keep}, "value": value}])

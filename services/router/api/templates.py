@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,8 @@ from ..reply_templates import (
 )
 
 router = APIRouter(prefix="/v1", tags=["reply templates"])
+# A template id as its column holds it (int4): a bigger number names nothing (422), never a 500.
+TemplateId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 UNIT_NOT_FOUND = Problem(404, "unit_not_found", "单位不存在", "Unit not found")
 TEMPLATE_NOT_FOUND = Problem(404, "template_not_found", "模板不存在", "Template not found")
 
@@ -95,7 +97,7 @@ async def add_template(unit_code: str, body: TemplateIn, session: DbSession, pri
     summary="Change a reply template (the unit's lead)",
 )
 async def change_template(
-    unit_code: str, template_id: int, body: TemplateIn, session: DbSession, principal: Department
+    unit_code: str, template_id: TemplateId, body: TemplateIn, session: DbSession, principal: Department
 ) -> TemplateOut:
     await _kept_by_lead(session, principal, unit_code)
     row = await _template(session, unit_code, template_id)
@@ -114,7 +116,9 @@ async def change_template(
     response_class=Response,
     summary="Delete a reply template (the unit's lead)",
 )
-async def delete_template(unit_code: str, template_id: int, session: DbSession, principal: Department) -> Response:
+async def delete_template(
+    unit_code: str, template_id: TemplateId, session: DbSession, principal: Department
+) -> Response:
     await _kept_by_lead(session, principal, unit_code)
     await session.delete(await _template(session, unit_code, template_id))
     await session.commit()
