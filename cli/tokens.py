@@ -18,6 +18,7 @@ def cmd_token(args, settings: Settings) -> None:
             usccs=args.uscc,
             unit=args.unit,
             region=args.region,
+            lead=args.lead,
             ttl_seconds=args.ttl,
         )
     )
@@ -29,6 +30,7 @@ def register(sub) -> None:
     t.add_argument("--uscc", action="append", help="enterprise: one; liaison: one or more")
     t.add_argument("--unit", help="department unit code, e.g. 440112.tax")
     t.add_argument("--region", help="supervisor or admin region code, e.g. 440112")
+    t.add_argument("--lead", action="store_true", help="department: the unit's lead (科长), who assigns its items")
     t.add_argument("--sub", help="subject (user id); generated if omitted")
     t.add_argument("--name")
     t.add_argument("--ttl", type=int, help="seconds")
