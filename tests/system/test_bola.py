@@ -291,8 +291,15 @@ async def test_the_enterprises_list_holds_only_the_callers_own(system, world):
     for who in ("owner", "liaison"):
         [own] = (await system.intake.get("/v1/enterprises", headers=caller(system, who))).json()
         assert (own["uscc"], own["name"]) == (MINGLUO, "广州明珞装备股份有限公司") and own["total"] >= 2
+    # The list names an enterprise as its latest request does; the suite's requests of the other
+    # enterprise may carry the test data's default name (the parent's), so it files one as itself.
+    own_name = certificate_request(enterprise=OTHER_CO)
+    own_name["enterprise"]["name"] = "广州黄埔另一家科技有限公司"
+    filed = await system.intake.post("/v1/requests", json=own_name, headers=caller(system, "other_enterprise"))
+    assert filed.status_code == 201, filed.text
     for who in ("other_enterprise", "other_liaison"):
         response = await system.intake.get("/v1/enterprises", headers=caller(system, who))
+        assert [e["name"] for e in response.json()] == ["广州黄埔另一家科技有限公司"]
         assert [e["uscc"] for e in response.json()] == [OTHER_CO]
         assert not any(secret in response.text for secret in world.secrets) and MINGLUO not in response.text
     for who in ("other_unit", "neighbour_supervisor", "neighbour_admin", "nobody"):
