@@ -45,7 +45,8 @@ PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 # Who looks at which part of the site, and on what screen.
 AUDIENCES = {
     "enterprise": ("enterprise", PHONE),
-    "clerk": ("staff:440112.tax", DESKTOP),
+    "clerk": ("staff:440112.tax.lead", DESKTOP),  # the unit's lead: a clerk's pages and the lead's own
+    "messages": ("enterprise", PHONE),
     "board": ("staff:dudao.440112", DESKTOP),
     "admin": ("staff:admin", DESKTOP),
 }
@@ -199,19 +200,20 @@ async def demo_data(stack: Stack) -> dict[str, str]:
 
 def page_paths(ids: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
     """Every GET page of the web service per audience, as (name, path) with its ids filled in."""
-    from services.web import admin, board, clerk, enterprise
+    from services.web import admin, board, clerk, enterprise, messages, reply_templates, workbench
 
     found: dict[str, list[tuple[str, str]]] = {audience: [] for audience in AUDIENCES}
-    for route in [*enterprise.router.routes, *clerk.router.routes, *board.router.routes, *admin.router.routes]:
+    modules = (enterprise, clerk, workbench, reply_templates, board, admin, messages)
+    for route in [route for module in modules for route in module.router.routes]:
         if not isinstance(route, APIRoute) or "GET" not in route.methods:
             continue
         audience = route.path.strip("/").split("/")[0]
         if audience not in found:
             continue
-        names = re.findall(r"{(\w+)}", route.path)
+        names = re.findall(r"{(\w+)(?::\w+)?}", route.path)  # {item_id}, {message_id:int}
         if any(n not in ids for n in names):
             continue  # an id the demo data has none of (a file, say)
-        path = route.path.format(**{n: ids[n] for n in names})
+        path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: ids[m.group(1)], route.path)
         slug = re.sub(r"[^a-z0-9]+", "-", route.path.lower()).strip("-") or audience
         found[audience].append((re.sub(r"-?(request|item|work)-?id", "", slug).strip("-"), path))
     return found
