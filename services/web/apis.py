@@ -19,6 +19,7 @@ from .i18n import _, current
 from .session import signed_in
 
 log = structlog.get_logger(__name__)
+SAFE_METHODS = ("GET", "HEAD")
 
 
 @dataclass
@@ -65,8 +66,16 @@ class ServiceClient:
         headers = {"Accept-Language": current(), **kwargs.pop("headers", {})}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        url = self._base_urls[service] + path
         try:
-            response = await self._http.request(method, self._base_urls[service] + path, headers=headers, **kwargs)
+            try:
+                response = await self._http.request(method, url, headers=headers, **kwargs)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                if method not in SAFE_METHODS:
+                    raise
+                # A kept-alive connection the API closed as it was reused (its idle timeout): a
+                # read may be asked again, on a fresh connection. A write is not repeated blindly.
+                response = await self._http.request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             log.warning("web.api_unreachable", service=service, path=path, error=f"{type(exc).__name__}: {exc}")
             raise ApiError(503, "unavailable", _("服务暂时不可用，请稍后再试")) from exc
