@@ -79,6 +79,8 @@ WORK_ITEM_STATES = Terms(
 # Which states still await a unit's work (clocks run, the item counts as open), and which are done.
 OPEN_STATES = frozenset({"dispatched", "acknowledged", "in_progress", "awaiting_supplement", "returned"})
 FINISHED_STATES = frozenset({"resolved", "closed", "cancelled", "credit_report_uploaded", "returned_to_enterprise"})
+# Resolved (办结), rated or not: what a 回访 follows and what ratings are asked for.
+RESOLVED_STATES = frozenset({"resolved", "closed"})
 
 # The tabs of a unit's queue (router ``GET /v1/workitems/counts``), each with the states it shows.
 QUEUE_TABS = Terms(

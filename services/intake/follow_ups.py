@@ -12,7 +12,7 @@ from shared import events
 from shared.auth import Principal
 from shared.clock import utcnow
 from shared.problems import Problem, invalid_field
-from shared.vocabulary import FOLLOW_UP_METHODS, FOLLOW_UP_RESULTS, WORK_ITEM_STATES
+from shared.vocabulary import FOLLOW_UP_METHODS, FOLLOW_UP_RESULTS, RESOLVED_STATES, WORK_ITEM_STATES
 
 from . import messages, timeline
 from .access import is_owner, owner_only
@@ -21,7 +21,7 @@ from .schemas import FollowUpIn, FollowUpItem, FollowUpOut
 from .timeline import Words
 
 # Followed up once the unit gave its result: 办结, whether rated (closed) or not yet.
-FOLLOWED_UP_STATES = frozenset({"resolved", "closed"})
+FOLLOWED_UP_STATES = RESOLVED_STATES
 # How each role may follow up, the first being its default: the enterprise answers online; a
 # liaison officer records a call or a visit.
 METHODS_BY_ROLE = {"enterprise": ("online",), "liaison": ("phone", "visit")}

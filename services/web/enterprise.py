@@ -19,7 +19,7 @@ from sqlalchemy import delete
 
 from shared import catalogue, db, regions
 from shared.clock import utcnow
-from shared.vocabulary import FINISHED_REQUESTS, OPEN_STATES
+from shared.vocabulary import FINISHED_REQUESTS, OPEN_STATES, RESOLVED_STATES
 
 from . import labels, request_form
 from .apis import ApiError, ServiceClient, Services, download
@@ -260,7 +260,7 @@ async def one_request(request: Request, request_id: str, viewer: Submitter, api:
     found = await api.get("intake", f"/v1/requests/{request_id}")
     # Ratings exist only once an item was finished (a reopened item keeps its poor rating): ask
     # for them then, and spare the common page a second call.
-    rated = any(i["status"] in ("resolved", "closed") for i in found["work_items"]) or any(
+    rated = any(i["status"] in RESOLVED_STATES for i in found["work_items"]) or any(
         e["event"] == "request.rated" for e in found["timeline"]
     )
     ratings = await api.get("intake", f"/v1/requests/{request_id}/ratings") if rated else []
