@@ -149,6 +149,23 @@ class Stack:
     def token(self, **claims) -> str:
         return mint_token(Settings(_env_file=None, jwt_secret=self.secret), **claims)
 
+    async def register_group(self, intake_port: int) -> None:
+        """The enterprise-group registry says BODY's enterprise may ask about its subsidiary (as an
+        admin keeps it, through intake's API): without it intake refuses the bundle's subject (422)."""
+        subject = BODY["subjects"][0]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{intake_port}") as client:
+            response = await client.put(
+                f"/v1/relations/{USCC}/{subject['uscc']}",
+                json={
+                    "parent_name": BODY["enterprise"]["name"],
+                    "parent_region": BODY["enterprise"]["region_code"],
+                    "subject_name": subject["name"],
+                    "subject_region": subject["region_code"],
+                },
+                headers={"Authorization": f"Bearer {self.token(role='admin', sub='bench')}"},
+            )
+        response.raise_for_status()
+
     def stop_process(self, process: subprocess.Popen) -> None:
         if process.poll() is None:
             process.terminate()

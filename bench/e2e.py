@@ -80,6 +80,7 @@ async def measure(rate: float, seconds: float, code: Path = ROOT, drain_seconds:
                 s.serve("serve", name, port)
             for name, port in ports.items():
                 await wait_ready(f"http://127.0.0.1:{port}/" + ("healthz" if name == "web" else "readyz"))
+            await s.register_group(ports["intake"])
             submitted, sent = await _load(s.token(role="enterprise", usccs=[USCC]), ports["intake"], rate, seconds)
             accepted = {r["id"]: r["due"] for r in sent if r["status"] == 201}
             router = await asyncpg.connect(raw_dsn(router_db))

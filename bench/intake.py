@@ -56,6 +56,7 @@ async def measure(seconds: int, connections: int, open_seconds: int, code: Path,
             await wait_ready(f"http://127.0.0.1:{intake_port}/readyz")
             await wait_ready(f"http://127.0.0.1:{bare_port}/docs")
             await wait_ready(f"http://127.0.0.1:{floor_port}/docs")
+            await s.register_group(intake_port)
             token = s.token(role="enterprise", usccs=[s_uscc()])
             intake_script, bare_script = wrk_script(token), wrk_script(None)
             wrk(intake_url, intake_script, connections=connections, seconds=3)  # warm-up, not counted

@@ -106,6 +106,7 @@ async def profile_intake(seconds: int, out: Path) -> None:
             port = free_port()
             process = s.serve("serve", "intake", port)
             await wait_ready(f"http://127.0.0.1:{port}/readyz")
+            await s.register_group(port)
             script = wrk_script(s.token(role="enterprise", usccs=[USCC]))
             url = f"http://127.0.0.1:{port}/v1/requests"
             wrk(url, script, seconds=3)

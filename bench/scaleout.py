@@ -95,6 +95,7 @@ async def intake(replicas: int, seconds: int, connections: int, code: Path) -> d
                 s.serve("serve", "intake", port)
             for port in ports:
                 await wait_ready(f"http://127.0.0.1:{port}/readyz")
+            await s.register_group(ports[0])
             script = wrk_script(s.token(role="enterprise", usccs=[USCC]))
             urls = [f"http://127.0.0.1:{port}/v1/requests" for port in ports]
             wrk_together(urls, script, connections, 3)  # warm-up
