@@ -31,6 +31,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    insert,
     text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -38,7 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 from shared.clock import utcnow
@@ -218,6 +219,25 @@ def insert_for(dialect: str) -> Callable[..., Any]:
     """The INSERT construct with ``on_conflict_do_*`` for a database of ``dialect`` (PostgreSQL or
     SQLite)."""
     return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+async def insert_rows(conn: AsyncConnection, writes: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+    """Every row into its table, in the order given. On PostgreSQL in one statement, so one round
+    trip: the INSERTs of all but the last table become data-modifying CTEs of the last one
+    (PostgreSQL runs each of them, and checks foreign keys at the end of the statement, so a row
+    may reference a parent inserted beside it). SQLite has no INSERT inside WITH: one INSERT per
+    table there. For the busiest writes, where each round trip costs the database and the
+    driver more than the rows themselves (docs/benchmarks.md)."""
+    writes = [(table, rows) for table, rows in writes if rows]
+    if not writes:
+        return
+    if conn.dialect.name != "postgresql":
+        for table, rows in writes:
+            await conn.execute(insert(table), rows)
+        return
+    *before, (last, last_rows) = writes
+    ctes = [insert(table).values(rows).cte(f"insert_{i}") for i, (table, rows) in enumerate(before)]
+    await conn.execute(insert(last).values(last_rows).add_cte(*ctes))
 
 
 async def insert_new(session: AsyncSession, table: Table, rows: list[dict[str, Any]], key: list[str]) -> list[tuple]:

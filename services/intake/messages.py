@@ -22,15 +22,17 @@ from .models import Attachment, CreditReport, outbox
 OUTBOX = Outbox(outbox, events.SOURCE_INTAKE)
 
 
-async def request_submitted(session: AsyncSession, submitted: events.RequestSubmitted) -> None:
-    await OUTBOX.emit(
-        session,
+def request_submitted(session: AsyncSession, submitted: events.RequestSubmitted) -> list[dict]:
+    """The outbox row of a new request's ``requests.submitted`` event, which the submission
+    writes with the request's own rows (one statement, ``db.insert_rows``)."""
+    message = OUTBOX.message(
         submitted,
         topic=events.REQUESTS_SUBMITTED,
         key=submitted.request_id,
         subject=submitted.request_id,
         time=submitted.submitted_at,
     )
+    return OUTBOX.rows(session, [message])
 
 
 async def request_updated(

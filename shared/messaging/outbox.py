@@ -44,6 +44,17 @@ class Outbox:
 
     async def emit_all(self, session: AsyncSession, messages: Iterable[OutgoingMessage]) -> None:
         """Several messages in one INSERT, in the order given (the relay publishes by id)."""
+        rows = self.rows(session, messages)
+        if rows:
+            # On the session's connection, not through the ORM's execute: the rows need no flush
+            # of the session's objects before them (they are flushed by the commit), and the ORM's
+            # path cost more CPU than the INSERT.
+            await (await session.connection()).execute(insert(self.table), rows)
+
+    def rows(self, session: AsyncSession, messages: Iterable[OutgoingMessage]) -> list[dict]:
+        """The outbox rows of ``messages``, for a caller that writes them with its other rows
+        (``db.insert_rows``) in ``session``'s transaction; the session is marked as having
+        written to the outbox, so a consumer wakes the relay after the commit."""
         rows = [
             {
                 "topic": m.topic,
@@ -55,11 +66,8 @@ class Outbox:
             for m in messages
         ]
         if rows:
-            session.info[_OUTBOX_WRITTEN] = True  # so a consumer wakes the relay after the commit
-            # On the session's connection, not through the ORM's execute: the rows need no flush
-            # of the session's objects before them (they are flushed by the commit), and the ORM's
-            # path cost more CPU than the INSERT.
-            await (await session.connection()).execute(insert(self.table), rows)
+            session.info[_OUTBOX_WRITTEN] = True
+        return rows
 
 
 _OUTBOX_WRITTEN = "xiaoer.outbox_written"
