@@ -516,4 +516,3 @@ async def measure(runs: int = 50, skip: set[str] | None = None, plans_dir: Path 
             await loader.drop_database(name)
     result["load_average_after"] = os.getloadavg()
     return result
-
