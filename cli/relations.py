@@ -29,8 +29,17 @@ def cmd_relations_import(args, settings: Settings) -> None:
         )
         for e in entries
     ]
-    asyncio.run(in_transaction(service_settings("intake").database_url, lambda s: relations.put(s, rows)))
-    print(f"imported: {len(rows)} relations / 已导入 {len(rows)} 条集团关系")
+
+    async def load(session) -> bool:
+        if args.if_empty and await relations.any_kept(session):
+            return False
+        await relations.put(session, rows)
+        return True
+
+    if asyncio.run(in_transaction(service_settings("intake").database_url, load)):
+        print(f"imported: {len(rows)} relations / 已导入 {len(rows)} 条集团关系")
+    else:
+        print("the group registry has relations already: nothing imported / 集团关系已有内容，未导入")
 
 
 def register(sub) -> None:
@@ -38,4 +47,7 @@ def register(sub) -> None:
     commands = group.add_subparsers(dest="relations_command", required=True)
     imported = commands.add_parser("import", help="load a relations file (CSV, YAML or JSON), validated whole first")
     imported.add_argument("file")
+    imported.add_argument(
+        "--if-empty", action="store_true", help="only into an empty registry (the demo: a restart undoes no change)"
+    )
     imported.set_defaults(func=cmd_relations_import)

@@ -65,6 +65,11 @@ def row(parent_uscc: str, subject_uscc: str, body: RelationIn, source: str, by: 
     }
 
 
+async def any_kept(session: AsyncSession) -> bool:
+    """Whether the registry holds any relation."""
+    return (await session.scalar(select(EnterpriseRelation.parent_uscc).limit(1))) is not None
+
+
 async def put(session: AsyncSession, rows: Sequence[dict]) -> None:
     """Adds or replaces relations (the parent and subject name one relation)."""
     dialect = session.bind.dialect.name

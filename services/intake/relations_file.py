@@ -6,13 +6,13 @@ English; with any problem, nothing is imported.
 CSV (a header line, then one relation per line; ``kind`` optional, 子公司 by default)::
 
     parent_uscc,parent_name,parent_region,subject_uscc,subject_name,subject_region,kind
-    91440112MA59C5XK03,广州明珞装备股份有限公司,440112,91310115MA1H7A8K5X,明珞(上海)科技有限公司,310115,子公司
+    91440112MA59C5XK03,广州明珞装备股份有限公司,440112,91310115MA1H7A8K5W,明珞(上海)科技有限公司,310115,子公司
 
 YAML / JSON::
 
     relations:
       - {parent_uscc: 91440112MA59C5XK03, parent_name: 广州明珞装备股份有限公司, parent_region: "440112",
-         subject_uscc: 91310115MA1H7A8K5X, subject_name: 明珞(上海)科技有限公司, subject_region: "310115",
+         subject_uscc: 91310115MA1H7A8K5W, subject_name: 明珞(上海)科技有限公司, subject_region: "310115",
          kind: subsidiary}
 """
 

@@ -71,3 +71,29 @@ def test_a_relations_file_is_refused_whole_then_a_good_one_is_imported(tmp_path)
     assert relations() == {(MINGLUO, MINGLUO_SH, "subsidiary"), (MINGLUO, other, "branch")}
     again = xiaoer("relations", "import", str(good), env=env)
     assert again.returncode == 0 and len(relations()) == 2, "importing again replaces, never doubles"
+
+
+def test_the_demo_group_goes_into_an_empty_registry_only(tmp_path):
+    """What ``make run`` does (cli/devstack.py): the demo enterprise's subsidiary is registered on
+    the first start, and a later start leaves the registry as an admin left it."""
+    from cli.devstack import DEMO_RELATIONS
+
+    database = tmp_path / "intake.db"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "XIAOER_VAR_DIR": str(tmp_path),
+        "XIAOER_INTAKE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "XIAOER_LOG_JSON": "false",
+    }
+    assert xiaoer("migrate", "intake", env=env).returncode == 0
+    first = xiaoer("relations", "import", "--if-empty", str(DEMO_RELATIONS), env=env)
+    assert first.returncode == 0 and "imported: 1 relations" in first.stdout, first.stderr
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT parent_uscc, subject_uscc FROM enterprise_relations").fetchall() == [
+            (MINGLUO, MINGLUO_SH)
+        ]
+        db.execute("UPDATE enterprise_relations SET subject_name = '改过的名称'")
+    again = xiaoer("relations", "import", "--if-empty", str(DEMO_RELATIONS), env=env)
+    assert again.returncode == 0 and "nothing imported" in again.stdout
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT subject_name FROM enterprise_relations").fetchall() == [("改过的名称",)]
