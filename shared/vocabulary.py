@@ -336,6 +336,19 @@ MESSAGE_KINDS = Terms(
     Term("cn.xiaoer.workitem.document_revoked", "证明已撤销", "Certificate revoked"),
     Term("credit_report_awaited", "待上传", "Report to upload"),
 )
+# What a notification is about, as the supervisor's 通知记录 of an item names it: a timer's kind,
+# or news of the item (its event's type), named for someone watching the unit, not for its reader.
+NOTIFICATION_KINDS = Terms(
+    *TIMER_KINDS.values(),
+    Term("cn.xiaoer.workitem.dispatched", "派单通知", "Item dispatched"),
+    Term("cn.xiaoer.workitem.acknowledged", "签收通知", "Item signed for"),
+    Term("cn.xiaoer.workitem.supplement_requested", "补正通知", "Supplement requested"),
+    Term("cn.xiaoer.workitem.supplemented", "补正送达", "Supplement received"),
+    Term("cn.xiaoer.workitem.resolved", "办结通知", "Item resolved"),
+    Term("cn.xiaoer.workitem.returned_to_enterprise", "退回通知", "Item returned"),
+    Term("cn.xiaoer.workitem.document_revoked", "证明撤销通知", "Certificate revoked"),
+    Term("credit_report_awaited", "待上传报告", "Report to upload"),
+)
 TIMER_STATES = Terms(
     Term("pending", "待触发", "Pending"),
     Term("fired", "已触发", "Fired"),

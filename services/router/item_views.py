@@ -41,7 +41,7 @@ async def unit_names(session: AsyncSession, codes: set[str]) -> dict[str, str]:
     rows = await session.execute(
         select(DepartmentUnit.unit_code, DepartmentUnit.name).where(DepartmentUnit.unit_code.in_(codes))
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def context_of(session: AsyncSession, items: Sequence[WorkItem]) -> Context:

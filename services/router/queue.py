@@ -123,7 +123,7 @@ async def find(
 async def tab_counts(session: AsyncSession, principal: Principal, filters: Filters) -> dict[str, int]:
     """How many items each tab holds under ``filters`` (their states aside), every tab named."""
     query = narrowed(select(WorkItem.state, func.count()), principal, filters, reading_now())
-    per_state = dict((await session.execute(query.group_by(WorkItem.state))).tuples().all())
+    per_state = dict((await session.execute(query.group_by(WorkItem.state))).all())
     return {tab: sum(per_state.get(state, 0) for state in TAB_STATES[tab]) for tab in QUEUE_TABS}
 
 

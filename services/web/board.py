@@ -302,7 +302,7 @@ async def item_log(request: Request, item_id: str, viewer: Overseer, api: Servic
     notices = await api.get("notifier", "/v1/notifications", params={"work_item_id": item_id})
     # Named here, not in the template: Jinja's gettext would read the "%" of "（50%）" as a format.
     for notice in notices:
-        notice["kind_name"] = labels.timer_kind(notice["kind"])
+        notice["kind_name"] = labels.notification_kind(notice["kind"])
     for timer in sla["timers"] if sla else []:
         timer["kind_name"] = labels.timer_kind(timer["kind"])
     context = {

@@ -110,9 +110,19 @@ async def test_units_by_name_no_jargon_and_a_favicon(system, web, browser, produ
             await supervisor.wait_for_load_state("networkidle")
             text = await supervisor.locator("main").inner_text()
             assert not UNIT_CODE.search(text), f"{path}: {UNIT_CODE.search(text).group(0)}"
+        # News of the item in its 通知记录 is named in words, never by the event's type.
+        dudao = system.auth("supervisor", region="440112")
+
+        async def news_of_the_item():
+            found = await system.notifier.get("/v1/notifications", params={"work_item_id": item["id"]}, headers=dudao)
+            return [n for n in found.json() if n["kind"] == "cn.xiaoer.workitem.acknowledged"]
+
+        await eventually(news_of_the_item, timeout=30)
         await supervisor.goto(f"/board/items/{item['id']}")
         await expect(supervisor.locator("main")).to_contain_text("广州市黄埔区水务局")
         await expect(supervisor.locator("main")).not_to_contain_text("topic")
+        await expect(supervisor.locator("main")).to_contain_text("签收通知")
+        await expect(supervisor.locator("main")).not_to_contain_text("cn.xiaoer")
         icon = await supervisor.request.get("/favicon.ico")
         assert icon.status == 200 and icon.headers["content-type"] == "image/x-icon"
         assert missing == [], f"asked for and not found: {missing}"
