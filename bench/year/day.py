@@ -386,20 +386,19 @@ class DayBuilder:
             state, unit = move.state, move.unit
 
     def _event_notification(self, request, item, life: Life, move, unit_name: str) -> None:
-        due = _resolve_due_at(life, move.at)
-        message = texts.event_message(move.kind, unit_name, f"{request.reference_no}（{item['subject_name']}）", due,
-                                      move.note, move.extra)  # fmt: skip
-        if message is None:
-            return
-        audience, title, body = message
-        address = f"enterprise:{request.enterprise.uscc}"
-        cause = f"event:{self.ctx.uuid(self.rng)}"
-        sent = move.at + 0.6
-        self.rows["notifier.notifications"].append((
-            f"{cause}:{audience}:topic:{address}", item["id"], f"cn.xiaoer.workitem.{move.kind}", audience, "topic",
-            address, title, body, request.type == "emergency", "sent", 1, at(move.at + 0.1), None, at(move.at + 0.1),
-            at(sent),
-        ))  # fmt: skip
+        messages = texts.event_messages(
+            move.kind, unit_name, f"{request.reference_no}（{item['subject_name']}）",
+            _acknowledge_due_at(life, move.at), _resolve_due_at(life, move.at), move.note, move.extra,
+        )  # fmt: skip
+        for audience, title, body in messages:
+            address = f"{audience}:{move.unit if audience == 'unit' else request.enterprise.uscc}"
+            cause = f"event:{self.ctx.uuid(self.rng)}"
+            sent = move.at + 0.6
+            self.rows["notifier.notifications"].append((
+                f"{cause}:{audience}:topic:{address}", item["id"], f"cn.xiaoer.workitem.{move.kind}", audience,
+                "topic", address, title, body, request.type == "emergency", "sent", 1, at(move.at + 0.1), None,
+                at(move.at + 0.1), at(sent),
+            ))  # fmt: skip
 
     # --- timers and what they said -----------------------------------------------------------------------
     def _timers(self, request, item: dict, life: Life, keep: bool) -> None:
@@ -562,6 +561,10 @@ def days_of(start: date, end: date) -> list[date]:
 
 def _resolve_due_at(life: Life, t: float) -> float:
     return _dues_at(life, t)[1]
+
+
+def _acknowledge_due_at(life: Life, t: float) -> float:
+    return _dues_at(life, t)[0]
 
 
 __all__ = ["COLUMNS", "OPEN_STATES", "TABLES", "UTC", "DayBuilder", "days_of"]

@@ -57,19 +57,29 @@ def summary(kind: str, unit: str, subject: str, note: str | None, extra: dict) -
     return f"{text}：{note}" if note and kind in PUBLIC_NOTES else text
 
 
-def event_message(kind: str, unit: str, item: str, resolve_due: float | None, note: str | None, extra: dict):
-    """(audience, title, body) the enterprise is told of an event (``notify.event_messages``)."""
+def event_messages(
+    kind: str,
+    unit: str,
+    item: str,
+    acknowledge_due: float | None,
+    resolve_due: float | None,
+    note: str | None,
+    extra: dict,
+) -> list[tuple[str, str, str]]:
+    """(audience, title, body) of what the enterprise, or the unit of a new item or a 补正, is told
+    of an event (``notify.event_messages``)."""
+    if kind == "dispatched":
+        return [("unit", "新工单待签收", f"{unit}收到新工单 {item}，请在 {local(acknowledge_due)} 前签收")]
+    if kind == "supplemented":
+        return [("unit", "企业已补正", f"企业已补充材料（{item}），计时恢复，请继续办理")]
     if kind == "acknowledged":
-        return ("enterprise", "已签收", f"{unit}已签收您的诉求 {item}，办理时限 {local(resolve_due)}")
+        return [("enterprise", "已签收", f"{unit}已签收您的诉求 {item}，办理时限 {local(resolve_due)}")]
     if kind == "supplement_requested":
-        return ("enterprise", "请补正材料", f"{unit}需要您补充材料（{item}）：{note or ''}")
+        return [("enterprise", "请补正材料", f"{unit}需要您补充材料（{item}）：{note or ''}")]
     if kind == "resolved":
-        return (
-            "enterprise",
-            "已办结",
-            f"{unit}已办结您的诉求 {item}：{OUTCOMES.zh(extra['resolution']['outcome'])}，请查看并评价",
-        )
-    return None
+        outcome = OUTCOMES.zh(extra["resolution"]["outcome"])
+        return [("enterprise", "已办结", f"{unit}已办结您的诉求 {item}：{outcome}，请查看并评价")]
+    return []
 
 
 def timer_messages(kind: str, unit: str, item: str, acknowledge_due: float, resolve_due: float):
@@ -101,7 +111,9 @@ def timer_messages(kind: str, unit: str, item: str, acknowledge_due: float, reso
             ("supervisor", "督办", f"{unit}的工单 {item} 已超时一个工作日（时限 {due}）"),
         ],
         "public_notice": [("supervisor", "通报", f"{unit}的工单 {item} 已超时五个工作日（时限 {due}），建议通报")],
-        "follow_up": [("enterprise", "回访", f"您的诉求 {item} 已由{unit}办结，请对办理结果进行评价")],
+        "follow_up": [
+            ("enterprise", "回访", f"您的诉求 {item} 已由{unit}办结，请对办理结果进行评价，并告诉我们问题是否已解决")
+        ],
     }[kind]
 
 
@@ -146,9 +158,9 @@ def check() -> None:
         ("cancelled", events.WorkItemCancelled(**base, state="cancelled", note="n"), "n", {}),
     ]  # fmt: skip
     for kind, event, note, extra in cases:
-        ours = summary(kind, base["unit_name"], base["subject_name"], note, extra)
-        if ours != timeline.summary(event):
-            raise AssertionError(f"timeline text of {kind} differs: {ours!r} != {timeline.summary(event)!r}")
+        ours, theirs = summary(kind, base["unit_name"], base["subject_name"], note, extra), timeline.summary(event).zh
+        if ours != theirs:
+            raise AssertionError(f"timeline text of {kind} differs: {ours!r} != {theirs!r}")
     record = SimpleNamespace(
         reference_no=base["reference_no"], subject_name=base["subject_name"], unit_name=base["unit_name"],
         acknowledge_due_at=t, resolve_due_at=t, score=None,
@@ -163,6 +175,6 @@ def check() -> None:
             raise AssertionError(f"notification text of {kind} differs")
     for kind, event, note, extra in cases:
         theirs = notify.event_messages(record, event)
-        ours = event_message(kind, record.unit_name, item, t.timestamp(), note, extra)
-        if (theirs[0] if theirs else None) != ours:
+        ours = event_messages(kind, record.unit_name, item, t.timestamp(), t.timestamp(), note, extra)
+        if theirs != ours:
             raise AssertionError(f"notification text of the {kind} event differs: {ours!r} != {theirs!r}")
