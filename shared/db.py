@@ -8,6 +8,7 @@ module only provides the mechanics.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
     event,
     insert,
     text,
@@ -222,12 +224,13 @@ def insert_for(dialect: str) -> Callable[..., Any]:
 
 
 async def insert_rows(conn: AsyncConnection, writes: list[tuple[Table, list[dict[str, Any]]]]) -> None:
-    """Every row into its table, in the order given. On PostgreSQL in one statement, so one round
-    trip: the INSERTs of all but the last table become data-modifying CTEs of the last one
-    (PostgreSQL runs each of them, and checks foreign keys at the end of the statement, so a row
-    may reference a parent inserted beside it). SQLite has no INSERT inside WITH: one INSERT per
-    table there. For the busiest writes, where each round trip costs the database and the
-    driver more than the rows themselves (docs/benchmarks.md)."""
+    """Every row into its table, each table's rows in the order given. On PostgreSQL in one
+    statement, so one round trip: the INSERTs of all but the last table become data-modifying
+    CTEs of the last one (PostgreSQL runs each of them, in no promised order, and checks foreign
+    keys at the end of the statement, so a row may reference a parent inserted beside it).
+    SQLite has no INSERT inside WITH: one INSERT per table there. For the busiest writes, where
+    each round trip costs the database and the driver more than the rows themselves
+    (docs/benchmarks.md)."""
     writes = [(table, rows) for table, rows in writes if rows]
     if not writes:
         return
@@ -235,9 +238,31 @@ async def insert_rows(conn: AsyncConnection, writes: list[tuple[Table, list[dict
         for table, rows in writes:
             await conn.execute(insert(table), rows)
         return
-    *before, (last, last_rows) = writes
-    ctes = [insert(table).values(rows).cte(f"insert_{i}") for i, (table, rows) in enumerate(before)]
-    await conn.execute(insert(last).values(last_rows).add_cte(*ctes))
+    shape = tuple((table, len(rows), tuple(rows[0])) for table, rows in writes)
+    values = {
+        f"p{i}_{j}_{column}": value
+        for i, (_table, rows) in enumerate(writes)
+        for j, row in enumerate(rows)
+        for column, value in row.items()
+    }
+    await conn.execute(_inserts_together(shape), values)
+
+
+@functools.lru_cache(maxsize=128)
+def _inserts_together(shape: tuple[tuple[Table, int, tuple[str, ...]], ...]) -> Any:
+    """The one statement of ``insert_rows`` for rows of this shape (tables, row counts, columns),
+    with a named parameter per value, built once: the same statement object each time lets
+    SQLAlchemy's compiled cache answer instead of compiling the INSERT for every submission."""
+
+    def inserting(i: int, table: Table, count: int, columns: tuple[str, ...]) -> Any:
+        rows = [{c: bindparam(f"p{i}_{j}_{c}", type_=table.c[c].type) for c in columns} for j in range(count)]
+        # One row as plain values: SQLAlchemy caches that statement's compiled form, not a
+        # multi-row VALUES (correct still, only compiled each time).
+        return insert(table).values(rows[0] if count == 1 else rows)
+
+    *before, (last, count, columns) = shape
+    ctes = [inserting(i, *part).cte(f"insert_{i}") for i, part in enumerate(before)]
+    return inserting(len(before), last, count, columns).add_cte(*ctes)
 
 
 async def insert_new(session: AsyncSession, table: Table, rows: list[dict[str, Any]], key: list[str]) -> list[tuple]:
