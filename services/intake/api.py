@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
 
 from shared import catalogue, files
 from shared.auth import Anyone, ForEnterprise, Principal, decode_token
@@ -324,7 +325,7 @@ async def download_signed(
     responses=exports("json", "csv", "xlsx"),
 )
 async def get_ledger(
-    session: DbSession,
+    request: Request,
     principal: Anyone,
     format: Literal["json", "csv", "xlsx"] = "json",
     status: Annotated[str | None, Query(max_length=30)] = None,
@@ -340,8 +341,7 @@ async def get_ledger(
             "台账仅供联络员、协调办和督办查看",
             "The ledger is for liaison, coordinators and supervisors",
         )
-    data = await ledger.rows(
-        session,
+    selected = ledger.query(
         principal,
         status=status,
         type_=type,
@@ -349,19 +349,23 @@ async def get_ledger(
         created_to=created_to,
         unit_code=unit_code,
     )
+    data = ledger.rows(request.app.state.runtime.sessions, selected)
     if format == "csv":
-        return Response(
-            ledger.to_csv(data),
+        return StreamingResponse(
+            ledger.csv_chunks(data),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="ledger.csv"'},
         )
     if format == "xlsx":
-        return Response(
-            ledger.to_xlsx(data),
+        workbook = await ledger.xlsx_file(data)
+        return FileResponse(
+            workbook,
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'},
+            background=BackgroundTask(workbook.unlink, missing_ok=True),
         )
-    return JSONResponse({"rows": data, "count": len(data)})
+    rows = [row async for row in data]
+    return JSONResponse({"rows": rows, "count": len(rows)})
 
 
 # --- WeChat login -------------------------------------------------------------------------------------

@@ -1,16 +1,22 @@
 """The 问题台账 (ledger): one row per work item (per request while none exists) in the caller's
 scope, in Chinese (states, outcomes, items, times in Asia/Shanghai), with who acted last;
-exported as JSON, CSV (UTF-8 with BOM so Excel opens Chinese text) or XLSX."""
+exported as JSON, CSV (UTF-8 with BOM so Excel opens Chinese text) or XLSX. CSV is streamed as it
+is read and XLSX written row by row to a file, so a year's ledger keeps the process's memory flat."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
+import tempfile
+from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 
 import xlsxwriter
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import catalogue, regions
 from shared.auth import Principal
@@ -57,8 +63,32 @@ def _local(value: datetime | None) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-async def rows(
-    session: AsyncSession,
+# Rows are read from the database, and written out, this many at a time.
+CHUNK = 1000
+_READ = (
+    Request.reference_no,
+    Request.type,
+    Request.status,
+    Request.enterprise_uscc,
+    Request.enterprise_name,
+    Request.enterprise_region,
+    Request.created_at,
+    Request.updated_at,
+    WorkItemView.id.label("work_item_id"),
+    WorkItemView.unit_code,
+    WorkItemView.unit_name,
+    WorkItemView.item,
+    WorkItemView.subject_name,
+    WorkItemView.status.label("work_item_status"),
+    WorkItemView.due_at,
+    WorkItemView.result,
+    WorkItemView.coverage,
+    WorkItemView.last_actor,
+    WorkItemView.updated_at.label("item_updated_at"),
+)
+
+
+def query(
     principal: Principal,
     *,
     status: str | None,
@@ -66,60 +96,86 @@ async def rows(
     created_from: datetime | None,
     created_to: datetime | None,
     unit_code: str | None,
-) -> list[dict]:
-    joined = select(Request, WorkItemView).outerjoin(WorkItemView, WorkItemView.request_id == Request.id)
-    query = filtered(visible(principal, joined), status, type_, created_from, created_to)
+) -> Select:
+    """The ledger's rows in ``principal``'s scope, oldest request first, as plain columns (no ORM
+    objects: an export of a year reads hundreds of thousands of them)."""
+    joined = select(*_READ).select_from(Request).outerjoin(WorkItemView, WorkItemView.request_id == Request.id)
+    selected = filtered(visible(principal, joined), status, type_, created_from, created_to)
     if unit_code:
-        query = query.where(WorkItemView.unit_code == unit_code)
-    result = await session.execute(query.order_by(Request.created_at, Request.id, WorkItemView.unit_code))
-    out = []
-    for request, item in result.all():
-        request_type = catalogue.REQUEST_TYPES.get(request.type)
-        out.append(
-            {
-                "reference_no": request.reference_no,
-                "request_type": request_type.zh if request_type else request.type,
-                "request_status": REQUEST_STATUSES.zh(request.status),
-                "enterprise_uscc": request.enterprise_uscc,
-                "enterprise_name": request.enterprise_name,
-                "region": regions.full_name(request.enterprise_region),
-                "submitted_at": _local(request.created_at),
-                "work_item_id": item.id if item else "",
-                "unit_code": item.unit_code if item else "",
-                "unit_name": item.unit_name if item else "",
-                "item": _item_name(request.type, item.item) if item else "",
-                "subject_name": item.subject_name if item else "",
-                "work_item_status": WORK_ITEM_STATES.zh(item.status) if item else "",
-                "due_at": _local(item.due_at) if item else "",
-                "outcome": LEDGER_OUTCOMES.get((item.result or {}).get("outcome", ""), "") if item else "",
-                "document_no": (item.result or {}).get("document_no") or "" if item else "",
-                "coverage": (item.coverage or "") if item else "",
-                "last_actor": (item.last_actor or "") if item else "",
-                "updated_at": _local(item.updated_at if item else request.updated_at),
-            }
-        )
-    return out
+        selected = selected.where(WorkItemView.unit_code == unit_code)
+    return selected.order_by(Request.created_at, Request.id, WorkItemView.unit_code)
 
 
-def to_csv(data: list[dict]) -> bytes:
+async def rows(sessions: async_sessionmaker[AsyncSession], selected: Select) -> AsyncIterator[dict]:
+    """The ledger's rows as they come from the database (a server-side cursor, ``CHUNK`` rows at
+    a time), in a session of their own: a streamed export outlives the request's session."""
+    async with sessions() as session, session.begin():
+        result = await session.stream(selected.execution_options(yield_per=CHUNK))
+        async for found in result:
+            yield _row(found)
+
+
+def _row(r) -> dict:
+    request_type = catalogue.REQUEST_TYPES.get(r.type)
+    item = r.work_item_id is not None
+    result = r.result or {}
+    return {
+        "reference_no": r.reference_no,
+        "request_type": request_type.zh if request_type else r.type,
+        "request_status": REQUEST_STATUSES.zh(r.status),
+        "enterprise_uscc": r.enterprise_uscc,
+        "enterprise_name": r.enterprise_name,
+        "region": regions.full_name(r.enterprise_region),
+        "submitted_at": _local(r.created_at),
+        "work_item_id": r.work_item_id or "",
+        "unit_code": r.unit_code or "",
+        "unit_name": r.unit_name or "",
+        "item": _item_name(r.type, r.item) if item else "",
+        "subject_name": r.subject_name or "",
+        "work_item_status": WORK_ITEM_STATES.zh(r.work_item_status) if item else "",
+        "due_at": _local(r.due_at) if item else "",
+        "outcome": LEDGER_OUTCOMES.get(result.get("outcome", ""), "") if item else "",
+        "document_no": result.get("document_no") or "" if item else "",
+        "coverage": r.coverage or "",
+        "last_actor": r.last_actor or "",
+        "updated_at": _local(r.item_updated_at if item else r.updated_at),
+    }
+
+
+async def csv_chunks(data: AsyncIterator[dict]) -> AsyncIterator[bytes]:
+    """UTF-8 with a BOM (so Excel opens Chinese text), the header first, then ``CHUNK`` rows at a
+    time: the first bytes leave before the last rows are read."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    buffer.write("\ufeff")
     writer.writerow([zh for _, zh in COLUMNS])
-    for row in data:
+    written = 0
+    async for row in data:
         writer.writerow([row[key] for key, _ in COLUMNS])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        written += 1
+        if written % CHUNK == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
 
 
-def to_xlsx(data: list[dict]) -> bytes:
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+async def xlsx_file(data: AsyncIterator[dict]) -> Path:
+    """The workbook in a temporary file (the caller removes it), written row by row with
+    xlsxwriter's ``constant_memory``: memory stays flat however long the ledger. A workbook is a
+    ZIP archive, finished only when its last row is in, so it is sent once written."""
+    handle, name = tempfile.mkstemp(prefix="xiaoer-ledger-", suffix=".xlsx")
+    os.close(handle)
+    workbook = xlsxwriter.Workbook(name, {"constant_memory": True})
     sheet = workbook.add_worksheet("问题台账")
     bold = workbook.add_format({"bold": True})
     for col, (_, zh) in enumerate(COLUMNS):
         sheet.write(0, col, zh, bold)
-    for r, row in enumerate(data, start=1):
+    sheet.freeze_panes(1, 0)
+    r = 0
+    async for row in data:
+        r += 1
         for col, (key, _) in enumerate(COLUMNS):
             sheet.write_string(r, col, str(row[key]))
-    sheet.freeze_panes(1, 0)
-    workbook.close()
-    return buffer.getvalue()
+    await asyncio.to_thread(workbook.close)
+    return Path(name)

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from services.intake import submissions
+from services.intake import ledger, submissions
 from services.intake.models import ReferenceCounter
 from shared import events
 from shared.clock import SHANGHAI, utcnow
@@ -442,7 +442,7 @@ async def test_png_and_signed_links(system):
 
 
 # --- ledger -----------------------------------------------------------------------------------------------
-async def test_ledger_in_json_csv_and_xlsx(system):
+async def test_ledger_in_json_csv_and_xlsx(system, monkeypatch):
     created = (await post(system, certificate_request(items=("tax", "commerce")))).json()
     liaison = system.auth("liaison", usccs=[MINGLUO], sub="liaison-ledger")
 
@@ -457,8 +457,11 @@ async def test_ledger_in_json_csv_and_xlsx(system):
         r["enterprise_uscc"] == MINGLUO for r in (await system.intake.get("/v1/ledger", headers=liaison)).json()["rows"]
     )
 
+    # Streamed as it is read (no length known up front), a chunk per row here: every row arrives whole.
+    monkeypatch.setattr(ledger, "CHUNK", 1)
     csv_response = await system.intake.get("/v1/ledger", params={"format": "csv"}, headers=liaison)
     assert csv_response.headers["content-type"].startswith("text/csv")
+    assert "content-length" not in csv_response.headers
     text = csv_response.content.decode("utf-8")
     assert text.startswith("\ufeff受理编号")
     assert sum(created["reference_no"] in row for row in csv.reader(io.StringIO(text))) == 2
