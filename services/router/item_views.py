@@ -15,8 +15,8 @@ from shared.logging import mask_mobile, mask_name
 from shared.vocabulary import WORK_ITEM_STATES, tab_of
 
 from . import item_files, proofs, transitions
-from .models import DepartmentUnit, ItemFile, RoutedRequest, WorkItem, WorkItemLog
-from .schemas import ContactOut, FileOut, HistoryEntryOut, ReturnOut, TransferOut, WorkItemOut
+from .models import DepartmentUnit, Extension, ItemFile, RoutedRequest, WorkItem, WorkItemLog
+from .schemas import ContactOut, ExtensionOut, FileOut, HistoryEntryOut, ReturnOut, TransferOut, WorkItemOut
 
 # The moves that take an item from one unit to another: the latest says why it is where it is.
 UNIT_MOVES = ("return", "transfer", "dispatch", "return-to-enterprise")
@@ -30,6 +30,7 @@ class Context:
     files: dict[str, list[ItemFile]]
     last_moves: dict[str, WorkItemLog]
     names: dict[str, str]
+    pending: dict[str, Extension]  # each item's extension request awaiting a decision
 
     def name(self, unit_code: str) -> str:
         return self.names.get(unit_code, unit_code)
@@ -61,7 +62,14 @@ async def context_of(session: AsyncSession, items: Sequence[WorkItem]) -> Contex
     }
     codes = {i.unit_code for i in items} | {c for i in items for c in i.assisting_units or []}
     codes |= {entry.unit_code for entry in last_moves.values()}
-    return Context(requests, await item_files.of_items(session, items), last_moves, await unit_names(session, codes))
+    pending = {
+        extension.work_item_id: extension
+        for extension in await session.scalars(
+            select(Extension).where(Extension.work_item_id.in_([i.id for i in items]), Extension.state == "pending")
+        )
+    }
+    files = await item_files.of_items(session, items)
+    return Context(requests, files, last_moves, await unit_names(session, codes), pending)
 
 
 async def items_out(session: AsyncSession, items: Sequence[WorkItem], principal: Principal) -> list[WorkItemOut]:
@@ -127,6 +135,7 @@ def item_out(item: WorkItem, principal: Principal, context: Context) -> WorkItem
         transferred=transferred,
         assignee_sub=item.assignee_sub,
         assignee_name=item.assignee_name,
+        pending_extension=ExtensionOut.model_validate(context.pending[item.id]) if item.id in context.pending else None,
         created_at=item.created_at,
         updated_at=item.updated_at,
     )

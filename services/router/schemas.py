@@ -235,6 +235,16 @@ class TransferOut(BaseModel):
     at: datetime
 
 
+class ExtensionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    days: int
+    reason: str
+    state: Literal["pending", "approved", "denied"]
+    decided_by: str | None
+    decision_reason: str | None
+
+
 class WorkItemOut(BaseModel):
     id: str
     request_id: str
@@ -274,6 +284,7 @@ class WorkItemOut(BaseModel):
     )
     assignee_sub: str | None = Field(None, description="承办人: the token subject of the clerk handling it")
     assignee_name: str | None = Field(None, description="承办人's name; none while nobody in the unit took it")
+    pending_extension: ExtensionOut | None = Field(None, description="the extension request awaiting a decision")
     created_at: datetime
     updated_at: datetime
 
@@ -293,16 +304,6 @@ class HistoryEntryOut(BaseModel):
     actor_name: str | None
     note: str | None
     at: str = Field(description="ISO 8601 instant")
-
-
-class ExtensionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    days: int
-    reason: str
-    state: Literal["pending", "approved", "denied"]
-    decided_by: str | None
-    decision_reason: str | None
 
 
 class DispatchCandidateOut(BaseModel):

@@ -240,13 +240,11 @@ async def supervise(request: Request, unit_code: str, viewer: Overseer, api: Ser
 
 
 async def pending_extensions(api: ServiceClient, unit: str | None = None) -> list[dict]:
-    """The extension requests awaiting a decision (of one unit's items), each with its item."""
+    """The extension requests awaiting a decision (of one unit's items), each with its item: one
+    call, each item of the list carrying its pending request."""
     params = {"extension": "pending", "order": "deadline", **({"unit": unit} if unit else {})}
-    pending = []
-    for item in await api.get("router", "/v1/workitems", params=params):
-        detail = await api.get("router", f"/v1/workitems/{item['id']}")
-        pending += [{"item": detail, "extension": x} for x in detail["extensions"] if x["state"] == "pending"]
-    return pending
+    items = await api.get("router", "/v1/workitems", params=params)
+    return [{"item": item, "extension": item["pending_extension"]} for item in items if item["pending_extension"]]
 
 
 @router.get("/extensions", name="board.extensions")
