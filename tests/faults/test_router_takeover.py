@@ -93,7 +93,10 @@ async def test_a_killed_router_replicas_partitions_are_taken_over_within_5_secon
         try:
             routed = await eventually(lambda: _routed_at(databases.urls["router"], list(submitted)), timeout=120)
         except AssertionError as exc:
-            report = await _why_not_routed(databases.urls, broker.bootstrap, list(submitted), tmp_path)
+            try:
+                report = await _why_not_routed(databases.urls, broker.bootstrap, list(submitted), tmp_path)
+            except Exception as problem:  # the diagnosis must not hide the failure it is about
+                report = f"(no diagnosis: {problem!r})"
             raise AssertionError(f"{exc}\n{report}") from None
     finally:
         for process in processes:
@@ -186,7 +189,9 @@ async def _why_not_routed(urls: dict[str, str], bootstrap: str, request_ids: lis
             f"partition={row.sent_partition} offset={row.sent_offset} "
             f"router processed={processed_ids.get(ce_id, 'no')}"
         )
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=ROUTER_GROUP, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=ROUTER_GROUP, enable_auto_commit=False, request_timeout_ms=10_000
+    )
     try:
         await consumer.start()
         await consumer.topics()  # metadata of every topic
