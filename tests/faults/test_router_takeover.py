@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -211,6 +212,18 @@ async def _why_not_routed(urls: dict[str, str], bootstrap: str, request_ids: lis
         lines.append(f"  (the broker could not be asked: {type(exc).__name__}: {exc})")
     finally:
         await consumer.stop()
+    # A member the broker still counts (the killed replica, say) keeps the partitions it was given.
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        await admin.start()
+        for response in await admin.describe_consumer_groups([ROUTER_GROUP]):
+            for group in response.to_object()["groups"]:
+                members = [member["member_id"] for member in group["members"]]
+                lines.append(f"  group {group['group']}: {group['state']}, members {members}")
+    except Exception as exc:
+        lines.append(f"  (the group could not be described: {type(exc).__name__}: {exc})")
+    finally:
+        await admin.close()
     for name in ("intake.log", "router", "router-2", "broker.log"):
         path = tmp_path / name
         logged = path.read_text(errors="replace").splitlines() if path.exists() else ["(no log)"]
