@@ -8,6 +8,7 @@ keeps topics in memory only, so it is for laptops and tests; production runs Apa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -49,9 +50,17 @@ class EmbeddedBroker:
                 raise RuntimeError(f"broker exited with {self.process.returncode}; is port {self.port} taken?")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
-                    return
+                    pass
             except OSError:
                 time.sleep(0.05)
+                continue
+            # Something answers; it must be this broker. Another one that took the port first (two
+            # test runs side by side handed the same free port) would otherwise serve in its place,
+            # with its own topics and consumer groups, while this one exits unnoticed.
+            if listens_on(self.process.pid, self.port) is False:
+                self.stop()
+                raise RuntimeError(f"port {self.port} is another process's: the broker could not listen on it")
+            return
         self.stop()
         raise RuntimeError(f"broker did not listen on {self.bootstrap} within {timeout} s")
 
@@ -71,6 +80,33 @@ class EmbeddedBroker:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+def listens_on(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds a TCP socket listening on ``port``; None where the system does
+    not tell (no ``/proc``: not Linux)."""
+    listening: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as rows:
+                next(rows)  # the header
+                for row in rows:
+                    fields = row.split()
+                    # local address "HEXIP:HEXPORT", state 0A = LISTEN, then the socket's inode
+                    if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:
+                        listening.add(f"socket:[{fields[9]}]")
+        except OSError:
+            if table == "/proc/net/tcp":
+                return None
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in descriptors:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in listening:
+                return True
+    return False
 
 
 def free_port() -> int:

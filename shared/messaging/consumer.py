@@ -99,6 +99,7 @@ class EventConsumer:
         self._covered_at = time.monotonic()  # last seen owning a partition of every topic it reads
         self._partition_counts: dict[str, int] = {}  # of the topics it reads: the most seen since connecting
         self.lag: dict[TopicPartition, int] = {}  # records behind, per owned partition
+        self._assigned: set[TopicPartition] = set()  # the assignment last logged
         CONSUMER_STALLED.labels(name).set(0)
 
     @property
@@ -213,6 +214,7 @@ class EventConsumer:
 
     async def _poll_once(self, consumer: AIOKafkaConsumer) -> None:
         batch = await consumer.getmany(timeout_ms=500)
+        self._note_assignment(consumer)
         if consumer.assignment():
             self.ready.set()
         if {tp.topic for tp in consumer.assignment()} >= set(self.topics):
@@ -243,6 +245,17 @@ class EventConsumer:
             raise
         self._note_progress(consumer, batch)
         await self._measure_lag(consumer)
+
+    def _note_assignment(self, consumer: AIOKafkaConsumer) -> None:
+        """Logs the partitions this member owns whenever they change (a rebalance, a new consumer)."""
+        assigned = set(consumer.assignment())
+        if assigned != self._assigned:
+            self._assigned = assigned
+            log.info(
+                "consumer.assigned",
+                consumer=self.name,
+                partitions=sorted(f"{tp.topic}-{tp.partition}" for tp in assigned),
+            )
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         """How far behind each owned partition's end this consumer is, from what its fetches

@@ -12,6 +12,7 @@ member within 2 s, and the embedded broker's rebalance takes about 1–2 s more)
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -21,17 +22,21 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cli.devstack import EmbeddedBroker, free_port
 from services.router.models import WorkItem
+from shared import events
 from shared.auth import mint_token
 from shared.settings import Settings
 from tests.support import MINGLUO, ServiceProcess, certificate_request, eventually, make_databases
 
 pytestmark = pytest.mark.faults
 BUNDLE = certificate_request(items=("tax",), certificate_anyway=["tax"])
+ROUTER_GROUP = "xiaoer.router.dispatch"  # the group of the router's consumer of requests.submitted
 TAKEOVER_LIMIT = 5.0  # seconds after the crash (the issue's goal)
 
 
@@ -86,7 +91,14 @@ async def test_a_killed_router_replicas_partitions_are_taken_over_within_5_secon
         processes[2].kill()
         killed_at = datetime.now(UTC)
         await loading
-        routed = await eventually(lambda: _routed_at(databases.urls["router"], list(submitted)), timeout=120)
+        try:
+            routed = await eventually(lambda: _routed_at(databases.urls["router"], list(submitted)), timeout=120)
+        except AssertionError as exc:
+            try:
+                report = await _why_not_routed(databases.urls, broker.bootstrap, list(submitted), tmp_path)
+            except Exception as problem:  # the diagnosis must not hide the failure it is about
+                report = f"(no diagnosis: {problem!r})"
+            raise AssertionError(f"{exc}\n{report}") from None
     finally:
         for process in processes:
             process.stop()
@@ -126,3 +138,95 @@ async def _routed_at(url: str, request_ids: list[str]) -> dict[str, datetime] | 
     if len(rows) < len(request_ids):
         return None
     return {rid: at if at.tzinfo else at.replace(tzinfo=UTC) for rid, at, _ in rows}
+
+
+async def _why_not_routed(urls: dict[str, str], bootstrap: str, request_ids: list[str], tmp_path) -> str:
+    """For a failure: the requests never routed, where intake's outbox says each landed on
+    ``requests.submitted`` (or that it is still unsent), whether the router recorded the event as
+    processed, the router group's committed offset against each partition's end, and the tail of
+    every service's log."""
+    lines: list[str] = []
+    router, intake = create_async_engine(urls["router"]), create_async_engine(urls["intake"])
+    try:
+        async with router.connect() as connection:
+            routed = set(
+                (await connection.execute(select(WorkItem.request_id).where(WorkItem.request_id.in_(request_ids))))
+                .scalars()
+                .all()
+            )
+            missing = [rid for rid in request_ids if rid not in routed]
+            processed = (
+                await connection.execute(
+                    text("SELECT event_id, processed_at FROM processed_events WHERE consumer = 'router.dispatch'")
+                )
+            ).all()
+        async with intake.connect() as connection:
+            rows = (
+                await connection.execute(
+                    text(
+                        "SELECT id, key, headers, created_at, sent_at, sent_partition, sent_offset FROM outbox"
+                        " WHERE topic = :topic ORDER BY id"
+                    ),
+                    {"topic": events.REQUESTS_SUBMITTED},
+                )
+            ).all()
+            unsent = (await connection.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))).scalar()
+    finally:
+        await router.dispose()
+        await intake.dispose()
+    processed_ids = {event_id: at for event_id, at in processed}
+    by_key = {row.key: row for row in rows}
+    lines.append(
+        f"{len(missing)} of {len(request_ids)} requests not routed; intake's outbox holds {unsent} unsent rows"
+    )
+    for rid in missing[:30]:
+        row = by_key.get(rid)
+        if row is None:
+            lines.append(f"  {rid}: no requests.submitted row in intake's outbox")
+            continue
+        ce_id = json.loads(row.headers).get("ce_id")
+        lines.append(
+            f"  {rid}: outbox id={row.id} created={row.created_at} sent={row.sent_at} "
+            f"partition={row.sent_partition} offset={row.sent_offset} "
+            f"router processed={processed_ids.get(ce_id, 'no')}"
+        )
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=ROUTER_GROUP, enable_auto_commit=False, request_timeout_ms=10_000
+    )
+    try:
+        await consumer.start()
+        await consumer.topics()  # metadata of every topic
+        partitions = [
+            TopicPartition(events.REQUESTS_SUBMITTED, p)
+            for p in sorted(consumer.partitions_for_topic(events.REQUESTS_SUBMITTED) or ())
+        ]
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            landed = [row.sent_offset for row in rows if row.sent_partition == tp.partition]
+            lines.append(
+                f"  {tp.topic}-{tp.partition}: end offset {ends[tp]}, committed by router.dispatch "
+                f"{await consumer.committed(tp)}, outbox rows landed there {len(landed)} "
+                f"(highest offset {max(landed, default=None)})"
+            )
+    except Exception as exc:
+        lines.append(f"  (the broker could not be asked: {type(exc).__name__}: {exc})")
+    finally:
+        await consumer.stop()
+    # A member the broker still counts (the killed replica, say) keeps the partitions it was given.
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        await admin.start()
+        for response in await admin.describe_consumer_groups([ROUTER_GROUP]):
+            for group in response.to_object()["groups"]:
+                members = [member["member_id"] for member in group["members"]]
+                lines.append(f"  group {group['group']}: {group['state']}, members {members}")
+    except Exception as exc:
+        lines.append(f"  (the group could not be described: {type(exc).__name__}: {exc})")
+    finally:
+        await admin.close()
+    for name in ("intake.log", "router", "router-2", "broker.log"):
+        path = tmp_path / name
+        logged = path.read_text(errors="replace").splitlines() if path.exists() else ["(no log)"]
+        # What the services said besides answering requests (one line per request would fill it).
+        lines += [f"--- tail of {name}", *[line for line in logged if '"http.request"' not in line][-25:]]
+    return "\n".join(lines)
