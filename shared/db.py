@@ -21,6 +21,7 @@ from alembic.config import Config
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -42,7 +43,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from shared.clock import utcnow
 
@@ -221,6 +225,34 @@ def insert_for(dialect: str) -> Callable[..., Any]:
     """The INSERT construct with ``on_conflict_do_*`` for a database of ``dialect`` (PostgreSQL or
     SQLite)."""
     return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+class InSubquery(ColumnElement[bool]):
+    """``column IN (subquery)``; on PostgreSQL written ``column = ANY(ARRAY(subquery))``: the same
+    rows, but a condition PostgreSQL can look up in an index and OR with another one (a BitmapOr),
+    where ``IN (subquery)`` beside an OR is a filter tried on every row of the table."""
+
+    inherit_cache = True
+    _is_implicitly_boolean = True  # a comparison already: no "= 1" after it where booleans are numbers
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("subquery", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], subquery: Any) -> None:
+        self.column = column
+        self.subquery = subquery.scalar_subquery()
+        self.type = Boolean()
+
+
+@compiles(InSubquery)
+def _in_subquery(element: InSubquery, compiler, **kw) -> str:
+    return f"{compiler.process(element.column, **kw)} IN {compiler.process(element.subquery, **kw)}"
+
+
+@compiles(InSubquery, "postgresql")
+def _equal_to_any_of_array(element: InSubquery, compiler, **kw) -> str:
+    return f"{compiler.process(element.column, **kw)} = ANY(ARRAY{compiler.process(element.subquery, **kw)})"
 
 
 async def insert_rows(conn: AsyncConnection, writes: list[tuple[Table, list[dict[str, Any]]]]) -> None:

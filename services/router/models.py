@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     and_,
     case,
     false,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
@@ -104,11 +106,17 @@ class RoutedRequest(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+ASSISTED = "CAST(assisting_units AS VARCHAR) <> '[]'"
+
+
 class WorkItem(Base):
     __tablename__ = "work_items"
     __table_args__ = (
         # One work item per subject and item: the last guard against a doubled dispatch.
         UniqueConstraint("request_id", "subject_uscc", "item", name="uq_work_items_request_subject_item"),
+        # The few items other units assist (会办), for access.assisted_by: a unit's queue then reads
+        # its own items by unit_code and these by id, never the whole table.
+        Index("ix_work_items_assisted", "id", postgresql_where=text(ASSISTED), sqlite_where=text(ASSISTED)),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
