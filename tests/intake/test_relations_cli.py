@@ -21,7 +21,8 @@ def xiaoer(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_relations_file_is_refused_whole_then_a_good_one_is_imported(tmp_path):
+def intake_on_sqlite(tmp_path: Path) -> tuple[Path, dict]:
+    """A database file of intake's own and the environment the command runs in."""
     database = tmp_path / "intake.db"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -29,6 +30,11 @@ def test_a_relations_file_is_refused_whole_then_a_good_one_is_imported(tmp_path)
         "XIAOER_INTAKE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "XIAOER_LOG_JSON": "false",
     }
+    return database, env
+
+
+def test_a_relations_file_is_refused_whole_then_a_good_one_is_imported(tmp_path):
+    database, env = intake_on_sqlite(tmp_path)
     assert xiaoer("migrate", "intake", env=env).returncode == 0
 
     def relations() -> set[tuple[str, str, str]]:
@@ -78,13 +84,7 @@ def test_the_demo_group_goes_into_an_empty_registry_only(tmp_path):
     the first start, and a later start leaves the registry as an admin left it."""
     from cli.devstack import DEMO_RELATIONS
 
-    database = tmp_path / "intake.db"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "XIAOER_VAR_DIR": str(tmp_path),
-        "XIAOER_INTAKE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-        "XIAOER_LOG_JSON": "false",
-    }
+    database, env = intake_on_sqlite(tmp_path)
     assert xiaoer("migrate", "intake", env=env).returncode == 0
     first = xiaoer("relations", "import", "--if-empty", str(DEMO_RELATIONS), env=env)
     assert first.returncode == 0 and "imported: 1 relations" in first.stdout, first.stderr
