@@ -16,7 +16,7 @@ from shared.auth import Admin, Anyone, Overseer, Principal
 from shared.clock import SHANGHAI, reading_now, utcnow
 from shared.problems import Problem, invalid_field, refusals
 from shared.validation import Day
-from shared.vocabulary import AUDIENCES, CHANNELS, NOTIFICATION_KINDS, TIMER_KINDS
+from shared.vocabulary import AUDIENCES, CHANNELS, TIMER_KINDS
 from shared.web import DbSession, exports
 
 from . import calendar as work_calendar
@@ -417,7 +417,7 @@ def named(notification: dict, unit_code: str, unit_name: str) -> dict:
         **notification,
         "unit_code": unit_code,
         "unit_name": unit_name,
-        "kind_name": NOTIFICATION_KINDS.zh(kind) if kind in NOTIFICATION_KINDS else notification["title"],
+        "kind_name": TIMER_KINDS.zh(kind) if kind in TIMER_KINDS else notification["title"],
         "channel_name": CHANNELS.zh(notification["channel"]),
         "channel_name_en": CHANNELS.name(notification["channel"], "en"),
         "recipient_kind_name": AUDIENCES.zh(notification["recipient_kind"]),
