@@ -153,6 +153,11 @@ class SessionGuard:
                 viewer = None if ended else viewer
             if viewer is None:
                 session.clear()
+                # Kept until the next sign-in: when a background call (the queue's live poll) meets
+                # the ended session first, the page asked for next still says why.
+                session["ended"] = ended
+        else:
+            ended = session.get("ended")
         state = scope.setdefault("state", {})
         state["viewer"], state["session_ended"] = viewer, ended
         await self.app(scope, receive, send)

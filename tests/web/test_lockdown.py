@@ -131,6 +131,9 @@ async def test_xiaoer_user_unlocks_sets_a_password_and_deactivates_ending_the_se
 
         # Deactivated: the session open in the browser ends at its next request.
         assert "deactivated" in await xiaoer_user(web, "deactivate", username)
+        # The queue's live poll may meet the ended session first: the page asked next still says why.
+        polled = await page.request.get("/clerk/", headers={"HX-Request": "true"}, max_redirects=0)
+        assert polled.status == 401 and "reason=inactive" in polled.headers["hx-redirect"]
         await page.reload()
         assert page.url.startswith(web.url + "/?next=")
         await expect(page.get_by_role("alert")).to_have_text("账号已停用，请联系管理员")
