@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import os
 import tempfile
@@ -53,6 +54,7 @@ COLUMNS = (
 )
 
 
+@functools.cache  # once per (type, item), not once per exported row
 def _item_name(request_type: str, item: str) -> str:
     known = catalogue.REQUEST_TYPES.get(request_type)
     names = {t.code: t.zh for t in known.items} if known else {}
