@@ -20,7 +20,7 @@ from shared.vocabulary import AUDIENCES, CHANNELS, TIMER_KINDS
 from shared.web import DbSession, exports
 
 from . import calendar as work_calendar
-from . import policies, recipients, stats, urging
+from . import day_counts, policies, recipients, stats
 from .countdown import countdown
 from .models import Notification, Recipient, SlaPolicy, SlaRecord, SlaTimer
 from .scheduler import notification_out
@@ -157,10 +157,8 @@ async def unit_stats(
     format: Literal["json", "csv"] = "json",
 ):
     region = region_of(principal, region)
-    records = await stats.records_in(session, start_of(start), start_of(end), region)
     calendar = await calendar_of(request, session)
-    urged = await urging.counts_by_holder(session, [r.work_item_id for r in records])
-    result = stats.grouped(records, calendar, reading_now(), region, urged)
+    result = stats.grouped(await day_counts.parts_in(session, calendar, start, end, region, reading_now()), calendar)
     result["credit_substitution"] = await stats.substitution_in(session, start_of(start), start_of(end), region)
     if format == "csv":
         return Response(
@@ -213,6 +211,7 @@ async def put_calendar(
     try:
         async with session.begin():
             await work_calendar.store_schedule(session, year, body, principal.sub)
+            await day_counts.uncount_year(session, year)  # handling hours in that year count anew
     except ValueError as exc:
         raise invalid_field("holidays", "schedule_invalid", str(exc), str(exc)) from exc
     async with request.app.state.runtime.sessions() as reader:

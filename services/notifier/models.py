@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, case, text
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    case,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -86,6 +99,11 @@ class SlaRecord(Base):
     holders: Mapped[list[Any]] = mapped_column(
         default=list, comment="every unit that held the item, in order, and how it left (holders.py)"
     )
+    counted: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=text("false"),
+        comment="as it is now, in unit_day_counts (day_counts.py); any change of the record clears it",
+    )
 
     # "Overdue", the one definition, in Python and in SQL alike: an open, unpaused item past the
     # deadline that counts now — signing for it (签收) until it is signed, then resolving it.
@@ -107,6 +125,58 @@ class SlaRecord(Base):
     @classmethod
     def _is_overdue(cls, now: datetime) -> ColumnElement[bool]:
         return and_(cls.state.in_(OPEN_STATES), cls.paused_at.is_(None), cls.current_due_at < now)
+
+
+# The records whose day must be counted again: few at any time, found without reading the rest.
+Index(
+    "ix_sla_records_uncounted",
+    SlaRecord.dispatched_at,
+    postgresql_where=text("NOT counted"),
+    sqlite_where=text("NOT counted"),
+)
+
+
+@event.listens_for(SlaRecord, "before_update")
+def _count_again(_mapper, _connection, record: SlaRecord) -> None:
+    """A record that changed is no longer what its day's counts hold: its day is counted again
+    (day_counts.py). Whoever changes it, and however — one rule, kept at the flush."""
+    state = inspect(record)
+    if any(attr.history.has_changes() for attr in state.attrs if attr.key != "counted"):
+        record.counted = False
+
+
+class UnitDayCounts(Base):
+    """The unit statistics' counts (stats.py) of the items dispatched on one Chinese day that are
+    settled (no longer open), per unit that held them, its region and the request type, with the
+    handling hours of those it resolved. Kept by the notifier's worker (day_counts.py); the
+    statistics of a long period add these up instead of reading every record again."""
+
+    __tablename__ = "unit_day_counts"
+
+    day: Mapped[date] = mapped_column(primary_key=True, comment="the Chinese day the items were dispatched")
+    unit_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    request_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    unit_name: Mapped[str] = mapped_column(String(200), comment="the unit's name when it last received one")
+    named_at: Mapped[datetime] = mapped_column(comment="when that was")
+    received: Mapped[int]
+    acknowledged_on_time: Mapped[int]
+    acknowledged_late: Mapped[int]
+    acknowledge_counted: Mapped[int]
+    kept: Mapped[int]
+    resolved: Mapped[int]
+    resolved_on_time: Mapped[int]
+    resolve_counted: Mapped[int]
+    extended: Mapped[int]
+    returned: Mapped[int]
+    transferred: Mapped[int]
+    urged: Mapped[int]
+    rated: Mapped[int]
+    satisfied: Mapped[int]
+    followed_up: Mapped[int]
+    solved: Mapped[int]
+    partly_solved: Mapped[int]
+    hours: Mapped[list[Any]] = mapped_column(comment="working hours from dispatch to resolution, one per resolved item")
 
 
 class SlaTimer(Base):

@@ -6,6 +6,7 @@ send a notification twice. ``now`` is a parameter: tests drive the clock."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 
 import structlog
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.clock import utcnow
 
 from . import calendar as work_calendar
-from . import messages, metrics, notify
+from . import day_counts, messages, metrics, notify
 from .channels import Channels
 from .models import Notification, SlaRecord, SlaTimer
 from .settings import NotifierSettings
@@ -46,6 +47,7 @@ class Scheduler:
         self.settings = settings
         self.channels = channels
         self.on_outbox = on_outbox or (lambda: None)
+        self.counted_at = float("-inf")  # time.monotonic() of the last count_days
 
     async def fire_due_timers(self, now: datetime) -> int:
         """Turns every due timer into notifications, once. Costs what is due, not what is open:
@@ -150,6 +152,9 @@ class Scheduler:
             fired = await self.fire_due_timers(now)
             sent = await self.deliver(now)
         await metrics.refresh(self.sessions, now)  # the SLA gauges, at most every 30 s
+        if time.monotonic() - self.counted_at >= self.settings.stats_count_seconds:
+            self.counted_at = time.monotonic()
+            await day_counts.count_days(self.sessions, self.calendar)
         return fired, sent
 
     async def run(self) -> None:

@@ -18,6 +18,9 @@ class NotifierSettings(Settings):
     scheduler_enabled: bool = True  # tests drive the scheduler's clock themselves
     scheduler_tick_seconds: float = 5.0
     scheduler_batch_size: int = 500
+    stats_count_seconds: float = Field(
+        60.0, description="how often the worker counts again the days whose records changed (day_counts.py)"
+    )
 
     # Notifications
     notification_max_attempts: int = 5

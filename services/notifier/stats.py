@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, events, regions
@@ -249,18 +249,54 @@ def figures(counts: dict[str, int], hours: list[float], day_hours: float) -> dic
 
 
 @dataclass
+class Part:
+    """What the holdings of one unit, region and request type add up to: counts and handling
+    hours. Parts of the same unit (from different days, or some read from the records and some
+    from the day counts) add up to what all its holdings together would (day_counts.py)."""
+
+    unit_code: str
+    unit_name: str
+    region_code: str
+    request_type: str
+    counts: dict[str, int]
+    hours: list[float]
+    named_at: datetime  # when the unit last received one of these items: its name then is the row's
+
+
+def parts_of(
+    holdings: list[Holding], calendar: WorkingCalendar, now: datetime, urged: dict | None = None
+) -> list[Part]:
+    """The holdings grouped by unit, region and request type, each group's counts and hours."""
+    groups: dict[tuple[str, str, str], list[Holding]] = defaultdict(list)
+    for h in holdings:
+        groups[(h.unit_code, h.region_code, h.record.request_type)].append(h)
+    parts = []
+    for (unit, region, request_type), hs in groups.items():
+        latest = max(hs, key=lambda h: (h.received_at, h.unit_name))
+        counts, hours = counts_of(hs, now, urged), handling_hours(hs, calendar)
+        parts.append(Part(unit, latest.unit_name, region, request_type, counts, hours, latest.received_at))
+    return parts
+
+
+@dataclass
 class Row:
     key: dict[str, str]
     counts: dict[str, int]
     hours: list[float]
 
 
-def _rows(
-    groups: dict[str, list[Holding]], key, calendar: WorkingCalendar, now: datetime, urged: dict | None = None
-) -> list[Row]:
+def _rows(parts: list[Part], by: str, key) -> list[Row]:
+    """The parts added up per unit, region or request type (``by``: the Part's field)."""
+    groups: dict[str, list[Part]] = defaultdict(list)
+    for part in parts:
+        groups[getattr(part, by)].append(part)
     return [
-        Row(key(code, hs), counts_of(hs, now, urged), handling_hours(hs, calendar))
-        for code, hs in sorted(groups.items())
+        Row(
+            key(code, ps),
+            {field: sum(p.counts[field] for p in ps) for field in COUNTS},
+            sorted(h for p in ps for h in p.hours),
+        )
+        for code, ps in sorted(groups.items())
     ]
 
 
@@ -275,38 +311,12 @@ def holdings_in(records: list[SlaRecord], region: str | None) -> list[Holding]:
     return [h for r in records for h in holdings_of(r) if not region or regions.covers(region, h.region_code)]
 
 
-def grouped(
-    records: list[SlaRecord],
-    calendar: WorkingCalendar,
-    now: datetime,
-    region: str | None = None,
-    urged: dict[tuple[str, str], int] | None = None,
-) -> dict:
+def grouped(parts: list[Part], calendar: WorkingCalendar) -> dict:
     """Per unit (every unit that held an item), region and request type, and 合计 from the unit rows."""
-    holdings = holdings_in(records, region)
-    by: dict[str, dict[str, list[Holding]]] = {
-        "units": defaultdict(list),
-        "regions": defaultdict(list),
-        "types": defaultdict(list),
-    }
-    names = {}
-    for h in holdings:
-        by["units"][h.unit_code].append(h)
-        names[h.unit_code] = h.unit_name
-        by["regions"][h.region_code].append(h)
-        by["types"][h.record.request_type].append(h)
     day_hours = calendar.working_day_length.total_seconds() / 3600
-    units = _rows(by["units"], lambda code, _: {"unit_code": code, "unit_name": names[code]}, calendar, now, urged)
-    places = _rows(
-        by["regions"], lambda code, _: {"region_code": code, "region_name": _place(code)}, calendar, now, urged
-    )
-    types = _rows(
-        by["types"],
-        lambda code, _: {"request_type": code, "request_type_name": _type_name(code)},
-        calendar,
-        now,
-        urged,
-    )
+    units = _rows(parts, "unit_code", lambda code, ps: {"unit_code": code, "unit_name": _latest_name(ps)})
+    places = _rows(parts, "region_code", lambda code, _: {"region_code": code, "region_name": _place(code)})
+    types = _rows(parts, "request_type", lambda code, _: {"request_type": code, "request_type_name": _type_name(code)})
     return {
         "units": [{**row.key, **figures(row.counts, row.hours, day_hours)} for row in units],
         "regions": [{**row.key, **figures(row.counts, row.hours, day_hours)} for row in places],
@@ -316,6 +326,21 @@ def grouped(
     }
 
 
+def _latest_name(parts: list[Part]) -> str:
+    return max(parts, key=lambda p: (p.named_at, p.unit_name)).unit_name
+
+
+def grouped_records(
+    records: list[SlaRecord],
+    calendar: WorkingCalendar,
+    now: datetime,
+    region: str | None = None,
+    urged: dict[tuple[str, str], int] | None = None,
+) -> dict:
+    """``grouped`` straight from records (all of them read: for a few)."""
+    return grouped(parts_of(holdings_in(records, region), calendar, now, urged), calendar)
+
+
 def _place(code: str) -> str:
     return regions.full_name(code) if regions.exists(code) else code
 
@@ -323,23 +348,6 @@ def _place(code: str) -> str:
 def _type_name(code: str) -> str:
     request_type = catalogue.REQUEST_TYPES.get(code)
     return request_type.zh if request_type else code
-
-
-async def records_in(
-    session: AsyncSession, start: datetime | None, end: datetime | None, region: str | None
-) -> list[SlaRecord]:
-    """The records of items dispatched in [start, end) that a unit in ``region`` may have held: its
-    unit's region or its subject's (holdings_in keeps the units in the region)."""
-    query = select(SlaRecord)
-    if start:
-        query = query.where(SlaRecord.dispatched_at >= start)
-    if end:
-        query = query.where(SlaRecord.dispatched_at < end)
-    if region:
-        query = query.where(
-            or_(regions.within(SlaRecord.region_code, region), regions.within(SlaRecord.subject_region, region))
-        )
-    return list(await session.scalars(query))
 
 
 def units_csv(result: dict, substitution: dict | None = None) -> bytes:

@@ -13,8 +13,10 @@ import uuid
 from datetime import datetime
 
 import pytest
+from sqlalchemy import func, select
 
-from services.notifier import stats
+from services.notifier import day_counts, stats
+from services.notifier.models import SlaRecord, UnitDayCounts
 from shared import events
 from shared.clock import fix_reading_now
 from shared.messaging.encoding import encode
@@ -100,8 +102,9 @@ async def units_of_a_week(system, producer):
     }
 
 
-async def test_every_unit_that_held_an_item_has_its_row_and_the_total_adds_up(system, units_of_a_week):
-    units = units_of_a_week
+async def week_table(system, units: dict, rated: int = 0) -> tuple[dict, dict]:
+    """The table for PERIOD once every event of the week is applied (they come over several
+    partitions, in any order), read at 11-05 12:00."""
     supervisor = system.auth("supervisor", region="310000")
     fix_reading_now(at("11-05T12:00"))
     try:
@@ -109,18 +112,22 @@ async def test_every_unit_that_held_an_item_has_its_row_and_the_total_adds_up(sy
         async def table():
             shown = (await system.notifier.get("/v1/stats/units", params=PERIOD, headers=supervisor)).json()
             rows = {row["unit_code"]: row for row in shown["units"]}
-            # Every event of the week applied (they come over several partitions, in any order).
             first, second = rows.get(units["first"], {}), rows.get(units["second"], {})
             ready = (
                 rows.get(units["third"])
-                and (second.get("received"), second.get("resolved")) == (2, 1)
+                and (second.get("received"), second.get("resolved"), second.get("rated")) == (2, 1, rated)
                 and (first.get("received"), first.get("transferred"), first.get("returned")) == (3, 1, 1)
             )
             return (shown, rows) if ready else None
 
-        shown, rows = await eventually(table)
+        return await eventually(table)
     finally:
         fix_reading_now(None)
+
+
+async def test_every_unit_that_held_an_item_has_its_row_and_the_total_adds_up(system, units_of_a_week):
+    units = units_of_a_week
+    shown, rows = await week_table(system, units)
     first, second, third = rows[units["first"]], rows[units["second"]], rows[units["third"]]
     # The first unit: given three, transferred one, returned one (unsigned, before its limit), one
     # not yet due: only the one it signed counts for 签收及时率.
@@ -164,3 +171,33 @@ async def test_the_csv_export_has_chinese_headers_and_ends_with_the_total(system
     assert table[-1][0] == "合计"
     received = rows[0].index("收件数")
     assert int(table[-1][received]) == sum(int(row[received]) for row in table[1:-1])
+
+
+async def test_the_figures_are_the_same_from_the_day_counts_and_a_change_counts_at_once(system, units_of_a_week):
+    """A long period's figures add up the day counts the worker keeps (day_counts.py) instead of
+    reading every record: before and after the days are counted the table is the same, and an item
+    rated after its day was counted shows in the figures at once, and again once counted anew."""
+    units = units_of_a_week
+    scheduler = system.runtimes["notifier"].scheduler
+    before, _ = await week_table(system, units)
+    while await day_counts.count_days(scheduler.sessions, scheduler.calendar):
+        pass
+    async with scheduler.sessions() as session:
+        uncounted = await session.scalar(select(func.count()).where(~SlaRecord.counted))
+        kept = {
+            (row.unit_code, row.received, row.resolved, row.transferred)
+            for row in await session.scalars(select(UnitDayCounts).where(UnitDayCounts.region_code == REGION))
+        }
+    assert uncounted == 0
+    assert (units["second"], 1, 1, 0) in kept, "the item the second unit resolved is in its day's counts"
+    assert (units["first"], 1, 0, 1) in kept, "and its transfer by the first unit"
+    after, _ = await week_table(system, units)
+    assert after == before
+
+    transferred = units["items"][0]
+    await transferred.send(events.WorkItemClosed, "11-05T09:00", "closed", score=5)
+    rated, rows = await week_table(system, units, rated=1)
+    assert (rows[units["second"]]["satisfied"], rows[units["second"]]["satisfaction_rate"]) == (1, 1.0)
+    while await day_counts.count_days(scheduler.sessions, scheduler.calendar):
+        pass
+    assert (await week_table(system, units, rated=1))[0] == rated

@@ -82,7 +82,7 @@ def assert_rates_follow_counts(row: dict) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(records(), max_size=25))
 def test_the_total_is_the_unit_rows_added_up(items):
-    result = stats.grouped(items, CALENDAR, NOW)
+    result = stats.grouped_records(items, CALENDAR, NOW)
     total = result["total"]
     for field in stats.COUNTS:
         assert total[field] == sum(row[field] for row in result["units"]), field
@@ -94,3 +94,17 @@ def test_the_total_is_the_unit_rows_added_up(items):
         assert row["returned"] + row["transferred"] + row["kept"] <= row["received"]
     assert total["received"] == sum(len(r.holders) for r in items), "every unit that held an item has it counted"
     assert {row["unit_code"] for row in result["units"]} == {h["unit_code"] for r in items for h in r.holders}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(records(), st.integers(0, 3)), max_size=25))
+def test_parts_counted_apart_add_up_to_the_figures_of_all(items):
+    """What day_counts does: the records' holdings counted in separate parts (days) and added up
+    give the very figures of reading them all at once, handling times included."""
+    records_only = [record for record, _ in items]
+    apart = [
+        part
+        for day in range(4)
+        for part in stats.parts_of(stats.holdings_in([r for r, d in items if d == day], None), CALENDAR, NOW, None)
+    ]
+    assert stats.grouped(apart, CALENDAR) == stats.grouped_records(records_only, CALENDAR, NOW)
