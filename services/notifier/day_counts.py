@@ -3,18 +3,20 @@ up some hundred thousand rows instead of reading millions of SLA records.
 
 A day's rows hold the counts (stats.counts_of) of the items dispatched that day that are settled
 — no longer open, so nothing in their counts moves with the clock — and the handling hours of
-those resolved, per unit that held them, its region and the request type. Open items are counted
-as they are read: their figures move with the clock (当前超期, past a limit). A record that changes
-is uncounted (models._count_again) and its day counted again by the worker (``count_days``);
-until then the statistics read that day's records themselves. The figures are the same whether a
-day is counted or not (tests/notifier/test_day_counts.py)."""
+those resolved, per unit that held them, its region and the request type. Each record keeps what
+it added (``sla_records.counted_as``). A record that changes is uncounted (models._count_again);
+the worker counts the uncounted records again (``count_records``): what each added before is taken
+off its rows and what it adds now put on. Until then the statistics take it off themselves and
+read the record as it is; open items are always read as they are (their figures move with the
+clock: 当前超期, past a limit). The figures are the same whether a record is counted or not
+(tests/notifier/test_unit_stats.py, tests/unit/test_stats_total.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import regions
@@ -27,7 +29,9 @@ from .workcal import WorkingCalendar
 
 # What a day's row keeps: every count but those of open items, which are never in it.
 KEPT = tuple(field for field in stats.COUNTS if field not in ("open_now", "overdue_now"))
-DAYS_PER_ROUND = 20  # days counted again per call of count_days, so a backlog never holds the worker long
+RECORDS_PER_ROUND = 2000  # records counted again per transaction, so a backlog never holds the worker long
+ROUNDS = 5
+BACKLOG = RECORDS_PER_ROUND * ROUNDS  # count_records counted all it may: there are more
 
 
 def day_start(day: date) -> datetime:
@@ -38,50 +42,116 @@ def day_of(instant: datetime) -> date:
     return instant.astimezone(SHANGHAI).date()
 
 
-async def count_days(sessions: Callable, calendar: WorkingCalendar, days: int = DAYS_PER_ROUND) -> int:
-    """Counts again, oldest first, up to ``days`` days that hold an uncounted record; how many."""
+def _added(record: SlaRecord, parts: list[stats.Part]) -> list[dict]:
+    """What a record adds to its day's rows, as kept on it (JSON)."""
+    return [
+        {
+            "unit_code": p.unit_code,
+            "unit_name": p.unit_name,
+            "region_code": p.region_code,
+            "request_type": p.request_type,
+            "counts": {field: p.counts[field] for field in KEPT},
+            "hours": [round(h, 6) for h in p.hours],
+            "named_at": p.named_at.isoformat(),
+        }
+        for p in parts
+    ]
+
+
+def _key(record: SlaRecord, added: dict) -> tuple:
+    return (day_of(record.dispatched_at), added["unit_code"], added["region_code"], added["request_type"])
+
+
+async def count_records(sessions: Callable, calendar: WorkingCalendar, rounds: int = ROUNDS) -> int:
+    """Counts again up to ``rounds`` × RECORDS_PER_ROUND uncounted records; how many."""
     done = 0
-    while done < days:
+    for _ in range(rounds):
         async with sessions() as session, session.begin():
-            first = await session.scalar(select(func.min(SlaRecord.dispatched_at)).where(SlaRecord.counted.is_(False)))
-            if first is None:
-                break
-            await count_day(session, calendar, day_of(first), utcnow())
-        done += 1
+            counted = await count_some(session, calendar, utcnow())
+        done += counted
+        if counted < RECORDS_PER_ROUND:
+            break
     return done
 
 
-async def count_day(session: AsyncSession, calendar: WorkingCalendar, day: date, now: datetime) -> None:
-    """The day's rows made anew from its settled records, and every record of the day counted.
-    The records are locked while they are read (PostgreSQL; SQLite's transactions take the
-    database), so a change made meanwhile waits and uncounts its record again after."""
-    in_day = and_(SlaRecord.dispatched_at >= day_start(day), SlaRecord.dispatched_at < day_start(day + timedelta(1)))
-    records = list(await session.scalars(select(SlaRecord).where(in_day).with_for_update()))
+async def count_some(session: AsyncSession, calendar: WorkingCalendar, now: datetime) -> int:
+    """Takes what some uncounted records added off their rows and puts on what they add now. They
+    are locked while counted (PostgreSQL; SQLite's transactions take the database), so a change
+    made meanwhile waits and uncounts its record again after."""
+    uncounted = select(SlaRecord).where(~SlaRecord.counted).order_by(SlaRecord.dispatched_at)
+    records = list(await session.scalars(uncounted.limit(RECORDS_PER_ROUND).with_for_update(skip_locked=True)))
+    if not records:
+        return 0
     settled = [r for r in records if r.state not in OPEN_STATES]
     urged = await urging.counts_by_holder(session, [r.work_item_id for r in settled])
-    await session.execute(delete(UnitDayCounts).where(UnitDayCounts.day == day))
-    for part in stats.parts_of(stats.holdings_in(settled, None), calendar, now, urged):
-        session.add(
-            UnitDayCounts(
-                day=day,
-                unit_code=part.unit_code,
-                unit_name=part.unit_name,
-                named_at=part.named_at,
-                region_code=part.region_code,
-                request_type=part.request_type,
-                hours=[round(hours, 6) for hours in part.hours],
-                **{field: part.counts[field] for field in KEPT},
-            )
+    now_adds = {r.work_item_id: [] for r in records}
+    for part, record in _parts_by_record(settled, calendar, now, urged):
+        now_adds[record.work_item_id].append(part)
+    changes = [(r, -1, added) for r in records for added in r.counted_as or []]
+    changes += [(r, 1, added) for r in records for added in _added(r, now_adds[r.work_item_id])]
+    rows = await _rows_for(session, {_key(r, added) for r, _, added in changes})
+    for record, sign, added in changes:
+        _apply(rows, _key(record, added), sign, added)
+    for row in rows.values():
+        if row in session and row.received <= 0:
+            await session.delete(row)  # nothing of the day's items left with the unit
+        elif row not in session and row.received > 0:
+            session.add(row)
+    for record in records:
+        record.counted_as = _added(record, now_adds[record.work_item_id])
+        record.counted = True
+    return len(records)
+
+
+def _parts_by_record(records, calendar, now, urged):
+    for record in records:
+        for part in stats.parts_of(stats.holdings_in([record], None), calendar, now, urged):
+            yield part, record
+
+
+async def _rows_for(session: AsyncSession, keys: set[tuple]) -> dict[tuple, UnitDayCounts]:
+    rows: dict[tuple, UnitDayCounts] = {}
+    key = tuple_(UnitDayCounts.day, UnitDayCounts.unit_code, UnitDayCounts.region_code, UnitDayCounts.request_type)
+    wanted = sorted(keys)
+    for start in range(0, len(wanted), 500):  # IN lists of a bounded size
+        chunk = select(UnitDayCounts).where(key.in_(wanted[start : start + 500])).with_for_update()
+        for row in await session.scalars(chunk):
+            rows[(row.day, row.unit_code, row.region_code, row.request_type)] = row
+    return rows
+
+
+def _apply(rows: dict[tuple, UnitDayCounts], key: tuple, sign: int, added: dict) -> None:
+    row = rows.get(key)
+    if row is None:
+        day, unit_code, region_code, request_type = key
+        row = rows[key] = UnitDayCounts(
+            day=day,
+            unit_code=unit_code,
+            region_code=region_code,
+            request_type=request_type,
+            unit_name=added["unit_name"],
+            named_at=datetime.fromisoformat(added["named_at"]),
+            hours=[],
+            **dict.fromkeys(KEPT, 0),
         )
-    await session.execute(
-        update(SlaRecord).where(in_day, SlaRecord.counted.is_(False)).values(counted=True),
-        execution_options={"synchronize_session": False},
-    )
+    for field in KEPT:
+        setattr(row, field, getattr(row, field) + sign * added["counts"][field])
+    row.hours = _take_off(row.hours, added["hours"]) if sign < 0 else sorted([*row.hours, *added["hours"]])
+    named_at = datetime.fromisoformat(added["named_at"])
+    if sign > 0 and (named_at, added["unit_name"]) >= (row.named_at, row.unit_name):
+        row.unit_name, row.named_at = added["unit_name"], named_at
+
+
+def _take_off(hours: list[float], gone: list[float]) -> list[float]:
+    left = list(hours)
+    for h in gone:
+        left.remove(h)
+    return left
 
 
 async def uncount_year(session: AsyncSession, year: int) -> None:
-    """A new schedule for ``year`` changes the working hours of every item handled in it: their
-    days are counted again."""
+    """A new schedule for ``year`` changes the working hours of every item handled in it: they are
+    counted again."""
     first, after = day_start(date(year, 1, 1)), day_start(date(year + 1, 1, 1))
     await session.execute(
         update(SlaRecord)
@@ -104,50 +174,42 @@ async def parts_in(
     now: datetime,
 ) -> list[stats.Part]:
     """The statistics' parts for items dispatched in [start, end) (Chinese days) that units in
-    ``region`` held: the counted days' rows, and the open items and the days not yet counted again
-    read from their records."""
+    ``region`` held: the day rows, less what the uncounted records added to them, and the open and
+    uncounted records as they are."""
     period = []
     if start:
         period.append(SlaRecord.dispatched_at >= day_start(start))
     if end:
         period.append(SlaRecord.dispatched_at < day_start(end))
-    uncounted = sorted(
-        {day_of(at) for at in await session.scalars(select(SlaRecord.dispatched_at).where(~SlaRecord.counted, *period))}
-    )
-    rows = select(UnitDayCounts).where(UnitDayCounts.day.not_in(uncounted))
+    rows = select(UnitDayCounts)
     if start:
         rows = rows.where(UnitDayCounts.day >= start)
     if end:
         rows = rows.where(UnitDayCounts.day < end)
     if region:
         rows = rows.where(regions.within(UnitDayCounts.region_code, region))
-    parts = [
-        stats.Part(r.unit_code, r.unit_name, r.region_code, r.request_type, _counts(r), r.hours, r.named_at)
+    kept = {
+        (r.day, r.unit_code, r.region_code, r.request_type): stats.Part(
+            r.unit_code, r.unit_name, r.region_code, r.request_type, _counts(r), r.hours, r.named_at
+        )
         for r in await session.scalars(rows)
-    ]
-    read = select(SlaRecord).where(*period, or_(SlaRecord.state.in_(OPEN_STATES), *_days(uncounted)))
+    }
+    read = select(SlaRecord).where(*period, or_(SlaRecord.state.in_(OPEN_STATES), ~SlaRecord.counted))
     if region:
         read = read.where(
             or_(regions.within(SlaRecord.region_code, region), regions.within(SlaRecord.subject_region, region))
         )
     records = list(await session.scalars(read))
+    for record in records:  # what an uncounted record added is no longer so: off its rows
+        for added in record.counted_as if not record.counted and record.counted_as else []:
+            part = kept.get(_key(record, added))
+            if part is not None:
+                part.counts = {f: n - added["counts"].get(f, 0) for f, n in part.counts.items()}
+                part.hours = _take_off(part.hours, added["hours"])
     urged = await urging.counts_by_holder(session, [r.work_item_id for r in records])
-    return parts + stats.parts_of(stats.holdings_in(records, region), calendar, now, urged)
+    live = stats.parts_of(stats.holdings_in(records, region), calendar, now, urged)
+    return [part for part in kept.values() if part.counts["received"] > 0] + live
 
 
 def _counts(row: UnitDayCounts) -> dict[str, int]:
     return {**{field: getattr(row, field) for field in KEPT}, "open_now": 0, "overdue_now": 0}
-
-
-def _days(days: list[date]) -> list:
-    """Conditions for the records of ``days``, one per run of consecutive days."""
-    runs: list[list[date]] = []
-    for day in days:
-        if runs and runs[-1][1] + timedelta(1) == day:
-            runs[-1][1] = day
-        else:
-            runs.append([day, day])
-    return [
-        and_(SlaRecord.dispatched_at >= day_start(first), SlaRecord.dispatched_at < day_start(last + timedelta(1)))
-        for first, last in runs
-    ]

@@ -104,6 +104,9 @@ class SlaRecord(Base):
         server_default=text("false"),
         comment="as it is now, in unit_day_counts (day_counts.py); any change of the record clears it",
     )
+    counted_as: Mapped[list[Any] | None] = mapped_column(
+        comment="what the record added to unit_day_counts when last counted (day_counts.py)"
+    )
 
     # "Overdue", the one definition, in Python and in SQL alike: an open, unpaused item past the
     # deadline that counts now — signing for it (签收) until it is signed, then resolving it.
@@ -138,18 +141,18 @@ Index(
 
 @event.listens_for(SlaRecord, "before_update")
 def _count_again(_mapper, _connection, record: SlaRecord) -> None:
-    """A record that changed is no longer what its day's counts hold: its day is counted again
+    """A record that changed is no longer what its day's counts hold: it is counted again
     (day_counts.py). Whoever changes it, and however — one rule, kept at the flush."""
     state = inspect(record)
-    if any(attr.history.has_changes() for attr in state.attrs if attr.key != "counted"):
+    if any(attr.history.has_changes() for attr in state.attrs if attr.key not in ("counted", "counted_as")):
         record.counted = False
 
 
 class UnitDayCounts(Base):
     """The unit statistics' counts (stats.py) of the items dispatched on one Chinese day that are
     settled (no longer open), per unit that held them, its region and the request type, with the
-    handling hours of those it resolved. Kept by the notifier's worker (day_counts.py); the
-    statistics of a long period add these up instead of reading every record again."""
+    handling hours of those it resolved. Kept by the notifier's scheduler, record by record
+    (day_counts.py); the statistics of a long period add these up instead of reading every record."""
 
     __tablename__ = "unit_day_counts"
 

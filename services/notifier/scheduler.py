@@ -47,7 +47,7 @@ class Scheduler:
         self.settings = settings
         self.channels = channels
         self.on_outbox = on_outbox or (lambda: None)
-        self.counted_at = float("-inf")  # time.monotonic() of the last count_days
+        self.counted_at = float("-inf")  # time.monotonic() of the last day_counts.count_records
 
     async def fire_due_timers(self, now: datetime) -> int:
         """Turns every due timer into notifications, once. Costs what is due, not what is open:
@@ -153,8 +153,9 @@ class Scheduler:
             sent = await self.deliver(now)
         await metrics.refresh(self.sessions, now)  # the SLA gauges, at most every 30 s
         if time.monotonic() - self.counted_at >= self.settings.stats_count_seconds:
-            self.counted_at = time.monotonic()
-            await day_counts.count_days(self.sessions, self.calendar)
+            counted = await day_counts.count_records(self.sessions, self.calendar)
+            # A backlog (after an upgrade, a new calendar year) is counted on at every tick.
+            self.counted_at = float("-inf") if counted >= day_counts.BACKLOG else time.monotonic()
         return fired, sent
 
     async def run(self) -> None:

@@ -174,13 +174,13 @@ async def test_the_csv_export_has_chinese_headers_and_ends_with_the_total(system
 
 
 async def test_the_figures_are_the_same_from_the_day_counts_and_a_change_counts_at_once(system, units_of_a_week):
-    """A long period's figures add up the day counts the worker keeps (day_counts.py) instead of
-    reading every record: before and after the days are counted the table is the same, and an item
-    rated after its day was counted shows in the figures at once, and again once counted anew."""
+    """A long period's figures add up the day counts the scheduler keeps (day_counts.py) instead of
+    reading every record: before and after the records are counted the table is the same, and an
+    item rated after it was counted shows in the figures at once, and again once counted anew."""
     units = units_of_a_week
     scheduler = system.runtimes["notifier"].scheduler
     before, _ = await week_table(system, units)
-    while await day_counts.count_days(scheduler.sessions, scheduler.calendar):
+    while await day_counts.count_records(scheduler.sessions, scheduler.calendar):
         pass
     async with scheduler.sessions() as session:
         uncounted = await session.scalar(select(func.count()).where(~SlaRecord.counted))
@@ -198,6 +198,6 @@ async def test_the_figures_are_the_same_from_the_day_counts_and_a_change_counts_
     await transferred.send(events.WorkItemClosed, "11-05T09:00", "closed", score=5)
     rated, rows = await week_table(system, units, rated=1)
     assert (rows[units["second"]]["satisfied"], rows[units["second"]]["satisfaction_rate"]) == (1, 1.0)
-    while await day_counts.count_days(scheduler.sessions, scheduler.calendar):
+    while await day_counts.count_records(scheduler.sessions, scheduler.calendar):
         pass
     assert (await week_table(system, units, rated=1))[0] == rated

@@ -7,11 +7,12 @@ Create Date: 2026-12-06 11:30:00
 The unit statistics of a year read every SLA record of the year into Python (issue 28: on a year of
 Guangdong, 3.57 million records, the call was killed at 4 GiB). unit_day_counts keeps, per day of
 dispatch, unit, region and request type, the counts of the items that are settled and their
-handling hours; the statistics add these up and read only the open items and the days not yet
-counted again (day_counts.py). sla_records.counted says whether a record is in its day's counts as
-it is now; every record starts uncounted, and the worker counts the days one by one after the
-upgrade (on that year: docs/benchmarks.md). The new column has a constant default: no table is
-rewritten; the partial index over the uncounted records is built once over all of them.
+handling hours; the statistics add these up and read only the open items and the records not yet
+counted again (day_counts.py). sla_records.counted says whether a record is in the counts as it is
+now, counted_as what it added. Every record starts uncounted; the scheduler counts them after the
+upgrade, a few thousand at a time, writing each record once (on that year: docs/benchmarks.md).
+The new columns have constant defaults: the upgrade itself rewrites no table; the partial index
+over the uncounted records is built once over all of them.
 """
 
 from collections.abc import Sequence
@@ -46,6 +47,7 @@ COUNTS = (
     "partly_solved",
 )
 COUNTED = "as it is now, in unit_day_counts (day_counts.py); any change of the record clears it"
+COUNTED_AS = "what the record added to unit_day_counts when last counted (day_counts.py)"
 
 
 def upgrade() -> None:
@@ -53,6 +55,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("counted", sa.Boolean(), nullable=False, server_default=sa.text("false"), comment=COUNTED)
         )
+        batch.add_column(sa.Column("counted_as", sa.JSON(), nullable=True, comment=COUNTED_AS))
     op.create_index(
         "ix_sla_records_uncounted",
         "sla_records",
@@ -88,4 +91,5 @@ def downgrade() -> None:
         sqlite_where=sa.text("NOT counted"),
     )
     with op.batch_alter_table("sla_records") as batch:
+        batch.drop_column("counted_as")
         batch.drop_column("counted")
