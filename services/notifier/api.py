@@ -4,7 +4,7 @@ calendar, SLA policies, recipients and the notification log. What they take and 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -29,7 +29,6 @@ from .schemas import (
     CalendarYearOut,
     LimitsOut,
     NotificationOut,
-    OverdueOut,
     PoliciesOut,
     PolicyIn,
     PolicyOut,
@@ -38,6 +37,8 @@ from .schemas import (
     SlaOut,
     SubstitutionOut,
     TimerOut,
+    TrendOut,
+    TrendWeek,
     UnitStatsOut,
 )
 from .workcal import WorkingCalendar
@@ -117,23 +118,6 @@ def timer_out(timer: SlaTimer) -> TimerOut:
     )
 
 
-@router.get("/overdue", tags=["sla"], response_model=list[OverdueOut], summary="What is overdue now, oldest first")
-async def overdue(
-    request: Request, session: DbSession, principal: Overseer, region: str | None = None
-) -> list[OverdueOut]:
-    region = region_of(principal, region)
-    now = reading_now()
-    calendar = await calendar_of(request, session)
-    query = select(SlaRecord).where(SlaRecord.is_overdue(now)).order_by(SlaRecord.current_due_at)
-    if region:
-        query = query.where(regions.within(SlaRecord.region_code, region))
-    out = []
-    for r in await session.scalars(query):
-        shown = countdown(r, now, calendar)
-        out.append(OverdueOut(**record_fields(r), overdue_working_hours=shown.working_hours, countdown=shown.as_dict()))
-    return out
-
-
 def start_of(day: date | None) -> datetime | None:
     """The first instant of ``day`` in Asia/Shanghai (statistics' periods are Chinese days)."""
     return datetime.combine(day, datetime.min.time(), SHANGHAI) if day else None
@@ -167,6 +151,31 @@ async def unit_stats(
             headers={"Content-Disposition": 'attachment; filename="unit-stats.csv"'},
         )
     return result
+
+
+@router.get(
+    "/stats/trend",
+    tags=["statistics"],
+    response_model=TrendOut,
+    summary="合计 of each of the last weeks up to ``to`` (exclusive): the board's trend, in one call",
+)
+async def unit_stats_trend(
+    request: Request,
+    session: DbSession,
+    principal: Overseer,
+    end: Annotated[Day, Query(alias="to", description="exclusive")],
+    weeks: Annotated[int, Query(ge=1, le=26)] = 8,
+    region: str | None = None,
+) -> TrendOut:
+    region = region_of(principal, region)
+    calendar = await calendar_of(request, session)
+    out = []
+    for n in range(weeks, 0, -1):
+        week_end = end - timedelta(days=7 * (n - 1))
+        week_start = week_end - timedelta(days=7)
+        parts = await day_counts.parts_in(session, calendar, week_start, week_end, region, reading_now(), hours=False)
+        out.append(TrendWeek(start=week_start, end=week_end, **stats.grouped(parts, calendar)["total"]))
+    return TrendOut(weeks=out)
 
 
 @router.get(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import regions
@@ -172,28 +172,18 @@ async def parts_in(
     end: date | None,
     region: str | None,
     now: datetime,
+    *,
+    hours: bool = True,
 ) -> list[stats.Part]:
     """The statistics' parts for items dispatched in [start, end) (Chinese days) that units in
-    ``region`` held: the day rows, less what the uncounted records added to them, and the open and
-    uncounted records as they are."""
+    ``region`` held: the day rows added up, less what the uncounted records added to them, and the
+    open and uncounted records as they are. ``hours=False``: the counts only (a trend)."""
     period = []
     if start:
         period.append(SlaRecord.dispatched_at >= day_start(start))
     if end:
         period.append(SlaRecord.dispatched_at < day_start(end))
-    rows = select(UnitDayCounts)
-    if start:
-        rows = rows.where(UnitDayCounts.day >= start)
-    if end:
-        rows = rows.where(UnitDayCounts.day < end)
-    if region:
-        rows = rows.where(regions.within(UnitDayCounts.region_code, region))
-    kept = {
-        (r.day, r.unit_code, r.region_code, r.request_type): stats.Part(
-            r.unit_code, r.unit_name, r.region_code, r.request_type, _counts(r), r.hours, r.named_at
-        )
-        for r in await session.scalars(rows)
-    }
+    kept = await _kept(session, start, end, region, hours)
     read = select(SlaRecord).where(*period, or_(SlaRecord.state.in_(OPEN_STATES), ~SlaRecord.counted))
     if region:
         read = read.where(
@@ -202,14 +192,50 @@ async def parts_in(
     records = list(await session.scalars(read))
     for record in records:  # what an uncounted record added is no longer so: off its rows
         for added in record.counted_as if not record.counted and record.counted_as else []:
-            part = kept.get(_key(record, added))
+            part = kept.get(_key(record, added)[1:])
             if part is not None:
                 part.counts = {f: n - added["counts"].get(f, 0) for f, n in part.counts.items()}
-                part.hours = _take_off(part.hours, added["hours"])
+                part.hours = _take_off(part.hours, added["hours"]) if hours else []
     urged = await urging.counts_by_holder(session, [r.work_item_id for r in records])
     live = stats.parts_of(stats.holdings_in(records, region), calendar, now, urged)
+    if not hours:
+        for part in live:
+            part.hours = []
     return [part for part in kept.values() if part.counts["received"] > 0] + live
 
 
-def _counts(row: UnitDayCounts) -> dict[str, int]:
-    return {**{field: getattr(row, field) for field in KEPT}, "open_now": 0, "overdue_now": 0}
+async def _kept(
+    session: AsyncSession, start: date | None, end: date | None, region: str | None, hours: bool
+) -> dict[tuple[str, str, str], stats.Part]:
+    """The day rows of the period added up by the database, per unit, region and request type;
+    their handling hours put together (when asked); each unit named as it was last."""
+    days = []
+    if start:
+        days.append(UnitDayCounts.day >= start)
+    if end:
+        days.append(UnitDayCounts.day < end)
+    if region:
+        days.append(regions.within(UnitDayCounts.region_code, region))
+    key = (UnitDayCounts.unit_code, UnitDayCounts.region_code, UnitDayCounts.request_type)
+    names: dict[str, tuple[datetime, str]] = {}
+    named = select(UnitDayCounts.unit_code, UnitDayCounts.unit_name, func.max(UnitDayCounts.named_at))
+    for unit_code, unit_name, named_at in await session.execute(
+        named.where(*days).group_by(UnitDayCounts.unit_code, UnitDayCounts.unit_name)
+    ):
+        names[unit_code] = max(names.get(unit_code, (named_at, unit_name)), (named_at, unit_name))
+    sums = [func.sum(getattr(UnitDayCounts, field)) for field in KEPT]
+    kept = {}
+    for unit_code, region_code, request_type, *counts in await session.execute(
+        select(*key, *sums).where(*days).group_by(*key)
+    ):
+        named_at, unit_name = names[unit_code]
+        counted = {**dict(zip(KEPT, map(int, counts), strict=True)), "open_now": 0, "overdue_now": 0}
+        kept[(unit_code, region_code, request_type)] = stats.Part(
+            unit_code, unit_name, region_code, request_type, counted, [], named_at
+        )
+    if hours:
+        for unit_code, region_code, request_type, resolved in await session.execute(
+            select(*key, UnitDayCounts.hours).where(*days, UnitDayCounts.resolved > 0)
+        ):
+            kept[(unit_code, region_code, request_type)].hours.extend(resolved)
+    return kept

@@ -11,7 +11,7 @@ from shared.clock import SHANGHAI, utcnow
 from shared.runtime import ServiceRuntime
 from shared.web import create_app
 
-from . import api, api_countdowns, api_messages, api_supervisions, worker
+from . import api, api_countdowns, api_messages, api_overdue, api_supervisions, worker
 from .calendar import new_calendar, refresh, warnings
 from .channels import Channels
 from .models import Base
@@ -65,7 +65,7 @@ def build_app(runtime: ServiceRuntime, *, workers: bool = False) -> FastAPI:
             "按中国工作日计时、催办、督办与统计。"
             "SLA clocks in Chinese working days, reminders, escalation and statistics."
         ),
-        routers=[api.router, api_countdowns.router, api_supervisions.router, api_messages.router],
+        routers=[api.router, api_countdowns.router, api_overdue.router, api_supervisions.router, api_messages.router],
         workers=workers,
         warnings=runtime.warnings,
     )

@@ -191,6 +191,17 @@ class Figures(BaseModel):
     solution_rate: float | None = Field(description="解决率: solved / followed_up")
 
 
+class TrendWeek(Figures):
+    """One week's 合计 (handling hours are not in a trend: null)."""
+
+    start: date = Field(serialization_alias="from")
+    end: date = Field(serialization_alias="to", description="exclusive")
+
+
+class TrendOut(BaseModel):
+    weeks: list[TrendWeek] = Field(description="oldest first")
+
+
 class UnitKey(BaseModel):
     unit_code: str
     unit_name: str

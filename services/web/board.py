@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
@@ -65,6 +66,9 @@ async def _units(api: ServiceClient) -> dict[str, dict]:
     return {u["unit_code"]: u for u in await api.get("router", "/v1/units")}
 
 
+OVERDUE_PAGE = 100  # rows of the overdue board per page
+
+
 @router.get("/", name="board.overdue")
 async def overdue(
     request: Request,
@@ -74,33 +78,42 @@ async def overdue(
     unit: Annotated[str, Query(max_length=100)] = "",
     kind: Annotated[str, Query(max_length=40)] = "",
     type: Annotated[str, Query(max_length=40)] = "",
+    cursor: Annotated[str, Query(max_length=60)] = "",
 ):
-    params = {"region": region} if region else None
-    rows = await api.get("notifier", "/v1/overdue", params=params)  # oldest deadline first
-    units = await _units(api)
-    options = {
-        "regions": sorted({r["region_code"] for r in rows}),
-        "units": sorted({(r["unit_code"], r["unit_name"]) for r in rows}),
-        "kinds": sorted({units[r["unit_code"]]["kind"] for r in rows if r["unit_code"] in units}),
-        "types": sorted({r["request_type"] for r in rows}),
-    }
-    shown = [
-        r
-        for r in rows
-        if (not unit or r["unit_code"] == unit)
-        and (not kind or units.get(r["unit_code"], {}).get("kind") == kind)
-        and (not type or r["request_type"] == type)
-    ]
+    """What is overdue now, the oldest deadline first, a page at a time; the filters' choices and
+    the count come from the notifier's summary (a province has thousands overdue)."""
+    chosen = {"region": region, "unit": unit, "kind": kind, "request_type": type}
+    filters = {name: value for name, value in chosen.items() if value}
+    summary = await api.get("notifier", "/v1/overdue/summary", params=filters)
+    page = {"limit": OVERDUE_PAGE, **({"cursor": cursor} if cursor else {})}
+    answer = await api.call("notifier", "GET", "/v1/overdue", params={**filters, **page})
+    after = answer.links.get("next", {}).get("url")
+    here = {"region": region, "unit": unit, "kind": kind, "type": type}
     context = {
-        "rows": shown,
+        "rows": answer.json(),
         "pending": {p["item"]["id"]: p for p in await pending_extensions(api)},
-        "total": len(rows),
-        "options": options,
-        "chosen": {"region": region, "unit": unit, "kind": kind, "type": type},
+        "total": summary["total"],
+        "options": {
+            "regions": [c["code"] for c in summary["regions"]],
+            "units": [(c["code"], c["name"]) for c in summary["units"]],
+            "kinds": [c["code"] for c in summary["kinds"]],
+            "types": [c["code"] for c in summary["request_types"]],
+        },
+        "chosen": here,
+        "first_page": "/board/?" + urlencode({k: v for k, v in here.items() if v}) if cursor else None,
+        "next_page": _board_page(here, after),
     }
     if is_live_poll(request, "overdue-live"):  # the board asking whether anything changed
         return render_live(request, "board/_overdue.html", context)
     return render(request, "board/overdue.html", context)
+
+
+def _board_page(here: dict, api_next: str | None) -> str | None:
+    """The board's address of the page after, from the notifier's next-page link."""
+    if not api_next:
+        return None
+    cursor = parse_qs(urlsplit(api_next).query).get("cursor", [""])[0]
+    return "/board/?" + urlencode({**{k: v for k, v in here.items() if v}, "cursor": cursor})
 
 
 def _period(start: date | None, end: date | None) -> tuple[date, date]:
@@ -164,21 +177,13 @@ def _percent(rate: float | None) -> float | None:
 
 
 async def _weekly_trend(api: ServiceClient, end: date) -> dict:
-    """The last weeks' totals, one stats call per week (the notifier groups by unit, not week)."""
-    weeks, received, on_time = [], [], []
-    for n in range(TREND_WEEKS, 0, -1):
-        week_end = end - timedelta(days=7 * (n - 1))
-        week_start = week_end - timedelta(days=7)
-        figures = await api.get(
-            "notifier", "/v1/stats/units", params={"from": week_start.isoformat(), "to": week_end.isoformat()}
-        )
-        weeks.append(week_start.strftime("%m-%d"))
-        received.append(figures["total"]["received"])
-        on_time.append(_percent(figures["total"]["on_time_rate"]))
+    """The last weeks' totals, in one call (the notifier adds up its day counts week by week)."""
+    params = {"to": end.isoformat(), "weeks": TREND_WEEKS}
+    weeks = (await api.get("notifier", "/v1/stats/trend", params=params))["weeks"]
     return {
-        "weeks": weeks,
-        "received": received,
-        "on_time": on_time,
+        "weeks": [date.fromisoformat(w["from"]).strftime("%m-%d") for w in weeks],
+        "received": [w["received"] for w in weeks],
+        "on_time": [_percent(w["on_time_rate"]) for w in weeks],
         "labels": {"received": _("收件数"), "on_time": _("按时办结率") + " %"},
     }
 

@@ -201,3 +201,30 @@ async def test_the_figures_are_the_same_from_the_day_counts_and_a_change_counts_
     while await day_counts.count_records(scheduler.sessions, scheduler.calendar):
         pass
     assert (await week_table(system, units, rated=1))[0] == rated
+
+
+async def test_the_trend_gives_each_weeks_total_in_one_call(system, units_of_a_week):
+    """The board's trend (GET /v1/stats/trend): each week's 合计, the same as the table's for
+    that week, handling hours left out."""
+    units = units_of_a_week
+    await week_table(system, units)
+    supervisor = system.auth("supervisor", region="310000")
+    fix_reading_now(at("11-05T12:00"))
+    try:
+        params = {"to": "2025-11-10", "weeks": 3, "region": REGION}
+        trend = (await system.notifier.get("/v1/stats/trend", params=params, headers=supervisor)).json()
+        weeks = trend["weeks"]
+        assert [(w["from"], w["to"]) for w in weeks] == [
+            ("2025-10-20", "2025-10-27"),
+            ("2025-10-27", "2025-11-03"),
+            ("2025-11-03", "2025-11-10"),
+        ]
+        for week in weeks:
+            period = {"from": week["from"], "to": week["to"], "region": REGION}
+            table = (await system.notifier.get("/v1/stats/units", params=period, headers=supervisor)).json()
+            for field in (*stats.COUNTS, *stats.RATES):
+                assert week[field] == table["total"][field], (week["from"], field)
+            assert week["median_handling_hours"] is None
+    finally:
+        fix_reading_now(None)
+    assert weeks[1]["received"] >= 1 and weeks[2]["received"] >= 6, "the week's items are in it"

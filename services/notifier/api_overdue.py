@@ -1,0 +1,140 @@
+"""The supervisors' overdue board: ``GET /v1/overdue``, what is overdue now, the oldest deadline
+first, a page at a time (``limit``, ``cursor``; the next page's address in the ``Link`` header,
+RFC 8288), filtered by unit, department kind and request type; ``GET /v1/overdue/summary``, how
+many there are and by what (the board's filter choices). A province has thousands overdue at a
+time (issue 28: 6,610 on a year of Guangdong); a page computes the countdowns of its own rows only."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, tuple_
+
+from shared import regions
+from shared.auth import Overseer
+from shared.clock import reading_now
+from shared.problems import invalid_field
+from shared.web import DbSession
+
+from .api import calendar_of, record_fields, region_of
+from .countdown import countdown
+from .models import SlaRecord
+from .schemas import OverdueOut
+
+router = APIRouter(prefix="/v1", tags=["sla"])
+Code = Annotated[str | None, Query(max_length=100)]
+CURSOR = re.compile(r"^(\d{1,19})_([0-9a-f-]{36})$")  # the last row's deadline (µs since 1970) and item
+
+
+class Count(BaseModel):
+    code: str
+    name: str | None = Field(None, description="a unit's name")
+    count: int
+
+
+class OverdueSummaryOut(BaseModel):
+    total: int = Field(description="overdue now, with the filters asked")
+    regions: list[Count] = Field(description="by the unit's region (the filters' choices: region only)")
+    units: list[Count]
+    kinds: list[Count] = Field(description="by department kind")
+    request_types: list[Count]
+
+
+def _overdue(region: str | None, unit: str | None = None, kind: str | None = None, request_type: str | None = None):
+    conditions = [SlaRecord.is_overdue(reading_now())]
+    if region:
+        conditions.append(regions.within(SlaRecord.region_code, region))
+    for column, wanted in (
+        (SlaRecord.unit_code, unit),
+        (SlaRecord.department_kind, kind),
+        (SlaRecord.request_type, request_type),
+    ):
+        if wanted:
+            conditions.append(column == wanted)
+    return conditions
+
+
+def _cursor(cursor: str | None):
+    if cursor is None:
+        return None
+    found = CURSOR.match(cursor)
+    if not found:
+        raise invalid_field("cursor", "cursor_invalid", "翻页游标无效", "Invalid cursor")
+    due = datetime.fromtimestamp(int(found[1]) / 1_000_000, UTC)
+    return tuple_(SlaRecord.current_due_at, SlaRecord.work_item_id) > (due, found[2])
+
+
+def _next(request: Request, last: SlaRecord) -> str:
+    micros = round(last.current_due_at.timestamp() * 1_000_000)
+    query = {**request.query_params, "cursor": f"{micros}_{last.work_item_id}"}
+    return f'<{request.url.path}?{urlencode(query)}>; rel="next"'
+
+
+@router.get("/overdue", response_model=list[OverdueOut], summary="What is overdue now, oldest deadline first, a page")
+async def overdue(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: Overseer,
+    region: Code = None,
+    unit: Code = None,
+    kind: Code = None,
+    request_type: Code = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=60)] = None,
+) -> list[OverdueOut]:
+    region = region_of(principal, region)
+    after = _cursor(cursor)
+    now = reading_now()
+    query = (
+        select(SlaRecord)
+        .where(*_overdue(region, unit, kind, request_type), *([after] if after is not None else []))
+        .order_by(SlaRecord.current_due_at, SlaRecord.work_item_id)
+        .limit(limit + 1)
+    )
+    records = list(await session.scalars(query))
+    if len(records) > limit:
+        records = records[:limit]
+        response.headers["Link"] = _next(request, records[-1])
+    calendar = await calendar_of(request, session)
+    out = []
+    for r in records:
+        shown = countdown(r, now, calendar)
+        out.append(OverdueOut(**record_fields(r), overdue_working_hours=shown.working_hours, countdown=shown.as_dict()))
+    return out
+
+
+@router.get(
+    "/overdue/summary",
+    response_model=OverdueSummaryOut,
+    summary="How many are overdue now, and by region, unit, department kind and request type",
+)
+async def overdue_summary(
+    session: DbSession,
+    principal: Overseer,
+    region: Code = None,
+    unit: Code = None,
+    kind: Code = None,
+    request_type: Code = None,
+) -> OverdueSummaryOut:
+    region = region_of(principal, region)
+    total = await session.scalar(select(func.count()).where(*_overdue(region, unit, kind, request_type)))
+    in_region = _overdue(region)
+
+    async def by(column, name=None) -> list[Count]:
+        columns = [column, func.max(name) if name is not None else column, func.count()]
+        rows = await session.execute(select(*columns).where(*in_region).group_by(column).order_by(column))
+        return [Count(code=code, name=named if name is not None else None, count=n) for code, named, n in rows]
+
+    return OverdueSummaryOut(
+        total=total,
+        regions=await by(SlaRecord.region_code),
+        units=await by(SlaRecord.unit_code, SlaRecord.unit_name),
+        kinds=await by(SlaRecord.department_kind),
+        request_types=await by(SlaRecord.request_type),
+    )
