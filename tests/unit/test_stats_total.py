@@ -5,6 +5,7 @@ of its counts over another (hypothesis)."""
 
 from __future__ import annotations
 
+import statistics
 from datetime import datetime, timedelta
 
 from hypothesis import given, settings
@@ -108,3 +109,12 @@ def test_parts_counted_apart_add_up_to_the_figures_of_all(items):
         for part in stats.parts_of(stats.holdings_in([r for r, d in items if d == day], None), CALENDAR, NOW, None)
     ]
     assert stats.grouped(apart, CALENDAR) == stats.grouped_records(records_only, CALENDAR, NOW)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=10_000, allow_nan=False), min_size=1, max_size=60))
+def test_median_and_p90_are_the_statistics_modules_own(values):
+    """The handling-time percentiles are computed on a list already sorted, with the statistics
+    module's own arithmetic: the very same floats."""
+    ordered = sorted(values)
+    p90 = statistics.quantiles(ordered, n=10, method="inclusive")[-1] if len(ordered) > 1 else ordered[0]
+    assert stats.median_and_p90(ordered) == (statistics.median(ordered), p90)
