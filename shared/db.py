@@ -164,6 +164,12 @@ def create_engine(
     and up to ``pool_overflow`` more in a burst (settings ``database_pool_size``/``_overflow``),
     each pinged before use after ``ping_after_idle`` seconds unused (``ping_idle_connections``)."""
     if not is_sqlite(url):
+        if make_url(url).get_driver_name() == "asyncpg":
+            # No JIT compilation: it pays for long analytical queries, not for these. On a year of
+            # a province it added 0.4–0.6 s to a clerk's tab counts that ran in 0.4 s without it
+            # (docs/benchmarks.md, issue 28).
+            settings = kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})
+            settings.setdefault("jit", "off")
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_overflow, **kwargs)
         ping_idle_connections(engine, ping_after_idle)
         return engine

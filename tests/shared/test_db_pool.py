@@ -55,3 +55,15 @@ async def test_one_back_a_moment_ago_is_not_pinged():
             assert await conn.scalar(text("SELECT 1")) == 1
     finally:
         await engine.dispose()
+
+
+async def test_the_services_connections_run_without_jit_compilation():
+    """JIT compilation added 0.4–0.6 s to a clerk's tab counts on a year of a province: the
+    services' connections turn it off (docs/benchmarks.md)."""
+    url = make_url(ADMIN).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    engine = db.create_engine(url, pool_size=1, pool_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SHOW jit")) == "off"
+    finally:
+        await engine.dispose()
