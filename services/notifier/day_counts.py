@@ -136,7 +136,9 @@ def _apply(rows: dict[tuple, UnitDayCounts], key: tuple, sign: int, added: dict)
         )
     for field in KEPT:
         setattr(row, field, getattr(row, field) + sign * added["counts"][field])
-    row.hours = _take_off(row.hours, added["hours"]) if sign < 0 else sorted([*row.hours, *added["hours"]])
+    # A new list each time (SQLAlchemy sees a JSON column change only when it is assigned); in no
+    # order: the statistics sort the hours they put together (stats.together).
+    row.hours = _take_off(row.hours, added["hours"]) if sign < 0 else [*row.hours, *added["hours"]]
     named_at = datetime.fromisoformat(added["named_at"])
     if sign > 0 and (named_at, added["unit_name"]) >= (row.named_at, row.unit_name):
         row.unit_name, row.named_at = added["unit_name"], named_at
