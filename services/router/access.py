@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, Select, String, cast, false, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, false, literal_column, or_, select
 from sqlalchemy.orm import aliased
 
 from shared import db
@@ -50,11 +50,19 @@ def assisted_by(unit: str) -> Select:
 
 def visible_items(principal: Principal) -> ColumnElement[bool]:
     """The SQL twin of :func:`may_see`: the condition on ``work_items`` rows ``principal`` may see."""
+    return or_(*visible_parts(principal))
+
+
+def visible_parts(principal: Principal) -> list[ColumnElement[bool]]:
+    """What ``principal`` may see, in parts no row is in twice: a unit's own items, and those it
+    assists of other units. Counted apart, the first reads an index alone (queue.tab_counts)."""
     if principal.role == "department":
         if principal.unit is None:
-            return false()
-        return or_(WorkItem.unit_code == principal.unit, db.InSubquery(WorkItem.id, assisted_by(principal.unit)))
-    return principal.region_clause(WorkItem.subject_region)
+            return [false()]
+        own = WorkItem.unit_code == principal.unit
+        assisted = db.InSubquery(WorkItem.id, assisted_by(principal.unit))
+        return [own, and_(assisted, WorkItem.unit_code != principal.unit)]
+    return [principal.region_clause(WorkItem.subject_region)]
 
 
 async def visible_item(item_id: str, session: DbSession, principal: Staff) -> WorkItem:

@@ -117,13 +117,15 @@ class WorkItem(Base):
         # The few items other units assist (会办), for access.assisted_by: a unit's queue then reads
         # its own items by unit_code and these by id, never the whole table.
         Index("ix_work_items_assisted", "id", postgresql_where=text(ASSISTED), sqlite_where=text(ASSISTED)),
+        # A unit's items by state: its tab counts read this index alone (queue.tab_counts).
+        Index("ix_work_items_unit_state", "unit_code", "state"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("routed_requests.request_id"), index=True)
     item: Mapped[str] = mapped_column(String(40))
     department_kind: Mapped[str] = mapped_column(String(40))
-    unit_code: Mapped[str] = mapped_column(ForeignKey("department_units.unit_code"), index=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("department_units.unit_code"))
     subject_uscc: Mapped[str] = mapped_column(String(18))
     subject_name: Mapped[str] = mapped_column(String(200))
     subject_region: Mapped[str] = mapped_column(String(6))

@@ -4,6 +4,7 @@ filters find; and 签收 of many items at once."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +16,7 @@ from shared.clock import reading_now
 from shared.problems import Problem
 from shared.vocabulary import OPEN_STATES, QUEUE_TABS, TAB_STATES
 
-from .access import visible_items
+from .access import visible_items, visible_parts
 from .keyset import Order
 from .lifecycle import ActionInput, Lifecycle
 from .models import Extension, RoutedRequest, WorkItem
@@ -73,9 +74,12 @@ def _in_sla_state(sla: str, now: datetime) -> ColumnElement[bool]:
     )
 
 
-def narrowed(query: Select, principal: Principal, filters: Filters, now: datetime) -> Select:
-    """``query`` on work_items narrowed to what ``principal`` sees and ``filters`` ask for."""
-    query = query.where(visible_items(principal))
+def narrowed(
+    query: Select, principal: Principal, filters: Filters, now: datetime, visible: ColumnElement[bool] | None = None
+) -> Select:
+    """``query`` on work_items narrowed to what ``principal`` sees (``visible``: a part of it) and
+    ``filters`` ask for."""
+    query = query.where(visible_items(principal) if visible is None else visible)
     if filters.states:
         query = query.where(WorkItem.state.in_(filters.states))
     if filters.q:
@@ -122,8 +126,10 @@ async def find(
 
 async def tab_counts(session: AsyncSession, principal: Principal, filters: Filters) -> dict[str, int]:
     """How many items each tab holds under ``filters`` (their states aside), every tab named."""
-    query = narrowed(select(WorkItem.state, func.count()), principal, filters, reading_now())
-    per_state = dict((await session.execute(query.group_by(WorkItem.state))).all())
+    per_state: Counter[str] = Counter()
+    for part in visible_parts(principal):  # a unit's own items, then those it assists: indexes apart
+        query = narrowed(select(WorkItem.state, func.count()), principal, filters, reading_now(), visible=part)
+        per_state.update(dict((await session.execute(query.group_by(WorkItem.state))).all()))
     return {tab: sum(per_state.get(state, 0) for state in TAB_STATES[tab]) for tab in QUEUE_TABS}
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from services.router.access import may_see, visible_items
+from services.router.access import may_see, visible_items, visible_parts
 from services.router.models import Base, DepartmentUnit, RoutedRequest, WorkItem
 from shared.auth import Principal
 from tests.support import MINGLUO, make_databases
@@ -109,6 +109,17 @@ async def test_the_sql_twin_selects_exactly_the_items_the_predicate_lets_the_cal
         selected = set(await session.scalars(select(WorkItem.id).where(visible_items(caller))))
     assert len(every) == len(ITEMS)
     assert selected == {item.id for item in every if may_see(caller, item)}
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=lambda p: f"{p.role}-{p.unit or p.region or p.sub}")
+async def test_the_parts_of_what_a_caller_sees_are_apart_and_add_up_to_it(items, caller):
+    """queue.tab_counts counts a unit's own items apart from those it assists: no item in two
+    parts, none left out."""
+    async with items() as session:
+        parts = [set(await session.scalars(select(WorkItem.id).where(part))) for part in visible_parts(caller)]
+        seen = set(await session.scalars(select(WorkItem.id).where(visible_items(caller))))
+    assert sum(len(part) for part in parts) == len(seen) == len(set().union(*parts))
+    assert set().union(*parts) == seen
 
 
 async def test_each_caller_sees_what_the_scope_says(items):
