@@ -141,6 +141,7 @@ async def unit_stats(
     format: Literal["json", "csv"] = "json",
 ):
     region = region_of(principal, region)
+    await day_counts.snapshot(session)
     calendar = await calendar_of(request, session)
     result = stats.grouped(await day_counts.parts_in(session, calendar, start, end, region, reading_now()), calendar)
     result["credit_substitution"] = await stats.substitution_in(session, start_of(start), start_of(end), region)
@@ -168,6 +169,7 @@ async def unit_stats_trend(
     region: str | None = None,
 ) -> TrendOut:
     region = region_of(principal, region)
+    await day_counts.snapshot(session)
     calendar = await calendar_of(request, session)
     out = []
     for n in range(weeks, 0, -1):
@@ -220,7 +222,6 @@ async def put_calendar(
     try:
         async with session.begin():
             await work_calendar.store_schedule(session, year, body, principal.sub)
-            await day_counts.uncount_year(session, year)  # handling hours in that year count anew
     except ValueError as exc:
         raise invalid_field("holidays", "schedule_invalid", str(exc), str(exc)) from exc
     async with request.app.state.runtime.sessions() as reader:

@@ -23,7 +23,7 @@ from shared.web import DbSession
 from . import notify, urging
 from .api import calendar_of
 from .countdown import countdown
-from .models import KnownUnit, SlaRecord, Urging
+from .models import KnownUnit, SlaRecord, Urging, count_again
 from .schemas import ItemCountdownOut, UrgeOut
 
 router = APIRouter(prefix="/v1", tags=["sla"])
@@ -132,6 +132,7 @@ async def urge(work_item_id: Id, request: Request, session: DbSession, principal
                 urged_by=principal.sub,
             )
             session.add(chase)
+            count_again(record)  # 被催办次数 is the record's figure: not as counted before this
             await session.flush()
             notified = await notify.create(
                 session,

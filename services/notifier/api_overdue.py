@@ -28,7 +28,7 @@ from .schemas import OverdueOut
 
 router = APIRouter(prefix="/v1", tags=["sla"])
 Code = Annotated[str | None, Query(max_length=100)]
-CURSOR = re.compile(r"^(\d{1,19})_([0-9a-f-]{36})$")  # the last row's deadline (µs since 1970) and item
+CURSOR = re.compile(r"^(\d{1,16})_([0-9a-f-]{36})$")  # the last row's deadline (µs since 1970) and item
 
 
 class Count(BaseModel):
@@ -63,9 +63,12 @@ def _cursor(cursor: str | None):
     if cursor is None:
         return None
     found = CURSOR.match(cursor)
-    if not found:
+    try:
+        due = datetime.fromtimestamp(int(found[1]) / 1_000_000, UTC) if found else None
+    except (ValueError, OverflowError, OSError):  # digits, but no instant a datetime can hold
+        due = None
+    if due is None:
         raise invalid_field("cursor", "cursor_invalid", "翻页游标无效", "Invalid cursor")
-    due = datetime.fromtimestamp(int(found[1]) / 1_000_000, UTC)
     return tuple_(SlaRecord.current_due_at, SlaRecord.work_item_id) > (due, found[2])
 
 

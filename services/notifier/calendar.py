@@ -3,17 +3,17 @@ kept in the notifier's database, with a visible fallback for years that have nei
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.clock import utcnow
+from shared.clock import SHANGHAI, utcnow
 from shared.validation import bilingual_error
 
-from .models import CalendarYear
+from .models import CalendarYear, SlaRecord
 from .settings import NotifierSettings
 from .workcal import WorkingCalendar, YearSchedule, parse_windows
 
@@ -91,7 +91,19 @@ async def store_schedule(session: AsyncSession, year: int, schedule: ScheduleIn,
     row.workdays = [d.isoformat() for d in schedule.workdays]
     row.loaded_by = loaded_by
     row.loaded_at = utcnow()
+    await _count_again_handled_in(session, year)
     return row
+
+
+async def _count_again_handled_in(session: AsyncSession, year: int) -> None:
+    """A new schedule for ``year`` changes the working hours of the items resolved in it: the
+    statistics' day counts take them again (day_counts.py)."""
+    first = datetime.combine(date(year, 1, 1), datetime.min.time(), SHANGHAI)
+    after = datetime.combine(date(year + 1, 1, 1), datetime.min.time(), SHANGHAI)
+    handled = and_(SlaRecord.counted, SlaRecord.dispatched_at < after, SlaRecord.resolved_at >= first)
+    await session.execute(
+        update(SlaRecord).where(handled).values(counted=False), execution_options={"synchronize_session": False}
+    )
 
 
 def warnings(calendar: WorkingCalendar, today: date) -> list[str]:

@@ -13,22 +13,27 @@ clock: 当前超期, past a limit). The figures are the same whether a record is
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select, text, tuple_, update
+import structlog
+from sqlalchemy import func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import regions
 from shared.clock import SHANGHAI, utcnow
 from shared.vocabulary import OPEN_STATES
 
+from . import calendar as work_calendar
 from . import stats, urging
 from .models import OPEN_RECORDS, SlaRecord, UnitDayCounts
 from .workcal import WorkingCalendar
 
 # What a day's row keeps: every count but those of open items, which are never in it.
 KEPT = tuple(field for field in stats.COUNTS if field not in ("open_now", "overdue_now"))
+log = structlog.get_logger()
+COUNTING_LOCK = 0x78696165_72646179  # pg_advisory_xact_lock key of the counting (b"xiaerday")
 RECORDS_PER_ROUND = 2000  # records counted again per transaction, so a backlog never holds the worker long
 ROUNDS = 5
 BACKLOG = RECORDS_PER_ROUND * ROUNDS  # count_records counted all it may: there are more
@@ -51,7 +56,7 @@ def _added(record: SlaRecord, parts: list[stats.Part]) -> list[dict]:
             "region_code": p.region_code,
             "request_type": p.request_type,
             "counts": {field: p.counts[field] for field in KEPT},
-            "hours": [round(h, 6) for h in p.hours],
+            "hours": list(p.hours),
             "named_at": p.named_at.isoformat(),
         }
         for p in parts
@@ -78,10 +83,15 @@ async def count_some(session: AsyncSession, calendar: WorkingCalendar, now: date
     """Takes what some uncounted records added off their rows and puts on what they add now. They
     are locked while counted (PostgreSQL; SQLite's transactions take the database), so a change
     made meanwhile waits and uncounts its record again after."""
+    if session.bind.dialect.name == "postgresql" and not await session.scalar(
+        select(func.pg_try_advisory_xact_lock(COUNTING_LOCK))
+    ):
+        return 0  # another replica is counting: two would make the same new rows and one would fail
     uncounted = select(SlaRecord).where(~SlaRecord.counted).order_by(SlaRecord.dispatched_at)
-    records = list(await session.scalars(uncounted.limit(RECORDS_PER_ROUND).with_for_update(skip_locked=True)))
+    records = list(await session.scalars(uncounted.limit(RECORDS_PER_ROUND).with_for_update()))
     if not records:
         return 0
+    await work_calendar.refresh(session, calendar)  # a schedule loaded since the tick began counts
     settled = [r for r in records if r.state not in OPEN_STATES]
     urged = await urging.counts_by_holder(session, [r.work_item_id for r in settled])
     now_adds = {r.work_item_id: [] for r in records}
@@ -122,6 +132,9 @@ async def _rows_for(session: AsyncSession, keys: set[tuple]) -> dict[tuple, Unit
 
 def _apply(rows: dict[tuple, UnitDayCounts], key: tuple, sign: int, added: dict) -> None:
     row = rows.get(key)
+    if row is None and sign < 0:  # the row was removed by hand (a restore?): nothing to take off
+        log.warning("day_counts.row_missing", key=[str(k) for k in key])
+        return
     if row is None:
         day, unit_code, region_code, request_type = key
         row = rows[key] = UnitDayCounts(
@@ -145,26 +158,15 @@ def _apply(rows: dict[tuple, UnitDayCounts], key: tuple, sign: int, added: dict)
 
 
 def _take_off(hours: list[float], gone: list[float]) -> list[float]:
-    left = list(hours)
-    for h in gone:
-        left.remove(h)
+    """``hours`` less ``gone`` (each value as often as it is there), in one pass."""
+    missing = Counter(gone)
+    left = []
+    for h in hours:
+        if missing[h] > 0:
+            missing[h] -= 1
+        else:
+            left.append(h)
     return left
-
-
-async def uncount_year(session: AsyncSession, year: int) -> None:
-    """A new schedule for ``year`` changes the working hours of every item handled in it: they are
-    counted again."""
-    first, after = day_start(date(year, 1, 1)), day_start(date(year + 1, 1, 1))
-    await session.execute(
-        update(SlaRecord)
-        .where(
-            SlaRecord.counted,
-            SlaRecord.dispatched_at < after,
-            or_(SlaRecord.resolved_at.is_(None), SlaRecord.resolved_at >= first),
-        )
-        .values(counted=False),
-        execution_options={"synchronize_session": False},
-    )
 
 
 async def parts_in(
@@ -178,33 +180,48 @@ async def parts_in(
     hours: bool = True,
 ) -> list[stats.Part]:
     """The statistics' parts for items dispatched in [start, end) (Chinese days) that units in
-    ``region`` held: the day rows added up, less what the uncounted records added to them, and the
-    open and uncounted records as they are. ``hours=False``: the counts only (a trend)."""
+    ``region`` held: the day rows added up, less what the records read as they are had added to
+    them, and those records — the open ones and the uncounted — as they are. ``hours=False``: the
+    counts only (a trend). Read in one snapshot (``snapshot``), or a count committed between two
+    reads would be seen half."""
     period = []
     if start:
         period.append(SlaRecord.dispatched_at >= day_start(start))
     if end:
         period.append(SlaRecord.dispatched_at < day_start(end))
     kept = await _kept(session, start, end, region, hours)
-    # The open ones as the partial index says it, so PostgreSQL sees the index serves them.
+    # Every region's: a unit in ``region`` may have held an item now elsewhere (转办); holdings_in
+    # keeps the holdings in the region. The open ones as the partial index says it, so PostgreSQL
+    # sees the index serves them.
     read = select(SlaRecord).where(*period, or_(text(OPEN_RECORDS), ~SlaRecord.counted))
-    if region:
-        read = read.where(
-            or_(regions.within(SlaRecord.region_code, region), regions.within(SlaRecord.subject_region, region))
-        )
     records = list(await session.scalars(read))
-    for record in records:  # what an uncounted record added is no longer so: off its rows
-        for added in record.counted_as if not record.counted and record.counted_as else []:
-            part = kept.get(_key(record, added)[1:])
+    gone: dict[tuple, list[float]] = defaultdict(list)
+    for record in records:  # what the day rows hold of a record read as it is: off them
+        for added in record.counted_as or []:
+            part = kept.get(_group(added))
             if part is not None:
                 part.counts = {f: n - added["counts"].get(f, 0) for f, n in part.counts.items()}
-                part.hours = _take_off(part.hours, added["hours"]) if hours else []
+                gone[_group(added)].extend(added["hours"])
+    for group, hours_gone in gone.items():
+        kept[group].hours = _take_off(kept[group].hours, hours_gone) if hours else []
     urged = await urging.counts_by_holder(session, [r.work_item_id for r in records])
     live = stats.parts_of(stats.holdings_in(records, region), calendar, now, urged)
     if not hours:
         for part in live:
             part.hours = []
     return [part for part in kept.values() if part.counts["received"] > 0] + live
+
+
+async def snapshot(session: AsyncSession) -> None:
+    """The session's reads from now on see one moment of the database (PostgreSQL's REPEATABLE
+    READ, read only): the first thing a session does. SQLite's transactions see one already."""
+    if session.bind.dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+
+
+def _group(added: dict) -> tuple[str, str, str]:
+    """The unit, region and request type of what a record added (its day aside)."""
+    return (added["unit_code"], added["region_code"], added["request_type"])
 
 
 async def _kept(
@@ -231,7 +248,7 @@ async def _kept(
     for unit_code, region_code, request_type, *counts in await session.execute(
         select(*key, *sums).where(*days).group_by(*key)
     ):
-        named_at, unit_name = names[unit_code]
+        named_at, unit_name = names[unit_code]  # same snapshot: every unit summed was named
         counted = {**dict(zip(KEPT, map(int, counts), strict=True)), "open_now": 0, "overdue_now": 0}
         kept[(unit_code, region_code, request_type)] = stats.Part(
             unit_code, unit_name, region_code, request_type, counted, [], named_at

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import flag_modified
 
 from shared.clock import utcnow
 from shared.db import BigIntPK, service_base
@@ -147,13 +148,20 @@ Index(
 )
 
 
+def count_again(record: SlaRecord) -> None:
+    """The record is no longer what the day counts hold: the statistics read it as it is, and the
+    scheduler counts it again (day_counts.py). Written whatever ``counted`` was when read: the
+    scheduler may have counted it since (flag_modified, or SQLAlchemy leaves an unchanged value out)."""
+    record.counted = False
+    flag_modified(record, "counted")
+
+
 @event.listens_for(SlaRecord, "before_update")
 def _count_again(_mapper, _connection, record: SlaRecord) -> None:
-    """A record that changed is no longer what its day's counts hold: it is counted again
-    (day_counts.py). Whoever changes it, and however — one rule, kept at the flush."""
+    """Whoever changes a record, and however: it is counted again. One rule, kept at the flush."""
     state = inspect(record)
     if any(attr.history.has_changes() for attr in state.attrs if attr.key not in ("counted", "counted_as")):
-        record.counted = False
+        count_again(record)
 
 
 class UnitDayCounts(Base):

@@ -19,7 +19,7 @@ class NotifierSettings(Settings):
     scheduler_tick_seconds: float = 5.0
     scheduler_batch_size: int = 500
     stats_count_seconds: float = Field(
-        60.0, description="how often the worker counts again the days whose records changed (day_counts.py)"
+        60.0, description="how often the scheduler counts again the records that changed (day_counts.py)"
     )
 
     # Notifications

@@ -246,7 +246,7 @@ def median_and_p90(ordered: list[float]) -> tuple[float | None, float | None]:
 
 
 def together(runs) -> list[float]:
-    """Sorted lists of handling times as one sorted list (timsort merges the runs)."""
+    """Lists of handling times as one sorted list (timsort merges the runs that are sorted)."""
     out: list[float] = []
     for run in runs:
         out.extend(run)

@@ -48,7 +48,7 @@ class Item:
             department_kind="tax",
             unit_code=self.unit,
             unit_name=f"测试单位 {self.unit}",
-            region_code=REGION,
+            region_code=self.unit.split(".")[0],  # the unit's region: its code's first part
             subject_uscc=MINGLUO,
             subject_name="明珞(上海)科技有限公司",
             enterprise_uscc=MINGLUO,
@@ -228,3 +228,40 @@ async def test_the_trend_gives_each_weeks_total_in_one_call(system, units_of_a_w
     finally:
         fix_reading_now(None)
     assert weeks[1]["received"] >= 1 and weeks[2]["received"] >= 6, "the week's items are in it"
+
+
+async def test_a_unit_stays_counted_for_an_item_it_transferred_to_another_district(system, producer):
+    """The statistics of a region count what its units did with items now elsewhere: a unit that
+    transferred (转办) an item to another district has it counted as transferred, whether the item
+    is counted in the day counts, reopened there, or counted again."""
+    tag = uuid.uuid4().hex[:6]
+    first, elsewhere = f"{REGION}.tax.x{tag}", f"310110.tax.x{tag}"
+    item = Item(system, producer, first)
+    await item.dispatch("11-03T10:00", first)
+    await item.send(events.WorkItemAcknowledged, "11-03T11:00", "acknowledged")
+    await item.dispatch("11-03T15:00", elsewhere, previous_unit_code=first, restarts_clock=False)
+    await item.send(events.WorkItemResolved, "11-04T11:00", "resolved", resolution={"outcome": "issued"})
+    supervisor = system.auth("supervisor", region="310000")
+    scheduler = system.runtimes["notifier"].scheduler
+
+    async def first_unit(resolved_elsewhere: int):
+        async def row():
+            shown = (await system.notifier.get("/v1/stats/units", params=PERIOD, headers=supervisor)).json()
+            there = {r["unit_code"]: r for r in shown["units"]}.get(first)
+            wide = {"from": PERIOD["from"], "to": PERIOD["to"], "region": "310000"}
+            city = (await system.notifier.get("/v1/stats/units", params=wide, headers=supervisor)).json()
+            other = {r["unit_code"]: r for r in city["units"]}.get(elsewhere, {})
+            return there if there and other.get("resolved") == resolved_elsewhere else None
+
+        return await eventually(row)
+
+    before = await first_unit(resolved_elsewhere=1)
+    assert (before["received"], before["transferred"], before["kept"]) == (1, 1, 0)
+    while await day_counts.count_records(scheduler.sessions, scheduler.calendar):
+        pass
+    assert await first_unit(resolved_elsewhere=1) == before
+    await item.send(events.WorkItemReopened, "11-05T09:00", "in_progress", score=2)
+    assert await first_unit(resolved_elsewhere=0) == before, "reopened in the other district: still counted here"
+    while await day_counts.count_records(scheduler.sessions, scheduler.calendar):
+        pass
+    assert await first_unit(resolved_elsewhere=0) == before
