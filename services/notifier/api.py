@@ -171,13 +171,14 @@ async def unit_stats_trend(
     region = region_of(principal, region)
     await day_counts.snapshot(session)
     calendar = await calendar_of(request, session)
-    out = []
-    for n in range(weeks, 0, -1):
-        week_end = end - timedelta(days=7 * (n - 1))
-        week_start = week_end - timedelta(days=7)
-        parts = await day_counts.parts_in(session, calendar, week_start, week_end, region, reading_now(), hours=False)
-        out.append(TrendWeek(start=week_start, end=week_end, **stats.grouped(parts, calendar)["total"]))
-    return TrendOut(weeks=out)
+    periods = [(end - timedelta(days=7 * n), end - timedelta(days=7 * (n - 1))) for n in range(weeks, 0, -1)]
+    parts = await day_counts.parts_by_period(session, calendar, periods, region, reading_now(), hours=False)
+    return TrendOut(
+        weeks=[
+            TrendWeek(start=start, end=week_end, **stats.grouped(parts[(start, week_end)], calendar)["total"])
+            for start, week_end in periods
+        ]
+    )
 
 
 @router.get(
