@@ -20,7 +20,7 @@ from shared.vocabulary import AUDIENCES, CHANNELS, TIMER_KINDS
 from shared.web import DbSession, exports
 
 from . import calendar as work_calendar
-from . import day_counts, policies, recipients, stats
+from . import day_counts, policies, recipients, stats, substitution
 from .countdown import countdown
 from .models import Notification, Recipient, SlaPolicy, SlaRecord, SlaTimer
 from .scheduler import notification_out
@@ -144,10 +144,11 @@ async def unit_stats(
     await day_counts.snapshot(session)
     calendar = await calendar_of(request, session)
     result = stats.grouped(await day_counts.parts_in(session, calendar, start, end, region, reading_now()), calendar)
-    result["credit_substitution"] = await stats.substitution_in(session, start_of(start), start_of(end), region)
+    credit = await substitution.figures_in(session, start_of(start), start_of(end), region)
+    result["credit_substitution"] = credit
     if format == "csv":
         return Response(
-            stats.units_csv(result, result["credit_substitution"]),
+            stats.units_csv(result, [[credit["label"]], *substitution.rows(credit)]),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="unit-stats.csv"'},
         )
@@ -198,10 +199,10 @@ async def credit_substitution(
     format: Literal["json", "csv"] = "json",
 ):
     region = region_of(principal, region)
-    result = await stats.substitution_in(session, start_of(start), start_of(end), region)
+    result = await substitution.figures_in(session, start_of(start), start_of(end), region)
     if format == "csv":
         return Response(
-            stats.substitution_csv(result),
+            substitution.as_csv(result),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="credit-substitution.csv"'},
         )

@@ -7,7 +7,7 @@ summed: the total adds up. The definitions travel with the table (``COLUMNS``).
 
 They count department work only: an item a 专项信用报告 covered (信用代证) has no clock and no
 unit. What the report absorbed is its own figure per province and city, 证明替代率
-(``substitution_in``), kept from the covered items' own events (``credit_item_event``)."""
+(substitution.py). A long period adds up the day counts day_counts.py keeps."""
 
 from __future__ import annotations
 
@@ -17,14 +17,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from shared import catalogue, events, regions
+from shared import catalogue, regions
 from shared.vocabulary import OPEN_STATES
 
 from .holders import RETURNED, TRANSFERRED, Holding, holdings_of
-from .models import CoveredItem, SlaRecord
+from .models import SlaRecord
 from .workcal import WorkingCalendar
 
 # The unit table's columns: field, Chinese header, English header, and what it counts (Chinese,
@@ -170,7 +167,7 @@ def definitions() -> list[dict[str, str]]:
     ]
 
 
-def _rate(part: int, whole: int) -> float | None:
+def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
@@ -264,7 +261,7 @@ def figures(counts: dict[str, int], hours: list[float], day_hours: float) -> dic
         "median_handling_days": None if median is None else round(median / day_hours, 2),
         "p90_handling_days": None if p90 is None else round(p90 / day_hours, 2),
     }
-    rates = {rate: _rate(counts[part], counts[whole]) for rate, (part, whole) in RATES.items()}
+    rates = {name: rate(counts[part], counts[whole]) for name, (part, whole) in RATES.items()}
     return {field: {**counts, **rates, **times}[field] for field in FIELDS}
 
 
@@ -370,138 +367,16 @@ def _type_name(code: str) -> str:
     return request_type.zh if request_type else code
 
 
-def units_csv(result: dict, substitution: dict | None = None) -> bytes:
-    """The units' figures under Chinese headers, then 合计; after an empty line, the 证明替代率 table."""
+def units_csv(result: dict, appended: list[list] | None = None) -> bytes:
+    """The units' figures under Chinese headers, then 合计; after an empty line, ``appended`` (the
+    证明替代率 table)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["单位代码", "单位名称", *(zh for _, zh, *_ in COLUMNS)])
     rows = [*result["units"], {"unit_code": "合计", "unit_name": "", **result["total"]}]
     for row in rows:
         writer.writerow([row["unit_code"], row["unit_name"], *("" if row[f] is None else row[f] for f in FIELDS)])
-    if substitution is not None:
+    if appended is not None:
         writer.writerow([])
-        writer.writerow([substitution["label"]])
-        writer.writerows(substitution_rows(substitution))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-# --- 信用代证: 证明替代率 ---------------------------------------------------------------------------------
-CREDIT_STATES = ("credit_report", "credit_report_uploaded", "cancelled")
-
-
-async def credit_item_event(session: AsyncSession, event: events.WorkItemEvent) -> None:
-    """Keeps each covered item as its events say: covered, then fulfilled by the uploaded report
-    or cancelled by a withdrawal (each once, whatever arrives again)."""
-    item = await session.get(CoveredItem, event.work_item_id)
-    if isinstance(event, events.WorkItemCovered):
-        if item is None:
-            session.add(
-                CoveredItem(
-                    work_item_id=event.work_item_id,
-                    request_id=event.request_id,
-                    request_type=event.request_type,
-                    item=event.item,
-                    subject_region=event.subject_region,
-                    coverage_region=event.coverage_region,
-                    coverage_version=event.coverage_version,
-                    covered_at=event.occurred_at,
-                    state="credit_report",
-                )
-            )
-    elif item is not None and item.state == "credit_report" and event.state in CREDIT_STATES:
-        item.state, item.changed_at = event.state, event.occurred_at
-
-
-def _counted_in(code: str) -> list[str]:
-    """The province and, where there is one, the prefecture-level city a subject's region lies
-    in (GB/T 2260): the rows its items count in. A district of 北京 or 上海 counts in the province."""
-    return [c for c in regions.lineage(code) if regions.get(c).level in ("province", "city")]
-
-
-async def substitution_in(
-    session: AsyncSession, start: datetime | None, end: datetime | None, region: str | None
-) -> dict:
-    """证明替代率 per province and city (``region``: only rows within it): of the certificate items
-    requested — department items of compliance-certificate requests plus covered ones, each
-    counted where its subject is, withdrawn ones left out — the share the 专项信用报告 absorbed."""
-    where = func.coalesce(SlaRecord.subject_region, SlaRecord.region_code)  # records from before subject_region
-    query = select(where, func.count()).where(
-        SlaRecord.request_type == catalogue.COMPLIANCE_CERTIFICATE, SlaRecord.state != "cancelled"
-    )
-    covered = select(CoveredItem.subject_region, CoveredItem.state, func.count())
-    covered = covered.where(CoveredItem.state != "cancelled")
-    if start:
-        query, covered = query.where(SlaRecord.dispatched_at >= start), covered.where(CoveredItem.covered_at >= start)
-    if end:
-        query, covered = query.where(SlaRecord.dispatched_at < end), covered.where(CoveredItem.covered_at < end)
-    if region:
-        query, covered = (
-            query.where(regions.within(where, region)),
-            covered.where(regions.within(CoveredItem.subject_region, region)),
-        )
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    # Counted per subject region by the database (a province's year: a million certificate items).
-    for subject_region, n in await session.execute(query.group_by(where)):
-        for code in ["", *_counted_in(subject_region)]:  # "": the total
-            counts[code]["dept"] += n
-    for subject_region, state, n in await session.execute(
-        covered.group_by(CoveredItem.subject_region, CoveredItem.state)
-    ):
-        for code in ["", *_counted_in(subject_region)]:
-            counts[code]["report"] += n
-            counts[code]["uploaded"] += n if state == "credit_report_uploaded" else 0
-    shown = sorted(c for c in counts if c and (not region or regions.covers(region, c)))
-    return {
-        "label": "证明替代率",
-        "regions": [{"region_code": c, **_region(c), **_figures(counts[c])} for c in shown],
-        "total": _figures(counts[""]),
-    }
-
-
-def _region(code: str) -> dict:
-    level = regions.get(code).level
-    return {"region_name": regions.full_name(code), "level": level, "level_name": LEVEL_NAMES[level]}
-
-
-LEVEL_NAMES = {"province": "省级", "city": "地市级"}
-
-
-def _figures(counts: dict[str, int]) -> dict:
-    dept, report, uploaded = counts["dept"], counts["report"], counts["uploaded"]
-    return {
-        "certificate_items": dept + report,
-        "by_departments": dept,
-        "covered_by_credit_report": report,
-        "fulfilled_by_credit_report": uploaded,
-        "awaiting_credit_report": report - uploaded,
-        "substitution_rate": _rate(report, dept + report),
-    }
-
-
-SUBSTITUTION_COLUMNS = (
-    ("region_code", "地区代码"),
-    ("region_name", "地区"),
-    ("level_name", "层级"),
-    ("certificate_items", "证明事项数"),
-    ("by_departments", "部门出具"),
-    ("covered_by_credit_report", "专项信用报告替代"),
-    ("fulfilled_by_credit_report", "其中已上传报告"),
-    ("awaiting_credit_report", "其中待上传报告"),
-    ("substitution_rate", "证明替代率"),
-)
-
-
-def substitution_rows(substitution: dict) -> list[list]:
-    """The 证明替代率 as a table: a header, one row per region, and the total."""
-    total = {"region_code": "合计", "region_name": "", "level_name": "", **substitution["total"]}
-    rows = [*substitution["regions"], total]
-    return [
-        [zh for _, zh in SUBSTITUTION_COLUMNS],
-        *[["" if row[key] is None else row[key] for key, _ in SUBSTITUTION_COLUMNS] for row in rows],
-    ]
-
-
-def substitution_csv(substitution: dict) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(substitution_rows(substitution))
+        writer.writerows(appended)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -10,7 +10,7 @@ from shared.messaging.applying import BatchHandler
 from shared.messaging.encoding import ReceivedEvent
 
 from . import calendar as work_calendar
-from . import recipients, stats, turns
+from . import recipients, substitution, turns
 from .clocks import Clocks
 from .settings import NotifierSettings
 from .workcal import WorkingCalendar
@@ -23,7 +23,7 @@ def handlers(calendar: WorkingCalendar, settings: NotifierSettings) -> dict:
             if events.is_credit_report_unit(received.data.unit_code):
                 # 信用代证: the report stands for the certificate; no unit, no clock. The enterprise is
                 # told to upload it (its turn), once per request and subject.
-                await stats.credit_item_event(session, received.data)
+                await substitution.credit_item_event(session, received.data)
                 await turns.credit_report_awaited(session, received.data)
             else:
                 clocked.append((received.data, received.id))
