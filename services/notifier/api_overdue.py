@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, tuple_
 
@@ -46,14 +47,14 @@ class OverdueSummaryOut(BaseModel):
     request_types: list[Count]
 
 
-def _overdue(region: str | None, unit: str | None = None, kind: str | None = None, request_type: str | None = None):
+def _overdue(filters: Asked):
     conditions = [SlaRecord.is_overdue(reading_now())]
-    if region:
-        conditions.append(regions.within(SlaRecord.region_code, region))
+    if filters.region:
+        conditions.append(regions.within(SlaRecord.region_code, filters.region))
     for column, wanted in (
-        (SlaRecord.unit_code, unit),
-        (SlaRecord.department_kind, kind),
-        (SlaRecord.request_type, request_type),
+        (SlaRecord.unit_code, filters.unit),
+        (SlaRecord.department_kind, filters.kind),
+        (SlaRecord.request_type, filters.request_type),
     ):
         if wanted:
             conditions.append(column == wanted)
@@ -79,25 +80,39 @@ def _next(request: Request, last: SlaRecord) -> str:
     return f'<{request.url.path}?{urlencode(query)}>; rel="next"'
 
 
+@dataclass
+class Asked:
+    """The board's filters; the region the caller's, or a part of it."""
+
+    region: str | None
+    unit: str | None
+    kind: str | None
+    request_type: str | None
+
+
+def asked(
+    principal: Overseer, region: Code = None, unit: Code = None, kind: Code = None, request_type: Code = None
+) -> Asked:
+    return Asked(region_of(principal, region), unit, kind, request_type)
+
+
+Filters = Annotated[Asked, Depends(asked)]
+
+
 @router.get("/overdue", response_model=list[OverdueOut], summary="What is overdue now, oldest deadline first, a page")
 async def overdue(
     request: Request,
     response: Response,
     session: DbSession,
-    principal: Overseer,
-    region: Code = None,
-    unit: Code = None,
-    kind: Code = None,
-    request_type: Code = None,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=60)] = None,
 ) -> list[OverdueOut]:
-    region = region_of(principal, region)
     after = _cursor(cursor)
     now = reading_now()
     query = (
         select(SlaRecord)
-        .where(*_overdue(region, unit, kind, request_type), *([after] if after is not None else []))
+        .where(*_overdue(filters), *([after] if after is not None else []))
         .order_by(SlaRecord.current_due_at, SlaRecord.work_item_id)
         .limit(limit + 1)
     )
@@ -118,30 +133,21 @@ async def overdue(
     response_model=OverdueSummaryOut,
     summary="How many are overdue now, and by region, unit, department kind and request type",
 )
-async def overdue_summary(
-    session: DbSession,
-    principal: Overseer,
-    region: Code = None,
-    unit: Code = None,
-    kind: Code = None,
-    request_type: Code = None,
-) -> OverdueSummaryOut:
-    region = region_of(principal, region)
+async def overdue_summary(session: DbSession, filters: Filters) -> OverdueSummaryOut:
     # One grouped read (a province has thousands overdue); the count and the choices from it.
     key = (SlaRecord.region_code, SlaRecord.unit_code, SlaRecord.department_kind, SlaRecord.request_type)
     groups = (
         await session.execute(
-            select(*key, func.max(SlaRecord.unit_name), func.count()).where(*_overdue(region)).group_by(*key)
+            select(*key, func.max(SlaRecord.unit_name), func.count())
+            .where(*_overdue(Asked(filters.region, None, None, None)))
+            .group_by(*key)
         )
     ).all()
 
     def asked_for(row) -> bool:
         _region, unit_code, kind_code, type_code, _name, _count = row
-        return (
-            (not unit or unit == unit_code)
-            and (not kind or kind == kind_code)
-            and (not request_type or request_type == type_code)
-        )
+        wanted = ((filters.unit, unit_code), (filters.kind, kind_code), (filters.request_type, type_code))
+        return all(not want or want == got for want, got in wanted)
 
     total = sum(row[-1] for row in groups if asked_for(row))
 
