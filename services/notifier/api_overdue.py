@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 
 from shared import regions
 from shared.auth import Overseer
@@ -58,6 +58,9 @@ def _overdue(filters: Asked):
     ):
         if wanted:
             conditions.append(column == wanted)
+    if filters.q:
+        by_reference = SlaRecord.reference_no.contains(filters.q, autoescape=True)
+        conditions.append(or_(by_reference, SlaRecord.subject_name.contains(filters.q, autoescape=True)))
     return conditions
 
 
@@ -88,12 +91,18 @@ class Asked:
     unit: str | None
     kind: str | None
     request_type: str | None
+    q: str | None = None  # part of a 受理编号 or of the subject's name
 
 
 def asked(
-    principal: Overseer, region: Code = None, unit: Code = None, kind: Code = None, request_type: Code = None
+    principal: Overseer,
+    region: Code = None,
+    unit: Code = None,
+    kind: Code = None,
+    request_type: Code = None,
+    q: Annotated[str | None, Query(max_length=60, description="part of a 受理编号 or a subject's name")] = None,
 ) -> Asked:
-    return Asked(region_of(principal, region), unit, kind, request_type)
+    return Asked(region_of(principal, region), unit, kind, request_type, q.strip() if q and q.strip() else None)
 
 
 Filters = Annotated[Asked, Depends(asked)]
@@ -150,6 +159,8 @@ async def overdue_summary(session: DbSession, filters: Filters) -> OverdueSummar
         return all(not want or want == got for want, got in wanted)
 
     total = sum(row[-1] for row in groups if asked_for(row))
+    if filters.q:  # a search is not among the groups' keys: counted by the database
+        total = await session.scalar(select(func.count()).where(*_overdue(filters)))
 
     def by(index: int, named: bool = False) -> list[Count]:
         counts: dict[str, int] = defaultdict(int)

@@ -78,17 +78,18 @@ async def overdue(
     unit: Annotated[str, Query(max_length=100)] = "",
     kind: Annotated[str, Query(max_length=40)] = "",
     type: Annotated[str, Query(max_length=40)] = "",
+    q: Annotated[str, Query(max_length=60)] = "",
     cursor: Annotated[str, Query(max_length=60)] = "",
 ):
     """What is overdue now, the oldest deadline first, a page at a time; the filters' choices and
     the count come from the notifier's summary (a province has thousands overdue)."""
-    chosen = {"region": region, "unit": unit, "kind": kind, "request_type": type}
+    chosen = {"region": region, "unit": unit, "kind": kind, "request_type": type, "q": q}
     filters = {name: value for name, value in chosen.items() if value}
     summary = await api.get("notifier", "/v1/overdue/summary", params=filters)
     page = {"limit": OVERDUE_PAGE, **({"cursor": cursor} if cursor else {})}
     answer = await api.call("notifier", "GET", "/v1/overdue", params={**filters, **page})
     after = answer.links.get("next", {}).get("url")
-    here = {"region": region, "unit": unit, "kind": kind, "type": type}
+    here = {"region": region, "unit": unit, "kind": kind, "type": type, "q": q}
     context = {
         "rows": answer.json(),
         "pending": {p["item"]["id"]: p for p in await pending_extensions(api)},

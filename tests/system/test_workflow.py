@@ -271,7 +271,9 @@ async def test_an_imported_registry_routes_a_new_region_and_notifies_its_recipie
 
     item = next(i for i in items if i.unit_code == "430682.tax")
     record = await eventually(lambda: _sla_record(system, item.id))
-    await system.runtimes["notifier"].scheduler.tick(record.acknowledge_due_at)
+    scheduler = system.runtimes["notifier"].scheduler
+    while await scheduler.fire_due_timers(record.acknowledge_due_at):  # other tests' timers fall due too
+        pass
 
     async def notified():
         async with system.runtimes["notifier"].sessions() as session:

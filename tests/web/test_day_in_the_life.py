@@ -105,7 +105,7 @@ async def test_one_request_through_its_working_days_reads_the_same_on_every_page
             "enterprise": await shown(enterprise, f"/enterprise/requests/{request_id}", f"#item-{item_id} .deadline"),
             "clerk queue": await shown(clerk, f"/clerk/?tab=new&q={reference}", f"#row-{item_id} .countdown"),
             "clerk item": await shown(clerk, f"/clerk/items/{item_id}", ".summary .countdown"),
-            "board": await shown(supervisor, "/board/", f"tr:has-text('{reference}') .countdown"),
+            "board": await shown(supervisor, f"/board/?q={reference}", f"tr:has-text('{reference}') .countdown"),
             "supervisor item": await shown(supervisor, f"/board/items/{item_id}", ".summary .countdown"),
         }
         assert set(pages.values()) == {late["zh"]}, pages
@@ -175,7 +175,7 @@ async def test_one_request_through_its_working_days_reads_the_same_on_every_page
             "supervisor item": await shown(supervisor, f"/board/items/{item_id}", ".summary .countdown"),
         }
         assert set(pages.values()) == {still["zh"]} and still["zh"].startswith("暂停计时"), pages
-        await supervisor.goto("/board/")
+        await supervisor.goto(f"/board/?q={reference}")
         await expect(supervisor.get_by_role("row").filter(has_text=reference)).to_have_count(0)  # paused: not overdue
         reading(None)
 

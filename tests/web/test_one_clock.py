@@ -87,7 +87,7 @@ async def test_every_page_shows_the_notifiers_words_for_the_item_at_a_fixed_inst
             "enterprise": (people["enterprise"], "/enterprise/requests/{request_id}", "#item-{item_id} .deadline"),
             "clerk queue": (people["clerk"], "/clerk/?tab=new&q={reference}", "#row-{item_id} .countdown"),
             "clerk item": (people["clerk"], "/clerk/items/{item_id}", ".summary .countdown"),
-            "board": (people["supervisor"], "/board/", "tr:has-text('{reference}') .countdown"),
+            "board": (people["supervisor"], "/board/?q={reference}", "tr:has-text('{reference}') .countdown"),
             "supervisor item": (people["supervisor"], "/board/items/{item_id}", ".summary .countdown"),
         }
         shown = await shown_everywhere(system, at_the_unit, request_id, item["id"], reference)
@@ -173,7 +173,7 @@ async def test_a_supplement_pauses_the_clock_for_everyone(system, web, browser, 
         }
         shown = await shown_everywhere(system, pages, request_id, item["id"], reference)
         assert set(shown.values()) == {words["zh"]}, shown
-        await supervisor_page.goto("/board/")
+        await supervisor_page.goto(f"/board/?q={reference}")
         await expect(supervisor_page.get_by_role("row").filter(has_text=reference)).to_have_count(0)  # not overdue
     finally:
         for page in (enterprise_page, clerk_page, supervisor_page):
