@@ -3,7 +3,7 @@ deadlines are computed and times are shown there (DOMAIN.md, "Working days in Ch
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -11,6 +11,17 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def day_start(day: date) -> datetime:
+    """The first instant of ``day`` in Asia/Shanghai (periods, statistics and deadlines count
+    Chinese days)."""
+    return datetime.combine(day, datetime.min.time(), SHANGHAI)
+
+
+def day_of(instant: datetime) -> date:
+    """The Chinese day ``instant`` falls on."""
+    return instant.astimezone(SHANGHAI).date()
 
 
 # What answers about time left are computed at (the countdowns, overdue filters and lists): now.

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, regions
 from shared.auth import Admin, Anyone, Overseer, Principal
-from shared.clock import SHANGHAI, reading_now, utcnow
+from shared.clock import SHANGHAI, day_start, reading_now, utcnow
 from shared.problems import Problem, invalid_field, refusals
 from shared.validation import Day
 from shared.vocabulary import AUDIENCES, CHANNELS, TIMER_KINDS
@@ -120,7 +120,7 @@ def timer_out(timer: SlaTimer) -> TimerOut:
 
 def start_of(day: date | None) -> datetime | None:
     """The first instant of ``day`` in Asia/Shanghai (statistics' periods are Chinese days)."""
-    return datetime.combine(day, datetime.min.time(), SHANGHAI) if day else None
+    return day_start(day) if day else None
 
 
 @router.get(

@@ -93,6 +93,9 @@ class Asked:
     request_type: str | None
     q: str | None = None  # part of a 受理编号 or of the subject's name
 
+    def region_only(self) -> Asked:
+        return Asked(self.region, None, None, None)
+
 
 def asked(
     principal: Overseer,
@@ -148,7 +151,7 @@ async def overdue_summary(session: DbSession, filters: Filters) -> OverdueSummar
     groups = (
         await session.execute(
             select(*key, func.max(SlaRecord.unit_name), func.count())
-            .where(*_overdue(Asked(filters.region, None, None, None)))
+            .where(*_overdue(filters.region_only()))  # the choices: every unit, kind and type of the region
             .group_by(*key)
         )
     ).all()

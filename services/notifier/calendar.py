@@ -3,14 +3,14 @@ kept in the notifier's database, with a visible fallback for years that have nei
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.clock import SHANGHAI, utcnow
+from shared.clock import day_start, utcnow
 from shared.validation import bilingual_error
 
 from .models import CalendarYear, SlaRecord
@@ -98,8 +98,7 @@ async def store_schedule(session: AsyncSession, year: int, schedule: ScheduleIn,
 async def _count_again_handled_in(session: AsyncSession, year: int) -> None:
     """A new schedule for ``year`` changes the working hours of the items resolved in it: the
     statistics' day counts take them again (day_counts.py)."""
-    first = datetime.combine(date(year, 1, 1), datetime.min.time(), SHANGHAI)
-    after = datetime.combine(date(year + 1, 1, 1), datetime.min.time(), SHANGHAI)
+    first, after = day_start(date(year, 1, 1)), day_start(date(year + 1, 1, 1))
     handled = and_(SlaRecord.counted, SlaRecord.dispatched_at < after, SlaRecord.resolved_at >= first)
     await session.execute(
         update(SlaRecord).where(handled).values(counted=False), execution_options={"synchronize_session": False}

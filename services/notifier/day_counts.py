@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from shared import regions
-from shared.clock import SHANGHAI, utcnow
+from shared.clock import day_of, day_start, utcnow
 from shared.vocabulary import OPEN_STATES
 
 from . import calendar as work_calendar
@@ -42,15 +42,7 @@ ROUNDS = 5
 BACKLOG = RECORDS_PER_ROUND * ROUNDS  # count_records counted all it may: there are more
 
 
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), SHANGHAI)
-
-
-def day_of(instant: datetime) -> date:
-    return instant.astimezone(SHANGHAI).date()
-
-
-def _added(record: SlaRecord, parts: list[stats.Part]) -> list[dict]:
+def _added(parts: list[stats.Part]) -> list[dict]:
     """What a record adds to its day's rows, as kept on it (JSON)."""
     return [
         {
@@ -97,11 +89,11 @@ async def count_some(session: AsyncSession, calendar: WorkingCalendar, now: date
     await work_calendar.refresh(session, calendar)  # a schedule loaded since the tick began counts
     settled = [r for r in records if r.state not in OPEN_STATES]
     urged = await urging.counts_by_holder(session, [r.work_item_id for r in settled])
-    now_adds = {r.work_item_id: [] for r in records}
-    for part, record in _parts_by_record(settled, calendar, now, urged):
-        now_adds[record.work_item_id].append(part)
+    adds = {r.work_item_id: [] for r in records}  # an open record adds nothing
+    for r in settled:
+        adds[r.work_item_id] = _added(stats.parts_of(stats.holdings_in([r], None), calendar, now, urged))
     changes = [(r, -1, added) for r in records for added in r.counted_as or []]
-    changes += [(r, 1, added) for r in records for added in _added(r, now_adds[r.work_item_id])]
+    changes += [(r, 1, added) for r in records for added in adds[r.work_item_id]]
     rows = await _rows_for(session, {_key(r, added) for r, _, added in changes})
     for record, sign, added in changes:
         _apply(rows, _key(record, added), sign, added)
@@ -111,15 +103,8 @@ async def count_some(session: AsyncSession, calendar: WorkingCalendar, now: date
         elif row not in session and row.received > 0:
             session.add(row)
     for record in records:
-        record.counted_as = _added(record, now_adds[record.work_item_id])
-        record.counted = True
+        record.counted_as, record.counted = adds[record.work_item_id], True
     return len(records)
-
-
-def _parts_by_record(records, calendar, now, urged):
-    for record in records:
-        for part in stats.parts_of(stats.holdings_in([record], None), calendar, now, urged):
-            yield part, record
 
 
 async def _rows_for(session: AsyncSession, keys: set[tuple]) -> dict[tuple, UnitDayCounts]:

@@ -83,13 +83,13 @@ async def overdue(
 ):
     """What is overdue now, the oldest deadline first, a page at a time; the filters' choices and
     the count come from the notifier's summary (a province has thousands overdue)."""
-    chosen = {"region": region, "unit": unit, "kind": kind, "request_type": type, "q": q}
-    filters = {name: value for name, value in chosen.items() if value}
+    here = {"region": region, "unit": unit, "kind": kind, "type": type, "q": q}
+    asked = {name: value for name, value in here.items() if value}  # the page's own query
+    filters = {("request_type" if name == "type" else name): value for name, value in asked.items()}
     summary = await api.get("notifier", "/v1/overdue/summary", params=filters)
     page = {"limit": OVERDUE_PAGE, **({"cursor": cursor} if cursor else {})}
     answer = await api.call("notifier", "GET", "/v1/overdue", params={**filters, **page})
     after = answer.links.get("next", {}).get("url")
-    here = {"region": region, "unit": unit, "kind": kind, "type": type, "q": q}
     context = {
         "rows": answer.json(),
         "pending": {p["item"]["id"]: p for p in await pending_extensions(api)},
@@ -101,20 +101,20 @@ async def overdue(
             "types": [c["code"] for c in summary["request_types"]],
         },
         "chosen": here,
-        "first_page": "/board/?" + urlencode({k: v for k, v in here.items() if v}) if cursor else None,
-        "next_page": _board_page(here, after),
+        "first_page": "/board/?" + urlencode(asked) if cursor else None,
+        "next_page": _board_page(asked, after),
     }
     if is_live_poll(request, "overdue-live"):  # the board asking whether anything changed
         return render_live(request, "board/_overdue.html", context)
     return render(request, "board/overdue.html", context)
 
 
-def _board_page(here: dict, api_next: str | None) -> str | None:
+def _board_page(asked: dict, api_next: str | None) -> str | None:
     """The board's address of the page after, from the notifier's next-page link."""
     if not api_next:
         return None
     cursor = parse_qs(urlsplit(api_next).query).get("cursor", [""])[0]
-    return "/board/?" + urlencode({**{k: v for k, v in here.items() if v}, "cursor": cursor})
+    return "/board/?" + urlencode({**asked, "cursor": cursor})
 
 
 def _period(start: date | None, end: date | None) -> tuple[date, date]:
