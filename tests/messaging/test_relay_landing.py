@@ -53,8 +53,11 @@ async def test_every_event_keeps_where_it_landed_and_a_check_finds_nothing_lost(
                 )
 
         await eventually(all_sent, timeout=60)
-        async with relay._lease.connection() as conn, conn.begin():
-            await relay.landings.check(conn)  # the check a relay makes every 10 s, made now
+        # The check a relay makes every 10 s, made now on a connection of the test's own: the
+        # lease's connection is the running relay's, and on PostgreSQL one connection serves one
+        # transaction at a time.
+        async with engine.connect() as conn, conn.begin():
+            await relay.landings.check(conn)
         async with sessions() as session:
             landed = (await session.execute(select(table.c.headers, table.c.sent_partition, table.c.sent_offset))).all()
             highs = dict(((p, o) for _, p, o in (await session.execute(select(high_water))).all()))
