@@ -17,6 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
 from shared import catalogue, regions
 from shared.vocabulary import OPEN_STATES
 
@@ -219,41 +221,44 @@ def counts_of(holdings: list[Holding], now: datetime, urged: dict[tuple[str, str
     }
 
 
-def handling_hours(holdings: list[Holding], calendar: WorkingCalendar) -> list[float]:
-    """Working hours from dispatch to resolution of the items resolved by their holders."""
-    return sorted(
-        calendar.working_time_between(h.record.dispatched_at, h.record.resolved_at).total_seconds() / 3600
-        for h in holdings
-        if h.current and h.record.resolved_at is not None
+def handling_hours(holdings: list[Holding], calendar: WorkingCalendar) -> np.ndarray:
+    """Working hours from dispatch to resolution of the items resolved by their holders, in no
+    order (``median_and_p90`` picks what it needs)."""
+    return np.fromiter(
+        (
+            calendar.working_time_between(h.record.dispatched_at, h.record.resolved_at).total_seconds() / 3600
+            for h in holdings
+            if h.current and h.record.resolved_at is not None
+        ),
+        dtype=np.float64,
     )
 
 
-def median_and_p90(ordered: list[float]) -> tuple[float | None, float | None]:
-    """``statistics.median`` and ``statistics.quantiles(n=10, method="inclusive")[-1]`` of a list
-    already sorted: the same arithmetic, without the two sorts of their own (a province's year has
-    millions of handling times)."""
-    n = len(ordered)
+def median_and_p90(hours: np.ndarray) -> tuple[float | None, float | None]:
+    """``statistics.median`` and ``statistics.quantiles(n=10, method="inclusive")[-1]``: the same
+    arithmetic on the same elements, so the very same floats. The elements are picked by
+    ``np.partition`` (linear time) instead of a sort: a province's year has millions of handling
+    times, and sorting them was seconds of every statistics call (docs/benchmarks.md)."""
+    n = len(hours)
     if not n:
         return None, None
-    median = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+    j, delta = divmod(9 * (n - 1), 10)  # the p90 lies between the j-th and the next (inclusive method)
+    wanted = sorted({max(n // 2 - 1, 0), n // 2, j, min(j + 1, n - 1)})
+    at = dict(zip(wanted, np.partition(hours, wanted)[wanted].tolist(), strict=True))
+    median = at[n // 2] if n % 2 else (at[n // 2 - 1] + at[n // 2]) / 2
     if n == 1:
-        return median, ordered[0]
-    j, delta = divmod(9 * (n - 1), 10)
-    return median, (ordered[j] * (10 - delta) + ordered[j + 1] * delta) / 10
+        return median, at[0]
+    return median, (at[j] * (10 - delta) + at[j + 1] * delta) / 10
 
 
-def together(runs) -> list[float]:
-    """Lists of handling times as one sorted list (timsort merges the runs that are sorted)."""
-    out: list[float] = []
-    for run in runs:
-        out.extend(run)
-    out.sort()
-    return out
+def together(runs) -> np.ndarray:
+    """Arrays (or lists) of handling times as one array."""
+    arrays = [np.asarray(run, dtype=np.float64) for run in runs]
+    return np.concatenate(arrays) if arrays else np.empty(0)
 
 
-def figures(counts: dict[str, int], hours: list[float], day_hours: float) -> dict:
-    """A row's figures from its counts and its handling times (sorted): every rate is one count of
-    another."""
+def figures(counts: dict[str, int], hours: np.ndarray, day_hours: float) -> dict:
+    """A row's figures from its counts and its handling times: every rate is one count of another."""
     median, p90 = median_and_p90(hours)
     times = {
         "median_handling_hours": None if median is None else round(median, 2),
@@ -276,7 +281,7 @@ class Part:
     region_code: str
     request_type: str
     counts: dict[str, int]
-    hours: list[float]
+    hours: np.ndarray  # handling times, working hours, in no order
     named_at: datetime  # when the unit last received one of these items: its name then is the row's
 
 
@@ -299,7 +304,7 @@ def parts_of(
 class Row:
     key: dict[str, str]
     counts: dict[str, int]
-    hours: list[float]
+    hours: np.ndarray
 
 
 def _rows(parts: list[Part], by: str, key) -> list[Row]:

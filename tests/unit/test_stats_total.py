@@ -6,12 +6,14 @@ of its counts over another (hypothesis)."""
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from datetime import datetime, timedelta
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.notifier import stats
+from services.notifier import day_counts, stats
 from services.notifier.models import SlaRecord
 from services.notifier.workcal import WorkingCalendar
 
@@ -113,8 +115,19 @@ def test_parts_counted_apart_add_up_to_the_figures_of_all(items):
 
 @given(st.lists(st.floats(min_value=0, max_value=10_000, allow_nan=False), min_size=1, max_size=60))
 def test_median_and_p90_are_the_statistics_modules_own(values):
-    """The handling-time percentiles are computed on a list already sorted, with the statistics
+    """The handling-time percentiles, picked out of the times in any order with the statistics
     module's own arithmetic: the very same floats."""
     ordered = sorted(values)
     p90 = statistics.quantiles(ordered, n=10, method="inclusive")[-1] if len(ordered) > 1 else ordered[0]
-    assert stats.median_and_p90(ordered) == (statistics.median(ordered), p90)
+    assert stats.median_and_p90(np.array(values)) == (statistics.median(ordered), p90)
+
+
+@given(
+    st.lists(st.sampled_from([0.5, 1.0, 2.25, 7.0, 8.0]), max_size=30),
+    st.lists(st.sampled_from([0.5, 1.0, 2.25, 7.0, 9.5]), max_size=30),
+)
+def test_hours_taken_off_are_a_multiset_difference(hours, gone):
+    """What a record had added comes off its day's hours value by value, each as often as it is
+    gone (Counter subtraction), repeated values included; a value not there takes nothing."""
+    left = day_counts._taken_off(np.array(hours), gone)
+    assert Counter(left.tolist()) == Counter(hours) - Counter(gone)
