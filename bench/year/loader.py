@@ -86,8 +86,11 @@ class Schema:
     constraints: list[tuple[str, str, str, str]] = field(default_factory=list)  # (table, name, type, definition)
     indexes: list[tuple[str, str, str]] = field(default_factory=list)  # (table, name, CREATE INDEX …)
 
-    def as_set(self) -> set[tuple]:
-        return {("c", *c) for c in self.constraints} | {("i", *i) for i in self.indexes}
+    def names(self) -> set[tuple]:
+        """Each constraint and index by kind, table and name. Not by definition: the restore runs
+        the definitions PostgreSQL printed, and PostgreSQL prints one made that way in its own
+        normal form (an index's ``state IN (…)`` as ``= ANY (ARRAY[…])`` with other casts)."""
+        return {("c", t, n, kind) for t, n, kind, _ in self.constraints} | {("i", t, n) for t, n, _ in self.indexes}
 
 
 async def schema_of(conn: asyncpg.Connection, tables: list[str]) -> Schema:
