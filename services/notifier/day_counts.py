@@ -188,10 +188,11 @@ async def parts_by_period(
     # Every region's: a unit in ``region`` may have held an item now elsewhere (转办); holdings_in
     # keeps the holdings in the region. The open ones with their states in the SQL (open_state), so
     # PostgreSQL sees the partial index serves them.
-    read = select(SlaRecord).where(*span, or_(open_state(SlaRecord.state), ~SlaRecord.counted))
+    live = (*span, or_(open_state(SlaRecord.state), ~SlaRecord.counted))
+    read = select(SlaRecord).where(*live)
     read = read.options(*(defer(unused, raiseload=True) for unused in (SlaRecord.policy, SlaRecord.returned_by)))
     records = list(await session.scalars(read))
-    urged = await urging.counts_by_holder(session, [r.work_item_id for r in records])
+    urged = await urging.counts_by_holder(session, select(SlaRecord.work_item_id).where(*live))
     days = [(day_of(r.dispatched_at), r) for r in records]
     out = {}
     for period in periods:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import SHANGHAI
@@ -118,11 +118,16 @@ async def states_for(
     }
 
 
-async def counts_by_holder(session: AsyncSession, work_item_ids: list[str]) -> dict[tuple[str, str], int]:
-    """被催办次数 per (item, unit that held it when chased), for the statistics."""
+async def counts_by_holder(session: AsyncSession, work_items: list[str] | Select) -> dict[tuple[str, str], int]:
+    """被催办次数 per (item, unit that held it when chased), for the statistics. ``work_items``:
+    the items' ids, or a query of them (one statement however many: the statistics' live records
+    are tens of thousands on a province's year)."""
     counts: dict[tuple[str, str], int] = {}
-    for start in range(0, len(work_item_ids), 500):  # IN lists of a bounded size
-        chunk = work_item_ids[start : start + 500]
+    if isinstance(work_items, Select):
+        chunks: list = [work_items]
+    else:  # IN lists of a bounded size
+        chunks = [work_items[start : start + 500] for start in range(0, len(work_items), 500)]
+    for chunk in chunks:
         rows = await session.execute(
             select(Urging.work_item_id, Urging.unit_code, func.count())
             .where(Urging.work_item_id.in_(chunk))
