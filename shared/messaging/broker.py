@@ -90,7 +90,8 @@ async def ping(broker: BrokerAccess | str) -> None:
     """Raises unless the broker answers a metadata request (after logging in, where it asks to)."""
     admin = AIOKafkaAdminClient(**BrokerAccess.of(broker).client_options(), request_timeout_ms=3000)
     try:
-        await asyncio.wait_for(admin.start(), timeout=3)
-        await asyncio.wait_for(admin.list_topics(), timeout=3)
+        async with asyncio.timeout(6):  # not wait_for: see OutboxRelay.run
+            await admin.start()
+            await admin.list_topics()
     finally:
         await admin.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -163,10 +164,11 @@ class OutboxRelay:
                     sent = 0
                     wait = backoff = min(backoff * 2, 10.0)
                 if sent < self.batch_size:
-                    try:
-                        await asyncio.wait_for(self.wakeup.wait(), timeout=wait)
-                    except TimeoutError:
-                        pass
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+                    # that arrives as the wake-up is set (gh-86296), and the relay then never stops.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await self.wakeup.wait()
         finally:
             await self._resign()
             await self.topics.close()
