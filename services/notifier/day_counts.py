@@ -1,14 +1,15 @@
 """The unit statistics' counts per Chinese day (``unit_day_counts``), so the figures of a year add
 up some hundred thousand rows instead of reading millions of SLA records.
 
-A day's rows hold the counts (stats.counts_of) of the items dispatched that day that are settled
-— no longer open, so nothing in their counts moves with the clock — and the handling hours of
-those resolved, per unit that held them, its region and the request type. Each record keeps what
-it added (``sla_records.counted_as``). A record that changes is uncounted (models._count_again);
-the worker counts the uncounted records again (``count_records``): what each added before is taken
-off its rows and what it adds now put on. Until then the statistics take it off themselves and
-read the record as it is; open items are always read as they are (their figures move with the
-clock: 当前超期, past a limit). The figures are the same whether a record is counted or not
+A day's rows hold the counts (stats.counts_of) of the items dispatched that day and the handling
+hours of those resolved, per unit that held them, its region and the request type. Of an open item
+they hold what does not move with the clock; what does (stats.MOVING: its 签收 or 办结 limit
+passing, being overdue) is counted in SQL at each reading, from the record's own columns and what
+counting noted on it (``counted_holder_unit``, ``counted_sign_due_at``). Each record keeps what it
+added (``sla_records.counted_as``). A record that changes is uncounted (models._count_again); the
+worker counts the uncounted records again (``count_records``): what each added before is taken off
+its rows and what it adds now put on. Until then the statistics take it off themselves and read the
+record as it is. The figures are the same whether a record is counted or not
 (tests/notifier/test_unit_stats.py, tests/unit/test_stats_total.py)."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import date, datetime
 
 import numpy as np
 import structlog
-from sqlalchemy import Text, cast, func, or_, select, tuple_
+from sqlalchemy import LargeBinary, case, func, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -32,8 +33,10 @@ from . import stats, urging
 from .models import SlaRecord, UnitDayCounts, open_state
 from .workcal import WorkingCalendar
 
-# What a day's row keeps: every count but those of open items, which are never in it.
-KEPT = tuple(field for field in stats.COUNTS if field not in ("open_now", "overdue_now"))
+# What a day's row keeps: every count; of the MOVING ones, what an open item's current holding does
+# not add to them (moving_apart).
+KEPT = tuple(field for field in stats.COUNTS if field != "overdue_now")
+HOURS_PACKED = np.dtype(">f8")  # a day row's hours: float64 in network order, as PostgreSQL's float8send
 log = structlog.get_logger()
 COUNTING_LOCK = 0x78696165_72646179  # pg_advisory_xact_lock key of the counting (b"xiaerday")
 RECORDS_PER_ROUND = 2000  # records counted again per transaction, so a backlog never holds the worker long
@@ -86,11 +89,8 @@ async def count_some(session: AsyncSession, calendar: WorkingCalendar, now: date
     if not records:
         return 0
     await work_calendar.refresh(session, calendar)  # a schedule loaded since the tick began counts
-    settled = [r for r in records if r.state not in OPEN_STATES]
-    urged = await urging.counts_by_holder(session, [r.work_item_id for r in settled])
-    adds = {r.work_item_id: [] for r in records}  # an open record adds nothing
-    for r in settled:
-        adds[r.work_item_id] = _added(stats.parts_of(stats.holdings_in([r], None), calendar, now, urged))
+    urged = await urging.counts_by_holder(session, [r.work_item_id for r in records])
+    adds = {r.work_item_id: _added(moving_apart(r, calendar, now, urged)) for r in records}
     changes = [(r, -1, added) for r in records for added in r.counted_as or []]
     changes += [(r, 1, added) for r in records for added in adds[r.work_item_id]]
     rows = await _rows_for(session, {_key(r, added) for r, _, added in changes})
@@ -104,6 +104,25 @@ async def count_some(session: AsyncSession, calendar: WorkingCalendar, now: date
     for record in records:
         record.counted_as, record.counted = adds[record.work_item_id], True
     return len(records)
+
+
+def moving_apart(record: SlaRecord, calendar: WorkingCalendar, now: datetime, urged: dict) -> list[stats.Part]:
+    """What ``record`` adds to its day's rows: its parts, less what its current holding adds to the
+    MOVING counts if it is open — noted on the record instead (``counted_holder_*``), for
+    ``_moving`` to count at each reading. holders.follow keeps one current holding."""
+    holdings = stats.holdings_in([record], None)
+    parts = stats.parts_of(holdings, calendar, now, urged)
+    live = [h for h in holdings if h.current][-1:] if record.state in OPEN_STATES else []
+    for holding in live:
+        part = next(p for p in parts if (p.unit_code, p.region_code) == (holding.unit_code, holding.region_code))
+        moving = stats.moving_of(holding, now)
+        part.counts = {field: n - moving.get(field, 0) for field, n in part.counts.items()}
+    holding = live[0] if live else None
+    record.counted_holder_unit = holding.unit_code if holding else None
+    record.counted_holder_region = holding.region_code if holding else None
+    signing = holding is not None and holding.acknowledged_at is None and holding.ended_at is None
+    record.counted_sign_due_at = holding.acknowledge_due_at if signing else None
+    return parts
 
 
 async def _rows_for(session: AsyncSession, keys: set[tuple]) -> dict[tuple, UnitDayCounts]:
@@ -131,17 +150,16 @@ def _apply(rows: dict[tuple, UnitDayCounts], key: tuple, sign: int, added: dict)
             request_type=request_type,
             unit_name=added["unit_name"],
             named_at=datetime.fromisoformat(added["named_at"]),
-            hours=[],
+            hours=b"",
             **dict.fromkeys(KEPT, 0),
         )
     for field in KEPT:
         setattr(row, field, getattr(row, field) + sign * added["counts"][field])
-    # A new list each time (SQLAlchemy sees a JSON column change only when it is assigned); in no
-    # order: the statistics pick the percentiles out of them (stats.median_and_p90).
+    # In no order: the statistics pick the percentiles out of them (stats.median_and_p90).
     if sign < 0:
-        row.hours = _taken_off(np.asarray(row.hours, dtype=np.float64), added["hours"]).tolist()
+        row.hours = _taken_off(_unpacked(row.hours), added["hours"]).astype(HOURS_PACKED).tobytes()
     else:
-        row.hours = [*row.hours, *added["hours"]]
+        row.hours += np.asarray(added["hours"], dtype=HOURS_PACKED).tobytes()
     named_at = datetime.fromisoformat(added["named_at"])
     if sign > 0 and (named_at, added["unit_name"]) >= (row.named_at, row.unit_name):
         row.unit_name, row.named_at = added["unit_name"], named_at
@@ -174,25 +192,23 @@ async def parts_by_period(
     hours: bool = True,
 ) -> dict[Period, list[stats.Part]]:
     """The statistics' parts of each of ``periods`` (apart from one another): the day rows added
-    up, less what the records read as they are had added to them, and those records — the open
-    ones and the uncounted — as they are, read once for all the periods. ``hours=False``: the
-    counts only (a trend). Read in one snapshot (``snapshot``), or a count committed between two
-    reads would be seen half."""
-    kept = {period: await _kept(session, *period, region, hours) for period in periods}
+    up with the open items' MOVING counts at ``now``, less what the uncounted records had added to
+    them, and those records as they are, read once for all the periods. ``hours=False``: the counts
+    only (a trend). Read in one snapshot (``snapshot``), or a count committed between two reads
+    would be seen half."""
+    kept = {}
+    for period in periods:
+        kept[period] = await _kept(session, *period, region, hours)
+        await _add_moving(session, kept[period], *period, region, now)
     starts, ends = [s for s, _ in periods], [e for _, e in periods]
-    span = []
-    if None not in starts:
-        span.append(SlaRecord.dispatched_at >= day_start(min(starts)))
-    if None not in ends:
-        span.append(SlaRecord.dispatched_at < day_start(max(ends)))
+    earliest, latest = None if None in starts else min(starts), None if None in ends else max(ends)
     # Every region's: a unit in ``region`` may have held an item now elsewhere (转办); holdings_in
-    # keeps the holdings in the region. The open ones with their states in the SQL (open_state), so
-    # PostgreSQL sees the partial index serves them.
-    live = (*span, or_(open_state(SlaRecord.state), ~SlaRecord.counted))
-    read = select(SlaRecord).where(*live)
+    # keeps the holdings in the region.
+    uncounted = (*_dispatched_within(earliest, latest), ~SlaRecord.counted)
+    read = select(SlaRecord).where(*uncounted)
     read = read.options(*(defer(unused, raiseload=True) for unused in (SlaRecord.policy, SlaRecord.returned_by)))
     records = list(await session.scalars(read))
-    urged = await urging.counts_by_holder(session, select(SlaRecord.work_item_id).where(*live))
+    urged = await urging.counts_by_holder(session, select(SlaRecord.work_item_id).where(*uncounted))
     days = [(day_of(r.dispatched_at), r) for r in records]
     out = {}
     for period in periods:
@@ -203,6 +219,47 @@ async def parts_by_period(
             for part in out[period]:
                 part.hours = NO_HOURS
     return out
+
+
+def _dispatched_within(start: date | None, end: date | None) -> list:
+    span = []
+    if start is not None:
+        span.append(SlaRecord.dispatched_at >= day_start(start))
+    if end is not None:
+        span.append(SlaRecord.dispatched_at < day_start(end))
+    return span
+
+
+async def _add_moving(
+    session: AsyncSession,
+    kept: dict[tuple[str, str, str], stats.Part],
+    start: date | None,
+    end: date | None,
+    region: str | None,
+    now: datetime,
+) -> None:
+    """The MOVING counts of the counted open items of the period at ``now``, added to the summed day
+    rows of the units that held them when counted (stats.moving_of, in SQL). The open states are
+    written into the SQL (open_state): PostgreSQL then reads them by ``ix_sla_records_open_dispatched``."""
+    counted_open = [*_dispatched_within(start, end), open_state(SlaRecord.state), SlaRecord.counted]
+    if region:
+        counted_open.append(regions.within(SlaRecord.counted_holder_region, region))
+    moving = {
+        "acknowledge_counted": SlaRecord.counted_sign_due_at < now,
+        "resolve_counted": SlaRecord.past_resolve_limit(now),
+        "overdue_now": SlaRecord.is_overdue(now),
+    }
+    key = (SlaRecord.counted_holder_unit, SlaRecord.counted_holder_region, SlaRecord.request_type)
+    sums = [func.sum(case((when, 1), else_=0)) for when in moving.values()]
+    for unit_code, region_code, request_type, *counts in await session.execute(
+        select(*key, *sums).where(*counted_open).group_by(*key)
+    ):
+        part = kept.get((unit_code, region_code, request_type))
+        if part is None:  # the day row was removed by hand (a restore?)
+            log.warning("day_counts.row_missing", key=[unit_code, region_code, request_type])
+            continue
+        for field, n in zip(moving, counts, strict=True):
+            part.counts[field] += int(n)
 
 
 def _within(day: date, period: Period) -> bool:
@@ -261,28 +318,37 @@ async def _kept(
         select(*key, *sums).where(*days).group_by(*key)
     ):
         named_at, unit_name = names[unit_code]  # same snapshot: every unit summed was named
-        counted = {**dict(zip(KEPT, map(int, counts), strict=True)), "open_now": 0, "overdue_now": 0}
+        counted = {**dict(zip(KEPT, map(int, counts), strict=True)), "overdue_now": 0}
         kept[(unit_code, region_code, request_type)] = stats.Part(
             unit_code, unit_name, region_code, request_type, counted, NO_HOURS, named_at
         )
     if hours:
-        # The days' lists of one group joined by the database (string_agg, group_concat) and
-        # parsed at once by numpy: a year has half a million rows of them, millions of numbers.
-        lists = func.aggregate_strings(cast(UnitDayCounts.hours, Text), ",")
-        has_hours = cast(UnitDayCounts.hours, Text) != "[]"
-        query = select(*key, lists).where(*days, UnitDayCounts.resolved > 0, has_hours).group_by(*key)
-        for unit_code, region_code, request_type, joined in await session.execute(query):
-            kept[(unit_code, region_code, request_type)].hours = _numbers(joined)
+        for group, packed in await _hours_joined(session, key, days):
+            kept[group].hours = _unpacked(packed)
     return kept
 
 
+async def _hours_joined(session: AsyncSession, key: tuple, days: list) -> list[tuple[tuple, bytes]]:
+    """The period's handling hours per group, the day rows' bytes joined: by the database
+    (string_agg) on PostgreSQL — a year has half a million rows of them, millions of numbers — and
+    here on SQLite, whose group_concat makes text."""
+    with_hours = (*days, UnitDayCounts.resolved > 0)
+    if session.bind.dialect.name == "postgresql":
+        joined = func.string_agg(UnitDayCounts.hours, literal_column("''::bytea"), type_=LargeBinary)
+        rows = await session.execute(select(*key, joined).where(*with_hours).group_by(*key))
+        return [(tuple(group), packed) for *group, packed in rows]
+    groups: dict[tuple, list[bytes]] = defaultdict(list)
+    for *group, packed in await session.execute(select(*key, UnitDayCounts.hours).where(*with_hours)):
+        groups[tuple(group)].append(packed)
+    return [(group, b"".join(parts)) for group, parts in groups.items()]
+
+
 NO_HOURS = np.empty(0)
-_BRACKETS = str.maketrans("[]", "  ")
 
 
-def _numbers(joined: str) -> np.ndarray:
-    """The numbers of JSON lists joined by commas (``[1.5, 2],[3]``), none of them empty."""
-    return np.fromstring(joined.translate(_BRACKETS), sep=",")
+def _unpacked(packed: bytes) -> np.ndarray:
+    """A day row's hours (HOURS_PACKED) as an array of this machine's float64."""
+    return np.frombuffer(packed, dtype=HOURS_PACKED).astype(np.float64)
 
 
 def _taken_off(hours: np.ndarray, gone: list[float]) -> np.ndarray:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -109,6 +110,15 @@ class SlaRecord(Base):
     counted_as: Mapped[list[Any] | None] = mapped_column(
         comment="what the record added to unit_day_counts when last counted (day_counts.py)"
     )
+    # An open record's figures that move with the clock (stats.MOVING) are not in the day counts:
+    # the statistics count them in SQL, for the unit that held it when it was counted.
+    counted_holder_unit: Mapped[str | None] = mapped_column(
+        String(100), comment="open when counted: the unit holding it then (day_counts.py)"
+    )
+    counted_holder_region: Mapped[str | None] = mapped_column(String(6), comment="that unit's region")
+    counted_sign_due_at: Mapped[datetime | None] = mapped_column(
+        comment="that unit's 签收 limit, while it had not signed (day_counts.py)"
+    )
 
     # "Overdue", the one definition, in Python and in SQL alike: an open, unpaused item past the
     # deadline that counts now — signing for it (签收) until it is signed, then resolving it.
@@ -130,6 +140,17 @@ class SlaRecord(Base):
     @classmethod
     def _is_overdue(cls, now: datetime) -> ColumnElement[bool]:
         return and_(open_state(cls.state), cls.paused_at.is_(None), cls.current_due_at < now)
+
+    # Unresolved past its 办结 limit, the clock running: counts against 按时办结率 (stats.py).
+    @hybrid_method
+    def past_resolve_limit(self, now: datetime) -> bool:
+        due = self.resolve_due_at
+        return self.state in OPEN_STATES and self.paused_at is None and due is not None and due < now
+
+    @past_resolve_limit.inplace.expression
+    @classmethod
+    def _past_resolve_limit(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(open_state(cls.state), cls.paused_at.is_(None), cls.resolve_due_at < now)
 
 
 def open_state(state: ColumnElement[str]) -> ColumnElement[bool]:
@@ -188,19 +209,24 @@ def count_again(record: SlaRecord) -> None:
     flag_modified(record, "counted")
 
 
+# What counting writes on a record (day_counts.py): a change of these is no change of the record.
+COUNTING = ("counted", "counted_as", "counted_holder_unit", "counted_holder_region", "counted_sign_due_at")
+
+
 @event.listens_for(SlaRecord, "before_update")
 def _count_again(_mapper, _connection, record: SlaRecord) -> None:
     """Whoever changes a record, and however: it is counted again. One rule, kept at the flush."""
     state = inspect(record)
-    if any(attr.history.has_changes() for attr in state.attrs if attr.key not in ("counted", "counted_as")):
+    if any(attr.history.has_changes() for attr in state.attrs if attr.key not in COUNTING):
         count_again(record)
 
 
 class UnitDayCounts(Base):
-    """The unit statistics' counts (stats.py) of the items dispatched on one Chinese day that are
-    settled (no longer open), per unit that held them, its region and the request type, with the
-    handling hours of those it resolved. Kept by the notifier's scheduler, record by record
-    (day_counts.py); the statistics of a long period add these up instead of reading every record."""
+    """The unit statistics' counts (stats.py) of the items dispatched on one Chinese day, per unit
+    that held them, its region and the request type, with the handling hours of those it resolved;
+    of open items only what does not move with the clock (stats.MOVING). Kept by the notifier's
+    scheduler, record by record (day_counts.py); the statistics of a long period add these up
+    instead of reading every record."""
 
     __tablename__ = "unit_day_counts"
 
@@ -227,7 +253,11 @@ class UnitDayCounts(Base):
     followed_up: Mapped[int]
     solved: Mapped[int]
     partly_solved: Mapped[int]
-    hours: Mapped[list[Any]] = mapped_column(comment="working hours from dispatch to resolution, one per resolved item")
+    open_now: Mapped[int] = mapped_column(server_default=text("0"))
+    hours: Mapped[bytes] = mapped_column(
+        LargeBinary,
+        comment="working hours from dispatch to resolution, one per resolved item: float64, big-endian (HOURS_PACKED)",
+    )
 
 
 class SlaTimer(Base):

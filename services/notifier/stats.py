@@ -177,12 +177,6 @@ def _resolved(record: SlaRecord) -> bool:
     return record.resolved_at is not None or record.state == "closed"
 
 
-def _past_resolve_limit(record: SlaRecord, now: datetime) -> bool:
-    """Unresolved and past its 办结 limit, the clock running: counts against 按时办结率."""
-    due = record.resolve_due_at
-    return record.state in OPEN_STATES and record.paused_at is None and due is not None and due < now
-
-
 def counts_of(holdings: list[Holding], now: datetime, urged: dict[tuple[str, str], int] | None = None) -> dict:
     """What a set of holdings adds up to, as counts only (rates and times come from these).
     ``urged``: 被催办次数 per (item, unit that held it when chased), urging.counts_by_holder."""
@@ -206,7 +200,7 @@ def counts_of(holdings: list[Holding], now: datetime, urged: dict[tuple[str, str
         "kept": len(kept),
         "resolved": len(resolved),
         "resolved_on_time": sum(1 for h in resolved if h.record.resolved_on_time),
-        "resolve_counted": len(resolved) + sum(1 for h in kept if _past_resolve_limit(h.record, now)),
+        "resolve_counted": len(resolved) + sum(1 for h in kept if h.record.past_resolve_limit(now)),
         "extended": sum(1 for h in kept if h.record.extended),
         "returned": sum(1 for h in holdings if h.let_go == RETURNED),
         "transferred": sum(1 for h in holdings if h.let_go == TRANSFERRED),
@@ -218,6 +212,27 @@ def counts_of(holdings: list[Holding], now: datetime, urged: dict[tuple[str, str
         "followed_up": len(followed),
         "solved": followed.count("solved"),
         "partly_solved": followed.count("partly"),
+    }
+
+
+# The counts of an open item that change as time passes, without the item changing: its holder's
+# 签收 limit passing unsigned, its 办结 limit passing, being overdue. The day counts keep the rest
+# and count these in SQL at every reading (day_counts.py).
+MOVING = ("acknowledge_counted", "resolve_counted", "overdue_now")
+
+
+def moving_of(holding: Holding, now: datetime) -> dict[str, int]:
+    """What ``holding`` adds at ``now`` to the MOVING counts, as counts_of counts it: nothing unless
+    it is an open item's current holding."""
+    record, due = holding.record, holding.acknowledge_due_at
+    if not holding.current or record.state not in OPEN_STATES:
+        return dict.fromkeys(MOVING, 0)
+    return {
+        "acknowledge_counted": int(
+            holding.acknowledged_at is None and holding.ended_at is None and due is not None and due < now
+        ),
+        "resolve_counted": int(record.past_resolve_limit(now)),
+        "overdue_now": int(record.is_overdue(now)),
     }
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from services.notifier import day_counts, stats
 from services.notifier.models import SlaRecord
 from services.notifier.workcal import WorkingCalendar
+from shared.vocabulary import OPEN_STATES
 
 CALENDAR = WorkingCalendar()
 START = datetime.fromisoformat("2025-11-03T09:00:00+08:00")
@@ -32,6 +33,12 @@ def at(h: int) -> datetime:
 def records(draw) -> SlaRecord:
     units = draw(st.lists(st.sampled_from(UNITS), min_size=1, max_size=4))
     moments = sorted(draw(st.lists(hours, min_size=len(units) + 1, max_size=len(units) + 1)))
+    state = draw(
+        st.sampled_from(
+            ["dispatched", "acknowledged", "in_progress", "awaiting_supplement", "resolved", "closed", "cancelled"]
+        )
+    )
+    ended = state not in OPEN_STATES  # the item ended with its last holder (holders.follow)
     holders = []
     for i, unit in enumerate(units):
         last = i == len(units) - 1
@@ -47,14 +54,9 @@ def records(draw) -> SlaRecord:
                 "acknowledged_at": None if signed is None else (received + timedelta(hours=signed)).isoformat(),
                 "left_at": None if last else left.isoformat(),
                 "left_how": None if last else draw(st.sampled_from(["returned", "transferred", "dispatched"])),
-                "ended_at": None,
+                "ended_at": at(moments[-1] + 30).isoformat() if last and ended else None,
             }
         )
-    state = draw(
-        st.sampled_from(
-            ["dispatched", "acknowledged", "in_progress", "awaiting_supplement", "resolved", "closed", "cancelled"]
-        )
-    )
     resolved = state in ("resolved", "closed")
     return SlaRecord(
         work_item_id=str(draw(st.uuids())),
@@ -131,3 +133,21 @@ def test_hours_taken_off_are_a_multiset_difference(hours, gone):
     gone (Counter subtraction), repeated values included; a value not there takes nothing."""
     left = day_counts._taken_off(np.array(hours), gone)
     assert Counter(left.tolist()) == Counter(hours) - Counter(gone)
+
+
+@settings(max_examples=200, deadline=None)
+@given(records(), st.integers(min_value=-24 * 20, max_value=24 * 20))
+def test_a_record_counted_at_one_instant_reads_the_same_as_it_is_at_another(record, hours_later):
+    """What counting keeps of a record at one instant (day_counts.moving_apart), with its MOVING
+    counts at another reckoned as the statistics' SQL does — from what counting noted on the
+    record and the record's own clocks — gives its counts read as it is at that other instant."""
+    later = NOW + timedelta(hours=hours_later)
+    kept = {(p.unit_code, p.region_code): p.counts for p in day_counts.moving_apart(record, CALENDAR, NOW, {})}
+    if record.counted_holder_unit is not None:
+        counts = kept[(record.counted_holder_unit, record.counted_holder_region)]
+        due = record.counted_sign_due_at
+        counts["acknowledge_counted"] += int(due is not None and due < later)
+        counts["resolve_counted"] += int(record.past_resolve_limit(later))
+        counts["overdue_now"] += int(record.is_overdue(later))
+    as_it_is = stats.parts_of(stats.holdings_in([record], None), CALENDAR, later)
+    assert kept == {(p.unit_code, p.region_code): p.counts for p in as_it_is}
