@@ -35,6 +35,7 @@ from sqlalchemy import (
     bindparam,
     event,
     insert,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -231,6 +232,14 @@ def insert_for(dialect: str) -> Callable[..., Any]:
     """The INSERT construct with ``on_conflict_do_*`` for a database of ``dialect`` (PostgreSQL or
     SQLite)."""
     return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+def in_written(column: ColumnElement[str], values) -> ColumnElement[bool]:
+    """``column IN (values)`` with the values written into the SQL rather than bound. PostgreSQL uses
+    a partial index, or an index on an expression, only where it sees the index's own condition or
+    expression in the query, and a prepared statement's bound values hide it. For a service's own
+    fixed vocabularies (states), never a caller's input; in sorted order, as the indexes write them."""
+    return column.in_([literal_column(f"'{value}'") for value in sorted(values)])
 
 
 class InSubquery(ColumnElement[bool]):

@@ -21,7 +21,6 @@ from shared.vocabulary import QUEUE_ORDERS, WORK_ITEM_STATES
 from .models import WorkItem
 
 _STATE_RANK = case({code: rank for rank, code in enumerate(WORK_ITEM_STATES)}, value=WorkItem.state, else_=99)
-_NO_DEADLINE = case((WorkItem.current_due_at.is_(None), 1), else_=0)  # an item without one sorts last
 
 # Each order's keys: as SQL, as read from a row (for its cursor), and what a cursor must hold for
 # it (checked before it reaches the database: a text where a number belongs is the caller's error).
@@ -29,7 +28,7 @@ _ID = (WorkItem.id, lambda i: i.id, "text")
 _CREATED = (WorkItem.created_at, lambda i: i.created_at, "instant")
 KEYS: dict[str, tuple[tuple[ColumnElement[Any], Callable[[WorkItem], Any], str], ...]] = {
     "deadline": (
-        (_NO_DEADLINE, lambda i: int(i.current_due_at is None), "number"),
+        (WorkItem.no_deadline, lambda i: i.no_deadline, "number"),  # an item without one sorts last
         (WorkItem.current_due_at, lambda i: i.current_due_at, "instant or none"),
         _ID,
     ),

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
@@ -117,11 +117,24 @@ def _assigned_to(assignee: str, principal: Principal) -> ColumnElement[bool]:
 async def find(
     session: AsyncSession, principal: Principal, filters: Filters, order: Order, offset: int, limit: int
 ) -> list[WorkItem]:
-    """A page of the queue in ``order``: after ``order.after`` (keyset) when given, else from ``offset``."""
-    query = narrowed(select(WorkItem), principal, filters, reading_now())
-    if order.after is not None:
-        query = query.where(order.after_clause())
-    return list(await session.scalars(query.order_by(*order.clauses()).offset(offset).limit(limit)))
+    """A page of the queue in ``order``: after ``order.after`` (keyset) when given, else from ``offset``.
+    A unit sees its own items and those it assists (access.visible_parts): each part is read in the
+    order up to the page's end, and the page taken from both. Asked as one condition (an OR),
+    PostgreSQL sorted every item of the unit's tab for each page; a part alone it reads in the
+    order of an index (ix_work_items_unit_deadline)."""
+    now, parts = reading_now(), visible_parts(principal)
+
+    def ordered(query: Select, part: ColumnElement[bool]) -> Select:
+        query = narrowed(query, principal, filters, now, visible=part)
+        return (query if order.after is None else query.where(order.after_clause())).order_by(*order.clauses())
+
+    if len(parts) == 1:
+        return list(await session.scalars(ordered(select(WorkItem), parts[0]).offset(offset).limit(limit)))
+    page_ends = union_all(
+        *(select(ordered(select(WorkItem.id), part).limit(offset + limit).subquery().c.id) for part in parts)
+    )
+    query = select(WorkItem).where(WorkItem.id.in_(page_ends)).order_by(*order.clauses())
+    return list(await session.scalars(query.offset(offset).limit(limit)))
 
 
 async def tab_counts(session: AsyncSession, principal: Principal, filters: Filters) -> dict[str, int]:

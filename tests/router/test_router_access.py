@@ -7,14 +7,18 @@ codes that begin with another unit's code and codes that differ only where SQL's
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from services.router import queue
 from services.router.access import may_see, visible_items, visible_parts
+from services.router.keyset import KEYS, Order
 from services.router.models import Base, DepartmentUnit, RoutedRequest, WorkItem
 from shared.auth import Principal
+from shared.vocabulary import QUEUE_ORDERS
 from tests.support import MINGLUO, make_databases
 
 UNITS = {
@@ -80,7 +84,9 @@ async def items(tmp_path_factory):
         )
         session.add(request)
         await session.flush()
+        start = datetime(2026, 3, 2, 1, tzinfo=UTC)
         for n, (holder, assisting, region) in enumerate(ITEMS):
+            due = None if n % 3 == 2 else start + timedelta(hours=(n * 5) % 7)  # some share one, some have none
             session.add(
                 WorkItem(
                     id=str(uuid.uuid4()),
@@ -91,7 +97,10 @@ async def items(tmp_path_factory):
                     subject_uscc=MINGLUO,
                     subject_name="广州明珞装备股份有限公司",
                     subject_region=region,
-                    state="dispatched",
+                    state=("dispatched", "in_progress")[n % 2],  # the deadline now: 签收's, then 办结's
+                    acknowledge_due_at=due,
+                    resolve_due_at=due and due + timedelta(days=1),
+                    created_at=start + timedelta(minutes=n % 4),
                     routing_reason="test",
                     assisting_units=assisting,
                 )
@@ -146,3 +155,27 @@ async def test_each_caller_sees_what_the_scope_says(items):
     assert len(seen(Principal(sub="a", role="admin"))) == len(ITEMS)
     # Enterprises and liaison officers follow their requests in intake, not work items here.
     assert seen(Principal(sub="e", role="enterprise", usccs=[MINGLUO])) == []
+
+
+@pytest.mark.parametrize("order", QUEUE_ORDERS)
+@pytest.mark.parametrize("descending", [False, True])
+async def test_a_units_pages_are_its_own_and_assisted_items_in_one_order(items, order, descending):
+    """queue.find reads a unit's own items and those it assists apart and pages them together:
+    page by page, by offset or by cursor, every caller gets what it sees, in the order asked."""
+
+    def key(item: WorkItem) -> list:
+        return [read(item) for _column, read, _kind in KEYS[order]]
+
+    async with items() as session:
+        every = list(await session.scalars(select(WorkItem)))
+        for caller in CALLERS:
+            seen = sorted((i for i in every if may_see(caller, i)), key=key, reverse=descending)
+            by_offset, by_cursor, ordering = [], [], Order(order, descending)
+            for offset in range(0, len(seen) + 2, 2):
+                by_offset += await queue.find(session, caller, queue.Filters(), Order(order, descending), offset, 2)
+                page = await queue.find(session, caller, queue.Filters(), ordering, 0, 2)
+                by_cursor += page
+                if page:
+                    ordering.read_cursor(ordering.cursor_of(page[-1]))
+            assert [i.id for i in by_offset] == [i.id for i in seen], caller
+            assert [i.id for i in by_cursor] == [i.id for i in seen], caller
