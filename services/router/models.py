@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     ColumnElement,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     case,
+    event,
     false,
     text,
 )
@@ -34,6 +36,10 @@ UNSIGNED_STATES = ("dispatched", "returned")
 
 Base = service_base()
 outbox = Base.metadata.tables["outbox"]
+# The trigram indexes of a clerk's search (router 0020) need pg_trgm; create_all makes it too.
+event.listen(
+    Base.metadata, "before_create", DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql")
+)
 
 
 class DepartmentUnit(Base):
@@ -97,6 +103,15 @@ class RoutedRequest(Base):
     """router's copy of a request as submitted (the event body), for re-dispatch and withdrawal."""
 
     __tablename__ = "routed_requests"
+    __table_args__ = (
+        # A clerk's search by part of a 受理编号 (queue._matches_text): pg_trgm, PostgreSQL only.
+        Index(
+            "ix_routed_requests_reference_no_trgm",
+            "reference_no",
+            postgresql_using="gin",
+            postgresql_ops={"reference_no": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     reference_no: Mapped[str] = mapped_column(String(20))
@@ -139,6 +154,13 @@ class WorkItem(Base):
             text(CURRENT_DUE_AT_AS_PRINTED),
             "id",
         ).ddl_if(dialect="postgresql"),
+        # A clerk's search by part of a subject's name (queue._matches_text): pg_trgm, PostgreSQL only.
+        Index(
+            "ix_work_items_subject_name_trgm",
+            "subject_name",
+            postgresql_using="gin",
+            postgresql_ops={"subject_name": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -146,7 +168,7 @@ class WorkItem(Base):
     item: Mapped[str] = mapped_column(String(40))
     department_kind: Mapped[str] = mapped_column(String(40))
     unit_code: Mapped[str] = mapped_column(ForeignKey("department_units.unit_code"))
-    subject_uscc: Mapped[str] = mapped_column(String(18))
+    subject_uscc: Mapped[str] = mapped_column(String(18), index=True)
     subject_name: Mapped[str] = mapped_column(String(200))
     subject_region: Mapped[str] = mapped_column(String(6))
     state: Mapped[str] = mapped_column(String(30), index=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import db
 from shared.auth import Principal
 from shared.clock import reading_now
 from shared.problems import Problem
@@ -42,12 +43,14 @@ class Filters:
     request_type: str | None = None
 
 
+# A search's parts are each found by an index (router 0020: trigrams of names and 受理编号, the USCC),
+# and the request ids as db.InSubquery, so PostgreSQL ORs the three lookups (a BitmapOr).
 def _matches_text(text: str) -> ColumnElement[bool]:
     by_reference = select(RoutedRequest.request_id).where(RoutedRequest.reference_no.contains(text, autoescape=True))
     return or_(
         WorkItem.subject_name.contains(text, autoescape=True),
         WorkItem.subject_uscc == compact_uscc(text),
-        WorkItem.request_id.in_(by_reference),
+        db.InSubquery(WorkItem.request_id, by_reference),
     )
 
 
@@ -58,7 +61,7 @@ def _of_enterprise(text: str) -> ColumnElement[bool]:
     return or_(
         WorkItem.subject_uscc == uscc,
         WorkItem.subject_name.contains(text, autoescape=True),
-        WorkItem.request_id.in_(applicant),
+        db.InSubquery(WorkItem.request_id, applicant),
     )
 
 

@@ -35,8 +35,20 @@ BACKENDS = ["sqlite"] + (["postgres"] if database_backend() == "postgres" else [
 
 
 def differences(connection: Connection, metadata: MetaData) -> list:
-    context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+    options = {"compare_type": True, "compare_server_default": True, "include_object": made_here(connection)}
+    context = MigrationContext.configure(connection, opts=options)
     return compare_metadata(context, metadata)
+
+
+def made_here(connection: Connection):
+    """Alembic's include_object: a model's index made for another database only (``ddl_if``, e.g.
+    PostgreSQL's trigram indexes) is not expected in this one."""
+
+    def include(item, _name, kind, reflected, _compare_to) -> bool:
+        only_on = getattr(getattr(item, "_ddl_if", None), "dialect", None)
+        return reflected or kind != "index" or only_on in (None, connection.dialect.name)
+
+    return include
 
 
 def tables(connection: Connection) -> set[str]:
