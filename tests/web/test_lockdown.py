@@ -121,8 +121,10 @@ async def test_xiaoer_user_unlocks_sets_a_password_and_deactivates_ending_the_se
         # A new password ends the open session: the next click goes to sign in, saying why.
         said = await xiaoer_user(web, "password", username, "--password-stdin", stdin=b"Second-pass-2026\n")
         assert "sessions have ended" in said
-        # Its next request (the queue asking for changes by itself, or a reload) meets sign-in.
-        await page.reload()
+        # Its next request (the queue asking for changes by itself, or opening the queue) meets
+        # sign-in. A goto, not a reload: the live poll may be navigating the page to sign-in just
+        # then, and a reload of a page being replaced fails in the browser ("not attached").
+        await page.goto(web.url + "/clerk/")
         await expect(page.get_by_role("alert")).to_have_text("账号的密码已更改，请重新登录")
         await sign_in_with_password(page, username, "First-pass-2026")
         await expect(page.get_by_role("alert")).to_contain_text("用户名或密码错误")
@@ -134,7 +136,7 @@ async def test_xiaoer_user_unlocks_sets_a_password_and_deactivates_ending_the_se
         # The queue's live poll may meet the ended session first: the page asked next still says why.
         polled = await page.request.get("/clerk/", headers={"HX-Request": "true"}, max_redirects=0)
         assert polled.status == 401 and "reason=inactive" in polled.headers["hx-redirect"]
-        await page.reload()
+        await page.goto(web.url + "/clerk/")
         assert page.url.startswith(web.url + "/?next=")
         await expect(page.get_by_role("alert")).to_have_text("账号已停用，请联系管理员")
         await sign_in_with_password(page, username, "Second-pass-2026")
