@@ -176,7 +176,7 @@ async def unit_stats_trend(
     parts = await day_counts.parts_by_period(session, calendar, periods, region, reading_now(), hours=False)
     return TrendOut(
         weeks=[
-            TrendWeek(start=start, end=week_end, **stats.grouped(parts[(start, week_end)], calendar)["total"])
+            TrendWeek(start=start, end=week_end, **stats.total_of_parts(parts[(start, week_end)], calendar))
             for start, week_end in periods
         ]
     )

@@ -306,21 +306,29 @@ async def _kept(
     if region:
         days.append(regions.within(UnitDayCounts.region_code, region))
     key = (UnitDayCounts.unit_code, UnitDayCounts.region_code, UnitDayCounts.request_type)
-    names: dict[str, tuple[datetime, str]] = {}
-    named = select(UnitDayCounts.unit_code, UnitDayCounts.unit_name, func.max(UnitDayCounts.named_at))
-    for unit_code, unit_name, named_at in await session.execute(
-        named.where(*days).group_by(UnitDayCounts.unit_code, UnitDayCounts.unit_name)
-    ):
-        names[unit_code] = max(names.get(unit_code, (named_at, unit_name)), (named_at, unit_name))
+    # One read for the sums and the names: grouped by the name too (a unit renamed in the period
+    # has a row per name), the groups' counts added up here, each unit named as it was last.
+    named = (UnitDayCounts.unit_name, func.max(UnitDayCounts.named_at))
     sums = [func.sum(getattr(UnitDayCounts, field)) for field in KEPT]
+    query = select(*key, *named, *sums).where(*days).group_by(*key, UnitDayCounts.unit_name)
+    counted: dict[tuple[str, str, str], list[int]] = {}
+    names: dict[str, tuple[datetime, str]] = {}
+    for unit_code, region_code, request_type, unit_name, named_at, *counts in await session.execute(query):
+        group = (unit_code, region_code, request_type)
+        so_far = counted.get(group, [0] * len(KEPT))
+        counted[group] = [n + int(more) for n, more in zip(so_far, counts, strict=True)]
+        names[unit_code] = max(names.get(unit_code, (named_at, unit_name)), (named_at, unit_name))
     kept = {}
-    for unit_code, region_code, request_type, *counts in await session.execute(
-        select(*key, *sums).where(*days).group_by(*key)
-    ):
-        named_at, unit_name = names[unit_code]  # same snapshot: every unit summed was named
-        counted = {**dict(zip(KEPT, map(int, counts), strict=True)), "overdue_now": 0}
+    for (unit_code, region_code, request_type), counts in counted.items():
+        named_at, unit_name = names[unit_code]
         kept[(unit_code, region_code, request_type)] = stats.Part(
-            unit_code, unit_name, region_code, request_type, counted, NO_HOURS, named_at
+            unit_code,
+            unit_name,
+            region_code,
+            request_type,
+            {**dict(zip(KEPT, counts, strict=True)), "overdue_now": 0},
+            NO_HOURS,
+            named_at,
         )
     if hours:
         for group, packed in await _hours_joined(session, key, days):

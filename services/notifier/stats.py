@@ -343,6 +343,13 @@ def total_of(rows: list[Row], day_hours: float) -> dict:
     return figures(counts, together(row.hours for row in rows), day_hours)
 
 
+def total_of_parts(parts: list[Part], calendar: WorkingCalendar) -> dict:
+    """合计 alone (the trend's weeks): what ``grouped`` adds up from its unit rows, without the rows."""
+    day_hours = calendar.working_day_length.total_seconds() / 3600
+    counts = {field: sum(part.counts[field] for part in parts) for field in COUNTS}
+    return figures(counts, together(part.hours for part in parts), day_hours)
+
+
 def holdings_in(records: list[SlaRecord], region: str | None) -> list[Holding]:
     """Every unit's hold of every record's item, those of units in ``region`` only when given."""
     return [h for r in records for h in holdings_of(r) if not region or regions.covers(region, h.region_code)]

@@ -47,7 +47,7 @@ class Item:
             item="tax",
             department_kind="tax",
             unit_code=self.unit,
-            unit_name=f"测试单位 {self.unit}",
+            unit_name=extra.pop("unit_name", f"测试单位 {self.unit}"),
             region_code=self.unit.split(".")[0],  # the unit's region: its code's first part
             subject_uscc=MINGLUO,
             subject_name="明珞(上海)科技有限公司",
@@ -280,3 +280,26 @@ async def test_a_unit_stays_counted_for_an_item_it_transferred_to_another_distri
     while await day_counts.count_records(scheduler.sessions, scheduler.calendar):
         pass
     assert await first_unit(resolved_elsewhere=0) == before
+
+
+async def test_a_renamed_unit_has_one_row_under_its_latest_name_counted_or_not(system, producer):
+    """A unit renamed within the period (its items carry the new name from some day on) has one
+    row, under the name it had last, whether its days are counted or read from the records."""
+    unit = f"{REGION}.tax.n{uuid.uuid4().hex[:6]}"
+    earlier, later = Item(system, producer, unit), Item(system, producer, unit)
+    await earlier.dispatch("11-03T10:00", unit, unit_name="浦东新区税务局（旧称）")
+    await later.dispatch("11-04T10:00", unit, unit_name="浦东新区税务局")
+    supervisor = system.auth("supervisor", region="310000")
+    scheduler = system.runtimes["notifier"].scheduler
+
+    async def its_rows():
+        shown = (await system.notifier.get("/v1/stats/units", params=PERIOD, headers=supervisor)).json()
+        rows = [row for row in shown["units"] if row["unit_code"] == unit]
+        return rows if rows and rows[0]["received"] == 2 else None
+
+    read_live = await eventually(its_rows)
+    while await day_counts.count_records(scheduler.sessions, scheduler.calendar):
+        pass
+    counted = await its_rows()
+    for rows in (read_live, counted):
+        assert [(row["unit_name"], row["received"]) for row in rows] == [("浦东新区税务局", 2)]
