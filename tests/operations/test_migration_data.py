@@ -1,6 +1,7 @@
-"""Migrations that change data keep it: notifier 0019 turns the day counts' JSON lists of hours into
-packed float64 and marks the open records counted before for counting again, the settled ones
-left as they were. Runs on SQLite, and on PostgreSQL too when ``XIAOER_TEST_DATABASE=postgres``."""
+"""Migrations that change data or the planner's view of it: notifier 0019 turns the day counts' JSON
+lists of hours into packed float64 and marks the open records counted before for counting again,
+the settled ones left as they were; intake 0012 sets PostgreSQL's estimate of items per request.
+Runs on SQLite, and on PostgreSQL too when ``XIAOER_TEST_DATABASE=postgres``."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.intake import main as intake_main
 from services.notifier import day_counts
 from services.notifier import main as notifier_main
 from shared.db import upgrade
 from tests.operations.test_migrations import BACKENDS, database_url  # noqa: F401 (a fixture)
+from tests.support import database_backend
 
 COUNTS = (
     "received acknowledged_on_time acknowledged_late acknowledge_counted kept resolved resolved_on_time "
@@ -89,3 +92,23 @@ async def test_0019_packs_the_hours_and_counts_the_open_records_again(database_u
     assert bytes(packed["financing"]) == b""
     assert open_now == {0}
     assert {k: bool(v) for k, v in counted.items()} == {"open-one": False, "settled-one": True}
+
+
+@pytest.mark.skipif(database_backend() != "postgres", reason="a PostgreSQL planner setting: its pass checks it")
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_intake_0012_tells_postgresql_how_many_items_a_request_has(database_url):  # noqa: F811
+    """ANALYZE's sample took a request for 62 items on a province's year; the ledger's join then
+    read every item (intake 0012). The estimate is set as a share of the rows."""
+    await asyncio.to_thread(upgrade, intake_main.MIGRATIONS, database_url, "0012")
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            options = await connection.scalar(
+                text(
+                    "SELECT attoptions FROM pg_attribute "
+                    "WHERE attrelid = 'work_item_views'::regclass AND attname = 'request_id'"
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert "n_distinct=-0.12" in options
