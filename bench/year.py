@@ -82,6 +82,8 @@ def main() -> None:
     m.add_argument("--json", type=Path, help="write the figures here as JSON too")
     m.add_argument("--plans", type=Path, help="directory for the EXPLAIN plans (default var/bench-year-plans)")
     args = parser.parse_args()
+    if getattr(args, "json", None) and args.json.resolve() == loader.STATE.resolve():
+        parser.error(f"--json {args.json} is where the kept year is described: name another file")
     if args.drop:
         drop()
     elif args.command == "generate":
