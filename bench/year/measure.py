@@ -372,7 +372,7 @@ async def pages(sides_: list[Side], dog: Watchdog, picks: dict, state: dict, run
         ("clerk: queue, tab 已办结 page 101", picks["unit"], "/clerk/?tab=done&page=101", runs),
         ("coordinator: queue, tab 已退回", picks["coordinator"], "/clerk/?tab=returned", runs),
         ("board: 单位统计, last 30 days and the 8-week trend (province)", "dudao.440000",
-         f"/board/units?from={(end - timedelta(days=30)).isoformat()}&to={end.isoformat()}", 1),
+         f"/board/units?from={(end - timedelta(days=30)).isoformat()}&to={end.isoformat()}", max(runs // 4, 1)),
     ]  # fmt: skip
     out = []
     clients = {}

@@ -173,7 +173,9 @@ async def unit_stats_trend(
     await day_counts.snapshot(session)
     calendar = await calendar_of(request, session)
     periods = [(end - timedelta(days=7 * n), end - timedelta(days=7 * (n - 1))) for n in range(weeks, 0, -1)]
-    parts = await day_counts.parts_by_period(session, calendar, periods, region, reading_now(), hours=False)
+    parts = await day_counts.parts_by_period(
+        session, calendar, periods, region, reading_now(), hours=False, by=day_counts.BY_REGION
+    )
     return TrendOut(
         weeks=[
             TrendWeek(start=start, end=week_end, **stats.total_of_parts(parts[(start, week_end)], calendar))

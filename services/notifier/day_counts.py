@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import structlog
@@ -166,6 +166,16 @@ def _apply(rows: dict[tuple, UnitDayCounts], key: tuple, sign: int, added: dict)
 
 
 Period = tuple[date | None, date | None]  # [start, end) in Chinese days; None: open-ended
+# How the day rows are added up: per unit, region and request type (the table), or per region only
+# (a trend's totals: a few hundred groups a week instead of thousands, and no names).
+BY_UNIT = ("unit_code", "region_code", "request_type")
+BY_REGION = ("region_code",)
+# The same groups on an SLA record as counted (the MOVING counts go to the unit holding it then).
+_COUNTED_AS = {
+    "unit_code": "counted_holder_unit",
+    "region_code": "counted_holder_region",
+    "request_type": "request_type",
+}
 
 
 async def parts_in(
@@ -190,16 +200,17 @@ async def parts_by_period(
     now: datetime,
     *,
     hours: bool = True,
+    by: tuple[str, ...] = BY_UNIT,
 ) -> dict[Period, list[stats.Part]]:
     """The statistics' parts of each of ``periods`` (apart from one another): the day rows added
-    up with the open items' MOVING counts at ``now``, less what the uncounted records had added to
-    them, and those records as they are, read once for all the periods. ``hours=False``: the counts
-    only (a trend). Read in one snapshot (``snapshot``), or a count committed between two reads
-    would be seen half."""
+    up (``by`` BY_UNIT or BY_REGION) with the open items' MOVING counts at ``now``, less what the
+    uncounted records had added to them, and those records as they are, read once for all the
+    periods. ``hours=False``: the counts only (a trend). Read in one snapshot (``snapshot``), or a
+    count committed between two reads would be seen half."""
     kept = {}
     for period in periods:
-        kept[period] = await _kept(session, *period, region, hours)
-        await _add_moving(session, kept[period], *period, region, now)
+        kept[period] = await _kept(session, *period, region, hours, by)
+        await _add_moving(session, kept[period], *period, region, now, by)
     starts, ends = [s for s, _ in periods], [e for _, e in periods]
     earliest, latest = None if None in starts else min(starts), None if None in ends else max(ends)
     # Every region's: a unit in ``region`` may have held an item now elsewhere (转办); holdings_in
@@ -214,7 +225,7 @@ async def parts_by_period(
     for period in periods:
         mine = [r for day, r in days if _within(day, period)]
         live = stats.parts_of(stats.holdings_in(mine, region), calendar, now, urged)
-        out[period] = _less(kept[period], mine, hours) + live
+        out[period] = _less(kept[period], mine, hours, by) + live
         if not hours:
             for part in out[period]:
                 part.hours = NO_HOURS
@@ -237,6 +248,7 @@ async def _add_moving(
     end: date | None,
     region: str | None,
     now: datetime,
+    by: tuple[str, ...],
 ) -> None:
     """The MOVING counts of the counted open items of the period at ``now``, added to the summed day
     rows of the units that held them when counted (stats.moving_of, in SQL). The open states are
@@ -249,14 +261,13 @@ async def _add_moving(
         "resolve_counted": SlaRecord.past_resolve_limit(now),
         "overdue_now": SlaRecord.is_overdue(now),
     }
-    key = (SlaRecord.counted_holder_unit, SlaRecord.counted_holder_region, SlaRecord.request_type)
+    key = [getattr(SlaRecord, _COUNTED_AS[field]) for field in by]
     sums = [func.sum(case((when, 1), else_=0)) for when in moving.values()]
-    for unit_code, region_code, request_type, *counts in await session.execute(
-        select(*key, *sums).where(*counted_open).group_by(*key)
-    ):
-        part = kept.get((unit_code, region_code, request_type))
+    for row in await session.execute(select(*key, *sums).where(*counted_open).group_by(*key)):
+        group, counts = tuple(row[: len(by)]), row[len(by) :]
+        part = kept.get(group)
         if part is None:  # the day row was removed by hand (a restore?)
-            log.warning("day_counts.row_missing", key=[unit_code, region_code, request_type])
+            log.warning("day_counts.row_missing", key=list(group))
             continue
         for field, n in zip(moving, counts, strict=True):
             part.counts[field] += int(n)
@@ -267,15 +278,19 @@ def _within(day: date, period: Period) -> bool:
     return (start is None or day >= start) and (end is None or day < end)
 
 
-def _less(kept: dict[tuple, stats.Part], records: list[SlaRecord], hours: bool) -> list[stats.Part]:
-    """The summed day rows less what ``records`` (read as they are) had added to them."""
+def _less(
+    kept: dict[tuple, stats.Part], records: list[SlaRecord], hours: bool, by: tuple[str, ...]
+) -> list[stats.Part]:
+    """The summed day rows less what ``records`` (read as they are) had added to them (a group
+    not among ``kept`` is outside the region asked)."""
     gone: dict[tuple, list[float]] = defaultdict(list)
     for record in records:
         for added in record.counted_as or []:
-            part = kept.get(_group(added))
+            group = tuple(added[field] for field in by)
+            part = kept.get(group)
             if part is not None:
                 part.counts = {f: n - added["counts"].get(f, 0) for f, n in part.counts.items()}
-                gone[_group(added)].extend(added["hours"])
+                gone[group].extend(added["hours"])
     for group, hours_gone in gone.items():
         kept[group].hours = _taken_off(kept[group].hours, hours_gone) if hours else NO_HOURS
     return [part for part in kept.values() if part.counts["received"] > 0]
@@ -288,16 +303,11 @@ async def snapshot(session: AsyncSession) -> None:
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
 
 
-def _group(added: dict) -> tuple[str, str, str]:
-    """The unit, region and request type of what a record added (its day aside)."""
-    return (added["unit_code"], added["region_code"], added["request_type"])
-
-
 async def _kept(
-    session: AsyncSession, start: date | None, end: date | None, region: str | None, hours: bool
-) -> dict[tuple[str, str, str], stats.Part]:
-    """The day rows of the period added up by the database, per unit, region and request type;
-    their handling hours put together (when asked); each unit named as it was last."""
+    session: AsyncSession, start: date | None, end: date | None, region: str | None, hours: bool, by: tuple[str, ...]
+) -> dict[tuple, stats.Part]:
+    """The day rows of the period added up by the database per ``by`` (BY_UNIT: each unit named as
+    it was last; BY_REGION: no names); their handling hours put together (when asked)."""
     days = []
     if start:
         days.append(UnitDayCounts.day >= start)
@@ -305,38 +315,51 @@ async def _kept(
         days.append(UnitDayCounts.day < end)
     if region:
         days.append(regions.within(UnitDayCounts.region_code, region))
-    key = (UnitDayCounts.unit_code, UnitDayCounts.region_code, UnitDayCounts.request_type)
-    # One read for the sums and the names: grouped by the name too (a unit renamed in the period
-    # has a row per name), the groups' counts added up here, each unit named as it was last.
-    named = (UnitDayCounts.unit_name, func.max(UnitDayCounts.named_at))
+    key = [getattr(UnitDayCounts, field) for field in by]
     sums = [func.sum(getattr(UnitDayCounts, field)) for field in KEPT]
-    query = select(*key, *named, *sums).where(*days).group_by(*key, UnitDayCounts.unit_name)
-    counted: dict[tuple[str, str, str], list[int]] = {}
-    names: dict[str, tuple[datetime, str]] = {}
-    for unit_code, region_code, request_type, unit_name, named_at, *counts in await session.execute(query):
-        group = (unit_code, region_code, request_type)
-        so_far = counted.get(group, [0] * len(KEPT))
-        counted[group] = [n + int(more) for n, more in zip(so_far, counts, strict=True)]
-        names[unit_code] = max(names.get(unit_code, (named_at, unit_name)), (named_at, unit_name))
-    kept = {}
-    for (unit_code, region_code, request_type), counts in counted.items():
-        named_at, unit_name = names[unit_code]
-        kept[(unit_code, region_code, request_type)] = stats.Part(
-            unit_code,
-            unit_name,
-            region_code,
-            request_type,
-            {**dict(zip(KEPT, counts, strict=True)), "overdue_now": 0},
-            NO_HOURS,
-            named_at,
-        )
+    kept: dict[tuple, stats.Part] = {}
+    if by == BY_UNIT:
+        # One read for the sums and the names: grouped by the name too (a unit renamed in the period
+        # has a row per name), the groups' counts added up here, each unit named as it was last.
+        named = (UnitDayCounts.unit_name, func.max(UnitDayCounts.named_at))
+        query = select(*key, *named, *sums).where(*days).group_by(*key, UnitDayCounts.unit_name)
+        counted: dict[tuple, list[int]] = {}
+        names: dict[str, tuple[datetime, str]] = {}
+        for unit_code, region_code, request_type, unit_name, named_at, *counts in await session.execute(query):
+            group = (unit_code, region_code, request_type)
+            so_far = counted.get(group, [0] * len(KEPT))
+            counted[group] = [n + int(more) for n, more in zip(so_far, counts, strict=True)]
+            names[unit_code] = max(names.get(unit_code, (named_at, unit_name)), (named_at, unit_name))
+        for group, counts in counted.items():
+            named_at, unit_name = names[group[0]]
+            kept[group] = _part(dict(zip(by, group, strict=True)), counts, unit_name, named_at)
+    else:
+        for row in await session.execute(select(*key, *sums).where(*days).group_by(*key)):
+            group = tuple(row[: len(by)])
+            kept[group] = _part(dict(zip(by, group, strict=True)), row[len(by) :], "", UNNAMED)
     if hours:
         for group, packed in await _hours_joined(session, key, days):
             kept[group].hours = _unpacked(packed)
     return kept
 
 
-async def _hours_joined(session: AsyncSession, key: tuple, days: list) -> list[tuple[tuple, bytes]]:
+UNNAMED = datetime.min.replace(tzinfo=UTC)  # a part per region has no unit, so no name
+
+
+def _part(group: dict[str, str], counts, unit_name: str, named_at: datetime) -> stats.Part:
+    """A part of the summed day rows; ``group`` its unit, region and request type, or some of them."""
+    return stats.Part(
+        group.get("unit_code", ""),
+        unit_name,
+        group.get("region_code", ""),
+        group.get("request_type", ""),
+        {**dict(zip(KEPT, map(int, counts), strict=True)), "overdue_now": 0},
+        NO_HOURS,
+        named_at,
+    )
+
+
+async def _hours_joined(session: AsyncSession, key: list, days: list) -> list[tuple[tuple, bytes]]:
     """The period's handling hours per group, the day rows' bytes joined: by the database
     (string_agg) on PostgreSQL — a year has half a million rows of them, millions of numbers — and
     here on SQLite, whose group_concat makes text."""

@@ -214,7 +214,8 @@ async def test_the_figures_are_the_same_from_the_day_counts_and_a_change_counts_
 
 async def test_the_trend_gives_each_weeks_total_in_one_call(system, units_of_a_week):
     """The board's trend (GET /v1/stats/trend): each week's 合计, the same as the table's for
-    that week, handling hours left out."""
+    that week, handling hours left out — read from the records and from the day counts (added up
+    per region there, per unit for the table)."""
     units = units_of_a_week
     await week_table(system, units)
     supervisor = system.auth("supervisor", region="310000")
@@ -234,6 +235,10 @@ async def test_the_trend_gives_each_weeks_total_in_one_call(system, units_of_a_w
             return weeks
 
         weeks = await eventually(agreeing)
+        scheduler = system.runtimes["notifier"].scheduler
+        while await day_counts.count_records(scheduler.sessions, scheduler.calendar):
+            pass
+        assert await eventually(agreeing), "and once the records are in the day counts"
         assert [(w["from"], w["to"]) for w in weeks] == [
             ("2025-10-20", "2025-10-27"),
             ("2025-10-27", "2025-11-03"),
