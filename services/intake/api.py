@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.background import BackgroundTask
 
 from shared import catalogue, files
 from shared.auth import Anyone, ForEnterprise, Principal, decode_token
@@ -357,12 +356,10 @@ async def get_ledger(
             headers={"Content-Disposition": 'attachment; filename="ledger.csv"'},
         )
     if format == "xlsx":
-        workbook = await ledger.xlsx_file(data)
-        return FileResponse(
-            workbook,
+        return StreamingResponse(
+            ledger.xlsx_chunks(data),
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'},
-            background=BackgroundTask(workbook.unlink, missing_ok=True),
         )
     rows = [row async for row in data]
     return JSONResponse({"rows": rows, "count": len(rows)})

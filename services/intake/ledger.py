@@ -1,21 +1,17 @@
 """The 问题台账 (ledger): one row per work item (per request while none exists) in the caller's
 scope, in Chinese (states, outcomes, items, times in Asia/Shanghai), with who acted last;
-exported as JSON, CSV (UTF-8 with BOM so Excel opens Chinese text) or XLSX. CSV is streamed as it
-is read and XLSX written row by row to a file, so a year's ledger keeps the process's memory flat."""
+exported as JSON, CSV (UTF-8 with BOM so Excel opens Chinese text) or XLSX. Both files are streamed
+as they are read (XLSX zipped on the fly, xlsx_stream.py), so a year's ledger keeps the process's
+memory flat and its first bytes leave at once."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import functools
 import io
-import os
-import tempfile
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 
-import xlsxwriter
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +20,7 @@ from shared.auth import Principal
 from shared.clock import SHANGHAI
 from shared.vocabulary import OUTCOMES, REQUEST_STATUSES, WORK_ITEM_STATES
 
+from . import xlsx_stream
 from .access import visible
 from .listing import filtered
 from .models import Request, WorkItemView
@@ -162,22 +159,13 @@ async def csv_chunks(data: AsyncIterator[dict]) -> AsyncIterator[bytes]:
     yield buffer.getvalue().encode("utf-8")
 
 
-async def xlsx_file(data: AsyncIterator[dict]) -> Path:
-    """The workbook in a temporary file (the caller removes it), written row by row with
-    xlsxwriter's ``constant_memory``: memory stays flat however long the ledger. A workbook is a
-    ZIP archive, finished only when its last row is in, so it is sent once written."""
-    handle, name = tempfile.mkstemp(prefix="xiaoer-ledger-", suffix=".xlsx")
-    os.close(handle)
-    workbook = xlsxwriter.Workbook(name, {"constant_memory": True})
-    sheet = workbook.add_worksheet("问题台账")
-    bold = workbook.add_format({"bold": True})
-    for col, (_, zh) in enumerate(COLUMNS):
-        sheet.write(0, col, zh, bold)
-    sheet.freeze_panes(1, 0)
-    r = 0
-    async for row in data:
-        r += 1
-        for col, (key, _) in enumerate(COLUMNS):
-            sheet.write_string(r, col, str(row[key]))
-    await asyncio.to_thread(workbook.close)
-    return Path(name)
+def xlsx_chunks(data: AsyncIterator[dict]) -> AsyncIterator[bytes]:
+    """The ledger as an XLSX workbook, streamed as it is read (xlsx_stream.py): header in bold and
+    frozen, one row per work item. A sheet holds 1,048,576 rows; past that the last row says so."""
+
+    async def values() -> AsyncIterator[list[str]]:
+        async for row in data:
+            yield [str(row[key]) for key, _ in COLUMNS]
+
+    too_many = "……以下从略：Excel 一张表最多 1,048,576 行，全部记录请导出 CSV"
+    return xlsx_stream.workbook("问题台账", [zh for _, zh in COLUMNS], values(), too_many=too_many)
