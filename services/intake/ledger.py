@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 
 from sqlalchemy import Select, select
@@ -159,13 +159,16 @@ async def csv_chunks(data: AsyncIterator[dict]) -> AsyncIterator[bytes]:
     yield buffer.getvalue().encode("utf-8")
 
 
-def xlsx_chunks(data: AsyncIterator[dict]) -> AsyncIterator[bytes]:
+def xlsx_chunks(data: AsyncGenerator[dict, None]) -> AsyncIterator[bytes]:
     """The ledger as an XLSX workbook, streamed as it is read (xlsx_stream.py): header in bold and
     frozen, one row per work item. A sheet holds 1,048,576 rows; past that the last row says so."""
 
     async def values() -> AsyncIterator[list[str]]:
-        async for row in data:
-            yield [str(row[key]) for key, _ in COLUMNS]
+        try:
+            async for row in data:
+                yield [str(row[key]) for key, _ in COLUMNS]
+        finally:  # closed early at Excel's last row: the rows' session ends now, not when collected
+            await data.aclose()
 
     too_many = "……以下从略：Excel 一张表最多 1,048,576 行，全部记录请导出 CSV"
     return xlsx_stream.workbook("问题台账", [zh for _, zh in COLUMNS], values(), too_many=too_many)

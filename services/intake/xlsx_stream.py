@@ -7,9 +7,11 @@ its styles, the package's parts and relationships (ECMA-376, SpreadsheetML)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import weakref
 import zlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from datetime import datetime
 from xml.sax.saxutils import escape
 
@@ -89,9 +91,9 @@ def _row(number: int, values: Iterable[str], columns: list[str], style: str = ""
     return _NOT_XML.sub("", f'<row r="{row}">{cells}</row>')
 
 
-async def _sheet(header: list[str], rows: AsyncIterator[list[str]], rows_per_chunk: int, too_many: str):
-    """The sheet's XML, ``rows_per_chunk`` rows at a time. Past Excel's last row, one more row says
-    what was left out (``too_many``) and the rest are read and dropped."""
+async def _sheet(header: list[str], rows: AsyncGenerator[list[str], None], rows_per_chunk: int, too_many: str):
+    """The sheet's XML, ``rows_per_chunk`` rows at a time. At Excel's last row, a row says what was
+    left out (``too_many``) and the rest are not read."""
     columns = _column_letters(len(header))
     frozen = '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
     start = f'<worksheet xmlns="{_MAIN}"><sheetViews><sheetView workbookViewId="0">{frozen}</sheetView></sheetViews>'
@@ -99,10 +101,11 @@ async def _sheet(header: list[str], rows: AsyncIterator[list[str]], rows_per_chu
     number = 1
     async for values in rows:
         number += 1
-        if number < EXCEL_ROWS:
-            lines.append(_row(number, values, columns))
-        elif number == EXCEL_ROWS:
+        if number == EXCEL_ROWS:
             lines.append(_row(number, [too_many], columns, ' s="1"'))
+            await rows.aclose()
+            break
+        lines.append(_row(number, values, columns))
         if len(lines) >= rows_per_chunk:
             yield "".join(lines).encode("utf-8")
             lines = []
@@ -110,10 +113,21 @@ async def _sheet(header: list[str], rows: AsyncIterator[list[str]], rows_per_chu
     yield "".join(lines).encode("utf-8")
 
 
+# Workbooks zipped at once in a process. stream-zip's async interface holds a thread of the event
+# loop's default pool for each while it runs (six threads on two cores), and file transfers and new
+# database connections (their host-name lookups) need that pool too: more exports wait their turn.
+AT_ONCE = 3
+_zipping: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _turns() -> asyncio.Semaphore:
+    return _zipping.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(AT_ONCE))
+
+
 async def workbook(
     sheet_name: str,
     header: list[str],
-    rows: AsyncIterator[list[str]],
+    rows: AsyncGenerator[list[str], None],
     *,
     too_many: str,
     rows_per_chunk: int = 500,
@@ -129,5 +143,6 @@ async def workbook(
             yield name, made, 0o600, ZIP_32, once(text)
         yield "xl/worksheets/sheet1.xml", made, 0o600, ZIP_32, _sheet(header, rows, rows_per_chunk, too_many)
 
-    async for chunk in async_stream_zip(members(), get_compressobj=_fast_deflate):
-        yield chunk
+    async with _turns():
+        async for chunk in async_stream_zip(members(), get_compressobj=_fast_deflate):
+            yield chunk

@@ -109,7 +109,7 @@ async def count_some(session: AsyncSession, calendar: WorkingCalendar, now: date
 def moving_apart(record: SlaRecord, calendar: WorkingCalendar, now: datetime, urged: dict) -> list[stats.Part]:
     """What ``record`` adds to its day's rows: its parts, less what its current holding adds to the
     MOVING counts if it is open — noted on the record instead (``counted_holder_*``), for
-    ``_moving`` to count at each reading. holders.follow keeps one current holding."""
+    ``_add_moving`` to count at each reading. holders.follow keeps one current holding."""
     holdings = stats.holdings_in([record], None)
     parts = stats.parts_of(holdings, calendar, now, urged)
     live = [h for h in holdings if h.current][-1:] if record.state in OPEN_STATES else []
@@ -154,7 +154,7 @@ def _apply(rows: dict[tuple, UnitDayCounts], key: tuple, sign: int, added: dict)
             **dict.fromkeys(KEPT, 0),
         )
     for field in KEPT:
-        setattr(row, field, getattr(row, field) + sign * added["counts"][field])
+        setattr(row, field, getattr(row, field) + sign * added["counts"].get(field, 0))  # open_now: none before 0019
     # In no order: the statistics pick the percentiles out of them (stats.median_and_p90).
     if sign < 0:
         row.hours = _taken_off(_unpacked(row.hours), added["hours"]).astype(HOURS_PACKED).tobytes()

@@ -151,3 +151,20 @@ def test_a_record_counted_at_one_instant_reads_the_same_as_it_is_at_another(reco
         counts["overdue_now"] += int(record.is_overdue(later))
     as_it_is = stats.parts_of(stats.holdings_in([record], None), CALENDAR, later)
     assert kept == {(p.unit_code, p.region_code): p.counts for p in as_it_is}
+
+
+def test_what_a_record_added_before_notifier_0019_comes_off_its_row():
+    """Records counted before notifier 0019 kept no ``open_now`` in what they added (they were all
+    settled): when one changes, its counts come off its day's row all the same."""
+    key = (START.date(), "440112.tax", "440112", "problem")
+    ids = {"unit_code": key[1], "unit_name": "天河区税务局", "region_code": key[2], "request_type": key[3]}
+    before_0019 = {**ids, "counts": dict.fromkeys(day_counts.KEPT, 1), "hours": [2.5], "named_at": START.isoformat()}
+    del before_0019["counts"]["open_now"]
+    open_one = {**ids, "counts": dict.fromkeys(day_counts.KEPT, 1), "hours": [], "named_at": START.isoformat()}
+    rows = {}
+    day_counts._apply(rows, key, 1, open_one)
+    day_counts._apply(rows, key, 1, before_0019)
+    day_counts._apply(rows, key, -1, before_0019)
+    row = rows[key]
+    assert (row.received, row.open_now, row.resolved) == (1, 1, 1)
+    assert day_counts._unpacked(row.hours).tolist() == []

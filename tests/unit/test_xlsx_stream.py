@@ -1,7 +1,7 @@
 """The ledger's XLSX, zipped as it is written (services/intake/xlsx_stream.py): what openpyxl reads
 back is what was written — Chinese, markup characters, spaces kept, characters XML cannot hold
 left out —, the header is bold and frozen, the first bytes leave before the rows are all read, and
-a sheet stops at Excel's last row with a row saying so."""
+a sheet stops at Excel's last row with a row saying so, reading no further."""
 
 from __future__ import annotations
 
@@ -58,8 +58,10 @@ async def test_the_first_bytes_leave_before_the_rows_are_all_read():
 
 async def test_a_sheet_ends_at_excels_last_row_saying_what_was_left_out(monkeypatch):
     monkeypatch.setattr(xlsx_stream, "EXCEL_ROWS", 5)
-    values = [[f"XE-{n:06d}", "企业", ""] for n in range(10)]
-    _, _, cells = read_back(await workbook_bytes(values, too_many="以下从略，全部记录请导出 CSV"))
+    values, read = [[f"XE-{n:06d}", "企业", ""] for n in range(10)], []
+    chunks = xlsx_stream.workbook("问题台账", HEADER, rows_of(values, read), too_many="以下从略，全部记录请导出 CSV")
+    _, _, cells = read_back(b"".join([chunk async for chunk in chunks]))
+    assert len(read) == 4, "the rows past the sheet's end are not read"
     assert len(cells) == 5
     assert [row[0] for row in cells[1:4]] == ["XE-000000", "XE-000001", "XE-000002"]
     assert cells[4][0] == "以下从略，全部记录请导出 CSV"

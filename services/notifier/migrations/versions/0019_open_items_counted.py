@@ -103,12 +103,12 @@ def downgrade() -> None:
             sa.Column(
                 "hours",
                 sa.JSON(),
-                nullable=False,
-                server_default=sa.text("'[]'"),
+                nullable=False,  # the table is empty: no default needed, as 0015 made it
                 comment="working hours from dispatch to resolution, one per resolved item",
             )
         )
-    op.execute("UPDATE sla_records SET counted = false, counted_as = NULL WHERE counted")
+    # Every record, the uncounted too: the older release would take their counts off rows rebuilt without them.
+    op.execute("UPDATE sla_records SET counted = false, counted_as = NULL")
     with op.batch_alter_table("sla_records") as batch:
         batch.drop_column("counted_sign_due_at")
         batch.drop_column("counted_holder_region")

@@ -7,7 +7,8 @@ Create Date: 2026-12-06 17:10:00
 A clerk's search (``q``: part of a 受理编号 or of a subject's name, or a USCC) and the enterprise
 filter read every item of the unit and tried each one (on a year of Guangdong, 0.3–0.55 s for the
 busiest unit, list and tab counts alike). PostgreSQL's pg_trgm finds the rows whose text contains
-a fragment from a GIN index of their trigrams (Chinese included, in a UTF-8 database); the USCC is
+a fragment from a GIN index of their trigrams (Chinese included, in a UTF-8 database whose LC_CTYPE
+is not C: docs/operations.md); the USCC is
 an equality. With these, the search is a BitmapOr of three lookups ANDed with the unit's items.
 pg_trgm is a trusted extension (PostgreSQL 13+): the database's owner may create it. PostgreSQL
 only for the trigram indexes; the USCC index on both. No table is rewritten; the indexes are built
