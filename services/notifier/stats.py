@@ -337,17 +337,15 @@ def _rows(parts: list[Part], by: str, key) -> list[Row]:
     ]
 
 
-def total_of(rows: list[Row], day_hours: float) -> dict:
-    """合计 from the rows themselves: their counts summed, their handling times together."""
+def total_of(rows: list[Row] | list[Part], day_hours: float) -> dict:
+    """合计 from the rows (or parts) themselves: their counts summed, their handling times together."""
     counts = {field: sum(row.counts[field] for row in rows) for field in COUNTS}
     return figures(counts, together(row.hours for row in rows), day_hours)
 
 
 def total_of_parts(parts: list[Part], calendar: WorkingCalendar) -> dict:
     """合计 alone (the trend's weeks): what ``grouped`` adds up from its unit rows, without the rows."""
-    day_hours = calendar.working_day_length.total_seconds() / 3600
-    counts = {field: sum(part.counts[field] for part in parts) for field in COUNTS}
-    return figures(counts, together(part.hours for part in parts), day_hours)
+    return total_of(parts, calendar.working_day_length.total_seconds() / 3600)
 
 
 def holdings_in(records: list[SlaRecord], region: str | None) -> list[Holding]:
