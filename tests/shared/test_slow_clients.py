@@ -102,6 +102,8 @@ async def _closed(reader: asyncio.StreamReader, timeout: float) -> bool:
         rest = await asyncio.wait_for(reader.read(), timeout)
     except TimeoutError:
         return False
+    except ConnectionResetError:  # closed while the client still sent bytes: the kernel answers RST
+        return True
     return rest == b""
 
 
