@@ -31,6 +31,11 @@ class Clocks:
         # cancels timers, and at the end of a batch (``write_timers``). Eight per dispatched
         # item, a backlog's worth at a time: as ORM objects they were most of the drain's CPU.
         self._timers: list[dict] = []
+        # The batch's notifications, written with one INSERT at its end, and the recipients they
+        # were addressed to, looked up once per audience and key (no recipient changes in a batch
+        # of work-item events).
+        self._notifications: list[dict] = []
+        self._recipients: dict = {}
 
     # --- timers ------------------------------------------------------------------------------------
     def resolve_timer_plan(self, record: SlaRecord, start: datetime, due: datetime) -> list[tuple[str, datetime]]:
@@ -86,17 +91,24 @@ class Clocks:
         found = await self.session.scalars(select(SlaRecord).where(SlaRecord.work_item_id.in_(ids)))
         records: dict[str, SlaRecord] = {record.work_item_id: record for record in found}
         new: set[str] = set()
-        for event, _ in batch:
-            if isinstance(event, events.WorkItemDispatched) and event.work_item_id not in records:
-                records[event.work_item_id] = await self._new_record(event)
-                new.add(event.work_item_id)
         deadlines = []
-        for event, event_id in batch:
-            record = records.get(event.work_item_id)
-            if await self.apply(record, event, event_id, new=event.work_item_id in new):
-                deadlines.append(messages.deadlines_message(record, event.occurred_at))
-            new.discard(event.work_item_id)  # a second event of it in the batch finds it as it was left
+        # No flush until the batch's end (or a timer must be cancelled): a record is then written
+        # once as the batch left it — a new one by one INSERT of them all — not once per statement
+        # an event's handling sends.
+        with self.session.no_autoflush:
+            for event, _ in batch:
+                if isinstance(event, events.WorkItemDispatched) and event.work_item_id not in records:
+                    records[event.work_item_id] = await self._new_record(event)
+                    new.add(event.work_item_id)
+            for event, event_id in batch:
+                record = records.get(event.work_item_id)
+                if await self.apply(record, event, event_id, new=event.work_item_id in new):
+                    deadlines.append(messages.deadlines_message(record, event.occurred_at))
+                new.discard(event.work_item_id)  # a second event of it in the batch finds it as it was left
+        await self.session.flush()  # the records, before the rows that refer to them
         await self.write_timers()
+        await notify.insert(self.session, self._notifications)
+        self._notifications = []
         await messages.emit(self.session, deadlines)
 
     async def apply(self, record: SlaRecord | None, event: events.WorkItemEvent, event_id: str, new: bool) -> bool:
@@ -113,7 +125,7 @@ class Clocks:
         record.state = event.state
         record.unit_code, record.unit_name, record.region_code = event.unit_code, event.unit_name, event.region_code
         holders.follow(record, event)  # every unit that held it, for the statistics
-        await notify.for_event(self.session, record, event, event_id)
+        self._notifications += await notify.for_event(self.session, record, event, event_id, self._recipients)
         return True
 
     async def _new_record(self, event: events.WorkItemDispatched) -> SlaRecord:

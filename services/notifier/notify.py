@@ -119,7 +119,11 @@ def event_messages(record: SlaRecord, event: events.WorkItemEvent) -> list[tuple
     return []
 
 
-async def recipients(session: AsyncSession, record: SlaRecord, audience: str) -> list[Recipient]:
+async def recipients(
+    session: AsyncSession, record: SlaRecord, audience: str, known: dict | None = None
+) -> list[Recipient]:
+    """The audience's recipients; with ``known`` (a dict kept for one batch of events, in which no
+    recipient changes) each audience of each key is looked up once."""
     if audience in ("unit", "leadership"):
         keys = [record.unit_code]
     elif audience == "supervisor":
@@ -128,10 +132,11 @@ async def recipients(session: AsyncSession, record: SlaRecord, audience: str) ->
         keys = [record.enterprise_uscc] if record.enterprise_uscc else []
     if not keys:
         return []
-    rows = await session.scalars(
-        select(Recipient).where(Recipient.kind == audience, Recipient.key.in_(keys)).order_by(Recipient.id)
-    )
-    return list(rows)
+    cache = known if known is not None else {}
+    if (audience, *keys) not in cache:
+        query = select(Recipient).where(Recipient.kind == audience, Recipient.key.in_(keys)).order_by(Recipient.id)
+        cache[(audience, *keys)] = list(await session.scalars(query))
+    return cache[(audience, *keys)]
 
 
 def sending_time(audience: str, urgent: bool, calendar: WorkingCalendar | None, now: datetime) -> datetime:
@@ -198,17 +203,38 @@ async def create(
     cause: str,
     now: datetime,
 ) -> int:
-    """Creates each message for every recipient of its audience, plus one on the notifications
-    topic and one in the audience's message centre. Officials are not disturbed outside business
-    hours unless the item is urgent; the message centre disturbs no one, so it has it at once."""
+    """Creates each message for every recipient of its audience (``rows``); how many were new."""
+    return await insert(session, await rows(session, calendar, record, kind, messages, cause, now))
+
+
+async def insert(session: AsyncSession, rows: list[dict]) -> int:
+    """Stores notifications (of one event or of a whole batch of them) with one INSERT; one whose
+    ``dedupe_key`` is stored already is left out. How many went in."""
+    return len(await db.insert_new(session, Notification.__table__, rows, ["dedupe_key"])) if rows else 0
+
+
+async def rows(
+    session: AsyncSession,
+    calendar: WorkingCalendar | None,
+    record: SlaRecord,
+    kind: str,
+    messages: list[tuple[str, str, str]],
+    cause: str,
+    now: datetime,
+    known: dict | None = None,
+) -> list[dict]:
+    """Each message for every recipient of its audience, plus one on the notifications topic and
+    one in the audience's message centre, as rows to ``insert``. Officials are not disturbed
+    outside business hours unless the item is urgent; the message centre disturbs no one, so it
+    has it at once. ``known``: recipients already looked up in this batch (``recipients``)."""
     urgent = record.request_type == "emergency"
-    rows = []
+    made = []
     for audience, title, body in messages:
         send_at = sending_time(audience, urgent, calendar, now)
         key = audience_key(record, audience)
         targets = []
         if kind not in IN_APP_ONLY:
-            targets = [(r.channel, r.address) for r in await recipients(session, record, audience)]
+            targets = [(r.channel, r.address) for r in await recipients(session, record, audience, known)]
             targets.append(("topic", f"{audience}:{key}"))
         about = {
             "work_item_id": record.work_item_id,
@@ -220,15 +246,13 @@ async def create(
             "urgent": urgent,
             "created_at": utcnow(),
         }
-        rows += [
+        made += [
             to_send(about, f"{cause}:{audience}:{channel}:{address}", channel, address, send_at)
             for channel, address in targets
         ]
         if key:
-            rows.append(in_app(about, f"{cause}:{audience}:inbox:{key}", key))
-    if not rows:
-        return 0
-    return len(await db.insert_new(session, Notification.__table__, rows, ["dedupe_key"]))
+            made.append(in_app(about, f"{cause}:{audience}:inbox:{key}", key))
+    return made
 
 
 def to_send(about: dict, dedupe_key: str, channel: str, address: str, send_at: datetime) -> dict:
@@ -262,9 +286,13 @@ def in_app(about: dict, dedupe_key: str, key: str) -> dict:
     }
 
 
-async def for_event(session: AsyncSession, record: SlaRecord, event: events.WorkItemEvent, event_id: str) -> None:
+async def for_event(
+    session: AsyncSession, record: SlaRecord, event: events.WorkItemEvent, event_id: str, known: dict
+) -> list[dict]:
+    """The notifications of a work-item event, as rows to ``insert`` with the rest of its batch."""
     messages = event_messages(record, event)
-    if messages:
-        # Event news goes out at any hour: the enterprise is no official being chased, and what the
-        # units get of it (新工单待签收, 企业已补正) goes to their message centre only.
-        await create(session, None, record, event.ce_type, messages, f"event:{event_id}", event.occurred_at)
+    if not messages:
+        return []
+    # Event news goes out at any hour: the enterprise is no official being chased, and what the
+    # units get of it (新工单待签收, 企业已补正) goes to their message centre only.
+    return await rows(session, None, record, event.ce_type, messages, f"event:{event_id}", event.occurred_at, known)

@@ -70,21 +70,18 @@ class Scheduler:
                 if ids
                 else {}
             )
+            made, known = [], {}  # the tick's notifications, one INSERT; recipients looked up once each
             for timer in timers:
                 timer.fired_at = now
                 record = records.get(timer.work_item_id)
                 if record is None or not notify.timer_still_applies(record, timer.kind):
                     continue
                 TIMERS_FIRED.labels(timer.kind).inc()
-                await notify.create(
-                    session,
-                    self.calendar,
-                    record,
-                    timer.kind,
-                    notify.timer_messages(record, timer.kind),
-                    f"timer:{timer.id}",
-                    now,
+                messages = notify.timer_messages(record, timer.kind)
+                made += await notify.rows(
+                    session, self.calendar, record, timer.kind, messages, f"timer:{timer.id}", now, known
                 )
+            await notify.insert(session, made)
         return len(timers)
 
     async def deliver(self, now: datetime) -> int:
