@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import db, events
+from shared import events
 from shared.clock import SHANGHAI
 
 from . import holders, messages, notify, policies
@@ -96,9 +96,15 @@ class Clocks:
         # once as the batch left it — a new one by one INSERT of them all — not once per statement
         # an event's handling sends.
         with self.session.no_autoflush:
-            for event, _ in batch:
-                if isinstance(event, events.WorkItemDispatched) and event.work_item_id not in records:
-                    records[event.work_item_id] = await self._new_record(event)
+            dispatches = [
+                event
+                for event, _ in batch
+                if isinstance(event, events.WorkItemDispatched) and event.work_item_id not in records
+            ]
+            limits = await policies.limits_for(self.session, {_policy_key(event) for event in dispatches})
+            for event in dispatches:
+                if event.work_item_id not in records:  # (an item dispatched twice in the batch: once)
+                    records[event.work_item_id] = self._new_record(event, limits[_policy_key(event)])
                     new.add(event.work_item_id)
             for event, event_id in batch:
                 record = records.get(event.work_item_id)
@@ -128,12 +134,7 @@ class Clocks:
         self._notifications += await notify.for_event(self.session, record, event, event_id, self._recipients)
         return True
 
-    async def _new_record(self, event: events.WorkItemDispatched) -> SlaRecord:
-        limits = await db.once_per_session(
-            self.session,
-            ("notifier.limits", event.request_type, event.department_kind, event.region_code),
-            lambda session: policies.limits_for(session, event.request_type, event.department_kind, event.region_code),
-        )
+    def _new_record(self, event: events.WorkItemDispatched, limits: policies.Limits) -> SlaRecord:
         record = SlaRecord(
             work_item_id=event.work_item_id,
             request_id=event.request_id,
@@ -268,3 +269,7 @@ class Clocks:
     def _next_morning(self, now: datetime) -> datetime:
         day = self.calendar.next_working_day(now.astimezone(SHANGHAI).date())
         return datetime.combine(day, self.calendar.windows[0][0], SHANGHAI).astimezone(UTC)
+
+
+def _policy_key(event: events.WorkItemDispatched) -> policies.Key:
+    return (event.request_type, event.department_kind, event.region_code)

@@ -39,25 +39,42 @@ FALLBACK_LIMITS = Limits(1, "working_days", 15, "working_days")
 NATIONWIDE = "*"
 
 
-async def limits_for(session: AsyncSession, request_type: str, department_kind: str, region_code: str) -> Limits:
-    """The most specific policy for an item of ``department_kind`` handled in ``region_code``: the
+Key = tuple[str, str, str]  # (request type, department kind, region code) of an item
+
+
+async def limits_for(session: AsyncSession, keys: set[Key]) -> dict[Key, Limits]:
+    """The most specific policy for each item of ``department_kind`` handled in ``region_code``: the
     nearest region's (district, then city, then province, then nationwide), and within one region
-    the kind's own before the type's (``*``); the built-in defaults when none is stored."""
-    places = [*regions.lineage(region_code), NATIONWIDE]
-    rows = list(
+    the kind's own before the type's (``*``); the built-in defaults when none is stored. Every
+    key's candidates are read with one query (a batch of new items asks for a handful of keys)."""
+    if not keys:
+        return {}
+    places = {key: [*regions.lineage(key[2]), NATIONWIDE] for key in keys}
+    stored = list(
         await session.scalars(
             select(SlaPolicy).where(
-                SlaPolicy.request_type == request_type,
-                SlaPolicy.department_kind.in_([department_kind, "*"]),
-                SlaPolicy.region_code.in_(places),
+                SlaPolicy.request_type.in_({request_type for request_type, _, _ in keys}),
+                SlaPolicy.department_kind.in_({kind for _, kind, _ in keys} | {"*"}),
+                SlaPolicy.region_code.in_({place for lineage in places.values() for place in lineage}),
             )
         )
     )
-    rows.sort(key=lambda p: (places.index(p.region_code), p.department_kind == "*"))
-    if rows:
-        p = rows[0]
-        return Limits(p.acknowledge_amount, p.acknowledge_unit, p.resolve_amount, p.resolve_unit)
-    return DEFAULT_LIMITS.get(request_type, FALLBACK_LIMITS)
+    found = {}
+    for key in keys:
+        request_type, kind, _ = key
+        lineage = places[key]
+        rows = [
+            p
+            for p in stored
+            if p.request_type == request_type and p.department_kind in (kind, "*") and p.region_code in lineage
+        ]
+        rows.sort(key=lambda p: (lineage.index(p.region_code), p.department_kind == "*"))
+        found[key] = (
+            Limits(rows[0].acknowledge_amount, rows[0].acknowledge_unit, rows[0].resolve_amount, rows[0].resolve_unit)
+            if rows
+            else DEFAULT_LIMITS.get(request_type, FALLBACK_LIMITS)
+        )
+    return found
 
 
 def due(calendar: WorkingCalendar, start: datetime, amount: int, unit: str) -> datetime:

@@ -13,7 +13,7 @@ from shared.problems import Problem
 
 from . import credentials, credit, routing
 from .lifecycle import ActionInput, Lifecycle
-from .models import RoutedRequest, WorkItem
+from .models import DepartmentUnit, RoutedRequest, WorkItem
 from .settings import RouterSettings
 
 
@@ -38,7 +38,7 @@ class ActionHandlers:
             events.WorkItemRated.ce_type: self.on_rated,
             events.WorkItemFollowUpGiven.ce_type: self.on_followed_up,
             events.CreditReportUploaded.ce_type: self.on_credit_report_uploaded,
-            events.SlaUpdated.ce_type: self.on_sla_updated,
+            events.SlaUpdated.ce_type: BatchHandler(self.on_sla_updates),
             events.DepartmentAction.ce_type: self.on_department_action,
         }
 
@@ -78,13 +78,33 @@ class ActionHandlers:
         async with Lifecycle(session, self.settings) as lifecycle:
             await lifecycle.followed_up(item, event)
 
-    async def on_sla_updated(self, session: AsyncSession, received: ReceivedEvent) -> None:
-        event: events.SlaUpdated = received.data
-        item = await session.get(WorkItem, event.work_item_id)
-        if item is None:
-            return  # not routed by this router (another deployment's item)
-        async with Lifecycle(session, self.settings) as lifecycle:
-            await lifecycle.deadlines(item, event)
+    async def on_sla_updates(self, session: AsyncSession, batch: list[ReceivedEvent]) -> None:
+        """The notifier's deadlines, a run of them at a time (one per new item when a backlog
+        drains): their items, units and requests read with one query each, their notices emitted
+        together, each item written once."""
+        updates: list[events.SlaUpdated] = [received.data for received in batch]
+        items = {
+            item.id: item
+            for item in await session.scalars(
+                select(WorkItem).where(WorkItem.id.in_({u.work_item_id for u in updates}))
+            )
+        }
+        # Held here while the batch runs: the session's identity map keeps objects only weakly.
+        held = [
+            *await session.scalars(
+                select(RoutedRequest).where(RoutedRequest.request_id.in_({i.request_id for i in items.values()}))
+            ),
+            *await session.scalars(
+                select(DepartmentUnit).where(DepartmentUnit.unit_code.in_({i.unit_code for i in items.values()}))
+            ),
+        ]
+        with session.no_autoflush:
+            async with Lifecycle(session, self.settings) as lifecycle:
+                for update in updates:
+                    item = items.get(update.work_item_id)
+                    if item is not None:  # else not routed by this router (another deployment's item)
+                        await lifecycle.deadlines(item, update)
+        del held  # the batch's notices are made
 
     async def on_department_action(self, session: AsyncSession, received: ReceivedEvent) -> None:
         action: events.DepartmentAction = received.data

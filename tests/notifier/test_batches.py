@@ -122,3 +122,47 @@ async def test_a_batch_writes_each_item_as_its_own_events_leave_it(system):
                 ("已签收", "inbox", ENTERPRISE),
             ]
         )
+
+
+async def test_each_new_item_of_a_batch_gets_its_own_most_specific_policy(system):
+    """The batch's policies are read with one query; each item still gets its nearest region's,
+    the kind's own before the type's, and the default where none is stored."""
+    runtime = system.runtimes["notifier"]
+    admin = system.auth("admin")
+
+    def limits(resolve_days: int) -> dict:
+        return {
+            "acknowledge_amount": 1,
+            "acknowledge_unit": "working_days",
+            "resolve_amount": resolve_days,
+            "resolve_unit": "working_days",
+        }
+
+    # 杭州市 and its 西湖区, each for every kind and for tax
+    stored = [("*", "330100", 9), ("tax", "330100", 11), ("*", "330106", 6), ("tax", "330106", 4)]
+    for kind, region, days in stored:
+        put = await system.notifier.put(
+            f"/v1/policies/problem/{kind}", params={"region": region}, json=limits(days), headers=admin
+        )
+        assert put.status_code == 200, put.text
+    cases = [
+        ("tax", "330106", 4),
+        ("customs", "330106", 6),  # the district's for any kind before the city's for tax
+        ("tax", "330108", 11),  # 滨江区 has none: the city's, the kind's own first
+        ("customs", "330108", 9),
+        ("tax", "320106", 15),  # 南京: the built-in default
+    ]
+    start = utcnow() - timedelta(hours=1)
+    batch = []
+    for kind, region, _ in cases:
+        e = dispatched(str(uuid.uuid4()), str(uuid.uuid4()), f"{region}.{kind}.p{uuid.uuid4().hex[:6]}", start)
+        batch.append(e.model_copy(update={"request_type": "problem", "department_kind": kind, "region_code": region}))
+
+    async with runtime.sessions() as session, session.begin():
+        clocks = Clocks(session, runtime.calendar, runtime.settings)
+        await clocks.apply_all([(e, str(uuid.uuid4())) for e in batch])
+
+    async with runtime.sessions() as session:
+        for e, (kind, region, days) in zip(batch, cases, strict=True):
+            record = await session.get(SlaRecord, e.work_item_id)
+            assert record.policy["resolve_amount"] == days, (kind, region)
