@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     # it takes the lease); what is gone is published again (shared/messaging/landing.py).
     outbox_loss_check_seconds: float = Field(10.0, gt=0, description="seconds between broker-loss checks")
     # A relay asks the database whether it still holds its lease before each chunk this large.
-    outbox_fence_every: int = Field(50, ge=1, description="rows sent between two checks of the relay's lease")
+    # A whole batch by default: each check is two round trips and each chunk's landing record four
+    # more, which at 50 rows a chunk made the router's relay the end-to-end bottleneck (benchmarks.md).
+    outbox_fence_every: int = Field(200, ge=1, description="rows sent between two checks of the relay's lease")
     # A consumer that stops heartbeating (its process killed) loses its partitions after this
     # long, and the group's other members take them over (with the embedded broker's rebalance,
     # within about 4 s of a crash). A process whose event loop is blocked longer than this loses

@@ -75,7 +75,7 @@ class OutboxRelay:
         retention: timedelta = timedelta(days=7),
         prune_every: float = 600.0,
         producer_factory: Callable[[BrokerAccess], AIOKafkaProducer] | None = None,
-        fence_every: int = 50,
+        fence_every: int = 200,
         loss_check_seconds: float = 10.0,
     ) -> None:
         self.name = name
