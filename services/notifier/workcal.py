@@ -59,6 +59,12 @@ class WorkingCalendar:
     # is asked (most of the notifier's CPU before this cache).
     _days: dict[date, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
     _days_for: object = field(default=None, init=False, repr=False, compare=False)
+    # Each day's business hours as instants, for the same schedules: a new item's deadlines and
+    # timers walk the same days' windows seven times (combining a date and a time in a time zone
+    # was most of that walk).
+    _hours: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def working_day_length(self) -> timedelta:
@@ -86,7 +92,7 @@ class WorkingCalendar:
 
     def is_working_day(self, day: date) -> bool:
         if self._days_for is not self.schedules:  # new schedules loaded (calendar.load_schedules)
-            self._days, self._days_for = {}, self.schedules
+            self._days, self._hours, self._days_for = {}, {}, self.schedules
         known = self._days.get(day)
         if known is None:
             known = self._days[day] = self._working_day(day)
@@ -142,14 +148,22 @@ class WorkingCalendar:
         local = _aware(start).astimezone(SHANGHAI)
         day = local.date()
         while True:
-            if self.is_working_day(day):
-                for opens, closes in self.windows:
-                    begin = datetime.combine(day, opens, SHANGHAI)
-                    end = datetime.combine(day, closes, SHANGHAI)
-                    if end <= local:
-                        continue
+            for begin, end in self._business_hours(day):
+                if end > local:
                     yield max(begin, local), end
             day += timedelta(days=1)
+
+    def _business_hours(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The day's windows as local instants; none on a day off."""
+        working = self.is_working_day(day)  # first: it forgets every day when schedules change
+        hours = self._hours.get(day)
+        if hours is None:
+            windows = self.windows if working else ()
+            hours = self._hours[day] = tuple(
+                (datetime.combine(day, opens, SHANGHAI), datetime.combine(day, closes, SHANGHAI))
+                for opens, closes in windows
+            )
+        return hours
 
     def add_working_time(self, start: datetime, amount: timedelta) -> datetime:
         """The first instant at which ``amount`` of business time has passed since ``start``.
