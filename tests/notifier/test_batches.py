@@ -142,7 +142,7 @@ async def test_each_new_item_of_a_batch_gets_its_own_most_specific_policy(system
     stored = [("*", "330100", 9), ("tax", "330100", 11), ("*", "330106", 6), ("tax", "330106", 4)]
     for kind, region, days in stored:
         put = await system.notifier.put(
-            f"/v1/policies/problem/{kind}", params={"region": region}, json=limits(days), headers=admin
+            f"/v1/policies/consultation/{kind}", params={"region": region}, json=limits(days), headers=admin
         )
         assert put.status_code == 200, put.text
     cases = [
@@ -150,13 +150,14 @@ async def test_each_new_item_of_a_batch_gets_its_own_most_specific_policy(system
         ("customs", "330106", 6),  # the district's for any kind before the city's for tax
         ("tax", "330108", 11),  # 滨江区 has none: the city's, the kind's own first
         ("customs", "330108", 9),
-        ("tax", "320106", 15),  # 南京: the built-in default
+        ("tax", "320106", 3),  # 南京: the built-in default
     ]
     start = utcnow() - timedelta(hours=1)
     batch = []
     for kind, region, _ in cases:
         e = dispatched(str(uuid.uuid4()), str(uuid.uuid4()), f"{region}.{kind}.p{uuid.uuid4().hex[:6]}", start)
-        batch.append(e.model_copy(update={"request_type": "problem", "department_kind": kind, "region_code": region}))
+        where = {"request_type": "consultation", "department_kind": kind, "region_code": region}
+        batch.append(e.model_copy(update=where))
 
     async with runtime.sessions() as session, session.begin():
         clocks = Clocks(session, runtime.calendar, runtime.settings)
