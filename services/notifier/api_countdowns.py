@@ -134,7 +134,7 @@ async def urge(work_item_id: Id, request: Request, session: DbSession, principal
             session.add(chase)
             count_again(record)  # 被催办次数 is the record's figure: not as counted before this
             await session.flush()
-            notified = await notify.create(
+            made = await notify.rows(
                 session,
                 calendar,
                 record,
@@ -143,6 +143,7 @@ async def urge(work_item_id: Id, request: Request, session: DbSession, principal
                 f"urge:{chase.id}",
                 now,
             )
+            notified = await notify.insert(session, made)
     except IntegrityError:  # a second 催办 of the same working day, pressed at the same moment
         day = urging.counted_day(calendar, now)
         raise urging.refusal(

@@ -1,4 +1,4 @@
-"""The message centre (消息中心): the in-app messages ``notify.create`` stores for an audience —
+"""The message centre (消息中心): the in-app messages ``notify.insert`` stores for an audience —
 notifications on the ``inbox`` channel, addressed to an enterprise's USCC, a unit's code (its
 clerks; its lead also reads the unit's ``leadership`` messages) or the handling unit's region
 (every supervisor whose region covers it, GB/T 2260) — and each person's read marks on them.

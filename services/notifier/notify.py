@@ -183,7 +183,7 @@ async def to_unit(
             for channel, address in targets
         ]
         rows.append(in_app(about, f"{cause}:{audience}:inbox:{key}", key))
-    return len(await db.insert_new(session, Notification.__table__, rows, ["dedupe_key"])) if rows else 0
+    return await insert(session, rows)
 
 
 def audience_key(record: SlaRecord, audience: str) -> str | None:
@@ -192,19 +192,6 @@ def audience_key(record: SlaRecord, audience: str) -> str | None:
     if audience == "enterprise":
         return record.enterprise_uscc
     return record.region_code if audience == "supervisor" else record.unit_code
-
-
-async def create(
-    session: AsyncSession,
-    calendar: WorkingCalendar | None,
-    record: SlaRecord,
-    kind: str,
-    messages: list[tuple[str, str, str]],
-    cause: str,
-    now: datetime,
-) -> int:
-    """Creates each message for every recipient of its audience (``rows``); how many were new."""
-    return await insert(session, await rows(session, calendar, record, kind, messages, cause, now))
 
 
 async def insert(session: AsyncSession, rows: list[dict]) -> int:

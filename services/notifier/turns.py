@@ -17,7 +17,7 @@ from . import notify
 async def credit_report_awaited(session: AsyncSession, event: events.WorkItemEvent) -> None:
     if not isinstance(event, events.WorkItemCovered) or not event.enterprise_uscc:
         return
-    about = SimpleNamespace(  # what notify.create reads of an item, for an item with no SLA record
+    about = SimpleNamespace(  # what notify.rows reads of an item, for an item with no SLA record
         request_type=event.request_type,
         enterprise_uscc=event.enterprise_uscc,
         region_code=event.region_code,
@@ -31,4 +31,5 @@ async def credit_report_awaited(session: AsyncSession, event: events.WorkItemEve
     )
     message = ("enterprise", "请上传专项信用报告", text)
     cause = f"credit_report:{event.request_id}:{event.subject_uscc}"
-    await notify.create(session, None, about, "credit_report_awaited", [message], cause, event.occurred_at)
+    made = await notify.rows(session, None, about, "credit_report_awaited", [message], cause, event.occurred_at)
+    await notify.insert(session, made)
