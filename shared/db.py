@@ -337,6 +337,15 @@ async def once_per_session(session: AsyncSession, key: Hashable, load: Callable[
     return session.info[key]
 
 
+async def snapshot(session: AsyncSession) -> None:
+    """The session's reads from now on see one moment of the database (PostgreSQL's REPEATABLE
+    READ, read only): the first thing a session does. A page made of several reads — a request
+    and its items, a period's statistics — then never shows half of a change committed between
+    two of them. SQLite's transactions see one moment already (BEGIN IMMEDIATE)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))

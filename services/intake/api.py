@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import catalogue, files
+from shared import catalogue, db, files
 from shared.auth import Anyone, ForEnterprise, Principal, decode_token
 from shared.problems import Problem, refusals
 from shared.signing import link_is_valid
@@ -148,6 +148,9 @@ async def list_requests(
 
 @router.get("/requests/{request_id}", tags=["requests"], response_model=RequestOut, summary="One request's progress")
 async def get_request(request_id: str, session: DbSession, principal: Anyone) -> RequestOut:
+    # One moment: the request's status and its items' states are read apart, and a status
+    # written with an item's news must not be shown beside the news before it (or after).
+    await db.snapshot(session)
     req = await access.load_request(session, principal, request_id)
     return await views.request_out(session, principal, req)
 

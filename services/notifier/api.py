@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import catalogue, regions
+from shared import catalogue, db, regions
 from shared.auth import Admin, Anyone, Overseer, Principal
 from shared.clock import SHANGHAI, day_start, reading_now, utcnow
 from shared.problems import Problem, invalid_field, refusals
@@ -141,7 +141,7 @@ async def unit_stats(
     format: Literal["json", "csv"] = "json",
 ):
     region = region_of(principal, region)
-    await day_counts.snapshot(session)
+    await db.snapshot(session)
     calendar = await calendar_of(request, session)
     result = stats.grouped(await day_counts.parts_in(session, calendar, start, end, region, reading_now()), calendar)
     credit = await substitution.figures_in(session, start_of(start), start_of(end), region)
@@ -170,7 +170,7 @@ async def unit_stats_trend(
     region: str | None = None,
 ) -> TrendOut:
     region = region_of(principal, region)
-    await day_counts.snapshot(session)
+    await db.snapshot(session)
     calendar = await calendar_of(request, session)
     periods = [(end - timedelta(days=7 * n), end - timedelta(days=7 * (n - 1))) for n in range(weeks, 0, -1)]
     parts = await day_counts.parts_by_period(

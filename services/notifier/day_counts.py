@@ -302,13 +302,6 @@ def _less(
     return [part for part in kept.values() if part.counts["received"] > 0]
 
 
-async def snapshot(session: AsyncSession) -> None:
-    """The session's reads from now on see one moment of the database (PostgreSQL's REPEATABLE
-    READ, read only): the first thing a session does. SQLite's transactions see one already."""
-    if session.bind.dialect.name == "postgresql":
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
-
-
 async def _kept(
     session: AsyncSession, start: date | None, end: date | None, region: str | None, hours: bool, by: tuple[str, ...]
 ) -> dict[tuple, stats.Part]:
