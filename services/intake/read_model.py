@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import db, events
+from shared import events
 from shared.clock import utcnow
 
 from . import attachments, timeline, turns
@@ -48,30 +48,43 @@ async def status_of(session: AsyncSession, request: Request, items: list[WorkIte
 
 async def _views_of(session: AsyncSession, request_id: str) -> dict[str, WorkItemView]:
     """A request's work-item views, read once per consumer batch (its events come together, keyed
-    by request): one query for the request instead of one per event, and the request's status is
-    then computed from them without reading them again."""
-
-    async def load(session: AsyncSession) -> dict[str, WorkItemView]:
-        rows = await session.scalars(select(WorkItemView).where(WorkItemView.request_id == request_id))
-        return {view.id: view for view in rows}
-
-    return await db.once_per_session(session, ("intake.views", request_id), load)
+    by request; ``_read_ahead`` reads a whole run's at once), and the request's status is then
+    computed from them without reading them again."""
+    if ("intake.views", request_id) not in session.info:
+        await _read_ahead(session, {request_id})
+    return session.info[("intake.views", request_id)]
 
 
 async def _deadlines_of(session: AsyncSession, request_id: str) -> dict[str, WorkItemDeadline]:
     """Deadlines the notifier sent before the items' own news came, read once per batch too."""
+    if ("intake.deadlines", request_id) not in session.info:
+        await _read_ahead(session, {request_id})
+    return session.info[("intake.deadlines", request_id)]
 
-    async def load(session: AsyncSession) -> dict[str, WorkItemDeadline]:
-        rows = await session.scalars(select(WorkItemDeadline).where(WorkItemDeadline.request_id == request_id))
-        return {deadline.work_item_id: deadline for deadline in rows}
 
-    return await db.once_per_session(session, ("intake.deadlines", request_id), load)
+async def _read_ahead(session: AsyncSession, request_ids: set[str]) -> None:
+    """The views and deadlines of every request of a run of events, one query each, kept for the
+    batch in ``session.info`` (which also holds them: the identity map keeps objects weakly)."""
+    unread = [request_id for request_id in request_ids if ("intake.views", request_id) not in session.info]
+    if not unread:
+        return
+    for request_id in unread:
+        session.info[("intake.views", request_id)], session.info[("intake.deadlines", request_id)] = {}, {}
+    for view in await session.scalars(select(WorkItemView).where(WorkItemView.request_id.in_(unread))):
+        session.info[("intake.views", view.request_id)][view.id] = view
+    for deadline in await session.scalars(select(WorkItemDeadline).where(WorkItemDeadline.request_id.in_(unread))):
+        session.info[("intake.deadlines", deadline.request_id)][deadline.work_item_id] = deadline
 
 
 async def apply_work_item_events(session: AsyncSession, batch: list[events.WorkItemEvent]) -> None:
     """Work-item events in the order they came. Their timeline entries are written together by
     one INSERT, not as ORM objects: nothing reads them back in the batch, and flushing them
-    through the ORM was a large part of the read model's CPU (docs/benchmarks.md)."""
+    through the ORM was a large part of the read model's CPU (docs/benchmarks.md). The run's
+    requests, views and deadlines are read first, one query each."""
+    request_ids = {event.request_id for event in batch}
+    requests = select(Request).where(Request.id.in_(request_ids))
+    session.info.setdefault("intake.requests", []).extend(await session.scalars(requests))  # held for the batch
+    await _read_ahead(session, request_ids)
     entries = [entry for event in batch if (entry := await apply_work_item_event(session, event))]
     if entries:
         await (await session.connection()).execute(insert(TimelineEntry.__table__), entries)
@@ -169,6 +182,15 @@ async def _learn_files(
         session, files, unit_code=event.unit_code, request_id=event.request_id, work_item_id=view.id, purpose=purpose
     )
     return files
+
+
+async def apply_sla_updates(session: AsyncSession, batch: list[events.SlaUpdated]) -> None:
+    """A run of the notifier's deadlines (one per new item): their requests' views and deadlines
+    read with one query each, the new deadlines written together at the batch's flush."""
+    await _read_ahead(session, {event.request_id for event in batch})
+    with session.no_autoflush:
+        for event in batch:
+            await apply_sla_update(session, event)
 
 
 async def apply_sla_update(session: AsyncSession, event: events.SlaUpdated) -> None:

@@ -16,9 +16,9 @@ async def on_work_item_events(session: AsyncSession, received: list[ReceivedEven
     await read_model.apply_work_item_events(session, [event.data for event in received])
 
 
-async def on_sla_updated(session: AsyncSession, received: ReceivedEvent) -> None:
-    assert isinstance(received.data, events.SlaUpdated)
-    await read_model.apply_sla_update(session, received.data)
+async def on_sla_updates(session: AsyncSession, received: list[ReceivedEvent]) -> None:
+    assert all(isinstance(event.data, events.SlaUpdated) for event in received)
+    await read_model.apply_sla_updates(session, [event.data for event in received])
 
 
 # One handler for every kind of work-item event: given each run of them in a fetched batch.
@@ -26,5 +26,5 @@ WORK_ITEM_EVENTS = BatchHandler(on_work_item_events)
 
 HANDLERS = {
     **{model.ce_type: WORK_ITEM_EVENTS for model in events.WORK_ITEM_EVENTS},
-    events.SlaUpdated.ce_type: on_sla_updated,
+    events.SlaUpdated.ce_type: BatchHandler(on_sla_updates),
 }

@@ -1,0 +1,89 @@
+"""intake's read model takes the notifier's deadlines a run at a time and reads a run's requests,
+views and deadlines ahead (``read_model.apply_sla_updates``, ``apply_work_item_events``): an
+item's view must still show its latest deadlines, whether they came before its own news or after."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from services.intake import read_model
+from services.intake.models import Request, WorkItemView
+from shared import db, events
+from shared.clock import utcnow
+from tests.support import MINGLUO, certificate_request, database_backend
+
+
+def dispatched(request_id: str, item: str, when) -> events.WorkItemDispatched:
+    return events.WorkItemDispatched(
+        work_item_id=item,
+        request_id=request_id,
+        reference_no="XE-20251103-000088",
+        request_type="compliance_certificate",
+        item="tax",
+        department_kind="tax",
+        unit_code="440112.tax",
+        unit_name="黄埔区税务局",
+        region_code="440112",
+        subject_uscc=MINGLUO,
+        subject_name="广州明珞",
+        enterprise_uscc=MINGLUO,
+        state="dispatched",
+        occurred_at=when,
+        version=1,
+        rule_id=1,
+        rule_version=1,
+        routing_reason="t",
+    )
+
+
+async def test_deadlines_reach_a_view_whether_they_come_before_or_after_its_items_news(system):
+    runtime = system.runtimes["intake"]
+    headers = system.auth("enterprise", usccs=[MINGLUO], sub=f"ent-{MINGLUO}")
+    answer = await system.intake.post("/v1/requests", json=certificate_request(), headers=headers)
+    assert answer.status_code == 201
+    request_id = answer.json()["id"]
+    early, late = str(uuid.uuid4()), str(uuid.uuid4())  # items of its own, beside those the router makes
+    now = utcnow()
+
+    def deadlines(item: str, days: int) -> events.SlaUpdated:
+        return events.SlaUpdated(
+            work_item_id=item,
+            request_id=request_id,
+            acknowledge_due_at=now + timedelta(days=1),
+            resolve_due_at=now + timedelta(days=days),
+        )
+
+    async with runtime.sessions() as session, session.begin():
+        await read_model.apply_work_item_events(session, [dispatched(request_id, late, now)])
+    async with runtime.sessions() as session, session.begin():  # one run: before one item's news, after the other's
+        await read_model.apply_sla_updates(session, [deadlines(early, 5), deadlines(late, 3), deadlines(late, 4)])
+    async with runtime.sessions() as session, session.begin():
+        await read_model.apply_work_item_events(session, [dispatched(request_id, early, now)])
+
+    async with runtime.sessions() as session:
+        views = {item: await session.get(WorkItemView, item) for item in (early, late)}
+    assert views[early].due_at == now + timedelta(days=5)
+    assert views[late].due_at == now + timedelta(days=4), "the run's last deadline for it"
+    assert views[early].acknowledge_due_at == views[late].acknowledge_due_at == now + timedelta(days=1)
+
+
+@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's transactions see one moment: BEGIN IMMEDIATE")
+async def test_a_requests_page_reads_one_moment_however_its_items_move_meanwhile(system):
+    """The request's status and its items' states are read apart (``views.request_out``): the
+    page reads them in one snapshot, so a status written with an item's news is never shown
+    beside the news before it (the enterprise saw 已办结 items under a 待评价 request)."""
+    runtime = system.runtimes["intake"]
+    headers = system.auth("enterprise", usccs=[MINGLUO], sub=f"ent-{MINGLUO}")
+    answer = await system.intake.post("/v1/requests", json=certificate_request(), headers=headers)
+    request_id = answer.json()["id"]
+    async with runtime.sessions() as reader:
+        await db.snapshot(reader)
+        seen = await reader.scalar(select(Request.updated_at).where(Request.id == request_id))
+        async with runtime.sessions() as writer, writer.begin():
+            moved = utcnow()
+            await writer.execute(update(Request).where(Request.id == request_id).values(updated_at=moved))
+        assert await reader.scalar(select(Request.updated_at).where(Request.id == request_id)) == seen != moved
