@@ -198,6 +198,12 @@ asyncio.run(seed(sys.argv[1]))
 """
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (what a drain costs, whatever else runs on the machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def stack(code: Path = ROOT):
     s = Stack(code=code)

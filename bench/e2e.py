@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -40,6 +41,7 @@ from common import (
     PYTHON,
     ROOT,
     USCC,
+    cpu_seconds,
     fmt,
     fresh_database,
     machine,
@@ -76,12 +78,13 @@ async def measure(rate: float, seconds: float, code: Path = ROOT, drain_seconds:
             s.xiaoer("migrate")
             s.seed_registry(router_db)
             ports = {name: free_port() for name in urls}
-            for name, port in ports.items():
-                s.serve("serve", name, port)
+            processes = {name: s.serve("serve", name, port) for name, port in ports.items()}
             for name, port in ports.items():
                 await wait_ready(f"http://127.0.0.1:{port}/" + ("healthz" if name == "web" else "readyz"))
             await s.register_group(ports["intake"])
+            before = {name: cpu_seconds(process.pid) for name, process in processes.items()}
             submitted, sent = await _load(s.token(role="enterprise", usccs=[USCC]), ports["intake"], rate, seconds)
+            cpu = {name: cpu_seconds(process.pid) - before[name] for name, process in processes.items()}
             accepted = {r["id"]: r["due"] for r in sent if r["status"] == 201}
             router = await asyncpg.connect(raw_dsn(router_db))
             acknowledged = await _on_topics(router, len(accepted), drain_seconds)
@@ -96,7 +99,7 @@ async def measure(rate: float, seconds: float, code: Path = ROOT, drain_seconds:
                     seen.add(ce_id)
                     body = json.loads(record.value)
                     on_topics[body["request_id"]][body["work_item_id"]] += 1
-    return _result(rate, seconds, submitted, sent, accepted, acknowledged, on_topics, clocked, stages)
+    return _result(rate, seconds, submitted, sent, accepted, acknowledged, on_topics, clocked, stages) | {"cpu": cpu}
 
 
 async def _load(token: str, intake_port: int, rate: float, seconds: float) -> tuple[dict, list[dict]]:
@@ -237,6 +240,11 @@ def report(r: dict) -> str:
             "",
             f"submit → SLA record exists (the notifier): p50 {fmt(r['sla_p50_ms'], 1)} ms, "
             f"p99 {fmt(r['sla_p99_ms'], 1)} ms; items without one: {r['without_sla_record']}.",
+            "",
+            "CPU seconds each service used during the load (one process each; the machine has "
+            f"{os.cpu_count()} cores × {fmt(r['seconds'])} s): "
+            + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["cpu"].items())
+            + ".",
             "",
             "Where the time went (median of each stage, from the times intake and the router recorded; a "
             "request's last item counts):",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,14 +29,8 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ITEMS_PER_REQUEST, ROOT, fmt, fresh_database, machine, raw_dsn, stack
+from common import ITEMS_PER_REQUEST, ROOT, cpu_seconds, fmt, fresh_database, machine, raw_dsn, stack
 from router import queue_backlog
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used (what a drain costs, whatever else runs on the machine)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def wait_for(conn, query: str, expected: int, deadline: float) -> int:
