@@ -116,6 +116,8 @@ async def week_table(system, units: dict, rated: int = 0) -> tuple[dict, dict]:
             ready = (
                 rows.get(units["third"])
                 and (second.get("received"), second.get("resolved"), second.get("rated")) == (2, 1, rated)
+                # both of its items signed for: the overdue item's 签收 comes on its own partition too
+                and second.get("acknowledged_on_time", 0) + second.get("acknowledged_late", 0) == 2
                 and (first.get("received"), first.get("transferred"), first.get("returned")) == (3, 1, 1)
             )
             return (shown, rows) if ready else None

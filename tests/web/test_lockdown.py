@@ -12,6 +12,7 @@ import re
 import sys
 import uuid
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import expect
 
 from tests.support.web import (
@@ -124,7 +125,7 @@ async def test_xiaoer_user_unlocks_sets_a_password_and_deactivates_ending_the_se
         # Its next request (the queue asking for changes by itself, or opening the queue) meets
         # sign-in. A goto, not a reload: the live poll may be navigating the page to sign-in just
         # then, and a reload of a page being replaced fails in the browser ("not attached").
-        await page.goto(web.url + "/clerk/")
+        await open_or_sent_to_sign_in(page, web.url + "/clerk/")
         await expect(page.get_by_role("alert")).to_have_text("账号的密码已更改，请重新登录")
         await sign_in_with_password(page, username, "First-pass-2026")
         await expect(page.get_by_role("alert")).to_contain_text("用户名或密码错误")
@@ -136,8 +137,8 @@ async def test_xiaoer_user_unlocks_sets_a_password_and_deactivates_ending_the_se
         # The queue's live poll may meet the ended session first: the page asked next still says why.
         polled = await page.request.get("/clerk/", headers={"HX-Request": "true"}, max_redirects=0)
         assert polled.status == 401 and "reason=inactive" in polled.headers["hx-redirect"]
-        await page.goto(web.url + "/clerk/")
-        assert page.url.startswith(web.url + "/?next=")
+        await open_or_sent_to_sign_in(page, web.url + "/clerk/")
+        await expect(page).to_have_url(re.compile(re.escape(web.url + "/?next=")))
         await expect(page.get_by_role("alert")).to_have_text("账号已停用，请联系管理员")
         await sign_in_with_password(page, username, "Second-pass-2026")
         await expect(page.get_by_role("alert")).to_contain_text("账号已停用")
@@ -145,6 +146,18 @@ async def test_xiaoer_user_unlocks_sets_a_password_and_deactivates_ending_the_se
         assert not account.active and account.sessions_revoked_at is not None
     finally:
         await page.context.close()
+
+
+async def open_or_sent_to_sign_in(page, url: str) -> None:
+    """``page.goto(url)`` for a session that has just ended: the queue's live poll may be sending
+    the page to sign-in at that moment, which interrupts the goto. Either way the page ends at
+    sign-in, which the caller checks."""
+    try:
+        await page.goto(url)
+    except PlaywrightError as exc:
+        if "interrupted by another navigation" not in str(exc):
+            raise
+        await page.wait_for_load_state()
 
 
 async def test_an_admin_manages_accounts_on_a_page(web, browser):
