@@ -14,29 +14,18 @@ from services.intake import read_model
 from services.intake.models import Request, WorkItemView
 from shared import db, events
 from shared.clock import utcnow
-from tests.support import MINGLUO, certificate_request, database_backend
+from tests.support import MINGLUO, certificate_request, database_backend, work_item_event
 
 
 def dispatched(request_id: str, item: str, when) -> events.WorkItemDispatched:
-    return events.WorkItemDispatched(
+    return work_item_event(
         work_item_id=item,
         request_id=request_id,
         reference_no="XE-20251103-000088",
-        request_type="compliance_certificate",
-        item="tax",
-        department_kind="tax",
-        unit_code="440112.tax",
         unit_name="黄埔区税务局",
-        region_code="440112",
-        subject_uscc=MINGLUO,
         subject_name="广州明珞",
-        enterprise_uscc=MINGLUO,
-        state="dispatched",
         occurred_at=when,
         version=1,
-        rule_id=1,
-        rule_version=1,
-        routing_reason="t",
     )
 
 

@@ -14,45 +14,32 @@ from services.notifier.models import Notification, SlaRecord, SlaTimer
 from shared import events
 from shared.clock import utcnow
 from shared.validation import make_uscc
+from tests.support import work_item_event
 
 # An enterprise of this test's own: its e-mail recipient must reach no other test's items.
 ENTERPRISE = make_uscc("91440112MA5BATCH0")
 
 
 def event(model, item: str, request: str, unit: str, state: str, when, version: int, **extra):
-    return model(
-        version=version,
+    return work_item_event(
+        model,
         work_item_id=item,
         request_id=request,
         reference_no="XE-20251103-000077",
-        request_type="compliance_certificate",
-        item="tax",
-        department_kind="tax",
         unit_code=unit,
         unit_name="批量税务所",
-        region_code="440112",
         subject_uscc=ENTERPRISE,
         subject_name="广州明珞",
         enterprise_uscc=ENTERPRISE,
         state=state,
         occurred_at=when,
+        version=version,
         **extra,
     )
 
 
 def dispatched(item: str, request: str, unit: str, when):
-    return event(
-        events.WorkItemDispatched,
-        item,
-        request,
-        unit,
-        "dispatched",
-        when,
-        1,
-        rule_id=1,
-        rule_version=1,
-        routing_reason="t",
-    )
+    return event(events.WorkItemDispatched, item, request, unit, "dispatched", when, 1)
 
 
 async def test_a_batch_writes_each_item_as_its_own_events_leave_it(system):

@@ -22,8 +22,13 @@ from services.notifier import main as notifier_main
 from services.notifier.models import Notification, SlaRecord
 from shared import events
 from shared.clock import SHANGHAI
-from shared.messaging.encoding import encode
-from tests.support import MINGLUO, eventually, first_year_without_official_schedule
+from tests.support import (
+    MINGLUO,
+    eventually,
+    first_year_without_official_schedule,
+    publish_item_event,
+    work_item_event,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,33 +47,24 @@ class Item:
         self.region, self.request_type = region, request_type
 
     async def send(self, model, when: str, state: str, **extra):
-        event = model(
+        event = work_item_event(
+            model,
             work_item_id=self.id,
             request_id=self.request_id,
             reference_no="XE-20251103-000042",
             request_type=self.request_type,
-            item="tax",
-            department_kind="tax",
             unit_code=self.unit,
             unit_name="测试税务所",
             region_code=self.region,
-            subject_uscc=MINGLUO,
             subject_name="广州明珞",
-            enterprise_uscc=MINGLUO,
             state=state,
             occurred_at=at(when),
             **extra,
         )
-        message = encode(event, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=self.request_id)
-        await self.producer.send_and_wait(
-            message.topic,
-            message.value,
-            key=message.key.encode(),
-            headers=message.kafka_headers(),
-        )
+        await publish_item_event(self.producer, event)
 
     async def dispatched(self, when: str):
-        await self.send(events.WorkItemDispatched, when, "dispatched", rule_id=1, rule_version=1, routing_reason="t")
+        await self.send(events.WorkItemDispatched, when, "dispatched")
         return await self.record(lambda r: r is not None)
 
     async def record(self, check=lambda r: True) -> SlaRecord:

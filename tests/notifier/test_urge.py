@@ -14,11 +14,9 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from services.notifier.workcal import WorkingCalendar
-from shared import events
 from shared.clock import SHANGHAI, fix_reading_now, utcnow
-from shared.messaging.encoding import encode
 from shared.validation import make_uscc
-from tests.support import OTHER_CO, eventually
+from tests.support import OTHER_CO, eventually, publish_item_event, work_item_event
 
 CALENDAR = WorkingCalendar()
 
@@ -52,30 +50,19 @@ class Item:
         self.enterprise = make_uscc(f"91440112MA{uuid.uuid4().int % 10**7:07d}")
 
     async def dispatch(self, when: datetime) -> None:
-        event = events.WorkItemDispatched(
+        event = work_item_event(
             work_item_id=self.id,
             request_id=self.request_id,
             reference_no="XE-URGE-000001",
-            request_type="compliance_certificate",
-            item="tax",
-            department_kind="tax",
             unit_code=self.unit,
             unit_name="黄埔区税务局催办测试所",
-            region_code="440112",
             subject_uscc=self.enterprise,
             subject_name="广州催办测试有限公司",
             enterprise_uscc=self.enterprise,
-            state="dispatched",
             occurred_at=when,
             version=1,
-            rule_id=1,
-            rule_version=1,
-            routing_reason="t",
         )
-        message = encode(event, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=self.request_id)
-        await self.producer.send_and_wait(
-            message.topic, message.value, key=message.key.encode(), headers=message.kafka_headers()
-        )
+        await publish_item_event(self.producer, event)
 
     def caller(self, who: str) -> dict:
         auth = self.system.auth

@@ -28,6 +28,7 @@ from tests.support.data import (
     first_year_without_official_schedule,
     long_overdue_dispatch,
     numbered_event,
+    work_item_event,
 )
 from tests.support.databases import (
     Databases,
@@ -44,6 +45,7 @@ from tests.support.fakes import (
 from tests.support.kafka import (
     department_key,
     header,
+    publish_item_event,
     read_topic,
     read_topics,
     send_department_action,
@@ -89,9 +91,11 @@ __all__ = [
     "make_settings",
     "numbered_event",
     "postgres_databases",
+    "publish_item_event",
     "read_topic",
     "read_topics",
     "send_department_action",
     "settings_fields",
     "unit_topic_deliveries",
+    "work_item_event",
 ]

@@ -66,25 +66,40 @@ def numbered_event(seq: int, request_id: str | None = None) -> events.RequestWit
     )
 
 
+def work_item_event(model: type[events.WorkItemEvent] = events.WorkItemDispatched, **fields) -> events.WorkItemEvent:
+    """A valid work-item event as the router publishes it: 明珞's tax item at 黄埔区税务局, new ids,
+    now, unversioned (every version applies), unless ``fields`` say otherwise; a dispatch carries
+    its routing rule too."""
+    defaults = dict(
+        work_item_id=str(uuid.uuid4()),
+        request_id=str(uuid.uuid4()),
+        reference_no="XE-20251103-000001",
+        request_type="compliance_certificate",
+        item="tax",
+        department_kind="tax",
+        unit_code="440112.tax",
+        unit_name="国家税务总局广州市黄埔区税务局",
+        region_code="440112",
+        subject_uscc=MINGLUO,
+        subject_name="广州明珞装备股份有限公司",
+        enterprise_uscc=MINGLUO,
+        state="dispatched",
+        occurred_at=datetime.now(UTC),
+    )
+    if model is events.WorkItemDispatched:
+        defaults |= dict(rule_id=1, rule_version=1, routing_reason="test")
+    return model(**defaults | fields)
+
+
 def long_overdue_dispatch(reference: str, kind: str, unit_code: str, unit_name: str) -> events.WorkItemDispatched:
     """A work item of 明珞's dispatched to ``unit_code`` 60 days ago, long past any time limit: what
     the notifier makes overdue at once, for the pages that show overdue items."""
-    return events.WorkItemDispatched(
-        work_item_id=str(uuid.uuid4()),
-        request_id=str(uuid.uuid4()),
+    return work_item_event(
         reference_no=reference,
-        request_type="compliance_certificate",
         item=kind,
         department_kind=kind,
         unit_code=unit_code,
         unit_name=unit_name,
         region_code=unit_code.split(".")[0],
-        subject_uscc=MINGLUO,
-        subject_name="广州明珞装备股份有限公司",
-        enterprise_uscc=MINGLUO,
-        state="dispatched",
         occurred_at=datetime.now(UTC) - timedelta(days=60),
-        rule_id=1,
-        rule_version=1,
-        routing_reason="test",
     )

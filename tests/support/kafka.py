@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared import events
+from shared.messaging.encoding import encode
 from tests.support.waiting import eventually
 
 
@@ -87,8 +88,6 @@ async def send_department_action(system, producer, unit_code, *, source=None, ke
     """Sends a ``cn.xiaoer.department.action`` as a department system does: signed with the key
     of ``unit_code`` (or ``key``, a (key id, secret), or unsigned with ``key=False``); its ce_id."""
     from services.router import credentials
-    from shared import events
-    from shared.messaging.encoding import encode
 
     action = events.DepartmentAction(unit_code=unit_code, **fields)
     message = encode(
@@ -102,3 +101,10 @@ async def send_department_action(system, producer, unit_code, *, source=None, ke
         message.topic, message.value, key=message.key.encode(), headers=[(k, v.encode()) for k, v in headers.items()]
     )
     return message.headers["ce_id"]
+
+
+async def publish_item_event(producer, event: events.WorkItemEvent) -> None:
+    """``event`` on workitems.events as the router publishes it (keyed by its request)."""
+    message = encode(event, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=event.request_id)
+    key = message.key.encode()
+    await producer.send_and_wait(message.topic, message.value, key=key, headers=message.kafka_headers())

@@ -17,7 +17,7 @@ from services.router.models import CreditCoverage, DepartmentUnit, RoutingRule, 
 from services.router.routing import Registry, plan
 from shared import events
 from shared.clock import SHANGHAI
-from tests.support import MINGLUO, MINGLUO_SH
+from tests.support import MINGLUO, MINGLUO_SH, work_item_event
 
 NOW = datetime.now(UTC)
 SUBJECT_HUANGPU = events.Subject(uscc=MINGLUO, name="广州明珞装备股份有限公司", region_code="440112")
@@ -142,23 +142,8 @@ FILE = events.FileRef(id="f", name="report.pdf", content_type="application/pdf",
 
 
 def item_event(kind: type[events.WorkItemEvent], **fields) -> events.WorkItemEvent:
-    common = dict(
-        request_id="r-1",
-        work_item_id="w-1",
-        reference_no="XE-1",
-        request_type="compliance_certificate",
-        region_code="440112",
-        item="tax",
-        department_kind="tax",
-        unit_code="440112.tax",
-        unit_name="国家税务总局广州市黄埔区税务局",
-        subject_uscc=MINGLUO,
-        subject_name="广州明珞装备股份有限公司",
-        state="resolved",
-        version=3,
-        occurred_at=NOW,
-    )
-    return kind(**common | fields)
+    common = dict(request_id="r-1", work_item_id="w-1", reference_no="XE-1", state="resolved", version=3)
+    return work_item_event(kind, **common | {"occurred_at": NOW} | fields)
 
 
 def test_the_timeline_names_the_unit_the_result_and_the_document_number():

@@ -6,13 +6,11 @@ and an item's notification log."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from playwright.async_api import expect
 
-from shared import events
-from shared.messaging.encoding import encode
-from tests.support import MINGLUO, PDF_BYTES, eventually
+from tests.support import PDF_BYTES, eventually, long_overdue_dispatch, publish_item_event
 from tests.support.web import DESKTOP, assert_accessible, new_page, sign_in_as, submit_for
 
 BOARD_UNIT = "440112.statistics"  # a quiet unit: its row is easy to read
@@ -138,34 +136,9 @@ async def test_a_supervisor_approves_and_denies_extensions(system, web, browser)
 async def overdue_item(producer, unit_code: str, unit_name: str, kind: str) -> tuple[str, str]:
     """An item the notifier sees dispatched long ago: overdue now (the notifier's own clocks)."""
     reference = f"XE-BOARD-{uuid.uuid4().hex[:8]}"
-    work_item_id = str(uuid.uuid4())
-    dispatched = events.WorkItemDispatched(
-        work_item_id=work_item_id,
-        request_id=str(uuid.uuid4()),
-        reference_no=reference,
-        request_type="compliance_certificate",
-        item=kind,
-        department_kind=kind,
-        unit_code=unit_code,
-        unit_name=unit_name,
-        region_code="440112",
-        subject_uscc=MINGLUO,
-        subject_name="广州明珞装备股份有限公司",
-        enterprise_uscc=MINGLUO,
-        state="dispatched",
-        occurred_at=datetime.now(UTC) - timedelta(days=60),
-        rule_id=1,
-        rule_version=1,
-        routing_reason="test",
-    )
-    message = encode(dispatched, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=dispatched.request_id)
-    await producer.send_and_wait(
-        message.topic,
-        message.value,
-        key=message.key.encode(),
-        headers=message.kafka_headers(),
-    )
-    return reference, work_item_id
+    dispatched = long_overdue_dispatch(reference, kind, unit_code, unit_name)
+    await publish_item_event(producer, dispatched)
+    return reference, dispatched.work_item_id
 
 
 async def test_overdue_filters_and_an_items_notification_log(system, web, browser, producer, smtp):

@@ -20,9 +20,7 @@ from playwright.async_api import expect
 
 from services.web import i18n, pages, vendor_assets
 from services.web.assets import Assets
-from shared import events
-from shared.messaging.encoding import encode
-from tests.support import MINGLUO, certificate_request, eventually, long_overdue_dispatch
+from tests.support import MINGLUO, certificate_request, eventually, long_overdue_dispatch, publish_item_event
 from tests.support.web import assert_accessible, assert_fits_phone, card_in_list, new_page, sign_in_as
 
 WEB_DIR = Path(pages.__file__).parent
@@ -74,13 +72,7 @@ async def test_a_clerk_sees_the_units_queue(system, web, page):
 async def test_a_supervisor_sees_what_is_overdue(system, web, page, producer):
     reference = f"XE-WEB-{uuid.uuid4().hex[:8]}"
     dispatched = long_overdue_dispatch(reference, "tax", "440112.tax", "广州市黄埔区税务局")
-    message = encode(dispatched, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=dispatched.request_id)
-    await producer.send_and_wait(
-        message.topic,
-        message.value,
-        key=message.key.encode(),
-        headers=message.kafka_headers(),
-    )
+    await publish_item_event(producer, dispatched)
     supervisor = system.auth("supervisor", region="440112")
 
     async def overdue():

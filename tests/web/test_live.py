@@ -10,9 +10,7 @@ import uuid
 
 from playwright.async_api import expect
 
-from shared import events
-from shared.messaging.encoding import encode
-from tests.support import MINGLUO, certificate_request, eventually, long_overdue_dispatch
+from tests.support import MINGLUO, certificate_request, eventually, long_overdue_dispatch, publish_item_event
 from tests.support.web import DESKTOP, LIVE_SECONDS, new_page, sign_in_as, submit_for, watch_csp
 
 SOON = LIVE_SECONDS * 1000 * 4  # ms: a few polls
@@ -107,12 +105,7 @@ async def test_the_board_shows_a_newly_overdue_item(system, web, browser, produc
         await sign_in_as(page, "staff:dudao.440112")
         reference = f"XE-LIVE-{uuid.uuid4().hex[:8]}"
         dispatched = long_overdue_dispatch(reference, "justice", "440112.justice", "广州市黄埔区司法局")
-        message = encode(
-            dispatched, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=dispatched.request_id
-        )
-        await producer.send_and_wait(
-            message.topic, message.value, key=message.key.encode(), headers=message.kafka_headers()
-        )
+        await publish_item_event(producer, dispatched)
         row = page.get_by_role("row").filter(has_text=reference)
         await expect(row).to_contain_text("广州市黄埔区司法局", timeout=SOON * 3)
     finally:
