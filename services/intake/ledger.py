@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import operator
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 
@@ -59,7 +60,14 @@ def _item_name(request_type: str, item: str) -> str:
 
 
 def _local(value: datetime | None) -> str:
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else ""
+    """``2026-03-01 10:22`` in Asia/Shanghai. Three times a row, and a ledger's rows share their
+    minutes (a request's items its submission's): each minute is written once."""
+    return _minute(int(value.timestamp()) // 60) if value else ""
+
+
+@functools.lru_cache(maxsize=2**16)
+def _minute(minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 # Rows are read from the database, and written out, this many at a time.
@@ -134,7 +142,7 @@ def _row(r) -> dict:
         "work_item_status": WORK_ITEM_STATES.zh(r.work_item_status) if item else "",
         "due_at": _local(r.due_at) if item else "",
         "outcome": LEDGER_OUTCOMES.get(result.get("outcome", ""), "") if item else "",
-        "document_no": result.get("document_no") or "" if item else "",
+        "document_no": str(result.get("document_no") or "") if item else "",
         "coverage": r.coverage or "",
         "last_actor": r.last_actor or "",
         "updated_at": _local(r.item_updated_at if item else r.updated_at),
@@ -163,10 +171,12 @@ def xlsx_chunks(data: AsyncGenerator[dict, None]) -> AsyncIterator[bytes]:
     """The ledger as an XLSX workbook, streamed as it is read (xlsx_stream.py): header in bold and
     frozen, one row per work item. A sheet holds 1,048,576 rows; past that the last row says so."""
 
-    async def values() -> AsyncIterator[list[str]]:
+    in_order = operator.itemgetter(*(key for key, _ in COLUMNS))  # every value is text already
+
+    async def values() -> AsyncIterator[tuple[str, ...]]:
         try:
             async for row in data:
-                yield [str(row[key]) for key, _ in COLUMNS]
+                yield in_order(row)
         finally:  # closed early at Excel's last row: the rows' session ends now, not when collected
             await data.aclose()
 

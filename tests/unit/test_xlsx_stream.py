@@ -45,6 +45,28 @@ async def test_what_is_written_reads_back():
     assert cells[3] == ["XE-20261206-000003", None, "前一格空着"]
 
 
+async def test_rows_made_from_templates_keep_each_rows_own_cells():
+    """Rows are filled into templates (one per set of empty cells) and their values cleaned in one
+    pass: a value holding the joining character, tabs and line breaks, \\ufffe, braces, and rows
+    leaving different cells empty must each read back as written."""
+    join = xlsx_stream._JOIN
+    values = [
+        ["XE-1", f"甲{join}乙", "制表\t换行\n保留"],
+        ["XE-2", "", "{0} {1} {}"],
+        ["", "只有中间", ""],
+        ["XE-4", "非字符\ufffe去掉&", "末格"],
+        ["XE-5", f"{join}", ""],
+    ]
+    _, _, cells = read_back(await workbook_bytes(values, too_many="…"))
+    assert cells[1:] == [
+        ["XE-1", f"甲{join}乙", "制表\t换行\n保留"],
+        ["XE-2", None, "{0} {1} {}"],
+        [None, "只有中间", None],
+        ["XE-4", "非字符去掉&", "末格"],
+        ["XE-5", join, None],
+    ]
+
+
 async def test_the_first_bytes_leave_before_the_rows_are_all_read():
     values = [[f"XE-{n:06d}", "企业" * 20, "备注" * 20] for n in range(3000)]
     read: list[int] = []
