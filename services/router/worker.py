@@ -89,22 +89,23 @@ class ActionHandlers:
                 select(WorkItem).where(WorkItem.id.in_({u.work_item_id for u in updates}))
             )
         }
-        # Held here while the batch runs: the session's identity map keeps objects only weakly.
-        held = [
-            *await session.scalars(
-                select(RoutedRequest).where(RoutedRequest.request_id.in_({i.request_id for i in items.values()}))
-            ),
-            *await session.scalars(
-                select(DepartmentUnit).where(DepartmentUnit.unit_code.in_({i.unit_code for i in items.values()}))
-            ),
-        ]
+        # Held for the batch in session.info: the session's identity map keeps objects only weakly.
+        session.info.setdefault("router.held", []).extend(
+            [
+                *await session.scalars(
+                    select(RoutedRequest).where(RoutedRequest.request_id.in_({i.request_id for i in items.values()}))
+                ),
+                *await session.scalars(
+                    select(DepartmentUnit).where(DepartmentUnit.unit_code.in_({i.unit_code for i in items.values()}))
+                ),
+            ]
+        )
         with session.no_autoflush:
             async with Lifecycle(session, self.settings) as lifecycle:
                 for update in updates:
                     item = items.get(update.work_item_id)
                     if item is not None:  # else not routed by this router (another deployment's item)
                         await lifecycle.deadlines(item, update)
-        del held  # the batch's notices are made
 
     async def on_department_action(self, session: AsyncSession, received: ReceivedEvent) -> None:
         action: events.DepartmentAction = received.data
