@@ -11,7 +11,7 @@ import functools
 import io
 import operator
 from collections.abc import AsyncGenerator, AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,15 +59,18 @@ def _item_name(request_type: str, item: str) -> str:
     return names.get(item, item)
 
 
-def _local(value: datetime | None) -> str:
+def local_minute(value: datetime | None) -> str:
     """``2026-03-01 10:22`` in Asia/Shanghai. Three times a row, and a ledger's rows share their
     minutes (a request's items its submission's): each minute is written once."""
-    return _minute(int(value.timestamp()) // 60) if value else ""
+    return _minute((value - _EPOCH) // _MINUTE) if value else ""
+
+
+_EPOCH, _MINUTE = datetime(1970, 1, 1, tzinfo=UTC), timedelta(minutes=1)  # whole minutes, exactly
 
 
 @functools.lru_cache(maxsize=2**16)
 def _minute(minute: int) -> str:
-    return datetime.fromtimestamp(minute * 60, SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return (_EPOCH + minute * _MINUTE).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 # Rows are read from the database, and written out, this many at a time.
@@ -133,19 +136,19 @@ def _row(r) -> dict:
         "enterprise_uscc": r.enterprise_uscc,
         "enterprise_name": r.enterprise_name,
         "region": regions.full_name(r.enterprise_region),
-        "submitted_at": _local(r.created_at),
+        "submitted_at": local_minute(r.created_at),
         "work_item_id": r.work_item_id or "",
         "unit_code": r.unit_code or "",
         "unit_name": r.unit_name or "",
         "item": _item_name(r.type, r.item) if item else "",
         "subject_name": r.subject_name or "",
         "work_item_status": WORK_ITEM_STATES.zh(r.work_item_status) if item else "",
-        "due_at": _local(r.due_at) if item else "",
+        "due_at": local_minute(r.due_at) if item else "",
         "outcome": LEDGER_OUTCOMES.get(result.get("outcome", ""), "") if item else "",
         "document_no": str(result.get("document_no") or "") if item else "",
         "coverage": r.coverage or "",
         "last_actor": r.last_actor or "",
-        "updated_at": _local(r.item_updated_at if item else r.updated_at),
+        "updated_at": local_minute(r.item_updated_at if item else r.updated_at),
     }
 
 
