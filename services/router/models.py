@@ -124,6 +124,7 @@ class RoutedRequest(Base):
 
 
 ASSISTED = "CAST(assisting_units AS VARCHAR) <> '[]'"
+OPEN = "state IN (" + ", ".join(f"'{s}'" for s in sorted(OPEN_STATES)) + ")"  # as db.in_written writes it
 # WorkItem.no_deadline and WorkItem.current_due_at as pg_get_indexdef prints them (line breaks included).
 _UNSIGNED = (
     "state::text = ANY (ARRAY[" + ", ".join(f"'{s}'::character varying" for s in sorted(UNSIGNED_STATES)) + "]::text[])"
@@ -154,6 +155,16 @@ class WorkItem(Base):
             text(NO_DEADLINE_AS_PRINTED),
             text(CURRENT_DUE_AT_AS_PRINTED),
             "id",
+        ).ddl_if(dialect="postgresql"),
+        # The same order for the open items only (router 0021): the 已超期, 暂停计时 and 正常计时 filters
+        # of the busiest unit step over none of its 90 k finished items (WorkItem.is_open).
+        Index(
+            "ix_work_items_unit_open_deadline",
+            "unit_code",
+            text(NO_DEADLINE_AS_PRINTED),
+            text(CURRENT_DUE_AT_AS_PRINTED),
+            "id",
+            postgresql_where=text(OPEN),
         ).ddl_if(dialect="postgresql"),
         # A clerk's search by part of a subject's name (queue._matches_text): pg_trgm, PostgreSQL only.
         Index(
@@ -232,7 +243,13 @@ class WorkItem(Base):
     @is_overdue.inplace.expression
     @classmethod
     def _is_overdue(cls, now: datetime) -> ColumnElement[bool]:
-        return and_(cls.state.in_(OPEN_STATES), cls.sla_paused.is_(False), cls.current_due_at < now)
+        return and_(cls.is_open(), cls.sla_paused.is_(False), cls.current_due_at < now)
+
+    @classmethod
+    def is_open(cls) -> ColumnElement[bool]:
+        """``state IN (the open states)``, written into the SQL (db.in_written): a unit's open items
+        are then read by ``ix_work_items_unit_open_deadline``."""
+        return db.in_written(cls.state, OPEN_STATES)
 
 
 @dataclass

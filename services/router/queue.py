@@ -69,9 +69,9 @@ def _in_sla_state(sla: str, now: datetime) -> ColumnElement[bool]:
     if sla == "overdue":
         return WorkItem.is_overdue(now)
     if sla == "paused":
-        return WorkItem.state.in_(OPEN_STATES) & WorkItem.sla_paused.is_(True)
+        return WorkItem.is_open() & WorkItem.sla_paused.is_(True)
     return (  # running: open, counting and not past its deadline
-        WorkItem.state.in_(OPEN_STATES)
+        WorkItem.is_open()
         & WorkItem.sla_paused.is_(False)
         & or_(WorkItem.current_due_at.is_(None), WorkItem.current_due_at >= now)
     )
@@ -104,7 +104,7 @@ def narrowed(
     if filters.assignee:
         query = query.where(_assigned_to(filters.assignee, principal))
     if filters.open is not None:
-        query = query.where(WorkItem.state.in_(OPEN_STATES) if filters.open else WorkItem.state.not_in(OPEN_STATES))
+        query = query.where(WorkItem.is_open() if filters.open else WorkItem.state.not_in(OPEN_STATES))
     if filters.request_type:
         of_type = select(RoutedRequest.request_id).where(RoutedRequest.request_type == filters.request_type)
         query = query.where(WorkItem.request_id.in_(of_type))
