@@ -53,6 +53,13 @@ def arguments(name: str, quick: bool) -> list[str]:
     }[name]
 
 
+def arguments_of(name: str, quick: bool, result: dict) -> list[str]:
+    """The arguments a result was measured with: a year kept in --results says its own runs."""
+    if name == "year" and "runs" in result:
+        return ["measure", "--runs", str(result["runs"])]
+    return arguments(name, quick)
+
+
 def run(name: str, quick: bool, out: Path) -> tuple[dict, str, float]:
     if out.exists():  # --results DIR of an interrupted run: what it measured already stands
         print(f"(bench/{name}.py: kept from {out})", flush=True)
@@ -256,7 +263,7 @@ def main() -> None:
         *summary(results),
     ]
     for name in args.only:
-        lines += ["", f"### `bench/{name}.py` {' '.join(arguments(name, args.quick))}".rstrip(), ""]
+        lines += ["", f"### `bench/{name}.py` {' '.join(arguments_of(name, args.quick, results[name]))}".rstrip(), ""]
         spent = f"{fmt(took[name])} s" if took[name] is not None else "kept from the same --results directory"
         lines += [reports[name], "", f"({spent})"]
     lines += ["", END]
