@@ -197,11 +197,14 @@ def year_rows(r: dict) -> list[str]:
             f"| year: unit statistics, whole year, whole province | {shown} | empty: {fmt(empty['seconds'], 2)} s "
             f"| — | ≤ {t['stats_s']} s | {verdict(not year.get('failed') and year['seconds'] <= t['stats_s'])} |"
         )
-        trend = s["year"]["trend_seconds"] * 1000
+        # The board's trend is one call (GET /v1/stats/trend); eight weekly calls were its way before.
+        call, empty_call = s["year"]["trend_call"], s["empty"]["trend_call"]
+        trend = call["seconds"] * 1000
         rows.append(
-            f"| year: the 8-week trend (8 weekly calls) | {fmt(trend)} ms | empty: "
-            f"{fmt(s['empty']['trend_seconds'] * 1000)} ms | — | ≤ {t['trend_ms']} ms "
-            f"| {verdict(not s['year']['trend_failed'] and trend <= t['trend_ms'])} |"
+            f"| year: the 8-week trend, one call as the board makes it | {fmt(trend)} ms | empty: "
+            f"{fmt(empty_call['seconds'] * 1000)} ms; the same as 8 weekly calls: "
+            f"{fmt(s['year']['trend_seconds'] * 1000)} ms | — | ≤ {t['trend_ms']} ms "
+            f"| {verdict(not call.get('failed') and trend <= t['trend_ms'])} |"
         )
     if e := r.get("export"):
         for kind in ("csv", "xlsx"):
