@@ -14,30 +14,22 @@ from services.notifier import metrics
 from services.notifier.models import SlaRecord
 from shared import events
 from shared.clock import utcnow
-from shared.messaging.encoding import encode
-from tests.support import MINGLUO, eventually
+from tests.support import eventually, publish_item_event, work_item_event
 
 REGION = "440117"  # 从化区: no other test's items, so the region's count is this test's
 
 
 async def publish(producer, model, item: dict, **fields) -> None:
-    event = model(
+    event = work_item_event(
+        model,
         **item,
         reference_no="XE-20251103-000042",
-        request_type="compliance_certificate",
-        item="tax",
-        department_kind="tax",
         unit_name="测试税务所",
         region_code=REGION,
-        subject_uscc=MINGLUO,
         subject_name="广州明珞",
-        enterprise_uscc=MINGLUO,
         **fields,
     )
-    message = encode(event, topic=events.WORKITEMS_EVENTS, source=events.SOURCE_ROUTER, key=item["request_id"])
-    await producer.send_and_wait(
-        message.topic, message.value, key=message.key.encode(), headers=message.kafka_headers()
-    )
+    await publish_item_event(producer, event)
 
 
 async def gauges(system) -> dict[tuple[str, str], float]:
