@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -239,7 +239,17 @@ def in_written(column: ColumnElement[str], values) -> ColumnElement[bool]:
     a partial index, or an index on an expression, only where it sees the index's own condition or
     expression in the query, and a prepared statement's bound values hide it. For a service's own
     fixed vocabularies (states), never a caller's input; in sorted order, as the indexes write them."""
-    return column.in_([literal_column(f"'{value}'") for value in sorted(values)])
+    return column.in_([literal_column(_quoted(value)) for value in sorted(values)])
+
+
+def written_in(column: str, values) -> str:
+    """``column IN ('a', 'b')`` as ``in_written`` writes it: a partial index's condition that
+    PostgreSQL then finds in the queries made with ``in_written``."""
+    return f"{column} IN (" + ", ".join(_quoted(value) for value in sorted(values)) + ")"
+
+
+def _quoted(value: str) -> str:
+    return f"'{value}'"
 
 
 class InSubquery(ColumnElement[bool]):
@@ -330,11 +340,17 @@ async def insert_new(session: AsyncSession, table: Table, rows: list[dict[str, A
 async def once_per_session(session: AsyncSession, key: Hashable, load: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """``load(session)``, loaded once per session and kept in ``session.info``. A consumer applies a
     whole fetched batch of events in one session (one transaction): what every event of the batch
-    would read again (the router's registry, a request's work items in intake's read model) is
-    read once."""
+    would read again (the router's registry) is read once."""
     if key not in session.info:
         session.info[key] = await load(session)
     return session.info[key]
+
+
+def hold(session: AsyncSession, objects: Iterable[Any]) -> None:
+    """Keeps ``objects`` until the session ends. A consumer batch reads its rows ahead, one query
+    per table, for its events to find with ``session.get``; the identity map holds them only
+    weakly, and an object nothing else holds would be read again."""
+    session.info.setdefault("db.held", []).extend(objects)
 
 
 async def snapshot(session: AsyncSession) -> None:

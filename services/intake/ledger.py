@@ -59,13 +59,13 @@ def _item_name(request_type: str, item: str) -> str:
     return names.get(item, item)
 
 
+_EPOCH, _MINUTE = datetime(1970, 1, 1, tzinfo=UTC), timedelta(minutes=1)  # whole minutes, exactly
+
+
 def local_minute(value: datetime | None) -> str:
     """``2026-03-01 10:22`` in Asia/Shanghai. Three times a row, and a ledger's rows share their
     minutes (a request's items its submission's): each minute is written once."""
     return _minute((value - _EPOCH) // _MINUTE) if value else ""
-
-
-_EPOCH, _MINUTE = datetime(1970, 1, 1, tzinfo=UTC), timedelta(minutes=1)  # whole minutes, exactly
 
 
 @functools.lru_cache(maxsize=2**16)

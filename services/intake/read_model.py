@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events
+from shared import db, events
 from shared.clock import utcnow
 
 from . import attachments, timeline, turns
@@ -64,7 +64,8 @@ async def _deadlines_of(session: AsyncSession, request_id: str) -> dict[str, Wor
 
 async def _read_ahead(session: AsyncSession, request_ids: set[str]) -> None:
     """The views and deadlines of every request of a run of events, one query each, kept for the
-    batch in ``session.info`` (which also holds them: the identity map keeps objects weakly)."""
+    batch in ``session.info`` by request (which also holds them: the identity map keeps objects
+    weakly)."""
     unread = [request_id for request_id in request_ids if ("intake.views", request_id) not in session.info]
     if not unread:
         return
@@ -82,8 +83,7 @@ async def apply_work_item_events(session: AsyncSession, batch: list[events.WorkI
     through the ORM was a large part of the read model's CPU (docs/benchmarks.md). The run's
     requests, views and deadlines are read first, one query each."""
     request_ids = {event.request_id for event in batch}
-    requests = select(Request).where(Request.id.in_(request_ids))
-    session.info.setdefault("intake.requests", []).extend(await session.scalars(requests))  # held for the batch
+    db.hold(session, await session.scalars(select(Request).where(Request.id.in_(request_ids))))
     await _read_ahead(session, request_ids)
     entries = [entry for event in batch if (entry := await apply_work_item_event(session, event))]
     if entries:

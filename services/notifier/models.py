@@ -167,7 +167,7 @@ Index(
     sqlite_where=text("NOT counted"),
 )
 # The open items by dispatch time: the statistics read those of their period (day_counts.py).
-OPEN_RECORDS = "state IN (" + ", ".join(f"'{state}'" for state in sorted(OPEN_STATES)) + ")"
+OPEN_RECORDS = db.written_in("state", OPEN_STATES)
 Index(
     "ix_sla_records_open_dispatched",
     SlaRecord.dispatched_at,

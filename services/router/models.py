@@ -124,7 +124,7 @@ class RoutedRequest(Base):
 
 
 ASSISTED = "CAST(assisting_units AS VARCHAR) <> '[]'"
-OPEN = "state IN (" + ", ".join(f"'{s}'" for s in sorted(OPEN_STATES)) + ")"  # as db.in_written writes it
+OPEN = db.written_in("state", OPEN_STATES)  # WorkItem.is_open's condition
 # WorkItem.no_deadline and WorkItem.current_due_at as pg_get_indexdef prints them (line breaks included).
 _UNSIGNED = (
     "state::text = ANY (ARRAY[" + ", ".join(f"'{s}'::character varying" for s in sorted(UNSIGNED_STATES)) + "]::text[])"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import events
+from shared import db, events
 from shared.messaging.applying import BatchHandler, NotYetKnown
 from shared.messaging.encoding import PoisonMessage, ReceivedEvent
 from shared.problems import Problem
@@ -89,17 +89,9 @@ class ActionHandlers:
                 select(WorkItem).where(WorkItem.id.in_({u.work_item_id for u in updates}))
             )
         }
-        # Held for the batch in session.info: the session's identity map keeps objects only weakly.
-        session.info.setdefault("router.held", []).extend(
-            [
-                *await session.scalars(
-                    select(RoutedRequest).where(RoutedRequest.request_id.in_({i.request_id for i in items.values()}))
-                ),
-                *await session.scalars(
-                    select(DepartmentUnit).where(DepartmentUnit.unit_code.in_({i.unit_code for i in items.values()}))
-                ),
-            ]
-        )
+        requests = select(RoutedRequest).where(RoutedRequest.request_id.in_({i.request_id for i in items.values()}))
+        units = select(DepartmentUnit).where(DepartmentUnit.unit_code.in_({i.unit_code for i in items.values()}))
+        db.hold(session, [*await session.scalars(requests), *await session.scalars(units)])
         with session.no_autoflush:
             async with Lifecycle(session, self.settings) as lifecycle:
                 for update in updates:
