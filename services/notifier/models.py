@@ -166,13 +166,16 @@ Index(
     postgresql_where=text("NOT counted"),
     sqlite_where=text("NOT counted"),
 )
-# The open items by dispatch time: the statistics read those of their period (day_counts.py).
+# The open items by dispatch time: the statistics read those of their period (day_counts.py). Its
+# ``dispatched_at IS NOT NULL`` is proved by a period's condition only: without it, PostgreSQL read
+# the overdue board's summary through this index, all open records, not ``ix_sla_records_overdue``.
 OPEN_RECORDS = db.written_in("state", OPEN_STATES)
+OPEN_IN_A_PERIOD = f"{OPEN_RECORDS} AND dispatched_at IS NOT NULL"
 Index(
     "ix_sla_records_open_dispatched",
     SlaRecord.dispatched_at,
-    postgresql_where=text(OPEN_RECORDS),
-    sqlite_where=text(OPEN_RECORDS),
+    postgresql_where=text(OPEN_IN_A_PERIOD),
+    sqlite_where=text(OPEN_IN_A_PERIOD),
 )
 
 # The overdue board: open, unpaused records in the order of the deadline that counts now, so a page
