@@ -128,7 +128,8 @@ def start_of(day: date | None) -> datetime | None:
     tags=["statistics"],
     response_model=UnitStatsOut,
     summary="Per unit that held an item (returned and transferred ones too), region and request type: 签收及时率, "
-    "解决率, 按时办结率, 满意率 …; 合计 from the unit rows; the definitions with the table",
+    "解决率, 按时办结率, 满意率 …; 合计 from all the unit rows; the definitions with the table; the units "
+    "sorted and a page of them when asked",
     responses=exports("json", "csv"),
 )
 async def unit_stats(
@@ -139,11 +140,23 @@ async def unit_stats(
     end: Annotated[Day | None, Query(alias="to", description="exclusive")] = None,
     region: str | None = None,
     format: Literal["json", "csv"] = "json",
+    sort: Annotated[
+        Literal[stats.SORTABLE] | None,
+        Query(description="the units in the order of this figure (or unit_name); those without it last"),
+    ] = None,
+    desc: bool = True,
+    limit: Annotated[int | None, Query(ge=1, le=500, description="a page of this many units (JSON)")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ):
     region = region_of(principal, region)
     await db.snapshot(session)
     calendar = await calendar_of(request, session)
     result = stats.grouped(await day_counts.parts_in(session, calendar, start, end, region, reading_now()), calendar)
+    result["unit_count"] = len(result["units"])
+    if sort:
+        result["units"] = stats.in_order(result["units"], sort, desc)
+    if limit and format == "json":  # a province's 2,400 units a page at a time; the CSV has them all
+        result["units"] = result["units"][offset : offset + limit]
     credit = await substitution.figures_in(session, start_of(start), start_of(end), region)
     result["credit_substitution"] = credit
     if format == "csv":

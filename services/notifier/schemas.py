@@ -268,7 +268,11 @@ class DefinitionOut(BaseModel):
 
 
 class UnitStatsOut(BaseModel):
-    units: list[UnitFigures] = Field(description="every unit that held an item dispatched in the period")
+    units: list[UnitFigures] = Field(
+        description="every unit that held an item dispatched in the period (in unit-code order, or as "
+        "``sort`` asks), or the page of them asked (``limit``, ``offset``)"
+    )
+    unit_count: int = Field(description="how many units held an item of the period: the pages' whole")
     regions: list[RegionFigures] = Field(description="by the holding unit's region")
     request_types: list[RequestTypeFigures]
     total: Figures = Field(description="合计: the unit rows' counts summed, its rates from those sums")

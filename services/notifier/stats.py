@@ -16,6 +16,7 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 import numpy as np
 
@@ -160,6 +161,7 @@ RATES = {
 }
 HOURS = ("median_handling_hours", "p90_handling_hours", "median_handling_days", "p90_handling_days")
 COUNTS = tuple(f for f in FIELDS if f not in RATES and f not in HOURS)
+SORTABLE = ("unit_name", *FIELDS)  # what the unit table may be sorted by
 
 
 def definitions() -> list[dict[str, str]]:
@@ -366,6 +368,13 @@ def grouped(parts: list[Part], calendar: WorkingCalendar) -> dict:
         "total": total_of(units, day_hours),
         "definitions": definitions(),
     }
+
+
+def in_order(units: list[dict], sort: str, desc: bool) -> list[dict]:
+    """The unit rows by one figure (or ``unit_name``), ties in unit-code order; the units without
+    the figure (a rate of nothing) last, whichever way: the table's worst are never hidden among them."""
+    having = [row for row in units if row[sort] is not None]
+    return sorted(having, key=itemgetter(sort), reverse=desc) + [row for row in units if row[sort] is None]
 
 
 def _latest_name(parts: list[Part]) -> str:

@@ -158,6 +158,48 @@ async def test_every_unit_that_held_an_item_has_its_row_and_the_total_adds_up(sy
     assert all(r["region_name"] for r in shown["regions"])
 
 
+async def test_the_units_come_sorted_and_a_page_at_a_time_with_the_whole_total(system, units_of_a_week):
+    """The board shows a province's units a page at a time: the notifier sorts them by the figure
+    asked (those without it last, either way) and gives the page, 合计 and the count of them all."""
+    units = units_of_a_week
+    await week_table(system, units)
+    supervisor = system.auth("supervisor", region="310000")
+    fix_reading_now(at("11-05T12:00"))
+    try:
+        for desc in (False, True):
+            asked = {**PERIOD, "sort": "on_time_rate", "desc": str(desc).lower()}
+
+            async def walked(asked=asked):
+                whole = (await system.notifier.get("/v1/stats/units", params=asked, headers=supervisor)).json()
+                pages = []
+                for offset in range(0, whole["unit_count"] + 2, 2):
+                    page = {**asked, "limit": 2, "offset": offset}
+                    shown = (await system.notifier.get("/v1/stats/units", params=page, headers=supervisor)).json()
+                    assert len(shown["units"]) <= 2 and shown["unit_count"] == whole["unit_count"]
+                    pages.append(shown)
+                # Read again if another test's item moved meanwhile: every page read the same table.
+                same = all(p["total"] == whole["total"] for p in pages)
+                return (whole, [row for p in pages for row in p["units"]]) if same else None
+
+            whole, paged = await eventually(walked)
+            assert paged == whole["units"] and len(paged) == whole["unit_count"]
+            rates = [row["on_time_rate"] for row in paged]
+            known = [rate for rate in rates if rate is not None]
+            assert known == sorted(known, reverse=desc)
+            assert rates == known + [None] * (len(rates) - len(known)), "the units without the figure last"
+            assert None in rates and 0.5 in known, "the first unit (no rate yet) and the second (one half)"
+            for field in stats.COUNTS:  # 合计 is every unit's, whichever page is shown
+                assert whole["total"][field] == sum(row[field] for row in paged), field
+
+        wrong = await system.notifier.get(
+            "/v1/stats/units", params={**PERIOD, "sort": "unit_code; drop"}, headers=supervisor
+        )
+        assert wrong.status_code == 422 and wrong.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in wrong.json()["errors"]] == ["sort"]
+    finally:
+        fix_reading_now(None)
+
+
 async def test_the_csv_export_has_chinese_headers_and_ends_with_the_total(system, units_of_a_week):
     supervisor = system.auth("supervisor", region="310000")
 

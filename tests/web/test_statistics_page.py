@@ -73,6 +73,14 @@ async def test_a_transferring_unit_has_its_row_and_the_total_adds_up(system, web
             total = await page.locator(f'tfoot td[data-field="{field}"]').inner_text()
             assert int(total) == sum(int(v) for v in column), field
 
+        # Sorted by the notifier, by name too; a page past the last goes back to the first. The
+        # district's units fit on one page: no pager.
+        await page.goto("/board/units?sort=unit_name&desc=false&page=99")
+        assert page.url.endswith("page=1")
+        names = await page.locator("tbody th[scope=row]").all_inner_texts()
+        assert names == sorted(names) and len(names) == units
+        await expect(page.get_by_role("navigation", name="翻页")).to_have_count(0)
+
         definitions = page.get_by_role("region", name="指标说明")
         await expect(definitions).to_contain_text("签收及时率")
         await expect(definitions).to_contain_text("按时签收 ÷ 应签收数")
