@@ -65,6 +65,11 @@ async def test_a_certificate_goes_from_the_enterprises_upload_to_the_enterprises
     assert got.status_code == 200 and got.content == CERTIFICATE
     liaison = system.auth("liaison", usccs=[MINGLUO], sub="liaison-docs")
     assert (await system.intake.get(issued["download_url"], headers=liaison)).content == CERTIFICATE
+    # The ledger says what came of it: the outcome in Chinese and the certificate's number.
+    ledger = (await system.intake.get("/v1/ledger", headers=liaison)).json()["rows"]
+    row = next(r for r in ledger if r["work_item_id"] == item["id"])
+    shown = (row["outcome"], row["document_no"], row["work_item_status"])
+    assert shown == ("出具证明", "穗黄税证〔2026〕7号", "已办结")
     supervisor = system.auth("supervisor", region="440112", sub="supervisor-docs")
     assert (await system.intake.get(issued["download_url"], headers=supervisor)).status_code == 200
     # Nobody else: another enterprise, a neighbouring district's supervisor.
