@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import flag_modified, get_history
 
 from shared import db
 from shared.clock import utcnow
@@ -217,9 +217,12 @@ COUNTING = ("counted", "counted_as", "counted_holder_unit", "counted_holder_regi
 
 @event.listens_for(SlaRecord, "before_update")
 def _count_again(_mapper, _connection, record: SlaRecord) -> None:
-    """Whoever changes a record, and however: it is counted again. One rule, kept at the flush."""
+    """Whoever changes a record, and however: it is counted again. One rule, kept at the flush.
+    Only the attributes set since the record was read can have changed (``committed_state``):
+    asking all forty of them for their history was a sixth of counting a backlog."""
     state = inspect(record)
-    if any(attr.history.has_changes() for attr in state.attrs if attr.key not in COUNTING):
+    touched = (key for key in state.committed_state if key not in COUNTING)
+    if any(get_history(record, key).has_changes() for key in touched):
         count_again(record)
 
 
