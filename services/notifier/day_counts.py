@@ -306,7 +306,8 @@ async def _kept(
     session: AsyncSession, start: date | None, end: date | None, region: str | None, hours: bool, by: tuple[str, ...]
 ) -> dict[tuple, stats.Part]:
     """The day rows of the period added up by the database per ``by`` (BY_UNIT: each unit named as
-    it was last; BY_REGION: no names); their handling hours put together (when asked)."""
+    it was last; BY_REGION: no names); their handling hours put together (when asked), in the
+    same read on PostgreSQL."""
     days = []
     if start:
         days.append(UnitDayCounts.day >= start)
@@ -316,7 +317,11 @@ async def _kept(
         days.append(regions.within(UnitDayCounts.region_code, region))
     key = [getattr(UnitDayCounts, field) for field in by]
     sums = [func.sum(getattr(UnitDayCounts, field)) for field in KEPT]
+    joined = hours and session.bind.dialect.name == "postgresql"
+    if joined:  # the day rows' bytes joined by the database (string_agg): a year has millions of hours
+        sums.append(func.string_agg(UnitDayCounts.hours, literal_column("''::bytea"), type_=LargeBinary))
     kept: dict[tuple, stats.Part] = {}
+    packed: dict[tuple, list[bytes]] = defaultdict(list)
     if by == BY_UNIT:
         # One read for the sums and the names: grouped by the name too (a unit renamed in the period
         # has a row per name), the groups' counts added up here, each unit named as it was last.
@@ -326,6 +331,8 @@ async def _kept(
         names: dict[str, tuple[datetime, str]] = {}
         for unit_code, region_code, request_type, unit_name, named_at, *counts in await session.execute(query):
             group = (unit_code, region_code, request_type)
+            if joined:
+                packed[group].append(counts.pop())
             so_far = counted.get(group, [0] * len(KEPT))
             counted[group] = [n + int(more) for n, more in zip(so_far, counts, strict=True)]
             names[unit_code] = max(names.get(unit_code, (named_at, unit_name)), (named_at, unit_name))
@@ -334,11 +341,14 @@ async def _kept(
             kept[group] = _part(dict(zip(by, group, strict=True)), counts, unit_name, named_at)
     else:
         for row in await session.execute(select(*key, *sums).where(*days).group_by(*key)):
-            group = tuple(row[: len(by)])
-            kept[group] = _part(dict(zip(by, group, strict=True)), row[len(by) :], "", UNNAMED)
-    if hours:
-        for group, packed in await _hours_joined(session, key, days):
-            kept[group].hours = _unpacked(packed)
+            group, counts = tuple(row[: len(by)]), list(row[len(by) :])
+            if joined:
+                packed[group].append(counts.pop())
+            kept[group] = _part(dict(zip(by, group, strict=True)), counts, "", UNNAMED)
+    if hours and not joined:
+        packed = await _hours_read(session, key, days)
+    for group, parts in packed.items():
+        kept[group].hours = _unpacked(b"".join(parts))
     return kept
 
 
@@ -358,19 +368,15 @@ def _part(group: dict[str, str], counts, unit_name: str, named_at: datetime) -> 
     )
 
 
-async def _hours_joined(session: AsyncSession, key: list, days: list) -> list[tuple[tuple, bytes]]:
-    """The period's handling hours per group, the day rows' bytes joined: by the database
-    (string_agg) on PostgreSQL — a year has half a million rows of them, millions of numbers — and
-    here on SQLite, whose group_concat makes text."""
-    with_hours = (*days, UnitDayCounts.resolved > 0)
-    if session.bind.dialect.name == "postgresql":
-        joined = func.string_agg(UnitDayCounts.hours, literal_column("''::bytea"), type_=LargeBinary)
-        rows = await session.execute(select(*key, joined).where(*with_hours).group_by(*key))
-        return [(tuple(group), packed) for *group, packed in rows]
+async def _hours_read(session: AsyncSession, key: list, days: list) -> dict[tuple, list[bytes]]:
+    """The period's handling hours per group, each day row's bytes, on SQLite: its group_concat
+    makes text (PostgreSQL joins them in the sums' read, _kept)."""
     groups: dict[tuple, list[bytes]] = defaultdict(list)
-    for *group, packed in await session.execute(select(*key, UnitDayCounts.hours).where(*with_hours)):
-        groups[tuple(group)].append(packed)
-    return [(group, b"".join(parts)) for group, parts in groups.items()]
+    for *group, hours in await session.execute(
+        select(*key, UnitDayCounts.hours).where(*days, UnitDayCounts.resolved > 0)
+    ):
+        groups[tuple(group)].append(hours)
+    return groups
 
 
 NO_HOURS = np.empty(0)
