@@ -109,6 +109,13 @@ def measured(result: dict) -> str:
             f"| unit statistics, whole year ({s['period'][0]} → {s['period'][1]}), whole province "
             f"| {_secs(ys)} | {_secs(es)} | ≤ {t['stats_s']} s | {_verdict(ok)} |"
         )
+        if "board_page" in s["year"]:
+            yb, eb = s["year"]["board_page"], s["empty"]["board_page"]
+            ok = not yb.get("failed") and yb["seconds"] <= t["stats_s"]
+            lines.append(
+                f"| the same as the board asks it: the first 100 units by 收件数, 合计 of all "
+                f"| {_secs(yb)} | {_secs(eb)} | ≤ {t['stats_s']} s | {_verdict(ok)} |"
+            )
         yt, et = s["year"], s["empty"]
         trend = yt["trend_seconds"] * 1000
         lines.append(
