@@ -200,7 +200,7 @@ def year_rows(r: dict) -> list[str]:
         )
         if "board_page" in s["year"]:  # as the board asks it: a page of 100 units, 合计 of all
             page, empty_page = s["year"]["board_page"], s["empty"]["board_page"]
-            ok = not page.get("failed") and page["seconds"] <= t["stats_s"]
+            ok = not page.get("failed") and page.get("status") == 200 and page["seconds"] <= t["stats_s"]
             rows.append(
                 f"| year: the same as the board asks it (the first 100 units by 收件数, 合计 of all) "
                 f"| {fmt(page['seconds'], 2)} s | empty: {fmt(empty_page['seconds'], 2)} s | — "

@@ -111,7 +111,7 @@ def measured(result: dict) -> str:
         )
         if "board_page" in s["year"]:
             yb, eb = s["year"]["board_page"], s["empty"]["board_page"]
-            ok = not yb.get("failed") and yb["seconds"] <= t["stats_s"]
+            ok = not yb.get("failed") and yb.get("status") == 200 and yb["seconds"] <= t["stats_s"]
             lines.append(
                 f"| the same as the board asks it: the first 100 units by 收件数, 合计 of all "
                 f"| {_secs(yb)} | {_secs(eb)} | ≤ {t['stats_s']} s | {_verdict(ok)} |"

@@ -146,7 +146,7 @@ async def unit_stats(
     ] = None,
     desc: bool = True,
     limit: Annotated[int | None, Query(ge=1, le=500, description="a page of this many units (JSON)")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, description="the page's first unit, with ``limit``")] = 0,
 ):
     region = region_of(principal, region)
     await db.snapshot(session)

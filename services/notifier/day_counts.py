@@ -319,7 +319,8 @@ async def _kept(
     sums = [func.sum(getattr(UnitDayCounts, field)) for field in KEPT]
     joined = hours and session.bind.dialect.name == "postgresql"
     if joined:  # the day rows' bytes joined by the database (string_agg): a year has millions of hours
-        sums.append(func.string_agg(UnitDayCounts.hours, literal_column("''::bytea"), type_=LargeBinary))
+        hours_of = func.string_agg(UnitDayCounts.hours, literal_column("''::bytea"), type_=LargeBinary)
+        sums.append(hours_of.filter(UnitDayCounts.resolved > 0))  # NULL for a group that resolved none
     kept: dict[tuple, stats.Part] = {}
     packed: dict[tuple, list[bytes]] = defaultdict(list)
     if by == BY_UNIT:
@@ -348,7 +349,7 @@ async def _kept(
     if hours and not joined:
         packed = await _hours_read(session, key, days)
     for group, parts in packed.items():
-        kept[group].hours = _unpacked(b"".join(parts))
+        kept[group].hours = _unpacked(b"".join(filter(None, parts)))
     return kept
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.attributes import flag_modified, get_history
+from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
 from shared import db
 from shared.clock import utcnow
@@ -167,8 +168,10 @@ Index(
     sqlite_where=text("NOT counted"),
 )
 # The open items by dispatch time: the statistics read those of their period (day_counts.py). Its
-# ``dispatched_at IS NOT NULL`` is proved by a period's condition only: without it, PostgreSQL read
-# the overdue board's summary through this index, all open records, not ``ix_sla_records_overdue``.
+# ``dispatched_at IS NOT NULL`` filters out no row (the column is NOT NULL): it is there for the
+# planner, proved by a period's condition only. Without it, PostgreSQL read the overdue board's
+# summary through this index, all open records, not ``ix_sla_records_overdue`` (notifier 0020).
+# Keep it; check the summary's plan (docs/benchmarks.md) after a PostgreSQL upgrade.
 OPEN_RECORDS = db.written_in("state", OPEN_STATES)
 OPEN_IN_A_PERIOD = f"{OPEN_RECORDS} AND dispatched_at IS NOT NULL"
 Index(
@@ -219,10 +222,10 @@ COUNTING = ("counted", "counted_as", "counted_holder_unit", "counted_holder_regi
 def _count_again(_mapper, _connection, record: SlaRecord) -> None:
     """Whoever changes a record, and however: it is counted again. One rule, kept at the flush.
     Only the attributes set since the record was read can have changed (``committed_state``):
-    asking all forty of them for their history was a sixth of counting a backlog."""
+    asking every column for its history was a sixth of counting a backlog."""
     state = inspect(record)
-    touched = (key for key in state.committed_state if key not in COUNTING)
-    if any(get_history(record, key).has_changes() for key in touched):
+    touched = [key for key in state.committed_state if key not in COUNTING]
+    if any(get_history(record, key, PASSIVE_NO_INITIALIZE).has_changes() for key in touched):
         count_again(record)
 
 

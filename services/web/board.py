@@ -154,13 +154,14 @@ async def unit_figures(
         flash(request, _("结束日期须晚于开始日期"), "error")
         return RedirectResponse("/board/units", status_code=303)
     period = {"from": start.isoformat(), "to": end.isoformat()}
-    first = (page - 1) * UNITS_PER_PAGE
+    offset = (page - 1) * UNITS_PER_PAGE
     # A page of units, sorted by the notifier: a province has 2,400 (the CSV has them all).
-    asked = {**period, "sort": sort, "desc": desc, "limit": UNITS_PER_PAGE, "offset": first}
-    stats, trend = await asyncio.gather(_sorted_units(api, asked), _weekly_trend(api, end))
+    asked = {**period, "sort": sort, "desc": desc, "limit": UNITS_PER_PAGE, "offset": offset}
+    (stats, sort), trend = await asyncio.gather(_sorted_units(api, asked), _weekly_trend(api, end))
     rows = stats["units"]
     if not rows and page > 1:  # past the last page (fewer units since, or an edited address)
-        return RedirectResponse(request.url.include_query_params(page=1), status_code=303)
+        first_page = urlencode({**period, "sort": sort, "desc": str(desc).lower()})
+        return RedirectResponse(f"/board/units?{first_page}", status_code=303)
     columns = _columns(stats)
     context = {
         # Each cell as (field, figure): the template's loop over the rows × 31 figures reads no
@@ -172,9 +173,10 @@ async def unit_figures(
         "start": start,
         "end": end,
         "last_day": end - timedelta(days=1),
-        "sort": asked["sort"],
+        "sort": sort,
         "desc": desc,
-        "pages": _pages(page, stats["unit_count"], first, len(rows)),
+        # An older notifier sends every unit and no count (the web deployed first).
+        "pages": _pages(page, stats.get("unit_count", len(rows)), offset, len(rows)),
         "chart": {
             "units": [r["unit_name"] for r in rows],
             "received": [r["received"] for r in rows],
@@ -186,27 +188,27 @@ async def unit_figures(
     return render(request, "board/units.html", context)
 
 
-async def _sorted_units(api: ServiceClient, asked: dict) -> dict:
-    """The notifier's page of units; by 收件数 when it knows no such figure (an edited address)."""
+async def _sorted_units(api: ServiceClient, asked: dict) -> tuple[dict, str]:
+    """The notifier's page of units and the figure they are sorted by: 收件数 when the notifier
+    knows no such figure (an edited address)."""
     try:
-        return await api.get("notifier", "/v1/stats/units", params=asked)
+        return await api.get("notifier", "/v1/stats/units", params=asked), asked["sort"]
     except ApiError as error:
         if error.status != 422 or error.field("sort") is None:
             raise
-        asked["sort"] = "received"
-        return await api.get("notifier", "/v1/stats/units", params=asked)
+        return await api.get("notifier", "/v1/stats/units", params={**asked, "sort": "received"}), "received"
 
 
-def _pages(page: int, unit_count: int, first: int, shown: int) -> dict:
+def _pages(page: int, unit_count: int, offset: int, shown: int) -> dict:
     """Where the page is among the units: which are shown, and the pages before and after."""
     last_page = max(1, -(-unit_count // UNITS_PER_PAGE))
     return {
         "count": unit_count,
-        "first": first + 1 if shown else 0,
-        "last": first + shown,
-        "previous": min(page - 1, last_page) if page > 1 else None,
+        "first": offset + 1 if shown else 0,
+        "last": offset + shown,
+        "previous": page - 1 if page > 1 else None,
         "next": page + 1 if page < last_page else None,
-        "several": last_page > 1,
+        "more_than_one": last_page > 1,
     }
 
 

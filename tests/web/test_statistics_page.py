@@ -76,7 +76,7 @@ async def test_a_transferring_unit_has_its_row_and_the_total_adds_up(system, web
         # Sorted by the notifier, by name too; a page past the last goes back to the first. The
         # district's units fit on one page: no pager.
         await page.goto("/board/units?sort=unit_name&desc=false&page=99")
-        assert page.url.endswith("page=1")
+        assert "page=" not in page.url and "sort=unit_name&desc=false" in page.url
         names = await page.locator("tbody th[scope=row]").all_inner_texts()
         assert names == sorted(names) and len(names) == units
         await expect(page.get_by_role("navigation", name="翻页")).to_have_count(0)
