@@ -4,7 +4,7 @@ calendar, SLA policies, recipients and the notification log. What they take and 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import catalogue, db, regions
 from shared.auth import Admin, Anyone, Overseer, Principal
-from shared.clock import SHANGHAI, day_start, reading_now, utcnow
+from shared.clock import SHANGHAI, reading_now, utcnow
 from shared.problems import Problem, invalid_field, refusals
 from shared.validation import Day
 from shared.vocabulary import AUDIENCES, CHANNELS, TIMER_KINDS
@@ -118,11 +118,6 @@ def timer_out(timer: SlaTimer) -> TimerOut:
     )
 
 
-def start_of(day: date | None) -> datetime | None:
-    """The first instant of ``day`` in Asia/Shanghai (statistics' periods are Chinese days)."""
-    return day_start(day) if day else None
-
-
 @router.get(
     "/stats/units",
     tags=["statistics"],
@@ -157,7 +152,7 @@ async def unit_stats(
         result["units"] = stats.in_order(result["units"], sort, desc)
     if limit and format == "json":  # a province's 2,400 units a page at a time; the CSV has them all
         result["units"] = result["units"][offset : offset + limit]
-    credit = await substitution.figures_in(session, start_of(start), start_of(end), region)
+    credit = await substitution.figures_in(session, start, end, region)
     result["credit_substitution"] = credit
     if format == "csv":
         return Response(
@@ -214,7 +209,7 @@ async def credit_substitution(
     format: Literal["json", "csv"] = "json",
 ):
     region = region_of(principal, region)
-    result = await substitution.figures_in(session, start_of(start), start_of(end), region)
+    result = await substitution.figures_in(session, start, end, region)
     if format == "csv":
         return Response(
             substitution.as_csv(result),

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import structlog
-from sqlalchemy import LargeBinary, case, func, literal_column, select, tuple_
+from sqlalchemy import LargeBinary, Subquery, case, func, literal_column, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -30,7 +30,7 @@ from shared.vocabulary import OPEN_STATES
 
 from . import calendar as work_calendar
 from . import stats, urging
-from .models import SlaRecord, UnitDayCounts, open_state
+from .models import SlaRecord, UnitCounts, UnitDayCounts, UnitMonthCounts, open_state
 from .workcal import WorkingCalendar
 
 # What a day's row keeps: every count; of the MOVING ones, what an open item's current holding does
@@ -65,8 +65,10 @@ def _added(parts: list[stats.Part]) -> list[dict]:
     ]
 
 
-def _key(record: SlaRecord, added: dict) -> tuple:
-    return (day_of(record.dispatched_at), added["unit_code"], added["region_code"], added["request_type"])
+def _keys(record: SlaRecord, added: dict) -> list[tuple]:
+    """The rows ``added`` is on: its day's and its month's (table, period, unit, region, request type)."""
+    day, group = day_of(record.dispatched_at), (added["unit_code"], added["region_code"], added["request_type"])
+    return [(table, _period(table, day), *group) for table in TABLES]
 
 
 async def count_records(sessions: Callable, calendar: WorkingCalendar, rounds: int = ROUNDS) -> int:
@@ -99,9 +101,15 @@ async def count_some(session: AsyncSession, calendar: WorkingCalendar, now: date
     adds = {r.work_item_id: _added(moving_apart(r, calendar, now, urged)) for r in records}
     changes = [(r, -1, added) for r in records for added in r.counted_as or []]
     changes += [(r, 1, added) for r in records for added in adds[r.work_item_id]]
-    rows = await _rows_for(session, {_key(r, added) for r, _, added in changes})
-    for record, sign, added in changes:
-        _apply(rows, _key(record, added), sign, added)
+    keys = [(key, sign, added) for r, sign, added in changes for key in _keys(r, added)]
+    rows = await _rows_for(session, {key for key, _, _ in keys})
+    hours: dict[tuple, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+    for key, sign, added in keys:
+        if _apply(rows, key, sign, added):
+            hours[key][sign > 0].extend(added["hours"])
+    for key, (gone, more) in hours.items():  # each row's bytes made once: a month row holds thousands
+        kept = _taken_off(_unpacked(rows[key].hours), gone) if gone else _unpacked(rows[key].hours)
+        rows[key].hours = np.concatenate([kept, more]).astype(HOURS_PACKED).tobytes()
     for row in rows.values():
         if row in session and row.received <= 0:
             await session.delete(row)  # nothing of the day's items left with the unit
@@ -131,26 +139,38 @@ def moving_apart(record: SlaRecord, calendar: WorkingCalendar, now: datetime, ur
     return parts
 
 
-async def _rows_for(session: AsyncSession, keys: set[tuple]) -> dict[tuple, UnitDayCounts]:
-    rows: dict[tuple, UnitDayCounts] = {}
-    key = tuple_(UnitDayCounts.day, UnitDayCounts.unit_code, UnitDayCounts.region_code, UnitDayCounts.request_type)
-    wanted = sorted(keys)
-    for start in range(0, len(wanted), 500):  # IN lists of a bounded size
-        chunk = select(UnitDayCounts).where(key.in_(wanted[start : start + 500])).with_for_update()
-        for row in await session.scalars(chunk):
-            rows[(row.day, row.unit_code, row.region_code, row.request_type)] = row
+# The rows counting keeps: a day's, and its month's (the sum of the month's days).
+TABLES: tuple[type[UnitCounts], ...] = (UnitDayCounts, UnitMonthCounts)
+
+
+def _period(table: type[UnitCounts], day: date) -> date:
+    return day if table is UnitDayCounts else day.replace(day=1)
+
+
+async def _rows_for(session: AsyncSession, keys: set[tuple]) -> dict[tuple, UnitCounts]:
+    """The rows of ``keys`` (table, period, unit, region, request type) that exist, locked."""
+    rows: dict[tuple, UnitCounts] = {}
+    for table in TABLES:
+        key = tuple_(getattr(table, table.PERIOD), table.unit_code, table.region_code, table.request_type)
+        wanted = sorted(k[1:] for k in keys if k[0] is table)
+        for start in range(0, len(wanted), 500):  # IN lists of a bounded size
+            chunk = select(table).where(key.in_(wanted[start : start + 500])).with_for_update()
+            for row in await session.scalars(chunk):
+                rows[(table, getattr(row, table.PERIOD), row.unit_code, row.region_code, row.request_type)] = row
     return rows
 
 
-def _apply(rows: dict[tuple, UnitDayCounts], key: tuple, sign: int, added: dict) -> None:
+def _apply(rows: dict[tuple, UnitCounts], key: tuple, sign: int, added: dict) -> bool:
+    """``added``'s counts put on (or taken off) its row; whether there was a row (its hours are
+    the caller's, once for all the changes)."""
     row = rows.get(key)
     if row is None and sign < 0:  # the row was removed by hand (a restore?): nothing to take off
-        log.warning("day_counts.row_missing", key=[str(k) for k in key])
-        return
+        log.warning("day_counts.row_missing", key=[str(k) for k in key[1:]])
+        return False
     if row is None:
-        day, unit_code, region_code, request_type = key
-        row = rows[key] = UnitDayCounts(
-            day=day,
+        table, period, unit_code, region_code, request_type = key
+        row = rows[key] = table(
+            **{table.PERIOD: period},
             unit_code=unit_code,
             region_code=region_code,
             request_type=request_type,
@@ -161,14 +181,10 @@ def _apply(rows: dict[tuple, UnitDayCounts], key: tuple, sign: int, added: dict)
         )
     for field in KEPT:
         setattr(row, field, getattr(row, field) + sign * added["counts"].get(field, 0))  # open_now: none before 0019
-    # In no order: the statistics pick the percentiles out of them (stats.median_and_p90).
-    if sign < 0:
-        row.hours = _taken_off(_unpacked(row.hours), added["hours"]).astype(HOURS_PACKED).tobytes()
-    else:
-        row.hours += np.asarray(added["hours"], dtype=HOURS_PACKED).tobytes()
     named_at = datetime.fromisoformat(added["named_at"])
     if sign > 0 and (named_at, added["unit_name"]) >= (row.named_at, row.unit_name):
         row.unit_name, row.named_at = added["unit_name"], named_at
+    return True
 
 
 Period = tuple[date | None, date | None]  # [start, end) in Chinese days; None: open-ended
@@ -302,32 +318,59 @@ def _less(
     return [part for part in kept.values() if part.counts["received"] > 0]
 
 
+def _whole_months(start: date | None, end: date | None) -> tuple[date | None, date | None] | None:
+    """The months wholly within [start, end), as [first, last) (None: open-ended), or None."""
+    first = start if start is None or start.day == 1 else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    last = None if end is None else end.replace(day=1)
+    return None if first and last and first >= last else (first, last)
+
+
+def _rows_in(start: date | None, end: date | None, region: str | None) -> Subquery:
+    """The period's rows: its whole months' month rows and the day rows of the days around them."""
+
+    def rows_of(table: type[UnitCounts], since: date | None, until: date | None):
+        period = getattr(table, table.PERIOD)
+        within = [period >= since] if since else []
+        within += [period < until] if until else []
+        if region:
+            within.append(regions.within(table.region_code, region))
+        return select(*(getattr(table, c) for c in ROW_COLUMNS)).where(*within)
+
+    months = _whole_months(start, end)
+    if months is None:
+        return rows_of(UnitDayCounts, start, end).subquery()
+    first, last = months
+    parts = [rows_of(UnitMonthCounts, first, last)]
+    if first is not None and first != start:
+        parts.append(rows_of(UnitDayCounts, start, first))
+    if last is not None and last != end:
+        parts.append(rows_of(UnitDayCounts, last, end))
+    return union_all(*parts).subquery()
+
+
+ROW_COLUMNS = ("unit_code", "region_code", "request_type", "unit_name", "named_at", *KEPT, "hours")
+
+
 async def _kept(
     session: AsyncSession, start: date | None, end: date | None, region: str | None, hours: bool, by: tuple[str, ...]
 ) -> dict[tuple, stats.Part]:
-    """The day rows of the period added up by the database per ``by`` (BY_UNIT: each unit named as
-    it was last; BY_REGION: no names); their handling hours put together (when asked), in the
-    same read on PostgreSQL."""
-    days = []
-    if start:
-        days.append(UnitDayCounts.day >= start)
-    if end:
-        days.append(UnitDayCounts.day < end)
-    if region:
-        days.append(regions.within(UnitDayCounts.region_code, region))
-    key = [getattr(UnitDayCounts, field) for field in by]
-    sums = [func.sum(getattr(UnitDayCounts, field)) for field in KEPT]
+    """The period's rows (``_rows_in``) added up by the database per ``by`` (BY_UNIT: each unit
+    named as it was last; BY_REGION: no names); their handling hours put together (when asked), in
+    the same read on PostgreSQL."""
+    rows = _rows_in(start, end, region)
+    key = [rows.c[field] for field in by]
+    sums = [func.sum(rows.c[field]) for field in KEPT]
     joined = hours and session.bind.dialect.name == "postgresql"
-    if joined:  # the day rows' bytes joined by the database (string_agg): a year has millions of hours
-        hours_of = func.string_agg(UnitDayCounts.hours, literal_column("''::bytea"), type_=LargeBinary)
-        sums.append(hours_of.filter(UnitDayCounts.resolved > 0))  # NULL for a group that resolved none
+    if joined:  # the rows' bytes joined by the database (string_agg): a year has millions of hours
+        hours_of = func.string_agg(rows.c.hours, literal_column("''::bytea"), type_=LargeBinary)
+        sums.append(hours_of.filter(rows.c.resolved > 0))  # NULL for a group that resolved none
     kept: dict[tuple, stats.Part] = {}
     packed: dict[tuple, list[bytes]] = defaultdict(list)
     if by == BY_UNIT:
         # One read for the sums and the names: grouped by the name too (a unit renamed in the period
         # has a row per name), the groups' counts added up here, each unit named as it was last.
-        named = (UnitDayCounts.unit_name, func.max(UnitDayCounts.named_at))
-        query = select(*key, *named, *sums).where(*days).group_by(*key, UnitDayCounts.unit_name)
+        named = (rows.c.unit_name, func.max(rows.c.named_at))
+        query = select(*key, *named, *sums).group_by(*key, rows.c.unit_name)
         counted: dict[tuple, list[int]] = {}
         names: dict[str, tuple[datetime, str]] = {}
         for unit_code, region_code, request_type, unit_name, named_at, *counts in await session.execute(query):
@@ -341,13 +384,13 @@ async def _kept(
             named_at, unit_name = names[group[0]]
             kept[group] = _part(dict(zip(by, group, strict=True)), counts, unit_name, named_at)
     else:
-        for row in await session.execute(select(*key, *sums).where(*days).group_by(*key)):
+        for row in await session.execute(select(*key, *sums).group_by(*key)):
             group, counts = tuple(row[: len(by)]), list(row[len(by) :])
             if joined:
                 packed[group].append(counts.pop())
             kept[group] = _part(dict(zip(by, group, strict=True)), counts, "", UNNAMED)
     if hours and not joined:
-        packed = await _hours_read(session, key, days)
+        packed = await _hours_read(session, key, rows)
     for group, parts in packed.items():
         kept[group].hours = _unpacked(b"".join(filter(None, parts)))
     return kept
@@ -369,13 +412,11 @@ def _part(group: dict[str, str], counts, unit_name: str, named_at: datetime) -> 
     )
 
 
-async def _hours_read(session: AsyncSession, key: list, days: list) -> dict[tuple, list[bytes]]:
-    """The period's handling hours per group, each day row's bytes, on SQLite: its group_concat
-    makes text (PostgreSQL joins them in the sums' read, _kept)."""
+async def _hours_read(session: AsyncSession, key: list, rows: Subquery) -> dict[tuple, list[bytes]]:
+    """The period's handling hours per group, each row's bytes, on SQLite: its group_concat makes
+    text (PostgreSQL joins them in the sums' read, _kept)."""
     groups: dict[tuple, list[bytes]] = defaultdict(list)
-    for *group, hours in await session.execute(
-        select(*key, UnitDayCounts.hours).where(*days, UnitDayCounts.resolved > 0)
-    ):
+    for *group, hours in await session.execute(select(*key, rows.c.hours).where(rows.c.resolved > 0)):
         groups[tuple(group)].append(hours)
     return groups
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -21,12 +23,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import flag_modified, get_history
 from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
-from shared import db
-from shared.clock import utcnow
+from shared import catalogue, db
+from shared.clock import day_of, utcnow
 from shared.db import BigIntPK, service_base
 from shared.vocabulary import OPEN_STATES
 
@@ -196,15 +198,6 @@ Index(
     sqlite_where=text(f"{OPEN_RECORDS} AND paused_at IS NULL"),
 )
 
-# 证明替代率 (substitution.py) counts a period's certificate items per subject region: read from this
-# index alone (an Index Only Scan), not from a scan of every record's row (issue 28).
-Index(
-    "ix_sla_records_certificates",
-    SlaRecord.request_type,
-    SlaRecord.dispatched_at,
-    postgresql_include=["state", "subject_region", "region_code"],
-)
-
 
 def count_again(record: SlaRecord) -> None:
     """The record is no longer what the day counts hold: the statistics read it as it is, and the
@@ -229,19 +222,17 @@ def _count_again(_mapper, _connection, record: SlaRecord) -> None:
         count_again(record)
 
 
-class UnitDayCounts(Base):
-    """The unit statistics' counts (stats.py) of the items dispatched on one Chinese day, per unit
-    that held them, its region and the request type, with the handling hours of those it resolved;
-    of open items only what does not move with the clock (stats.MOVING). Kept by the notifier's
-    scheduler, record by record (day_counts.py); the statistics of a long period add these up
-    instead of reading every record."""
+class UnitCounts:
+    """The unit statistics' counts (stats.py) of the items dispatched in one period (a Chinese day,
+    or a month of them), per unit that held them, its region and the request type, with the
+    handling hours of those it resolved; of open items only what does not move with the clock
+    (stats.MOVING). Kept by the notifier's scheduler, record by record (day_counts.py); the
+    statistics of a long period add these up instead of reading every record."""
 
-    __tablename__ = "unit_day_counts"
-
-    day: Mapped[date] = mapped_column(primary_key=True, comment="the Chinese day the items were dispatched")
-    unit_code: Mapped[str] = mapped_column(String(100), primary_key=True)
-    region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
-    request_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    PERIOD: str  # the column naming the period, first in the primary key
+    unit_code: Mapped[str] = mapped_column(String(100))
+    region_code: Mapped[str] = mapped_column(String(6))
+    request_type: Mapped[str] = mapped_column(String(40))
     unit_name: Mapped[str] = mapped_column(String(200), comment="the unit's name when it last received one")
     named_at: Mapped[datetime] = mapped_column(comment="when that was")
     received: Mapped[int]
@@ -266,6 +257,73 @@ class UnitDayCounts(Base):
         LargeBinary,
         comment="working hours from dispatch to resolution, one per resolved item: float64, big-endian (HOURS_PACKED)",
     )
+
+
+class UnitDayCounts(UnitCounts, Base):
+    """A Chinese day's counts."""
+
+    __tablename__ = "unit_day_counts"
+    __table_args__ = (PrimaryKeyConstraint("day", "unit_code", "region_code", "request_type"),)
+    PERIOD = "day"
+
+    day: Mapped[date] = mapped_column(comment="the Chinese day the items were dispatched")
+
+
+class UnitMonthCounts(UnitCounts, Base):
+    """A month's counts, the sum of its days' rows, kept with them: a year adds up twelve rows per
+    unit rather than some three hundred (day_counts.py)."""
+
+    __tablename__ = "unit_month_counts"
+    __table_args__ = (PrimaryKeyConstraint("month", "unit_code", "region_code", "request_type"),)
+    PERIOD = "month"
+
+    month: Mapped[date] = mapped_column(comment="the first day of the Chinese month the items were dispatched in")
+
+
+class CertificateDayCounts(Base):
+    """证明替代率's department side (substitution.py): the certificate items asked of departments
+    (compliance-certificate requests' SLA records, withdrawn ones left out) per Chinese day of
+    dispatch and region where the subject is. Kept at every flush that adds or changes a record
+    (``_count_certificates``), so a province's year adds up some ten thousand rows, not millions
+    of records."""
+
+    __tablename__ = "certificate_day_counts"
+
+    day: Mapped[date] = mapped_column(primary_key=True, comment="the Chinese day the items were dispatched")
+    subject_region: Mapped[str] = mapped_column(String(6), primary_key=True, comment="where the subject is")
+    items: Mapped[int]
+
+
+def _certificate_of(record: SlaRecord, before: bool = False) -> tuple[date, str] | None:
+    """The day and region of its subject ``record`` counts in as a department certificate item, or
+    None; ``before``: as it was before this flush (after_flush still holds what was committed)."""
+    was = inspect(record).committed_state if before else {}
+    request_type, state = was.get("request_type", record.request_type), was.get("state", record.state)
+    if request_type != catalogue.COMPLIANCE_CERTIFICATE or state == "cancelled":
+        return None
+    where = was.get("subject_region", record.subject_region) or was.get("region_code", record.region_code)
+    return day_of(was.get("dispatched_at", record.dispatched_at)), where  # no subject_region: an older record
+
+
+@event.listens_for(Session, "after_flush")
+def _count_certificates(session: Session, _context) -> None:
+    """Whoever adds, changes or deletes a record, the certificate counts follow in the same
+    transaction: one upsert of the flush's changes, in key order (two flushes take rows alike)."""
+    change: Counter = Counter()
+    for record in (r for r in session.new if isinstance(r, SlaRecord)):
+        change[_certificate_of(record)] += 1
+    for record in (r for r in session.dirty if isinstance(r, SlaRecord)):
+        change[_certificate_of(record, before=True)] -= 1
+        change[_certificate_of(record)] += 1
+    for record in (r for r in session.deleted if isinstance(r, SlaRecord)):
+        change[_certificate_of(record, before=True)] -= 1
+    change.pop(None, None)
+    rows = [{"day": k[0], "subject_region": k[1], "items": n} for k, n in sorted(change.items()) if n]
+    if rows:
+        connection = session.connection()
+        adding = db.insert_for(connection.dialect.name)(CertificateDayCounts)
+        more = {"items": adding.excluded["items"] + CertificateDayCounts.items}  # .items: a method
+        connection.execute(adding.on_conflict_do_update(index_elements=["day", "subject_region"], set_=more), rows)
 
 
 class SlaTimer(Base):

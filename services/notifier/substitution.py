@@ -2,21 +2,23 @@
 compliance-certificate requests plus those a 专项信用报告 covered, each counted where its subject is,
 withdrawn ones left out — the share the report absorbed, per province and prefecture-level city.
 Kept from the covered items' own events (``credit_item_event``): a covered item has no clock and no
-unit, so the unit statistics (stats.py) do not count it."""
+unit, so the unit statistics (stats.py) do not count it. The department items are counted per day
+as their SLA records change (models.CertificateDayCounts)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections import defaultdict
-from datetime import datetime
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import catalogue, events, regions
+from shared import events, regions
+from shared.clock import day_start
 
-from .models import CoveredItem, SlaRecord
+from .models import CertificateDayCounts, CoveredItem
 from .stats import rate
 
 CREDIT_STATES = ("credit_report", "credit_report_uploaded", "cancelled")
@@ -51,28 +53,30 @@ def _counted_in(code: str) -> list[str]:
     return [c for c in regions.lineage(code) if regions.get(c).level in ("province", "city")]
 
 
-async def figures_in(session: AsyncSession, start: datetime | None, end: datetime | None, region: str | None) -> dict:
-    """证明替代率 per province and city (``region``: only rows within it): of the certificate items
-    requested — department items of compliance-certificate requests plus covered ones, each
-    counted where its subject is, withdrawn ones left out — the share the 专项信用报告 absorbed."""
-    where = func.coalesce(SlaRecord.subject_region, SlaRecord.region_code)  # records from before subject_region
-    query = select(where, func.count()).where(
-        SlaRecord.request_type == catalogue.COMPLIANCE_CERTIFICATE, SlaRecord.state != "cancelled"
-    )
+async def figures_in(session: AsyncSession, start: date | None, end: date | None, region: str | None) -> dict:
+    """证明替代率 per province and city (``region``: only rows within it) for items dispatched or
+    covered in the Chinese days [start, end): of the certificate items requested — department
+    items of compliance-certificate requests plus covered ones, each counted where its subject is,
+    withdrawn ones left out — the share the 专项信用报告 absorbed."""
+    query = select(CertificateDayCounts.subject_region, func.sum(CertificateDayCounts.items))
     covered = select(CoveredItem.subject_region, CoveredItem.state, func.count())
     covered = covered.where(CoveredItem.state != "cancelled")
     if start:
-        query, covered = query.where(SlaRecord.dispatched_at >= start), covered.where(CoveredItem.covered_at >= start)
+        query = query.where(CertificateDayCounts.day >= start)
+        covered = covered.where(CoveredItem.covered_at >= day_start(start))
     if end:
-        query, covered = query.where(SlaRecord.dispatched_at < end), covered.where(CoveredItem.covered_at < end)
+        query = query.where(CertificateDayCounts.day < end)
+        covered = covered.where(CoveredItem.covered_at < day_start(end))
     if region:
         query, covered = (
-            query.where(regions.within(where, region)),
+            query.where(regions.within(CertificateDayCounts.subject_region, region)),
             covered.where(regions.within(CoveredItem.subject_region, region)),
         )
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    # Counted per subject region by the database (a province's year: a million certificate items).
-    for subject_region, n in await session.execute(query.group_by(where)):
+    # The department items counted per day as their records change (models.CertificateDayCounts).
+    for subject_region, n in await session.execute(query.group_by(CertificateDayCounts.subject_region)):
+        if not n:
+            continue  # every item of the region withdrawn: shown as before, not at all
         for code in ["", *_counted_in(subject_region)]:  # "": the total
             counts[code]["dept"] += n
     for subject_region, state, n in await session.execute(

@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from services.notifier import day_counts, stats
-from services.notifier.models import SlaRecord, UnitDayCounts
+from services.notifier.models import SlaRecord, UnitDayCounts, UnitMonthCounts
 from shared import events
 from shared.clock import SHANGHAI, fix_reading_now, utcnow
 from shared.messaging.encoding import encode
@@ -217,6 +217,18 @@ async def test_the_csv_export_has_chinese_headers_and_ends_with_the_total(system
     assert int(table[-1][received]) == sum(int(row[received]) for row in table[1:-1])
 
 
+async def table_for(system, units: dict, period: dict) -> list[dict]:
+    """This test's units' rows for ``period`` in REGION, read at 11-05 12:00."""
+    supervisor = system.auth("supervisor", region="310000")
+    fix_reading_now(at("11-05T12:00"))
+    try:
+        shown = await system.notifier.get("/v1/stats/units", params={**period, "region": REGION}, headers=supervisor)
+    finally:
+        fix_reading_now(None)
+    assert shown.status_code == 200, shown.text
+    return mine(shown.json(), units)
+
+
 def mine(table: dict, units: dict) -> list[dict]:
     """The rows of this test's own units (other tests' items share the region and may still move)."""
     return [row for row in table["units"] if row["unit_code"] in (units["first"], units["second"], units["third"])]
@@ -229,6 +241,10 @@ async def test_the_figures_are_the_same_from_the_day_counts_and_a_change_counts_
     units = units_of_a_week
     scheduler = system.runtimes["notifier"].scheduler
     before, _ = await week_table(system, units)
+    # Periods of whole months (PERIOD), whole months and days around them, and days only.
+    others = ({"from": "2025-10-27", "to": "2025-12-01"}, {"from": "2025-10-01", "to": "2025-11-04"})
+    others += ({"from": "2025-10-26", "to": "2025-11-04"},)
+    others_before = [await table_for(system, units, period) for period in others]
     while await day_counts.count_records(scheduler.sessions, scheduler.calendar):
         pass
     async with scheduler.sessions() as session:
@@ -247,6 +263,32 @@ async def test_the_figures_are_the_same_from_the_day_counts_and_a_change_counts_
     # are counted at the reading, not as they were when counted (stats.MOVING).
     after, _ = await week_table(system, units)
     assert mine(after, units) == mine(before, units)
+    assert [await table_for(system, units, period) for period in others] == others_before
+    async with scheduler.sessions() as session:
+        ours = [UnitMonthCounts.unit_code.in_([units["first"], units["second"], units["third"]])]
+        months = {
+            (r.month, r.unit_code, r.request_type): r
+            for r in await session.scalars(select(UnitMonthCounts).where(*ours))
+        }
+        days = list(
+            await session.scalars(
+                select(UnitDayCounts).where(
+                    UnitDayCounts.unit_code.in_([units["first"], units["second"], units["third"]])
+                )
+            )
+        )
+    assert {key[0] for key in months} == {date(2025, 10, 1), date(2025, 11, 1)}
+    for (month, unit_code, request_type), row in months.items():
+        its_days = [
+            d for d in days if (d.day.replace(day=1), d.unit_code, d.request_type) == (month, unit_code, request_type)
+        ]
+        for field in day_counts.KEPT:
+            assert getattr(row, field) == sum(getattr(d, field) for d in its_days), (
+                f"a month row is its days' sum: {field}"
+            )
+        assert sorted(day_counts._unpacked(row.hours)) == sorted(
+            h for d in its_days for h in day_counts._unpacked(d.hours)
+        )
 
     transferred = units["items"][0]
     await transferred.send(events.WorkItemClosed, "11-05T09:00", "closed", score=5)

@@ -94,6 +94,66 @@ async def test_0019_packs_the_hours_and_counts_the_open_records_again(database_u
     assert {k: bool(v) for k, v in counted.items()} == {"open-one": False, "settled-one": True}
 
 
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+async def test_0021_counts_the_department_certificate_items_per_chinese_day_and_subject_region(database_url):  # noqa: F811
+    """A day starts at 16:00 UTC; withdrawn items and other request types do not count; a record from
+    before subject_region counts where its unit is."""
+    await asyncio.to_thread(upgrade, notifier_main.MIGRATIONS, database_url, "0020")
+    engine = create_async_engine(database_url)
+    certificate = {**record("", "in_progress"), "request_type": "compliance_certificate", "subject_region": "320505"}
+    rows = [
+        {**certificate, "work_item_id": "before-midnight", "dispatched_at": datetime(2026, 3, 2, 15, 59, tzinfo=UTC)},
+        {**certificate, "work_item_id": "after-midnight", "dispatched_at": datetime(2026, 3, 2, 16, 0, tzinfo=UTC)},
+        {**certificate, "work_item_id": "and-another", "dispatched_at": datetime(2026, 3, 3, 1, 0, tzinfo=UTC)},
+        {**certificate, "work_item_id": "withdrawn", "state": "cancelled"},
+        {**certificate, "work_item_id": "no-subject", "subject_region": None},
+        {**record("a-problem", "in_progress"), "subject_region": "320505"},
+    ]
+    try:
+        async with engine.begin() as connection:
+            for row in rows:
+                await insert(connection, "sla_records", row)
+        await engine.dispose()
+        await asyncio.to_thread(upgrade, notifier_main.MIGRATIONS, database_url, "0021")
+        async with engine.connect() as connection:
+            counted = await connection.execute(text("SELECT day, subject_region, items FROM certificate_day_counts"))
+            counted = {(str(day), region): items for day, region, items in counted}
+    finally:
+        await engine.dispose()
+    assert counted == {("2026-03-02", "320505"): 1, ("2026-03-03", "320505"): 2, ("2026-03-02", "440106"): 1}
+
+
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+async def test_0022_makes_each_month_row_the_sum_of_its_days_named_as_on_the_latest(database_url):  # noqa: F811
+    await asyncio.to_thread(upgrade, notifier_main.MIGRATIONS, database_url, "0021")
+    engine = create_async_engine(database_url)
+    unit = {"unit_code": "440106.tax", "region_code": "440106", "request_type": "problem", "open_now": 1}
+    days = [
+        (date(2026, 3, 2), "天河区税务局", datetime(2026, 3, 2, 2, tzinfo=UTC), [1.5, 2.0]),
+        (date(2026, 3, 31), "天河区税务局（新）", datetime(2026, 3, 31, 2, tzinfo=UTC), [7.25]),
+        (date(2026, 4, 1), "天河区税务局（新）", datetime(2026, 4, 1, 2, tzinfo=UTC), []),
+    ]
+    try:
+        async with engine.begin() as connection:
+            for day, name, named_at, hours in days:
+                packed = np.asarray(hours, dtype=day_counts.HOURS_PACKED).tobytes()
+                row = {**unit, "day": day, "unit_name": name, "named_at": named_at, "hours": packed}
+                await insert(connection, "unit_day_counts", {**row, **dict.fromkeys(COUNTS, 2)})
+        await engine.dispose()
+        await asyncio.to_thread(upgrade, notifier_main.MIGRATIONS, database_url, "0022")
+        async with engine.connect() as connection:
+            read = "SELECT month, unit_name, received, open_now, hours FROM unit_month_counts ORDER BY month"
+            months = [(str(m), name, n, o, bytes(h)) for m, name, n, o, h in await connection.execute(text(read))]
+    finally:
+        await engine.dispose()
+    assert [m[:4] for m in months] == [
+        ("2026-03-01", "天河区税务局（新）", 4, 2),
+        ("2026-04-01", "天河区税务局（新）", 2, 1),
+    ]
+    assert sorted(np.frombuffer(months[0][4], dtype=day_counts.HOURS_PACKED).tolist()) == [1.5, 2.0, 7.25]
+    assert months[1][4] == b""
+
+
 @pytest.mark.skipif(database_backend() != "postgres", reason="a PostgreSQL planner setting: its pass checks it")
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_intake_0012_tells_postgresql_how_many_items_a_request_has(database_url):  # noqa: F811
