@@ -1,5 +1,7 @@
-"""The unit statistics' counts per Chinese day (``unit_day_counts``), so the figures of a year add
-up some hundred thousand rows instead of reading millions of SLA records.
+"""The unit statistics' counts per Chinese day (``unit_day_counts``) and per month
+(``unit_month_counts``, each the sum of its days' rows, kept with them), so the figures of a year
+add up some ten thousand rows instead of reading millions of SLA records: its whole months' rows
+and the day rows of the days around them (``_rows_in``).
 
 A day's rows hold the counts (stats.counts_of) of the items dispatched that day and the handling
 hours of those resolved, per unit that held them, its region and the request type. Of an open item

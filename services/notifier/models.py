@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import flag_modified, get_history
-from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
+from sqlalchemy.orm.base import NO_VALUE, PASSIVE_NO_INITIALIZE
 
 from shared import catalogue, db
 from shared.clock import day_of, utcnow
@@ -223,11 +223,10 @@ def _count_again(_mapper, _connection, record: SlaRecord) -> None:
 
 
 class UnitCounts:
-    """The unit statistics' counts (stats.py) of the items dispatched in one period (a Chinese day,
-    or a month of them), per unit that held them, its region and the request type, with the
-    handling hours of those it resolved; of open items only what does not move with the clock
-    (stats.MOVING). Kept by the notifier's scheduler, record by record (day_counts.py); the
-    statistics of a long period add these up instead of reading every record."""
+    """The unit statistics' counts (stats.py) of the items dispatched in a Chinese day or month, per
+    unit that held them, its region and the request type, with the handling hours of those it
+    resolved; of open items what does not move with the clock (stats.MOVING). Kept by the scheduler
+    record by record (day_counts.py); a long period adds these up instead of reading every record."""
 
     PERIOD: str  # the column naming the period, first in the primary key
     unit_code: Mapped[str] = mapped_column(String(100))
@@ -281,11 +280,8 @@ class UnitMonthCounts(UnitCounts, Base):
 
 
 class CertificateDayCounts(Base):
-    """证明替代率's department side (substitution.py): the certificate items asked of departments
-    (compliance-certificate requests' SLA records, withdrawn ones left out) per Chinese day of
-    dispatch and region where the subject is. Kept at every flush that adds or changes a record
-    (``_count_certificates``), so a province's year adds up some ten thousand rows, not millions
-    of records."""
+    """证明替代率's department items (substitution.py: compliance-certificate records, withdrawn ones
+    left out) per Chinese day of dispatch and subject region, kept at every flush (``_count_certificates``)."""
 
     __tablename__ = "certificate_day_counts"
 
@@ -297,18 +293,22 @@ class CertificateDayCounts(Base):
 def _certificate_of(record: SlaRecord, before: bool = False) -> tuple[date, str] | None:
     """The day and region of its subject ``record`` counts in as a department certificate item, or
     None; ``before``: as it was before this flush (after_flush still holds what was committed)."""
-    was = inspect(record).committed_state if before else {}
+    was = {k: v for k, v in inspect(record).committed_state.items() if v is not NO_VALUE} if before else {}
     request_type, state = was.get("request_type", record.request_type), was.get("state", record.state)
     if request_type != catalogue.COMPLIANCE_CERTIFICATE or state == "cancelled":
         return None
-    where = was.get("subject_region", record.subject_region) or was.get("region_code", record.region_code)
-    return day_of(was.get("dispatched_at", record.dispatched_at)), where  # no subject_region: an older record
+    subject_region = was.get("subject_region", record.subject_region)
+    where = was.get("region_code", record.region_code) if subject_region is None else subject_region  # older: none
+    return day_of(was.get("dispatched_at", record.dispatched_at)), where
 
 
 @event.listens_for(Session, "after_flush")
 def _count_certificates(session: Session, _context) -> None:
-    """Whoever adds, changes or deletes a record, the certificate counts follow in the same
-    transaction: one upsert of the flush's changes, in key order (two flushes take rows alike)."""
+    """Whoever adds, changes or deletes a record through the ORM, the certificate counts follow in
+    the same transaction (a savepoint rolled back takes its part back too): one upsert of the
+    flush's changes, in key order. Two transactions whose flushes lock the same rows in another
+    order deadlock; PostgreSQL ends one, and its consumer retries the batch. A bulk UPDATE or COPY
+    of records passes no flush: it must count them itself (migration 0021's SQL)."""
     change: Counter = Counter()
     for record in (r for r in session.new if isinstance(r, SlaRecord)):
         change[_certificate_of(record)] += 1

@@ -229,6 +229,27 @@ async def table_for(system, units: dict, period: dict) -> list[dict]:
     return mine(shown.json(), units)
 
 
+async def month_rows_are_their_days_sums(scheduler, units: dict) -> None:
+    """Every month row of this test's units holds the counts and hours of its days' rows."""
+    ours = [units["first"], units["second"], units["third"]]
+    async with scheduler.sessions() as session:
+        found = await session.scalars(select(UnitMonthCounts).where(UnitMonthCounts.unit_code.in_(ours)))
+        months = {(r.month, r.unit_code, r.request_type): r for r in found}
+        days = list(await session.scalars(select(UnitDayCounts).where(UnitDayCounts.unit_code.in_(ours))))
+    assert {key[0] for key in months} == {date(2025, 10, 1), date(2025, 11, 1)}
+    for (month, unit_code, request_type), row in months.items():
+        its_days = [
+            d for d in days if (d.day.replace(day=1), d.unit_code, d.request_type) == (month, unit_code, request_type)
+        ]
+        for field in day_counts.KEPT:
+            assert getattr(row, field) == sum(getattr(d, field) for d in its_days), (
+                f"a month row is its days' sum: {field}"
+            )
+        assert sorted(day_counts._unpacked(row.hours)) == sorted(
+            h for d in its_days for h in day_counts._unpacked(d.hours)
+        )
+
+
 def mine(table: dict, units: dict) -> list[dict]:
     """The rows of this test's own units (other tests' items share the region and may still move)."""
     return [row for row in table["units"] if row["unit_code"] in (units["first"], units["second"], units["third"])]
@@ -264,31 +285,7 @@ async def test_the_figures_are_the_same_from_the_day_counts_and_a_change_counts_
     after, _ = await week_table(system, units)
     assert mine(after, units) == mine(before, units)
     assert [await table_for(system, units, period) for period in others] == others_before
-    async with scheduler.sessions() as session:
-        ours = [UnitMonthCounts.unit_code.in_([units["first"], units["second"], units["third"]])]
-        months = {
-            (r.month, r.unit_code, r.request_type): r
-            for r in await session.scalars(select(UnitMonthCounts).where(*ours))
-        }
-        days = list(
-            await session.scalars(
-                select(UnitDayCounts).where(
-                    UnitDayCounts.unit_code.in_([units["first"], units["second"], units["third"]])
-                )
-            )
-        )
-    assert {key[0] for key in months} == {date(2025, 10, 1), date(2025, 11, 1)}
-    for (month, unit_code, request_type), row in months.items():
-        its_days = [
-            d for d in days if (d.day.replace(day=1), d.unit_code, d.request_type) == (month, unit_code, request_type)
-        ]
-        for field in day_counts.KEPT:
-            assert getattr(row, field) == sum(getattr(d, field) for d in its_days), (
-                f"a month row is its days' sum: {field}"
-            )
-        assert sorted(day_counts._unpacked(row.hours)) == sorted(
-            h for d in its_days for h in day_counts._unpacked(d.hours)
-        )
+    await month_rows_are_their_days_sums(scheduler, units)
 
     transferred = units["items"][0]
     await transferred.send(events.WorkItemClosed, "11-05T09:00", "closed", score=5)
@@ -297,6 +294,7 @@ async def test_the_figures_are_the_same_from_the_day_counts_and_a_change_counts_
     while await day_counts.count_records(scheduler.sessions, scheduler.calendar):
         pass
     assert mine((await week_table(system, units, rated=1))[0], units) == mine(rated, units)
+    await month_rows_are_their_days_sums(scheduler, units)
 
 
 async def test_the_trend_gives_each_weeks_total_in_one_call(system, units_of_a_week):

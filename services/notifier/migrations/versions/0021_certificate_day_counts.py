@@ -37,7 +37,10 @@ def upgrade() -> None:
         sa.Column("items", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("day", "subject_region", name="pk_certificate_day_counts"),
     )
-    day = CHINESE_DAY[op.get_bind().dialect.name]
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":  # no record written meanwhile goes uncounted: writes wait for the fill
+        op.execute("LOCK TABLE sla_records IN SHARE MODE")
+    day = CHINESE_DAY[dialect]
     op.execute(
         "INSERT INTO certificate_day_counts (day, subject_region, items) "
         f"SELECT {day}, coalesce(subject_region, region_code), count(*) FROM sla_records "

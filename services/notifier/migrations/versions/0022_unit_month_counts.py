@@ -50,10 +50,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("month", *KEY, name="pk_unit_month_counts"),
     )
     if op.get_bind().dialect.name == "postgresql":
-        month = "date_trunc('month', day)::date"
+        op.execute("LOCK TABLE unit_day_counts IN SHARE MODE")  # no day row counted meanwhile and missed
+        month = "date_trunc('month', day::timestamp)::date"
         op.execute(
             f"INSERT INTO unit_month_counts (month, {', '.join(KEY)}, unit_name, named_at, {', '.join(COUNTS)}, hours) "
-            f"SELECT {month}, {', '.join(KEY)}, (array_agg(unit_name ORDER BY named_at DESC, unit_name DESC))[1], "
+            f"SELECT {month}, {', '.join(KEY)}, (array_agg(unit_name ORDER BY named_at DESC, unit_name COLLATE \"C\" DESC))[1], "
             f"max(named_at), {', '.join(f'sum({c})' for c in COUNTS)}, string_agg(hours, ''::bytea) "
             f"FROM unit_day_counts GROUP BY {month}, {', '.join(KEY)}"
         )
