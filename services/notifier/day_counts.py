@@ -107,7 +107,7 @@ async def count_some(session: AsyncSession, calendar: WorkingCalendar, now: date
     rows = await _rows_for(session, {key for key, _, _ in keys})
     hours: dict[tuple, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
     for key, sign, added in keys:
-        if _apply(rows, key, sign, added):
+        if _apply(rows, key, sign, added) and added["hours"]:  # a row whose hours stay as they were: left alone
             hours[key][sign > 0].extend(added["hours"])
     for key, (gone, more) in hours.items():  # each row's bytes made once: a month row holds thousands
         kept = _taken_off(_unpacked(rows[key].hours), gone) if gone else _unpacked(rows[key].hours)
@@ -231,6 +231,8 @@ async def parts_by_period(
     uncounted records had added to them, and those records as they are, read once for all the
     periods. ``hours=False``: the counts only (a trend). Read in one snapshot (``snapshot``), or a
     count committed between two reads would be seen half."""
+    if session.bind.dialect.name == "postgresql":  # for this transaction only (SET LOCAL), once for every period
+        await session.execute(text(f"SET LOCAL work_mem = '{SUMS_WORK_MEM}'"))
     kept = {}
     for period in periods:
         kept[period] = await _kept(session, *period, region, hours, by)
@@ -363,8 +365,6 @@ async def _kept(
     named as it was last; BY_REGION: no names); their handling hours put together (when asked), in
     the same read on PostgreSQL."""
     rows = _rows_in(start, end, region)
-    if session.bind.dialect.name == "postgresql":  # for this transaction only (SET LOCAL)
-        await session.execute(text(f"SET LOCAL work_mem = '{SUMS_WORK_MEM}'"))
     key = [rows.c[field] for field in by]
     sums = [func.sum(rows.c[field]) for field in KEPT]
     joined = hours and session.bind.dialect.name == "postgresql"
