@@ -24,7 +24,8 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/xiaoer run
 
-## The whole test suite: SQLite always, PostgreSQL too (side by side) when XIAOER_TEST_POSTGRES_URL is set.
+## The whole test suite: SQLite always, PostgreSQL too (side by side) when XIAOER_TEST_POSTGRES_URL is set;
+## the fault tests (-m faults) in a third lane beside them (tests/both_databases.sh).
 ## Also: the alert rules' unit tests (promtool) and the AsyncAPI document through the official parser.
 test: $(STAMP) tools
 	$(BIN)/ruff check .
