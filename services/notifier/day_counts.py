@@ -277,8 +277,24 @@ async def _add_moving(
     by: tuple[str, ...],
 ) -> None:
     """The MOVING counts of the counted open items of the period at ``now``, added to the summed day
-    rows of the units that held them when counted (stats.moving_of, in SQL). The open states are
-    written into the SQL (open_state): PostgreSQL then reads them by ``ix_sla_records_open_dispatched``."""
+    rows of the units that held them when counted (stats.moving_of, in SQL)."""
+    for row in await session.execute(moving_read(start, end, region, now, by)):
+        group, counts = tuple(row[: len(by)]), row[len(by) :]
+        part = kept.get(group)
+        if part is None:  # the day row was removed by hand (a restore?)
+            log.warning("day_counts.row_missing", key=list(group))
+            continue
+        for field, n in zip(MOVING_READ, counts, strict=True):
+            part.counts[field] += int(n)
+
+
+MOVING_READ = ("acknowledge_counted", "resolve_counted", "overdue_now")  # moving_read's sums, in its order
+
+
+def moving_read(start: date | None, end: date | None, region: str | None, now: datetime, by: tuple[str, ...]):
+    """The read of ``_add_moving``: each group's MOVING_READ sums. The open states are written into
+    the SQL (open_state), so PostgreSQL reads the records by ``ix_sla_records_open_dispatched``, from
+    the index alone: it carries every column read here (models.MOVING_READS)."""
     counted_open = [*_dispatched_within(start, end), open_state(SlaRecord.state), SlaRecord.counted]
     if region:
         counted_open.append(regions.within(SlaRecord.counted_holder_region, region))
@@ -288,15 +304,8 @@ async def _add_moving(
         "overdue_now": SlaRecord.is_overdue(now),
     }
     key = [getattr(SlaRecord, _COUNTED_AS[field]) for field in by]
-    sums = [func.sum(case((when, 1), else_=0)) for when in moving.values()]
-    for row in await session.execute(select(*key, *sums).where(*counted_open).group_by(*key)):
-        group, counts = tuple(row[: len(by)]), row[len(by) :]
-        part = kept.get(group)
-        if part is None:  # the day row was removed by hand (a restore?)
-            log.warning("day_counts.row_missing", key=list(group))
-            continue
-        for field, n in zip(moving, counts, strict=True):
-            part.counts[field] += int(n)
+    sums = [func.sum(case((moving[field], 1), else_=0)) for field in MOVING_READ]
+    return select(*key, *sums).where(*counted_open).group_by(*key)
 
 
 def _within(day: date, period: Period) -> bool:

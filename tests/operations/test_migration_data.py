@@ -1,6 +1,7 @@
 """Migrations that change data or the planner's view of it: notifier 0019 turns the day counts' JSON
 lists of hours into packed float64 and marks the open records counted before for counting again,
-the settled ones left as they were; intake 0012 sets PostgreSQL's estimate of items per request.
+the settled ones left as they were; notifier 0023 lets PostgreSQL read the moving counts from an
+index alone; intake 0012 sets PostgreSQL's estimate of items per request.
 Runs on SQLite, and on PostgreSQL too when ``XIAOER_TEST_DATABASE=postgres``."""
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Column, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.sql import visitors
 
 from services.intake import main as intake_main
 from services.notifier import day_counts
 from services.notifier import main as notifier_main
+from services.notifier.models import MOVING_READS, SlaRecord
 from shared.db import upgrade
 from tests.operations.test_migrations import BACKENDS, database_url  # noqa: F401 (a fixture)
 from tests.support import database_backend
@@ -92,6 +96,35 @@ async def test_0019_packs_the_hours_and_counts_the_open_records_again(database_u
     assert bytes(packed["financing"]) == b""
     assert open_now == {0}
     assert {k: bool(v) for k, v in counted.items()} == {"open-one": False, "settled-one": True}
+
+
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+async def test_0023_the_open_records_index_carries_every_column_the_moving_counts_read(database_url):  # noqa: F811
+    """Every column of sla_records the moving counts read (day_counts.moving_read) is in
+    ix_sla_records_open_dispatched as the models declare it; on PostgreSQL the migrated index
+    includes those very columns and the read can be planned from the index alone."""
+    now = datetime.now(UTC)
+    read = day_counts.moving_read(date(2026, 3, 1), date(2026, 3, 8), "440000", now, day_counts.BY_UNIT)
+    read_columns = {c.name for c in visitors.iterate(read) if isinstance(c, Column) and c.table.name == "sla_records"}
+    index = next(i for i in SlaRecord.__table__.indexes if i.name == "ix_sla_records_open_dispatched")
+    assert {"dispatched_at", "counted_holder_unit", "resolve_due_at"} <= read_columns
+    assert read_columns <= {c.name for c in index.columns} | set(index.dialect_options["postgresql"]["include"])
+    await asyncio.to_thread(upgrade, notifier_main.MIGRATIONS, database_url, "head")
+    if database_url.startswith("sqlite"):
+        return  # SQLite has no INCLUDE: its index is the key alone
+    engine = create_async_engine(database_url)
+    sql = read.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}).string
+    try:
+        async with engine.begin() as connection:
+            made = await connection.scalar(text("SELECT pg_get_indexdef('ix_sla_records_open_dispatched'::regclass)"))
+            await connection.execute(text("SET LOCAL enable_seqscan = off"))
+            await connection.execute(text("SET LOCAL enable_bitmapscan = off"))
+            plan = "\n".join(await connection.scalars(text(f"EXPLAIN {sql}")))
+    finally:
+        await engine.dispose()
+    included = made.split(" INCLUDE (")[1].split(")")[0].split(", ")
+    assert included == list(MOVING_READS)
+    assert "Index Only Scan using ix_sla_records_open_dispatched" in plan, plan
 
 
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
