@@ -284,15 +284,12 @@ async def _add_moving(
         if part is None:  # the day row was removed by hand (a restore?)
             log.warning("day_counts.row_missing", key=list(group))
             continue
-        for field, n in zip(MOVING_READ, counts, strict=True):
+        for field, n in zip(stats.MOVING, counts, strict=True):
             part.counts[field] += int(n)
 
 
-MOVING_READ = ("acknowledge_counted", "resolve_counted", "overdue_now")  # moving_read's sums, in its order
-
-
 def moving_read(start: date | None, end: date | None, region: str | None, now: datetime, by: tuple[str, ...]):
-    """The read of ``_add_moving``: each group's MOVING_READ sums. The open states are written into
+    """The read of ``_add_moving``: each group's stats.MOVING counts, in that order. The open states are written into
     the SQL (open_state), so PostgreSQL reads the records by ``ix_sla_records_open_dispatched``, from
     the index alone: it carries every column read here (models.MOVING_READS)."""
     counted_open = [*_dispatched_within(start, end), open_state(SlaRecord.state), SlaRecord.counted]
@@ -304,7 +301,7 @@ def moving_read(start: date | None, end: date | None, region: str | None, now: d
         "overdue_now": SlaRecord.is_overdue(now),
     }
     key = [getattr(SlaRecord, _COUNTED_AS[field]) for field in by]
-    sums = [func.sum(case((moving[field], 1), else_=0)) for field in MOVING_READ]
+    sums = [func.sum(case((moving[field], 1), else_=0)) for field in stats.MOVING]
     return select(*key, *sums).where(*counted_open).group_by(*key)
 
 
