@@ -170,13 +170,13 @@ Index(
     sqlite_where=text("NOT counted"),
 )
 # The open items by dispatch time, carrying what their MOVING counts read (index-only, 0023): the
-# statistics read those of their period (day_counts.py). Its ``dispatched_at IS NOT NULL`` filters
-# no row (the column is NOT NULL) but only a period's condition proves it: without it the overdue
-# board's summary read this index, not ``ix_sla_records_overdue`` (0020; recheck after an upgrade).
+# statistics read those of their period (day_counts.py). Its ``dispatched_at IS NOT NULL`` filters no
+# row but only a period's condition proves it: without it the overdue board's summary read this index,
+# not ``ix_sla_records_overdue`` (0020). Check that plan after a PostgreSQL upgrade.
 OPEN_RECORDS = db.written_in("state", OPEN_STATES)
 OPEN_IN_A_PERIOD = f"{OPEN_RECORDS} AND dispatched_at IS NOT NULL"
-MOVING_READS = "state counted counted_holder_unit counted_holder_region request_type counted_sign_due_at".split()
-MOVING_READS += ["paused_at", "acknowledged_at", "acknowledge_due_at", "resolve_due_at"]
+MOVING_READS = ("state", "counted", "counted_holder_unit", "counted_holder_region", "request_type", "paused_at",
+                "counted_sign_due_at", "acknowledged_at", "acknowledge_due_at", "resolve_due_at")  # fmt: skip
 Index(
     "ix_sla_records_open_dispatched",
     SlaRecord.dispatched_at,
