@@ -43,7 +43,9 @@ faults_lane() {
   run "$logs/faults" sqlite faults "$@" || status=$?
   if [ -n "${XIAOER_TEST_POSTGRES_URL:-}" ]; then
     echo "--- the fault tests on PostgreSQL ($XIAOER_TEST_POSTGRES_URL)" >> "$logs/faults"
-    run "$logs/faults" postgres faults "$@" || { [ "$status" -ne 0 ] || status=$?; }
+    run "$logs/faults" postgres faults "$@"
+    local postgres_status=$?
+    [ "$status" -ne 0 ] || status=$postgres_status  # the first lane's failure, with its own code
   fi
   echo "... the fault tests' lane ended (exit $status)"
   return "$status"

@@ -289,9 +289,10 @@ async def _add_moving(
 
 
 def moving_read(start: date | None, end: date | None, region: str | None, now: datetime, by: tuple[str, ...]):
-    """The read of ``_add_moving``: each group's stats.MOVING counts, in that order. The open states are written into
-    the SQL (open_state), so PostgreSQL reads the records by ``ix_sla_records_open_dispatched``, from
-    the index alone: it carries every column read here (models.MOVING_READS)."""
+    """The read of ``_add_moving``: each group's stats.MOVING counts, in that order. The open states
+    are written into the SQL (open_state), so PostgreSQL reads the records by
+    ``ix_sla_records_open_dispatched``, from the index alone: it carries every column read here
+    (models.MOVING_READS)."""
     counted_open = [*_dispatched_within(start, end), open_state(SlaRecord.state), SlaRecord.counted]
     if region:
         counted_open.append(regions.within(SlaRecord.counted_holder_region, region))
