@@ -6,11 +6,14 @@ run every ``LIVE_SECONDS`` in tests); nobody reloads."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import expect
 
-from tests.support import MINGLUO, certificate_request, eventually, long_overdue_dispatch, publish_item_event
+from tests.support import MINGLUO, PDF_BYTES, certificate_request, eventually, long_overdue_dispatch, publish_item_event
 from tests.support.web import DESKTOP, LIVE_SECONDS, new_page, sign_in_as, submit_for, watch_csp
 
 SOON = LIVE_SECONDS * 1000 * 4  # ms: a few polls
@@ -48,16 +51,22 @@ async def move(system, item: dict, action: str, **body) -> None:
     assert moved.status_code == 200, moved.text
 
 
-async def test_the_request_page_follows_the_work_and_keeps_a_half_typed_supplement(system, web, page):
+async def supplement_asked(system) -> tuple[dict, dict, dict]:
+    """A request of two items, the first one asked for a supplement (the page offers an upload)."""
     request, asked, other = await two_items(system)
     await move(system, asked, "acknowledge")
     await move(system, asked, "request-supplement", note="请补充近三年统计报表")
 
-    async def supplement_asked():
+    async def asked_now():
         body = (await system.intake.get(f"/v1/requests/{request['id']}", headers=enterprise(system))).json()
         return any(i["status"] == "awaiting_supplement" for i in body["work_items"])
 
-    await eventually(supplement_asked)
+    await eventually(asked_now)
+    return request, asked, other
+
+
+async def test_the_request_page_follows_the_work_and_keeps_a_half_typed_supplement(system, web, page):
+    request, asked, other = await supplement_asked(system)
     polls = []
     page.on("response", lambda r: polls.append(r.status) if r.request.headers.get("hx-target") == "live" else None)
     await sign_in_as(page, "enterprise")
@@ -110,3 +119,52 @@ async def test_the_board_shows_a_newly_overdue_item(system, web, browser, produc
         await expect(row).to_contain_text("广州市黄埔区司法局", timeout=SOON * 3)
     finally:
         await page.context.close()
+
+
+async def test_an_upload_lands_in_its_list_though_a_redraw_was_on_its_way(system, web, page):
+    """A CI run lost an upload: the region's poll, sent just before the file was chosen and answered
+    while it uploaded, drew the region anew over the list the upload's answer then went to. Here the
+    poll is held until the upload is on its way, let go, and the upload answered after it."""
+    request, asked, other = await supplement_asked(system)
+    await sign_in_as(page, "enterprise")
+    await page.goto(f"/enterprise/requests/{request['id']}")
+    poll_held, let_poll, upload_held, let_upload = (asyncio.Event() for _ in range(4))
+    polls_fate: list[str] = []
+
+    async def hold(route, held: asyncio.Event, let: asyncio.Event) -> None:
+        if held.is_set():  # only the first one
+            await route.continue_()
+            return
+        held.set()
+        await let.wait()
+        with contextlib.suppress(PlaywrightError):  # the page may have given the request up meanwhile
+            await route.continue_()
+
+    async def hold_poll(route) -> None:
+        if route.request.headers.get("hx-target") != "live":
+            await route.continue_()
+        else:
+            await hold(route, poll_held, let_poll)
+
+    def fate(what: str):
+        return lambda r: polls_fate.append(what) if r.headers.get("hx-target") == "live" else None
+
+    page.on("requestfinished", fate("answered"))
+    page.on("requestfailed", fate("given up"))
+    await page.route(f"**/enterprise/requests/{request['id']}", hold_poll)
+    await page.route("**/enterprise/attachments", lambda route: hold(route, upload_held, let_upload))
+    await asyncio.wait_for(poll_held.wait(), SOON / 1000)
+    await move(system, other, "acknowledge")  # what the held poll brings is a region drawn anew
+
+    card = page.locator(f"#item-{asked['id']}")
+    await card.get_by_label("补正文件").set_input_files(
+        {"name": "补正材料.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES}
+    )
+    await asyncio.wait_for(upload_held.wait(), SOON / 1000)
+    let_poll.set()
+    if await eventually(lambda: polls_fate[:1]) == ["answered"]:  # then drawn before the upload is answered
+        await expect(page.locator(f"#item-{other['id']} .status")).to_have_text("已签收")
+    let_upload.set()
+    await expect(card.locator(".uploads")).to_contain_text("补正材料.pdf")
+    await expect(page.locator(f"#item-{other['id']} .status")).to_have_text("已签收", timeout=SOON)  # drawn later
+    await expect(card.locator(".uploads")).to_contain_text("补正材料.pdf")  # and the upload kept

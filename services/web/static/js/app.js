@@ -245,6 +245,14 @@
     event.detail.path = location.pathname + location.search; // the page as it is now (tabs, search)
     if (region.dataset.etag) event.detail.headers["If-None-Match"] = region.dataset.etag;
   });
+  // A request from inside a region (an upload, a form) stops the region's redraw already on its way:
+  // drawn while the request runs, the region would replace the list or form its answer goes to,
+  // and the answer would land in what is no longer on the page. The next poll draws it anew.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var region = elt.parentElement && elt.parentElement.closest("[data-live]");
+    if (region) htmx.trigger(region, "htmx:abort");
+  });
   document.addEventListener("htmx:afterRequest", function (event) {
     var region = event.detail.elt;
     var xhr = event.detail.xhr;
