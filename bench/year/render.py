@@ -26,7 +26,8 @@ def generation(state: dict) -> str:
         f"generation: {timings['total_s'] / 60:.1f} min — migrate {timings['migrate_s']:.0f} s, registry "
         f"{timings['registry_s']:.0f} s, days (build + COPY, {len(load.get('per_day_requests', {}))} days) "
         f"{timings['load_s'] / 60:.1f} min, keys and indexes {sum(timings['restore'].values()) / 60:.1f} min "
-        f"(3 databases at once), VACUUM ANALYZE {timings['vacuum_s'] / 60:.1f} min; "
+        f"(3 databases at once), counted for the statistics "
+        f"{timings.get('counting_s', 0) / 60:.1f} min, VACUUM ANALYZE {timings['vacuum_s'] / 60:.1f} min; "
         f"load average {_load(state.get('load_average_at_start'))} at the start, "
         f"{_load(state.get('load_average_at_end'))} at the end",
         "",
