@@ -1,8 +1,9 @@
 """Generating the year: fresh databases for intake, router and notifier, migrated by the services'
 own migrations, the province's registry loaded by the router's own code (and announced to the
 notifier's recipients by the notifier's own code), then every day of the year made in worker
-processes and COPYed in, the indexes and keys made again, VACUUM ANALYZE, and the sizes and
-timings noted in the state file.
+processes and COPYed in, the indexes and keys made again, every SLA record counted for the unit
+statistics by the notifier's own counting (as its worker would have through the year), VACUUM
+ANALYZE, and the sizes and timings noted in the state file.
 
 What the year holds, and what it leaves out:
 
