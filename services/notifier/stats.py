@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -268,15 +270,43 @@ def median_and_p90(hours: np.ndarray) -> tuple[float | None, float | None]:
     return median, (at[j] * (10 - delta) + at[j + 1] * delta) / 10
 
 
+# A province's year has 3.5 million handling times at each of the four levels (unit, region, request
+# type, 合计): 0.22–0.32 s of np.partition, which lets the GIL go. Spread over the machine's cores
+# (two here: 0.13–0.18 s, docs/benchmarks.md). A period of fewer is picked in the calling thread.
+PICKERS = min(4, os.cpu_count() or 1)
+_pickers = ThreadPoolExecutor(max_workers=PICKERS, thread_name_prefix="stats-medians")
+PICK_APART_FROM = 200_000  # handling times in all: fewer are not worth a thread
+
+
+def medians_and_p90s(runs: list[np.ndarray]) -> list[tuple[float | None, float | None]]:
+    """``median_and_p90`` of each array, in order. Many times: the arrays dealt to the pickers,
+    the largest first, each to the least loaded, so that they finish together."""
+    if PICKERS == 1 or sum(map(len, runs)) < PICK_APART_FROM:
+        return [median_and_p90(run) for run in runs]
+    shares: list[list[int]] = [[] for _ in range(PICKERS)]
+    loads = [0] * PICKERS
+    for at in sorted(range(len(runs)), key=lambda i: len(runs[i]), reverse=True):
+        least = loads.index(min(loads))
+        shares[least].append(at)
+        loads[least] += len(runs[at])
+    picked: list = [None] * len(runs)
+    each = _pickers.map(lambda ats: [median_and_p90(runs[i]) for i in ats], shares)
+    for share, results in zip(shares, each, strict=True):
+        for at, result in zip(share, results, strict=True):
+            picked[at] = result
+    return picked
+
+
 def together(runs) -> np.ndarray:
     """Arrays (or lists) of handling times as one array."""
     arrays = [np.asarray(run, dtype=np.float64) for run in runs]
     return np.concatenate(arrays) if arrays else np.empty(0)
 
 
-def figures(counts: dict[str, int], hours: np.ndarray, day_hours: float) -> dict:
-    """A row's figures from its counts and its handling times: every rate is one count of another."""
-    median, p90 = median_and_p90(hours)
+def figures(counts: dict[str, int], picked: tuple[float | None, float | None], day_hours: float) -> dict:
+    """A row's figures from its counts and its handling times' median and p90 (``median_and_p90``):
+    every rate is one count of another."""
+    median, p90 = picked
     times = {
         "median_handling_hours": None if median is None else round(median, 2),
         "p90_handling_hours": None if p90 is None else round(p90, 2),
@@ -346,8 +376,11 @@ def _counts_of(parts: list[Part]) -> np.ndarray:
 
 def total_of(rows: list[Row] | list[Part], day_hours: float) -> dict:
     """合计 from the rows (or parts) themselves: their counts summed, their handling times together."""
-    counts = {field: sum(row.counts[field] for row in rows) for field in COUNTS}
-    return figures(counts, together(row.hours for row in rows), day_hours)
+    return figures(_summed(rows), median_and_p90(together(row.hours for row in rows)), day_hours)
+
+
+def _summed(rows: list[Row] | list[Part]) -> dict[str, int]:
+    return {field: sum(row.counts[field] for row in rows) for field in COUNTS}
 
 
 def total_of_parts(parts: list[Part], calendar: WorkingCalendar) -> dict:
@@ -369,13 +402,15 @@ def grouped(parts: list[Part], calendar: WorkingCalendar) -> dict:
     types = _rows(
         parts, "request_type", lambda code, _: {"request_type": code, "request_type_name": _type_name(code)}, counts
     )
-    return {
-        "units": [{**row.key, **figures(row.counts, row.hours, day_hours)} for row in units],
-        "regions": [{**row.key, **figures(row.counts, row.hours, day_hours)} for row in places],
-        "request_types": [{**row.key, **figures(row.counts, row.hours, day_hours)} for row in types],
-        "total": total_of(units, day_hours),
-        "definitions": definitions(),
+    levels = {"units": units, "regions": places, "request_types": types}
+    every = [row for rows in levels.values() for row in rows]
+    *picked, total_picked = medians_and_p90s([*(row.hours for row in every), together(row.hours for row in units)])
+    picks = iter(picked)  # in the order of ``every``: level by level, row by row
+    out = {
+        name: [{**row.key, **figures(row.counts, next(picks), day_hours)} for row in rows]
+        for name, rows in levels.items()
     }
+    return {**out, "total": figures(_summed(units), total_picked, day_hours), "definitions": definitions()}
 
 
 def in_order(units: list[dict], sort: str, desc: bool) -> list[dict]:

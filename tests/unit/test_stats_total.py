@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.notifier import day_counts, stats
@@ -122,6 +122,17 @@ def test_median_and_p90_are_the_statistics_modules_own(values):
     ordered = sorted(values)
     p90 = statistics.quantiles(ordered, n=10, method="inclusive")[-1] if len(ordered) > 1 else ordered[0]
     assert stats.median_and_p90(np.array(values)) == (statistics.median(ordered), p90)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=300_000), min_size=1, max_size=12), st.integers(0, 2**32 - 1))
+@example([250_000, 3, 0, 120_000, 1], 7)  # more than PICK_APART_FROM in all: dealt to the threads
+def test_many_runs_picked_apart_are_each_runs_own(sizes, seed):
+    """A province's year's rows are picked in threads, dealt by size: each row still gets its own
+    times' median and p90, in its place."""
+    rng = np.random.default_rng(seed)
+    runs = [rng.lognormal(3, 1, size) for size in sizes]
+    assert stats.medians_and_p90s(runs) == [stats.median_and_p90(run) for run in runs]
 
 
 @given(
