@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PYTHON, ROOT, fmt, machine
+from year.render import judged_seconds
 
 from shared.clock import SHANGHAI
 
@@ -188,22 +189,24 @@ def year_rows(r: dict) -> list[str]:
         )
     if s := r.get("stats"):
         year, empty = s["year"]["year"], s["empty"]["year"]
-        shown = (
-            f"failed after {fmt(year['seconds'])} s ({year['failed']})"
-            if year.get("failed")
-            else (f"{fmt(year['seconds'], 2)} s")
-        )
+
+        def shown(call: dict) -> str:  # the median of the calls is judged; the first one shown beside it
+            if call.get("failed"):
+                return f"failed after {fmt(call['seconds'])} s ({call['failed']})"
+            first = f" (first call {fmt(call['seconds'], 2)} s)" if "median_s" in call else ""
+            return f"{fmt(judged_seconds(call), 2)} s{first}"
+
         rows.append(
-            f"| year: unit statistics, whole year, whole province, every unit in one answer | {shown} | empty: "
-            f"{fmt(empty['seconds'], 2)} s | — | ≤ {t['stats_s']} s "
-            f"| {verdict(not year.get('failed') and year['seconds'] <= t['stats_s'])} |"
+            f"| year: unit statistics, whole year, whole province, every unit in one answer | {shown(year)} | empty: "
+            f"{shown(empty)} | — | ≤ {t['stats_s']} s "
+            f"| {verdict(not year.get('failed') and judged_seconds(year) <= t['stats_s'])} |"
         )
         if "board_page" in s["year"]:  # as the board asks it: a page of 100 units, 合计 of all
             page, empty_page = s["year"]["board_page"], s["empty"]["board_page"]
-            ok = not page.get("failed") and page.get("status") == 200 and page["seconds"] <= t["stats_s"]
+            ok = not page.get("failed") and page.get("status") == 200 and judged_seconds(page) <= t["stats_s"]
             rows.append(
                 f"| year: the same as the board asks it (the first 100 units by 收件数, 合计 of all) "
-                f"| {fmt(page['seconds'], 2)} s | empty: {fmt(empty_page['seconds'], 2)} s | — "
+                f"| {shown(page)} | empty: {shown(empty_page)} | — "
                 f"| ≤ {t['stats_s']} s | {verdict(ok)} |"
             )
         # The board's trend is one call (GET /v1/stats/trend); eight weekly calls were its way before.

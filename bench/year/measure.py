@@ -37,6 +37,7 @@ import httpx
 from common import machine
 
 from . import loader, plans, sides
+from .render import judged_seconds
 from .sides import MemoryProbe, Side, Watchdog
 
 TARGETS = {
@@ -49,6 +50,9 @@ TARGETS = {
     "page_p95_ms": 300,
     "scheduler_ratio": 2.0,
 }
+# The whole-year statistics are asked this many times: the first call is a fresh process's first
+# (its own start-up still running), the median of all is the figure judged; both are shown.
+STATS_CALLS = 5
 LIST_BUDGET_S = 60.0  # per list and side: fewer calls than ``runs`` when they are this slow
 CALL_TIMEOUT_S = 600.0
 EXPORT_ROWS = 100_000
@@ -266,6 +270,19 @@ async def guarded(side: Side, dog: Watchdog, service: str, call) -> dict:
         return {"seconds": seconds, "failed": why, "peak_rss_mb": probe.peak / 2**20}
 
 
+async def repeated(side: Side, dog: Watchdog, call) -> dict:
+    """The first of ``STATS_CALLS`` calls (as ``guarded`` tells it), with every call's seconds and
+    their median (``judged_seconds``); a failed call ends the series."""
+    first = await guarded(side, dog, "notifier", call)
+    seconds = [first["seconds"]]
+    while not first.get("failed") and len(seconds) < STATS_CALLS:
+        again = await guarded(side, dog, "notifier", call)
+        if again.get("failed"):
+            return again | {"calls_s": seconds}
+        seconds.append(again["seconds"])
+    return first | {"calls_s": seconds, "median_s": statistics.median(seconds)}
+
+
 async def stats(sides_: list[Side], dog: Watchdog, picks: dict, state: dict) -> dict:
     start = date.fromisoformat(state["start"][:10])
     end = date.fromisoformat(state["end"][:10]) + timedelta(days=1)
@@ -273,14 +290,12 @@ async def stats(sides_: list[Side], dog: Watchdog, picks: dict, state: dict) -> 
     who = principals(picks)["province"]
     for side in sides_:
         caller = Caller(side, who)
-        year = await guarded(side, dog, "notifier", lambda c=caller: c.get(
-            "notifier", "/v1/stats/units", {"from": start.isoformat(), "to": end.isoformat()}))  # fmt: skip
+        year_params = {"from": start.isoformat(), "to": end.isoformat()}
+        year = await repeated(side, dog, lambda c=caller, p=year_params: c.get("notifier", "/v1/stats/units", p))
         year = year | {"call": "whole year, whole province"}
         # As the board asks it since the seventh pass: the first page of 100 units by 收件数, 合计 of all.
-        board_params = {"from": start.isoformat(), "to": end.isoformat(), "sort": "received", "limit": 100}
-        board = await guarded(
-            side, dog, "notifier", lambda c=caller, p=board_params: c.get("notifier", "/v1/stats/units", p)
-        )
+        board_params = {**year_params, "sort": "received", "limit": 100}
+        board = await repeated(side, dog, lambda c=caller, p=board_params: c.get("notifier", "/v1/stats/units", p))
         trend = []
         for n in range(8, 0, -1):
             week_end = end - timedelta(days=7 * (n - 1))
@@ -298,8 +313,8 @@ async def stats(sides_: list[Side], dog: Watchdog, picks: dict, state: dict) -> 
                           "trend_seconds": sum(w["seconds"] for w in trend),
                           "trend_failed": any(w.get("failed") for w in trend),
                           "trend_call": one_call}  # fmt: skip
-        print(f"  stats {side.name}: year {year.get('seconds'):.1f} s {year.get('failed', '')}, as the board asks "
-              f"{board.get('seconds'):.2f} s, trend "
+        print(f"  stats {side.name}: year {year.get('seconds'):.2f} s first, {judged_seconds(year):.2f} s median "
+              f"{year.get('failed', '')}, as the board asks {judged_seconds(board):.2f} s median, trend "
               f"{out[side.name]['trend_seconds']:.1f} s as 8 calls, {one_call.get('seconds'):.2f} s as one",
               flush=True)  # fmt: skip
         await caller.client.aclose()

@@ -105,17 +105,17 @@ def measured(result: dict) -> str:
     if s := result.get("stats"):
         lines += ["", "| statistics | year | empty | target | |", "|---|---:|---:|---|---|"]
         ys, es = s["year"]["year"], s["empty"]["year"]
-        ok = not ys.get("failed") and ys["seconds"] <= t["stats_s"]
+        ok = not ys.get("failed") and judged_seconds(ys) <= t["stats_s"]
         lines.append(
             f"| unit statistics, whole year ({s['period'][0]} → {s['period'][1]}), whole province "
-            f"| {_secs(ys)} | {_secs(es)} | ≤ {t['stats_s']} s | {_verdict(ok)} |"
+            f"| {_calls(ys)} | {_calls(es)} | ≤ {t['stats_s']} s | {_verdict(ok)} |"
         )
         if "board_page" in s["year"]:
             yb, eb = s["year"]["board_page"], s["empty"]["board_page"]
-            ok = not yb.get("failed") and yb.get("status") == 200 and yb["seconds"] <= t["stats_s"]
+            ok = not yb.get("failed") and yb.get("status") == 200 and judged_seconds(yb) <= t["stats_s"]
             lines.append(
                 f"| the same as the board asks it: the first 100 units by 收件数, 合计 of all "
-                f"| {_secs(yb)} | {_secs(eb)} | ≤ {t['stats_s']} s | {_verdict(ok)} |"
+                f"| {_calls(yb)} | {_calls(eb)} | ≤ {t['stats_s']} s | {_verdict(ok)} |"
             )
         yt, et = s["year"], s["empty"]
         trend = yt["trend_seconds"] * 1000
@@ -192,6 +192,21 @@ def measured(result: dict) -> str:
     if kills:
         lines.append(f"\nKilled by the memory watchdog (> 4 GiB resident): {kills}")
     return "\n".join(lines)
+
+
+def judged_seconds(result: dict) -> float:
+    """A statistics figure as judged: the median of its calls (measure.STATS_CALLS; a year measured
+    before them: its one call)."""
+    return result.get("median_s", result["seconds"])
+
+
+def _calls(r: dict) -> str:
+    """A repeated statistics call: the median of the calls (judged), then the first and each."""
+    if r.get("failed") or "calls_s" not in r:
+        return _secs(r)
+    each = ", ".join(f"{x:.2f}" for x in r["calls_s"])
+    first = f"first {r['seconds']:.2f} s (RSS +{r.get('rss_growth_mb', 0):,.0f} MB)"
+    return f"{judged_seconds(r):.2f} s median; {first}; all: {each} s"
 
 
 def _secs(r: dict) -> str:
