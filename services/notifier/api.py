@@ -146,12 +146,10 @@ async def unit_stats(
     region = region_of(principal, region)
     await db.snapshot(session)
     calendar = await calendar_of(request, session)
-    result = stats.grouped(await day_counts.parts_in(session, calendar, start, end, region, reading_now()), calendar)
-    result["unit_count"] = len(result["units"])
-    if sort:
-        result["units"] = stats.in_order(result["units"], sort, desc)
-    if limit and format == "json":  # a province's 2,400 units a page at a time; the CSV has them all
-        result["units"] = result["units"][offset : offset + limit]
+    # A province's 2,400 units a page at a time; the CSV has them all.
+    page = stats.UnitPage(sort, desc, offset, limit) if format == "json" else stats.UnitPage(sort, desc)
+    parts = await day_counts.parts_in(session, calendar, start, end, region, reading_now())
+    result = stats.grouped(parts, calendar, page)
     credit = await substitution.figures_in(session, start, end, region)
     result["credit_substitution"] = credit
     if format == "csv":

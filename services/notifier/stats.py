@@ -15,6 +15,7 @@ import csv
 import io
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -306,16 +307,27 @@ def together(runs) -> np.ndarray:
 def figures(counts: dict[str, int], picked: tuple[float | None, float | None], day_hours: float) -> dict:
     """A row's figures from its counts and its handling times' median and p90 (``median_and_p90``):
     every rate is one count of another."""
+    rates = {name: rate(counts[part], counts[whole]) for name, (part, whole) in RATES.items()}
+    every = {**counts, **rates, **_times(picked, day_hours)}
+    return {field: every[field] for field in FIELDS}
+
+
+def figure(field: str, counts: dict[str, int], picked: tuple[float | None, float | None], day_hours: float):
+    """One of ``figures`` alone (a table sorted by it)."""
+    if field in RATES:
+        part, whole = RATES[field]
+        return rate(counts[part], counts[whole])
+    return _times(picked, day_hours)[field] if field in HOURS else counts[field]
+
+
+def _times(picked: tuple[float | None, float | None], day_hours: float) -> dict[str, float | None]:
     median, p90 = picked
-    times = {
+    return {
         "median_handling_hours": None if median is None else round(median, 2),
         "p90_handling_hours": None if p90 is None else round(p90, 2),
         "median_handling_days": None if median is None else round(median / day_hours, 2),
         "p90_handling_days": None if p90 is None else round(p90 / day_hours, 2),
     }
-    rates = {name: rate(counts[part], counts[whole]) for name, (part, whole) in RATES.items()}
-    every = {**counts, **rates, **times}
-    return {field: every[field] for field in FIELDS}
 
 
 @dataclass
@@ -393,8 +405,33 @@ def holdings_in(records: list[SlaRecord], region: str | None) -> list[Holding]:
     return [h for r in records for h in holdings_of(r) if not region or regions.covers(region, h.region_code)]
 
 
-def grouped(parts: list[Part], calendar: WorkingCalendar) -> dict:
-    """Per unit (every unit that held an item), region and request type, and 合计 from the unit rows."""
+@dataclass(frozen=True)
+class UnitPage:
+    """Which unit rows a table shows: sorted by one figure (SORTABLE; None: by unit code), a page
+    of ``limit`` from ``offset`` (None: every unit)."""
+
+    sort: str | None = None
+    desc: bool = True
+    offset: int = 0
+    limit: int | None = None
+
+    def of(self, units: list[Row], day_hours: float) -> list[Row]:
+        """The page's rows. Sorted by a count or a rate, the units' handling times are not picked
+        (a province has 2,400 units, a page shows 50); by a handling time, every unit's are."""
+        ordered = units
+        if self.sort == "unit_name":
+            ordered = in_order(units, lambda row: row.key["unit_name"], self.desc)
+        elif self.sort in HOURS:
+            picked = dict(zip(map(id, units), medians_and_p90s([row.hours for row in units]), strict=True))
+            ordered = in_order(units, lambda row: figure(self.sort, row.counts, picked[id(row)], day_hours), self.desc)
+        elif self.sort:
+            ordered = in_order(units, lambda row: figure(self.sort, row.counts, (None, None), day_hours), self.desc)
+        return ordered[self.offset : self.offset + self.limit] if self.limit else ordered
+
+
+def grouped(parts: list[Part], calendar: WorkingCalendar, page: UnitPage = UnitPage()) -> dict:
+    """Per unit (every unit that held an item, or the ``page`` of them asked), region and request
+    type, and 合计 from every unit row; ``unit_count``: how many units there are in all."""
     day_hours = calendar.working_day_length.total_seconds() / 3600
     counts = _counts_of(parts)
     units = _rows(parts, "unit_code", lambda code, ps: {"unit_code": code, "unit_name": _latest_name(ps)}, counts)
@@ -402,7 +439,7 @@ def grouped(parts: list[Part], calendar: WorkingCalendar) -> dict:
     types = _rows(
         parts, "request_type", lambda code, _: {"request_type": code, "request_type_name": _type_name(code)}, counts
     )
-    levels = {"units": units, "regions": places, "request_types": types}
+    levels = {"units": page.of(units, day_hours), "regions": places, "request_types": types}
     every = [row for rows in levels.values() for row in rows]
     *picked, total_picked = medians_and_p90s([*(row.hours for row in every), together(row.hours for row in units)])
     picks = iter(picked)  # in the order of ``every``: level by level, row by row
@@ -410,14 +447,16 @@ def grouped(parts: list[Part], calendar: WorkingCalendar) -> dict:
         name: [{**row.key, **figures(row.counts, next(picks), day_hours)} for row in rows]
         for name, rows in levels.items()
     }
-    return {**out, "total": figures(_summed(units), total_picked, day_hours), "definitions": definitions()}
+    total = figures(_summed(units), total_picked, day_hours)
+    return {**out, "unit_count": len(units), "total": total, "definitions": definitions()}
 
 
-def in_order(units: list[dict], sort: str, desc: bool) -> list[dict]:
-    """The unit rows by one figure (or ``unit_name``), ties in unit-code order; the units without
-    the figure (a rate of nothing) last, whichever way: the table's worst are never hidden among them."""
-    having = [row for row in units if row[sort] is not None]
-    return sorted(having, key=itemgetter(sort), reverse=desc) + [row for row in units if row[sort] is None]
+def in_order(rows: list, value_of: Callable, desc: bool) -> list:
+    """The rows by one figure (``value_of`` a row), ties in the rows' own order (unit code); those
+    without it (a rate of nothing) last, whichever way: the table's worst are never hidden among them."""
+    valued = [(value_of(row), row) for row in rows]
+    having = sorted((pair for pair in valued if pair[0] is not None), key=itemgetter(0), reverse=desc)
+    return [row for _value, row in having] + [row for value, row in valued if value is None]
 
 
 def _latest_name(parts: list[Part]) -> str:

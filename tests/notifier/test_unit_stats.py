@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -166,8 +167,9 @@ async def test_the_units_come_sorted_and_a_page_at_a_time_with_the_whole_total(s
     supervisor = system.auth("supervisor", region="310000")
     fix_reading_now(at("11-05T12:00"))
     try:
-        for desc in (False, True):
-            asked = {**PERIOD, "sort": "on_time_rate", "desc": str(desc).lower()}
+        # By a rate, a handling time (every unit's picked to sort them, the page's shown) and the name.
+        for sort, desc in itertools.product(("on_time_rate", "median_handling_hours", "unit_name"), (False, True)):
+            asked = {**PERIOD, "sort": sort, "desc": str(desc).lower()}
 
             async def walked(asked=asked):
                 whole = (await system.notifier.get("/v1/stats/units", params=asked, headers=supervisor)).json()
@@ -183,11 +185,14 @@ async def test_the_units_come_sorted_and_a_page_at_a_time_with_the_whole_total(s
 
             whole, paged = await eventually(walked)
             assert paged == whole["units"] and len(paged) == whole["unit_count"]
-            rates = [row["on_time_rate"] for row in paged]
-            known = [rate for rate in rates if rate is not None]
-            assert known == sorted(known, reverse=desc)
-            assert rates == known + [None] * (len(rates) - len(known)), "the units without the figure last"
-            assert None in rates and 0.5 in known, "the first unit (no rate yet) and the second (one half)"
+            values = [row[sort] for row in paged]
+            known = [value for value in values if value is not None]
+            assert known == sorted(known, reverse=desc), sort
+            assert values == known + [None] * (len(values) - len(known)), "the units without the figure last"
+            if sort == "on_time_rate":
+                assert None in values and 0.5 in known, "the first unit (no rate yet) and the second (one half)"
+            if sort == "median_handling_hours":
+                assert len(known) >= 2, "units with handling times to sort"
             for field in stats.COUNTS:  # 合计 is every unit's, whichever page is shown
                 assert whole["total"][field] == sum(row[field] for row in paged), field
 
