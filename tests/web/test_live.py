@@ -140,10 +140,14 @@ async def test_an_upload_lands_in_its_list_though_a_redraw_was_on_its_way(system
         with contextlib.suppress(PlaywrightError):  # the page may have given the request up meanwhile
             await route.continue_()
 
+    polls_sent = 0  # from the held one on
+
     async def hold_poll(route) -> None:
+        nonlocal polls_sent
         if route.request.headers.get("hx-target") != "live":
             await route.continue_()
         else:
+            polls_sent += 1
             await hold(route, poll_held, let_poll)
 
     def fate(what: str):
@@ -155,6 +159,12 @@ async def test_an_upload_lands_in_its_list_though_a_redraw_was_on_its_way(system
     await page.route("**/enterprise/attachments", lambda route: hold(route, upload_held, let_upload))
     await asyncio.wait_for(poll_held.wait(), SOON / 1000)
     await move(system, other, "acknowledge")  # what the held poll brings is a region drawn anew
+    # The next poll falls due while the first is held: htmx queues it behind the first.
+    await page.evaluate(
+        "() => { window.pollsDue = 0; document.getElementById('live')"
+        ".addEventListener('htmx:confirm', () => { window.pollsDue += 1; }); }"
+    )
+    await eventually(lambda: page.evaluate("() => window.pollsDue >= 1"), timeout=SOON / 1000)
 
     card = page.locator(f"#item-{asked['id']}")
     await card.get_by_label("补正文件").set_input_files(
@@ -164,6 +174,7 @@ async def test_an_upload_lands_in_its_list_though_a_redraw_was_on_its_way(system
     let_poll.set()
     if await eventually(lambda: polls_fate[:1]) == ["answered"]:  # then drawn before the upload is answered
         await expect(page.locator(f"#item-{other['id']} .status")).to_have_text("已签收")
+    assert polls_sent == 1, "the queued poll is held back while the upload runs"
     let_upload.set()
     await expect(card.locator(".uploads")).to_contain_text("补正材料.pdf")
     await expect(page.locator(f"#item-{other['id']} .status")).to_have_text("已签收", timeout=SOON)  # drawn later

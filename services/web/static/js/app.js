@@ -247,8 +247,10 @@
   });
   // A request from inside a region (an upload, a form) stops the region's redraw already on its way:
   // drawn while the request runs, the region would replace the list or form its answer goes to,
-  // and the answer would land in what is no longer on the page. The next poll draws it anew.
-  document.addEventListener("htmx:beforeRequest", function (event) {
+  // and the answer would land in what is no longer on the page. The next poll draws it anew. On
+  // beforeSend, when htmx has marked the request's element .htmx-request: a poll queued behind the
+  // stopped one starts at once, and the check above must see that mark to hold it back.
+  document.addEventListener("htmx:beforeSend", function (event) {
     var elt = event.detail.elt;
     var region = elt.parentElement && elt.parentElement.closest("[data-live]");
     if (region) htmx.trigger(region, "htmx:abort");
