@@ -272,14 +272,17 @@ async def guarded(side: Side, dog: Watchdog, service: str, call) -> dict:
 
 async def repeated(side: Side, dog: Watchdog, call) -> dict:
     """The first of ``STATS_CALLS`` calls (as ``guarded`` tells it), with every call's seconds and
-    their median (``judged_seconds``); a failed call ends the series."""
+    their median (``judged_seconds``); a call that failed or did not answer 200 ends the series and
+    fails the figure."""
     first = await guarded(side, dog, "notifier", call)
     seconds = [first["seconds"]]
     while not first.get("failed") and len(seconds) < STATS_CALLS:
         again = await guarded(side, dog, "notifier", call)
-        if again.get("failed"):
-            return again | {"calls_s": seconds}
+        if again.get("failed") or again.get("status") != 200:
+            return again | {"failed": again.get("failed") or f"HTTP {again.get('status')}", "calls_s": seconds}
         seconds.append(again["seconds"])
+    if first.get("status") != 200 and not first.get("failed"):
+        first = first | {"failed": f"HTTP {first.get('status')}"}
     return first | {"calls_s": seconds, "median_s": statistics.median(seconds)}
 
 

@@ -363,7 +363,7 @@ def _rows_in(start: date | None, end: date | None, region: str | None) -> Subque
 # grouping sorted on disk (external merge), 0.41 s; in memory it is hashed, 0.26 s (docs/benchmarks.md).
 SUMS_WORK_MEM = "64MB"
 # Each statement planned for its own values: a supervisor's region is an IN list of its codes (a
-# province has 144), and the plan PostgreSQL keeps for a statement run again and again (the trend
+# province has 144), and the plan PostgreSQL may keep for a statement run again and again (the trend
 # runs each of its reads eight times a call) holds them as parameters, matched one by one against
 # every row: the province's 8-week trend took 0.67–0.82 s so, 0.20–0.29 s planned each time.
 READ_SETTINGS = text(

@@ -1,6 +1,6 @@
 """The statistics' reads on PostgreSQL (issue 28): each statement planned for its own values, with
 the memory to group in, for that transaction only. A supervisor's region is an IN list of its codes;
-the plan PostgreSQL keeps for a statement run again and again (the trend runs each read eight times a
+the plan PostgreSQL may keep for a statement run again and again (the trend runs each read eight times a
 call) holds them as parameters matched one by one against every row — the province's 8-week trend on
 a year took 0.67–0.82 s so, 0.20–0.29 s planned each time (docs/benchmarks.md)."""
 

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -115,6 +116,38 @@ def test_parts_counted_apart_add_up_to_the_figures_of_all(items):
     assert stats.grouped(apart, CALENDAR) == stats.grouped_records(records_only, CALENDAR, NOW)
 
 
+@st.composite
+def parts(draw) -> stats.Part:
+    """A unit's part as the day counts give it: any counts, a few handling times or none."""
+    unit = draw(st.integers(0, 6))
+    counts = draw(st.lists(st.integers(0, 5), min_size=len(stats.COUNTS), max_size=len(stats.COUNTS)))
+    hours = draw(st.lists(st.integers(0, 40).map(lambda h: h / 4), max_size=4))
+    request_type = draw(st.sampled_from(["compliance_certificate", "financing"]))
+    return stats.Part(
+        f"44011{unit}.tax", f"第{unit}税务所", f"44011{unit}", request_type,
+        dict(zip(stats.COUNTS, counts, strict=True)), np.array(hours, dtype=np.float64), START,
+    )  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(parts(), max_size=12), st.sampled_from(stats.SORTABLE), st.booleans(), st.integers(0, 6))
+def test_a_page_of_units_is_that_page_of_the_whole_table_in_its_order(parts, sort, desc, offset):
+    """Only the page's units get their figures (stats.UnitPage); the page is the very rows of the
+    whole table sorted by the figure (those without it last, ties in unit-code order), 合计 and
+    the count still every unit's."""
+    limit = 3
+    whole = stats.grouped(parts, CALENDAR)
+    page = stats.grouped(parts, CALENDAR, stats.UnitPage(sort, desc, offset, limit))
+    having = sorted((r for r in whole["units"] if r[sort] is not None), key=lambda r: r[sort], reverse=desc)
+    ordered = having + [r for r in whole["units"] if r[sort] is None]
+    assert page["units"] == ordered[offset : offset + limit]
+    assert (page["total"], page["unit_count"], page["regions"]) == (
+        whole["total"],
+        len(whole["units"]),
+        whole["regions"],
+    )
+
+
 @given(st.lists(st.floats(min_value=0, max_value=10_000, allow_nan=False), min_size=1, max_size=60))
 def test_median_and_p90_are_the_statistics_modules_own(values):
     """The handling-time percentiles, picked out of the times in any order with the statistics
@@ -129,10 +162,12 @@ def test_median_and_p90_are_the_statistics_modules_own(values):
 @example([250_000, 3, 0, 120_000, 1], 7)  # more than PICK_APART_FROM in all: dealt to the threads
 def test_many_runs_picked_apart_are_each_runs_own(sizes, seed):
     """A province's year's rows are picked in threads, dealt by size: each row still gets its own
-    times' median and p90, in its place."""
+    times' median and p90, in its place (dealt to four pickers whatever the machine's cores)."""
     rng = np.random.default_rng(seed)
     runs = [rng.lognormal(3, 1, size) for size in sizes]
-    assert stats.medians_and_p90s(runs) == [stats.median_and_p90(run) for run in runs]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stats, "PICKERS", 4)
+        assert stats.medians_and_p90s(runs) == [stats.median_and_p90(run) for run in runs]
 
 
 @given(
