@@ -274,7 +274,8 @@ def median_and_p90(hours: np.ndarray) -> tuple[float | None, float | None]:
 # A province's year has 3.5 million handling times at each of the four levels (unit, region, request
 # type, 合计): 0.22–0.32 s of np.partition, which lets the GIL go. Spread over the machine's cores
 # (two here: 0.13–0.18 s, docs/benchmarks.md). A period of fewer is picked in the calling thread.
-PICKERS = min(4, len(os.sched_getaffinity(0)))  # the cores this process may run on
+# The cores this process may run on (os.sched_getaffinity: Linux; elsewhere, as a laptop has them).
+PICKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 _pickers = ThreadPoolExecutor(max_workers=PICKERS, thread_name_prefix="stats-medians")
 PICK_APART_FROM = 200_000  # handling times in all: fewer are not worth a thread
 
