@@ -15,7 +15,6 @@ import csv
 import io
 import os
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -421,12 +420,12 @@ class UnitPage:
         (a province has 2,400 units, a page shows 50); by a handling time, every unit's are."""
         ordered = units
         if self.sort == "unit_name":
-            ordered = in_order(units, lambda row: row.key["unit_name"], self.desc)
-        elif self.sort in HOURS:
-            picked = dict(zip(map(id, units), medians_and_p90s([row.hours for row in units]), strict=True))
-            ordered = in_order(units, lambda row: figure(self.sort, row.counts, picked[id(row)], day_hours), self.desc)
+            ordered = in_order(units, [row.key["unit_name"] for row in units], self.desc)
         elif self.sort:
-            ordered = in_order(units, lambda row: figure(self.sort, row.counts, (None, None), day_hours), self.desc)
+            none = [(None, None)] * len(units)
+            picked = medians_and_p90s([row.hours for row in units]) if self.sort in HOURS else none
+            values = [figure(self.sort, row.counts, p, day_hours) for row, p in zip(units, picked, strict=True)]
+            ordered = in_order(units, values, self.desc)
         return ordered[self.offset : self.offset + self.limit] if self.limit else ordered
 
 
@@ -452,10 +451,11 @@ def grouped(parts: list[Part], calendar: WorkingCalendar, page: UnitPage = UnitP
     return {**out, "unit_count": len(units), "total": total, "definitions": definitions()}
 
 
-def in_order(rows: list, value_of: Callable, desc: bool) -> list:
-    """The rows by one figure (``value_of`` a row), ties in the rows' own order (unit code); those
-    without it (a rate of nothing) last, whichever way: the table's worst are never hidden among them."""
-    valued = [(value_of(row), row) for row in rows]
+def in_order(rows: list, values: list, desc: bool) -> list:
+    """The rows by one figure (``values``, a row's each), ties in the rows' own order (unit code);
+    those without it (a rate of nothing) last, whichever way: the table's worst are never hidden
+    among them."""
+    valued = list(zip(values, rows, strict=True))
     having = sorted((pair for pair in valued if pair[0] is not None), key=itemgetter(0), reverse=desc)
     return [row for _value, row in having] + [row for value, row in valued if value is None]
 
