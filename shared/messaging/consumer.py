@@ -21,6 +21,7 @@ from shared.messaging.broker import BrokerAccess, new_producer
 from shared.messaging.encoding import PoisonMessage
 from shared.messaging.metrics import (
     CONSUMER_LAG,
+    CONSUMER_PLACES_RESET,
     CONSUMER_REJOINS,
     CONSUMER_STALLED,
     CONSUMER_TRANSIENT_FAILURES,
@@ -244,6 +245,7 @@ class EventConsumer:
             await self._keep_place(consumer, resume_at, batch)
             raise
         self._note_progress(consumer, batch)
+        await self._reset_places_past_end(consumer)
         await self._measure_lag(consumer)
 
     def _note_assignment(self, consumer: AIOKafkaConsumer) -> None:
@@ -256,6 +258,36 @@ class EventConsumer:
                 consumer=self.name,
                 partitions=sorted(f"{tp.topic}-{tp.partition}" for tp in assigned),
             )
+
+    async def _reset_places_past_end(self, consumer: AIOKafkaConsumer) -> None:
+        """A place past a partition's end means the log is not the one it was read in: the topic
+        was re-created (or the broker came back empty) after this place was committed or reached,
+        possibly by a commit still on its way. Everything in it is new: read it from the start.
+        Apache Kafka answers a fetch past the end with OFFSET_OUT_OF_RANGE and aiokafka resets by
+        itself (``auto_offset_reset``); Tansu answers with nothing, and the records that fill the
+        new log up to the old place would be skipped for good."""
+        for tp in list(consumer.assignment()):
+            if tp not in consumer.assignment():
+                continue  # revoked while an earlier partition was looked at
+            try:
+                fetched_end = consumer.highwater(tp)
+                if fetched_end is None or await consumer.position(tp) <= fetched_end:
+                    continue
+                # Asked again of the partition's leader: on Kafka a leader just elected may report
+                # a high watermark behind for a moment (an empty fetch, no error), and a whole
+                # partition read again for that would be a flood of redeliveries.
+                end = (await consumer.end_offsets([tp]))[tp]
+                place = await consumer.position(tp)
+                if place <= end:
+                    continue
+                log.warning("consumer.place_past_end", consumer=self.name, partition=str(tp), place=place, end=end)
+                CONSUMER_PLACES_RESET.labels(self.name).inc()
+                await consumer.seek_to_beginning(tp)
+                # Kept at once: until then the group's place is the old one, and a member that took
+                # the partition over in a rebalance would start from there.
+                await self._commit(consumer, tp, await consumer.position(tp))
+            except IllegalStateError:
+                continue  # no longer ours: its new owner starts from the group's place
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         """How far behind each owned partition's end this consumer is, from what its fetches

@@ -15,6 +15,11 @@ OUTBOX_RELAY_ACTIVE = Gauge(
 CONSUMER_REJOINS = Counter(
     "xiaoer_consumer_rejoins_total", "Consumers that joined their group afresh, and why", ["consumer", "reason"]
 )
+CONSUMER_PLACES_RESET = Counter(
+    "xiaoer_consumer_places_reset_total",
+    "Partitions read again from their start: the consumer's place lay past their end (topic re-created)",
+    ["consumer"],
+)
 CONSUMER_STALLED = Gauge(
     "xiaoer_consumer_stalled", "1 while a consumer retries a record after a transient failure", ["consumer"]
 )

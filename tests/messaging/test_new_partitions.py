@@ -8,6 +8,8 @@ The test broker (Tansu 0.6) has no CreatePartitions (Kafka API 37: not in its Ap
 and a request for it closes the connection), so there a topic grows the only way it can: deleted
 and created again with more partitions while the consumer runs. On Apache Kafka,
 ``kafka-topics.sh --alter --partitions`` grows a topic in place; the consumer's path is the same.
+A topic re-created under a consumer also starts its partitions again from offset 0: a place the
+consumer holds past a partition's new end is read from the start (``_reset_places_past_end``).
 
 The consumer is a runtime of its own on a fresh topic of the session's broker (tests/faults/test_faults.py's
 harness), as tests/messaging/test_dlq.py uses it.
@@ -15,11 +17,13 @@ harness), as tests/messaging/test_dlq.py uses it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from prometheus_client import REGISTRY
 
 from shared.messaging.broker import new_producer
@@ -80,6 +84,9 @@ async def _reads_new_partition(h, producer, grow) -> float:
     the last new partition and waits for it to be applied; the seconds that took."""
     await _send(producer, h.topic, 0, partition=0)
     await eventually(lambda: at_least(h.applied, 1), timeout=30)  # the consumer runs and reads
+    # Its place committed before the topic goes: a commit on its way could land on the new topic
+    # (the last test's case, not this one's).
+    await eventually(lambda: _committed_past(h.consumer, TopicPartition(h.topic, 0), 0), timeout=10)
 
     rejoins_before = _rejoins(h.consumer.name)
     await grow()
@@ -137,3 +144,62 @@ async def test_a_topic_re_created_with_more_partitions_is_read_on_all_of_them(br
 
 async def _absent(admin: AIOKafkaAdminClient, topic: str) -> bool:
     return await _partitions(admin, topic) == 0
+
+
+async def test_a_place_past_a_re_created_topic_s_end_is_read_from_its_start(broker, producer, tmp_path):
+    """The topic re-created under a consumer that holds its place 3 in partition 0 (kept by the
+    member, or a commit on its way landing on the new topic): the new log's records start at 0.
+    Kafka answers a fetch past the end with OFFSET_OUT_OF_RANGE and the client starts afresh; Tansu
+    answers with nothing, so the consumer sees the place past the end itself and reads from the
+    start. Without that, the first three records of the new log would never be read."""
+    async with own_consumer(broker, tmp_path, record_applied) as h:
+        first = TopicPartition(h.topic, 0)
+        for seq in range(3):
+            await _send(producer, h.topic, seq, partition=first.partition)
+        await eventually(lambda: at_least(h.applied, 3), timeout=30)
+        await eventually(lambda: _committed_past(h.consumer, first, 2), timeout=10)
+        resets_before = _resets(h.consumer.name)
+
+        admin = await _admin(broker.bootstrap)
+        try:
+
+            async def re_created() -> bool:
+                # Created by this test or by the runtime's topic keeper, whichever is first.
+                if not await _partitions(admin, h.topic):
+                    with contextlib.suppress(TopicAlreadyExistsError):
+                        await admin.create_topics([NewTopic(h.topic, 3, 1)])
+                    return False
+                return await _end_offset(h.bootstrap, first) == 0
+
+            await admin.delete_topics([h.topic])
+            await eventually(re_created, timeout=30)
+        finally:
+            await admin.close()
+
+        # The consumer has seen its place past the new end and read the partition from the start;
+        # then a record for the new log, at its offset 0.
+        await eventually(lambda: _resets(h.consumer.name) > resets_before, timeout=30)
+        # The group keeps the new place at once (Tansu dropped the old one with the old topic): a
+        # member that took the partition over now would start where this one does.
+        assert await eventually(lambda: _committed_at(h.consumer, first, 0), timeout=10)
+        assert await _send_afresh(h.bootstrap, h.topic, 3, partition=first.partition) == 0
+        applied = await eventually(lambda: at_least(h.applied, 4), timeout=30)
+        assert [seq for _, seq in applied] == [0, 1, 2, 3]
+
+
+async def _committed_at(consumer, tp: TopicPartition, offset: int) -> bool:
+    return await consumer.committed(tp) == offset
+
+
+def _resets(consumer: str) -> float:
+    return REGISTRY.get_sample_value("xiaoer_consumer_places_reset_total", {"consumer": consumer}) or 0
+
+
+async def _end_offset(bootstrap: str, tp: TopicPartition) -> int:
+    """The partition's end as its leader says now, asked by a client of its own (no group)."""
+    client = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await client.start()
+    try:
+        return (await client.end_offsets([tp]))[tp]
+    finally:
+        await client.stop()
