@@ -245,8 +245,8 @@ class EventConsumer:
             await self._keep_place(consumer, resume_at, batch)
             raise
         self._note_progress(consumer, batch)
-        await self._reset_places_past_end(consumer)
-        await self._measure_lag(consumer)
+        past_end = await self._measure_lag(consumer)
+        await self._reset_places_past_end(consumer, past_end)
 
     def _note_assignment(self, consumer: AIOKafkaConsumer) -> None:
         """Logs the partitions this member owns whenever they change (a rebalance, a new consumer)."""
@@ -259,20 +259,15 @@ class EventConsumer:
                 partitions=sorted(f"{tp.topic}-{tp.partition}" for tp in assigned),
             )
 
-    async def _reset_places_past_end(self, consumer: AIOKafkaConsumer) -> None:
+    async def _reset_places_past_end(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
         """A place past a partition's end means the log is not the one it was read in: the topic
         was re-created (or the broker came back empty) after this place was committed or reached,
         possibly by a commit still on its way. Everything in it is new: read it from the start.
         Apache Kafka answers a fetch past the end with OFFSET_OUT_OF_RANGE and aiokafka resets by
         itself (``auto_offset_reset``); Tansu answers with nothing, and the records that fill the
         new log up to the old place would be skipped for good."""
-        for tp in list(consumer.assignment()):
-            if tp not in consumer.assignment():
-                continue  # revoked while an earlier partition was looked at
+        for tp in partitions:
             try:
-                fetched_end = consumer.highwater(tp)
-                if fetched_end is None or await consumer.position(tp) <= fetched_end:
-                    continue
                 # Asked again of the partition's leader: on Kafka a leader just elected may report
                 # a high watermark behind for a moment (an empty fetch, no error), and a whole
                 # partition read again for that would be a flood of redeliveries.
@@ -289,18 +284,24 @@ class EventConsumer:
             except IllegalStateError:
                 continue  # no longer ours: its new owner starts from the group's place
 
-    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         """How far behind each owned partition's end this consumer is, from what its fetches
-        already told (no request of its own): ``xiaoer_consumer_lag`` and ``lag``."""
+        already told (no request of its own): ``xiaoer_consumer_lag`` and ``lag``. Returns the
+        partitions whose place lies past that end (``_reset_places_past_end``)."""
         lag: dict[TopicPartition, int] = {}
+        past_end = []
         for tp in consumer.assignment():
             end = consumer.highwater(tp)
             if end is not None:
-                lag[tp] = max(0, end - await consumer.position(tp))
+                behind = end - await consumer.position(tp)
+                if behind < 0:
+                    past_end.append(tp)
+                lag[tp] = max(0, behind)
                 CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(lag[tp])
         for gone in self.lag.keys() - lag.keys():  # moved to another member: its lag is theirs now
             CONSUMER_LAG.remove(self.name, gone.topic, str(gone.partition))
         self.lag = lag
+        return past_end
 
     async def _apply(self, record: ConsumerRecord) -> None:
         """Applies one record or dead-letters it if it is poison; any other error propagates."""
