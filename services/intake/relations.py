@@ -90,16 +90,19 @@ async def remove(session: AsyncSession, parent_uscc: str, subject_uscc: str) -> 
 
 
 # --- proving a submission's subjects -------------------------------------------------------------
+def related_query(parent_uscc: str, subject_usccs: Sequence[str]) -> Select:
+    """Which of ``subject_usccs`` the registry relates to ``parent_uscc``, as a statement: a
+    submission reads it in the same round trip as its number (submissions.number_and_relations)."""
+    return select(EnterpriseRelation.subject_uscc).where(
+        EnterpriseRelation.parent_uscc == parent_uscc, EnterpriseRelation.subject_uscc.in_(subject_usccs)
+    )
+
+
 async def related(session: AsyncSession, parent_uscc: str, subject_usccs: Sequence[str]) -> set[str]:
     """Which of ``subject_usccs`` the registry relates to ``parent_uscc``."""
     if not subject_usccs:
         return set()
-    found = await session.scalars(
-        select(EnterpriseRelation.subject_uscc).where(
-            EnterpriseRelation.parent_uscc == parent_uscc, EnterpriseRelation.subject_uscc.in_(subject_usccs)
-        )
-    )
-    return set(found)
+    return set(await session.scalars(related_query(parent_uscc, subject_usccs)))
 
 
 def unproven(index: int, name: str) -> FieldError:
@@ -112,10 +115,9 @@ def unproven(index: int, name: str) -> FieldError:
     )
 
 
-async def check_subjects(session: AsyncSession, body: RequestCreate) -> set[str]:
+def check_subjects(body: RequestCreate, known: set[str]) -> None:
     """Refuses a submission naming a subject with neither proof (422, each such subject named);
-    the subjects the registry relates to the applicant, otherwise."""
-    known = await related(session, body.enterprise.uscc, [s.uscc for s in body.subjects])
+    ``known``: the subjects the registry relates to the applicant."""
     errors = [unproven(i, s.name) for i, s in enumerate(body.subjects) if s.uscc not in known and not s.authorization]
     if errors:
         raise Problem(
@@ -125,7 +127,6 @@ async def check_subjects(session: AsyncSession, body: RequestCreate) -> set[str]
             "The request has invalid fields",
             errors=errors,
         )
-    return known
 
 
 async def proofs(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, func, select
+from sqlalchemy import Insert, ScalarSelect, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared import db, events
@@ -51,18 +51,38 @@ async def next_reference_no(session: AsyncSession, now: datetime) -> str:
     commit of its own per submission; docs/benchmarks.md.) A submission that fails leaves its
     number unused: numbers are unique and increasing, not gap-free. SQLite, with one writer at a
     time anyway, counts each day in ``reference_counters`` within the transaction."""
+    number, _ = await _numbered(session, now)
+    return number
+
+
+async def number_and_relations(session: AsyncSession, now: datetime, body: RequestCreate) -> tuple[str, set[str]]:
+    """The request's number (``next_reference_no``) and which of its subjects the registry relates
+    to its applicant. On PostgreSQL both come from one SELECT: a round trip less for the busiest
+    write of the system (docs/benchmarks.md, issue 28)."""
+    usccs = [subject.uscc for subject in body.subjects]
+    if session.bind.dialect.name != "postgresql" or not usccs:
+        number = await next_reference_no(session, now)
+        return number, await relations.related(session, body.enterprise.uscc, usccs)
+    related = relations.related_query(body.enterprise.uscc, usccs).subquery()
+    number, found = await _numbered(session, now, select(func.array_agg(related.c.subject_uscc)).scalar_subquery())
+    return number, set(found or ())  # array_agg of no rows is NULL
+
+
+async def _numbered(session: AsyncSession, now: datetime, also: ScalarSelect | None = None) -> tuple[str, Any]:
+    """The next number, and on PostgreSQL the value of ``also`` read in the same SELECT."""
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
     if session.bind.dialect.name != "postgresql":
         number = (await session.execute(_count_on(session.bind.dialect.name), {"day": day})).scalar_one()
-        return f"XE-{day}-{number:06d}"
+        return f"XE-{day}-{number:06d}", None
     base = await _day_base(session.bind, day)
-    value = (await (await session.connection()).execute(_NEXT_VALUE)).scalar_one()
+    drawn = _NEXT_VALUE if also is None else _NEXT_VALUE.add_columns(also)
+    value, *rest = (await (await session.connection()).execute(drawn)).one()
     if value <= base:
         # Only if the sequence was recreated under this process (a restore, a downgrade and
         # upgrade while it ran): refuse rather than hand out a number twice.
         _bases.pop(session.bind.sync_engine, None)
         raise RuntimeError("reference_numbers is behind today's base: restart intake after changing its schema")
-    return f"XE-{day}-{value - base:06d}"
+    return f"XE-{day}-{value - base:06d}", rest[0] if rest else None
 
 
 _NEXT_VALUE = select(REFERENCE_NUMBERS.next_value())
@@ -160,7 +180,7 @@ async def create_request(
     (docs/benchmarks.md)."""
     # A replay leaves its number unused.
     now = utcnow()
-    reference_no = await next_reference_no(session, now)
+    reference_no, related = await number_and_relations(session, now, body)
     request_id = str(uuid.uuid4())
     if idempotency_key:
         digest = body_hash(body)
@@ -168,8 +188,8 @@ async def create_request(
             return await replay(session, principal, idempotency_key, digest)
 
     # Who may ask about whom: every other subject is related in the group registry or authorised.
-    known = await relations.check_subjects(session, body)
-    proofs = await relations.proofs(session, principal, body, known, request_id)
+    relations.check_subjects(body, related)
+    proofs = await relations.proofs(session, principal, body, related, request_id)
     files = await attachments.claim(
         session, principal, body.attachments, "attachments", request_id=request_id, purpose="attachment"
     )
