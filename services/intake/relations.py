@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, false, select
+from sqlalchemy import Select, bindparam, delete, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import db, events
@@ -90,19 +90,20 @@ async def remove(session: AsyncSession, parent_uscc: str, subject_uscc: str) -> 
 
 
 # --- proving a submission's subjects -------------------------------------------------------------
-def related_query(parent_uscc: str, subject_usccs: Sequence[str]) -> Select:
-    """Which of ``subject_usccs`` the registry relates to ``parent_uscc``, as a statement: a
-    submission reads it in the same round trip as its number (submissions.number_and_relations)."""
-    return select(EnterpriseRelation.subject_uscc).where(
-        EnterpriseRelation.parent_uscc == parent_uscc, EnterpriseRelation.subject_uscc.in_(subject_usccs)
-    )
+# Which of a submission's subjects (``usccs``) the registry relates to its applicant (``parent``):
+# built once, with its parameters (a submission reads it in the same SELECT as its number,
+# submissions.number_and_relations; building it for each one was a fifth of intake's CPU).
+RELATED = select(EnterpriseRelation.subject_uscc).where(
+    EnterpriseRelation.parent_uscc == bindparam("parent"),
+    EnterpriseRelation.subject_uscc.in_(bindparam("usccs", expanding=True)),
+)
 
 
 async def related(session: AsyncSession, parent_uscc: str, subject_usccs: Sequence[str]) -> set[str]:
     """Which of ``subject_usccs`` the registry relates to ``parent_uscc``."""
     if not subject_usccs:
         return set()
-    return set(await session.scalars(related_query(parent_uscc, subject_usccs)))
+    return set(await session.scalars(RELATED, {"parent": parent_uscc, "usccs": list(subject_usccs)}))
 
 
 def unproven(index: int, name: str) -> FieldError:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, ScalarSelect, bindparam, func, select
+from sqlalchemy import Insert, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared import db, events
@@ -41,6 +41,9 @@ from .timeline import Words
 SUBMITTED = "submitted"  # a new request's status, until the departments' work moves it
 
 
+_NEXT_VALUE = select(REFERENCE_NUMBERS.next_value())
+
+
 async def next_reference_no(session: AsyncSession, now: datetime) -> str:
     """``XE-YYYYMMDD-NNNNNN``: unique, and increasing within a (Shanghai) day.
 
@@ -63,20 +66,22 @@ async def number_and_relations(session: AsyncSession, now: datetime, body: Reque
     if session.bind.dialect.name != "postgresql" or not usccs:
         number = await next_reference_no(session, now)
         return number, await relations.related(session, body.enterprise.uscc, usccs)
-    related = relations.related_query(body.enterprise.uscc, usccs).subquery()
-    number, found = await _numbered(session, now, select(func.array_agg(related.c.subject_uscc)).scalar_subquery())
+    params = {"parent": body.enterprise.uscc, "usccs": usccs}
+    number, found = await _numbered(session, now, _NEXT_VALUE_AND_RELATED, params)
     return number, set(found or ())  # array_agg of no rows is NULL
 
 
-async def _numbered(session: AsyncSession, now: datetime, also: ScalarSelect | None = None) -> tuple[str, Any]:
-    """The next number, and on PostgreSQL the value of ``also`` read in the same SELECT."""
+async def _numbered(
+    session: AsyncSession, now: datetime, statement: Select = _NEXT_VALUE, params: dict | None = None
+) -> tuple[str, Any]:
+    """The next number; on PostgreSQL, ``statement`` draws it (its first column) and may read
+    something else in the same round trip (its second)."""
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
     if session.bind.dialect.name != "postgresql":
         number = (await session.execute(_count_on(session.bind.dialect.name), {"day": day})).scalar_one()
         return f"XE-{day}-{number:06d}", None
     base = await _day_base(session.bind, day)
-    drawn = _NEXT_VALUE if also is None else _NEXT_VALUE.add_columns(also)
-    value, *rest = (await (await session.connection()).execute(drawn)).one()
+    value, *rest = (await (await session.connection()).execute(statement, params)).one()
     if value <= base:
         # Only if the sequence was recreated under this process (a restore, a downgrade and
         # upgrade while it ran): refuse rather than hand out a number twice.
@@ -85,7 +90,9 @@ async def _numbered(session: AsyncSession, now: datetime, also: ScalarSelect | N
     return f"XE-{day}-{value - base:06d}", rest[0] if rest else None
 
 
-_NEXT_VALUE = select(REFERENCE_NUMBERS.next_value())
+_NEXT_VALUE_AND_RELATED = _NEXT_VALUE.add_columns(
+    select(func.array_agg(relations.RELATED.subquery().c.subject_uscc)).scalar_subquery()
+)
 
 # Each database's day bases, once read: a day's base never changes.
 _bases: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
