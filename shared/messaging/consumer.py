@@ -31,6 +31,12 @@ from shared.messaging.topics import TopicKeeper, subscription_pattern
 
 log = structlog.get_logger(__name__)
 
+# The most records one poll hands over: a backlog is applied in batches of up to this many per
+# partition, each batch one transaction and one commit (aiokafka's default: all it has fetched).
+# 1,000, not the 200 used before: the notifier drained a backlog 12-23 % faster (docs/benchmarks.md,
+# issue 28's eleventh pass); while keeping up, a poll holds what arrived since the last one anyway.
+MAX_BATCH = 1000
+
 
 class EventConsumer:
     """Consumes topics in a consumer group and applies each event exactly once to the database.
@@ -179,7 +185,7 @@ class EventConsumer:
                 group_id=self.group_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
-                max_poll_records=200,
+                max_poll_records=MAX_BATCH,
                 fetch_max_wait_ms=self.fetch_max_wait_ms,
                 metadata_max_age_ms=self.metadata_max_age_ms,
                 session_timeout_ms=self.session_timeout_ms,
