@@ -100,24 +100,12 @@ def _texts(values: Sequence[str]) -> list[str]:
 @functools.lru_cache(maxsize=1024)
 def _row_template(columns: tuple[str, ...], filled: tuple[bool, ...], style: str) -> str:
     """A row's XML with its number (``{0}``) and its filled cells' texts to put in: the ledger's
-    rows leave the same few columns empty, so a handful of these serve a whole export.
-
-    A cell names its place (``r="B7"``) only where it does not follow the cell before it (the
-    row's first, one after an empty cell): a reader puts the others next in line (ECMA-376
-    §18.3.1.4 makes ``r`` optional; Excel and LibreOffice read such sheets, and Microsoft's own
-    exporters write them; openpyxl reads them back in the tests). A reference in every cell made
-    the sheet's XML larger and unlike from row to row, and deflating it was most of the writer's
-    time (docs/benchmarks.md, issue 28's eleventh pass)."""
-    cells, follows, n = [], False, 0
-    for column, is_filled in zip(columns, filled, strict=False):
-        if not is_filled:
-            follows = False
-            continue
-        n += 1
-        place = "" if follows else f' r="{column}{{0}}"'
-        cells.append(f'<c{place} t="inlineStr"{style}><is><t xml:space="preserve">{{{n}}}</t></is></c>')
-        follows = True
-    return f'<row r="{{0}}">{"".join(cells)}</row>'
+    rows leave the same few columns empty, so a handful of these serve a whole export."""
+    cells = "".join(
+        f'<c r="{column}{{0}}" t="inlineStr"{style}><is><t xml:space="preserve">{{{n}}}</t></is></c>'
+        for n, column in enumerate((c for c, f in zip(columns, filled, strict=False) if f), start=1)
+    )
+    return f'<row r="{{0}}">{cells}</row>'
 
 
 def _row(number: int, values: Sequence[str], columns: tuple[str, ...], style: str = "") -> str:
