@@ -60,8 +60,10 @@ async def next_reference_no(session: AsyncSession, now: datetime) -> str:
 
 async def number_and_relations(session: AsyncSession, now: datetime, body: RequestCreate) -> tuple[str, set[str]]:
     """The request's number (``next_reference_no``) and which of its subjects the registry relates
-    to its applicant. On PostgreSQL both come from one SELECT: a round trip less for the busiest
-    write of the system (docs/benchmarks.md, issue 28)."""
+    to its applicant. On PostgreSQL, when the request names other subjects, both come from one
+    SELECT: a round trip less for the busiest write of the system (docs/benchmarks.md, issue 28).
+    Read before an Idempotency-Key is claimed, so a replay reads the registry for nothing: a
+    replay is rare, a submission is not."""
     usccs = [subject.uscc for subject in body.subjects]
     if session.bind.dialect.name != "postgresql" or not usccs:
         number = await next_reference_no(session, now)

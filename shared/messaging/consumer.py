@@ -31,10 +31,13 @@ from shared.messaging.topics import TopicKeeper, subscription_pattern
 
 log = structlog.get_logger(__name__)
 
-# The most records one poll hands over: a backlog is applied in batches of up to this many per
-# partition, each batch one transaction and one commit (aiokafka's default: all it has fetched).
+# The most records one poll hands over, all partitions together (aiokafka's default: all it has
+# fetched; each partition's share is also bounded by its 1 MiB fetch). Each partition's share is
+# applied in one transaction and committed once (one transaction per record if the batch fails).
 # 1,000, not the 200 used before: the notifier drained a backlog 12-23 % faster (docs/benchmarks.md,
-# issue 28's eleventh pass); while keeping up, a poll holds what arrived since the last one anyway.
+# issue 28's eleventh pass). Every consumer has it: the router may route a backlog of up to 1,000
+# requests (8,000 items) in one transaction. While keeping up, a poll holds only what arrived since
+# the last one.
 MAX_BATCH = 1000
 
 
