@@ -21,6 +21,8 @@ from shared.clock import SHANGHAI
 
 FIXED_DATE_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
 DEFAULT_WINDOWS = ((time(9), time(12)), (time(13), time(18)))
+# How many sums of working time a calendar remembers before it starts again (``_remembered``).
+SUMS_REMEMBERED = 4096
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +67,11 @@ class WorkingCalendar:
     _hours: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # Sums of working time already worked out, for the same schedules: a request's items are
+    # dispatched at one instant, mostly under one policy, so its eight items ask for the same
+    # deadlines and timers (nine walks an item). Emptied when full: it only remembers the last
+    # few hundred requests' worth.
+    _sums: dict[tuple, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def working_day_length(self) -> timedelta:
@@ -91,11 +98,23 @@ class WorkingCalendar:
             return "fallback"
 
     def is_working_day(self, day: date) -> bool:
-        if self._days_for is not self.schedules:  # new schedules loaded (calendar.load_schedules)
-            self._days, self._hours, self._days_for = {}, {}, self.schedules
+        self._forget_if_reloaded()
         known = self._days.get(day)
         if known is None:
             known = self._days[day] = self._working_day(day)
+        return known
+
+    def _forget_if_reloaded(self) -> None:
+        if self._days_for is not self.schedules:  # new schedules loaded (calendar.load_schedules)
+            self._days, self._hours, self._sums, self._days_for = {}, {}, {}, self.schedules
+
+    def _remembered(self, key: tuple, work_out):
+        self._forget_if_reloaded()
+        known = self._sums.get(key)
+        if known is None:
+            if len(self._sums) >= SUMS_REMEMBERED:
+                self._sums.clear()
+            known = self._sums[key] = work_out()
         return known
 
     def _working_day(self, day: date) -> bool:
@@ -171,6 +190,9 @@ class WorkingCalendar:
         on a window's end is that end, not the next opening."""
         if amount <= timedelta(0):
             raise ValueError("working time must be positive")
+        return self._remembered(("add", start, amount), lambda: self._add_working_time(start, amount))
+
+    def _add_working_time(self, start: datetime, amount: timedelta) -> datetime:
         remaining = amount
         for begin, end in self._intervals_from(start):
             if end - begin >= remaining:
@@ -183,9 +205,12 @@ class WorkingCalendar:
 
     def working_time_between(self, start: datetime, end: datetime) -> timedelta:
         """Business time inside [start, end); zero when end is not after start."""
-        total = timedelta(0)
         if end <= start:
-            return total
+            return timedelta(0)
+        return self._remembered(("between", start, end), lambda: self._working_time_between(start, end))
+
+    def _working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        total = timedelta(0)
         local_end = _aware(end).astimezone(SHANGHAI)
         for begin, close in self._intervals_from(start):
             if begin >= local_end:

@@ -133,6 +133,25 @@ def test_a_loaded_schedule_overrides_the_fallback(calendar):
     assert calendar.schedule_source(UNSCHEDULED) == "loaded" and UNSCHEDULED not in calendar.fallback_years
 
 
+def test_a_sum_worked_out_before_a_schedule_was_loaded_is_worked_out_again(calendar):
+    # The calendar remembers sums of working time (a request's items ask for the same ones);
+    # loading a schedule must not leave a deadline counted by the old days.
+    first_week = [date(UNSCHEDULED, 1, 1) + timedelta(days=n) for n in range(7)]
+    first_weekday = next(d for d in first_week if d.weekday() < 5 and (d.month, d.day) != (1, 1))
+    start = datetime.combine(first_weekday, datetime.min.time(), SHANGHAI).replace(hour=10)
+    before = calendar.add_working_hours(start, 2)
+    assert local(before) == start.replace(hour=12).isoformat()
+    assert calendar.add_working_hours(start, 2) == before  # the same answer, remembered
+    assert calendar.working_time_between(start, before) == timedelta(hours=2)
+    calendar.schedules = {
+        **calendar.schedules,
+        UNSCHEDULED: YearSchedule(holidays=frozenset({first_weekday}), workdays=frozenset()),
+    }
+    after = calendar.add_working_hours(start, 2)
+    assert after.astimezone(SHANGHAI).date() > first_weekday, "the day is a holiday now"
+    assert calendar.working_time_between(start, before) == timedelta(0)
+
+
 def test_several_windows_are_settings():
     from services.notifier.workcal import parse_windows
 
