@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -62,9 +63,10 @@ INBOX_ROWS = (
 )
 
 
-async def measure(rate: float, seconds: float, code: Path = ROOT, drain_seconds: float = 60) -> dict:
-    """The whole system, as ``make run`` and compose run it (intake, router, notifier and the
-    pages), under the open-loop load; then what each accepted request became."""
+@contextlib.asynccontextmanager
+async def whole_system(code: Path = ROOT):
+    """The four services as ``make run`` and compose run them, each on a fresh PostgreSQL database,
+    with the embedded broker: yields the stack, the databases, the ports and the processes."""
     async with (
         fresh_database() as intake_db,
         fresh_database() as router_db,
@@ -72,7 +74,7 @@ async def measure(rate: float, seconds: float, code: Path = ROOT, drain_seconds:
         fresh_database() as web_db,
     ):
         with stack(code) as s:
-            bootstrap = s.start_broker()
+            s.start_broker()
             urls = {"intake": intake_db, "router": router_db, "notifier": notifier_db, "web": web_db}
             s.env |= {f"XIAOER_{name.upper()}_DATABASE_URL": url for name, url in urls.items()}
             s.xiaoer("migrate")
@@ -82,24 +84,101 @@ async def measure(rate: float, seconds: float, code: Path = ROOT, drain_seconds:
             for name, port in ports.items():
                 await wait_ready(f"http://127.0.0.1:{port}/" + ("healthz" if name == "web" else "readyz"))
             await s.register_group(ports["intake"])
-            before = {name: cpu_seconds(process.pid) for name, process in processes.items()}
-            submitted, sent = await _load(s.token(role="enterprise", usccs=[USCC]), ports["intake"], rate, seconds)
-            cpu = {name: cpu_seconds(process.pid) - before[name] for name, process in processes.items()}
-            accepted = {r["id"]: r["due"] for r in sent if r["status"] == 201}
-            router = await asyncpg.connect(raw_dsn(router_db))
-            acknowledged = await _on_topics(router, len(accepted), drain_seconds)
-            clocked = await _clocked(notifier_db, len(accepted), drain_seconds)
-            stages = await where_the_time_went(intake_db, router, accepted, acknowledged)
-            await router.close()
-            on_topics: dict[str, Counter] = defaultdict(Counter)  # request → item → assignments on its topic
-            seen: set[str] = set()  # a copy with the same ce_id is skipped by its reader, as consumers do
-            for record in await read_inboxes(bootstrap):
-                ce_id, ce_type = dict(record.headers)["ce_id"].decode(), dict(record.headers)["ce_type"].decode()
-                if ce_type == ASSIGNED and ce_id not in seen:
-                    seen.add(ce_id)
-                    body = json.loads(record.value)
-                    on_topics[body["request_id"]][body["work_item_id"]] += 1
-    return _result(rate, seconds, submitted, sent, accepted, acknowledged, on_topics, clocked, stages) | {"cpu": cpu}
+            yield s, urls, ports, processes
+
+
+async def measure(
+    rate: float, seconds: float, code: Path = ROOT, drain_seconds: float = 60, warmup_seconds: float = 15
+) -> dict:
+    """The whole system, as ``make run`` and compose run it (intake, router, notifier and the
+    pages), under the open-loop load; then what each accepted request became. The load is measured
+    after ``warmup_seconds`` of the same load, once that has drained and the databases are analysed
+    (``warm_up``)."""
+    async with whole_system(code) as (s, urls, ports, processes):
+        token = s.token(role="enterprise", usccs=[USCC])
+        warmed = await warm_up(token, ports["intake"], urls, rate, warmup_seconds, drain_seconds)
+        pids = {name: process.pid for name, process in processes.items()} | {"broker": s.broker.process.pid}
+        before = cpu_split(pids)
+        submitted, sent = await _load(token, ports["intake"], rate, seconds)
+        after = cpu_split(pids)
+        cpu = {name: after[name] - before[name] for name in before}
+        accepted = {r["id"]: r["due"] for r in sent if r["status"] == 201}
+        router = await asyncpg.connect(raw_dsn(urls["router"]))
+        acknowledged = await _on_topics(router, warmed + len(accepted), drain_seconds)
+        clocked = await _clocked(urls["notifier"], warmed + len(accepted), drain_seconds)
+        stages = await where_the_time_went(urls["intake"], router, accepted, acknowledged)
+        await router.close()
+        on_topics: dict[str, Counter] = defaultdict(Counter)  # request → item → assignments on its topic
+        seen: set[str] = set()  # a copy with the same ce_id is skipped by its reader, as consumers do
+        for record in await read_inboxes(s.broker.bootstrap):
+            ce_id, ce_type = dict(record.headers)["ce_id"].decode(), dict(record.headers)["ce_type"].decode()
+            if ce_type == ASSIGNED and ce_id not in seen:
+                seen.add(ce_id)
+                body = json.loads(record.value)
+                on_topics[body["request_id"]][body["work_item_id"]] += 1
+    return _result(rate, seconds, submitted, sent, accepted, acknowledged, on_topics, clocked, stages) | {
+        "cpu": cpu,
+        "warmup_seconds": warmup_seconds,
+        "warmup_requests": warmed,
+    }
+
+
+async def warm_up(
+    token: str, intake_port: int, urls: dict[str, str], rate: float, seconds: float, drain_seconds: float
+) -> int:
+    """The same load for ``seconds`` before the measured one, drained, then ``ANALYZE`` of every
+    database: a running system's state. Without it a run on fresh databases keeps, for all its
+    minute, the plans the services prepared while their tables were empty: PostgreSQL settles a
+    prepared statement on one generic plan after five runs, and with no rows a primary-key lookup is
+    a sequential scan (in a cold 30 s run, intake's UPDATE of a work item's view read 178 buffers a
+    row, pg_stat_statements). In a running system autovacuum analyses a table once a tenth of it
+    has changed, and the analysis makes every session plan its statements again. How many requests
+    were accepted is returned (their items are on the topics too)."""
+    if not seconds:
+        return 0
+    _, sent = await _load(token, intake_port, rate, seconds)
+    warmed = sum(1 for r in sent if r["status"] == 201)
+    router = await asyncpg.connect(raw_dsn(urls["router"]))
+    try:
+        await _on_topics(router, warmed, drain_seconds)
+    finally:
+        await router.close()
+    await _clocked(urls["notifier"], warmed, drain_seconds)
+    for url in urls.values():
+        connection = await asyncpg.connect(raw_dsn(url))
+        try:
+            await connection.execute("ANALYZE")
+        finally:
+            await connection.close()
+    return warmed
+
+
+def cpu_split(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each process named, by PostgreSQL's processes together and by
+    the whole machine, and the clock."""
+    return {name: cpu_seconds(pid) for name, pid in pids.items()} | {
+        "postgres": postgres_seconds(),
+        "machine": machine_busy_seconds(),
+        "wall": time.monotonic(),  # the difference: how long the load ran, its start and end included
+    }
+
+
+def postgres_seconds() -> float:
+    """CPU seconds of every PostgreSQL process alive now (the services' pooled connections live
+    through a run, so a difference of two readings is what the run cost the server)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if stat.read_text().split(" (", 1)[1].startswith("postgres)"):
+                total += cpu_seconds(int(stat.parent.name))
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used (``/proc/stat``: all but idle and iowait),
+    so that PostgreSQL, the broker and the load generator are counted beside the services."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 async def _load(token: str, intake_port: int, rate: float, seconds: float) -> tuple[dict, list[dict]]:
@@ -223,7 +302,13 @@ def report(r: dict) -> str:
     return "\n".join(
         [
             f"open loop {fmt(r['rate'])} requests/s ({fmt(r['rate'] * ITEMS_PER_REQUEST)} items/s) for "
-            f"{fmt(r['seconds'])} s; {r['machine']}",
+            f"{fmt(r['seconds'])} s, "
+            + (
+                f"after {fmt(r['warmup_seconds'])} s of the same load and ANALYZE"
+                if r["warmup_seconds"]
+                else "from fresh databases"
+            )
+            + f"; {r['machine']}",
             "",
             "| submit → item acknowledged on its unit's topic | p50 ms | p99 ms | max ms | items seen | lost | "
             "doubled |",
@@ -241,9 +326,9 @@ def report(r: dict) -> str:
             f"submit → SLA record exists (the notifier): p50 {fmt(r['sla_p50_ms'], 1)} ms, "
             f"p99 {fmt(r['sla_p99_ms'], 1)} ms; items without one: {r['without_sla_record']}.",
             "",
-            "CPU seconds each service used during the load (one process each; the machine has "
-            f"{os.cpu_count()} cores × {fmt(r['seconds'])} s): "
-            + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["cpu"].items())
+            "CPU seconds used during the load (each service is one process; machine: every process, "
+            f"PostgreSQL's and the load generator's too, of {os.cpu_count()} cores × {r['cpu']['wall']:.1f} s): "
+            + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["cpu"].items() if name != "wall")
             + ".",
             "",
             "Where the time went (median of each stage, from the times intake and the router recorded; a "
@@ -260,10 +345,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--warmup", type=float, default=15, help="seconds of the same load before, not measured")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout to run (default: this one)")
     args = parser.parse_args()
-    result = asyncio.run(measure(args.rate, args.seconds, args.code.resolve()))
+    result = asyncio.run(measure(args.rate, args.seconds, args.code.resolve(), warmup_seconds=args.warmup))
     print(report(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -3,6 +3,7 @@
     .venv/bin/python bench/profile.py intake [--seconds 20]   # intake under wrk -t2 -c32
     .venv/bin/python bench/profile.py router                  # the router draining 1,000 requests
     .venv/bin/python bench/profile.py notifier                # the notifier draining their 8,000 items
+    .venv/bin/python bench/profile.py e2e [--seconds 30]      # the whole system at 50 requests/s (bench/e2e.py)
 
 py-spy (a dev extra) samples every process of the service (``--subprocesses``: the HTTP workers
 and the process running its relay and consumers) at 200 Hz; the collapsed stacks are summed
@@ -26,6 +27,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ITEMS_PER_REQUEST, USCC, fresh_database, raw_dsn, stack, wait_ready, wrk, wrk_script
+from e2e import _load, cpu_split, whole_system
 from router import queue_backlog
 
 from cli.devstack import free_port
@@ -165,14 +167,37 @@ async def profile_notifier(requests: int, out: Path) -> None:
             spy.wait()
 
 
+async def profile_e2e(seconds: int, rate: float, out: Path) -> str:
+    """Every service of the whole system under bench/e2e.py's open-loop load, each in its own file
+    beside ``out``; returns the CPU each used (py-spy's own CPU is not in them, but is in the machine's)."""
+    async with whole_system() as (s, _urls, ports, processes):
+        token = s.token(role="enterprise", usccs=[USCC])
+        pids = {name: process.pid for name, process in processes.items()} | {"broker": s.broker.process.pid}
+        before = cpu_split(pids)
+        spies = [record(processes[name].pid, seconds, out.with_suffix(f".{name}.txt")) for name in processes]
+        await _load(token, ports["intake"], rate, seconds)
+        after = cpu_split(pids)
+        for spy in spies:
+            spy.wait()
+    return ", ".join(f"{name} {after[name] - before[name]:.1f}" for name in before if name != "wall")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("target", choices=["intake", "router", "notifier"])
+    parser.add_argument("target", choices=["intake", "router", "notifier", "e2e"])
+    parser.add_argument("--rate", type=float, default=50, help="e2e: requests a second")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
     out = Path(tempfile.mkstemp(prefix=f"xiaoer-profile-{args.target}-", suffix=".txt")[1])
+    if args.target == "e2e":
+        cpu = asyncio.run(profile_e2e(args.seconds, args.rate, out))
+        print(f"CPU seconds during {args.seconds} s of load: {cpu}\n")
+        for name in ("intake", "router", "notifier", "web"):
+            print(f"## {name} (collapsed stacks: {out.with_suffix(f'.{name}.txt')})\n")
+            print(summarize(out.with_suffix(f".{name}.txt"), args.top) + "\n")
+        return
     if args.target == "intake":
         asyncio.run(profile_intake(args.seconds, out))
     elif args.target == "router":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,19 @@ def arguments(name: str, quick: bool) -> list[str]:
         "scheduler": ["--open", "1000", "100000", "--rounds", "3"],
         "scaleout": ["--seconds", "10", "--requests", "500"],
     }[name]
+
+
+def e2e_cpu(r: dict) -> str:
+    """How busy the machine was during the end to end's load: what the target is up against."""
+    cpu = r.get("cpu", {})
+    if "machine" not in cpu:
+        return "—"
+    services = sum(cpu[name] for name in ("intake", "router", "notifier", "web"))
+    return (
+        f"CPU used: {cpu['machine']:.0f} of {os.cpu_count() * cpu['wall']:.0f} core-seconds (services {services:.0f}, "
+        f"PostgreSQL {cpu['postgres']:.0f}, broker {cpu['broker']:.0f})"
+        + (f"; after {fmt(r['warmup_seconds'])} s of the same load and ANALYZE" if r.get("warmup_seconds") else "")
+    )
 
 
 def arguments_of(name: str, quick: bool, result: dict) -> list[str]:
@@ -141,7 +155,7 @@ def summary(results: dict) -> list[str]:
             f"| p50 {fmt(r['p50_ms'], 1)} ms, p99 {fmt(r['p99_ms'], 1)} ms; SLA record p99 "
             f"{fmt(r.get('sla_p99_ms', float('nan')), 1)} ms; not accepted {refused}, lost {r['lost']}, "
             f"doubled {r['doubled']} "
-            f"| — | — | p50 ≤ 50 ms, p99 ≤ 500 ms; SLA p99 ≤ 1 s; none lost | {verdict(ok)} |"
+            f"| {e2e_cpu(r)} | — | p50 ≤ 50 ms, p99 ≤ 500 ms; SLA p99 ≤ 1 s; none lost | {verdict(ok)} |"
         )
     if r := results.get("scheduler"):
         small, large = r["results"][0], r["results"][-1]
