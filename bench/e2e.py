@@ -15,7 +15,11 @@ Nothing reads the topics while the load runs: a reader polling every unit's inbo
 enough to time arrivals itself cost the embedded broker half a core and itself a third of one on
 this 2-core machine, at idle (docs/benchmarks.md), which is load the measured system would not have.
 
-    .venv/bin/python bench/e2e.py [--rate 50] [--seconds 60] [--json FILE]
+    .venv/bin/python bench/e2e.py [--rate 50] [--seconds 60] [--warmup 15] [--json FILE] [--code DIR]
+
+Before the measured load, the same load runs for ``--warmup`` seconds, is drained, and the
+databases are analysed (``warm_up``): the measured minute is that of a system that has been
+running, not of empty tables (``--warmup 0``: from fresh databases).
 
 PostgreSQL from XIAOER_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test).
 """
@@ -120,21 +124,23 @@ async def measure(
         "cpu": cpu,
         "warmup_seconds": warmup_seconds,
         "warmup_requests": warmed,
+        "cores": os.cpu_count(),
     }
 
 
 async def warm_up(
     token: str, intake_port: int, urls: dict[str, str], rate: float, seconds: float, drain_seconds: float
 ) -> int:
-    """The same load for ``seconds`` before the measured one, drained, then ``ANALYZE`` of every
-    database: a running system's state. Without it a run on fresh databases keeps, for all its
-    minute, the plans the services prepared while their tables were empty: PostgreSQL settles a
-    prepared statement on one generic plan after five runs, and with no rows a primary-key lookup is
-    a sequential scan (in a cold 30 s run, intake's UPDATE of a work item's view read 178 buffers a
-    row, pg_stat_statements). In a running system autovacuum analyses a table once a tenth of it
-    has changed, and the analysis makes every session plan its statements again. How many requests
-    were accepted is returned (their items are on the topics too)."""
-    if not seconds:
+    """The same load for ``seconds`` before the measured one, drained (every item on its topic,
+    its SLA record made, and its deadlines in intake's timeline), then ``ANALYZE`` of every
+    database: a running system's state. From fresh databases, statements planned while their
+    tables held a page or a few kept those plans: in a cold 30 s run a sample of the plans
+    (auto_explain) showed a fifth of intake's UPDATEs of a work item's view, and some of the
+    notifier's and the router's lookups by id, as sequential scans (docs/benchmarks.md, twelfth
+    pass). A running system's autovacuum analyses a table after 50 rows and a tenth of it have
+    changed, and sessions then plan again. Returns how many requests were accepted (their items
+    are on the topics too)."""
+    if seconds <= 0:
         return 0
     _, sent = await _load(token, intake_port, rate, seconds)
     warmed = sum(1 for r in sent if r["status"] == 201)
@@ -144,6 +150,11 @@ async def warm_up(
     finally:
         await router.close()
     await _clocked(urls["notifier"], warmed, drain_seconds)
+    items = warmed * ITEMS_PER_REQUEST
+    deadlines_shown = "SELECT count(*) FROM work_item_views WHERE due_at IS NOT NULL"
+    timeline = await _count_when_reached(urls["intake"], deadlines_shown, items, drain_seconds)
+    if timeline < items:
+        sys.exit(f"the warm-up did not drain in {drain_seconds:.0f} s: {timeline} of {items} items in the timeline")
     for url in urls.values():
         connection = await asyncpg.connect(raw_dsn(url))
         try:
@@ -151,6 +162,18 @@ async def warm_up(
         finally:
             await connection.close()
     return warmed
+
+
+async def _count_when_reached(url: str, query: str, target: int, seconds: float) -> int:
+    """``query``'s count once it reaches ``target``, or when ``seconds`` have passed."""
+    connection = await asyncpg.connect(raw_dsn(url))
+    try:
+        deadline = time.monotonic() + seconds
+        while (count := await connection.fetchval(query)) < target and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        return count
+    finally:
+        await connection.close()
 
 
 def cpu_split(pids: dict[str, int]) -> dict[str, float]:
@@ -164,26 +187,36 @@ def cpu_split(pids: dict[str, int]) -> dict[str, float]:
 
 
 def postgres_seconds() -> float:
-    """CPU seconds of every PostgreSQL process alive now (the services' pooled connections live
-    through a run, so a difference of two readings is what the run cost the server)."""
-    total = 0.0
+    """CPU seconds of the PostgreSQL server: every process alive now, and the ones that have
+    ended (the postmaster's reaped children: connections closed, autovacuum workers). It is the
+    whole server's: anything else using it meanwhile counts too."""
+    total, clock_ticks = 0.0, os.sysconf("SC_CLK_TCK")
+    processes = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
-            if stat.read_text().split(" (", 1)[1].startswith("postgres)"):
-                total += cpu_seconds(int(stat.parent.name))
+            name, fields = stat.read_text().split(" (", 1)[1].split(") ", 1)
+            processes[int(stat.parent.name)] = (name, fields.split())
+    for name, fields in processes.values():
+        if name == "postgres":
+            total += (int(fields[11]) + int(fields[12])) / clock_ticks
+            if processes.get(int(fields[1]), ("",))[0] != "postgres":  # the postmaster
+                total += (int(fields[13]) + int(fields[14])) / clock_ticks
     return total
 
 
 def machine_busy_seconds() -> float:
-    """CPU seconds every process on the machine has used (``/proc/stat``: all but idle and iowait),
-    so that PostgreSQL, the broker and the load generator are counted beside the services."""
-    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds every process on the machine has used (``/proc/stat``: user, system and
+    interrupts; not idle, iowait or the hypervisor's steal), so that PostgreSQL, the broker and the
+    load generator are counted beside the services."""
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 async def _load(token: str, intake_port: int, rate: float, seconds: float) -> tuple[dict, list[dict]]:
     """The open-loop generator's summary, and each request it sent (its id, status, due time)."""
-    out = Path(tempfile.mkstemp(prefix="xiaoer-e2e-", suffix=".jsonl")[1])
+    descriptor, name = tempfile.mkstemp(prefix="xiaoer-e2e-", suffix=".jsonl")
+    os.close(descriptor)
+    out = Path(name)
     generator = await asyncio.create_subprocess_exec(
         PYTHON,
         str(Path(__file__).with_name("openloop.py")),
@@ -192,7 +225,9 @@ async def _load(token: str, intake_port: int, rate: float, seconds: float) -> tu
         stdout=asyncio.subprocess.PIPE,
     )
     stdout, _ = await generator.communicate()
-    return json.loads(stdout.decode().strip().splitlines()[-1]), [json.loads(x) for x in out.read_text().splitlines()]
+    sent = [json.loads(x) for x in out.read_text().splitlines()]
+    out.unlink()
+    return json.loads(stdout.decode().strip().splitlines()[-1]), sent
 
 
 async def _on_topics(router: asyncpg.Connection, requests: int, drain_seconds: float) -> dict[str, dict[str, float]]:
@@ -305,7 +340,7 @@ def report(r: dict) -> str:
             f"{fmt(r['seconds'])} s, "
             + (
                 f"after {fmt(r['warmup_seconds'])} s of the same load and ANALYZE"
-                if r["warmup_seconds"]
+                if r.get("warmup_seconds")
                 else "from fresh databases"
             )
             + f"; {r['machine']}",
@@ -327,7 +362,8 @@ def report(r: dict) -> str:
             f"p99 {fmt(r['sla_p99_ms'], 1)} ms; items without one: {r['without_sla_record']}.",
             "",
             "CPU seconds used during the load (each service is one process; machine: every process, "
-            f"PostgreSQL's and the load generator's too, of {os.cpu_count()} cores × {r['cpu']['wall']:.1f} s): "
+            f"PostgreSQL's and the load generator's too, of {r.get('cores', os.cpu_count())} cores × "
+            f"{r['cpu'].get('wall', r['seconds']):.1f} s): "
             + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["cpu"].items() if name != "wall")
             + ".",
             "",

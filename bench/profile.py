@@ -3,7 +3,7 @@
     .venv/bin/python bench/profile.py intake [--seconds 20]   # intake under wrk -t2 -c32
     .venv/bin/python bench/profile.py router                  # the router draining 1,000 requests
     .venv/bin/python bench/profile.py notifier                # the notifier draining their 8,000 items
-    .venv/bin/python bench/profile.py e2e [--seconds 30]      # the whole system at 50 requests/s (bench/e2e.py)
+    .venv/bin/python bench/profile.py e2e [--rate 50]         # the whole system under bench/e2e.py's load
 
 py-spy (a dev extra) samples every process of the service (``--subprocesses``: the HTTP workers
 and the process running its relay and consumers) at 200 Hz; the collapsed stacks are summed
@@ -27,7 +27,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ITEMS_PER_REQUEST, USCC, fresh_database, raw_dsn, stack, wait_ready, wrk, wrk_script
-from e2e import _load, cpu_split, whole_system
+from e2e import _load, cpu_split, warm_up, whole_system
 from router import queue_backlog
 
 from cli.devstack import free_port
@@ -168,10 +168,12 @@ async def profile_notifier(requests: int, out: Path) -> None:
 
 
 async def profile_e2e(seconds: int, rate: float, out: Path) -> str:
-    """Every service of the whole system under bench/e2e.py's open-loop load, each in its own file
-    beside ``out``; returns the CPU each used (py-spy's own CPU is not in them, but is in the machine's)."""
-    async with whole_system() as (s, _urls, ports, processes):
+    """Every service of the whole system under bench/e2e.py's open-loop load (after its warm-up),
+    each in its own file beside ``out``; returns the CPU each used (py-spy's own CPU is not in
+    them, but is in the machine's)."""
+    async with whole_system() as (s, urls, ports, processes):
         token = s.token(role="enterprise", usccs=[USCC])
+        await warm_up(token, ports["intake"], urls, rate, seconds=15, drain_seconds=60)
         pids = {name: process.pid for name, process in processes.items()} | {"broker": s.broker.process.pid}
         before = cpu_split(pids)
         spies = [record(processes[name].pid, seconds, out.with_suffix(f".{name}.txt")) for name in processes]

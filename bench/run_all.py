@@ -62,7 +62,8 @@ def e2e_cpu(r: dict) -> str:
         return "—"
     services = sum(cpu[name] for name in ("intake", "router", "notifier", "web"))
     return (
-        f"CPU used: {cpu['machine']:.0f} of {os.cpu_count() * cpu['wall']:.0f} core-seconds (services {services:.0f}, "
+        f"CPU used: {cpu['machine']:.0f} of {r.get('cores', os.cpu_count()) * cpu['wall']:.0f} core-seconds "
+        f"(services {services:.0f}, "
         f"PostgreSQL {cpu['postgres']:.0f}, broker {cpu['broker']:.0f})"
         + (f"; after {fmt(r['warmup_seconds'])} s of the same load and ANALYZE" if r.get("warmup_seconds") else "")
     )

@@ -67,11 +67,11 @@ class WorkingCalendar:
     _hours: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    # Sums of working time already worked out, for the same schedules: a request's items are
-    # dispatched at one instant, mostly under one policy, so its eight items ask for the same
-    # deadlines and timers (nine walks an item). Emptied when full: it only remembers the last
-    # few hundred requests' worth.
-    _sums: dict[tuple, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Sums of working time already worked out (``add_working_time``, ``working_time_between``),
+    # for the same schedules: a request's items are dispatched at one instant, mostly under one
+    # policy, so its eight items ask for the same timers (seven walks an item). Emptied when
+    # full: it only remembers the last few hundred requests' worth.
+    _sums: dict[tuple, datetime | timedelta] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def working_day_length(self) -> timedelta:
