@@ -11,6 +11,7 @@ and go out as aware datetimes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -21,7 +22,7 @@ from shared.clock import SHANGHAI
 
 FIXED_DATE_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
 DEFAULT_WINDOWS = ((time(9), time(12)), (time(13), time(18)))
-# How many sums of working time a calendar remembers before it starts again (``_remembered``).
+# How many sums of working time a calendar remembers, the most recently used (``__post_init__``).
 SUMS_REMEMBERED = 4096
 
 log = structlog.get_logger(__name__)
@@ -67,11 +68,6 @@ class WorkingCalendar:
     _hours: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    # Sums of working time already worked out (``add_working_time``, ``working_time_between``),
-    # for the same schedules: a request's items are dispatched at one instant, mostly under one
-    # policy, so its eight items ask for the same timers (seven walks an item). Emptied when
-    # full: it only remembers the last few hundred requests' worth.
-    _sums: dict[tuple, datetime | timedelta] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def working_day_length(self) -> timedelta:
@@ -86,6 +82,11 @@ class WorkingCalendar:
             raise ValueError("business hours need at least one window, each starting before it ends")
         if any(a[1] > b[0] for a, b in zip(self.windows, self.windows[1:], strict=False)):
             raise ValueError("business-hour windows must be in order and must not overlap")
+        # Sums of working time already worked out, for the same schedules (forgotten with the
+        # days): a request's items are dispatched at one instant, mostly under one policy, so its
+        # eight items ask for the same timers (seven walks an item).
+        self._add_remembered = functools.lru_cache(maxsize=SUMS_REMEMBERED)(self._add_working_time)
+        self._between_remembered = functools.lru_cache(maxsize=SUMS_REMEMBERED)(self._working_time_between)
 
     # --- days --------------------------------------------------------------------------------
     def schedule_source(self, year: int) -> str:
@@ -106,16 +107,9 @@ class WorkingCalendar:
 
     def _forget_if_reloaded(self) -> None:
         if self._days_for is not self.schedules:  # new schedules loaded (calendar.load_schedules)
-            self._days, self._hours, self._sums, self._days_for = {}, {}, {}, self.schedules
-
-    def _remembered(self, key: tuple, work_out):
-        self._forget_if_reloaded()
-        known = self._sums.get(key)
-        if known is None:
-            if len(self._sums) >= SUMS_REMEMBERED:
-                self._sums.clear()
-            known = self._sums[key] = work_out()
-        return known
+            self._days, self._hours, self._days_for = {}, {}, self.schedules
+            self._add_remembered.cache_clear()
+            self._between_remembered.cache_clear()
 
     def _working_day(self, day: date) -> bool:
         schedule = self.schedules.get(day.year)
@@ -190,7 +184,8 @@ class WorkingCalendar:
         on a window's end is that end, not the next opening."""
         if amount <= timedelta(0):
             raise ValueError("working time must be positive")
-        return self._remembered(("add", start, amount), lambda: self._add_working_time(start, amount))
+        self._forget_if_reloaded()
+        return self._add_remembered(start, amount)
 
     def _add_working_time(self, start: datetime, amount: timedelta) -> datetime:
         remaining = amount
@@ -207,7 +202,8 @@ class WorkingCalendar:
         """Business time inside [start, end); zero when end is not after start."""
         if end <= start:
             return timedelta(0)
-        return self._remembered(("between", start, end), lambda: self._working_time_between(start, end))
+        self._forget_if_reloaded()
+        return self._between_remembered(start, end)
 
     def _working_time_between(self, start: datetime, end: datetime) -> timedelta:
         total = timedelta(0)
