@@ -70,7 +70,8 @@ INBOX_ROWS = (
 @contextlib.asynccontextmanager
 async def whole_system(code: Path = ROOT):
     """The four services as ``make run`` and compose run them, each on a fresh PostgreSQL database,
-    with the embedded broker: yields the stack, the databases, the ports and the processes."""
+    with the embedded broker: yields the stack, the databases, the ports and the pids (the four
+    services' and the broker's)."""
     async with (
         fresh_database() as intake_db,
         fresh_database() as router_db,
@@ -88,7 +89,12 @@ async def whole_system(code: Path = ROOT):
             for name, port in ports.items():
                 await wait_ready(f"http://127.0.0.1:{port}/" + ("healthz" if name == "web" else "readyz"))
             await s.register_group(ports["intake"])
-            yield s, urls, ports, processes
+            yield (
+                s,
+                urls,
+                ports,
+                {name: process.pid for name, process in processes.items()} | {"broker": s.broker.process.pid},
+            )
 
 
 async def measure(
@@ -98,18 +104,20 @@ async def measure(
     pages), under the open-loop load; then what each accepted request became. The load is measured
     after ``warmup_seconds`` of the same load, once that has drained and the databases are analysed
     (``warm_up``)."""
-    async with whole_system(code) as (s, urls, ports, processes):
+    async with whole_system(code) as (s, urls, ports, pids):
         token = s.token(role="enterprise", usccs=[USCC])
         warmed = await warm_up(token, ports["intake"], urls, rate, warmup_seconds, drain_seconds)
-        pids = {name: process.pid for name, process in processes.items()} | {"broker": s.broker.process.pid}
         before = cpu_split(pids)
         submitted, sent = await _load(token, ports["intake"], rate, seconds)
         after = cpu_split(pids)
         cpu = {name: after[name] - before[name] for name in before}
         accepted = {r["id"]: r["due"] for r in sent if r["status"] == 201}
         router = await asyncpg.connect(raw_dsn(urls["router"]))
-        acknowledged = await _on_topics(router, warmed + len(accepted), drain_seconds)
-        clocked = await _clocked(urls["notifier"], warmed + len(accepted), drain_seconds)
+        items = (warmed + len(accepted)) * ITEMS_PER_REQUEST
+        for service in ("router", "notifier"):  # every item on its topic and clocked, or the drain's time up
+            await _count_when_reached(urls[service], DRAINED[service], items, drain_seconds)
+        acknowledged = await _on_topics(router)
+        clocked = await _clocked(urls["notifier"])
         stages = await where_the_time_went(urls["intake"], router, accepted, acknowledged)
         await router.close()
         on_topics: dict[str, Counter] = defaultdict(Counter)  # request → item → assignments on its topic
@@ -144,17 +152,10 @@ async def warm_up(
         return 0
     _, sent = await _load(token, intake_port, rate, seconds)
     warmed = sum(1 for r in sent if r["status"] == 201)
-    router = await asyncpg.connect(raw_dsn(urls["router"]))
-    try:
-        await _on_topics(router, warmed, drain_seconds)
-    finally:
-        await router.close()
-    await _clocked(urls["notifier"], warmed, drain_seconds)
     items = warmed * ITEMS_PER_REQUEST
-    deadlines_shown = "SELECT count(*) FROM work_item_views WHERE due_at IS NOT NULL"
-    timeline = await _count_when_reached(urls["intake"], deadlines_shown, items, drain_seconds)
-    if timeline < items:
-        sys.exit(f"the warm-up did not drain in {drain_seconds:.0f} s: {timeline} of {items} items in the timeline")
+    for service, query in DRAINED.items():
+        if (count := await _count_when_reached(urls[service], query, items, drain_seconds)) < items:
+            sys.exit(f"the warm-up did not drain in {drain_seconds:.0f} s: {service} has {count} of {items} items")
     for url in urls.values():
         connection = await asyncpg.connect(raw_dsn(url))
         try:
@@ -162,6 +163,15 @@ async def warm_up(
         finally:
             await connection.close()
     return warmed
+
+
+# Where each service shows an item done with: on its unit's topic, its SLA record made, its
+# deadlines in intake's timeline.
+DRAINED = {
+    "router": f"SELECT count(*) FROM ({INBOX_ROWS}) AS sent",
+    "notifier": "SELECT count(*) FROM sla_records",
+    "intake": "SELECT count(*) FROM work_item_views WHERE due_at IS NOT NULL",
+}
 
 
 async def _count_when_reached(url: str, query: str, target: int, seconds: float) -> int:
@@ -230,13 +240,8 @@ async def _load(token: str, intake_port: int, rate: float, seconds: float) -> tu
     return json.loads(stdout.decode().strip().splitlines()[-1]), sent
 
 
-async def _on_topics(router: asyncpg.Connection, requests: int, drain_seconds: float) -> dict[str, dict[str, float]]:
-    """request → item → when the broker acknowledged it on its unit's topic (waiting for all)."""
-    deadline = time.monotonic() + drain_seconds
-    while time.monotonic() < deadline:
-        if await router.fetchval(f"SELECT count(*) FROM ({INBOX_ROWS}) AS sent") >= requests * ITEMS_PER_REQUEST:
-            break
-        await asyncio.sleep(0.5)
+async def _on_topics(router: asyncpg.Connection) -> dict[str, dict[str, float]]:
+    """request → item → when the broker acknowledged it on its unit's topic."""
     acknowledged: dict[str, dict[str, float]] = defaultdict(dict)
     for row in await router.fetch(INBOX_ROWS):
         body = json.loads(row["value"])
@@ -244,16 +249,11 @@ async def _on_topics(router: asyncpg.Connection, requests: int, drain_seconds: f
     return acknowledged
 
 
-async def _clocked(notifier_db: str, requests: int, drain_seconds: float) -> dict[str, float]:
+async def _clocked(notifier_db: str) -> dict[str, float]:
     """work item → when its SLA record was made (the notifier's first sla.events row of it, written
-    in the same transaction), waiting for all."""
+    in the same transaction)."""
     notifier = await asyncpg.connect(raw_dsn(notifier_db))
     try:
-        deadline = time.monotonic() + drain_seconds
-        while time.monotonic() < deadline:
-            if await notifier.fetchval("SELECT count(*) FROM sla_records") >= requests * ITEMS_PER_REQUEST:
-                break
-            await asyncio.sleep(0.5)
         rows = await notifier.fetch(
             "SELECT (headers::json)->>'ce_subject' AS item, min(created_at) AS at FROM outbox "
             "WHERE topic = 'sla.events' GROUP BY 1"

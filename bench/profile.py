@@ -171,12 +171,11 @@ async def profile_e2e(seconds: int, rate: float, out: Path) -> str:
     """Every service of the whole system under bench/e2e.py's open-loop load (after its warm-up),
     each in its own file beside ``out``; returns the CPU each used (py-spy's own CPU is not in
     them, but is in the machine's)."""
-    async with whole_system() as (s, urls, ports, processes):
+    async with whole_system() as (s, urls, ports, pids):
         token = s.token(role="enterprise", usccs=[USCC])
         await warm_up(token, ports["intake"], urls, rate, seconds=15, drain_seconds=60)
-        pids = {name: process.pid for name, process in processes.items()} | {"broker": s.broker.process.pid}
         before = cpu_split(pids)
-        spies = [record(processes[name].pid, seconds, out.with_suffix(f".{name}.txt")) for name in processes]
+        spies = [record(pids[name], seconds, out.with_suffix(f".{name}.txt")) for name in ports]
         await _load(token, ports["intake"], rate, seconds)
         after = cpu_split(pids)
         for spy in spies:
