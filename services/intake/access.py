@@ -86,6 +86,17 @@ async def load_request(session: AsyncSession, principal: Principal, request_id: 
     return request
 
 
+async def load_request_to_change(session: AsyncSession, principal: Principal, request_id: str) -> Request:
+    """The request, locked as an UPDATE locks it (PostgreSQL's FOR NO KEY UPDATE; SQLite's writers
+    take turns anyway) until the change commits: a withdrawal and a rating sent at once are then
+    made one after the other, the second seeing the first, and a status is never written from a
+    request read before another change committed."""
+    request = await session.get(Request, request_id, with_for_update={"key_share": True})
+    if request is None or not may_read(principal, request):
+        raise not_found()
+    return request
+
+
 def owner_only(principal: Principal, request: Request) -> None:
     """Acting on a request (supplement, rating, withdrawal) is for its enterprise and liaison
     officers; supervisors may read it but answer for nobody."""

@@ -172,7 +172,7 @@ async def download_request_file(request_id: str, file_id: str, request: Request,
 
 async def _act(request: Request, session: AsyncSession, principal: Principal, request_id: str, action, body) -> None:
     async with session.begin():
-        req = await access.load_request(session, principal, request_id)
+        req = await access.load_request_to_change(session, principal, request_id)
         await action(session, principal, req, body)
     request.app.state.runtime.relay.notify()
 
@@ -202,7 +202,7 @@ async def post_credit_report(
     request_id: str, body: CreditReportIn, request: Request, session: DbSession, principal: ForEnterprise
 ) -> CreditReportOut:
     async with session.begin():
-        req = await access.load_request(session, principal, request_id)
+        req = await access.load_request_to_change(session, principal, request_id)
         report = await submissions.upload_credit_report(session, principal, req, body)
         items = await read_model.work_items_of(session, req.id)
         files = {f.id: f for f in await session.scalars(select(Attachment).where(Attachment.request_id == req.id))}
@@ -246,7 +246,7 @@ async def get_ratings(request_id: str, session: DbSession, principal: Anyone) ->
 )
 async def post_rating(request_id: str, body: RatingIn, request: Request, session: DbSession, principal: ForEnterprise):
     async with session.begin():
-        req = await access.load_request(session, principal, request_id)
+        req = await access.load_request_to_change(session, principal, request_id)
         rating = await submissions.rate(session, principal, req, body)
         out = rating_out(rating)
     request.app.state.runtime.relay.notify()

@@ -54,7 +54,7 @@ async def post_follow_up(
 ) -> FollowUpOut:
     try:
         async with session.begin():
-            req = await access.load_request(session, principal, request_id)
+            req = await access.load_request_to_change(session, principal, request_id)
             out = follow_ups.out(await follow_ups.record(session, principal, req, body))
     except IntegrityError:  # the same 回访 sent twice at the same moment: the other one was kept
         raise follow_ups.already_given() from None

@@ -81,9 +81,12 @@ async def apply_work_item_events(session: AsyncSession, batch: list[events.WorkI
     """Work-item events in the order they came. Their timeline entries are written together by
     one INSERT, not as ORM objects: nothing reads them back in the batch, and flushing them
     through the ORM was a large part of the read model's CPU (docs/benchmarks.md). The run's
-    requests, views and deadlines are read first, one query each."""
+    requests (locked), views and deadlines are read first, one query each."""
     request_ids = {event.request_id for event in batch}
-    db.hold(session, await session.scalars(select(Request).where(Request.id.in_(request_ids))))
+    # Locked as an UPDATE locks them, in one order: a withdrawal committed while this batch works
+    # out a request's status is read here, not overwritten with a status worked out before it.
+    locked = select(Request).where(Request.id.in_(request_ids)).order_by(Request.id).with_for_update(key_share=True)
+    db.hold(session, await session.scalars(locked))
     await _read_ahead(session, request_ids)
     entries = [entry for event in batch if (entry := await apply_work_item_event(session, event))]
     if entries:

@@ -4,17 +4,18 @@ item's view must still show its latest deadlines, whether they came before its o
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 
 from services.intake import read_model
 from services.intake.models import Request, WorkItemView
 from shared import db, events
 from shared.clock import utcnow
-from tests.support import MINGLUO, certificate_request, database_backend, work_item_event
+from tests.support import MINGLUO, certificate_request, database_backend, eventually, work_item_event
 
 
 def dispatched(request_id: str, item: str, when) -> events.WorkItemDispatched:
@@ -76,3 +77,76 @@ async def test_a_requests_page_reads_one_moment_however_its_items_move_meanwhile
             moved = utcnow()
             await writer.execute(update(Request).where(Request.id == request_id).values(updated_at=moved))
         assert await reader.scalar(select(Request.updated_at).where(Request.id == request_id)) == seen != moved
+
+
+async def _settled_request(system) -> str:
+    """A request whose routing and deadlines have all reached intake: nothing else of its own is
+    on its way to lock its row while a test holds it."""
+    created = await system.enterprise().submit(items=("tax",))
+
+    async def settled():
+        items = (await system.enterprise().request(created["id"]))["work_items"]
+        return items and all(item["due_at"] for item in items)
+
+    await eventually(settled)
+    return created["id"]
+
+
+async def _blocked_by(runtime, holder_pid: int, waiter_pid: int | None = None) -> bool:
+    """Whether a backend (``waiter_pid``, or any) waits for a lock the ``holder_pid`` backend holds;
+    a session of its own each time (a transaction sees one picture of pg_stat_activity)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE :holder = any(pg_blocking_pids(pid)) AND (CAST(:waiter AS integer) IS NULL OR pid = :waiter)"
+    )
+    async with runtime.sessions() as session:
+        return bool(await session.scalar(waiting, {"holder": holder_pid, "waiter": waiter_pid}))
+
+
+@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+async def test_a_withdrawal_committed_while_a_batch_works_stays_withdrawn(system):
+    """An item's news and the enterprise's withdrawal at the same moment: the batch works out the
+    request's status after the withdrawal commits and keeps 已撤回 (CI once saw a withdrawn
+    request shown 已评价: the batch had read it just before the withdrawal and wrote it back)."""
+    runtime = system.runtimes["intake"]
+    request_id = await _settled_request(system)
+    async with runtime.sessions() as withdrawal, runtime.sessions() as batch:
+        await withdrawal.begin()
+        await withdrawal.execute(update(Request).where(Request.id == request_id).values(status="withdrawn"))
+        await batch.begin()
+        holder = await withdrawal.scalar(select(func.pg_backend_pid()))
+        waiter = await batch.scalar(select(func.pg_backend_pid()))
+
+        async def fold_the_news():
+            signed_for = work_item_event(events.WorkItemAcknowledged, request_id=request_id, state="acknowledged")
+            await read_model.apply_work_item_events(batch, [signed_for])  # 办理中, had it not been withdrawn
+            await batch.flush()
+
+        news = asyncio.create_task(fold_the_news())
+        await eventually(lambda: _blocked_by(runtime, holder, waiter))
+        await withdrawal.commit()
+        await news
+        await batch.commit()
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(Request.status).where(Request.id == request_id)) == "withdrawn"
+
+
+@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+async def test_a_request_withdrawn_twice_at_once_is_withdrawn_once(system):
+    """The second withdrawal waits for the first and is refused (409), not sent to the units again."""
+    runtime = system.runtimes["intake"]
+    request_id = await _settled_request(system)
+    async with runtime.sessions() as first:
+        await first.begin()
+        await first.execute(update(Request).where(Request.id == request_id).values(status="withdrawn"))
+        holder = await first.scalar(select(func.pg_backend_pid()))
+        second = asyncio.create_task(
+            system.intake.post(
+                f"/v1/requests/{request_id}/withdraw", json={"reason": "重复提交"}, headers=system.enterprise().headers
+            )
+        )
+        await eventually(lambda: _blocked_by(runtime, holder))
+        await first.commit()
+        answer = await second
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["code"] == "cannot_withdraw"
