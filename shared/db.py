@@ -27,6 +27,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -52,6 +53,8 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from shared.clock import utcnow
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Select)  # a statement, and what to_change returns of it
+M = TypeVar("M")  # a mapped class
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -344,6 +347,21 @@ async def once_per_session(session: AsyncSession, key: Hashable, load: Callable[
     if key not in session.info:
         session.info[key] = await load(session)
     return session.info[key]
+
+
+def to_change(query: S) -> S:
+    """``query``'s rows locked until the transaction ends, as an UPDATE locks them (PostgreSQL's
+    FOR NO KEY UPDATE, which inserts referring to the rows do not wait for; SQLite's writers take
+    turns anyway), and read afresh even if the session holds them. Whatever is checked and then
+    written from a row read this way cannot be overwritten by a change that committed meanwhile:
+    that change is read instead, or waits for this one. Rows locked together are locked in one
+    order (the caller's ``order_by``), so two transactions never hold each other's."""
+    return query.with_for_update(key_share=True).execution_options(populate_existing=True)
+
+
+async def get_to_change(session: AsyncSession, model: type[M], key: Any) -> M | None:
+    """One row by its primary key, locked and read afresh as :func:`to_change` says."""
+    return await session.get(model, key, with_for_update={"key_share": True}, populate_existing=True)
 
 
 def hold(session: AsyncSession, objects: Iterable[Any]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Select, false
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import regions
+from shared import db, regions
 from shared.auth import Principal
 from shared.problems import FieldError, Problem
 
@@ -87,11 +87,9 @@ async def load_request(session: AsyncSession, principal: Principal, request_id: 
 
 
 async def load_request_to_change(session: AsyncSession, principal: Principal, request_id: str) -> Request:
-    """The request, locked as an UPDATE locks it (PostgreSQL's FOR NO KEY UPDATE; SQLite's writers
-    take turns anyway) until the change commits: a withdrawal and a rating sent at once are then
-    made one after the other, the second seeing the first, and a status is never written from a
-    request read before another change committed."""
-    request = await session.get(Request, request_id, with_for_update={"key_share": True})
+    """The request, locked until the change commits (``db.get_to_change``): a withdrawal and a
+    rating sent at once are made one after the other, the second seeing the first."""
+    request = await db.get_to_change(session, Request, request_id)
     if request is None or not may_read(principal, request):
         raise not_found()
     return request

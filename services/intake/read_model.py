@@ -83,9 +83,9 @@ async def apply_work_item_events(session: AsyncSession, batch: list[events.WorkI
     through the ORM was a large part of the read model's CPU (docs/benchmarks.md). The run's
     requests (locked), views and deadlines are read first, one query each."""
     request_ids = {event.request_id for event in batch}
-    # Locked as an UPDATE locks them, in one order: a withdrawal committed while this batch works
-    # out a request's status is read here, not overwritten with a status worked out before it.
-    locked = select(Request).where(Request.id.in_(request_ids)).order_by(Request.id).with_for_update(key_share=True)
+    # Locked: a withdrawal committed while this batch works out a request's status is read here,
+    # not overwritten with a status worked out before it.
+    locked = db.to_change(select(Request).where(Request.id.in_(request_ids)).order_by(Request.id))
     db.hold(session, await session.scalars(locked))
     await _read_ahead(session, request_ids)
     entries = [entry for event in batch if (entry := await apply_work_item_event(session, event))]

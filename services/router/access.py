@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, Select, String, and_, cast, false, literal_column, or_, select
 from sqlalchemy.orm import aliased
 
@@ -65,10 +65,13 @@ def visible_parts(principal: Principal) -> list[ColumnElement[bool]]:
     return [principal.region_clause(WorkItem.subject_region)]
 
 
-async def visible_item(item_id: str, session: DbSession, principal: Staff) -> WorkItem:
+async def visible_item(item_id: str, session: DbSession, principal: Staff, request: Request) -> WorkItem:
     """The work item the path names, if the caller may see it (404 otherwise). It is read in the
-    request's session, which the route commits when it changes the item."""
-    item = await session.get(WorkItem, item_id)
+    request's session, which the route commits when it changes the item; a route that may change
+    it (any but GET) has it locked until then (``db.get_to_change``): a clerk's action and a
+    withdrawal's cancellation at once are made one after the other, the second seeing the first."""
+    reads_only = request.method in ("GET", "HEAD")
+    item = await (session.get(WorkItem, item_id) if reads_only else db.get_to_change(session, WorkItem, item_id))
     if item is None or not may_see(principal, item):
         raise item_not_found()
     return item

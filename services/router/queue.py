@@ -164,7 +164,8 @@ async def acknowledge_all(
 ) -> list[Outcome]:
     """签收 of each of ``ids`` by the caller's unit, in one transaction: each item signs or says
     why not (another unit's or a missing one: not found; one already signed: its state)."""
-    items = {i.id: i for i in await session.scalars(select(WorkItem).where(WorkItem.id.in_(ids)))}
+    wanted = db.to_change(select(WorkItem).where(WorkItem.id.in_(ids)).order_by(WorkItem.id))
+    items = {i.id: i for i in await session.scalars(wanted)}
     outcomes = []
     async with Lifecycle(session, settings) as lifecycle:
         for item_id in dict.fromkeys(ids):  # once each, in the order asked

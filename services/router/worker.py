@@ -83,12 +83,8 @@ class ActionHandlers:
         drains): their items, units and requests read with one query each, their notices emitted
         together, each item written once."""
         updates: list[events.SlaUpdated] = [received.data for received in batch]
-        items = {
-            item.id: item
-            for item in await session.scalars(
-                select(WorkItem).where(WorkItem.id.in_({u.work_item_id for u in updates}))
-            )
-        }
+        wanted = select(WorkItem).where(WorkItem.id.in_({u.work_item_id for u in updates})).order_by(WorkItem.id)
+        items = {item.id: item for item in await session.scalars(db.to_change(wanted))}
         requests = select(RoutedRequest).where(RoutedRequest.request_id.in_({i.request_id for i in items.values()}))
         units = select(DepartmentUnit).where(DepartmentUnit.unit_code.in_({i.unit_code for i in items.values()}))
         db.hold(session, [*await session.scalars(requests), *await session.scalars(units)])
@@ -103,7 +99,7 @@ class ActionHandlers:
         action: events.DepartmentAction = received.data
         # Who sent it is what its key proves, not what its headers or body say (credentials.py).
         actor = (await credentials.verify(session, self.settings, received)).actor()
-        item = await session.get(WorkItem, action.work_item_id)
+        item = await db.get_to_change(session, WorkItem, action.work_item_id)
         try:
             if item is None:
                 raise Problem(404, "work_item_not_found", "工单不存在", "Work item not found")
@@ -130,7 +126,10 @@ class ActionHandlers:
 
 
 async def _items_of(session: AsyncSession, request_id: str) -> list[WorkItem]:
-    return list(await session.scalars(select(WorkItem).where(WorkItem.request_id == request_id)))
+    """A withdrawn request's items, locked (``db.to_change``): a clerk's action on one of them
+    committed meanwhile is read here, not overwritten by the cancellation."""
+    items = select(WorkItem).where(WorkItem.request_id == request_id).order_by(WorkItem.id)
+    return list(await session.scalars(db.to_change(items)))
 
 
 def action_handlers(settings: RouterSettings) -> dict:
@@ -138,9 +137,10 @@ def action_handlers(settings: RouterSettings) -> dict:
 
 
 async def item_of_request(session: AsyncSession, work_item_id: str, request_id: str) -> WorkItem:
-    """The work item an enterprise's update names. Not there yet: the submission that creates it may
-    not be routed yet (retried); of another request: the message is malformed (dead letter)."""
-    item = await session.get(WorkItem, work_item_id)
+    """The work item an enterprise's update names, locked (``db.get_to_change``). Not there yet:
+    the submission that creates it may not be routed yet (retried); of another request: the
+    message is malformed (dead letter)."""
+    item = await db.get_to_change(session, WorkItem, work_item_id)
     if item is None:
         raise NotYetKnown(f"work item {work_item_id} of request {request_id} not routed yet")
     if item.request_id != request_id:

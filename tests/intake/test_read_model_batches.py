@@ -9,13 +9,21 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, update
 
 from services.intake import read_model
 from services.intake.models import Request, WorkItemView
 from shared import db, events
 from shared.clock import utcnow
-from tests.support import MINGLUO, certificate_request, database_backend, eventually, work_item_event
+from tests.support import (
+    MINGLUO,
+    backend_pid,
+    certificate_request,
+    database_backend,
+    eventually,
+    waits_for,
+    work_item_event,
+)
 
 
 def dispatched(request_id: str, item: str, when) -> events.WorkItemDispatched:
@@ -92,17 +100,6 @@ async def _settled_request(system) -> str:
     return created["id"]
 
 
-async def _blocked_by(runtime, holder_pid: int, waiter_pid: int | None = None) -> bool:
-    """Whether a backend (``waiter_pid``, or any) waits for a lock the ``holder_pid`` backend holds;
-    a session of its own each time (a transaction sees one picture of pg_stat_activity)."""
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE :holder = any(pg_blocking_pids(pid)) AND (CAST(:waiter AS integer) IS NULL OR pid = :waiter)"
-    )
-    async with runtime.sessions() as session:
-        return bool(await session.scalar(waiting, {"holder": holder_pid, "waiter": waiter_pid}))
-
-
 @pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
 async def test_a_withdrawal_committed_while_a_batch_works_stays_withdrawn(system):
     """An item's news and the enterprise's withdrawal at the same moment: the batch works out the
@@ -114,8 +111,7 @@ async def test_a_withdrawal_committed_while_a_batch_works_stays_withdrawn(system
         await withdrawal.begin()
         await withdrawal.execute(update(Request).where(Request.id == request_id).values(status="withdrawn"))
         await batch.begin()
-        holder = await withdrawal.scalar(select(func.pg_backend_pid()))
-        waiter = await batch.scalar(select(func.pg_backend_pid()))
+        holder, waiter = await backend_pid(withdrawal), await backend_pid(batch)
 
         async def fold_the_news():
             signed_for = work_item_event(events.WorkItemAcknowledged, request_id=request_id, state="acknowledged")
@@ -123,7 +119,7 @@ async def test_a_withdrawal_committed_while_a_batch_works_stays_withdrawn(system
             await batch.flush()
 
         news = asyncio.create_task(fold_the_news())
-        await eventually(lambda: _blocked_by(runtime, holder, waiter))
+        await eventually(lambda: waits_for(runtime, holder, waiter))
         await withdrawal.commit()
         await news
         await batch.commit()
@@ -139,13 +135,13 @@ async def test_a_request_withdrawn_twice_at_once_is_withdrawn_once(system):
     async with runtime.sessions() as first:
         await first.begin()
         await first.execute(update(Request).where(Request.id == request_id).values(status="withdrawn"))
-        holder = await first.scalar(select(func.pg_backend_pid()))
+        holder = await backend_pid(first)
         second = asyncio.create_task(
             system.intake.post(
                 f"/v1/requests/{request_id}/withdraw", json={"reason": "重复提交"}, headers=system.enterprise().headers
             )
         )
-        await eventually(lambda: _blocked_by(runtime, holder))
+        await eventually(lambda: waits_for(runtime, holder))
         await first.commit()
         answer = await second
     assert answer.status_code == 409, answer.text

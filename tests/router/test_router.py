@@ -3,10 +3,12 @@ over HTTP and over Kafka, including every refusal."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
 from services.notifier.models import SlaRecord
 from services.router.models import WorkItem, WorkItemLog
@@ -16,12 +18,15 @@ from tests.intake.groups import related
 from tests.support import (
     MINGLUO,
     MINGLUO_SH,
+    backend_pid,
     certificate_request,
+    database_backend,
     eventually,
     header,
     read_topic,
     read_topics,
     send_department_action,
+    waits_for,
 )
 
 PANYU_CO = make_uscc("91440113MA5D1234X")  # a subsidiary in 番禺区: no district units, falls back to the city
@@ -372,6 +377,34 @@ async def test_extensions_approved_and_denied_by_a_supervisor(system):
     assert not any("缴存记录可当日调取" in t["summary"] or "历史缴存记录" in t["summary"] for t in seen["timeline"]), (
         "reasons between a unit and its supervisor stay off the enterprise's timeline"
     )
+
+
+@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+async def test_a_clerks_action_at_the_moment_of_a_withdrawal_waits_for_it_and_is_refused(system):
+    """A withdrawal's cancellation and a clerk's 签收 at the same moment: the 签收 waits for the
+    cancellation and is refused (409), not written over it (the router would then show the item
+    signed while intake showed it cancelled, both at the same version)."""
+    created = await system.enterprise().submit(items=("tax",))
+    [routed] = await system.routed_items(created["id"], 1)
+    runtime = system.runtimes["router"]
+
+    async def deadlines_in():  # the notifier's deadlines applied: nothing else of its own is on its way
+        async with runtime.sessions() as session:
+            return (await session.get(WorkItem, routed.id)).resolve_due_at
+
+    await eventually(deadlines_in)
+    async with runtime.sessions() as cancellation:
+        await cancellation.begin()
+        cancelled = dict(state="cancelled", version=WorkItem.version + 1)
+        await cancellation.execute(update(WorkItem).where(WorkItem.id == routed.id).values(**cancelled))
+        holder = await backend_pid(cancellation)
+        signing = asyncio.create_task(system.clerk(routed.unit_code).act(routed.id, "acknowledge"))
+        await eventually(lambda: waits_for(runtime, holder))
+        await cancellation.commit()
+        answer = await signing
+    assert answer.status_code == 409, answer.text
+    async with runtime.sessions() as session:
+        assert (await session.get(WorkItem, routed.id)).state == "cancelled"
 
 
 async def _timeline_has(system, request_id, text):

@@ -33,9 +33,11 @@ from tests.support.data import (
 from tests.support.databases import (
     Databases,
     Outage,
+    backend_pid,
     database_backend,
     make_databases,
     postgres_databases,
+    waits_for,
 )
 from tests.support.fakes import (
     FakeWebhook,
@@ -80,6 +82,7 @@ __all__ = [
     "ServiceProcess",
     "SmtpSink",
     "System",
+    "backend_pid",
     "certificate_request",
     "database_backend",
     "department_key",
@@ -97,5 +100,6 @@ __all__ = [
     "send_department_action",
     "settings_fields",
     "unit_topic_deliveries",
+    "waits_for",
     "work_item_event",
 ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 
@@ -78,3 +78,20 @@ class Outage:
     def _connect(self, *_args):
         if self.down:
             raise ConnectionRefusedError(111, "Connection refused (the test's database outage)")
+
+
+async def backend_pid(session) -> int:
+    """The PostgreSQL server process serving ``session``'s transaction."""
+    return await session.scalar(text("SELECT pg_backend_pid()"))
+
+
+async def waits_for(runtime, holder_pid: int, waiter_pid: int | None = None) -> bool:
+    """Whether a PostgreSQL backend (``waiter_pid``, or any) waits for a lock ``holder_pid``'s
+    transaction holds: a test holding a change open knows its rival has reached the row. A
+    session of its own each time (a transaction sees one picture of pg_stat_activity)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE :holder = any(pg_blocking_pids(pid)) AND (CAST(:waiter AS integer) IS NULL OR pid = :waiter)"
+    )
+    async with runtime.sessions() as session:
+        return bool(await session.scalar(waiting, {"holder": holder_pid, "waiter": waiter_pid}))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import files
+from shared import db, files
 from shared.auth import Anyone, ForEnterprise, Principal, Staff
 from shared.clock import SHANGHAI, reading_now
 from shared.problems import Problem
@@ -167,7 +167,7 @@ async def revoke(code: str, body: RevocationIn, request: Request, session: DbSes
         )
     if doc.status == "revoked":
         raise Problem(409, "document_revoked", "该证明已撤销", "This document is already revoked")
-    item = await session.get(WorkItem, doc.item_id)
+    item = await db.get_to_change(session, WorkItem, doc.item_id)
     if body.reopen and item.state != "resolved":
         raise Problem(
             409,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from shared import db
 from shared.auth import Overseer
 from shared.problems import Problem
 from shared.web import DbSession
@@ -34,7 +35,7 @@ async def decide_extension(
         raise Problem(404, "unknown_action", f"未知操作：{decision}", f"Unknown decision: {decision}")
     async with session.begin():
         extension = await session.get(Extension, extension_id)
-        item = await session.get(WorkItem, extension.work_item_id) if extension else None
+        item = await db.get_to_change(session, WorkItem, extension.work_item_id) if extension else None
         if item is None or not may_see(principal, item):
             raise Problem(404, "extension_not_found", "延期申请不存在", "Extension request not found")
         reason = body.reason if body else None
