@@ -190,7 +190,11 @@ async def _learn_files(
 async def apply_sla_updates(session: AsyncSession, batch: list[events.SlaUpdated]) -> None:
     """A run of the notifier's deadlines (one per new item): their requests' views and deadlines
     read with one query each, the new deadlines written together at the batch's flush."""
-    await _read_ahead(session, {event.request_id for event in batch})
+    request_ids = {event.request_id for event in batch}
+    # Their requests locked first, as the items' news locks them: a view made meanwhile is read
+    # here and given its deadlines (else each batch saw neither the other's view nor deadline).
+    await session.execute(db.to_change(select(Request.id).where(Request.id.in_(request_ids)).order_by(Request.id)))
+    await _read_ahead(session, request_ids)
     with session.no_autoflush:
         for event in batch:
             await apply_sla_update(session, event)

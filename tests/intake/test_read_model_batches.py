@@ -146,3 +146,33 @@ async def test_a_request_withdrawn_twice_at_once_is_withdrawn_once(system):
         answer = await second
     assert answer.status_code == 409, answer.text
     assert answer.json()["code"] == "cannot_withdraw"
+
+
+@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+async def test_deadlines_that_come_while_an_items_news_is_written_reach_its_view(system):
+    """An item's news and its deadlines are applied by two consumers at once: the deadlines wait
+    for the news and are written on its view (else neither saw the other's row, and the view
+    stayed without a due date)."""
+    runtime = system.runtimes["intake"]
+    request_id = await _settled_request(system)
+    item = str(uuid.uuid4())
+    due = utcnow() + timedelta(days=5)
+    deadlines = events.SlaUpdated(
+        work_item_id=item, request_id=request_id, acknowledge_due_at=utcnow(), resolve_due_at=due
+    )
+    async with runtime.sessions() as news:
+        await news.begin()
+        await read_model.apply_work_item_events(news, [dispatched(request_id, item, utcnow())])
+        await news.flush()
+        holder = await backend_pid(news)
+
+        async def apply_deadlines():
+            async with runtime.sessions() as session, session.begin():
+                await read_model.apply_sla_updates(session, [deadlines])
+
+        applying = asyncio.create_task(apply_deadlines())
+        await eventually(lambda: applying.done() or waits_for(runtime, holder))
+        await news.commit()
+        await applying
+    async with runtime.sessions() as session:
+        assert (await session.get(WorkItemView, item)).due_at == due
