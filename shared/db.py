@@ -354,8 +354,12 @@ def to_change(query: S) -> S:
     FOR NO KEY UPDATE, which inserts referring to the rows do not wait for; SQLite's writers take
     turns anyway), and read afresh even if the session holds them. Whatever is checked and then
     written from a row read this way cannot be overwritten by a change that committed meanwhile:
-    that change is read instead, or waits for this one. Rows locked together are locked in one
-    order (the caller's ``order_by``), so two transactions never hold each other's."""
+    that change is read instead, or waits for this one.
+
+    Rows one query locks are locked in its order (give it an ``order_by``). A consumer's batch
+    locks event after event, so two transactions may still wait for each other: PostgreSQL then
+    rolls one back, which counts as unavailable (:func:`is_unavailable`: 503, or retried).
+    Read afresh means changes not yet flushed are lost: not inside ``session.no_autoflush``."""
     return query.with_for_update(key_share=True).execution_options(populate_existing=True)
 
 
@@ -443,7 +447,8 @@ UNAVAILABILITY_ERRORS: tuple[type[BaseException], ...] = (
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the database cannot be reached or used now: a
     refused or dropped connection, a timeout, a pool with no connection to give, a server
-    starting or shutting down, SQLite's locked or unopenable file. Such a failure is transient:
+    starting or shutting down, a transaction PostgreSQL rolled back to break a deadlock, SQLite's
+    locked or unopenable file. Such a failure is transient:
     a request gets 503 with Retry-After, a consumer retries, nothing is dead-lettered."""
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -455,7 +460,10 @@ def is_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(
             current,
-            asyncpg.PostgresConnectionError | asyncpg.OperatorInterventionError | asyncpg.TooManyConnectionsError,
+            asyncpg.PostgresConnectionError
+            | asyncpg.OperatorInterventionError
+            | asyncpg.TooManyConnectionsError
+            | asyncpg.TransactionRollbackError,  # rolled back to break a deadlock (40P01) or the like
         ):
             return True
         current = current.__cause__ or current.__context__

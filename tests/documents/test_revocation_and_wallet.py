@@ -4,15 +4,19 @@ and who may not do any of it. Real broker, real database (SQLite or PostgreSQL).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 
+from services.router.document_models import IssuedDocumentRow
 from services.router.documents import codes
-from shared import events
+from services.router.models import WorkItem
+from shared import db, events
 from shared.clock import SHANGHAI, fix_reading_now, utcnow
 from tests.documents.issued import HOLDER, OTHER_HOLDER, issue_with_own_pdf, issue_written, public_client, stored
-from tests.support import header, read_topic
+from tests.support import backend_pid, database_backend, header, read_topic, waits_for
 from tests.support.waiting import eventually
 
 REASON = "文号填写错误，另行出具"
@@ -177,3 +181,22 @@ async def test_the_issuing_unit_sees_how_its_document_was_verified(system):
     for person, status in ((system.enterprise(HOLDER), 403), (system.clerk("440112.commerce"), 404)):
         got = await system.router.get(f"/v1/documents/{doc.code}/lookups", headers=person.headers)
         assert got.status_code == status
+
+
+@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+async def test_a_document_revoked_twice_at_once_is_revoked_once(system):
+    """A revocation is being written when a second comes: the second waits for it and is refused
+    (409), not made again (two revocations on the record, two notices to the enterprise)."""
+    doc, _pdf = await issue_with_own_pdf(system)
+    runtime = system.runtimes["router"]
+    async with runtime.sessions() as first:  # as the router's revocation does: the item locked first
+        await first.scalars(db.to_change(select(WorkItem).where(WorkItem.id == doc.item_id)))
+        revoked = update(IssuedDocumentRow).where(IssuedDocumentRow.code == doc.code).values(status="revoked")
+        await first.execute(revoked)
+        holder = await backend_pid(first)
+        second = asyncio.create_task(revoke(system, system.clerk(doc.unit_code), doc.code))
+        await eventually(lambda: waits_for(runtime, holder))
+        await first.commit()
+        answer = await second
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["code"] == "document_revoked"

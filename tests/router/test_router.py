@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from services.notifier.models import SlaRecord
-from services.router.models import WorkItem, WorkItemLog
-from shared import catalogue, events
+from services.router.models import Extension, WorkItem, WorkItemLog
+from shared import catalogue, db, events
 from shared.validation import make_uscc
 from tests.intake.groups import related
 from tests.support import (
@@ -330,6 +330,33 @@ async def test_co_handled_item_resolves_with_its_lead(system):
     summaries = [t["summary"] for t in seen["timeline"]]
     assert any("协办意见" in s for s in summaries)
     assert not any("无安全生产违法记录" in s for s in summaries), "a co-handling opinion is between departments"
+
+
+@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+async def test_two_supervisors_deciding_one_extension_at_once_decide_it_once(system):
+    """One supervisor's approval is being written when another's denial comes: the denial waits
+    for it and is refused (409); else both were made and the notifier told of each."""
+    created = await system.enterprise().submit(items=("housing_fund",))
+    code = "440112.housing_fund"
+    item = await system.routed_item(created["id"], code)
+    await system.clerk(code).act(item["id"], "acknowledge")
+    assert (await system.clerk(code).act(item["id"], "extension", days=3, reason="需调取历史记录")).status_code == 200
+    runtime = system.runtimes["router"]
+    async with runtime.sessions() as session:
+        extension = await session.scalar(select(Extension).where(Extension.work_item_id == item["id"]))
+    async with runtime.sessions() as approval:  # as the router's decision does: the item locked first
+        await approval.scalars(db.to_change(select(WorkItem).where(WorkItem.id == item["id"])))
+        await approval.execute(update(Extension).where(Extension.id == extension.id).values(state="approved"))
+        holder = await backend_pid(approval)
+        supervisor = system.auth("supervisor", region="440100")
+        why = {"reason": "材料已齐"}
+        denial = asyncio.create_task(
+            system.router.post(f"/v1/extensions/{extension.id}/deny", json=why, headers=supervisor)
+        )
+        await eventually(lambda: waits_for(runtime, holder))
+        await approval.commit()
+        answer = await denial
+    assert answer.status_code == 409, answer.text
 
 
 async def test_extensions_approved_and_denied_by_a_supervisor(system):

@@ -6,6 +6,7 @@ a connection."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import asyncpg
@@ -66,4 +67,33 @@ async def test_the_services_connections_run_without_jit_compilation():
         async with engine.connect() as conn:
             assert await conn.scalar(text("SHOW jit")) == "off"
     finally:
+        await engine.dispose()
+
+
+async def test_a_transaction_rolled_back_to_break_a_deadlock_counts_as_unavailable():
+    """Two transactions that lock two rows in opposite orders: PostgreSQL rolls one back
+    (40P01). Nothing of it was stored, so it is the transient kind: a request answers 503 with
+    Retry-After (not 500) and a consumer retries (``db.is_unavailable``)."""
+    url = make_url(ADMIN).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    engine = db.create_engine(url, pool_size=2, pool_overflow=0)
+    table = f"deadlock_probe_{os.getpid()}"
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"CREATE TABLE {table} (id integer PRIMARY KEY, n integer)"))
+            await conn.execute(text(f"INSERT INTO {table} VALUES (1, 0), (2, 0)"))
+        async with engine.connect() as first, engine.connect() as second:
+            await first.begin()
+            await second.begin()
+            bump = text(f"UPDATE {table} SET n = n + 1 WHERE id = :id")
+            await first.execute(bump, {"id": 1})
+            await second.execute(bump, {"id": 2})
+            outcomes = await asyncio.gather(
+                first.execute(bump, {"id": 2}), second.execute(bump, {"id": 1}), return_exceptions=True
+            )
+            [broken] = [o for o in outcomes if isinstance(o, BaseException)]
+            assert isinstance(broken, DBAPIError) and broken.orig.sqlstate == "40P01"
+            assert db.is_unavailable(broken)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await engine.dispose()

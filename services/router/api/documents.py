@@ -165,9 +165,12 @@ async def revoke(code: str, body: RevocationIn, request: Request, session: DbSes
         raise Problem(
             403, "forbidden", "只有出具单位或其所在地区的督办人员可以撤销", "Only the issuing unit or its supervisor"
         )
+    # The item locked, then the document read again: a revocation sent twice at once is made
+    # once, the second seeing the first (item before document, as the item's actions lock them).
+    item = await db.get_to_change(session, WorkItem, doc.item_id)
+    doc = await db.get_to_change(session, IssuedDocumentRow, doc.code)
     if doc.status == "revoked":
         raise Problem(409, "document_revoked", "该证明已撤销", "This document is already revoked")
-    item = await db.get_to_change(session, WorkItem, doc.item_id)
     if body.reopen and item.state != "resolved":
         raise Problem(
             409,

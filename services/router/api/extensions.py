@@ -36,6 +36,8 @@ async def decide_extension(
     async with session.begin():
         extension = await session.get(Extension, extension_id)
         item = await db.get_to_change(session, WorkItem, extension.work_item_id) if extension else None
+        if item is not None:  # read again under the item's lock: two decisions at once are made once
+            extension = await db.get_to_change(session, Extension, extension_id)
         if item is None or not may_see(principal, item):
             raise Problem(404, "extension_not_found", "延期申请不存在", "Extension request not found")
         reason = body.reason if body else None
