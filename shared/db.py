@@ -448,8 +448,8 @@ def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the database cannot be reached or used now: a
     refused or dropped connection, a timeout, a pool with no connection to give, a server
     starting or shutting down, a transaction PostgreSQL rolled back to break a deadlock, SQLite's
-    locked or unopenable file. Such a failure is transient:
-    a request gets 503 with Retry-After, a consumer retries, nothing is dead-lettered."""
+    locked or unopenable file. Such a failure is transient: a request gets 503 with Retry-After,
+    a consumer retries, nothing is dead-lettered."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
