@@ -90,6 +90,19 @@ async def test_the_request_page_follows_the_work_and_keeps_a_half_typed_suppleme
     await expect(page.get_by_role("button", name="提交补正")).to_have_count(0)
 
 
+async def test_a_page_just_opened_is_not_redrawn_while_nothing_changed(system, web, page):
+    """The page carries the ETag of what its live region shows: the first poll of an unchanged page
+    is a 304. Redrawn anyway, the rating form under a finger was replaced between press and
+    release, and the rating never left the phone."""
+    request, _, _ = await two_items(system)
+    polls = []
+    page.on("response", lambda r: polls.append(r.status) if r.request.headers.get("hx-target") == "live" else None)
+    await sign_in_as(page, "enterprise")
+    await page.goto(f"/enterprise/requests/{request['id']}")
+    await eventually(lambda: polls, timeout=SOON / 1000)
+    assert polls[0] == 304
+
+
 async def test_the_queue_shows_new_work_and_keeps_what_is_ticked(system, web, browser):
     first = await submit_for(system, kind=LIVE_KIND, unit=LIVE_UNIT)
     page = await new_page(browser, web, viewport=DESKTOP)

@@ -19,8 +19,8 @@ async def state_of(system, item_id: str) -> str:
 
 
 async def settled(page) -> None:
-    """The queue's first live poll has answered (an ETag kept): from now on it redraws only when
-    the queue changes, not under the keys a test presses."""
+    """The queue carries the ETag of what it shows (from the page, then from each poll): it
+    redraws only when the queue changes, not under the keys a test presses."""
     await expect(page.locator("#queue")).to_have_attribute("data-etag", re.compile(".+"))
 
 
