@@ -356,11 +356,13 @@ async def test_a_unit_stays_counted_for_an_item_it_transferred_to_another_distri
 
     async def first_unit(resolved_elsewhere: int):
         async def row():
-            shown = (await system.notifier.get("/v1/stats/units", params=PERIOD, headers=supervisor)).json()
-            there = {r["unit_code"]: r for r in shown["units"]}.get(first)
+            # The other district first: once its figure shows the last event, the first unit's
+            # row read after it shows every event before (one item's events come in order).
             wide = {"from": PERIOD["from"], "to": PERIOD["to"], "region": "310000"}
             city = (await system.notifier.get("/v1/stats/units", params=wide, headers=supervisor)).json()
             other = {r["unit_code"]: r for r in city["units"]}.get(elsewhere, {})
+            shown = (await system.notifier.get("/v1/stats/units", params=PERIOD, headers=supervisor)).json()
+            there = {r["unit_code"]: r for r in shown["units"]}.get(first)
             return there if there and other.get("resolved") == resolved_elsewhere else None
 
         return await eventually(row)
