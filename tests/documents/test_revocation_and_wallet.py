@@ -16,7 +16,7 @@ from services.router.models import WorkItem
 from shared import db, events
 from shared.clock import SHANGHAI, fix_reading_now, utcnow
 from tests.documents.issued import HOLDER, OTHER_HOLDER, issue_with_own_pdf, issue_written, public_client, stored
-from tests.support import backend_pid, database_backend, header, read_topic, waits_for
+from tests.support import RACES_ON_POSTGRES_ONLY, backend_pid, header, read_topic, waits_for
 from tests.support.waiting import eventually
 
 REASON = "文号填写错误，另行出具"
@@ -183,7 +183,7 @@ async def test_the_issuing_unit_sees_how_its_document_was_verified(system):
         assert got.status_code == status
 
 
-@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+@RACES_ON_POSTGRES_ONLY
 async def test_a_document_revoked_twice_at_once_is_revoked_once(system):
     """A revocation is being written when a second comes: the second waits for it and is refused
     (409), not made again (two revocations on the record, two notices to the enterprise)."""

@@ -17,6 +17,7 @@ from shared import db, events
 from shared.clock import utcnow
 from tests.support import (
     MINGLUO,
+    RACES_ON_POSTGRES_ONLY,
     backend_pid,
     certificate_request,
     database_backend,
@@ -100,7 +101,7 @@ async def _settled_request(system) -> str:
     return created["id"]
 
 
-@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+@RACES_ON_POSTGRES_ONLY
 async def test_a_withdrawal_committed_while_a_batch_works_stays_withdrawn(system):
     """An item's news and the enterprise's withdrawal at the same moment: the batch works out the
     request's status after the withdrawal commits and keeps 已撤回 (CI once saw a withdrawn
@@ -127,7 +128,7 @@ async def test_a_withdrawal_committed_while_a_batch_works_stays_withdrawn(system
         assert await session.scalar(select(Request.status).where(Request.id == request_id)) == "withdrawn"
 
 
-@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+@RACES_ON_POSTGRES_ONLY
 async def test_a_request_withdrawn_twice_at_once_is_withdrawn_once(system):
     """The second withdrawal waits for the first and is refused (409), not sent to the units again."""
     runtime = system.runtimes["intake"]
@@ -148,7 +149,7 @@ async def test_a_request_withdrawn_twice_at_once_is_withdrawn_once(system):
     assert answer.json()["code"] == "cannot_withdraw"
 
 
-@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+@RACES_ON_POSTGRES_ONLY
 async def test_deadlines_that_come_while_an_items_news_is_written_reach_its_view(system):
     """An item's news and its deadlines are applied by two consumers at once: the deadlines wait
     for the news and are written on its view (else neither saw the other's row, and the view

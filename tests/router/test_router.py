@@ -7,7 +7,6 @@ import asyncio
 import json
 import uuid
 
-import pytest
 from sqlalchemy import func, select, update
 
 from services.notifier.models import SlaRecord
@@ -18,9 +17,9 @@ from tests.intake.groups import related
 from tests.support import (
     MINGLUO,
     MINGLUO_SH,
+    RACES_ON_POSTGRES_ONLY,
     backend_pid,
     certificate_request,
-    database_backend,
     eventually,
     header,
     read_topic,
@@ -332,7 +331,7 @@ async def test_co_handled_item_resolves_with_its_lead(system):
     assert not any("无安全生产违法记录" in s for s in summaries), "a co-handling opinion is between departments"
 
 
-@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+@RACES_ON_POSTGRES_ONLY
 async def test_two_supervisors_deciding_one_extension_at_once_decide_it_once(system):
     """One supervisor's approval is being written when another's denial comes: the denial waits
     for it and is refused (409); else both were made and the notifier told of each."""
@@ -406,7 +405,7 @@ async def test_extensions_approved_and_denied_by_a_supervisor(system):
     )
 
 
-@pytest.mark.skipif(database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE")
+@RACES_ON_POSTGRES_ONLY
 async def test_a_clerks_action_at_the_moment_of_a_withdrawal_waits_for_it_and_is_refused(system):
     """A withdrawal's cancellation and a clerk's 签收 at the same moment: the 签收 waits for the
     cancellation and is refused (409), not written over it (the router would then show the item

@@ -31,6 +31,7 @@ from tests.support.data import (
     work_item_event,
 )
 from tests.support.databases import (
+    RACES_ON_POSTGRES_ONLY,
     Databases,
     Outage,
     backend_pid,
@@ -75,6 +76,7 @@ __all__ = [
     "OTHER_CO",
     "PDF_BYTES",
     "PNG_BYTES",
+    "RACES_ON_POSTGRES_ONLY",
     "Databases",
     "FakeWebhook",
     "FakeWechat",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
@@ -52,6 +53,12 @@ async def postgres_databases(names: list[str]):
 
 def database_backend() -> str:
     return os.environ.get("XIAOER_TEST_DATABASE", "sqlite")
+
+
+# A race between two transactions exists on PostgreSQL only: SQLite's writers take turns.
+RACES_ON_POSTGRES_ONLY = pytest.mark.skipif(
+    database_backend() != "postgres", reason="SQLite's writers take turns: BEGIN IMMEDIATE"
+)
 
 
 async def make_databases(tmp: Path, names: list[str]) -> Databases:
