@@ -300,9 +300,15 @@ class EventConsumer:
         lag: dict[TopicPartition, int] = {}
         past_end = []
         for tp in consumer.assignment():
-            end = consumer.highwater(tp)
+            # A rebalance may take partitions away while position() waits for a place being
+            # looked up again (after a seek): their lag is their new owner's to tell.
+            end = consumer.highwater(tp) if tp in consumer.assignment() else None
             if end is not None:
-                behind = end - await consumer.position(tp)
+                try:
+                    place = await consumer.position(tp)
+                except IllegalStateError:
+                    continue
+                behind = end - place
                 if behind < 0:
                     past_end.append(tp)
                 lag[tp] = max(0, behind)

@@ -9,7 +9,9 @@ works through them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import REGISTRY
 
 from tests.support import eventually
@@ -46,3 +48,27 @@ async def test_a_consumer_behind_shows_its_lag_per_partition_and_catches_up(brok
     assert set(detail) <= {f"{h.topic}/{p}" for p in range(3)} and sum(detail.values()) > 0
     assert warned and "events behind" in warned[0]
     assert len({event_id for event_id, _ in applied}) == EVENTS
+
+
+async def test_a_partition_taken_away_while_its_lag_is_read_is_no_failure(broker, producer, tmp_path):
+    """A rebalance can take a partition away while the consumer waits to learn its place there
+    (looked up again after a seek): that partition's lag is its new owner's to tell, and this
+    consumer's poll goes on instead of failing, backing off and reporting itself stalled."""
+    async with own_consumer(broker, tmp_path, record_applied) as h:
+        await h.produce(producer, range(6))
+        client = AIOKafkaConsumer(bootstrap_servers=h.bootstrap, enable_auto_commit=False)
+        await client.start()
+        try:
+            partitions = [TopicPartition(h.topic, p) for p in range(3)]
+            client.assign(partitions)
+            await client.getmany(timeout_ms=2000)  # each partition's end is known now
+            seeking = asyncio.ensure_future(client.seek_to_beginning(*partitions))
+            await asyncio.sleep(0)  # the places are being looked up again
+            measuring = asyncio.ensure_future(h.consumer._measure_lag(client))
+            await asyncio.sleep(0)  # it waits for a place
+            client.assign([])  # the rebalance
+            assert await asyncio.wait_for(measuring, timeout=10) == []
+            with contextlib.suppress(Exception):
+                await seeking
+        finally:
+            await client.stop()
