@@ -96,11 +96,50 @@ async def test_a_page_just_opened_is_not_redrawn_while_nothing_changed(system, w
     release, and the rating never left the phone."""
     request, _, _ = await two_items(system)
     polls = []
+    page.on("response", lambda r: polls.append(r) if r.request.headers.get("hx-target") == "live" else None)
+    await sign_in_as(page, "enterprise")
+    await page.goto(f"/enterprise/requests/{request['id']}")
+    shown = await page.locator("#live").get_attribute("data-etag")
+    await eventually(lambda: polls, timeout=SOON / 1000)
+    assert shown and polls[0].request.headers.get("if-none-match") == shown
+    assert polls[0].status == 304
+
+
+async def test_a_change_arriving_under_a_finger_waits_and_the_tap_still_sends_the_form(system, web, page):
+    """The region is not redrawn while a finger (or the mouse) is pressed in it: redrawn between
+    press and release, the button was replaced and the tap that sends the form was lost. The
+    change is drawn by the next poll."""
+    request, asked, other = await supplement_asked(system)
+    polls = []
     page.on("response", lambda r: polls.append(r.status) if r.request.headers.get("hx-target") == "live" else None)
     await sign_in_as(page, "enterprise")
     await page.goto(f"/enterprise/requests/{request['id']}")
-    await eventually(lambda: polls, timeout=SOON / 1000)
-    assert polls[0] == 304
+
+    async def changed_while_pressed(target, change) -> None:
+        await target.scroll_into_view_if_needed()
+        box = await target.bounding_box()
+        await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        await page.mouse.down()
+        seen = len(polls)
+        await change()
+        await eventually(lambda: 200 in polls[seen:], timeout=SOON / 1000)  # the change came back, held
+
+    # Pressed on the page's text: the change waits for the release, then the next poll draws it.
+    await changed_while_pressed(page.locator(".summary"), lambda: move(system, other, "acknowledge"))
+    await expect(page.locator(f"#item-{other['id']} .status")).not_to_have_text("已签收")
+    await page.mouse.up()
+    await expect(page.locator(f"#item-{other['id']} .status")).to_have_text("已签收", timeout=SOON)
+
+    # Pressed on 提交补正: the tap sends the form.
+    card = page.locator(f"#item-{asked['id']}")
+    await card.get_by_label("补正说明").fill("报表已盖章，附后")
+    await page.get_by_role("heading", level=1).click()
+    await changed_while_pressed(
+        card.get_by_role("button", name="提交补正"), lambda: move(system, other, "progress", note="正在核查")
+    )
+    async with page.expect_navigation():
+        await page.mouse.up()
+    await expect(page.get_by_role("status")).to_contain_text("补正材料已提交")
 
 
 async def test_the_queue_shows_new_work_and_keeps_what_is_ticked(system, web, browser):
@@ -117,6 +156,30 @@ async def test_the_queue_shows_new_work_and_keeps_what_is_ticked(system, web, br
         await expect(page.get_by_label(f"选择 {first['reference_no']}")).to_be_checked()
         await expect(page.get_by_label(f"选择 {second['reference_no']}")).not_to_be_checked()
         assert blocked == []
+    finally:
+        await page.context.close()
+
+
+async def test_a_tab_chosen_in_the_queue_is_not_redrawn_by_the_next_poll(system, web, browser):
+    """The queue drawn for a tab the clerk chose carries that answer's ETag: the next poll of the
+    unchanged tab is a 304, not a redraw under the clerk's hand."""
+    await submit_for(system, kind=LIVE_KIND, unit=LIVE_UNIT)
+    page = await new_page(browser, web, viewport=DESKTOP)
+    polls = []  # the region's own polls: htmx names the region (its id) as what triggered them
+    page.on("response", lambda r: polls.append(r) if r.request.headers.get("hx-trigger") == "queue" else None)
+    try:
+        await sign_in_as(page, f"staff:{LIVE_UNIT}")
+
+        def the_tab(r) -> bool:
+            return r.request.headers.get("hx-target") == "queue" and r.request.headers.get("hx-trigger") != "queue"
+
+        async with page.expect_response(the_tab) as chosen:
+            await page.locator("#queue a[data-tab]:not([aria-current])").first.click()  # another tab
+        drawn = (await (await chosen.value).all_headers())["etag"]
+        seen = len(polls)
+        await eventually(lambda: len(polls) > seen, timeout=SOON / 1000)
+        assert polls[seen].request.headers.get("if-none-match") == drawn
+        assert polls[seen].status == 304
     finally:
         await page.context.close()
 

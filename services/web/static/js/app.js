@@ -255,16 +255,41 @@
     var region = elt.parentElement && elt.parentElement.closest("[data-live]");
     if (region) htmx.trigger(region, "htmx:abort");
   });
+  // Not while a finger or the mouse is pressed in the region either: a redraw between press and
+  // release replaces the button, and the tap (a form being sent) is lost. The answer is dropped,
+  // its ETag not kept, and the next poll draws the change.
+  var pressedIn = null;
+  document.addEventListener(
+    "pointerdown",
+    function (event) {
+      pressedIn = (event.target.closest && event.target.closest("[data-live]")) || null;
+    },
+    true
+  );
+  function released() {
+    setTimeout(function () {
+      pressedIn = null; // after the click the release makes
+    }, 0);
+  }
+  document.addEventListener("pointerup", released, true);
+  document.addEventListener("pointercancel", released, true);
+  // The ETag of what the region shows now: from its own poll, or from a tab, a search or a page
+  // of the queue drawn into it (those come from inside the region and target it).
   document.addEventListener("htmx:afterRequest", function (event) {
-    var region = event.detail.elt;
+    var region = event.detail.target;
     var xhr = event.detail.xhr;
-    if (region.hasAttribute && region.hasAttribute("data-live") && xhr && xhr.status === 200) {
-      region.dataset.etag = xhr.getResponseHeader("ETag") || "";
-    }
+    if (!region || !region.hasAttribute || !region.hasAttribute("data-live")) return;
+    if (xhr && xhr.status === 200 && !region._dropped) region.dataset.etag = xhr.getResponseHeader("ETag") || "";
+    region._dropped = false;
   });
   document.addEventListener("htmx:beforeSwap", function (event) {
     var region = event.detail.target;
     if (!region.hasAttribute || !region.hasAttribute("data-live")) return;
+    if (event.detail.elt === region && region === pressedIn) {
+      event.detail.shouldSwap = false; // the region's own poll only: a tab the person chose is drawn
+      region._dropped = true;
+      return;
+    }
     region._open = Array.prototype.map.call(region.querySelectorAll("details[open][id]"), function (d) {
       return d.id;
     });
