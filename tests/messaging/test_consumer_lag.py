@@ -61,11 +61,13 @@ async def test_a_partition_taken_away_while_its_lag_is_read_is_no_failure(broker
         try:
             partitions = [TopicPartition(h.topic, p) for p in range(3)]
             client.assign(partitions)
-            await client.getmany(timeout_ms=2000)  # each partition's end is known now
+            await client.getmany(timeout_ms=2000)
+            assert all(client.highwater(tp) is not None for tp in partitions)  # each partition's end is known
             seeking = asyncio.ensure_future(client.seek_to_beginning(*partitions))
             await asyncio.sleep(0)  # the places are being looked up again
             measuring = asyncio.ensure_future(h.consumer._measure_lag(client))
-            await asyncio.sleep(0)  # it waits for a place
+            await asyncio.sleep(0)
+            assert not measuring.done()  # it waits for a place
             client.assign([])  # the rebalance
             assert await asyncio.wait_for(measuring, timeout=10) == []
             with contextlib.suppress(Exception):
