@@ -88,8 +88,11 @@ async def load_request(session: AsyncSession, principal: Principal, request_id: 
 
 async def load_request_to_change(session: AsyncSession, principal: Principal, request_id: str) -> Request:
     """The request, locked until the change commits (``db.get_to_change``): a withdrawal and a
-    rating sent at once are made one after the other, the second seeing the first."""
-    request = await db.get_to_change(session, Request, request_id)
+    rating sent at once are made one after the other, the second seeing the first. Only a request
+    the caller may read is locked: a call for someone else's answers 404 at once, without holding
+    it or waiting for whoever does."""
+    await load_request(session, principal, request_id)
+    request = await db.get_to_change(session, Request, request_id)  # read again, as it is now
     if request is None or not may_read(principal, request):
         raise not_found()
     return request

@@ -69,9 +69,12 @@ async def visible_item(item_id: str, session: DbSession, principal: Staff, reque
     """The work item the path names, if the caller may see it (404 otherwise). It is read in the
     request's session, which the route commits when it changes the item; a route that may change
     it (any but GET) has it locked until then (``db.get_to_change``): a clerk's action and a
-    withdrawal's cancellation at once are made one after the other, the second seeing the first."""
-    reads_only = request.method in ("GET", "HEAD")
-    item = await (session.get(WorkItem, item_id) if reads_only else db.get_to_change(session, WorkItem, item_id))
+    withdrawal's cancellation at once are made one after the other, the second seeing the first.
+    Only an item the caller may see is locked: a call for someone else's answers 404 at once,
+    without holding it or waiting for whoever does."""
+    item = await session.get(WorkItem, item_id)
+    if item is not None and may_see(principal, item) and request.method not in ("GET", "HEAD"):
+        item = await db.get_to_change(session, WorkItem, item_id)  # read again: it may have moved meanwhile
     if item is None or not may_see(principal, item):
         raise item_not_found()
     return item

@@ -17,6 +17,7 @@ from shared import db, events
 from shared.clock import utcnow
 from tests.support import (
     MINGLUO,
+    OTHER_CO,
     RACES_ON_POSTGRES_ONLY,
     backend_pid,
     certificate_request,
@@ -147,6 +148,22 @@ async def test_a_request_withdrawn_twice_at_once_is_withdrawn_once(system):
         answer = await second
     assert answer.status_code == 409, answer.text
     assert answer.json()["code"] == "cannot_withdraw"
+
+
+@RACES_ON_POSTGRES_ONLY
+async def test_someone_elses_request_is_a_404_at_once_while_its_owner_changes_it(system):
+    """A withdrawal sent for a request the caller may not read answers 404 without locking it: it
+    neither waits for the owner's change in progress nor holds up the owner's next one."""
+    runtime = system.runtimes["intake"]
+    request_id = await _settled_request(system)
+    async with runtime.sessions() as owner:
+        await owner.begin()
+        await owner.execute(update(Request).where(Request.id == request_id).values(status="withdrawn"))
+        stranger = system.enterprise(OTHER_CO).headers
+        sent = system.intake.post(f"/v1/requests/{request_id}/withdraw", json={"reason": "试探"}, headers=stranger)
+        answer = await asyncio.wait_for(sent, timeout=10)  # locked as well, it would wait for the owner
+        await owner.rollback()
+    assert answer.status_code == 404, answer.text
 
 
 @RACES_ON_POSTGRES_ONLY

@@ -406,6 +406,22 @@ async def test_extensions_approved_and_denied_by_a_supervisor(system):
 
 
 @RACES_ON_POSTGRES_ONLY
+async def test_another_units_action_on_an_item_is_a_404_at_once_while_its_unit_works_on_it(system):
+    """A unit's clerk sending an action for another unit's item gets 404 without locking it: the
+    call neither waits for the owning unit's change in progress nor holds up its next one."""
+    created = await system.enterprise().submit(items=("tax",))
+    [routed] = await system.routed_items(created["id"], 1)
+    runtime = system.runtimes["router"]
+    async with runtime.sessions() as owner:
+        await owner.begin()
+        await owner.scalars(db.to_change(select(WorkItem).where(WorkItem.id == routed.id)))
+        sent = system.clerk("440112.housing_fund").act(routed.id, "acknowledge")
+        answer = await asyncio.wait_for(sent, timeout=10)  # locked as well, it would wait for the owner
+        await owner.rollback()
+    assert answer.status_code == 404, answer.text
+
+
+@RACES_ON_POSTGRES_ONLY
 async def test_a_clerks_action_at_the_moment_of_a_withdrawal_waits_for_it_and_is_refused(system):
     """A withdrawal's cancellation and a clerk's 签收 at the same moment: the 签收 waits for the
     cancellation and is refused (409), not written over it (the router would then show the item
