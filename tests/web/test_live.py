@@ -235,6 +235,12 @@ async def test_an_upload_lands_in_its_list_though_a_redraw_was_on_its_way(system
     await page.route("**/enterprise/attachments", lambda route: hold(route, upload_held, let_upload))
     await asyncio.wait_for(poll_held.wait(), SOON / 1000)
     await move(system, other, "acknowledge")  # what the held poll brings is a region drawn anew
+
+    async def signed_in_intake():  # where the page reads it from, over Kafka after the router
+        body = (await system.intake.get(f"/v1/requests/{request['id']}", headers=enterprise(system))).json()
+        return any(i["id"] == other["id"] and i["status"] == "acknowledged" for i in body["work_items"])
+
+    await eventually(signed_in_intake)
     # The next poll falls due while the first is held: htmx queues it behind the first.
     await page.evaluate(
         "() => { window.pollsDue = 0; document.getElementById('live')"

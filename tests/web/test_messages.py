@@ -89,6 +89,13 @@ async def test_the_enterprise_is_told_to_supplement_and_the_message_opens_its_re
 
 async def test_a_clerk_finds_a_new_item_in_the_message_centre_and_opens_it(system, web, browser):
     item = await submit_for(system)
+
+    async def told():  # the notifier's message, written after the router has the item
+        unit = system.auth("department", unit=QUIET_UNIT)
+        mine = (await system.notifier.get("/v1/messages", headers=unit)).json()["items"]
+        return any(m["work_item_id"] == item["id"] for m in mine)
+
+    await eventually(told)
     clerk = await new_page(browser, web, viewport=DESKTOP)
     try:
         await sign_in_as(clerk, f"staff:{QUIET_UNIT}")

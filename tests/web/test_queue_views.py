@@ -105,7 +105,7 @@ async def test_a_clerk_saves_a_view_and_finds_it_again_after_signing_in(system, 
 
 async def test_a_click_on_a_header_sorts_the_queue_as_the_router_does(system, web, browser):
     for _ in range(2):
-        await submit_for(system)
+        await due_known(system, await submit_for(system))  # no deadline lands between the page and the router's order
     page = await new_page(browser, web, viewport=DESKTOP)
     try:
         await sign_in_as(page, f"staff:{QUIET_UNIT}")
