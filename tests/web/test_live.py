@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 
 from playwright.async_api import Error as PlaywrightError
@@ -115,17 +116,23 @@ async def test_a_change_arriving_under_a_finger_waits_and_the_tap_still_sends_th
     await sign_in_as(page, "enterprise")
     await page.goto(f"/enterprise/requests/{request['id']}")
 
-    async def changed_while_pressed(target, change) -> None:
+    async def in_intake(status: str) -> bool:  # where the page reads it from, over Kafka after the router
+        body = (await system.intake.get(f"/v1/requests/{request['id']}", headers=enterprise(system))).json()
+        return any(i["id"] == other["id"] and i["status"] == status for i in body["work_items"])
+
+    async def changed_while_pressed(target, action: str, status: str, **body) -> None:
         await target.scroll_into_view_if_needed()
         box = await target.bounding_box()
         await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         await page.mouse.down()
+        await move(system, other, action, **body)
+        await eventually(lambda: in_intake(status))
         seen = len(polls)
-        await change()
-        await eventually(lambda: 200 in polls[seen:], timeout=SOON / 1000)  # the change came back, held
+        await eventually(lambda: 200 in polls[seen:], timeout=SOON / 1000)  # the change came back
+        await expect(page.locator("#live")).not_to_have_class(re.compile(r"\bhtmx-request\b"))  # and was handled
 
     # Pressed on the page's text: the change waits for the release, then the next poll draws it.
-    await changed_while_pressed(page.locator(".summary"), lambda: move(system, other, "acknowledge"))
+    await changed_while_pressed(page.locator(".summary"), "acknowledge", "acknowledged")
     await expect(page.locator(f"#item-{other['id']} .status")).not_to_have_text("已签收")
     await page.mouse.up()
     await expect(page.locator(f"#item-{other['id']} .status")).to_have_text("已签收", timeout=SOON)
@@ -134,9 +141,8 @@ async def test_a_change_arriving_under_a_finger_waits_and_the_tap_still_sends_th
     card = page.locator(f"#item-{asked['id']}")
     await card.get_by_label("补正说明").fill("报表已盖章，附后")
     await page.get_by_role("heading", level=1).click()
-    await changed_while_pressed(
-        card.get_by_role("button", name="提交补正"), lambda: move(system, other, "progress", note="正在核查")
-    )
+    submit = card.get_by_role("button", name="提交补正")
+    await changed_while_pressed(submit, "progress", "in_progress", note="正在核查")
     async with page.expect_navigation():
         await page.mouse.up()
     await expect(page.get_by_role("status")).to_contain_text("补正材料已提交")
@@ -180,6 +186,34 @@ async def test_a_tab_chosen_in_the_queue_is_not_redrawn_by_the_next_poll(system,
         await eventually(lambda: len(polls) > seen, timeout=SOON / 1000)
         assert polls[seen].request.headers.get("if-none-match") == drawn
         assert polls[seen].status == 304
+    finally:
+        await page.context.close()
+
+
+async def test_a_tab_chosen_is_drawn_though_a_finger_is_down_in_the_queue_again(system, web, browser):
+    """Only the region's own polls wait for a finger to lift: the answer to a tab the clerk chose
+    is drawn at once, pressed or not."""
+    await submit_for(system, kind=LIVE_KIND, unit=LIVE_UNIT)
+    page = await new_page(browser, web, viewport=DESKTOP)
+    try:
+        await sign_in_as(page, f"staff:{LIVE_UNIT}")
+        tab = page.locator("#queue a[data-tab]:not([aria-current])").first
+        chosen = await tab.get_attribute("data-tab")
+        answer_may_go = asyncio.Event()
+
+        async def hold_the_tab(route):
+            if route.request.headers.get("hx-trigger") != "queue":  # the tab's answer, not a poll
+                await answer_may_go.wait()
+            await route.continue_()
+
+        await page.route("**/clerk/**", hold_the_tab)
+        await tab.click()
+        caption = await page.locator("#queue-caption").bounding_box()
+        await page.mouse.move(caption["x"] + 5, caption["y"] + caption["height"] / 2)
+        await page.mouse.down()  # in the queue, while its tab's answer is on its way
+        answer_may_go.set()
+        await expect(page.locator(f'#queue a[data-tab="{chosen}"]')).to_have_attribute("aria-current", "page")
+        await page.mouse.up()
     finally:
         await page.context.close()
 

@@ -257,22 +257,43 @@
   });
   // Not while a finger or the mouse is pressed in the region either: a redraw between press and
   // release replaces the button, and the tap (a form being sent) is lost. The answer is dropped,
-  // its ETag not kept, and the next poll draws the change.
+  // its ETag not kept, and the next poll draws the change. Let go after the click the release
+  // makes (a touch's click comes a moment after it), or by a timer if none comes; and at once on
+  // what ends a press without a release (a context menu, a drag, the window losing focus).
   var pressedIn = null;
+  var letGo = null;
+  function release(delay) {
+    clearTimeout(letGo);
+    letGo = setTimeout(function () {
+      pressedIn = null;
+    }, delay);
+  }
   document.addEventListener(
     "pointerdown",
     function (event) {
+      if (!event.isPrimary || event.button !== 0) return;
+      clearTimeout(letGo);
       pressedIn = (event.target.closest && event.target.closest("[data-live]")) || null;
     },
     true
   );
-  function released() {
-    setTimeout(function () {
-      pressedIn = null; // after the click the release makes
-    }, 0);
-  }
-  document.addEventListener("pointerup", released, true);
-  document.addEventListener("pointercancel", released, true);
+  document.addEventListener("pointerup", function () {
+    release(500);
+  }, true);
+  document.addEventListener("click", function () {
+    release(0);
+  }, true);
+  ["pointercancel", "contextmenu", "dragstart"].forEach(function (type) {
+    document.addEventListener(type, function () {
+      release(0);
+    }, true);
+  });
+  window.addEventListener("blur", function () {
+    release(0);
+  });
+  document.addEventListener("visibilitychange", function () {
+    release(0);
+  });
   // The ETag of what the region shows now: from its own poll, or from a tab, a search or a page
   // of the queue drawn into it (those come from inside the region and target it).
   document.addEventListener("htmx:afterRequest", function (event) {
@@ -285,7 +306,8 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var region = event.detail.target;
     if (!region.hasAttribute || !region.hasAttribute("data-live")) return;
-    if (event.detail.elt === region && region === pressedIn) {
+    var config = event.detail.requestConfig;
+    if (config && config.elt === region && region === pressedIn) {
       event.detail.shouldSwap = false; // the region's own poll only: a tab the person chose is drawn
       region._dropped = true;
       return;
