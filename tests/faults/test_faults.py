@@ -228,8 +228,8 @@ async def test_the_broker_killed_mid_load_and_restarted_empty_repairs_itself(tmp
     accepted: list[str] = []
     detected_before = {s: _counter("xiaoer_broker_loss_detected_total", service=s) for s in SERVICES}
     republished_before = {s: _counter("xiaoer_events_republished_total", service=s) for s in SERVICES}
+    stop_loading, loading = asyncio.Event(), None
     try:
-        stop_loading = asyncio.Event()
 
         async def load() -> None:
             while not stop_loading.is_set():
@@ -254,7 +254,7 @@ async def test_the_broker_killed_mid_load_and_restarted_empty_repairs_itself(tmp
         restarted, restarted_at = time.monotonic(), len(accepted)
         await eventually(lambda: accepted_at_least(restarted_at + 25), timeout=60)  # and on after the restart
         stop_loading.set()
-        await loading
+        await asyncio.wait_for(loading, timeout=30)
 
         items = await eventually(lambda: _routed(stack, accepted), timeout=120)
         await eventually(lambda: _in_read_model(stack, accepted, headers, len(items)), timeout=120)
@@ -285,6 +285,10 @@ async def test_the_broker_killed_mid_load_and_restarted_empty_repairs_itself(tmp
         # No flood: a copy only of what was in flight when the broker died (one relay batch at most).
         assert copies <= stack.settings.outbox_batch_size
     finally:
+        stop_loading.set()  # a wait that failed: the load stops before the system it loads
+        if loading is not None:
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
         await stack.stop()
         broker.stop()
 
