@@ -23,6 +23,7 @@ import socket
 import time
 from base64 import b64decode, b64encode
 from dataclasses import dataclass
+from datetime import datetime
 
 import itsdangerous
 import jwt
@@ -277,3 +278,15 @@ async def submit_for(system, kind: str = "water_affairs", unit: str = QUIET_UNIT
         return found.json()[0] if found.status_code == 200 and found.json() else None
 
     return await eventually(routed)
+
+
+async def due_known(system, item: dict) -> datetime:
+    """The deadline that counts now for a new item (签收's; ``item`` as ``submit_for`` returns it),
+    once the notifier has told the router: a queue ordered by deadline stays as it was drawn."""
+    clerk = system.auth("department", unit=item["unit_code"])
+
+    async def known():
+        found = (await system.router.get(f"/v1/workitems/{item['id']}", headers=clerk)).json()
+        return found["acknowledge_due_at"]
+
+    return datetime.fromisoformat(await eventually(known))

@@ -46,6 +46,12 @@ async def two_items(system) -> tuple[dict, dict, dict]:
     return request, items["statistics"], items["water_affairs"]
 
 
+async def in_intake(system, request: dict, item: dict, status: str) -> bool:
+    """``item`` shows ``status`` in intake, where the page reads it from (over Kafka, after the router)."""
+    body = (await system.intake.get(f"/v1/requests/{request['id']}", headers=enterprise(system))).json()
+    return any(i["id"] == item["id"] and i["status"] == status for i in body["work_items"])
+
+
 async def move(system, item: dict, action: str, **body) -> None:
     clerk = system.auth("department", unit=item["unit_code"])
     moved = await system.router.post(f"/v1/workitems/{item['id']}/{action}", json=body, headers=clerk)
@@ -58,11 +64,7 @@ async def supplement_asked(system) -> tuple[dict, dict, dict]:
     await move(system, asked, "acknowledge")
     await move(system, asked, "request-supplement", note="请补充近三年统计报表")
 
-    async def asked_now():
-        body = (await system.intake.get(f"/v1/requests/{request['id']}", headers=enterprise(system))).json()
-        return any(i["status"] == "awaiting_supplement" for i in body["work_items"])
-
-    await eventually(asked_now)
+    await eventually(lambda: in_intake(system, request, asked, "awaiting_supplement"))
     return request, asked, other
 
 
@@ -116,17 +118,13 @@ async def test_a_change_arriving_under_a_finger_waits_and_the_tap_still_sends_th
     await sign_in_as(page, "enterprise")
     await page.goto(f"/enterprise/requests/{request['id']}")
 
-    async def in_intake(status: str) -> bool:  # where the page reads it from, over Kafka after the router
-        body = (await system.intake.get(f"/v1/requests/{request['id']}", headers=enterprise(system))).json()
-        return any(i["id"] == other["id"] and i["status"] == status for i in body["work_items"])
-
     async def changed_while_pressed(target, action: str, status: str, **body) -> None:
         await target.scroll_into_view_if_needed()
         box = await target.bounding_box()
         await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         await page.mouse.down()
         await move(system, other, action, **body)
-        await eventually(lambda: in_intake(status))
+        await eventually(lambda: in_intake(system, request, other, status))
         seen = len(polls)
         await eventually(lambda: 200 in polls[seen:], timeout=SOON / 1000)  # the change came back
         await expect(page.locator("#live")).not_to_have_class(re.compile(r"\bhtmx-request\b"))  # and was handled
@@ -269,12 +267,7 @@ async def test_an_upload_lands_in_its_list_though_a_redraw_was_on_its_way(system
     await page.route("**/enterprise/attachments", lambda route: hold(route, upload_held, let_upload))
     await asyncio.wait_for(poll_held.wait(), SOON / 1000)
     await move(system, other, "acknowledge")  # what the held poll brings is a region drawn anew
-
-    async def signed_in_intake():  # where the page reads it from, over Kafka after the router
-        body = (await system.intake.get(f"/v1/requests/{request['id']}", headers=enterprise(system))).json()
-        return any(i["id"] == other["id"] and i["status"] == "acknowledged" for i in body["work_items"])
-
-    await eventually(signed_in_intake)
+    await eventually(lambda: in_intake(system, request, other, "acknowledged"))
     # The next poll falls due while the first is held: htmx queues it behind the first.
     await page.evaluate(
         "() => { window.pollsDue = 0; document.getElementById('live')"

@@ -10,24 +10,22 @@ from datetime import datetime, time, timedelta
 from playwright.async_api import Page, expect
 
 from shared.clock import SHANGHAI, fix_reading_now
-from tests.support import eventually
-from tests.support.web import DESKTOP, QUIET_UNIT, assert_accessible, new_page, sign_in_as, submit_for, watch_csp
+from tests.support.web import (
+    DESKTOP,
+    QUIET_UNIT,
+    assert_accessible,
+    due_known,
+    new_page,
+    sign_in_as,
+    submit_for,
+    watch_csp,
+)
 
 VIEW = "本周到期·未分配"
 
 
 def clerk(system) -> dict[str, str]:
     return system.auth("department", unit=QUIET_UNIT, sub=f"staff:{QUIET_UNIT}")
-
-
-async def due_known(system, item: dict) -> datetime:
-    """The deadline that counts now for a new item (签收's), once the notifier has told the router."""
-
-    async def known():
-        found = (await system.router.get(f"/v1/workitems/{item['id']}", headers=clerk(system))).json()
-        return found["acknowledge_due_at"]
-
-    return datetime.fromisoformat(await eventually(known))
 
 
 async def week_unassigned_count(system, now: datetime) -> int:

@@ -6,8 +6,16 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.support import eventually
-from tests.support.web import DESKTOP, LIVE_SECONDS, assert_accessible, new_page, sign_in_as, submit_for, watch_csp
+from tests.support.web import (
+    DESKTOP,
+    LIVE_SECONDS,
+    assert_accessible,
+    due_known,
+    new_page,
+    sign_in_as,
+    submit_for,
+    watch_csp,
+)
 
 UNIT, KIND = "440112.human_resources", "human_resources"  # no other page test sends work here
 
@@ -27,22 +35,11 @@ async def settled(page) -> None:
     )
 
 
-async def deadlines_known(system, *items: dict) -> None:
-    """The notifier's deadlines of ``items`` have reached the router: the queue's order by deadline
-    will not change under the keys a test presses."""
-    clerk = system.auth("department", unit=UNIT)
-
-    async def known():
-        found = [(await system.router.get(f"/v1/workitems/{i['id']}", headers=clerk)).json() for i in items]
-        return all(f["acknowledge_due_at"] for f in found)
-
-    await eventually(known)
-
-
 async def test_j_and_k_move_the_selection_enter_opens_and_a_signs_for_the_item(system, web, browser):
     first = await submit_for(system, kind=KIND, unit=UNIT)
     second = await submit_for(system, kind=KIND, unit=UNIT)
-    await deadlines_known(system, first, second)
+    for item in (first, second):  # the queue's order by deadline will not change under the keys
+        await due_known(system, item)
     page = await new_page(browser, web, viewport=DESKTOP)
     blocked = watch_csp(page)
     try:

@@ -280,10 +280,7 @@
   document.addEventListener("pointerup", function () {
     release(500);
   }, true);
-  document.addEventListener("click", function () {
-    release(0);
-  }, true);
-  ["pointercancel", "contextmenu", "dragstart"].forEach(function (type) {
+  ["click", "pointercancel", "contextmenu", "dragstart"].forEach(function (type) {
     document.addEventListener(type, function () {
       release(0);
     }, true);
